@@ -1,0 +1,1 @@
+"""Providers: each turns a ChatRequest into an iterator of chinwag events."""
