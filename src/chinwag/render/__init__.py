@@ -1,0 +1,1 @@
+"""Renderers turn reply text into terminal output; they know nothing of HTTP."""
