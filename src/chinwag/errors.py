@@ -39,6 +39,7 @@ class ConfigError(ChinwagError):
 class ProviderError(ChinwagError):
     exit_code = 1
     retryable = False
+    retry_delay: float | None = None  # what the server asked for (retry-after), if anything
 
 
 class AuthError(ProviderError):

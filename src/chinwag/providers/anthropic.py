@@ -1,0 +1,134 @@
+"""Anthropic Messages API, spoken directly over httpx2.
+
+Streaming events we act on: message_start (input tokens), content_block_delta
+with a text_delta (the text), message_delta (stop reason, output tokens),
+message_stop (the end), error (the server gave up mid-reply: on a 200
+response, so it is classified by its `type`). Everything else (ping, thinking,
+tool use, citations, event types invented later) is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from chinwag.errors import ProviderError, StreamInterrupted
+from chinwag.events import Event, Stop, TextDelta, Usage
+from chinwag.providers.base import ChatRequest
+from chinwag.providers.http import ApiCall, HttpSettings, stream_events
+
+if TYPE_CHECKING:
+    import httpx2
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+RETRYABLE_ERROR_TYPES = {"overloaded_error", "api_error", "rate_limit_error"}
+
+
+class AnthropicProvider:
+    name = "anthropic"
+    supports_prefill = True
+
+    def __init__(self, api_key: str, base_url: str | None = None, **http: Any) -> None:
+        self.api_key = api_key
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.http = HttpSettings(**http)
+
+    def stream(self, request: ChatRequest) -> Iterator[Event]:
+        call = ApiCall(
+            url=f"{self.base_url}/v1/messages",
+            headers={"x-api-key": self.api_key, "anthropic-version": API_VERSION},
+            body=self._body(request),
+            key_variable="ANTHROPIC_API_KEY",
+            secrets=(self.api_key,),
+        )
+        parse = _parse_stream if request.stream else _parse_whole
+        return stream_events(call, self.http, parse)
+
+    def list_models(self) -> list[str]:
+        from chinwag.providers.listing import get_model_ids
+
+        headers = {"x-api-key": self.api_key, "anthropic-version": API_VERSION}
+        return get_model_ids(f"{self.base_url}/v1/models", headers, self.http, "ANTHROPIC_API_KEY")
+
+    def warm_up(self) -> None:
+        self.http.warm_up(self.base_url)
+
+    @staticmethod
+    def _body(request: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
+        if request.system:
+            body["system"] = request.system
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stream:
+            body["stream"] = True
+        return body
+
+
+def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
+    import httpx2
+
+    usage = {"input_tokens": None, "output_tokens": None}
+    stop_reason = "end_turn"
+    for sse in httpx2.EventSource(response):
+        if sse.event in ("ping", "content_block_start", "content_block_stop"):
+            continue
+        if sse.event == "error":
+            raise _error_event(sse.data)
+        data = sse.json()
+        if not isinstance(data, dict):
+            continue
+        kind = data.get("type", sse.event)
+        if kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                yield TextDelta(delta["text"])
+        elif kind == "message_start":
+            usage.update(_usage_of((data.get("message") or {}).get("usage")))
+        elif kind == "message_delta":
+            usage.update(_usage_of(data.get("usage")))
+            stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
+        elif kind == "message_stop":
+            yield Usage(usage["input_tokens"], usage["output_tokens"])
+            yield Stop(stop_reason)
+            return
+    raise StreamInterrupted("the reply ended before the server finished it (no message_stop).")
+
+
+def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
+    response.read()
+    data = response.json()
+    text = "".join(
+        block.get("text", "") for block in data.get("content") or [] if block.get("type") == "text"
+    )
+    if text:
+        yield TextDelta(text)
+    usage = _usage_of(data.get("usage"))
+    yield Usage(usage.get("input_tokens"), usage.get("output_tokens"))
+    yield Stop(data.get("stop_reason") or "end_turn")
+
+
+def _usage_of(raw: object) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        return {}
+    return {k: raw[k] for k in ("input_tokens", "output_tokens") if isinstance(raw.get(k), int)}
+
+
+def _error_event(data: str) -> ProviderError:
+    from chinwag.providers.http import error_detail
+
+    import json
+
+    try:
+        error = json.loads(data).get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    kind = error.get("type", "error") if isinstance(error, dict) else "error"
+    failure = StreamInterrupted(f"the server stopped the reply: {error_detail(data)} ({kind}).")
+    failure.retryable = kind in RETRYABLE_ERROR_TYPES  # only before any text arrived
+    return failure

@@ -1,0 +1,113 @@
+"""OpenAI chat completions, spoken directly over httpx2, for any compatible
+server (OpenAI, vLLM, Ollama, llama.cpp, TGI).
+
+Streaming chunks carry `choices[0].delta.content`; we ask for a final usage
+chunk (`stream_options.include_usage`) and stop at `data: [DONE]`. Chunks with
+no choices, role-only deltas, null content and fields we do not know
+(`reasoning_content`, tool calls) are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from chinwag.errors import StreamInterrupted
+from chinwag.events import Event, Stop, TextDelta, Usage
+from chinwag.providers.base import ChatRequest
+from chinwag.providers.http import ApiCall, HttpSettings, error_detail, stream_events
+
+if TYPE_CHECKING:
+    import httpx2
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# OpenAI's names for why a reply ended, in the vocabulary of chinwag's Stop.
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}
+
+
+class OpenAIProvider:
+    name = "openai"
+    supports_prefill = False
+
+    def __init__(self, api_key: str | None, base_url: str | None = None, **http: Any) -> None:
+        self.api_key = api_key
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.http = HttpSettings(**http)
+
+    def stream(self, request: ChatRequest) -> Iterator[Event]:
+        call = ApiCall(
+            url=f"{self.base_url}/chat/completions",
+            headers=self._auth(),
+            body=self._body(request),
+            key_variable="OPENAI_API_KEY",
+            secrets=(self.api_key or "",),
+        )
+        return stream_events(call, self.http, _parse_stream if request.stream else _parse_whole)
+
+    def list_models(self) -> list[str]:
+        from chinwag.providers.listing import get_model_ids
+
+        return get_model_ids(f"{self.base_url}/models", self._auth(), self.http, "OPENAI_API_KEY")
+
+    def warm_up(self) -> None:
+        self.http.warm_up(self.base_url)
+
+    def _auth(self) -> dict[str, str]:
+        # Local servers (Ollama, llama.cpp) need no key; send none rather than a fake one.
+        return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        messages = [{"role": "system", "content": request.system}] if request.system else []
+        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        body: dict[str, Any] = {"model": request.model, "messages": messages}
+        # OpenAI's own API wants max_completion_tokens (its reasoning models
+        # reject max_tokens); compatible servers mostly know only max_tokens.
+        limit = "max_completion_tokens" if "api.openai.com" in self.base_url else "max_tokens"
+        body[limit] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+
+def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
+    import httpx2
+
+    usage: dict[str, Any] = {}
+    finish_reason = None
+    for sse in httpx2.EventSource(response):
+        if sse.data.strip() == "[DONE]":
+            break
+        if not sse.data.strip():
+            continue
+        chunk = sse.json()
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("error"):
+            raise StreamInterrupted(f"the server stopped the reply: {error_detail(sse.data)}.")
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or []:
+            content = (choice.get("delta") or {}).get("content")
+            if isinstance(content, str) and content:
+                yield TextDelta(content)
+            finish_reason = choice.get("finish_reason") or finish_reason
+    else:
+        if finish_reason is None:
+            raise StreamInterrupted("the reply ended before the server finished it (no [DONE]).")
+    yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    yield Stop(STOP_REASONS.get(finish_reason or "stop", finish_reason or "end_turn"))
+
+
+def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
+    response.read()
+    data = response.json()
+    choice = (data.get("choices") or [{}])[0]
+    text = (choice.get("message") or {}).get("content") or ""
+    if text:
+        yield TextDelta(text)
+    usage = data.get("usage") or {}
+    yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    reason = choice.get("finish_reason") or "stop"
+    yield Stop(STOP_REASONS.get(reason, reason))
