@@ -1,0 +1,37 @@
+"""Fixtures shared by the whole test suite.
+
+Fakes live in `tests/fakes/` (scripted servers, a recording sleep); raw wire
+transcripts in `tests/fixtures/`. Keep this file to fixtures only.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.server import ScriptedServer
+from tests.fakes.sleep import RecordingSleep
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[ScriptedServer]:
+    """A fresh scripted Anthropic/OpenAI server on 127.0.0.1 for one test."""
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_sleep() -> RecordingSleep:
+    """Pass as a provider's `sleep`: records retry delays, waits for none."""
+    return RecordingSleep()
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A base URL on 127.0.0.1 where connections are refused: the port is
+    bound (so nobody else can take it) but never listens."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
