@@ -10,9 +10,10 @@ no choices, role-only deltas, null content and fields we do not know
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from chinwag.errors import StreamInterrupted
+from chinwag.errors import StreamInterrupted, UsageError
 from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import ChatRequest
 from chinwag.providers.http import ApiCall, HttpSettings, error_detail, stream_events
@@ -33,8 +34,11 @@ class OpenAIProvider:
         self.api_key = api_key
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.http = HttpSettings(**http)
+        self._default_model: str | None = None
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
+        if not request.model:
+            request = replace(request, model=self.default_model())
         call = ApiCall(
             url=f"{self.base_url}/chat/completions",
             headers=self._auth(),
@@ -48,6 +52,15 @@ class OpenAIProvider:
         from chinwag.providers.listing import get_model_ids
 
         return get_model_ids(f"{self.base_url}/models", self._auth(), self.http, "OPENAI_API_KEY")
+
+    def default_model(self) -> str:
+        """The server's first model: what a single-model server (vLLM, llama.cpp) serves."""
+        if self._default_model is None:
+            models = self.list_models()
+            if not models:
+                raise UsageError(f"{self.base_url} lists no models; name one with -m openai:NAME.")
+            self._default_model = models[0]
+        return self._default_model
 
     def warm_up(self) -> None:
         self.http.warm_up(self.base_url)

@@ -1,0 +1,120 @@
+"""Command line entry point: parse, resolve settings, build a session, dispatch.
+
+Catches only ChinwagError (one line, its exit code) and KeyboardInterrupt (130).
+Nothing slow is imported here: `--help` and `--version` import no HTTP, no
+model, no terminal library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from chinwag import __version__
+from chinwag.errors import ChinwagError, UsageError
+
+EXAMPLES = """\
+examples:
+  chinwag                                   chat (Claude with ANTHROPIC_API_KEY, else the bundled model)
+  chinwag "Explain how a CPU works"         one reply, then exit
+  cat notes.txt | chinwag "summarise this"  stdin joins the prompt
+  chinwag -m openai:gpt-4o-mini "hi"        any provider: anthropic:NAME, openai:NAME, local, local:PATH.gguf
+  OPENAI_BASE_URL=http://127.0.0.1:11434/v1 chinwag -m llama3.2   Ollama, vLLM, llama.cpp, TGI
+  chinwag --json "hi" | jq .                newline-delimited JSON events
+  chinwag -c                                continue the last conversation
+  chinwag history list|show ID|search TEXT|export ID|delete ID
+  chinwag models                            providers and models reachable now
+
+exit codes: 0 ok, 1 the model or network failed, 2 bad usage or config, 130 interrupted
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see chinwag --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="chinwag", description="A streaming chat client for the terminal.",
+                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("prompt", nargs="*", help="ask once and exit (otherwise: interactive chat)")
+    p.add_argument("-m", "--model", help="anthropic:NAME, openai:NAME, local, local:PATH.gguf, or a bare name")
+    p.add_argument("-s", "--system", help="system prompt")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="longest reply, in tokens (default 4096)")
+    p.add_argument("--temperature", type=float, metavar="X", help="sampling temperature")
+    p.add_argument("--no-stream", action="store_true", help="one request, whole reply")
+    p.add_argument("--json", action="store_true", help="newline-delimited JSON events on stdout")
+    p.add_argument("-c", "--continue", dest="continue_last", action="store_true",
+                   help="continue the last conversation")
+    p.add_argument("--resume", metavar="ID", type=int, help="continue conversation ID")
+    p.add_argument("--no-save", action="store_true", help="do not save this conversation")
+    p.add_argument("-q", "--quiet", action="store_true", help="no stats line after replies")
+    p.add_argument("--stats", action="store_true", help="one-shot: print timing and tokens on stderr")
+    p.add_argument("--version", action="version", version=f"chinwag {__version__}")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    environ = dict(os.environ)
+    try:
+        if args[:1] == ["history"]:
+            from chinwag.history import main as history_main
+
+            return history_main(args[1:], environ, sys.stdout)
+        if args[:1] == ["models"]:
+            from chinwag.models_cmd import list_models
+
+            return list_models(environ, Path.cwd(), sys.stdout)
+        return _chat(build_parser().parse_args(args), environ)
+    except ChinwagError as exc:
+        sys.stderr.write(f"chinwag: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
+
+
+def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from chinwag.config import resolve
+    from chinwag.start import open_session, read_prompt
+
+    prompt = read_prompt(args.prompt, sys.stdin)
+    flags: dict[str, Any] = {
+        "model": args.model, "system": args.system, "max_tokens": args.max_tokens,
+        "temperature": args.temperature, "save": False if args.no_save else None,
+    }
+    settings = resolve(environ, Path.cwd(), flags)
+    session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last)
+    session.stream = not args.no_stream
+    _notice_base_url(settings, sys.stderr)
+    try:
+        if prompt is not None:
+            from chinwag.oneshot import run_once
+
+            return run_once(session, prompt, json_mode=args.json, stats=args.stats)
+        from chinwag.repl import Repl
+        from chinwag.paths import data_dir
+
+        color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+        repl = Repl(session, color=color, quiet=args.quiet,
+                    history_file=data_dir(environ) / "input_history" if settings.save else None)
+        return repl.run()
+    finally:
+        if session.store is not None:
+            session.store.close()
+
+
+def _notice_base_url(settings: Any, err: Any) -> None:
+    """Say where requests (and the key) go when it is not the provider's default."""
+    if settings.base_url:
+        variable = f"{settings.provider.upper()}_BASE_URL"
+        err.write(f"chinwag: using {variable}={settings.base_url} from {settings.base_url_source}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Settings resolution: built-in defaults < config.toml < ./.env < environment < flags.
+
+Everything comes in as arguments (an environ mapping, the working directory,
+the parsed flags), so tests never patch globals. The result is one frozen
+`Settings`; `providers/factory.py` turns it into a provider.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chinwag.errors import ConfigError, UsageError
+from chinwag.paths import config_file
+
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-20250514"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_SYSTEM = "You are a helpful assistant. Keep responses brief and clear."
+DEFAULT_MAX_TOKENS = 4096
+PROVIDERS = ("anthropic", "openai", "local")
+CONFIG_KEYS = {"model", "system", "max_tokens", "temperature", "render", "save", "context_size"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    provider: str  # one of PROVIDERS
+    model: str  # "" for "the server's first model" (OpenAI-compatible) or the bundled model
+    system: str
+    max_tokens: int
+    temperature: float | None
+    api_key: str | None = None
+    base_url: str | None = None
+    base_url_source: str | None = None  # where a non-default base URL came from, for the notice
+    context_size: int | None = None  # local model context; None = the model's trained length
+    render: str = "auto"
+    save: bool = True
+    notice: str | None = None  # one line shown at start (e.g. "using the bundled local model")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Raw layers, lowest precedence first, each a name->value mapping with a label."""
+
+    layers: tuple[tuple[str, Mapping[str, Any]], ...]
+
+    def get(self, *keys: str) -> tuple[Any, str | None]:
+        """The highest-precedence value under any of `keys`, and the label of its layer."""
+        for label, layer in reversed(self.layers):
+            for key in keys:
+                if layer.get(key) not in (None, ""):
+                    return layer[key], label
+        return None, None
+
+
+def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> Sources:
+    config = _read_config(config_file(environ))
+    env_file = _read_dotenv(cwd / ".env")
+    return Sources((
+        (f"config {config_file(environ)}", _config_as_env(config)),
+        ("./.env", env_file),
+        ("the environment", environ),
+        ("flags", {k: v for k, v in flags.items() if v is not None}),
+    ))
+
+
+def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> Settings:
+    """The settings for this run; raises UsageError/ConfigError with a one-line reason."""
+    src = load_sources(environ, cwd, flags)
+    spec, _ = src.get("model", "CHINWAG_MODEL")
+    provider, model, notice = _choose_provider(spec, src)
+    key_var, url_var = f"{provider.upper()}_API_KEY", f"{provider.upper()}_BASE_URL"
+    api_key = src.get(key_var)[0] if provider != "local" else None
+    base_url, url_source = src.get(url_var) if provider != "local" else (None, None)
+    if base_url and not str(base_url).startswith(("http://", "https://")):
+        raise ConfigError(f"{url_var} must start with http:// or https://, got {base_url!r} (from {url_source}).")
+    if provider == "anthropic" and not api_key:
+        raise ConfigError(f"{key_var} is not set; export {key_var}=... (or put it in ./.env), "
+                          "or use -m local for the bundled model.")
+    if provider == "openai" and not api_key and not base_url:
+        raise ConfigError(f"{key_var} is not set; export {key_var}=..., or set OPENAI_BASE_URL "
+                          "for a local server (Ollama, vLLM, llama.cpp).")
+    if provider == "openai" and not model and not base_url:
+        model = DEFAULT_OPENAI_MODEL
+    return Settings(
+        provider=provider,
+        model=model,
+        system=str(src.get("system")[0] or DEFAULT_SYSTEM),
+        max_tokens=_number(src, "max_tokens", int) or DEFAULT_MAX_TOKENS,
+        temperature=_number(src, "temperature", float),
+        api_key=api_key,
+        base_url=base_url,
+        base_url_source=url_source,
+        context_size=_number(src, "context_size", int),
+        render=str(src.get("render")[0] or "auto"),
+        save=_boolean(src.get("save")[0], default=True),
+        notice=notice,
+    )
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    """`anthropic:NAME`, `openai:NAME`, `local[:PATH]`, or a bare name -> (provider, model)."""
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix in PROVIDERS:
+        return prefix, rest.strip()
+    if spec == "local":
+        return "local", ""
+    if spec.startswith("claude"):
+        return "anthropic", spec
+    if spec.startswith(("gpt-", "chatgpt-", "o1", "o3", "o4")):
+        return "openai", spec
+    if spec.endswith(".gguf"):
+        return "local", spec
+    return "", spec
+
+
+def _choose_provider(spec: str | None, src: Sources) -> tuple[str, str, str | None]:
+    if spec:
+        provider, model = parse_model_spec(str(spec))
+        if provider:
+            return provider, model, None
+        if src.get("OPENAI_BASE_URL")[0]:  # Ollama/vLLM model names like "llama3.2"
+            return "openai", model, None
+        raise UsageError(f"unknown model {spec!r}; use anthropic:NAME, openai:NAME, local or local:PATH.gguf.")
+    if src.get("ANTHROPIC_API_KEY")[0]:
+        return "anthropic", DEFAULT_ANTHROPIC_MODEL, None
+    if src.get("OPENAI_API_KEY")[0] or src.get("OPENAI_BASE_URL")[0]:
+        return "openai", "", None
+    return "local", "", ("no API key set: using the bundled local model (SmolLM2-135M). "
+                         "Set ANTHROPIC_API_KEY to chat with Claude.")
+
+
+def _number(src: Sources, key: str, kind: type) -> Any:
+    value, label = src.get(key)
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{key.replace('_', '-')} must be a number, got {value!r} (from {label}).") from None
+    if key in ("max_tokens", "context_size") and number <= 0:
+        raise UsageError(f"{key.replace('_', '-')} must be positive, got {value!r} (from {label}).")
+    return number
+
+
+def _boolean(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}.") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid config file {path}: {exc}.") from exc
+
+
+def _config_as_env(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Top-level keys as settings; [anthropic]/[openai] tables as their env variables."""
+    flat = {k: v for k, v in config.items() if k in CONFIG_KEYS}
+    for provider in ("anthropic", "openai"):
+        table = config.get(provider)
+        if isinstance(table, dict):
+            for key in ("api_key", "base_url"):
+                if table.get(key):
+                    flat[f"{provider.upper()}_{key.upper()}"] = str(table[key])
+    return flat
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    try:
+        return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}.") from exc

@@ -1,0 +1,32 @@
+"""`chinwag "question"`: one reply to stdout, then exit."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from chinwag.chat import Sink
+from chinwag.output import JsonSink, TerminalSink
+from chinwag.session import Session
+
+
+def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: bool = False,
+             out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """0 when the reply completed, 1 when it failed, 130 when the user stopped it."""
+    sink: Sink
+    if json_mode:
+        sink = JsonSink(out)
+    else:
+        # The spinner goes to stderr, so `chinwag q > file` stays clean.
+        terminal = TerminalSink(out, err, spinner_out=err if err.isatty() else None,
+                                show_stats=stats, color=err.isatty())
+        terminal.begin()
+        sink = terminal
+    reply = session.ask(prompt, [sink])
+    if reply.cancelled:
+        return 130
+    if reply.status != "complete":
+        what = "reply interrupted: " if reply.text else ""
+        err.write(f"chinwag: {what}{reply.error}\n")
+        return 1
+    return 0

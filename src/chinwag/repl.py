@@ -1,0 +1,197 @@
+"""The interactive loop: read a line, run a turn, handle commands and Ctrl-C.
+
+Input is read with the standard library's `input()` + `readline` (line editing,
+Ctrl-R search, history kept in the data dir): it costs ~3 ms to import where
+prompt_toolkit costs ~150 ms, and the `You:` prompt must be on screen at once.
+The provider is warmed up (HTTP stack imported, TLS context built, local model
+loaded) in a background thread while the user types the first message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from chinwag.chat import Reply
+from chinwag.output import TerminalSink, stats_line
+from chinwag.session import Session
+
+GOODBYE = "Goodbye!"
+COMMANDS = {
+    "/help": "show this help",
+    "/retry": "ask the last question again",
+    "/continue": "resume an interrupted reply",
+    "/new": "start a new conversation (also /clear)",
+    "/system": "show or set the system prompt: /system TEXT",
+    "/stats": "show the last reply's timing and tokens",
+    "/exit": "leave (also quit, exit, Ctrl-D)",
+}
+QUIT_WORDS = {"quit", "exit", "/exit", "/quit", ":q"}
+
+
+class Repl:
+    def __init__(self, session: Session, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+                 *, color: bool = True, quiet: bool = False, history_file: Path | None = None) -> None:
+        self.session, self.out, self.err = session, out, err
+        self.color, self.quiet = color, quiet
+        self.history_file = history_file
+        self._interrupted_at_prompt = False
+
+    def run(self) -> int:
+        """Returns the exit code: 0 after quit/Ctrl-D, 130 after Ctrl-C twice at the prompt."""
+        self._banner()
+        threading.Thread(target=self._warm_up, name="chinwag-warm-up", daemon=True).start()
+        self._setup_line_editing()
+        while True:
+            try:
+                line = self._read("You: ")
+            except EOFError:
+                self.out.write(f"\n{GOODBYE}\n")
+                return 0
+            except KeyboardInterrupt:
+                if self._interrupted_at_prompt:
+                    self.out.write(f"\n{GOODBYE}\n")
+                    return 130
+                self._interrupted_at_prompt = True
+                self.out.write("\n(press Ctrl-C again or type quit to leave)\n")
+                continue
+            self._interrupted_at_prompt = False
+            text = line.strip()
+            if not text:
+                continue
+            if text.lower() in QUIT_WORDS:
+                self.out.write(f"{GOODBYE}\n")
+                return 0
+            if text.startswith("/"):
+                self._command(text)
+            else:
+                self._show(self.session.ask(self._maybe_multiline(text), [self._sink()]))
+
+    def _banner(self) -> None:
+        self.out.write(f"chinwag · {self.session.model} · type quit to exit\n")
+        if self.session.settings.notice:
+            self.out.write(self._dim(self.session.settings.notice) + "\n")
+        self.out.flush()
+
+    def _warm_up(self) -> None:
+        warm_up = getattr(self.session.provider, "warm_up", None)
+        try:
+            if warm_up:
+                warm_up()
+        except Exception:  # noqa: BLE001 - the first turn reports the same failure properly
+            pass
+
+    def _read(self, prompt: str) -> str:
+        self.out.flush()
+        line = input(prompt)
+        if self.history_file is not None:
+            _append_history(self.history_file)
+        return line
+
+    def _maybe_multiline(self, text: str) -> str:
+        """`\"\"\"` on its own starts a block that ends with another `\"\"\"`."""
+        if text != '"""':
+            return text
+        lines = []
+        while (line := self._read("... ")).strip() != '"""':
+            lines.append(line)
+        return "\n".join(lines)
+
+    def _sink(self) -> TerminalSink:
+        label = "Claude: " if self.session.provider.name == "anthropic" else "Assistant: "
+        return TerminalSink(self.out, self.err, label=label, spinner_out=self.out if self.out.isatty() else None,
+                            color=self.color)
+
+    def _show(self, reply: Reply) -> None:
+        """After a turn: the stats line, or what went wrong and what to do."""
+        if reply.cancelled:
+            self.out.write(self._dim("↳ stopped; /retry to ask again, /continue to resume") + "\n")
+        elif reply.status == "interrupted":
+            self.err.write(f"chinwag: reply interrupted: {reply.error}\n")
+            self.out.write(self._dim("↳ (interrupted) /retry to ask again, /continue to resume") + "\n")
+        elif reply.status == "error":
+            self.err.write(f"chinwag: {reply.error}\n")
+            self.out.write(self._dim("↳ /retry to send it again") + "\n")
+        elif not self.quiet:
+            line = stats_line(reply)
+            if line:
+                self.out.write(self._dim(f"↳ {line}") + "\n")
+        self.out.write("\n")
+        self.out.flush()
+
+    def _command(self, text: str) -> None:
+        name, _, arg = text.partition(" ")
+        name = name.lower()
+        if name == "/help":
+            for command, what in COMMANDS.items():
+                self.out.write(f"  {command:<10} {what}\n")
+        elif name == "/retry":
+            self._retry()
+        elif name == "/continue":
+            self._continue()
+        elif name in ("/new", "/clear"):
+            self.session.conversation.messages.clear()
+            self.session.conversation_id = None
+            self.out.write("Started a new conversation.\n")
+        elif name == "/system":
+            self._system(arg.strip())
+        elif name == "/stats":
+            last = self.session.last_reply
+            self.out.write((stats_line(last) if last else "no reply yet") + "\n")
+        else:
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f" Did you mean {close[0]}?" if close else " Type /help for the list."
+            self.err.write(f"chinwag: unknown command {name}.{hint}\n")
+
+    def _retry(self) -> None:
+        if not self.session.conversation.messages:
+            self.err.write("chinwag: nothing to retry yet.\n")
+            return
+        self._show(self.session.retry([self._sink()]))
+
+    def _continue(self) -> None:
+        last = self.session.last_reply
+        if last is None or last.status != "interrupted" or not last.text:
+            self.err.write("chinwag: there is no interrupted reply to continue.\n")
+            return
+        if not getattr(self.session.provider, "supports_prefill", False):
+            self.err.write(f"chinwag: {self.session.provider.name} cannot resume a reply; "
+                           "use /retry to ask again.\n")
+            return
+        self._show(self.session.continue_reply([self._sink()]))
+
+    def _system(self, text: str) -> None:
+        if text:
+            self.session.conversation.system = text
+            self.out.write("System prompt set.\n")
+        else:
+            self.out.write(f"{self.session.conversation.system or '(none)'}\n")
+
+    def _setup_line_editing(self) -> None:
+        try:
+            import readline
+        except ImportError:  # Windows without pyreadline: plain input() still works
+            return
+        if self.history_file is not None and self.history_file.exists():
+            try:
+                readline.read_history_file(self.history_file)
+            except OSError:
+                pass
+
+    def _dim(self, text: str) -> str:
+        return f"\x1b[2m{text}\x1b[0m" if self.color else text
+
+
+def _append_history(path: Path) -> None:
+    try:
+        import readline
+
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            path.touch(mode=0o600)
+        readline.append_history_file(1, path)
+    except (ImportError, OSError):
+        pass

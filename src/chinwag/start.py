@@ -1,0 +1,64 @@
+"""Turning settings and flags into a ready Session: the prompt, the store, resumption."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TextIO
+
+from chinwag.chat import Conversation
+from chinwag.config import Settings
+from chinwag.errors import UsageError
+from chinwag.providers.base import Message
+from chinwag.session import Session
+
+
+def read_prompt(words: Sequence[str], stdin: TextIO) -> str | None:
+    """The one-shot prompt (words, then piped stdin), or None for the REPL."""
+    piped = None if stdin is None or stdin.isatty() else _read_stdin(stdin)
+    if not words and piped is None:
+        return None
+    text = " ".join(words).strip()
+    if piped and piped.strip():
+        text = f"{text}\n\n{piped.strip()}" if text else piped.strip()
+    if not text:
+        raise UsageError("the prompt is empty; type a question, e.g. chinwag \"hello\".")
+    return text
+
+
+def _read_stdin(stdin: TextIO) -> str:
+    data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"standard input is not UTF-8 text (byte {exc.start}).") from None
+
+
+def open_session(settings: Settings, environ: Mapping[str, str], *,
+                 resume: int | None = None, continue_last: bool = False) -> Session:
+    from chinwag.providers.factory import make_provider
+
+    store = None
+    if settings.save:
+        from chinwag.paths import database_file
+        from chinwag.store import Store
+
+        store = Store.open(database_file(environ))
+    session = Session(settings, make_provider(settings), Conversation(settings.system), store)
+    if resume is not None or continue_last:
+        _resume(session, resume)
+    return session
+
+
+def _resume(session: Session, conversation_id: int | None) -> None:
+    store = session.store
+    if store is None:
+        raise UsageError("--continue and --resume need saved history; drop --no-save.")
+    cid = conversation_id if conversation_id is not None else store.latest_conversation_id()
+    summary = store.conversation(cid) if cid is not None else None
+    if summary is None:
+        raise UsageError("no such conversation to continue." if conversation_id is None
+                         else f"no conversation {conversation_id}; see chinwag history list.")
+    session.conversation_id = cid
+    if summary.system:
+        session.conversation.system = summary.system
+    session.conversation.messages = [Message(role, text) for role, text in store.history_for_model(cid)]  # type: ignore[arg-type]
