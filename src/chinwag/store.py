@@ -28,8 +28,7 @@ from chinwag.errors import ConfigError, UsageError
 
 ROLES = ("user", "assistant")
 STATUSES = ("streaming", "complete", "interrupted", "error")
-MARK_START = "\ue000"  # around each match in SearchHit.snippet (private-use
-MARK_END = "\ue001"  # characters, so they cannot be confused with real text)
+MARK_START, MARK_END = "\ue000", "\ue001"  # around matches in SearchHit.snippet (private use)
 TITLE_WIDTH = 60
 BUSY_TIMEOUT_S = 10.0
 
@@ -139,7 +138,8 @@ def title_of(text: str | None) -> str:
 def fts_query(text: str) -> str:
     """Each whitespace-separated word of `text` as a quoted FTS5 phrase (all
     must match), so quotes, -, *, :, parentheses and NEAR are plain text."""
-    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+    words = text.replace("\x00", " ").split()  # NUL would end the query early
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
 class Store:
