@@ -37,6 +37,8 @@ class Reply:
 class Sink(Protocol):
     """Something that watches a turn: the terminal, --json output, the store."""
 
+    def on_start(self) -> None: ...
+
     def on_event(self, event: Event, reply: Reply) -> None: ...
 
     def on_end(self, reply: Reply) -> None: ...
@@ -69,6 +71,8 @@ def run_turn(
     reply = Reply()
     events: Iterator[Event] | None = None
     try:
+        for sink in sinks:
+            sink.on_start()
         events = provider.stream(request)
         for event in events:
             reply = accumulate(reply, event, clock() - started)

@@ -14,13 +14,15 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
              out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """0 when the reply completed, 1 when it failed, 130 when the user stopped it."""
     sink: Sink
+    notice = session.settings.notice
+    if notice and err.isatty() and not json_mode:
+        err.write(f"chinwag: {notice}\n")
     if json_mode:
         sink = JsonSink(out)
     else:
         # The spinner goes to stderr, so `chinwag q > file` stays clean.
         terminal = TerminalSink(out, err, spinner_out=err if err.isatty() else None,
                                 show_stats=stats, color=err.isatty())
-        terminal.begin()
         sink = terminal
     reply = session.ask(prompt, [sink])
     if reply.cancelled:

@@ -44,7 +44,7 @@ class TerminalSink:
         self.renderer = PlainRenderer(out)
         self.spinner: Spinner | None = None
 
-    def begin(self) -> None:
+    def on_start(self) -> None:
         if self.label:
             self.out.write(self.label)
             self.out.flush()
@@ -64,7 +64,7 @@ class TerminalSink:
             self.err.write(f"{event.reason}, retrying in {event.delay:g} s "
                            f"(attempt {event.attempt}/{event.max_attempts})\n")
             self.err.flush()
-            self.begin()
+            self.on_start()
 
     def on_end(self, reply: Reply) -> None:
         self._stop_spinner()
@@ -89,6 +89,9 @@ class JsonSink:
 
     def __init__(self, out: TextIO = sys.stdout) -> None:
         self.out = out
+
+    def on_start(self) -> None:
+        pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
         self._write(to_json(event))

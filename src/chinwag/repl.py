@@ -43,7 +43,6 @@ class Repl:
     def run(self) -> int:
         """Returns the exit code: 0 after quit/Ctrl-D, 130 after Ctrl-C twice at the prompt."""
         self._banner()
-        threading.Thread(target=self._warm_up, name="chinwag-warm-up", daemon=True).start()
         self._setup_line_editing()
         while True:
             try:
@@ -75,6 +74,9 @@ class Repl:
         if self.session.settings.notice:
             self.out.write(self._dim(self.session.settings.notice) + "\n")
         self.out.flush()
+
+    def _start_warm_up(self) -> None:
+        threading.Thread(target=self._warm_up, name="chinwag-warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:
         warm_up = getattr(self.session.provider, "warm_up", None)
@@ -174,7 +176,15 @@ class Repl:
         try:
             import readline
         except ImportError:  # Windows without pyreadline: plain input() still works
+            self._start_warm_up()
             return
+
+        def after_first_prompt() -> None:
+            # readline calls this once the prompt is drawn: only then start slow work.
+            readline.set_pre_input_hook(None)
+            self._start_warm_up()
+
+        readline.set_pre_input_hook(after_first_prompt)
         if self.history_file is not None and self.history_file.exists():
             try:
                 readline.read_history_file(self.history_file)

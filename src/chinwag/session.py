@@ -96,6 +96,9 @@ class StoreSink:
         self.store, self.reply_id, self.prefix, self.clock = store, reply_id, prefix, clock
         self._saved_at = 0.0
 
+    def on_start(self) -> None:
+        pass
+
     def on_event(self, event: Event, reply: Reply) -> None:
         if isinstance(event, TextDelta) and self.clock() - self._saved_at >= SAVE_INTERVAL:
             self.store.update_reply(self.reply_id, self.prefix + reply.text, status="streaming")

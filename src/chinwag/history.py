@@ -1,0 +1,358 @@
+"""`chinwag history`: list, show, search, export and delete saved conversations.
+
+`cli.py` calls `main(argv, environ, out)` with the arguments after "history".
+Everything read from the database is shown through `sanitize`, so stored
+escape sequences never reach the terminal; `--json` and `export --format json`
+carry the raw text (JSON escapes control characters). A missing database is
+never created here: there is simply nothing to show yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from chinwag.errors import ChinwagError, UsageError
+from chinwag.paths import database_file
+from chinwag.render.sanitize import sanitize
+from chinwag.store import ConversationSummary, SearchHit, Store, StoredMessage
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MAX_ID = 2**63 - 1  # SQLite's largest integer
+_MARKS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "streaming": "… still streaming"}
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO, *,
+         err: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    """Run one history subcommand; returns the exit code (0 ok, 2 usage or not found)."""
+    ctx = _Context(environ, out, err or sys.stderr, stdin or sys.stdin)
+    try:
+        args = _parser(out).parse_args(list(argv))
+        code: int = args.run(args, ctx)
+        return code
+    except _Exit as stop:
+        return stop.code
+    except ChinwagError as exc:
+        ctx.err.write(f"chinwag: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ctx.err.write("\n")
+        return 130
+
+
+@dataclass(frozen=True)
+class _Context:
+    environ: Mapping[str, str]
+    out: TextIO
+    err: TextIO
+    stdin: TextIO
+
+    @property
+    def db(self) -> Path:
+        return database_file(self.environ)
+
+    @property
+    def styled(self) -> bool:
+        """Bold and dim only on a terminal that wants them."""
+        return (_isatty(self.out) and not self.environ.get("NO_COLOR")
+                and self.environ.get("TERM") != "dumb")
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        with closing(Store.open(self.db)) as store:
+            yield store
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """Help goes to `out`; errors become UsageError (one line, exit 2), never SystemExit."""
+
+    def __init__(self, *args: Any, out: TextIO, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._out = out
+
+    def print_help(self, file: TextIO | None = None) -> None:
+        super().print_help(file or self._out)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise _Exit(status)
+
+
+def _parser(out: TextIO) -> _Parser:
+    parser = _Parser(prog="chinwag history", out=out,
+                     description="List, show, search, export and delete saved conversations.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ident = {"metavar": "ID", "help": "a conversation number, or 'last'"}
+
+    sub = commands.add_parser("list", out=out, help="recent conversations, newest first")
+    sub.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
+    sub.add_argument("--json", action="store_true", help="JSON, raw text")
+    sub.set_defaults(run=_list)
+
+    sub = commands.add_parser("show", out=out, help="a whole conversation, as it was seen")
+    sub.add_argument("id", **ident)
+    sub.add_argument("--json", action="store_true", help="JSON, raw text")
+    sub.set_defaults(run=_show)
+
+    sub = commands.add_parser("search", out=out, help="full-text search across all messages")
+    sub.add_argument("text", nargs="+", metavar="TEXT", help="words that must all appear")
+    sub.add_argument("--limit", type=_positive, default=20, help="how many hits (default 20)")
+    sub.add_argument("--json", action="store_true", help="JSON, raw text")
+    sub.set_defaults(run=_search)
+
+    sub = commands.add_parser("export", out=out, help="write a conversation to stdout")
+    sub.add_argument("id", **ident)
+    sub.add_argument("--format", required=True, choices=("markdown", "md", "json"))
+    sub.set_defaults(run=_export)
+
+    sub = commands.add_parser("delete", out=out, help="delete a conversation")
+    sub.add_argument("id", **ident)
+    sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sub.set_defaults(run=_delete)
+    return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return min(int(text), _MAX_ID)
+
+
+# -- subcommands -------------------------------------------------------------
+
+def _list(args: argparse.Namespace, ctx: _Context) -> int:
+    conversations: list[ConversationSummary] = []
+    if ctx.db.exists():
+        with ctx.store() as store:
+            conversations = store.list_conversations(args.limit)
+    if args.json:
+        _write_json(ctx.out, [_summary_json(c) for c in conversations])
+    elif not conversations:
+        ctx.out.write("No conversations yet.\n")
+    else:
+        now = time.time()
+        rows = [("ID", "WHEN", "MODEL", "TURNS", "TITLE")] + [
+            (str(c.id), _when(c.updated_at, now), _clean_line(c.model or "-"), str(c.turns),
+             _clean_line(c.title) or "(empty)") for c in conversations]
+        ctx.out.write(_table(rows, right_aligned={0, 3}))
+    return 0
+
+
+def _show(args: argparse.Namespace, ctx: _Context) -> int:
+    summary, messages = _load(ctx, args.id)
+    if args.json:
+        _write_json(ctx.out, _conversation_json(summary, messages))
+        return 0
+    dim = ("\x1b[2m", "\x1b[22m") if ctx.styled else ("", "")
+    head = [f"Conversation {summary.id} · {_clean_line(summary.title) or '(empty)'}",
+            " · ".join([f"started {_local(summary.created_at)}",
+                        _clean_line(summary.model or "unknown model"),
+                        f"{summary.turns} turn{'s' * (summary.turns != 1)}"])]
+    ctx.out.write(dim[0] + "\n".join(head) + dim[1] + "\n")
+    if summary.system:
+        ctx.out.write(f"{dim[0]}System: {sanitize(summary.system)}{dim[1]}\n")
+    for msg in messages:
+        if msg.role == "user":
+            ctx.out.write(f"\nYou: {sanitize(msg.content)}\n")
+            continue
+        ctx.out.write(f"{_speaker(msg.model)}: {sanitize(msg.content) or '(no text)'}\n")
+        ctx.out.write(f"{dim[0]}  ↳ {_reply_facts(msg)}{dim[1]}\n")
+    return 0
+
+
+def _search(args: argparse.Namespace, ctx: _Context) -> int:
+    text = " ".join(args.text)
+    hits: list[SearchHit] = []
+    if ctx.db.exists():
+        with ctx.store() as store:
+            hits = store.search(text, limit=args.limit)
+    if args.json:
+        _write_json(ctx.out, [_hit_json(h) for h in hits])
+        return 0
+    if not hits:
+        ctx.out.write("No matches.\n" if ctx.db.exists() else "No conversations yet.\n")
+        return 0
+    mark = ("\x1b[1m", "\x1b[22m") if ctx.styled else ("[", "]")
+    now = time.time()
+    for hit in hits:
+        who = "You" if hit.role == "user" else "Reply"
+        snippet = "".join(mark[0] + _flat(piece) + mark[1] if is_match else _flat(piece)
+                          for piece, is_match in hit.parts())
+        ctx.out.write(f"#{hit.conversation_id} · {who} · {_when(hit.created_at, now)}\n"
+                      f"    {snippet}\n")
+    return 0
+
+
+def _export(args: argparse.Namespace, ctx: _Context) -> int:
+    summary, messages = _load(ctx, args.id)
+    if args.format == "json":
+        _write_json(ctx.out, _conversation_json(summary, messages))
+    else:
+        ctx.out.write(_markdown(summary, messages))
+    return 0
+
+
+def _delete(args: argparse.Namespace, ctx: _Context) -> int:
+    summary, _ = _load(ctx, args.id)
+    if not args.yes:
+        if not _isatty(ctx.stdin):
+            raise UsageError(f"not deleting conversation {summary.id} without confirmation"
+                             " (stdin is not a terminal); add --yes to delete it")
+        title = _clean_line(summary.title) or "(empty)"
+        ctx.err.write(f"Delete conversation {summary.id} “{title}” ({summary.turns} turns)?"
+                      " [y/N] ")
+        ctx.err.flush()
+        if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
+            ctx.out.write("Nothing deleted.\n")
+            return 0
+    with ctx.store() as store:
+        store.delete_conversation(summary.id)
+    ctx.out.write(f"Deleted conversation {summary.id}.\n")
+    return 0
+
+
+# -- loading and formatting ----------------------------------------------------
+
+def _load(ctx: _Context, ident: str) -> tuple[ConversationSummary, list[StoredMessage]]:
+    """The conversation named by `ident` (a number or 'last'), or UsageError."""
+    if ident != "last" and not ident.isdigit():
+        raise UsageError(f"a conversation ID is a number or 'last', not {ident!r}")
+    if not ctx.db.exists():
+        raise UsageError("no conversations saved yet")
+    with ctx.store() as store:
+        cid = store.latest_conversation_id() if ident == "last" else min(int(ident), _MAX_ID)
+        summary = store.conversation(cid) if cid is not None else None
+        if summary is None:
+            found = "no conversations saved yet" if cid is None else f"no conversation {cid}"
+            raise UsageError(f"{found}; see `chinwag history list`")
+        return summary, store.messages(summary.id)
+
+
+def _markdown(summary: ConversationSummary, messages: list[StoredMessage]) -> str:
+    parts = [f"# {_clean_line(summary.title) or f'Conversation {summary.id}'}\n",
+             f"- Conversation: {summary.id}",
+             f"- Started: {_local(summary.created_at)}",
+             f"- Model: {_clean_line(summary.model or 'unknown')}\n"]
+    if summary.system:
+        quoted = "\n".join(f"> {line}" for line in sanitize(summary.system).splitlines())
+        parts.append(f"> **System prompt**\n>\n{quoted}\n")
+    for msg in messages:
+        if msg.role == "user":
+            parts.append(f"## You\n\n{sanitize(msg.content)}\n")
+        else:
+            body = sanitize(msg.content) or "*(no text)*"
+            parts.append(f"## {_speaker(msg.model)}\n\n{body}\n\n*{_reply_facts(msg)}*\n")
+    return "\n".join(parts)
+
+
+def _reply_facts(msg: StoredMessage) -> str:
+    """'claude-… · 0.31 s to first token · 12 in / 142 out tok · 2.1 s · ⚠ interrupted'."""
+    facts = [_clean_line(msg.model or "unknown model")]
+    if msg.ttft is not None:
+        facts.append(f"{msg.ttft:.2f} s to first token")
+    if msg.input_tokens is not None or msg.output_tokens is not None:
+        tokens = [f"{n} {kind}" for n, kind in ((msg.input_tokens, "in"),
+                                                (msg.output_tokens, "out")) if n is not None]
+        facts.append(" / ".join(tokens) + " tok")
+    if msg.duration is not None:
+        facts.append(f"{msg.duration:.1f} s")
+    if msg.status in _MARKS:
+        facts.append(_MARKS[msg.status])
+    return " · ".join(facts)
+
+
+def _speaker(model: str | None) -> str:
+    """The label the REPL showed: Claude for Anthropic models, else Assistant."""
+    return "Claude" if (model or "").startswith("claude") else "Assistant"
+
+
+def _summary_json(c: ConversationSummary) -> dict[str, Any]:
+    return {**asdict(c), "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at)}
+
+
+def _conversation_json(c: ConversationSummary, messages: list[StoredMessage]) -> dict[str, Any]:
+    return {**_summary_json(c), "messages": [
+        {**asdict(m), "created_at": _iso(m.created_at), "updated_at": _iso(m.updated_at)}
+        for m in messages]}
+
+
+def _hit_json(hit: SearchHit) -> dict[str, Any]:
+    """The snippet as plain text, and where each match is within it."""
+    snippet, spans = "", []
+    for piece, is_match in hit.parts():
+        if is_match:
+            spans.append([len(snippet), len(snippet) + len(piece)])
+        snippet += piece
+    return {"conversation_id": hit.conversation_id, "message_id": hit.message_id,
+            "role": hit.role, "created_at": _iso(hit.created_at), "snippet": snippet,
+            "matches": spans}
+
+
+def _write_json(out: TextIO, value: object) -> None:
+    out.write(json.dumps(value, indent=2) + "\n")  # ensure_ascii: C1 controls escaped too
+
+
+def _table(rows: list[tuple[str, ...]], right_aligned: set[int]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [cell.rjust(w) if i in right_aligned else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _clean_line(text: str) -> str:
+    return _flat(text).strip()
+
+
+def _flat(text: str) -> str:
+    """Sanitised, on one line: runs of white space become one space."""
+    return re.sub(r"\s+", " ", sanitize(text))
+
+
+def _when(ts: float, now: float) -> str:
+    """Short local time: '14:03' today, 'Nov 26 14:03' this year, else '2024-11-26'."""
+    moment, today = datetime.fromtimestamp(ts), datetime.fromtimestamp(now)
+    if moment.date() == today.date():
+        return moment.strftime("%H:%M")
+    if moment.year == today.year:
+        return f"{_MONTHS[moment.month - 1]} {moment.day:2d} {moment:%H:%M}"
+    return moment.strftime("%Y-%m-%d")
+
+
+def _local(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+if __name__ == "__main__":
+    import os
+
+    raise SystemExit(main(sys.argv[1:], os.environ, sys.stdout))

@@ -1,0 +1,56 @@
+"""Running the real, installed `chinwag` command, as a person or a script would.
+
+`spawn_chinwag` starts it in a pseudo-terminal (pexpect); `run_chinwag` runs it
+with pipes. Both get a clean environment: no API keys from the developer's
+shell, a private CHINWAG_HOME, and prompt_toolkit told not to ask for the
+cursor position (pexpect answers no such query).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pexpect
+
+CHINWAG = str(Path(sys.executable).with_name("chinwag"))
+PROVIDER_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY",
+                      "OPENAI_BASE_URL", "CHINWAG_MODEL", "NO_COLOR")
+
+
+def chinwag_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
+    env.update({"CHINWAG_HOME": str(home), "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color"})
+    env.update(extra)
+    return env
+
+
+def anthropic_env(home: Path, base_url: str, **extra: str) -> dict[str, str]:
+    return chinwag_env(home, ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=base_url, **extra)
+
+
+def spawn_chinwag(args: list[str], env: Mapping[str, str], cwd: Path | None = None,
+                  timeout: float = 20, size: tuple[int, int] = (24, 80)) -> pexpect.spawn:
+    return pexpect.spawn(CHINWAG, args, env=dict(env), cwd=str(cwd) if cwd else None,
+                         encoding="utf-8", timeout=timeout, dimensions=size)
+
+
+def run_chinwag(args: list[str], env: Mapping[str, str], input: str | bytes | None = None,
+                cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    data = input.encode() if isinstance(input, str) else input
+    proc = subprocess.run([CHINWAG, *args], env=dict(env), input=data, cwd=cwd,
+                          capture_output=True, timeout=timeout,
+                          stdin=None if data is not None else subprocess.DEVNULL)
+    return subprocess.CompletedProcess(proc.args, proc.returncode,
+                                       proc.stdout.decode("utf-8", "replace"),
+                                       proc.stderr.decode("utf-8", "replace"))
+
+
+def finish(child: pexpect.spawn) -> int:
+    """Wait for the program to end; its exit code (128+N for a signal)."""
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)

@@ -1,0 +1,204 @@
+"""The interactive chat, driven through a pseudo-terminal like a person would.
+
+A scripted Anthropic server on 127.0.0.1 plays the model; the real installed
+`chinwag` command runs under pexpect. We check what appears on screen and
+what the server was sent.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pexpect
+
+from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
+from tests.fakes.reply import Reply
+from tests.fakes.server import ScriptedServer
+
+
+def test_two_turn_conversation_remembers_and_quit_says_goodbye(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(chunks=["Nice to ", "meet you, Ada."]), Reply(chunks=["Your name ", "is Ada."]))
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("claude-sonnet-4-20250514")
+    child.expect("You: ")
+    child.sendline("My name is Ada.")
+    child.expect("Claude: ")
+    child.expect("Nice to meet you, Ada.")
+    child.expect("You: ")
+    child.sendline("What is my name?")
+    child.expect("Your name is Ada.")
+    child.expect("You: ")
+    child.sendline("quit")
+    child.expect("Goodbye!")
+    assert finish(child) == 0
+
+    second = scripted_server.requests[1].json
+    assert second["messages"] == [
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": "Nice to meet you, Ada."},
+        {"role": "user", "content": "What is my name?"},
+    ]
+    assert second["system"] == "You are a helpful assistant. Keep responses brief and clear."
+    assert second["model"] == "claude-sonnet-4-20250514"
+    assert second["max_tokens"] == 4096
+    assert second["stream"] is True
+
+
+def test_exit_and_ctrl_d_also_say_goodbye(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    child = spawn_chinwag([], env)
+    child.expect("You: ")
+    child.sendline("exit")
+    child.expect("Goodbye!")
+    assert finish(child) == 0
+
+    child = spawn_chinwag([], env)
+    child.expect("You: ")
+    child.sendeof()
+    child.expect("Goodbye!")
+    assert finish(child) == 0
+
+
+def test_first_chunk_is_on_screen_while_the_server_holds_the_rest(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    reply = Reply(chunks=["First words", " and the rest."], hold_after=1)
+    scripted_server.enqueue(reply)
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendline("Go")
+    child.expect("First words", timeout=10)  # the server is still holding " and the rest."
+    assert not reply.release.is_set()
+    reply.release.set()
+    child.expect("and the rest.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+
+
+def test_ctrl_c_mid_reply_keeps_partial_text_and_closes_the_connection(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(chunks=["Partial answer", " never sent"], hold_after=1),
+                            Reply(chunks=["Second reply."]))
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendline("Tell me a long story")
+    child.expect("Partial answer")
+    child.sendintr()
+    child.expect("stopped")
+    child.expect("You: ")
+    assert scripted_server.wait_closed(1, timeout=5)
+    child.sendline("Go on")
+    child.expect("Second reply.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    # The model is sent exactly what the user saw.
+    assert scripted_server.requests[1].json["messages"][1] == {"role": "assistant", "content": "Partial answer"}
+
+
+def test_ctrl_c_twice_at_the_prompt_leaves_with_130(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendintr()
+    child.expect("Ctrl-C again")
+    child.expect("You: ")
+    time.sleep(0.3)  # a person's pause: readline re-arms the terminal just after the prompt is drawn
+    child.sendintr()
+    child.expect("Goodbye!")
+    assert finish(child) == 130
+
+
+def test_server_sees_the_connection_closed_after_a_normal_reply(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(chunks=["Done."]))
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendline("Hi")
+    child.expect("Done.")
+    child.expect("You: ")
+    assert scripted_server.wait_closed(1, timeout=5)  # while chinwag is still running
+    child.sendline("quit")
+    assert finish(child) == 0
+
+
+def test_dropped_connection_keeps_partial_reply_and_retry_asks_again(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(chunks=["Half a ", "reply", " lost"], drop_after=2), Reply(chunks=["Whole reply."]))
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendline("Question")
+    child.expect("Half a reply")
+    child.expect("interrupted")
+    child.expect("/retry")
+    child.expect("You: ")
+    child.sendline("/retry")
+    child.expect("Whole reply.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert scripted_server.requests[1].json["messages"] == [{"role": "user", "content": "Question"}]
+
+
+def test_continue_resumes_an_interrupted_reply_with_prefill(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(chunks=["The first half ", "then"], error_after=2), Reply(chunks=[" the second half."]))
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendline("Question")
+    child.expect("Overloaded")
+    child.expect("You: ")
+    child.sendline("/continue")
+    child.expect("the second half.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    sent = scripted_server.requests[1].json["messages"]
+    assert sent[-1] == {"role": "assistant", "content": "The first half then"}
+
+
+def test_unknown_slash_command_gets_a_suggestion(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendline("/retyr")
+    child.expect("Did you mean /retry")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert scripted_server.requests == []
+
+
+def test_multiline_input_between_triple_quotes(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(chunks=["Got it."]))
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendline('"""')
+    child.sendline("line one")
+    child.sendline("line two")
+    child.sendline('"""')
+    child.expect("Got it.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert scripted_server.requests[0].json["messages"][0]["content"] == "line one\nline two"
+
+
+def test_prompt_appears_before_any_provider_module_is_imported(tmp_path: Path) -> None:
+    """The REPL shows `You:` first; httpx2 and llama_cpp load in the background."""
+    child = spawn_chinwag(["-X", "importtime"][:0], {**anthropic_env(tmp_path, "http://127.0.0.1:9"),
+                                                     "PYTHONPROFILEIMPORTTIME": "1"})
+    child.expect("You: ")
+    before_prompt = child.before
+    child.sendline("quit")
+    finish(child)
+    imported = {line.split("|")[-1].strip() for line in before_prompt.splitlines() if "|" in line}
+    assert "chinwag.cli" in imported
+    assert not {"httpx2", "llama_cpp", "rich", "prompt_toolkit", "anthropic", "openai"} & imported
+
+
+def test_no_traceback_when_the_server_is_gone_mid_session(tmp_path: Path) -> None:
+    with ScriptedServer() as server:
+        url = server.base_url
+        child = spawn_chinwag([], anthropic_env(tmp_path, url))
+        child.expect("You: ")
+    child.sendline("Hello?")
+    index = child.expect(["could not connect", "Traceback", pexpect.TIMEOUT], timeout=20)
+    assert index == 0
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
