@@ -239,7 +239,7 @@ def _load(ctx: _Context, ident: str) -> tuple[ConversationSummary, list[StoredMe
         cid = store.latest_conversation_id() if ident == "last" else min(int(ident), _MAX_ID)
         summary = store.conversation(cid) if cid is not None else None
         if summary is None:
-            found = "no conversations saved yet" if cid is None else f"no conversation {cid}"
+            found = "no conversations saved yet" if cid is None else f"no conversation {ident}"
             raise UsageError(f"{found}; see `chinwag history list`")
         return summary, store.messages(summary.id)
 
