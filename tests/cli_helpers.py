@@ -29,7 +29,7 @@ def chinwag_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def anthropic_env(home: Path, base_url: str, **extra: str) -> dict[str, str]:
-    return chinwag_env(home, ANTHROPIC_API_KEY="test-key", ANTHROPIC_BASE_URL=base_url, **extra)
+    return chinwag_env(home, **{"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": base_url, **extra})
 
 
 def spawn_chinwag(args: list[str], env: Mapping[str, str], cwd: Path | None = None,
