@@ -1,7 +1,7 @@
 """Scripted servers speaking the Anthropic and OpenAI wire formats on
-127.0.0.1, with fault injection. See `server.py`."""
+127.0.0.1, with fault injection.
 
-from tests.fakes.reply import RecordedRequest, Reply
-from tests.fakes.server import ScriptedServer
+    from tests.fakes.server import ScriptedServer, Reply
 
-__all__ = ["RecordedRequest", "Reply", "ScriptedServer"]
+Nothing is imported here, so `python -m tests.fakes.server` runs cleanly.
+"""

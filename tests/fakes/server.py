@@ -39,6 +39,8 @@ from typing import Any
 from tests.fakes import anthropic_wire, openai_wire
 from tests.fakes.reply import RecordedRequest, Reply
 
+__all__ = ["RecordedRequest", "Reply", "ScriptedServer", "main"]
+
 HOST = "127.0.0.1"
 HOLD_LIMIT = 30.0  # a held reply goes on by itself after this long
 DEFAULT_MODELS = ["claude-sonnet-4-20250514", "claude-3-5-haiku-20241022", "gpt-4o-mini"]
