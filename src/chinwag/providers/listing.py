@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chinwag.errors import ConnectionFailed, ProviderError
+from chinwag.errors import AuthError, ConnectionFailed, ProviderError
 from chinwag.providers.http import USER_AGENT, HttpSettings, error_detail
 
 
@@ -17,7 +17,7 @@ def get_model_ids(url: str, headers: Mapping[str, str], http: HttpSettings, key_
     except httpx2.HTTPError as exc:
         raise ConnectionFailed(f"could not list models at {url}: {exc or type(exc).__name__}.") from exc
     if response.status_code in (401, 403):
-        raise ProviderError(f"the API key was refused listing models; check {key_variable}.")
+        raise AuthError(f"the API key was refused listing models; check {key_variable}.")
     if response.status_code >= 300:
         raise ProviderError(f"{url} answered {response.status_code}: {error_detail(response.text)}")
     try:

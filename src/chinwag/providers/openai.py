@@ -99,7 +99,9 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
         if not isinstance(chunk, dict):
             continue
         if chunk.get("error"):
-            raise StreamInterrupted(f"the server stopped the reply: {error_detail(sse.data)}.")
+            failure = StreamInterrupted(f"the server stopped the reply: {error_detail(sse.data)}.")
+            failure.retryable = True  # as for Anthropic: retried only if no text had arrived
+            raise failure
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
             content = (choice.get("delta") or {}).get("content")

