@@ -101,7 +101,7 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         from chinwag.paths import data_dir
 
         color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
-        repl = Repl(session, color=color, quiet=args.quiet,
+        repl = Repl(session, color=color, quiet=args.quiet, environ=environ,
                     history_file=data_dir(environ) / "input_history" if settings.save else None)
         return repl.run()
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -25,6 +26,7 @@ COMMANDS = {
     "/retry": "ask the last question again",
     "/continue": "resume an interrupted reply",
     "/new": "start a new conversation (also /clear)",
+    "/history": "list recent saved conversations",
     "/system": "show or set the system prompt: /system TEXT",
     "/stats": "show the last reply's timing and tokens",
     "/exit": "leave (also quit, exit, Ctrl-D)",
@@ -34,8 +36,10 @@ QUIT_WORDS = {"quit", "exit", "/exit", "/quit", ":q"}
 
 class Repl:
     def __init__(self, session: Session, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
-                 *, color: bool = True, quiet: bool = False, history_file: Path | None = None) -> None:
+                 *, color: bool = True, quiet: bool = False, history_file: Path | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.session, self.out, self.err = session, out, err
+        self.environ = environ or {}
         self.color, self.quiet = color, quiet
         self.history_file = history_file
         self._interrupted_at_prompt = False
@@ -140,6 +144,8 @@ class Repl:
             self.out.write("Started a new conversation.\n")
         elif name == "/system":
             self._system(arg.strip())
+        elif name == "/history":
+            self._history()
         elif name == "/stats":
             last = self.session.last_reply
             self.out.write((stats_line(last) if last else "no reply yet") + "\n")
@@ -164,6 +170,15 @@ class Repl:
                            "use /retry to ask again.\n")
             return
         self._show(self.session.continue_reply([self._sink()]))
+
+    def _history(self) -> None:
+        if self.session.store is None:
+            self.err.write("chinwag: this chat is not being saved (--no-save).\n")
+            return
+        from chinwag.history import main as history_main
+
+        history_main(["list", "--limit", "10"], self.environ, self.out, err=self.err)
+        self.out.write("Continue one later with: chinwag --resume ID\n")
 
     def _system(self, text: str) -> None:
         if text:

@@ -7,13 +7,13 @@ before the request leaves and the reply is saved while it streams.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chinwag.chat import Conversation, Reply, Sink, run_turn
 from chinwag.config import Settings
+from chinwag.errors import ChinwagError
 from chinwag.events import Event, TextDelta
 from chinwag.providers.base import Message, Provider
 
@@ -88,30 +88,50 @@ class Session:
 
 
 class StoreSink:
-    """Saves the reply while it streams (every SAVE_INTERVAL at most) and at the end,
-    so even `kill -9` leaves what was on screen in the history."""
+    """Saves the reply while it streams and at the end, so even `kill -9` leaves
+    what was on screen in the history.
 
-    def __init__(self, store: Store, reply_id: int, prefix: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.store, self.reply_id, self.prefix, self.clock = store, reply_id, prefix, clock
-        self._saved_at = 0.0
+    A timer thread writes the latest text every SAVE_INTERVAL while it is
+    newer than what was saved: text shown just before the stream stalls is
+    saved too, and no database write sits on the path from socket to screen.
+    """
+
+    def __init__(self, store: Store, reply_id: int, prefix: str = "") -> None:
+        self.store, self.reply_id, self.prefix = store, reply_id, prefix
+        self._latest: str | None = None  # newer text than the database has, if any
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._save_periodically, name="chinwag-save", daemon=True)
 
     def on_start(self) -> None:
-        pass
+        self._thread.start()
 
     def on_event(self, event: Event, reply: Reply) -> None:
-        if isinstance(event, TextDelta) and self.clock() - self._saved_at >= SAVE_INTERVAL:
-            self.store.update_reply(self.reply_id, self.prefix + reply.text, status="streaming")
-            self._saved_at = self.clock()
+        if isinstance(event, TextDelta):
+            self._latest = self.prefix + reply.text
 
     def on_end(self, reply: Reply) -> None:
-        self.store.update_reply(
-            self.reply_id,
-            self.prefix + reply.text,
-            status=reply.status,
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            ttft=reply.ttft,
-            duration=reply.duration,
-            stop_reason=reply.stop_reason,
-        )
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        with self._lock:
+            self.store.update_reply(
+                self.reply_id,
+                self.prefix + reply.text,
+                status=reply.status,
+                input_tokens=reply.input_tokens,
+                output_tokens=reply.output_tokens,
+                ttft=reply.ttft,
+                duration=reply.duration,
+                stop_reason=reply.stop_reason,
+            )
+
+    def _save_periodically(self) -> None:
+        while not self._done.wait(SAVE_INTERVAL):
+            text, self._latest = self._latest, None
+            if text is not None:
+                with self._lock:
+                    try:
+                        self.store.update_reply(self.reply_id, text, status="streaming")
+                    except ChinwagError:
+                        pass  # e.g. locked for long by another process: the final save reports it

@@ -157,7 +157,10 @@ class Store:
         _create_private(path)
         uri = path.resolve().as_uri() + "?mode=rw"
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            # check_same_thread=False: the chat saves a streaming reply from a
+            # timer thread (session.StoreSink), serialised by its own lock.
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
         except sqlite3.Error as exc:
             raise _database_error(path, exc) from exc
         store = cls(conn, path)
