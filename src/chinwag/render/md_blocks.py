@@ -33,6 +33,18 @@ _ENDED_BY_NEWLINE = {"heading_open", "hr"}
 # lines: these tokens never close an element.
 _NOT_ELEMENTS = {"text", "hardbreak", "softbreak", "link_open", "link_close"}
 _INLINE_STYLE_TAGS = {"em", "strong", "code", "s"}
+# rich elements that keep their children to render themselves (their
+# `on_child_close` returns False); any other parent lets a child render at once.
+_KEEPS_CHILDREN = {
+    "blockquote_open",
+    "bullet_list_open",
+    "ordered_list_open",
+    "list_item_open",
+    "table_open",
+    "thead_open",
+    "tbody_open",
+    "tr_open",
+}
 # Elements whose `new_line` is False in rich (`HorizontalRule`, `ImageItem`).
 _NO_NEW_LINE = {"hr", "image"}
 
@@ -49,7 +61,7 @@ class Block:
     info: str  # a fence's info string, else ""
     children: tuple[int, ...]  # start lines of list items / quote parts / table rows
     head_end: int  # a table's header and separator end here; else == start
-    first_number: int  # an ordered list's first number; else 0
+    first_number: int  # an ordered list's first number; else 1
 
 
 class BlockParser:
@@ -72,28 +84,27 @@ class BlockParser:
 def _block(tokens: Sequence[Token], index: int) -> Block:
     token = tokens[index]
     assert token.map is not None
+    start, end = token.map
+    head_end = start
     children: list[int] = []
-    head_end = token.map[0]
-    first_number = 0
     for inner in _inside(tokens, index):
         if inner.nesting != 1 or not inner.map:
             continue
-        if inner.type == "tbody_open":
-            head_end = inner.map[0]
-        elif inner.type == "tr_open" and inner.level == 2 and inner.map[0] >= head_end > token.map[0]:
+        if token.type == "table_open":
+            if inner.type == "tbody_open":
+                head_end = inner.map[0]
+            elif inner.type == "tr_open" and head_end > start:  # a body row
+                children.append(inner.map[0])
+        elif inner.level == 1:
             children.append(inner.map[0])
-        elif inner.level == 1 and inner.type not in ("thead_open", "tbody_open"):
-            children.append(inner.map[0])
-            if inner.type == "list_item_open" and not first_number and inner.info.isdigit():
-                first_number = int(inner.info)
     return Block(
         kind=token.type,
-        start=token.map[0],
-        end=token.map[1],
+        start=start,
+        end=end,
         info=token.info,
         children=tuple(children),
         head_end=head_end,
-        first_number=first_number,
+        first_number=int(str(token.attrs.get("start", 1))),
     )
 
 
@@ -107,13 +118,25 @@ def _inside(tokens: Sequence[Token], index: int) -> Iterable[Token]:
         yield token
 
 
+def settled(blocks: list[Block], lines: list[str]) -> int:
+    """How many blocks (from the first) are followed by a block that has
+    begun for certain: all but the last, or all but the last two when the
+    last block's first line is unfinished. That line may still turn into a
+    list item or quote line that joins the block before it ("2" becomes
+    "2. Next" after a list item that ended in a code fence)."""
+    if blocks and not lines[blocks[-1].start].endswith("\n"):
+        return len(blocks) - 2
+    return len(blocks) - 1
+
+
 def is_final(block: Block, lines: list[str], is_last: bool) -> bool:
     """Whether no text appended after `lines` can change `block`.
 
     `lines` are the source lines with their line endings; the last one may
-    be incomplete. Only the last block can still change; it is final early
-    when it is a heading or rule whose line is complete, a fence whose closing
-    line is complete, or a paragraph or table followed by a blank line.
+    be incomplete. A block that another settled block follows is final. The
+    last one is final early when it is a heading or rule whose line is
+    complete, a fence whose closing line is complete, or a paragraph or table
+    followed by a blank line.
     """
     if not is_last:
         return True
@@ -126,8 +149,8 @@ def is_final(block: Block, lines: list[str], is_last: bool) -> bool:
         )
     if block.kind not in _ENDED_BY_BLANK:
         return False
-    after = lines[block.end :]
-    return bool(after) and after[-1].endswith("\n") and not after[-1].strip()
+    after = lines[block.end] if block.end < len(lines) else ""
+    return after.endswith("\n") and not after.strip()
 
 
 def closes_fence(opener: str, line: str) -> bool:
@@ -161,40 +184,41 @@ def tail_source(block: Block, lines: list[str], keep: int) -> str | None:
     if block.kind == "ordered_list_open" and body:
         # rich numbers items from the list's start, not from each marker.
         number = block.first_number + len(block.children) - keep
-        body = [_ORDERED_MARKER.sub(rf"\g<1>{number}\g<2>", body[0], count=1)] + body[1:]
+        marker = rf"\g<1>{number}\g<2>"
+        body = [_ORDERED_MARKER.sub(marker, body[0], count=1), *body[1:]]
     return "".join(body)
 
 
 def lead_blank(tokens: Sequence[Token], previous_flag: bool) -> bool:
     """Whether rich, rendering the whole reply, would put a blank line before
-    the first block of `tokens` that a render of `tokens` alone lacks.
+    `tokens` that a render of `tokens` alone lacks.
 
-    rich emits the blank when its `new_line` flag is set as the block closes.
-    If an element inside the block set the flag, the block rendered alone
-    already has the blank (or, for an image, rightly has none); otherwise the
-    flag comes from the previous block."""
-    inner = _inner_flag(tokens)
-    return inner is None and previous_flag
+    rich writes a blank line before each element it renders when its
+    `new_line` flag is set, and each element that closes sets the flag. So
+    only the first element to close inside `tokens` can see the flag left by
+    the previous block: if rich renders it there and then (a top-level
+    block, or an image inside a paragraph), the blank is `previous_flag`;
+    if its parent keeps it (a list item, a quote's paragraph), the blank is
+    decided inside the block and a render of it alone has it already."""
+    stack: list[str] = []
+    for token in _flatten(tokens):
+        if not _is_element(token):
+            continue
+        if token.nesting == 1:
+            stack.append(token.type)
+            continue
+        if token.nesting == -1 and stack:
+            stack.pop()
+        rendered = not stack or stack[-1] not in _KEEPS_CHILDREN
+        return rendered and previous_flag and token.type != "inline"
+    return False
 
 
 def trailing_flag(tokens: Sequence[Token], previous_flag: bool) -> bool:
     """rich's `new_line` flag after rendering `tokens`."""
     flag = previous_flag
     for token in _flatten(tokens):
-        if _closes_element(token):
-            flag = token.type not in _NO_NEW_LINE
-    return flag
-
-
-def _inner_flag(tokens: Sequence[Token]) -> bool | None:
-    end = next(
-        (i for i, t in enumerate(tokens) if t.level == 0 and t.nesting <= 0), None
-    )
-    if end is None:
-        return None
-    flag: bool | None = None
-    for token in _flatten(tokens[:end]):
-        if _closes_element(token):
+        if _is_element(token) and token.nesting <= 0:
             flag = token.type not in _NO_NEW_LINE
     return flag
 
@@ -209,9 +233,7 @@ def _flatten(tokens: Iterable[Token]) -> Iterable[Token]:
             yield token
 
 
-def _closes_element(token: Token) -> bool:
+def _is_element(token: Token) -> bool:
     if token.type in _NOT_ELEMENTS or token.type == "html_inline":
         return False
-    if token.tag in _INLINE_STYLE_TAGS and token.type not in ("fence", "code_block"):
-        return False
-    return token.nesting <= 0
+    return token.tag not in _INLINE_STYLE_TAGS or token.type in ("fence", "code_block")

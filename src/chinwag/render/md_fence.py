@@ -63,10 +63,14 @@ class CodeStream:
         ]
         return self._print(new) + self._close_rows()
 
-    def live_rows(self, partial: str) -> list[Line]:
-        """Rows for the held blank lines and the line being typed. Lexed
-        without context: they are redrawn until committed anyway."""
-        lines = self._held + ([self._dedent(partial)] if partial else [])
+    def live_rows(self, text: str) -> list[Line]:
+        """Rows for the held blank lines and the text not yet taken (the line
+        being typed, or lines waiting for the next repaint). Lexed without
+        context: they are redrawn until committed anyway."""
+        pending = text.split("\n")
+        if not pending[-1]:
+            pending.pop()
+        lines = self._held + [self._dedent(line) for line in pending]
         if not lines:
             return []
         return self._painter.code_lines(lines, 0, self._lang)

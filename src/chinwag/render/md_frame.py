@@ -53,8 +53,8 @@ class FrameWriter:
             if index > len(committed):
                 parts.append("\n")
             parts += (line.text, ERASE_LINE if index < old else "")
-        if old > len(committed) + len(live) or (old and not live):
-            parts.append(ERASE_BELOW)
+        if old:
+            parts.append(ERASE_BELOW)  # rows of the old region not overwritten
         if self._sync:
             parts.append(SYNC_END)
         self._out.write("".join(parts))
