@@ -92,7 +92,7 @@ def _once_pty(command: str, args: list[str], env: dict[str, str], cwd: str) -> f
 def run(quick: bool = False) -> str:
     from tests.fakes.server import Reply, ScriptedServer
 
-    reps_pipe, reps_pty = (3, 2) if quick else (10, 5)
+    reps_pipe, reps_pty = (3, 1) if quick else (8, 4)
     cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")  # no .env here
     contenders = _contenders()
     names = list(contenders)

@@ -147,7 +147,7 @@ def run(quick: bool = False) -> str:
 
     from chinwag.providers.local import LocalProvider, bundled_model_path
 
-    runs = 3 if quick else 6
+    runs = 2 if quick else 6
     path = str(bundled_model_path())
 
     loads: dict[str, list[float]] = {"chinwag (n_ctx 2048)": [], "bare (n_ctx 2048)": [],

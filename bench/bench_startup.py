@@ -86,7 +86,7 @@ def _import_profile(env: dict[str, str], cwd: str) -> list[tuple[str, float, flo
 def run(quick: bool = False) -> str:
     from tests.fakes.server import ScriptedServer
 
-    reps = 5 if quick else 20
+    reps = 5 if quick else 15
     cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")  # no .env here
     times: dict[str, list[float]] = {}
     with ScriptedServer() as server:

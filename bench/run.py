@@ -179,7 +179,9 @@ def spawn(command: str, args: list[str], env: dict[str, str], cwd: str | None = 
           size: tuple[int, int] = (24, 200)) -> Any:
     import pexpect
 
-    return pexpect.spawn(command, args, env=env, cwd=cwd, timeout=30, dimensions=size)
+    child = pexpect.spawn(command, args, env=env, cwd=cwd, timeout=30, dimensions=size)
+    child.delaybeforesend = None  # pexpect sleeps 50 ms before each send by default
+    return child
 
 
 def kill(child: Any) -> None:
