@@ -157,7 +157,8 @@ def test_streamed_reply_looks_like_a_one_shot_render(width: int, height: int) ->
 
 def test_chunking_and_repaint_rate_do_not_change_the_result() -> None:
     expected = reference(REPLY, 40)
-    for seed, tick in [(1, 0.0), (2, 0.06), (3, 0.02)]:
+    # tick 0: only the first feed and commits draw; 0.06: every feed redraws.
+    for seed, tick in [(1, 0.0), (2, 0.06)]:
         data = stream(REPLY, 40, 12, seed=seed, tick=tick, color=False)
         assert screen_lines(data, 40, 12) == expected
 
@@ -310,6 +311,13 @@ def test_no_color_has_layout_but_no_sgr_codes() -> None:
     lines = screen_lines(data, 80, 24)
     assert " 1 Install the package:" in lines
     assert any(line.startswith(" Option ") for line in lines)
+
+
+def test_links_show_their_target_and_are_not_terminal_hyperlinks() -> None:
+    data = stream("Read [the docs](https://example.com/docs) first.", 80, 24)
+    assert "\x1b]8;" not in data  # no OSC 8: the target is always visible
+    lines = screen_lines(data, 80, 24)
+    assert lines == ["Read the docs (https://example.com/docs) first."]
 
 
 def test_finish_is_idempotent_and_later_feeds_are_ignored() -> None:

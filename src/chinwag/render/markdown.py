@@ -79,6 +79,7 @@ class MarkdownRenderer:
         self._code: CodeStream | None = None  # the open fence being printed
         self._flag = False  # rich's `new_line` flag after the committed blocks
         self._painted_at: float | None = None
+        self._parsed: tuple[str, list[Block]] | None = None  # see `_split`
         self._finished = False
 
     def feed(self, text: str) -> None:
@@ -152,7 +153,7 @@ class MarkdownRenderer:
         from chinwag.render.md_blocks import is_final, settled
 
         lines = _split_lines(self._source)
-        blocks = self._parser.split(self._source)
+        blocks = self._split(self._source)
         last_settled = settled(blocks, lines)
         done = 0
         opened = False
@@ -195,7 +196,7 @@ class MarkdownRenderer:
         cap = max(1, min(self._height - 2, LIVE_CAP))
         if self._code is not None:
             return self._code.live_rows(self._source)[-cap:]
-        blocks = self._parser.split(self._source)
+        blocks = self._split(self._source)
         if not blocks:
             return []
         return self._live_blocks(blocks, _split_lines(self._source), cap)[-cap:]
@@ -204,20 +205,23 @@ class MarkdownRenderer:
         self, blocks: list[Block], lines: list[str], cap: int
     ) -> list[Line]:
         """The bottom rows of the unfinished block (or two: see `settled`).
-        A long list or table is rendered from its last few items only,
-        doubling until the rows fill the cap, so a repaint costs what the
-        screen shows, not the whole block."""
+        A list, table or quote with more items than the cap is rendered from
+        its last `cap` items only (each takes at least a row), so a repaint
+        costs what the screen shows, not the whole block."""
         from chinwag.render.md_blocks import lead_blank, tail_source
 
-        keep = 2
-        while len(blocks) == 1 and (tail := tail_source(blocks[0], lines, keep)):
-            rows = self._painter.render(self._painter.markdown(tail))
-            if len(rows) >= cap:
-                return rows
-            keep *= 2
+        if len(blocks) == 1 and (tail := tail_source(blocks[0], lines, cap)):
+            return self._painter.render(self._painter.markdown(tail))
         markdown = self._painter.markdown("".join(lines[blocks[0].start :]))
         rows = self._blank() if lead_blank(markdown.parsed, self._flag) else []
         return rows + self._painter.render(markdown)
+
+    def _split(self, source: str) -> list[Block]:
+        """Parse into blocks, reusing the last parse when the source has not
+        changed (a repaint right after a commit check)."""
+        if self._parsed is None or self._parsed[0] != source:
+            self._parsed = (source, self._parser.split(source))
+        return self._parsed[1]
 
     def _blank(self) -> list[Line]:
         from chinwag.render.md_paint import Line

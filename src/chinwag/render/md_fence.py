@@ -83,7 +83,7 @@ class CodeStream:
             return []
         window = self._recent + ready
         rows = self._painter.code_lines(window, len(self._recent), self._lang)
-        self._recent = window[-CONTEXT:]
+        self._recent = window[max(0, len(window) - CONTEXT) :]
         self._printed = True
         return rows
 
