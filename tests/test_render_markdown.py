@@ -163,9 +163,11 @@ def test_chunking_and_repaint_rate_do_not_change_the_result() -> None:
         assert screen_lines(data, 40, 12) == expected
 
 
+LONG_LIST = "".join(f"{n}. item {n} of a long list\n" for n in range(1, 41))
+
+
 def test_long_list_taller_than_the_screen_is_not_duplicated() -> None:
-    text = "".join(f"{n}. item {n} of a long list\n" for n in range(1, 41))
-    text += "\nAfter the list.\n"
+    text = LONG_LIST + "\nAfter the list.\n"
     data = stream(text, 40, 12, seed=4)
     assert screen_lines(data, 40, 12) == reference(text, 40)
 
@@ -229,10 +231,22 @@ def test_each_frame_is_one_synchronized_write() -> None:
         assert frame.count("\x1b[?2026h") == 1
 
 
+def test_without_synchronized_output_frames_are_plain() -> None:
+    out = io.StringIO()
+    clock = Clock()
+    renderer = MarkdownRenderer(out, 40, 12, sync_output=False, clock=clock)
+    for line in LONG_LIST.splitlines(keepends=True):
+        renderer.feed(line)
+        clock.now += 0.06
+    renderer.finish()
+    assert "\x1b[?2026" not in out.getvalue()
+    assert screen_lines(out.getvalue(), 40, 12) == reference(LONG_LIST, 40)
+
+
 def test_cursor_never_climbs_above_the_live_region() -> None:
-    data = stream(REPLY, 40, 12, seed=5)
+    data = stream(LONG_LIST, 40, 12, seed=5)
     climbs = [int(n) for n in re.findall(r"\x1b\[(\d+)A", data)]
-    assert climbs and max(climbs) <= min(12 - 2, 12) - 1
+    assert max(climbs) == 12 - 2 - 1  # the live region is capped at rows - 2
 
 
 def test_finish_leaves_the_cursor_at_the_start_of_a_fresh_line() -> None:

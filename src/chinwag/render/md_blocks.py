@@ -2,7 +2,9 @@
 
 Appending text to a markdown document can change only its last top-level
 block, so every earlier block is final (Will McGugan, "Efficient streaming of
-Markdown in the terminal", 2025). The parse here is block-level only (no
+Markdown in the terminal", 2025) - with one exception found by fuzzing: while
+the last block's first line is unfinished it may still join the block before
+(see `settled`). The parse here is block-level only (no
 inline rules), over the uncommitted tail of the reply, with the same
 markdown-it configuration rich uses, so block boundaries agree with rich's.
 
@@ -22,12 +24,12 @@ from typing import Iterable, Sequence
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-# Block kinds that nothing after a blank line can extend. Lists and quotes
-# are absent (a later item or `>` line continues them), as are indented code
-# and raw HTML (both may contain blank lines).
-_ENDED_BY_BLANK = {"paragraph_open", "heading_open", "table_open", "hr"}
 # Kinds that are final as soon as their last line is complete.
 _ENDED_BY_NEWLINE = {"heading_open", "hr"}
+# Kinds that nothing after a blank line can extend. Lists and quotes are
+# absent (a later item or `>` line continues them), as are indented code and
+# raw HTML (both may contain blank lines).
+_ENDED_BY_BLANK = {"paragraph_open", "table_open"}
 
 # rich.markdown.Markdown's token handling, reduced to what decides blank
 # lines: these tokens never close an element.

@@ -19,9 +19,9 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.syntax import Syntax
 
-# rich renders at a width of its own; below this, nested lists and quotes
-# would ask it for zero or negative widths.
-MIN_WIDTH = 20
+# rich copes with any width of at least one column (it crops what cannot fit),
+# and rendering wider than the terminal would wrap rows and break the count.
+MIN_WIDTH = 1
 
 _COLOR_SYSTEMS = {
     "standard": ColorSystem.STANDARD,
