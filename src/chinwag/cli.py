@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, metavar="N", help="longest reply, in tokens (default 4096)")
     p.add_argument("--temperature", type=float, metavar="X", help="sampling temperature")
     p.add_argument("--no-stream", action="store_true", help="one request, whole reply")
+    p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds of server silence (default 600)")
     p.add_argument("--json", action="store_true", help="newline-delimited JSON events on stdout")
     p.add_argument("-c", "--continue", dest="continue_last", action="store_true",
                    help="continue the last conversation")
@@ -86,12 +87,14 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     prompt = read_prompt(args.prompt, sys.stdin)
     flags: dict[str, Any] = {
         "model": args.model, "system": args.system, "max_tokens": args.max_tokens,
-        "temperature": args.temperature, "save": False if args.no_save else None,
+        "temperature": args.temperature, "save": False if args.no_save else None, "timeout": args.timeout,
     }
     settings = resolve(environ, Path.cwd(), flags)
     session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last)
     session.stream = not args.no_stream
     _notice_base_url(settings, sys.stderr)
+    for warning in settings.warnings:
+        sys.stderr.write(f"chinwag: {warning}\n")
     try:
         if prompt is not None:
             from chinwag.oneshot import run_once

@@ -21,7 +21,10 @@ DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 DEFAULT_SYSTEM = "You are a helpful assistant. Keep responses brief and clear."
 DEFAULT_MAX_TOKENS = 4096
 PROVIDERS = ("anthropic", "openai", "local")
-CONFIG_KEYS = {"model", "system", "max_tokens", "temperature", "render", "save", "context_size"}
+CONFIG_KEYS = {"model", "system", "max_tokens", "temperature", "render", "save", "context_size",
+               "timeout", "max_retry_wait", "retries"}
+DEFAULT_TIMEOUT = 600.0  # seconds of silence from the server before we give up (a slow first token is fine)
+DEFAULT_MAX_RETRY_WAIT = 60.0  # longest retry-after we honour, as the SDKs do
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ class Settings:
     render: str = "auto"
     save: bool = True
     notice: str | None = None  # one line shown at start (e.g. "using the bundled local model")
+    warnings: tuple[str, ...] = ()  # one line each, printed on stderr at start
+    timeout: float = DEFAULT_TIMEOUT
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
+    retries: int = 2
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,10 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
         base_url=base_url,
         base_url_source=url_source,
         context_size=_number(src, "context_size", int),
+        timeout=_number(src, "timeout", float) or DEFAULT_TIMEOUT,
+        max_retry_wait=_nonnegative(src, "max_retry_wait", DEFAULT_MAX_RETRY_WAIT),
+        retries=int(_nonnegative(src, "retries", 2)),
+        warnings=_config_warnings(config_file(environ)),
         render=str(src.get("render")[0] or "auto"),
         save=_boolean(src.get("save")[0], default=True),
         notice=notice,
@@ -140,9 +151,26 @@ def _number(src: Sources, key: str, kind: type) -> Any:
         number = kind(value)
     except (TypeError, ValueError):
         raise UsageError(f"{key.replace('_', '-')} must be a number, got {value!r} (from {label}).") from None
-    if key in ("max_tokens", "context_size") and number <= 0:
+    if key in ("max_tokens", "context_size", "timeout") and number <= 0:
         raise UsageError(f"{key.replace('_', '-')} must be positive, got {value!r} (from {label}).")
     return number
+
+
+def _nonnegative(src: Sources, key: str, default: float) -> float:
+    value = _number(src, key, float)
+    if value is not None and value < 0:
+        raise UsageError(f"{key.replace('_', '-')} must not be negative, got {value!r}.")
+    return default if value is None else float(value)
+
+
+def _config_warnings(path: Path) -> tuple[str, ...]:
+    """A config file that holds an API key must not be readable by others."""
+    try:
+        if path.stat().st_mode & 0o077 and "api_key" in path.read_text(encoding="utf-8"):
+            return (f"warning: {path} holds an API key and other users can read it; run: chmod 600 {path}",)
+    except OSError:
+        pass
+    return ()
 
 
 def _boolean(value: Any, default: bool) -> bool:

@@ -111,6 +111,10 @@ def stream_events(call: ApiCall, settings: HttpSettings, parse: Parser) -> Itera
                         text_seen = text_seen or isinstance(event, TextDelta)
                         yield event
                     return
+                except httpx2.TimeoutException as exc:
+                    silent = StreamInterrupted(f"the server sent nothing for {settings.read_timeout:g} s (see --timeout).")
+                    silent.retryable = True
+                    raise silent from exc
                 except httpx2.HTTPError as exc:
                     raise _dropped(exc) from exc
                 except ValueError as exc:  # json.JSONDecodeError and friends
@@ -132,7 +136,8 @@ def _send(client: httpx2.Client, call: ApiCall, settings: HttpSettings) -> Itera
     try:
         response = client.send(request, stream=True)
     except httpx2.TimeoutException as exc:
-        raise ConnectionFailed(f"{_host(call.url)} did not answer in time.") from exc
+        raise ConnectionFailed(f"{_host(call.url)} did not answer within {settings.read_timeout:g} s"
+                               " (see --timeout).") from exc
     except httpx2.HTTPError as exc:
         raise ConnectionFailed(f"could not connect to {_base(call.url)}: {_reason(exc)}.") from exc
     try:
