@@ -109,19 +109,24 @@ class Conversation:
         if reply.text:
             self.messages.append(Message("assistant", reply.text))
 
-    def request(self, model: str, max_tokens: int, temperature: float | None, stream: bool = True) -> ChatRequest:
+    def request(self, model: str, max_tokens: int, temperature: float | None, stream: bool = True,
+                messages: list[Message] | None = None) -> ChatRequest:
+        """The request for the next reply: the whole history, or `messages` (a trimmed tail of it)."""
         return ChatRequest(
             model=model,
-            messages=tuple(self._alternating()),
+            messages=tuple(self.sendable() if messages is None else messages),
             system=self.system,
             max_tokens=max_tokens,
             temperature=temperature,
             stream=stream,
         )
 
+    def sendable(self) -> list[Message]:
+        """The history as sent: a failed turn leaves two user messages in a
+        row, and APIs want roles to alternate, so they go as one message."""
+        return list(self._alternating())
+
     def _alternating(self) -> Iterator[Message]:
-        # A failed turn leaves two user messages in a row; APIs want roles to
-        # alternate, so send them as one user message.
         pending: Message | None = None
         for message in self.messages:
             if pending and pending.role == message.role:

@@ -47,6 +47,7 @@ class Repl:
     def run(self) -> int:
         """Returns the exit code: 0 after quit/Ctrl-D, 130 after Ctrl-C twice at the prompt."""
         self._banner()
+        self.session.notify = lambda message: self.out.write(self._dim(f"({message})") + "\n")
         self._setup_line_editing()
         while True:
             try:
@@ -139,8 +140,7 @@ class Repl:
         elif name == "/continue":
             self._continue()
         elif name in ("/new", "/clear"):
-            self.session.conversation.messages.clear()
-            self.session.conversation_id = None
+            self.session.new_conversation()
             self.out.write("Started a new conversation.\n")
         elif name == "/system":
             self._system(arg.strip())

@@ -8,11 +8,13 @@ before the request leaves and the reply is saved while it streams.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chinwag.chat import Conversation, Reply, Sink, run_turn
 from chinwag.config import Settings
+from chinwag.context import drop_half, fit, is_context_overflow
 from chinwag.errors import ChinwagError
 from chinwag.events import Event, TextDelta
 from chinwag.providers.base import Message, Provider
@@ -20,7 +22,9 @@ from chinwag.providers.base import Message, Provider
 if TYPE_CHECKING:
     from chinwag.store import Store
 
-SAVE_INTERVAL = 0.25  # seconds between progressive saves of a streaming reply
+OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
+SAVE_INTERVAL = 0.25
+REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put  # seconds between progressive saves of a streaming reply
 
 
 @dataclass
@@ -32,7 +36,10 @@ class Session:
     conversation_id: int | None = None
     last_reply: Reply | None = None
     stream: bool = True
+    notify: Callable[[str], None] = field(default=lambda message: None, repr=False)
     _reply_id: int | None = field(default=None, repr=False)
+    _told_about_trimming: bool = field(default=False, repr=False)
+    _cut: int = field(default=0, repr=False)  # messages left out of requests, from the start
 
     @property
     def model(self) -> str:
@@ -43,6 +50,14 @@ class Session:
         self.conversation.ask(text)
         self._save_user(text)
         return self._turn(sinks, prefill="")
+
+    def new_conversation(self) -> None:
+        """Start afresh: the next message opens a new saved conversation."""
+        self.conversation.messages.clear()
+        self.conversation_id = None
+        self.last_reply = None
+        self._cut = 0
+        self._told_about_trimming = False
 
     def retry(self, sinks: list[Sink]) -> Reply:
         """Ask again: drop the last reply (if any) and resend the history."""
@@ -60,17 +75,48 @@ class Session:
         return self._turn(sinks, prefill=partial.rstrip())
 
     def _turn(self, sinks: list[Sink], prefill: str) -> Reply:
-        request = self.conversation.request(
-            self.settings.model, self.settings.max_tokens, self.settings.temperature, self.stream
-        )
-        saver = self._reply_saver(prefill)
-        reply = run_turn(self.provider, request, [*sinks, *([saver] if saver else [])])
+        messages = self._fitted(self.conversation.sendable())
+        for _ in range(OVERFLOW_RETRIES + 1):
+            request = self.conversation.request(
+                self.settings.model, self.settings.max_tokens, self.settings.temperature, self.stream, messages
+            )
+            saver = self._reply_saver(prefill)
+            reply = run_turn(self.provider, request, [*sinks, *([saver] if saver else [])])
+            # A server we could not measure says the prompt is too long: halve the history, ask again.
+            if reply.text or not is_context_overflow(reply.error) or len(messages) < 2:
+                break
+            messages = self._left_out(messages, *drop_half(messages))
         if prefill:
             self.conversation.messages.pop()
             reply = Reply(**{**reply.__dict__, "text": prefill + reply.text})
         self.conversation.record(reply)
         self.last_reply = reply
         return reply
+
+    def _fitted(self, messages: list[Message]) -> list[Message]:
+        """The newest messages that fit the model's context window, where we know it.
+
+        Once history must be cut, it is cut down to REFILL of the window, and
+        the cut stays put while later turns still fit: a prompt whose start
+        does not move lets llama.cpp reuse its evaluated prefix, so a long
+        local conversation does not re-read the whole window every turn."""
+        window_of = getattr(self.provider, "context_window", None)
+        window = window_of(self.settings.model) if window_of else None
+        if window is None:
+            return messages
+        room = min(self.settings.max_tokens, window.tokens // 2)
+        kept, dropped = fit(messages[self._cut:], self.conversation.system, window, room)
+        if dropped:
+            kept, dropped = fit(messages[self._cut:], self.conversation.system, window, room, fill=REFILL)
+            self._cut += dropped
+        return self._left_out(messages, kept, self._cut)
+
+    def _left_out(self, before: list[Message], kept: list[Message], dropped: int) -> list[Message]:
+        if dropped and not self._told_about_trimming:
+            self._told_about_trimming = True
+            self.notify(f"left out the oldest {dropped} messages to fit the model's context "
+                        "window (all are kept in history)")
+        return kept
 
     def _save_user(self, text: str) -> None:
         if self.store is None:

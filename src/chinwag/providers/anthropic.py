@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from chinwag.context import Window, estimate_tokens
 from chinwag.errors import ProviderError, StreamInterrupted
 from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import ChatRequest
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
+CONTEXT_TOKENS = 200_000
 RETRYABLE_ERROR_TYPES = {"overloaded_error", "api_error", "rate_limit_error"}
 
 
@@ -50,6 +52,11 @@ class AnthropicProvider:
 
         headers = {"x-api-key": self.api_key, "anthropic-version": API_VERSION}
         return get_model_ids(f"{self.base_url}/v1/models", headers, self.http, "ANTHROPIC_API_KEY")
+
+    def context_window(self, model: str) -> Window:
+        # Every current Claude model takes 200k tokens; we estimate rather than
+        # call the token-counting endpoint, which would cost a round trip per turn.
+        return Window(CONTEXT_TOKENS, estimate_tokens)
 
     def warm_up(self) -> None:
         self.http.warm_up(self.base_url)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from chinwag.context import Window
 from chinwag.errors import LocalModelError
 from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import ChatRequest
@@ -101,6 +102,14 @@ class LocalProvider:
                 close()
         yield Usage(input_tokens=max(llama.n_tokens - produced, 0), output_tokens=produced)
         yield Stop(STOP_REASONS.get(finish, finish))
+
+    def context_window(self, model: str) -> Window:
+        llama = self._model()
+
+        def count(text: str) -> int:
+            return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+        return Window(llama.n_ctx(), count)
 
     def list_models(self) -> list[str]:
         return [self.model_name]

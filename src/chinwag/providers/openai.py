@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from chinwag.context import Window, estimate_tokens
 from chinwag.errors import StreamInterrupted, UsageError
 from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import ChatRequest
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # OpenAI's names for why a reply ended, in the vocabulary of chinwag's Stop.
+OPENAI_CONTEXT = (("gpt-4.1", 1_000_000), ("gpt-5", 400_000), ("gpt-4o", 128_000),
+                  ("o1", 200_000), ("o3", 200_000), ("o4", 200_000), ("gpt-4-turbo", 128_000))
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}
 
 
@@ -61,6 +64,15 @@ class OpenAIProvider:
                 raise UsageError(f"{self.base_url} lists no models; name one with -m openai:NAME.")
             self._default_model = models[0]
         return self._default_model
+
+    def context_window(self, model: str) -> Window | None:
+        """Known for OpenAI's own models; None for other servers, which say when a prompt is too long."""
+        if "api.openai.com" not in self.base_url:
+            return None
+        for prefix, tokens in OPENAI_CONTEXT:
+            if model.startswith(prefix):
+                return Window(tokens, estimate_tokens)
+        return None
 
     def warm_up(self) -> None:
         self.http.warm_up(self.base_url)

@@ -1,0 +1,75 @@
+"""Keeping a long conversation inside the model's context window.
+
+Before a request, the history is measured with the provider's counter (the
+local model's own tokenizer; for remote APIs an estimate, see
+`estimate_tokens`) and the oldest turns are left out until the prompt plus
+room for the reply fits. The system prompt and the latest user message are
+never left out. The store keeps everything; only the request is shortened.
+
+Servers whose window we cannot know (an OpenAI-compatible server running
+any model) tell us when a prompt is too long: `is_context_overflow`
+recognises those errors, and the session then retries with half the turns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from chinwag.providers.base import Message
+
+PER_MESSAGE_OVERHEAD = 8  # role markers and separators each chat template adds
+CHARS_PER_TOKEN = 3.0  # conservative for English and code (real: ~3.5-4); CJK is closer to 1.5
+
+_OVERFLOW = re.compile(
+    r"context[ _-]?length|context window|maximum context|too many tokens|prompt is too long"
+    r"|exceeds? (the )?(available )?context|input is too long|reduce the length",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """How much a model can take: `tokens` in all, measured by `count`."""
+
+    tokens: int
+    count: Callable[[str], int]
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately high estimate for when no tokenizer is at hand."""
+    wide = sum(1 for ch in text if ord(ch) > 0x2E80)  # CJK and friends: about a token each
+    return int((len(text) - wide) / CHARS_PER_TOKEN) + wide + 1
+
+
+def fit(messages: Sequence[Message], system: str | None, window: Window, reply_room: int,
+        fill: float = 1.0) -> tuple[list[Message], int]:
+    """The newest messages that fit in `fill` of the room left beside
+    `reply_room` tokens for the reply, and how many were left out.
+
+    Whole turns are dropped from the front, so the kept history still starts
+    with a user message, as the APIs require."""
+    room = window.tokens - reply_room - (window.count(system) + PER_MESSAGE_OVERHEAD if system else 0)
+    budget = room * fill
+    sizes = [window.count(m.content) + PER_MESSAGE_OVERHEAD for m in messages]
+    start, total = 0, sum(sizes)
+    while total > budget and start < len(messages) - 1:
+        total -= sizes[start]
+        start += 1
+        while start < len(messages) - 1 and messages[start].role != "user":
+            total -= sizes[start]
+            start += 1
+    return list(messages[start:]), start
+
+
+def drop_half(messages: Sequence[Message]) -> tuple[list[Message], int]:
+    """The newer half of the turns (at least the last message), after a server said "too long"."""
+    start = len(messages) // 2
+    while start < len(messages) - 1 and messages[start].role != "user":
+        start += 1
+    return list(messages[start:]), start
+
+
+def is_context_overflow(error: str | None) -> bool:
+    return bool(error) and bool(_OVERFLOW.search(error or ""))
