@@ -278,6 +278,42 @@ def test_code_line_is_printed_once_and_highlighted() -> None:
     assert sum("def greet" in line for line in screen.display) == 1
 
 
+@pytest.mark.parametrize("interrupt_at", [5, 40, 90, 150, 230])
+def test_ctrl_c_while_rendering_loses_and_repeats_nothing(
+    interrupt_at: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt raised inside rich, part-way through a frame, then
+    `finish()` (as the chat loop's `finally` calls it): the screen shows the
+    text fed so far exactly once."""
+    from chinwag.render.md_paint import Painter
+
+    calls = 0
+    render = Painter.render
+
+    def interrupting_render(self: Painter, renderable: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == interrupt_at:
+            raise KeyboardInterrupt
+        return render(self, renderable)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Painter, "render", interrupting_render)
+    out = io.StringIO()
+    clock = Clock()
+    renderer = MarkdownRenderer(out, 40, 12, clock=clock)
+    rnd = random.Random(interrupt_at)
+    pos = 0
+    with pytest.raises(KeyboardInterrupt):
+        while pos < len(REPLY):
+            size = rnd.randint(1, 7)
+            pos += size
+            clock.now += 0.02
+            renderer.feed(REPLY[pos - size : pos])
+    renderer.finish()
+    expected = reference(REPLY[:pos], 40)
+    assert screen_lines(out.getvalue(), 40, 12) == expected
+
+
 def test_unclosed_code_fence_shows_all_code_at_finish() -> None:
     text = "Partial:\n\n```python\nfirst = 1\n\n\nsecond = 2\nthird = 3"
     for width, height in SIZES:

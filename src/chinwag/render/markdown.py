@@ -101,7 +101,11 @@ class MarkdownRenderer:
         if self._finished:
             return
         self._finished = True
-        self._frames.draw(self._commit(final=True, code=True), [])
+        committed: list[Line] = []
+        try:
+            self._commit(committed, final=True, code=True)
+        finally:
+            self._frames.draw(committed, [])
 
     def resize(self, width: int, height: int) -> None:
         """The terminal is now `width` x `height`: the live region is redrawn
@@ -113,22 +117,28 @@ class MarkdownRenderer:
             self._update(self._clock(), repaint=True)
 
     def _update(self, now: float, repaint: bool) -> None:
-        committed = self._commit(final=False, code=repaint)
-        if committed or repaint:
-            self._frames.draw(committed, self._live_rows())
+        committed: list[Line] = []
+        try:
+            self._commit(committed, final=False, code=repaint)
+            live = self._live_rows() if committed or repaint else None
+        except BaseException:
+            # Ctrl-C while rendering: each step updates the state together
+            # with `committed`, so drawing it keeps screen and state in step
+            # for the `finish` that follows.
+            self._frames.draw(committed, [])
+            raise
+        if live is not None:
+            self._frames.draw(committed, live)
             self._painted_at = now
 
-    def _commit(self, final: bool, code: bool) -> list[Line]:
-        """Take the final part of the source off it; return its rows."""
-        rows: list[Line] = []
+    def _commit(self, rows: list[Line], final: bool, code: bool) -> None:
+        """Move the final part of the source to `rows`, step by step."""
         while True:
             if self._code is not None:
-                if not code:
-                    return rows
-                if not self._take_code(rows, final):
-                    return rows
+                if not code or not self._take_code(rows, final):
+                    return
             elif not self._commit_blocks(rows, final):
-                return rows
+                return
 
     def _take_code(self, rows: list[Line], final: bool) -> bool:
         """Print the open fence's complete lines. True when it has closed and
@@ -149,17 +159,19 @@ class MarkdownRenderer:
 
     def _commit_blocks(self, rows: list[Line], final: bool) -> bool:
         """Commit the final blocks of the source. True when a code fence was
-        opened and its lines are waiting."""
+        opened and its lines are waiting. State changes only at the end, so
+        a Ctrl-C while rendering leaves everything for `finish` to commit."""
         from chinwag.render.md_blocks import is_final, settled
 
         lines = _split_lines(self._source)
         blocks = self._split(self._source)
         last_settled = settled(blocks, lines)
-        done = 0
-        opened = False
+        done, flag, code = 0, self._flag, None
+        out: list[Line] = []
         for index, block in enumerate(blocks):
             if final or is_final(block, lines, index >= last_settled):
-                rows += self._render_block("".join(lines[block.start : block.end]))
+                source = "".join(lines[block.start : block.end])
+                flag = self._render_block(source, flag, out)
                 done = block.end
                 continue
             done = block.start
@@ -168,29 +180,34 @@ class MarkdownRenderer:
             # line by line instead of being live. (A fence followed by
             # anything is closed, so final: this one is the last block.)
             if block.kind == "fence" and opener.endswith("\n"):
-                rows += self._open_code(block, opener)
+                code = self._open_code(block, opener, flag, out)
                 done = block.start + 1
-                opened = True
             break
-        self._source = "" if final and not opened else "".join(lines[done:])
-        return opened
+        rows += out
+        self._flag, self._code = flag, code
+        self._source = "" if final else "".join(lines[done:])
+        return code is not None
 
-    def _render_block(self, source: str) -> list[Line]:
+    def _render_block(self, source: str, flag: bool, rows: list[Line]) -> bool:
+        """Append the block's rows; return rich's `new_line` flag after it."""
         from chinwag.render.md_blocks import lead_blank, trailing_flag
 
         markdown = self._painter.markdown(source)
-        rows = self._blank() if lead_blank(markdown.parsed, self._flag) else []
+        rows += self._blank() if lead_blank(markdown.parsed, flag) else []
         rows += self._painter.render(markdown)
-        self._flag = trailing_flag(markdown.parsed, self._flag)
-        return rows
+        return trailing_flag(markdown.parsed, flag)
 
-    def _open_code(self, block: Block, opener: str) -> list[Line]:
+    def _open_code(
+        self, block: Block, opener: str, flag: bool, rows: list[Line]
+    ) -> CodeStream:
+        """Append the rows that open a code block and return its stream."""
         from chinwag.render.md_fence import CodeStream
 
-        self._code = CodeStream(self._painter, opener, block.info)
+        code = CodeStream(self._painter, opener, block.info)
         # A fence closes no element inside itself: the blank comes from before.
-        rows = self._blank() if self._flag else []
-        return rows + self._code.open_rows()
+        rows += self._blank() if flag else []
+        rows += code.open_rows()
+        return code
 
     def _live_rows(self) -> list[Line]:
         cap = max(1, min(self._height - 2, LIVE_CAP))

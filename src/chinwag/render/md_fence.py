@@ -43,25 +43,22 @@ class CodeStream:
         """Consume the complete lines of `text` (the source after the last
         consumed line). Returns the rows to commit and, once the closing
         fence has arrived, the text after it (else None: still open)."""
-        rows: list[Line] = []
         new: list[str] = []
         start = 0
         while (end := text.find("\n", start)) >= 0:
             line = text[start : end + 1]
             start = end + 1
             if closes_fence(self._opener, line):
-                rows += self._print(new) + self._close_rows()
-                return rows, text[start:]
+                return self._close(new), text[start:]
             new.append(self._dedent(line[:-1]))
         return self._print(new), None
 
     def finish(self, partial: str) -> list[Line]:
         """End of the reply: the unfinished last line is code too, unless it
         is the closing fence; then the bottom padding."""
-        new = [] if not partial or closes_fence(self._opener, partial) else [
-            self._dedent(partial)
-        ]
-        return self._print(new) + self._close_rows()
+        if not partial or closes_fence(self._opener, partial):
+            return self._close([])
+        return self._close([self._dedent(partial)])
 
     def live_rows(self, text: str) -> list[Line]:
         """Rows for the held blank lines and the text not yet taken (the line
@@ -78,19 +75,26 @@ class CodeStream:
     def _print(self, new: list[str]) -> list[Line]:
         lines = self._held + new
         last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-        ready, self._held = lines[: last + 1], lines[last + 1 :]
+        ready, held = lines[: last + 1], lines[last + 1 :]
         if not ready:
+            self._held = held
             return []
         window = self._recent + ready
         rows = self._painter.code_lines(window, len(self._recent), self._lang)
+        # State changes only once the rows exist: a Ctrl-C while rendering
+        # leaves these lines to be printed by `finish`.
+        self._held = held
         self._recent = window[max(0, len(window) - CONTEXT) :]
         self._printed = True
         return rows
 
-    def _close_rows(self) -> list[Line]:
+    def _close(self, new: list[str]) -> list[Line]:
+        """The last lines, then the bottom padding row. Everything is
+        rendered before `_print` changes any state."""
         frame = self._painter.code_frame(self._lang)
+        printed = self._printed or any(line.strip() for line in self._held + new)
         # An empty block still shows one (empty) code row, as rich does.
-        return frame[2:] if self._printed else frame[1:]
+        return self._print(new) + (frame[2:] if printed else frame[1:])
 
     def _dedent(self, line: str) -> str:
         """CommonMark: remove up to the opening fence's indentation."""
