@@ -5,8 +5,9 @@ every chunk (quadratic) and re-emits or hides text taller than the screen
 (see /work/shared/RENDERING.md). Here the cost per character stays flat:
 
 - A reply is a sequence of top-level blocks, and appending text can only
-  change the last one. Every earlier block is final: it is rendered once
-  with rich and committed to the scrollback above the live region. The last
+  change the last one (or the last two while the last one's first line is
+  unfinished). Every earlier block is final: it is rendered once with rich
+  and committed to the scrollback above the live region. The last
   block is committed early when nothing can extend it any more (a heading
   or rule whose line is complete, a closed fence, a paragraph or table
   followed by a blank line; never a list or quote). See `md_blocks`.
@@ -22,10 +23,15 @@ every chunk (quadratic) and re-emits or hides text taller than the screen
 
 The output is rich's rendering of the whole reply, line for line, at the
 terminal width minus one, whatever the chunking (the tests replay the bytes
-through a terminal emulator to check it). The text fed in must already be
-sanitized; the only escape sequences written are the renderer's own: SGR
-colours when `color` is on, and cursor-up, erase-line, erase-below and
-synchronized-output around each redraw of the live region.
+through a terminal emulator to check it). One exception: a link reference
+definition (`[x]: url`) cannot turn `[x]` into a link in a block already
+printed. A Ctrl-C that lands while a frame is being built leaves the screen
+consistent for `finish`, which the caller runs in `finally`.
+
+The text fed in must already be sanitized; the only escape sequences
+written are the renderer's own: SGR colours when `color` is on, and
+cursor-up, erase-line, erase-below and synchronized output around each
+redraw of the live region.
 """
 
 from __future__ import annotations
