@@ -7,7 +7,6 @@ the parsed flags), so tests never patch globals. The result is one frozen
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +187,8 @@ def _read_config(path: Path) -> dict[str, Any]:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}.") from exc
+    import tomllib  # 4-8 ms, and most people have no config file
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -50,7 +50,9 @@ def fit(messages: Sequence[Message], system: str | None, window: Window, reply_r
 
     Whole turns are dropped from the front, so the kept history still starts
     with a user message, as the APIs require."""
-    room = window.tokens - reply_room - (window.count(system) + PER_MESSAGE_OVERHEAD if system else 0)
+    # The reply's own header ("<|im_start|>assistant\n" and the like) needs room too.
+    room = window.tokens - reply_room - PER_MESSAGE_OVERHEAD
+    room -= window.count(system) + PER_MESSAGE_OVERHEAD if system else 0
     budget = room * fill
     sizes = [window.count(m.content) + PER_MESSAGE_OVERHEAD for m in messages]
     start, total = 0, sum(sizes)

@@ -9,7 +9,6 @@ loaded) in a background thread while the user types the first message.
 
 from __future__ import annotations
 
-import difflib
 import sys
 import threading
 from collections.abc import Mapping
@@ -150,6 +149,8 @@ class Repl:
             last = self.session.last_reply
             self.out.write((stats_line(last) if last else "no reply yet") + "\n")
         else:
+            import difflib
+
             close = difflib.get_close_matches(name, list(COMMANDS), n=1)
             hint = f" Did you mean {close[0]}?" if close else " Type /help for the list."
             self.err.write(f"chinwag: unknown command {name}.{hint}\n")

@@ -150,11 +150,13 @@ class StoreSink:
         self._thread = threading.Thread(target=self._save_periodically, name="chinwag-save", daemon=True)
 
     def on_start(self) -> None:
-        self._thread.start()
+        pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
         if isinstance(event, TextDelta):
             self._latest = self.prefix + reply.text
+            if self._thread.ident is None:  # not started: start with the first text, not before the request
+                self._thread.start()
 
     def on_end(self, reply: Reply) -> None:
         self._done.set()

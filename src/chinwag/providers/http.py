@@ -11,8 +11,6 @@ text are retried; after that the partial reply is the user's to keep.
 
 from __future__ import annotations
 
-import email.utils
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -170,6 +168,8 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         try:
             return float(value)
         except ValueError:
+            import email.utils  # ~10 ms: only for the rare HTTP-date form
+
             when = email.utils.parsedate_to_datetime(value)
             return max(0.0, when.timestamp() - time.time())
     except (ValueError, TypeError, OverflowError):
@@ -201,6 +201,7 @@ def _status_failure(response: httpx2.Response, call: ApiCall, max_wait: float) -
 
 def error_detail(body: str) -> str:
     """The human part of an API error body, in either provider's shape."""
+    import json  # not at the top: json is not needed before the prompt
     try:
         data = json.loads(body)
     except ValueError:

@@ -9,6 +9,7 @@ The prompt is built with the chat template stored in the GGUF file.
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,7 +68,12 @@ class LocalProvider:
         except ImportError:
             raise LocalModelError(f"the local model needs llama-cpp-python; run: {INSTALL_HINT}") from None
         try:
-            return Llama(model_path=str(path), n_ctx=self.context_size, verbose=False)
+            # llama-cpp-python reads prompts with every core by default; on a busy
+            # 2-core machine those threads spin against other work and a 36-token
+            # prompt measured 1.4 s instead of 0.26 s. One thread count for both.
+            threads = max((os.cpu_count() or 2) // 2, 1)
+            return Llama(model_path=str(path), n_ctx=self.context_size, n_threads=threads,
+                         n_threads_batch=threads, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise LocalModelError(f"could not load {path.name}: {exc}") from exc
 
@@ -109,7 +115,9 @@ class LocalProvider:
         def count(text: str) -> int:
             return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-        return Window(llama.n_ctx(), count)
+        # llama.cpp pads its context to a multiple of 256, but llama-cpp-python
+        # sizes its token buffer to what was asked for: the smaller one is the limit.
+        return Window(min(llama.n_ctx(), len(llama.input_ids)), count)
 
     def list_models(self) -> list[str]:
         return [self.model_name]

@@ -33,9 +33,12 @@ _STRING_INTRODUCERS = "]P^_X"  # OSC, DCS, PM, APC, SOS: end with BEL or ESC \
 
 def sanitize(text: str) -> str:
     """Return `text` with every terminal control sequence and control byte removed."""
-    from wcwidth import strip_sequences
+    text = text.translate(_C1_AS_ESC)
+    if "\x1b" in text:  # only then is there a sequence to remove whole (wcwidth costs ~20 ms to import)
+        from wcwidth import strip_sequences
 
-    return strip_sequences(text.translate(_C1_AS_ESC)).translate(_SAFETY_TABLE)
+        text = strip_sequences(text)
+    return text.translate(_SAFETY_TABLE)
 
 
 def _unfinished_sequence_start(text: str) -> int | None:
