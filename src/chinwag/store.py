@@ -157,8 +157,7 @@ class Store:
         _create_private(path)
         uri = path.resolve().as_uri() + "?mode=rw"
         try:
-            # check_same_thread=False: the chat saves a streaming reply from a
-            # timer thread (session.StoreSink), serialised by its own lock.
+            # Not only this thread: session.StoreSink saves from a timer thread, under its lock.
             conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
         except sqlite3.Error as exc:
