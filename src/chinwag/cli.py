@@ -100,11 +100,13 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             from chinwag.oneshot import run_once
 
             return run_once(session, prompt, json_mode=args.json, stats=args.stats)
-        from chinwag.repl import Repl
         from chinwag.paths import data_dir
+        from chinwag.repl import Repl
+        from chinwag.start import model_switcher
 
         color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
         repl = Repl(session, color=color, quiet=args.quiet, environ=environ,
+                    switch_model=model_switcher(session, environ, Path.cwd(), flags),
                     history_file=data_dir(environ) / "input_history" if settings.save else None)
         return repl.run()
     finally:

@@ -88,6 +88,8 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
     if provider == "openai" and not api_key and not base_url:
         raise ConfigError(f"{key_var} is not set; export {key_var}=..., or set OPENAI_BASE_URL "
                           "for a local server (Ollama, vLLM, llama.cpp).")
+    if provider == "anthropic" and not model:
+        model = DEFAULT_ANTHROPIC_MODEL
     if provider == "openai" and not model and not base_url:
         model = DEFAULT_OPENAI_MODEL
     return Settings(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -20,24 +20,16 @@ from chinwag.output import TerminalSink, stats_line
 from chinwag.session import Session
 
 GOODBYE = "Goodbye!"
-COMMANDS = {
-    "/help": "show this help",
-    "/retry": "ask the last question again",
-    "/continue": "resume an interrupted reply",
-    "/new": "start a new conversation (also /clear)",
-    "/history": "list recent saved conversations",
-    "/system": "show or set the system prompt: /system TEXT",
-    "/stats": "show the last reply's timing and tokens",
-    "/exit": "leave (also quit, exit, Ctrl-D)",
-}
 QUIT_WORDS = {"quit", "exit", "/exit", "/quit", ":q"}
 
 
 class Repl:
     def __init__(self, session: Session, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
                  *, color: bool = True, quiet: bool = False, history_file: Path | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None,
+                 switch_model: Callable[[str], None] | None = None) -> None:
         self.session, self.out, self.err = session, out, err
+        self.switch_model = switch_model
         self.environ = environ or {}
         self.color, self.quiet = color, quiet
         self.history_file = history_file
@@ -46,7 +38,7 @@ class Repl:
     def run(self) -> int:
         """Returns the exit code: 0 after quit/Ctrl-D, 130 after Ctrl-C twice at the prompt."""
         self._banner()
-        self.session.notify = lambda message: self.out.write(self._dim(f"({message})") + "\n")
+        self.session.notify = lambda message: self.out.write(self.dim(f"({message})") + "\n")
         self._setup_line_editing()
         while True:
             try:
@@ -71,12 +63,12 @@ class Repl:
             if text.startswith("/"):
                 self._command(text)
             else:
-                self._show(self.session.ask(self._maybe_multiline(text), [self._sink()]))
+                self.show(self.session.ask(self._maybe_multiline(text), [self.sink()]))
 
     def _banner(self) -> None:
         self.out.write(f"chinwag · {self.session.model} · type quit to exit\n")
         if self.session.settings.notice:
-            self.out.write(self._dim(self.session.settings.notice) + "\n")
+            self.out.write(self.dim(self.session.settings.notice) + "\n")
         self.out.flush()
 
     def _start_warm_up(self) -> None:
@@ -106,87 +98,32 @@ class Repl:
             lines.append(line)
         return "\n".join(lines)
 
-    def _sink(self) -> TerminalSink:
+    def sink(self) -> TerminalSink:
         label = "Claude: " if self.session.provider.name == "anthropic" else "Assistant: "
-        return TerminalSink(self.out, self.err, label=label, spinner_out=self.out if self.out.isatty() else None,
+        return TerminalSink(self.out, self.err, label=label, spinner_out=self.out if self.out.isatty() and self.color else None,
                             color=self.color)
 
-    def _show(self, reply: Reply) -> None:
+    def show(self, reply: Reply) -> None:
         """After a turn: the stats line, or what went wrong and what to do."""
         if reply.cancelled:
-            self.out.write(self._dim("↳ stopped; /retry to ask again, /continue to resume") + "\n")
+            self.out.write(self.dim("↳ stopped; /retry to ask again, /continue to resume") + "\n")
         elif reply.status == "interrupted":
             self.err.write(f"chinwag: reply interrupted: {reply.error}\n")
-            self.out.write(self._dim("↳ (interrupted) /retry to ask again, /continue to resume") + "\n")
+            self.out.write(self.dim("↳ (interrupted) /retry to ask again, /continue to resume") + "\n")
         elif reply.status == "error":
             self.err.write(f"chinwag: {reply.error}\n")
-            self.out.write(self._dim("↳ /retry to send it again") + "\n")
+            self.out.write(self.dim("↳ /retry to send it again") + "\n")
         elif not self.quiet:
             line = stats_line(reply)
             if line:
-                self.out.write(self._dim(f"↳ {line}") + "\n")
+                self.out.write(self.dim(f"↳ {line}") + "\n")
         self.out.write("\n")
         self.out.flush()
 
     def _command(self, text: str) -> None:
-        name, _, arg = text.partition(" ")
-        name = name.lower()
-        if name == "/help":
-            for command, what in COMMANDS.items():
-                self.out.write(f"  {command:<10} {what}\n")
-        elif name == "/retry":
-            self._retry()
-        elif name == "/continue":
-            self._continue()
-        elif name in ("/new", "/clear"):
-            self.session.new_conversation()
-            self.out.write("Started a new conversation.\n")
-        elif name == "/system":
-            self._system(arg.strip())
-        elif name == "/history":
-            self._history()
-        elif name == "/stats":
-            last = self.session.last_reply
-            self.out.write((stats_line(last) if last else "no reply yet") + "\n")
-        else:
-            import difflib
+        from chinwag.commands import run_command
 
-            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
-            hint = f" Did you mean {close[0]}?" if close else " Type /help for the list."
-            self.err.write(f"chinwag: unknown command {name}.{hint}\n")
-
-    def _retry(self) -> None:
-        if not self.session.conversation.messages:
-            self.err.write("chinwag: nothing to retry yet.\n")
-            return
-        self._show(self.session.retry([self._sink()]))
-
-    def _continue(self) -> None:
-        last = self.session.last_reply
-        if last is None or last.status != "interrupted" or not last.text:
-            self.err.write("chinwag: there is no interrupted reply to continue.\n")
-            return
-        if not getattr(self.session.provider, "supports_prefill", False):
-            self.err.write(f"chinwag: {self.session.provider.name} cannot resume a reply; "
-                           "use /retry to ask again.\n")
-            return
-        self._show(self.session.continue_reply([self._sink()]))
-
-    def _history(self) -> None:
-        if self.session.store is None:
-            self.err.write("chinwag: this chat is not being saved (--no-save).\n")
-            return
-        from chinwag.history import main as history_main
-
-        history_main(["list", "--limit", "10"], self.environ, self.out, err=self.err)
-        self.out.write("Continue one later with: chinwag --resume ID\n")
-
-    def _system(self, text: str) -> None:
-        if text:
-            self.session.conversation.system = text
-            self.out.write("System prompt set.\n")
-        else:
-            self.out.write(f"{self.session.conversation.system or '(none)'}\n")
+        run_command(self, text)
 
     def _setup_line_editing(self) -> None:
         try:
@@ -194,6 +131,12 @@ class Repl:
         except ImportError:  # Windows without pyreadline: plain input() still works
             self._start_warm_up()
             return
+
+        from chinwag.commands import complete
+
+        readline.set_completer(complete)
+        readline.set_completer_delims(" ")
+        readline.parse_and_bind("tab: complete")
 
         def after_first_prompt() -> None:
             # readline calls this once the prompt is drawn: only then start slow work.
@@ -207,7 +150,7 @@ class Repl:
             except OSError:
                 pass
 
-    def _dim(self, text: str) -> str:
+    def dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.color else text
 
 

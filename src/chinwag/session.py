@@ -56,6 +56,10 @@ class Session:
         self.conversation.messages.clear()
         self.conversation_id = None
         self.last_reply = None
+        self.reset_window()
+
+    def reset_window(self) -> None:
+        """Measure the history afresh (a new conversation, or another model's window)."""
         self._cut = 0
         self._told_about_trimming = False
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TextIO
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 from chinwag.chat import Conversation
 from chinwag.config import Settings
@@ -47,6 +48,21 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
     if resume is not None or continue_last:
         _resume(session, resume)
     return session
+
+
+def model_switcher(session: Session, environ: Mapping[str, str], cwd: Path,
+                   flags: Mapping[str, Any]) -> Callable[[str], None]:
+    """For /model SPEC: new settings and provider, same conversation."""
+    def switch(spec: str) -> None:
+        from chinwag.config import resolve
+        from chinwag.providers.factory import make_provider
+
+        settings = resolve(environ, cwd, {**flags, "model": spec})
+        session.provider = make_provider(settings)
+        session.settings = settings
+        session.reset_window()
+
+    return switch
 
 
 def _resume(session: Session, conversation_id: int | None) -> None:
