@@ -53,6 +53,8 @@ MODULES = [
     ("bench_memory", "Memory of a long session"),
     ("bench_render", "Render cost"),
     ("bench_store", "History store"),
+    ("bench_save_overhead", "Cost of saving the conversation"),
+    ("bench_interrupt", "Ctrl-C mid-reply"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}
