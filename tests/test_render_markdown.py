@@ -217,6 +217,25 @@ def test_finish_draws_what_the_throttle_held_back() -> None:
     assert screen_lines(out.getvalue(), 80, 24) == ["Hello, world"]
 
 
+def test_refresh_draws_held_back_text_once_50_ms_have_passed() -> None:
+    """The model went quiet after a chunk the throttle held back: the caller's
+    timer calls refresh(), which must show it (and not before 50 ms)."""
+    out = io.StringIO()
+    clock = Clock()
+    renderer = MarkdownRenderer(out, 80, 24, color=False, clock=clock)
+    renderer.feed("Hello")
+    renderer.feed(", world")
+    renderer.refresh()
+    assert screen_lines(out.getvalue(), 80, 24) == ["Hello"]
+    clock.now += 0.05
+    renderer.refresh()
+    assert screen_lines(out.getvalue(), 80, 24) == ["Hello, world"]
+    written = out.getvalue()
+    clock.now += 0.05
+    renderer.refresh()  # nothing new: no redraw
+    assert out.getvalue() == written
+
+
 def test_each_frame_is_one_synchronized_write() -> None:
     out = CountingStream()
     clock = Clock()

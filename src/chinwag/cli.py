@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the last conversation")
     p.add_argument("--resume", metavar="ID", type=int, help="continue conversation ID")
     p.add_argument("--no-save", action="store_true", help="do not save this conversation")
+    p.add_argument("--render", choices=("auto", "markdown", "plain"),
+                   help="markdown on a terminal (auto, the default), or raw text")
     p.add_argument("-q", "--quiet", action="store_true", help="no stats line after replies")
     p.add_argument("--stats", action="store_true", help="one-shot: print timing and tokens on stderr")
     p.add_argument("--version", action="version", version=f"chinwag {__version__}")
@@ -88,6 +90,7 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     flags: dict[str, Any] = {
         "model": args.model, "system": args.system, "max_tokens": args.max_tokens,
         "temperature": args.temperature, "save": False if args.no_save else None, "timeout": args.timeout,
+        "render": args.render,
     }
     settings = resolve(environ, Path.cwd(), flags)
     session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last)
@@ -96,16 +99,17 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     for warning in settings.warnings:
         sys.stderr.write(f"chinwag: {warning}\n")
     try:
+        color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+        markdown = settings.render == "markdown" or (settings.render == "auto" and color and sys.stdout.isatty())
         if prompt is not None:
             from chinwag.oneshot import run_once
 
-            return run_once(session, prompt, json_mode=args.json, stats=args.stats)
+            return run_once(session, prompt, json_mode=args.json, stats=args.stats, markdown=markdown)
         from chinwag.paths import data_dir
         from chinwag.repl import Repl
         from chinwag.start import model_switcher
 
-        color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
-        repl = Repl(session, color=color, quiet=args.quiet, environ=environ,
+        repl = Repl(session, color=color, quiet=args.quiet, environ=environ, markdown=markdown,
                     switch_model=model_switcher(session, environ, Path.cwd(), flags),
                     history_file=data_dir(environ) / "input_history" if settings.save else None)
         return repl.run()

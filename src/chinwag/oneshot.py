@@ -11,7 +11,7 @@ from chinwag.session import Session
 
 
 def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: bool = False,
-             out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+             markdown: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """0 when the reply completed, 1 when it failed, 130 when the user stopped it."""
     session.notify = lambda message: err.write(f"chinwag: {message}\n")
     sink: Sink
@@ -22,8 +22,12 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
         sink = JsonSink(out)
     else:
         # The spinner goes to stderr, so `chinwag q > file` stays clean.
+        if markdown:
+            from chinwag.render.terminal import preload
+
+            preload()  # imports the renderer while the request is on its way
         terminal = TerminalSink(out, err, spinner_out=err if err.isatty() else None,
-                                show_stats=stats, color=err.isatty())
+                                show_stats=stats, color=err.isatty(), markdown=markdown)
         sink = terminal
     reply = session.ask(prompt, [sink])
     if reply.cancelled:

@@ -10,6 +10,7 @@ from chinwag.chat import Reply
 from chinwag.events import Event, Retrying, TextDelta, to_json
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.spinner import Spinner
+from chinwag.render.terminal import MarkdownView
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -38,11 +39,13 @@ class TerminalSink:
     """
 
     def __init__(self, out: TextIO, err: TextIO, *, label: str = "", spinner_out: TextIO | None = None,
-                 color: bool = False, show_stats: bool = False) -> None:
+                 color: bool = False, show_stats: bool = False, markdown: bool = False) -> None:
         self.out, self.err, self.spinner_out = out, err, spinner_out
         self.label, self.color, self.show_stats = label, color, show_stats
-        self.renderer = PlainRenderer(out)
+        self.markdown = markdown
+        self.renderer: PlainRenderer | MarkdownView = MarkdownView(out, color) if markdown else PlainRenderer(out)
         self.spinner: Spinner | None = None
+        self._text_started = False
 
     def on_start(self) -> None:
         if self.label:
@@ -56,6 +59,9 @@ class TerminalSink:
     def on_event(self, event: Event, reply: Reply) -> None:
         if isinstance(event, TextDelta):
             self._stop_spinner()
+            if not self._text_started and self.markdown and self.label:
+                self.out.write("\n")  # markdown blocks start at column 0, under the label
+            self._text_started = True
             self.renderer.feed(event.text)
         elif isinstance(event, Retrying):
             self._stop_spinner()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from chinwag.chat import Reply
+from chinwag.errors import ChinwagError
 from chinwag.output import TerminalSink, stats_line
 from chinwag.session import Session
 
@@ -27,8 +28,9 @@ class Repl:
     def __init__(self, session: Session, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
                  *, color: bool = True, quiet: bool = False, history_file: Path | None = None,
                  environ: Mapping[str, str] | None = None,
-                 switch_model: Callable[[str], None] | None = None) -> None:
+                 switch_model: Callable[[str], None] | None = None, markdown: bool = False) -> None:
         self.session, self.out, self.err = session, out, err
+        self.markdown = markdown
         self.switch_model = switch_model
         self.environ = environ or {}
         self.color, self.quiet = color, quiet
@@ -79,8 +81,12 @@ class Repl:
         try:
             if warm_up:
                 warm_up()
-        except Exception:  # noqa: BLE001 - the first turn reports the same failure properly
-            pass
+        except (ChinwagError, ImportError, OSError):
+            pass  # the first turn meets the same failure and reports it properly
+        if self.markdown:
+            from chinwag.render.terminal import preload
+
+            preload()
 
     def _read(self, prompt: str) -> str:
         self.out.flush()
@@ -101,6 +107,7 @@ class Repl:
     def sink(self) -> TerminalSink:
         label = "Claude: " if self.session.provider.name == "anthropic" else "Assistant: "
         return TerminalSink(self.out, self.err, label=label, spinner_out=self.out if self.out.isatty() and self.color else None,
+                            markdown=self.markdown,
                             color=self.color)
 
     def show(self, reply: Reply) -> None:

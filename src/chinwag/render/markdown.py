@@ -87,6 +87,7 @@ class MarkdownRenderer:
         self._painted_at: float | None = None
         self._parsed: tuple[str, list[Block]] | None = None  # see `_split`
         self._finished = False
+        self._held = False
 
     def feed(self, text: str) -> None:
         """Add a chunk of the reply and show it (see the module docstring for
@@ -98,8 +99,19 @@ class MarkdownRenderer:
         due = self._painted_at is None or now - self._painted_at >= REPAINT_INTERVAL
         # A newline may finish a block, which is committed without waiting.
         # Code lines are not blocks: they are batched to the repaint rate.
+        self._held = not due  # text the throttle kept off the screen, for `refresh`
         if due or ("\n" in text and self._code is None):
             self._update(now, repaint=due)
+
+    def refresh(self) -> None:
+        """Draw what the throttle held back, if 50 ms have passed since the last
+        redraw. The caller runs this from a timer while the model is silent, so a
+        stalled stream never leaves shown-later text unshown."""
+        now = self._clock()
+        if self._held and not self._finished and (
+                self._painted_at is None or now - self._painted_at >= REPAINT_INTERVAL):
+            self._held = False
+            self._update(now, repaint=True)
 
     def finish(self) -> None:
         """Commit everything, treating the last block as final, and leave the
