@@ -206,3 +206,20 @@ def test_no_traceback_when_the_server_is_gone_mid_session(tmp_path: Path) -> Non
     child.expect("You: ")
     child.sendline("quit")
     assert finish(child) == 0
+
+
+def test_alt_enter_and_a_pasted_block_make_one_multi_line_message(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    child = spawn_chinwag(["--render", "plain"], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.send("line one")
+    child.send("\x1b\r")  # Alt-Enter: a newline, not send
+    child.send("line two\r")
+    child.expect("Hello!")
+    child.expect("You: ")
+    child.send("\x1b[200~pasted one\npasted two\x1b[201~\r")  # a bracketed paste, then Enter
+    child.expect("Hello!")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert scripted_server.requests[0].json["messages"][0]["content"] == "line one\nline two"
+    assert scripted_server.requests[1].json["messages"][-1]["content"] == "pasted one\npasted two"

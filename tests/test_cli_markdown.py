@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyte
+import random
 
+import pyte
+import pytest
+
+from tests.test_render_markdown import REPLY as BIG_REPLY
+from tests.test_render_markdown import reference
 from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
@@ -95,3 +100,25 @@ def test_text_held_by_the_repaint_throttle_shows_when_the_model_stalls(scripted_
     child.expect("You: ")
     child.sendline("quit")
     assert finish(child) == 0
+
+
+@pytest.mark.parametrize(("columns", "rows"), [(80, 24), (40, 12), (200, 50)])
+def test_streamed_reply_ends_as_a_one_shot_render_at_any_size(columns: int, rows: int, scripted_server: ScriptedServer,
+                                                             tmp_path: Path) -> None:
+    """Headings, nested lists, a quote, a table and a 100-line code block, sent
+    in 1-7 character chunks: screen + scrollback must equal rich's one-shot
+    render of the final text, with no line missing or repeated."""
+    rnd = random.Random(columns)
+    chunks, pos = [], 0
+    while pos < len(BIG_REPLY):
+        size = rnd.randint(1, 7)
+        chunks.append(BIG_REPLY[pos:pos + size])
+        pos += size
+    scripted_server.enqueue(Reply(chunks=chunks, chunk_delay=0.0005))
+    lines = _screen(_run([], anthropic_env(tmp_path, scripted_server.base_url), (rows, columns)), columns, rows)
+    start = max(i for i, line in enumerate(lines) if line.startswith("Claude:")) + 1
+    end = max(i for i, line in enumerate(lines) if line.startswith("↳"))
+    shown = lines[start:end]
+    while shown and not shown[-1]:
+        shown.pop()
+    assert shown == reference(BIG_REPLY, columns)

@@ -144,6 +144,9 @@ class Repl:
         readline.set_completer(complete)
         readline.set_completer_delims(" ")
         readline.parse_and_bind("tab: complete")
+        # Alt-Enter (ESC then Enter) puts a newline in the message instead of sending it.
+        readline.parse_and_bind(r'"\e\C-m": "\C-v\C-j"')
+        readline.parse_and_bind(r'"\e\C-j": "\C-v\C-j"')
 
         def after_first_prompt() -> None:
             # readline calls this once the prompt is drawn: only then start slow work.

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from chinwag.store import Store
 
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
-SAVE_INTERVAL = 0.25
-REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put  # seconds between progressive saves of a streaming reply
+SAVE_INTERVAL = 0.25  # seconds between progressive saves of a streaming reply
+REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put
 
 
 @dataclass

@@ -36,7 +36,7 @@ def _read_stdin(stdin: TextIO) -> str:
 
 def open_session(settings: Settings, environ: Mapping[str, str], *,
                  resume: int | None = None, continue_last: bool = False) -> Session:
-    from chinwag.providers.factory import make_provider
+    from chinwag.providers.factory import LazyProvider
 
     store = None
     if settings.save:
@@ -44,7 +44,7 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
         from chinwag.store import Store
 
         store = Store.open(database_file(environ))
-    session = Session(settings, make_provider(settings), Conversation(settings.system), store)
+    session = Session(settings, LazyProvider(settings), Conversation(settings.system), store)
     if resume is not None or continue_last:
         _resume(session, resume)
     return session
@@ -58,7 +58,7 @@ def model_switcher(session: Session, environ: Mapping[str, str], cwd: Path,
         from chinwag.providers.factory import make_provider
 
         settings = resolve(environ, cwd, {**flags, "model": spec})
-        session.provider = make_provider(settings)
+        session.provider = make_provider(settings)  # built now: a bad spec or missing file shows at once
         session.settings = settings
         session.reset_window()
 

@@ -2,8 +2,48 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from typing import Any
+
 from chinwag.config import Settings
-from chinwag.providers.base import Provider
+from chinwag.events import Event
+from chinwag.providers.base import ChatRequest, Provider
+
+
+class LazyProvider:
+    """The provider `settings` ask for, built on first use.
+
+    The REPL draws its prompt before any provider module is imported; its
+    warm-up thread (or the first message) builds the real one. Anything else
+    asked of it (context_window, supports_prefill, ...) is the real one's."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.provider
+        self._real: Provider | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def real(self) -> Provider:
+        with self._lock:
+            if self._real is None:
+                self._real = make_provider(self.settings)
+            return self._real
+
+    def stream(self, request: ChatRequest) -> Iterator[Event]:
+        return self.real.stream(request)
+
+    def list_models(self) -> list[str]:
+        return self.real.list_models()
+
+    def warm_up(self) -> None:
+        warm_up = getattr(self.real, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.real, attribute)
 
 
 def make_provider(settings: Settings) -> Provider:
