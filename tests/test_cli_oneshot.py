@@ -188,3 +188,22 @@ def test_overloaded_then_success_shows_a_retry_line(scripted_server: ScriptedSer
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Made it.\n"
     assert "overloaded, retrying in 0.05 s (attempt 2/3)" in result.stderr
+
+
+def test_bad_render_setting_in_config_is_named(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('render = "fancy"\n')
+    result = run_chinwag(["hi"], chinwag_env(tmp_path))
+    assert result.returncode == 2
+    assert "render must be one of auto, markdown, plain, got 'fancy'" in result.stderr
+
+
+def test_world_readable_config_with_a_key_gets_a_warning(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[anthropic]\napi_key = "from-config"\nbase_url = "{scripted_server.base_url}"\n')
+    config.chmod(0o644)
+    result = run_chinwag(["hi"], chinwag_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"holds an API key and other users can read it; run: chmod 600 {config}" in result.stderr
+    assert scripted_server.requests[0].headers["x-api-key"] == "from-config"
+    config.chmod(0o600)
+    assert "holds an API key" not in run_chinwag(["hi"], chinwag_env(tmp_path)).stderr

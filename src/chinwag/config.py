@@ -106,7 +106,7 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
         max_retry_wait=_nonnegative(src, "max_retry_wait", DEFAULT_MAX_RETRY_WAIT),
         retries=int(_nonnegative(src, "retries", 2)),
         warnings=_config_warnings(config_file(environ)),
-        render=str(src.get("render")[0] or "auto"),
+        render=_choice(src, "render", ("auto", "markdown", "plain")),
         save=_boolean(src.get("save")[0], default=True),
         notice=notice,
     )
@@ -155,6 +155,15 @@ def _number(src: Sources, key: str, kind: type) -> Any:
     if key in ("max_tokens", "context_size", "timeout") and number <= 0:
         raise UsageError(f"{key.replace('_', '-')} must be positive, got {value!r} (from {label}).")
     return number
+
+
+def _choice(src: Sources, key: str, choices: tuple[str, ...]) -> str:
+    value, label = src.get(key)
+    if value is None:
+        return choices[0]
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {value!r} (from {label}).")
+    return str(value)
 
 
 def _nonnegative(src: Sources, key: str, default: float) -> float:
