@@ -93,7 +93,8 @@ def run(quick: bool = False) -> str:
     cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")
     homes = [tempfile.mkdtemp(prefix="chinwag-bench-home-") for _ in range(2)]
     with ScriptedServer() as s1, ScriptedServer() as s2:
-        chinwag = Contender("chinwag", common.CHINWAG, [], s1, homes[0], cwd)
+        # Raw text, as the bare loop prints it; bench_markdown_latency compares the markdown view.
+        chinwag = Contender("chinwag", common.CHINWAG, ["--render", "plain"], s1, homes[0], cwd)
         bare = Contender("bare loop (tutorial)", common.PYTHON, [TUTORIAL], s2, homes[1], cwd)
         try:
             for t in range(1, turns + 2):

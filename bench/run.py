@@ -52,6 +52,7 @@ MODULES = [
     ("bench_local_decode", "Local decode"),
     ("bench_memory", "Memory of a long session"),
     ("bench_render", "Render cost"),
+    ("bench_markdown_latency", "Markdown vs plain: first text on screen"),
     ("bench_store", "History store"),
     ("bench_save_overhead", "Cost of saving the conversation"),
     ("bench_interrupt", "Ctrl-C mid-reply"),

@@ -48,6 +48,8 @@ class TerminalSink:
         self._text_started = False
 
     def on_start(self) -> None:
+        if isinstance(self.renderer, MarkdownView):
+            self.renderer.prepare()
         if self.label:
             self.out.write(self.label)
             self.out.flush()

@@ -8,6 +8,7 @@ background thread while the request is in flight or the user is typing.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import TYPE_CHECKING, TextIO
 
@@ -55,6 +56,13 @@ class MarkdownView:
         self._done = threading.Event()
         self._timer = threading.Thread(target=self._refresh_periodically, name="chinwag-repaint", daemon=True)
 
+    def prepare(self) -> None:
+        """Build the renderer now, before the request, if rich is loaded already
+        (the preload): then the first text costs only its own rendering."""
+        if "chinwag.render.md_paint" in sys.modules:
+            with self._lock:
+                self._build()
+
     def feed(self, text: str) -> None:
         safe = self._sanitizer.feed(text)
         if safe:
@@ -72,15 +80,20 @@ class MarkdownView:
     def _render(self, text: str) -> None:
         size = terminal_size(self.out)  # one cheap syscall: resizes need no signal handler
         with self._lock:
-            if self._renderer is None:
-                from chinwag.render.markdown import MarkdownRenderer
+            renderer = self._build()
+            if size != self._size:
+                renderer.resize(*size)
+                self._size = size
+            renderer.feed(text)
 
-                self._renderer = MarkdownRenderer(self.out, *size, color=self.color)
-                self._timer.start()
-            elif size != self._size:
-                self._renderer.resize(*size)
-            self._size = size
-            self._renderer.feed(text)
+    def _build(self) -> MarkdownRenderer:
+        if self._renderer is None:
+            from chinwag.render.markdown import MarkdownRenderer
+
+            self._size = terminal_size(self.out)
+            self._renderer = MarkdownRenderer(self.out, *self._size, color=self.color)
+            self._timer.start()
+        return self._renderer
 
     def _refresh_periodically(self) -> None:
         from chinwag.render.markdown import REPAINT_INTERVAL
