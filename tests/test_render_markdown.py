@@ -236,6 +236,20 @@ def test_refresh_draws_held_back_text_once_50_ms_have_passed() -> None:
     assert out.getvalue() == written
 
 
+def test_first_words_are_shown_as_they_are_but_markup_never_raw() -> None:
+    """The first plain words skip rich (they look the same); a first chunk
+    with markup is rendered, never flashed as raw markdown."""
+    out = io.StringIO()
+    renderer = MarkdownRenderer(out, 80, 24, color=False, clock=Clock())
+    renderer.feed("Plain words ")
+    assert screen_lines(out.getvalue(), 80, 24) == ["Plain words"]
+    for first in ("# Title", "**bold** start", "- item", "1. item", "`code`", "> quote"):
+        out = io.StringIO()
+        renderer = MarkdownRenderer(out, 80, 24, color=False, clock=Clock())
+        renderer.feed(first)
+        assert screen_lines(out.getvalue(), 80, 24) == reference(first, 80), first
+
+
 def test_each_frame_is_one_synchronized_write() -> None:
     out = CountingStream()
     clock = Clock()

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from chinwag.render.md_fence import CodeStream
     from chinwag.render.md_paint import Line
 
+# Characters that can make a line more than plain words (emphasis, code,
+# headings, lists, quotes, tables, links, HTML, escapes, entities).
+_MARKUP = frozenset("*_`#>|-+=[]!<&\\~:")
 REPAINT_INTERVAL = 0.05  # seconds; at most 20 redraws of the live region a second
 LIVE_CAP = 12  # rows; the live region also leaves two rows of the screen free
 
@@ -81,6 +84,7 @@ class MarkdownRenderer:
         self._frames = FrameWriter(out, sync_output)
         self._clock = clock
         self._height = height
+        self._width = width
         self._source = ""  # text not yet committed; always starts a line
         self._code: CodeStream | None = None  # the open fence being printed
         self._flag = False  # rich's `new_line` flag after the committed blocks
@@ -100,8 +104,24 @@ class MarkdownRenderer:
         # A newline may finish a block, which is committed without waiting.
         # Code lines are not blocks: they are batched to the repaint rate.
         self._held = not due  # text the throttle kept off the screen, for `refresh`
+        if self._painted_at is None and self._paint_plain_start(now):
+            return
         if due or ("\n" in text and self._code is None):
             self._update(now, repaint=due)
+
+    def _paint_plain_start(self, now: float) -> bool:
+        """The very first text, when it is plain words on one short line, is
+        exactly what rich would draw: show it as it is, so the first token
+        costs no markdown rendering. The next repaint draws it properly."""
+        from chinwag.render.md_paint import Line
+
+        text = self._source.rstrip(" ")
+        if not (text and text.isascii() and text.isprintable() and len(text) < self._width - 1
+                and not _MARKUP.intersection(text) and not text[0].isdigit()):
+            return False
+        self._frames.draw([], [Line(text, len(text))])
+        self._painted_at = now
+        return True
 
     def refresh(self) -> None:
         """Draw what the throttle held back, if 50 ms have passed since the last
@@ -130,6 +150,7 @@ class MarkdownRenderer:
         at the new width. Committed rows cannot be reflowed."""
         self._painter.resize(width)
         self._height = height
+        self._width = width
         self._frames.reflow(width)
         if not self._finished and self._frames.has_live:
             self._update(self._clock(), repaint=True)
