@@ -95,6 +95,22 @@ def test_damaged_database_is_named_and_left_untouched(scripted_server: ScriptedS
     assert (tmp_path / "history.db").read_bytes() == damaged
 
 
+def test_database_damaged_past_its_header_stops_the_chat_at_the_first_message(scripted_server: ScriptedServer,
+                                                                             tmp_path: Path) -> None:
+    """The REPL opens the database after drawing its prompt: damage only SQLite
+    itself can see shows at the first message, before anything is sent."""
+    damaged = b"SQLite format 3\x00" + b"\xff" * 4000
+    (tmp_path / "history.db").write_bytes(damaged)
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendline("hello")
+    child.expect("cannot use the history database")
+    child.expect("--no-save")
+    assert finish(child) == 2
+    assert (tmp_path / "history.db").read_bytes() == damaged
+    assert scripted_server.requests == []
+
+
 def test_two_chats_at_once_both_keep_all_their_messages(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     env = anthropic_env(tmp_path, scripted_server.base_url)
     scripted_server.enqueue(*[Reply(chunks=[f"reply {i}"], chunk_delay=0.01) for i in range(6)])

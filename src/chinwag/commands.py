@@ -6,8 +6,6 @@ what happened and never raise for bad input.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -137,6 +135,9 @@ def _copy(repl: Repl, arg: str) -> None:
     if last is None or not last.text:
         repl.err.write("chinwag: no reply to copy yet.\n")
         return
+    import shutil
+    import subprocess
+
     for tool in CLIPBOARD_TOOLS:
         if shutil.which(tool[0]):
             try:

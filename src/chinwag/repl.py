@@ -77,12 +77,12 @@ class Repl:
         threading.Thread(target=self._warm_up, name="chinwag-warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:
-        warm_up = getattr(self.session.provider, "warm_up", None)
-        try:
-            if warm_up:
-                warm_up()
-        except (ChinwagError, ImportError, OSError):
-            pass  # the first turn meets the same failure and reports it properly
+        for step in (getattr(self.session.store, "open", None), getattr(self.session.provider, "warm_up", None)):
+            try:
+                if step is not None:
+                    step()
+            except (ChinwagError, ImportError, OSError):
+                pass  # the first turn meets the same failure and reports it properly
         if self.markdown:
             from chinwag.render.terminal import preload
 

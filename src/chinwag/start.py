@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chinwag.chat import Conversation
 from chinwag.config import Settings
-from chinwag.errors import UsageError
+from chinwag.errors import ConfigError, UsageError
 from chinwag.providers.base import Message
 from chinwag.session import Session
+
+if TYPE_CHECKING:
+    from chinwag.store import Store
 
 
 def read_prompt(words: Sequence[str], stdin: TextIO) -> str | None:
@@ -41,13 +45,61 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
     store = None
     if settings.save:
         from chinwag.paths import database_file
-        from chinwag.store import Store
 
-        store = Store.open(database_file(environ))
-    session = Session(settings, LazyProvider(settings), Conversation(settings.system), store)
+        store = LazyStore(database_file(environ))
+    session = Session(settings, LazyProvider(settings), Conversation(settings.system), store)  # type: ignore[arg-type]
     if resume is not None or continue_last:
         _resume(session, resume)
     return session
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class LazyStore:
+    """The history database (a chinwag.store.Store), opened on first use.
+
+    sqlite3 and the store cost ~8 ms to import and open: the REPL's warm-up
+    opens it just after the prompt is drawn, one-shot use when the question
+    is saved. A file that is plainly not a database is refused at once, before
+    any prompt, and never touched; subtler damage shows at first use, with
+    the same one-line error."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+        _refuse_if_not_a_database(path)
+
+    def open(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                from chinwag.store import Store
+
+                self._store = Store.open(self.path)
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.open(), name)
+
+
+def _refuse_if_not_a_database(path: Path) -> None:
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"cannot read the history database {path} ({exc.strerror}); "
+                          "run with --no-save to chat without saving") from exc
+    if header and header != SQLITE_HEADER:
+        raise ConfigError(f"cannot use the history database {path} (file is not a database); it was left as"
+                          " it is: move it aside, or run with --no-save to chat without saving")
 
 
 def model_switcher(session: Session, environ: Mapping[str, str], cwd: Path,
