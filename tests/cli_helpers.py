@@ -54,3 +54,17 @@ def finish(child: pexpect.spawn) -> int:
     child.expect(pexpect.EOF)
     child.close()
     return child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
+
+
+def start_chat(env: Mapping[str, str], args: list[str] | None = None) -> pexpect.spawn:
+    """The chat, up to its first `You:` prompt."""
+    child = spawn_chinwag(args or [], env)
+    child.expect("You: ")
+    return child
+
+
+def leave_chat(child: pexpect.spawn) -> None:
+    """Wait for the prompt, type quit, and require a clean exit."""
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0

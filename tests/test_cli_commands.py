@@ -4,33 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli_helpers import anthropic_env, chinwag_env, finish, run_chinwag, spawn_chinwag
+from tests.cli_helpers import leave_chat, start_chat, anthropic_env, chinwag_env, finish, run_chinwag, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 
 
-def _chat(env: dict[str, str]):  # type: ignore[no-untyped-def]
-    child = spawn_chinwag([], env)
-    child.expect("You: ")
-    return child
-
-
-def _leave(child) -> None:  # type: ignore[no-untyped-def]
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
 
 
 def test_help_lists_every_command(scripted_server: ScriptedServer, tmp_path: Path) -> None:
-    child = _chat(anthropic_env(tmp_path, scripted_server.base_url))
+    child = start_chat(anthropic_env(tmp_path, scripted_server.base_url))
     child.sendline("/help")
     for name in ("/retry", "/continue", "/model", "/system", "/new", "/history", "/save", "/copy", "/stats", "/exit"):
         child.expect(name)
-    _leave(child)
+    leave_chat(child)
 
 
 def test_system_and_new_change_what_is_sent(scripted_server: ScriptedServer, tmp_path: Path) -> None:
-    child = _chat(anthropic_env(tmp_path, scripted_server.base_url))
+    child = start_chat(anthropic_env(tmp_path, scripted_server.base_url))
     child.sendline("/system Answer in French.")
     child.expect("System prompt set.")
     child.sendline("First")
@@ -40,7 +30,7 @@ def test_system_and_new_change_what_is_sent(scripted_server: ScriptedServer, tmp
     child.expect("Started a new conversation.")
     child.sendline("Second")
     child.expect("Hello!")
-    _leave(child)
+    leave_chat(child)
     first, second = (r.json for r in scripted_server.requests)
     assert first["system"] == "Answer in French."
     assert second["messages"] == [{"role": "user", "content": "Second"}]
@@ -49,7 +39,7 @@ def test_system_and_new_change_what_is_sent(scripted_server: ScriptedServer, tmp
 def test_model_switches_provider_and_keeps_the_conversation(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     scripted_server.enqueue(Reply(chunks=["From Claude."]), Reply(chunks=["From the other server."]))
     env = anthropic_env(tmp_path, scripted_server.base_url, OPENAI_BASE_URL=scripted_server.base_url + "/v1")
-    child = _chat(env)
+    child = start_chat(env)
     child.sendline("Hi")
     child.expect("From Claude.")
     child.expect("You: ")
@@ -60,24 +50,24 @@ def test_model_switches_provider_and_keeps_the_conversation(scripted_server: Scr
     child.expect("You: ")
     child.sendline("/model")
     child.expect("openai:other-model")
-    _leave(child)
+    leave_chat(child)
     second = scripted_server.requests[1]
     assert second.path == "/v1/chat/completions" and second.json["model"] == "other-model"
     assert [m["content"] for m in second.json["messages"][1:]] == ["Hi", "From Claude.", "And you?"]
 
 
 def test_model_with_a_bad_spec_keeps_the_current_one(scripted_server: ScriptedServer, tmp_path: Path) -> None:
-    child = _chat(anthropic_env(tmp_path, scripted_server.base_url))
+    child = start_chat(anthropic_env(tmp_path, scripted_server.base_url))
     child.sendline("/model nonsense")
     child.expect("unknown model 'nonsense'")
     child.sendline("/model")
     child.expect("anthropic:claude-sonnet-4-20250514")
-    _leave(child)
+    leave_chat(child)
 
 
 def test_save_writes_the_conversation_as_markdown(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     scripted_server.enqueue(Reply(chunks=["Answer \x1b[2Jhere."]))
-    child = _chat(anthropic_env(tmp_path, scripted_server.base_url))
+    child = start_chat(anthropic_env(tmp_path, scripted_server.base_url))
     child.sendline("Question")
     child.expect("You: ")
     target = tmp_path / "chat.md"
@@ -85,7 +75,7 @@ def test_save_writes_the_conversation_as_markdown(scripted_server: ScriptedServe
     child.expect("Saved 2 messages")
     child.sendline("/save /nonexistent-dir/x.md")
     child.expect("cannot write")
-    _leave(child)
+    leave_chat(child)
     text = target.read_text()
     assert "**You:** Question" in text and "**Claude:** Answer here." in text and "\x1b" not in text
 
@@ -101,32 +91,32 @@ def test_copy_without_a_clipboard_tool_says_so(scripted_server: ScriptedServer, 
     child.expect("You: ")
     child.sendline("/copy")
     child.expect("no clipboard tool found")
-    _leave(child)
+    leave_chat(child)
 
 
 def test_stats_shows_the_last_replys_figures(scripted_server: ScriptedServer, tmp_path: Path) -> None:
-    child = _chat(anthropic_env(tmp_path, scripted_server.base_url))
+    child = start_chat(anthropic_env(tmp_path, scripted_server.base_url))
     child.sendline("/stats")
     child.expect("no reply yet")
     child.sendline("Hi")
     child.expect("You: ")
     child.sendline("/stats")
     child.expect(r"s to first token · 2 tok")
-    _leave(child)
+    leave_chat(child)
 
 
 def test_tab_completes_slash_commands(scripted_server: ScriptedServer, tmp_path: Path) -> None:
-    child = _chat(anthropic_env(tmp_path, scripted_server.base_url))
+    child = start_chat(anthropic_env(tmp_path, scripted_server.base_url))
     child.send("/sta\t")
     child.expect("/stats")
     child.sendline("")
     child.expect("no reply yet")
-    _leave(child)
+    leave_chat(child)
 
 
 def test_no_color_chat_writes_no_escape_codes(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     scripted_server.enqueue(Reply(chunks=["Plain ", "reply."], delay_first_byte=0.3))
-    child = _chat(anthropic_env(tmp_path, scripted_server.base_url, NO_COLOR="1", TERM="dumb"))
+    child = start_chat(anthropic_env(tmp_path, scripted_server.base_url, NO_COLOR="1", TERM="dumb"))
     child.sendline("Hi")
     child.expect("Plain reply.")
     child.expect("You: ")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import chinwag_env, finish, run_chinwag, spawn_chinwag
+from tests.cli_helpers import leave_chat, start_chat, chinwag_env, finish, run_chinwag, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 
@@ -33,26 +33,16 @@ def env(provider: str, scripted_server: ScriptedServer, tmp_path: Path) -> Itera
                           CHINWAG_MODEL="openai:test-model")
 
 
-def _start(env: dict[str, str]):  # type: ignore[no-untyped-def]
-    child = spawn_chinwag([], env)
-    child.expect("You: ")
-    return child
-
-
-def _quit(child) -> None:  # type: ignore[no-untyped-def]
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
 
 
 @pytest.mark.parametrize("status", [529, 503, 500])
 def test_overloaded_then_success_is_retried_with_a_notice(status: int, env: dict[str, str], scripted_server: ScriptedServer) -> None:
     scripted_server.enqueue(Reply(status=status, headers={"retry-after-ms": "100"}), Reply(chunks=["Recovered."]))
-    child = _start(env)
+    child = start_chat(env)
     child.sendline("hi")
     child.expect(r"retrying in 0\.1 s \(attempt 2/3\)")
     child.expect("Recovered.")
-    _quit(child)
+    leave_chat(child)
 
 
 def test_429_waits_what_the_server_asked(env: dict[str, str], scripted_server: ScriptedServer) -> None:
@@ -77,14 +67,14 @@ def test_retry_after_beyond_the_cap_is_not_waited_for(env: dict[str, str], scrip
 def test_hard_failures_leave_the_chat_open_and_retry_works(status: int, message: str, env: dict[str, str],
                                                            scripted_server: ScriptedServer) -> None:
     scripted_server.enqueue(Reply(status=status, error_message="nope"), Reply(chunks=["Second time lucky."]))
-    child = _start(env)
+    child = start_chat(env)
     child.sendline("Question")
     child.expect(message)
     child.expect("/retry")
     child.expect("You: ")
     child.sendline("/retry")
     child.expect("Second time lucky.")
-    _quit(child)
+    leave_chat(child)
     retried = scripted_server.requests[1].json["messages"]
     assert retried[-1] == {"role": "user", "content": "Question"}
 
@@ -100,12 +90,12 @@ def test_retries_exhausted_in_one_shot_exits_1(env: dict[str, str], scripted_ser
 @pytest.mark.parametrize("fault", ["drop_after", "error_after", "malformed_after"])
 def test_failure_mid_stream_keeps_the_partial_reply(fault: str, env: dict[str, str], scripted_server: ScriptedServer) -> None:
     scripted_server.enqueue(Reply(chunks=["Kept ", "words", " never"], **{fault: 2}))
-    child = _start(env)
+    child = start_chat(env)
     child.sendline("hi")
     child.expect("Kept words")
     child.expect("interrupted")
     child.expect("/retry to ask again, /continue to resume")
-    _quit(child)
+    leave_chat(child)
     result = run_chinwag(["history", "show", "last"], env)
     assert "Kept words" in result.stdout and "interrupted" in result.stdout
 
@@ -128,29 +118,29 @@ def test_stream_that_ends_without_its_end_marker_is_interrupted(env: dict[str, s
 
 def test_slow_first_token_shows_a_spinner_then_the_reply(env: dict[str, str], scripted_server: ScriptedServer) -> None:
     scripted_server.enqueue(Reply(chunks=["Worth the wait."], delay_first_byte=1.5))
-    child = _start(env)
+    child = start_chat(env)
     child.sendline("hi")
     child.expect(r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] 1\.\ds")  # the spinner counts the seconds
     child.expect("Worth the wait.")
-    _quit(child)
+    leave_chat(child)
 
 
 def test_ctrl_c_while_waiting_for_the_first_token_cancels_cleanly(env: dict[str, str], scripted_server: ScriptedServer) -> None:
     scripted_server.enqueue(Reply(chunks=["never"], delay_first_byte=30))
-    child = _start(env)
+    child = start_chat(env)
     child.sendline("hi")
     assert scripted_server.wait_requests(1, timeout=10)  # the request is out; the server sits on it
     child.expect(r"\d\.\ds")
     child.sendintr()
     child.expect("stopped")
-    _quit(child)
+    leave_chat(child)
     assert scripted_server.wait_closed(1, timeout=5)
 
 
 def test_slow_trickle_shows_every_token_as_it_arrives(env: dict[str, str], scripted_server: ScriptedServer) -> None:
     words = ["one ", "two ", "three ", "four"]
     scripted_server.enqueue(Reply(chunks=words, chunk_delay=0.5))
-    child = _start(env)
+    child = start_chat(env)
     child.sendline("hi")
     seen = []
     for word in words:
@@ -158,12 +148,12 @@ def test_slow_trickle_shows_every_token_as_it_arrives(env: dict[str, str], scrip
         seen.append(time.monotonic())
     gaps = [b - a for a, b in zip(seen, seen[1:])]
     assert all(gap > 0.3 for gap in gaps), gaps  # each word showed on its own, not batched at the end
-    _quit(child)
+    leave_chat(child)
 
 
 def test_ctrl_c_mid_reply_returns_to_the_prompt_and_closes_the_connection(env: dict[str, str], scripted_server: ScriptedServer) -> None:
     scripted_server.enqueue(Reply(chunks=["Started", " and more"], hold_after=1))
-    child = _start(env)
+    child = start_chat(env)
     child.sendline("hi")
     child.expect("Started")
     child.sendintr()
@@ -183,7 +173,7 @@ def test_ctrl_c_mid_reply_returns_to_the_prompt_and_closes_the_connection(env: d
 def test_continue_is_refused_where_the_provider_cannot_prefill(provider: str, env: dict[str, str],
                                                                 scripted_server: ScriptedServer) -> None:
     scripted_server.enqueue(Reply(chunks=["Half", " rest"], drop_after=1), Reply(chunks=[" and the end."]))
-    child = _start(env)
+    child = start_chat(env)
     child.sendline("hi")
     child.expect("interrupted")
     child.expect("You: ")
@@ -192,4 +182,4 @@ def test_continue_is_refused_where_the_provider_cannot_prefill(provider: str, en
         child.expect("and the end.")
     else:
         child.expect("cannot resume a reply; use /retry")
-    _quit(child)
+    leave_chat(child)
