@@ -224,3 +224,22 @@ def test_alt_enter_and_a_pasted_block_make_one_multi_line_message(scripted_serve
     assert finish(child) == 0
     assert scripted_server.requests[0].json["messages"][0]["content"] == "line one\nline two"
     assert scripted_server.requests[1].json["messages"][-1]["content"] == "pasted one\npasted two"
+
+
+def test_input_history_persists_and_ctrl_r_finds_it(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    child = spawn_chinwag(["--render", "plain"], env)
+    child.expect("You: ")
+    child.sendline("a memorable question")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    child = spawn_chinwag(["--render", "plain"], env)  # a new session: history comes from the data dir
+    child.expect("You: ")
+    child.send("\x12memorable")  # Ctrl-R, then the search
+    child.send("\r")
+    child.expect("Hello!")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert [r.json["messages"][-1]["content"] for r in scripted_server.requests] == ["a memorable question"] * 2

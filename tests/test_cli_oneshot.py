@@ -207,3 +207,30 @@ def test_world_readable_config_with_a_key_gets_a_warning(scripted_server: Script
     assert scripted_server.requests[0].headers["x-api-key"] == "from-config"
     config.chmod(0o600)
     assert "holds an API key" not in run_chinwag(["hi"], chinwag_env(tmp_path)).stderr
+
+
+def test_prompt_file_joins_the_prompt_and_a_missing_one_is_named(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the notes\n")
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    assert run_chinwag(["-f", str(notes), "summarise"], env).returncode == 0
+    assert scripted_server.requests[0].json["messages"][0]["content"] == "summarise\n\nthe notes"
+    missing = run_chinwag(["-f", str(tmp_path / "nope.txt"), "summarise"], env)
+    assert missing.returncode == 2
+    assert f"cannot read the prompt file {tmp_path / 'nope.txt'}: No such file or directory." in missing.stderr
+    assert len(scripted_server.requests) == 1
+
+
+def test_base_url_that_is_not_http_is_a_config_error(tmp_path: Path) -> None:
+    result = run_chinwag(["hi"], chinwag_env(tmp_path, ANTHROPIC_API_KEY="k", ANTHROPIC_BASE_URL="api.example.com"))
+    assert result.returncode == 2
+    assert "ANTHROPIC_BASE_URL must start with http:// or https://, got 'api.example.com' (from the environment)" in result.stderr
+
+
+def test_oversized_prompt_rejected_by_the_server_is_one_clear_line(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(status=413, error_message="Request exceeds the maximum allowed number of bytes."))
+    result = run_chinwag(["x" * 100_000], anthropic_env(tmp_path, scripted_server.base_url))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"chinwag: {scripted_server.base_url.split('//')[1]} answered 413: Request exceeds the maximum allowed number of bytes.")
+    assert len(scripted_server.requests) == 1

@@ -21,7 +21,7 @@ EXAMPLES = """\
 examples:
   chinwag                                   chat (Claude with ANTHROPIC_API_KEY, else the bundled model)
   chinwag "Explain how a CPU works"         one reply, then exit
-  cat notes.txt | chinwag "summarise this"  stdin joins the prompt
+  cat notes.txt | chinwag "summarise this"  stdin joins the prompt (or: -f notes.txt)
   chinwag -m openai:gpt-4o-mini "hi"        any provider: anthropic:NAME, openai:NAME, local, local:PATH.gguf
   OPENAI_BASE_URL=http://127.0.0.1:11434/v1 chinwag -m llama3.2   Ollama, vLLM, llama.cpp, TGI
   chinwag --json "hi" | jq .                newline-delimited JSON events
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="chinwag", description="A streaming chat client for the terminal.",
                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("prompt", nargs="*", help="ask once and exit (otherwise: interactive chat)")
+    p.add_argument("-f", "--file", metavar="PATH", help="read the prompt (or text to add to it) from a file")
     p.add_argument("-m", "--model", help="anthropic:NAME, openai:NAME, local, local:PATH.gguf, or a bare name")
     p.add_argument("-s", "--system", help="system prompt")
     p.add_argument("--max-tokens", type=int, metavar="N", help="longest reply, in tokens (default 4096)")
@@ -86,7 +87,7 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from chinwag.config import resolve
     from chinwag.start import open_session, read_prompt
 
-    prompt = read_prompt(args.prompt, sys.stdin)
+    prompt = read_prompt(args.prompt, sys.stdin, args.file)
     flags: dict[str, Any] = {
         "model": args.model, "system": args.system, "max_tokens": args.max_tokens,
         "temperature": args.temperature, "save": False if args.no_save else None, "timeout": args.timeout,

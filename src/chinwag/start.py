@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from chinwag.store import Store
 
 
-def read_prompt(words: Sequence[str], stdin: TextIO) -> str | None:
-    """The one-shot prompt (words, then piped stdin), or None for the REPL."""
-    piped = None if stdin is None or stdin.isatty() else _read_stdin(stdin)
+def read_prompt(words: Sequence[str], stdin: TextIO, file: str | None = None) -> str | None:
+    """The one-shot prompt (words, then a --file or piped stdin), or None for the REPL."""
+    piped = _read_file(file) if file else None if stdin is None or stdin.isatty() else _read_stdin(stdin)
     if not words and piped is None:
         return None
     text = " ".join(words).strip()
@@ -28,6 +28,15 @@ def read_prompt(words: Sequence[str], stdin: TextIO) -> str | None:
     if not text:
         raise UsageError("the prompt is empty; type a question, e.g. chinwag \"hello\".")
     return text
+
+
+def _read_file(name: str) -> str:
+    try:
+        return Path(name).expanduser().read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"the prompt file {name} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the prompt file {name}: {exc.strerror}.") from None
 
 
 def _read_stdin(stdin: TextIO) -> str:
