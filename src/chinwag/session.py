@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from chinwag.chat import Conversation, Reply, Sink, run_turn
@@ -80,19 +80,20 @@ class Session:
 
     def _turn(self, sinks: list[Sink], prefill: str) -> Reply:
         messages = self._fitted(self.conversation.sendable())
+        reply_id = self._begin_reply(prefill)
         for _ in range(OVERFLOW_RETRIES + 1):
             request = self.conversation.request(
                 self.settings.model, self.settings.max_tokens, self.settings.temperature, self.stream, messages
             )
-            saver = self._reply_saver(prefill)
-            reply = run_turn(self.provider, request, [*sinks, *([saver] if saver else [])])
+            savers = [StoreSink(self.store, reply_id, prefill)] if self.store is not None and reply_id else []
+            reply = run_turn(self.provider, request, [*sinks, *savers])
             # A server we could not measure says the prompt is too long: halve the history, ask again.
             if reply.text or not is_context_overflow(reply.error) or len(messages) < 2:
                 break
-            messages = self._left_out(messages, *drop_half(messages))
+            messages = self._left_out(*drop_half(messages))
         if prefill:
             self.conversation.messages.pop()
-            reply = Reply(**{**reply.__dict__, "text": prefill + reply.text})
+            reply = replace(reply, text=prefill + reply.text)
         self.conversation.record(reply)
         self.last_reply = reply
         return reply
@@ -113,9 +114,9 @@ class Session:
         if dropped:
             kept, dropped = fit(messages[self._cut:], self.conversation.system, window, room, fill=REFILL)
             self._cut += dropped
-        return self._left_out(messages, kept, self._cut)
+        return self._left_out(kept, self._cut)
 
-    def _left_out(self, before: list[Message], kept: list[Message], dropped: int) -> list[Message]:
+    def _left_out(self, kept: list[Message], dropped: int) -> list[Message]:
         if dropped and not self._told_about_trimming:
             self._told_about_trimming = True
             self.notify(f"left out the oldest {dropped} messages to fit the model's context "
@@ -129,12 +130,13 @@ class Session:
             self.conversation_id = self.store.start_conversation(self.model, self.conversation.system)
         self.store.add_message(self.conversation_id, "user", text, model=self.model)
 
-    def _reply_saver(self, prefill: str) -> Sink | None:
+    def _begin_reply(self, prefill: str) -> int | None:
+        """The row the reply is saved in: a new one, or the interrupted one a /continue extends."""
         if self.store is None or self.conversation_id is None:
             return None
         if not prefill or self._reply_id is None:
             self._reply_id = self.store.begin_reply(self.conversation_id, model=self.model)
-        return StoreSink(self.store, self._reply_id, prefill)
+        return self._reply_id
 
 
 class StoreSink:
