@@ -84,7 +84,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._out = out
 
-    def print_help(self, file: TextIO | None = None) -> None:
+    def print_help(self, file: Any = None) -> None:
         super().print_help(file or self._out)
 
     def error(self, message: str) -> NoReturn:
@@ -98,7 +98,7 @@ def _parser(out: TextIO) -> _Parser:
     parser = _Parser(prog="chinwag history", out=out,
                      description="List, show, search, export and delete saved conversations.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    ident = {"metavar": "ID", "help": "a conversation number, or 'last'"}
+    ident: dict[str, Any] = {"metavar": "ID", "help": "a conversation number, or 'last'"}
 
     sub = commands.add_parser("list", out=out, help="recent conversations, newest first")
     sub.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
@@ -308,7 +308,7 @@ def _write_json(out: TextIO, value: object) -> None:
     out.write(json.dumps(value, indent=2) + "\n")  # ensure_ascii: C1 controls escaped too
 
 
-def _table(rows: list[tuple[str, ...]], right_aligned: set[int]) -> str:
+def _table(rows: Sequence[tuple[str, ...]], right_aligned: set[int]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:

@@ -13,7 +13,10 @@ from chinwag.session import Session
 def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: bool = False,
              markdown: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """0 when the reply completed, 1 when it failed, 130 when the user stopped it."""
-    session.notify = lambda message: err.write(f"chinwag: {message}\n")
+    def notify(message: str) -> None:
+        err.write(f"chinwag: {message}\n")
+
+    session.notify = notify
     sink: Sink
     notice = session.settings.notice
     if notice and err.isatty() and not json_mode:

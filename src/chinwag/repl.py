@@ -40,7 +40,7 @@ class Repl:
     def run(self) -> int:
         """Returns the exit code: 0 after quit/Ctrl-D, 130 after Ctrl-C twice at the prompt."""
         self._banner()
-        self.session.notify = lambda message: self.out.write(self.dim(f"({message})") + "\n")
+        self.session.notify = self._notice
         self._setup_line_editing()
         while True:
             try:
@@ -72,6 +72,9 @@ class Repl:
         if self.session.settings.notice:
             self.out.write(self.dim(self.session.settings.notice) + "\n")
         self.out.flush()
+
+    def _notice(self, message: str) -> None:
+        self.out.write(self.dim(f"({message})") + "\n")
 
     def _start_warm_up(self) -> None:
         threading.Thread(target=self._warm_up, name="chinwag-warm-up", daemon=True).start()

@@ -154,7 +154,7 @@ def _dropped(exc: Exception) -> StreamInterrupted:
 
 def backoff(attempt: int) -> float:
     """The SDKs' back-off before retry number `attempt` (1-based), without jitter."""
-    return min(INITIAL_DELAY * 2 ** (attempt - 1), MAX_DELAY)
+    return min(INITIAL_DELAY * 2.0 ** (attempt - 1), MAX_DELAY)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

@@ -54,7 +54,7 @@ class Painter:
             file=io.StringIO(),
             width=_render_width(width),
             force_terminal=color,
-            color_system=color_system if color else None,
+            color_system=color_system if color else None,  # type: ignore[arg-type]  # one of rich's names, checked by _COLOR_SYSTEMS
             no_color=not color,
             highlight=False,
             markup=False,
