@@ -234,3 +234,17 @@ def test_oversized_prompt_rejected_by_the_server_is_one_clear_line(scripted_serv
     assert result.stderr.strip().splitlines()[-1] == (
         f"chinwag: {scripted_server.base_url.split('//')[1]} answered 413: Request exceeds the maximum allowed number of bytes.")
     assert len(scripted_server.requests) == 1
+
+
+def test_base_url_with_a_stray_v1_gets_a_hint_on_404(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    result = run_chinwag(["hi"], anthropic_env(tmp_path, scripted_server.base_url + "/v1"))  # .../v1/v1/messages
+    assert result.returncode == 1
+    assert "answered 404" in result.stderr and "ANTHROPIC_BASE_URL should not end in /v1" in result.stderr
+
+
+def test_server_that_answers_json_instead_of_a_stream_is_named(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(raw='{"not": "a stream"}'))
+    result = run_chinwag(["hi"], anthropic_env(tmp_path, scripted_server.base_url))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2  # the base-URL notice, then one error line

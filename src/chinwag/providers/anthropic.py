@@ -43,6 +43,7 @@ class AnthropicProvider:
             body=self._body(request),
             key_variable="ANTHROPIC_API_KEY",
             secrets=(self.api_key,),
+            not_found_hint="ANTHROPIC_BASE_URL should not end in /v1" if self.base_url.endswith("/v1") else "",
         )
         parse = _parse_stream if request.stream else _parse_whole
         return stream_events(call, self.http, parse)

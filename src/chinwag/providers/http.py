@@ -86,6 +86,7 @@ class ApiCall:
     body: dict[str, Any]
     key_variable: str  # e.g. "ANTHROPIC_API_KEY", for the 401 hint
     secrets: tuple[str, ...] = ()  # redacted from any message we show
+    not_found_hint: str = ""  # added to a 404: the usual base-URL mistake, when the URL looks like it
 
 
 Parser = Callable[["httpx2.Response"], Iterator[Event]]
@@ -113,6 +114,8 @@ def stream_events(call: ApiCall, settings: HttpSettings, parse: Parser) -> Itera
                     silent = StreamInterrupted(f"the server sent nothing for {settings.read_timeout:g} s (see --timeout).")
                     silent.retryable = True
                     raise silent from exc
+                except httpx2.SSEError as exc:  # e.g. a JSON body where a stream was asked for
+                    raise StreamInterrupted(f"the server did not send an event stream: {exc}") from exc
                 except httpx2.HTTPError as exc:
                     raise _dropped(exc) from exc
                 except ValueError as exc:  # json.JSONDecodeError and friends
@@ -190,7 +193,8 @@ def _status_failure(response: httpx2.Response, call: ApiCall, max_wait: float) -
         kind = "overloaded" if status == 529 else "server error"
         failure = Overloaded(f"{kind}: {where} ({detail}); try again shortly.")
     else:
-        failure = BadRequest(f"{where}: {detail}")
+        hint = f" ({call.not_found_hint})" if status == 404 and call.not_found_hint else ""
+        failure = BadRequest(f"{where}: {detail}{hint}")
     if response.headers.get("x-should-retry") in ("true", "false"):
         failure.retryable = response.headers["x-should-retry"] == "true"
     failure.retry_delay = retry_after(response.headers)

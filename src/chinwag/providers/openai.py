@@ -48,6 +48,8 @@ class OpenAIProvider:
             body=self._body(request),
             key_variable="OPENAI_API_KEY",
             secrets=(self.api_key or "",),
+            not_found_hint="" if self.base_url.endswith("/v1") else
+            "OPENAI_BASE_URL usually ends in /v1, e.g. http://127.0.0.1:11434/v1",
         )
         return stream_events(call, self.http, _parse_stream if request.stream else _parse_whole)
 
