@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from chinwag.errors import ConfigError, UsageError
+from chinwag.writers import writer_alive
 
 ROLES = ("user", "assistant")
 STATUSES = ("streaming", "complete", "interrupted", "error")
@@ -165,8 +166,7 @@ class Store:
         store = cls(conn, path)
         try:
             with store._translated():  # fails here if the file is not a database
-                conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                   " PRAGMA foreign_keys=ON;")
+                _set_up(conn)
             store._migrate()
             store._recover_abandoned_replies()
         except BaseException:
@@ -319,7 +319,7 @@ class Store:
 
     def _recover_abandoned_replies(self) -> None:
         rows = self._query("SELECT id, writer_pid FROM messages WHERE status = 'streaming'")
-        abandoned = [(time.time(), rid) for rid, pid in rows if not _process_alive(pid)]
+        abandoned = [(time.time(), rid) for rid, pid in rows if not writer_alive(pid)]
         if abandoned:
             with self._transaction() as conn:
                 conn.executemany("UPDATE messages SET status = 'interrupted', updated_at = ?"
@@ -369,21 +369,19 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def _process_alive(pid: int | None) -> bool:
-    """Whether `pid` may still be writing. Our own pid counts as gone: a
-    Store is opened once per process, before any reply begins."""
-    if pid is None or pid == os.getpid() or os.name != "posix":
-        return False
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    try:  # a killed child that nobody has reaped yet (a zombie) is gone too
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[:1] != ["Z"]
-    except OSError:  # no /proc here
-        return True
+def _set_up(conn: sqlite3.Connection) -> None:
+    """WAL and friends. Switching a new file to WAL needs it alone, and SQLite
+    answers "locked" at once rather than waiting: two chinwags started together
+    on a new database (the two-writer test caught it) retry for a while."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _database_error(path: Path, exc: sqlite3.Error) -> ConfigError:
