@@ -150,7 +150,7 @@ class StoreSink:
 
     def __init__(self, store: Store, reply_id: int, prefix: str = "") -> None:
         self.store, self.reply_id, self.prefix = store, reply_id, prefix
-        self._latest: str | None = None  # newer text than the database has, if any
+        self._latest: Reply | None = None  # a snapshot newer than the database has, if any
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._save_periodically, name="chinwag-save", daemon=True)
@@ -160,7 +160,7 @@ class StoreSink:
 
     def on_event(self, event: Event, reply: Reply) -> None:
         if isinstance(event, TextDelta):
-            self._latest = self.prefix + reply.text
+            self._latest = reply  # the snapshot, not its text: no copying per chunk
             if self._thread.ident is None:  # not started: start with the first text, not before the request
                 self._thread.start()
 
@@ -182,10 +182,10 @@ class StoreSink:
 
     def _save_periodically(self) -> None:
         while not self._done.wait(SAVE_INTERVAL):
-            text, self._latest = self._latest, None
-            if text is not None:
+            latest, self._latest = self._latest, None
+            if latest is not None:
                 with self._lock:
                     try:
-                        self.store.update_reply(self.reply_id, text, status="streaming")
+                        self.store.update_reply(self.reply_id, self.prefix + latest.text, status="streaming")
                     except ChinwagError:
                         pass  # e.g. locked for long by another process: the final save reports it
