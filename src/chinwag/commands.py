@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chinwag.errors import ChinwagError
-from chinwag.output import stats_line
+from chinwag.output import assistant_name, stats_line
 from chinwag.render.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _save(repl: Repl, arg: str) -> None:
         repl.err.write("chinwag: say where: /save FILE\n")
         return
     path = Path(arg).expanduser()
-    assistant = "Claude" if repl.session.provider.name == "anthropic" else "Assistant"
+    assistant = assistant_name(repl.session.provider.name)
     parts = [f"# Conversation with {repl.session.model}\n"]
     for message in repl.session.conversation.messages:
         who = "You" if message.role == "user" else assistant

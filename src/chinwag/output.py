@@ -30,6 +30,11 @@ def stats_line(reply: Reply) -> str:
     return " · ".join(parts)
 
 
+def assistant_name(provider: str) -> str:
+    """What the chat calls the model: "Claude" for Anthropic, else "Assistant"."""
+    return "Claude" if provider == "anthropic" else "Assistant"
+
+
 class TerminalSink:
     """Shows the reply: label, a spinner until the first text, the text, stats.
 

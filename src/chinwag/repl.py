@@ -17,7 +17,7 @@ from typing import TextIO
 
 from chinwag.chat import Reply
 from chinwag.errors import ChinwagError
-from chinwag.output import TerminalSink, stats_line
+from chinwag.output import TerminalSink, assistant_name, stats_line
 from chinwag.session import Session
 
 GOODBYE = "Goodbye!"
@@ -108,7 +108,7 @@ class Repl:
         return "\n".join(lines)
 
     def sink(self) -> TerminalSink:
-        label = "Claude: " if self.session.provider.name == "anthropic" else "Assistant: "
+        label = f"{assistant_name(self.session.provider.name)}: "
         return TerminalSink(self.out, self.err, label=label, spinner_out=self.out if self.out.isatty() and self.color else None,
                             markdown=self.markdown,
                             color=self.color)
