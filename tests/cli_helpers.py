@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,6 +55,22 @@ def finish(child: pexpect.spawn) -> int:
     child.expect(pexpect.EOF)
     child.close()
     return child.exitstatus if child.exitstatus is not None else 128 + (child.signalstatus or 0)
+
+
+def ctrl_c_twice_at_the_prompt(child: pexpect.spawn) -> None:
+    """At a `You:` prompt: Ctrl-C shows the hint, a second one leaves with 130.
+
+    Each press waits a person's pause first: a SIGINT that lands between
+    readline drawing the prompt and it waiting for keys is only seen at the
+    next key press (CPython's readline loop)."""
+    time.sleep(0.3)
+    child.sendintr()
+    child.expect("Ctrl-C again")
+    child.expect("You: ")
+    time.sleep(0.3)
+    child.sendintr()
+    child.expect("Goodbye!")
+    assert finish(child) == 130
 
 
 def start_chat(env: Mapping[str, str], args: list[str] | None = None) -> pexpect.spawn:

@@ -7,12 +7,11 @@ what the server was sent.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pexpect
 
-from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
+from tests.cli_helpers import ctrl_c_twice_at_the_prompt, anthropic_env, finish, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 
@@ -98,17 +97,7 @@ def test_ctrl_c_mid_reply_keeps_partial_text_and_closes_the_connection(scripted_
 def test_ctrl_c_twice_at_the_prompt_leaves_with_130(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
     child.expect("You: ")
-    # A person's pause. A SIGINT that lands between readline drawing the prompt
-    # and it waiting for keys is only seen at the next key press (CPython's
-    # readline loop), so a test must not fire within those first milliseconds.
-    time.sleep(0.3)
-    child.sendintr()
-    child.expect("Ctrl-C again")
-    child.expect("You: ")
-    time.sleep(0.3)
-    child.sendintr()
-    child.expect("Goodbye!")
-    assert finish(child) == 130
+    ctrl_c_twice_at_the_prompt(child)
 
 
 def test_server_sees_the_connection_closed_after_a_normal_reply(scripted_server: ScriptedServer, tmp_path: Path) -> None:

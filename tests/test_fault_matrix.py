@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import leave_chat, start_chat, chinwag_env, finish, run_chinwag, spawn_chinwag
+from tests.cli_helpers import ctrl_c_twice_at_the_prompt, leave_chat, start_chat, chinwag_env, finish, run_chinwag, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 
@@ -160,14 +160,7 @@ def test_ctrl_c_mid_reply_returns_to_the_prompt_and_closes_the_connection(env: d
     child.expect("stopped")
     child.expect("You: ")
     assert scripted_server.wait_closed(1, timeout=5)
-    time.sleep(0.3)
-    child.sendintr()
-    child.expect("Ctrl-C again")
-    child.expect("You: ")
-    time.sleep(0.3)
-    child.sendintr()
-    child.expect("Goodbye!")
-    assert finish(child) == 130
+    ctrl_c_twice_at_the_prompt(child)
 
 
 def test_continue_is_refused_where_the_provider_cannot_prefill(provider: str, env: dict[str, str],
