@@ -83,7 +83,7 @@ def _interleaved(a: Iterator[Any], b: Iterator[Any]) -> tuple[list[float], list[
 
 def _chinwag_tokens(provider: Any) -> Iterator[None]:
     from chinwag.events import TextDelta
-    from chinwag.providers.base import ChatRequest, Message
+    from chinwag.records import ChatRequest, Message
 
     request = ChatRequest(model="", messages=(Message("user", PROMPT),), system=SYSTEM,
                           max_tokens=MAX_TOKENS, temperature=0)

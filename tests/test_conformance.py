@@ -19,7 +19,7 @@ import pytest
 
 from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.anthropic import AnthropicProvider
-from chinwag.providers.base import ChatRequest, Message
+from chinwag.records import ChatRequest, Message
 from chinwag.providers.openai import OpenAIProvider
 from tests.fakes.server import RecordedRequest, Reply, ScriptedServer
 

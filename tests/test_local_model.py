@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from chinwag.events import Stop, TextDelta, Usage
-from chinwag.providers.base import ChatRequest, Message
+from chinwag.records import ChatRequest, Message
 from chinwag.providers.local import LocalProvider, bundled_model_path
 from chinwag.providers.openai import OpenAIProvider
 from tests.cli_helpers import chinwag_env, finish, run_chinwag, spawn_chinwag

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chinwag.chat import Conversation
+from chinwag.turn import Conversation
 from chinwag.config import Settings
-from chinwag.context import Window, drop_half, estimate_tokens, fit, is_context_overflow
+from chinwag.context import drop_half, estimate_tokens, fit, is_context_overflow
+from chinwag.records import Window
 from chinwag.events import TextDelta
 from chinwag.providers.anthropic import AnthropicProvider
-from chinwag.providers.base import Message
+from chinwag.records import Message
 from chinwag.providers.local import LocalProvider
 from chinwag.providers.openai import OpenAIProvider
 from chinwag.session import Session

@@ -25,7 +25,7 @@ from chinwag.errors import (
 )
 from chinwag.events import Event, Retrying, Stop, TextDelta, Usage
 from chinwag.providers.anthropic import AnthropicProvider
-from chinwag.providers.base import ChatRequest, Message
+from chinwag.records import ChatRequest, Message
 from chinwag.providers.openai import OpenAIProvider
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.sleep import RecordingSleep

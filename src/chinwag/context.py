@@ -14,10 +14,9 @@ recognises those errors, and the session then retries with half the turns.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from chinwag.providers.base import Message
+from chinwag.records import Message, Window
 
 PER_MESSAGE_OVERHEAD = 8  # role markers and separators each chat template adds
 CHARS_PER_TOKEN = 3.0  # conservative for English and code (real: ~3.5-4); CJK is closer to 1.5
@@ -27,14 +26,6 @@ _OVERFLOW = re.compile(
     r"|exceeds? (the )?(available )?context|input is too long|reduce the length",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Window:
-    """How much a model can take: `tokens` in all, measured by `count`."""
-
-    tokens: int
-    count: Callable[[str], int]
 
 
 def estimate_tokens(text: str) -> int:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from chinwag.chat import Sink
 from chinwag.output import JsonSink, TerminalSink
 from chinwag.session import Session
+from chinwag.turn import Sink
 
 
 def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: bool = False,

@@ -6,8 +6,8 @@ import json
 import sys
 from typing import TextIO
 
-from chinwag.chat import Reply
 from chinwag.events import Event, Retrying, TextDelta, to_json
+from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.spinner import Spinner
 from chinwag.render.terminal import MarkdownView

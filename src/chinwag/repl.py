@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from chinwag.chat import Reply
 from chinwag.errors import ChinwagError
 from chinwag.output import TerminalSink, assistant_name, stats_line
+from chinwag.records import Reply
 from chinwag.session import Session
 
 GOODBYE = "Goodbye!"

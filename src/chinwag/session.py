@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from chinwag.chat import Conversation, Reply, Sink, run_turn
 from chinwag.config import Settings
 from chinwag.context import drop_half, fit, is_context_overflow
 from chinwag.errors import ChinwagError
 from chinwag.events import Event, TextDelta
-from chinwag.providers.base import Message, Provider
+from chinwag.providers.base import Provider
+from chinwag.records import Message, Reply
+from chinwag.turn import Conversation, Sink, run_turn
 
 if TYPE_CHECKING:
     from chinwag.store import Store

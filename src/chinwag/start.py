@@ -7,11 +7,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from chinwag.chat import Conversation
 from chinwag.config import Settings
 from chinwag.errors import ConfigError, UsageError
-from chinwag.providers.base import Message
+from chinwag.records import Message
 from chinwag.session import Session
+from chinwag.turn import Conversation
 
 if TYPE_CHECKING:
     from chinwag.store import Store

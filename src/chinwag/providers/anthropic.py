@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from chinwag.context import Window, estimate_tokens
+from chinwag.context import estimate_tokens
 from chinwag.errors import ProviderError, StreamInterrupted
 from chinwag.events import Event, Stop, TextDelta, Usage
-from chinwag.providers.base import ChatRequest
+from chinwag.providers.base import BaseProvider
 from chinwag.providers.http import ApiCall, HttpSettings, stream_events
+from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
     import httpx2
@@ -27,7 +28,7 @@ CONTEXT_TOKENS = 200_000
 RETRYABLE_ERROR_TYPES = {"overloaded_error", "api_error", "rate_limit_error"}
 
 
-class AnthropicProvider:
+class AnthropicProvider(BaseProvider):
     name = "anthropic"
     supports_prefill = True
 

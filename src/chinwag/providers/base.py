@@ -1,52 +1,44 @@
-"""The provider contract, which every backend meets.
+"""The provider contract, which every backend meets, and its defaults.
 
-A provider is anything with `stream(request) -> Iterator[Event]`. The iterator
-yields `TextDelta`s as the text arrives, then `Usage` (when known) and finally
-one `Stop`; `Retrying` may come before the first text. Failures are raised as
+A provider turns a `ChatRequest` into an iterator of events: `TextDelta`s as
+the text arrives, then `Usage` (when known) and finally one `Stop`;
+`Retrying` may come before the first text. Failures are raised as
 `chinwag.errors.ProviderError` subclasses, never as a library's own exception.
 
 Closing the iterator early (`gen.close()`, or breaking out of a `for` loop
-over it and dropping it) closes the HTTP connection or frees the model at
+over it and dropping it) closes the HTTP connection or stops the model at
 once: every provider wraps its work in `with` / `try ... finally`.
+
+Every capability is declared here: `Provider` is the protocol the rest of
+chinwag types against, `BaseProvider` gives each capability its default, so a
+new provider states only what differs.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 from chinwag.events import Event
-
-Role = Literal["user", "assistant"]
-
-
-@dataclass(frozen=True)
-class Message:
-    role: Role
-    content: str
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """Everything a provider needs for one reply.
-
-    `messages` alternate user/assistant and end with a user message, or with
-    an assistant message to be continued (prefill) where `continue_reply` is set.
-    """
-
-    model: str
-    messages: tuple[Message, ...]
-    system: str | None = None
-    max_tokens: int = 1024
-    temperature: float | None = None
-    stream: bool = True
-    continue_reply: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
+from chinwag.records import ChatRequest, Window
 
 
 class Provider(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """The registry name: "anthropic", "openai", "local"."""
+        ...
+
+    @property
+    def model_name(self) -> str:
+        """The model replies come from when the request names none ("" if unknown)."""
+        ...
+
+    @property
+    def supports_prefill(self) -> bool:
+        """Whether a final assistant message is continued, not answered (/continue)."""
+        ...
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         """Yield the reply's events; see the module docstring for the contract."""
@@ -55,3 +47,41 @@ class Provider(Protocol):
     def list_models(self) -> list[str]:
         """Model names this provider can reach now (may raise ProviderError)."""
         ...
+
+    def context_window(self, model: str) -> Window | None:
+        """How much `model` takes, or None where only the server knows."""
+        ...
+
+    def warm_up(self) -> None:
+        """Do slow set-up now (imports, TLS, loading a model), ahead of the first request."""
+        ...
+
+    def close(self) -> None:
+        """Release connections, child processes and models; the provider is not used again."""
+        ...
+
+
+class BaseProvider(ABC):
+    """Defaults for every capability but `stream`."""
+
+    name = ""
+    supports_prefill = False
+
+    @property
+    def model_name(self) -> str:
+        return ""
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> Iterator[Event]: ...
+
+    def list_models(self) -> list[str]:
+        return [self.model_name] if self.model_name else []
+
+    def context_window(self, model: str) -> Window | None:
+        return None
+
+    def warm_up(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

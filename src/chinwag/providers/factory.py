@@ -8,7 +8,8 @@ from typing import Any
 
 from chinwag.config import Settings
 from chinwag.events import Event
-from chinwag.providers.base import ChatRequest, Provider
+from chinwag.providers.base import Provider
+from chinwag.records import ChatRequest
 
 
 class LazyProvider:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from chinwag.context import Window
 from chinwag.errors import LocalModelError
 from chinwag.events import Event, Stop, TextDelta, Usage
-from chinwag.providers.base import ChatRequest
+from chinwag.providers.base import BaseProvider
+from chinwag.records import ChatRequest, Window
 
 BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'chinwag[local]'"
@@ -35,7 +35,7 @@ def bundled_model_path() -> Path:
     return path
 
 
-class LocalProvider:
+class LocalProvider(BaseProvider):
     name = "local"
     supports_prefill = False
 

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from chinwag.context import Window, estimate_tokens
+from chinwag.context import estimate_tokens
 from chinwag.errors import StreamInterrupted, UsageError
 from chinwag.events import Event, Stop, TextDelta, Usage
-from chinwag.providers.base import ChatRequest
+from chinwag.providers.base import BaseProvider
 from chinwag.providers.http import ApiCall, HttpSettings, error_detail, stream_events
+from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
     import httpx2
@@ -29,7 +30,7 @@ OPENAI_CONTEXT = (("gpt-4.1", 1_000_000), ("gpt-5", 400_000), ("gpt-4o", 128_000
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}
 
 
-class OpenAIProvider:
+class OpenAIProvider(BaseProvider):
     name = "openai"
     supports_prefill = False
 

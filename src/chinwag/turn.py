@@ -10,28 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Protocol
 
 from chinwag.errors import ChinwagError
 from chinwag.events import Event, Retrying, Stop, TextDelta, Usage
-from chinwag.providers.base import ChatRequest, Message, Provider
-
-Status = Literal["streaming", "complete", "interrupted", "error"]
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the assistant said so far, and how it went."""
-
-    text: str = ""
-    status: Status = "streaming"
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    stop_reason: str | None = None
-    ttft: float | None = None  # seconds from sending to the first text
-    duration: float | None = None
-    error: str | None = None  # one line, when status is interrupted or error
-    cancelled: bool = False  # the user pressed Ctrl-C
+from chinwag.providers.base import Provider
+from chinwag.records import ChatRequest, Message, Reply
 
 
 class Sink(Protocol):
