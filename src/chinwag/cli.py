@@ -115,8 +115,8 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                     history_file=data_dir(environ) / "input_history" if settings.save else None)
         return repl.run()
     finally:
-        if session.store is not None:
-            session.store.close()
+        if session.recorder is not None:
+            session.recorder.close()
 
 
 def _notice_base_url(settings: Any, err: Any) -> None:

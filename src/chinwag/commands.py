@@ -103,7 +103,7 @@ def _new(repl: Repl, arg: str) -> None:
 
 
 def _history(repl: Repl, arg: str) -> None:
-    if repl.session.store is None:
+    if repl.session.recorder is None:
         repl.err.write("chinwag: this chat is not being saved (--no-save).\n")
         return
     from chinwag.history import main as history_main

@@ -80,7 +80,7 @@ class Repl:
         threading.Thread(target=self._warm_up, name="chinwag-warm-up", daemon=True).start()
 
     def _warm_up(self) -> None:
-        for step in (getattr(self.session.store, "open", None), getattr(self.session.provider, "warm_up", None)):
+        for step in (getattr(self.session.recorder, "open", None), getattr(self.session.provider, "warm_up", None)):
             try:
                 if step is not None:
                     step()

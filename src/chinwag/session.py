@@ -21,10 +21,9 @@ from chinwag.records import Message, Reply
 from chinwag.turn import Conversation, Sink, run_turn
 
 if TYPE_CHECKING:
-    from chinwag.store import Store
+    from chinwag.recorder import Recorder
 
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
-SAVE_INTERVAL = 0.25  # seconds between progressive saves of a streaming reply
 REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put
 
 
@@ -33,12 +32,10 @@ class Session:
     settings: Settings
     provider: Provider
     conversation: Conversation
-    store: Store | None = None
-    conversation_id: int | None = None
+    recorder: Recorder | None = None
     last_reply: Reply | None = None
     stream: bool = True
     notify: Callable[[str], None] = field(default=lambda message: None, repr=False)
-    _reply_id: int | None = field(default=None, repr=False)
     _told_about_trimming: bool = field(default=False, repr=False)
     _cut: int = field(default=0, repr=False)  # messages left out of requests, from the start
 
@@ -55,7 +52,8 @@ class Session:
     def new_conversation(self) -> None:
         """Start afresh: the next message opens a new saved conversation."""
         self.conversation.messages.clear()
-        self.conversation_id = None
+        if self.recorder is not None:
+            self.recorder.new_conversation()
         self.last_reply = None
         self.reset_window()
 
@@ -81,12 +79,14 @@ class Session:
 
     def _turn(self, sinks: list[Sink], prefill: str) -> Reply:
         messages = self._fitted(self.conversation.sendable())
-        reply_id = self._begin_reply(prefill)
+        if self.recorder is not None:
+            self.recorder.begin_reply(self.model, prefill)
         for _ in range(OVERFLOW_RETRIES + 1):
             request = self.conversation.request(
                 self.settings.model, self.settings.max_tokens, self.settings.temperature, self.stream, messages
             )
-            savers = [StoreSink(self.store, reply_id, prefill)] if self.store is not None and reply_id else []
+            saver = self.recorder.reply_sink(prefill) if self.recorder is not None else None
+            savers = [saver] if saver is not None else []
             reply = run_turn(self.provider, request, [*sinks, *savers])
             # A server we could not measure says the prompt is too long: halve the history, ask again.
             if reply.text or not is_context_overflow(reply.error) or len(messages) < 2:
@@ -125,68 +125,5 @@ class Session:
         return kept
 
     def _save_user(self, text: str) -> None:
-        if self.store is None:
-            return
-        if self.conversation_id is None:
-            self.conversation_id = self.store.start_conversation(self.model, self.conversation.system)
-        self.store.add_message(self.conversation_id, "user", text, model=self.model)
-
-    def _begin_reply(self, prefill: str) -> int | None:
-        """The row the reply is saved in: a new one, or the interrupted one a /continue extends."""
-        if self.store is None or self.conversation_id is None:
-            return None
-        if not prefill or self._reply_id is None:
-            self._reply_id = self.store.begin_reply(self.conversation_id, model=self.model)
-        return self._reply_id
-
-
-class StoreSink:
-    """Saves the reply while it streams and at the end, so even `kill -9` leaves
-    what was on screen in the history.
-
-    A timer thread writes the latest text every SAVE_INTERVAL while it is
-    newer than what was saved: text shown just before the stream stalls is
-    saved too, and no database write sits on the path from socket to screen.
-    """
-
-    def __init__(self, store: Store, reply_id: int, prefix: str = "") -> None:
-        self.store, self.reply_id, self.prefix = store, reply_id, prefix
-        self._latest: Reply | None = None  # a snapshot newer than the database has, if any
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._save_periodically, name="chinwag-save", daemon=True)
-
-    def on_start(self) -> None:
-        pass
-
-    def on_event(self, event: Event, reply: Reply) -> None:
-        if isinstance(event, TextDelta):
-            self._latest = reply  # the snapshot, not its text: no copying per chunk
-            if self._thread.ident is None:  # not started: start with the first text, not before the request
-                self._thread.start()
-
-    def on_end(self, reply: Reply) -> None:
-        self._done.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        with self._lock:
-            self.store.update_reply(
-                self.reply_id,
-                self.prefix + reply.text,
-                status=reply.status,
-                input_tokens=reply.input_tokens,
-                output_tokens=reply.output_tokens,
-                ttft=reply.ttft,
-                duration=reply.duration,
-                stop_reason=reply.stop_reason,
-            )
-
-    def _save_periodically(self) -> None:
-        while not self._done.wait(SAVE_INTERVAL):
-            latest, self._latest = self._latest, None
-            if latest is not None:
-                with self._lock:
-                    try:
-                        self.store.update_reply(self.reply_id, self.prefix + latest.text, status="streaming")
-                    except ChinwagError:
-                        pass  # e.g. locked for long by another process: the final save reports it
+        if self.recorder is not None:
+            self.recorder.save_user(text, self.model, self.conversation.system)
