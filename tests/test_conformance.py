@@ -103,8 +103,11 @@ def ours(api: str, server: ScriptedServer, messages: list[dict[str, str]], strea
         max_tokens=200,
         stream=stream,
     )
-    events = list(provider(api, server).stream(request))
-    return outcome_of(events)
+    ours = provider(api, server)
+    try:
+        return outcome_of(list(ours.stream(request)))
+    finally:
+        ours.close()
 
 
 def outcome_of(events: list[Event]) -> Outcome:
@@ -270,7 +273,9 @@ def test_model_list_matches_the_official_sdks() -> None:
             assert [m.id for m in a.models.list()] == models
         with openai.OpenAI(api_key="test-key", base_url=server.base_url + "/v1", max_retries=0) as o:
             assert [m.id for m in o.models.list()] == models
-        assert provider("anthropic", server).list_models() == models
-        assert provider("openai", server).list_models() == models
+        for api in APIS:
+            ours = provider(api, server)
+            assert ours.list_models() == models
+            ours.close()
         listing: list[Any] = [(r.path, "anthropic-version" in r.headers) for r in server.requests]
         assert listing == [("/v1/models", True), ("/v1/models", False)] * 2

@@ -4,7 +4,9 @@ Failures before the first text are retried with the SDKs' policy (0.5 s
 doubling, 2 retries, `retry-after-ms` / `retry-after` honoured) and announced
 with `Retrying` events; the delays are recorded by a fake sleep, never waited.
 Failures after text raise `StreamInterrupted` once the text that did arrive
-has been yielded. Every way out closes the connection, as the server sees it.
+has been yielded. A normal end keeps the connection for the next request
+(so does an error status: its body is read whole); every other way out closes
+it, as the server sees it. tests/test_connection_reuse.py covers reuse itself.
 """
 
 from __future__ import annotations
@@ -41,11 +43,14 @@ def make(api: str, base_url: str, sleep: RecordingSleep, **http: object) -> Anth
     return OpenAIProvider(api_key="test-key", base_url=base_url + "/v1", **http)
 
 
+def request_for(api: str) -> ChatRequest:
+    model = "claude-sonnet-4-20250514" if api == "anthropic" else "gpt-4o-mini"
+    return ChatRequest(model=model, messages=(Message("user", "Hi"),), system="Be brief.", max_tokens=200)
+
+
 def stream(api: str, server_or_url: ScriptedServer | str, sleep: RecordingSleep, **http: object) -> Iterator[Event]:
     url = server_or_url if isinstance(server_or_url, str) else server_or_url.base_url
-    model = "claude-sonnet-4-20250514" if api == "anthropic" else "gpt-4o-mini"
-    request = ChatRequest(model=model, messages=(Message("user", "Hi"),), system="Be brief.", max_tokens=200)
-    return make(api, url, sleep, **http).stream(request)
+    return make(api, url, sleep, **http).stream(request_for(api))
 
 
 def collect(events: Iterator[Event]) -> tuple[list[Event], ProviderError | None]:
@@ -84,7 +89,8 @@ def test_server_errors_are_retried_with_backoff_then_the_reply_arrives_whole(
     assert events[2:] == HELLO
     assert fake_sleep.delays == [0.5, 1.0]
     assert len(scripted_server.requests) == 3
-    assert scripted_server.wait_closed(3, timeout=2)  # no attempt leaks its connection
+    # Each error body is read whole, so every attempt goes out on the one kept-alive connection.
+    assert scripted_server.connections == 1
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -232,15 +238,18 @@ def test_error_event_message_names_the_error(
     assert events == [TextDelta("a")]
 
 
-# -- the connection is closed on every way out ----------------------------
+# -- kept after a normal end, closed on every other way out -------------------
 
 
 @pytest.mark.parametrize("api", APIS)
-def test_connection_closed_after_a_normal_end(
+def test_connection_kept_after_a_normal_end_until_close(
     scripted_server: ScriptedServer, fake_sleep: RecordingSleep, api: str
 ) -> None:
+    provider = make(api, scripted_server.base_url, fake_sleep)
     scripted_server.enqueue(Reply(chunks=["Hel", "lo"]))
-    assert list(stream(api, scripted_server, fake_sleep)) == HELLO
+    assert list(provider.stream(request_for(api))) == HELLO
+    assert not scripted_server.wait_closed(1, timeout=0.2)  # kept for the next turn
+    provider.close()  # at exit
     assert scripted_server.wait_closed(1, timeout=2)
 
 
@@ -273,12 +282,18 @@ def test_connection_closed_after_an_exception_mid_stream(
 
 
 @pytest.mark.parametrize("api", APIS)
-def test_connection_closed_after_an_error_status(
+def test_connection_kept_after_an_error_status_until_close(
     scripted_server: ScriptedServer, fake_sleep: RecordingSleep, api: str
 ) -> None:
-    scripted_server.enqueue(Reply(status=401))
-    _, error = collect(stream(api, scripted_server, fake_sleep))
+    # The error body was read whole: the connection is clean, and the next request uses it.
+    provider = make(api, scripted_server.base_url, fake_sleep)
+    scripted_server.enqueue(Reply(status=401), Reply(chunks=["Hel", "lo"]))
+    _, error = collect(provider.stream(request_for(api)))
     assert isinstance(error, AuthError)
+    assert not scripted_server.wait_closed(1, timeout=0.2)
+    assert list(provider.stream(request_for(api))) == HELLO
+    assert scripted_server.connections == 1
+    provider.close()
     assert scripted_server.wait_closed(1, timeout=2)
 
 

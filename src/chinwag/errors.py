@@ -15,6 +15,13 @@
 
 Each message is one sentence the user can act on. `cli.py` prints
 `chinwag: <message>` and exits with `exit_code`; nothing else is caught there.
+
+A `ProviderError` also carries, set where it is made (constructor keywords):
+`reason`, a short phrase for one-line notices ("overloaded (529)",
+"connection refused (http://127.0.0.1:8080)"; `Retrying.reason` is this);
+`retryable`, whether the retry policy may send the request again (only ever
+before the first text); `retry_delay`, the seconds the server asked us to wait
+(retry-after), or None.
 """
 
 from __future__ import annotations
@@ -38,33 +45,53 @@ class ConfigError(ChinwagError):
 
 class ProviderError(ChinwagError):
     exit_code = 1
+    # Each class's defaults, for errors made without the keywords.
     retryable = False
-    retry_delay: float | None = None  # what the server asked for (retry-after), if anything
+    default_reason = "the provider failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        retryable: bool | None = None,
+        retry_delay: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason or self.default_reason
+        if retryable is not None:
+            self.retryable = retryable
+        self.retry_delay = retry_delay
 
 
 class AuthError(ProviderError):
-    pass
+    default_reason = "key refused"
 
 
 class BadRequest(ProviderError):
-    pass
+    default_reason = "request rejected"
 
 
 class RateLimited(ProviderError):
     retryable = True
+    default_reason = "rate limited"
 
 
 class Overloaded(ProviderError):
     retryable = True
+    default_reason = "server error"
 
 
 class ConnectionFailed(ProviderError):
     retryable = True
+    default_reason = "could not connect"
 
 
 class StreamInterrupted(ProviderError):
     """The reply stopped after some text may have been shown."""
 
+    default_reason = "reply interrupted"
+
 
 class LocalModelError(ProviderError):
-    pass
+    default_reason = "local model failed"

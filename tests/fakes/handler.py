@@ -45,6 +45,9 @@ class Handler(BaseHTTPRequestHandler):
         served = gone = False
         try:
             while True:
+                if served and not self._next_request_within(owner.idle_timeout):
+                    owner._idle_closed()  # as a server's keep-alive timer does; not the client's close
+                    break
                 self.close_connection = True
                 self.raw_requestline = b""
                 self._gone = self._dropped = False
@@ -60,6 +63,13 @@ class Handler(BaseHTTPRequestHandler):
             gone = served
         finally:
             owner._untrack(self.connection, client_closed=gone)
+
+    def _next_request_within(self, seconds: float | None) -> bool:
+        """False if the client sends nothing (not even EOF) for `seconds`."""
+        if seconds is None:
+            return True
+        readable, _, _ = select.select([self.connection], [], [], seconds)
+        return bool(readable)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -89,6 +99,11 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(401, wire.error_body(Reply(status=401)), wire)
             return
         reply = owner._next_reply()
+        if reply.hang_up:  # as a keep-alive timer firing while the request was on its way
+            self._dropped = True
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         try:
             self._pause(reply.delay_first_byte)
             if reply.status != 200:

@@ -27,6 +27,7 @@ class Reply:
     stop_reason: str = "end_turn"  # Anthropic spelling; mapped for OpenAI
     model: str | None = None  # None: echo the request's model
 
+    hang_up: bool = False  # read the request, then close the connection without a response
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     error_type: str | None = None  # None: the API's usual type for `status`

@@ -13,6 +13,11 @@ the request carries `anthropic-version`, else OpenAI's). Streaming bodies use
 chunked transfer encoding written by hand, one HTTP chunk per SSE event,
 with Nagle off, so each event leaves the moment it is written.
 
+Connections are kept alive (HTTP/1.1) unless the client asks otherwise:
+`server.connections` counts those accepted. With `idle_timeout`, the server
+closes a connection that carries no new request for that long after a
+response, as real servers' keep-alive timers do (`server.idle_closes`).
+
 A connection counts as closed by the client when, after serving at least one
 request on it, the server reads EOF or a reset from it: between requests,
 while writing, or while paused (delay, chunk_delay, hold). Closes the server
@@ -46,15 +51,19 @@ class ScriptedServer:
         default_reply: Callable[[], Reply] = Reply,
         require_key: str | None = None,
         port: int = 0,
+        idle_timeout: float | None = None,
     ) -> None:
         self.models = list(models)
         self.default_reply = default_reply  # called when the queue is empty
         self.require_key = require_key  # if set, other keys get 401 (no Reply used)
         self.models_error: Reply | None = None  # if set, GET /models answers with it
+        self.idle_timeout = idle_timeout  # close kept-alive connections idle this long (None: never)
         self._port = port
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._closed = 0
+        self._accepted = 0
+        self._idle_closes = 0
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._live: dict[socket.socket, threading.Thread] = {}
@@ -119,6 +128,18 @@ class ScriptedServer:
         with self._cond:
             return self._closed
 
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far."""
+        with self._cond:
+            return self._accepted
+
+    @property
+    def idle_closes(self) -> int:
+        """Kept-alive connections the server closed for being idle (see `idle_timeout`)."""
+        with self._cond:
+            return self._idle_closes
+
     def wait_closed(self, n: int = 1, timeout: float = 5) -> bool:
         """True once clients have closed `n` connections that carried a response."""
         with self._cond:
@@ -143,6 +164,12 @@ class ScriptedServer:
     def _track(self, sock: socket.socket) -> None:
         with self._cond:
             self._live[sock] = threading.current_thread()
+            self._accepted += 1
+
+    def _idle_closed(self) -> None:
+        with self._cond:
+            self._idle_closes += 1
+            self._cond.notify_all()
 
     def _untrack(self, sock: socket.socket, client_closed: bool) -> None:
         with self._cond:

@@ -16,7 +16,7 @@ from chinwag.context import estimate_tokens
 from chinwag.errors import ProviderError, StreamInterrupted
 from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import ApiCall, HttpSettings, stream_events
+from chinwag.providers.http import ApiCall, HttpSettings, read_to_end, stream_events
 from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 CONTEXT_TOKENS = 200_000
-RETRYABLE_ERROR_TYPES = {"overloaded_error", "api_error", "rate_limit_error"}
+# Mid-stream `event: error` types worth retrying (before the first text), and how the notice names them.
+ERROR_EVENT_REASONS = {"overloaded_error": "overloaded", "api_error": "server error", "rate_limit_error": "rate limited"}
 
 
 class AnthropicProvider(BaseProvider):
@@ -63,6 +64,9 @@ class AnthropicProvider(BaseProvider):
     def warm_up(self) -> None:
         self.http.warm_up(self.base_url)
 
+    def close(self) -> None:
+        self.http.close()
+
     @staticmethod
     def _body(request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -84,7 +88,8 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
 
     usage = {"input_tokens": None, "output_tokens": None}
     stop_reason = "end_turn"
-    for sse in httpx2.EventSource(response):
+    events = iter(httpx2.EventSource(response))
+    for sse in events:
         if sse.event in ("ping", "content_block_start", "content_block_stop"):
             continue
         if sse.event == "error":
@@ -103,6 +108,7 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
             usage.update(_usage_of(data.get("usage")))
             stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
         elif kind == "message_stop":
+            read_to_end(events)  # before the last events: the connection is pooled even if the consumer stops at Stop
             yield Usage(usage["input_tokens"], usage["output_tokens"])
             yield Stop(stop_reason)
             return
@@ -138,6 +144,8 @@ def _error_event(data: str) -> ProviderError:
     except (ValueError, AttributeError):
         error = {}
     kind = error.get("type", "error") if isinstance(error, dict) else "error"
-    failure = StreamInterrupted(f"the server stopped the reply: {error_detail(data)} ({kind}).")
-    failure.retryable = kind in RETRYABLE_ERROR_TYPES  # only before any text arrived
-    return failure
+    return StreamInterrupted(
+        f"the server stopped the reply: {error_detail(data)} ({kind}).",
+        reason=ERROR_EVENT_REASONS.get(kind, "stopped by the server"),
+        retryable=kind in ERROR_EVENT_REASONS,  # only ever retried before any text arrived
+    )

@@ -1,4 +1,22 @@
-"""What the HTTP providers share: connections, the retry policy, error mapping.
+"""What the HTTP providers share: one kept-alive client, the retry policy, error mapping.
+
+Connections: a provider talks through one httpx2 client for the whole session
+(`HttpSettings.client`, built on first use or by `warm_up`), so turn two
+reuses turn one's connection instead of paying a new TCP + TLS handshake, as
+the SDKs' clients do. A reply that ends normally reads its body to the end
+(`read_to_end`, as the SDKs do) and leaves the connection in the pool. A
+response closed before its body was read whole (the consumer closed our
+generator on Ctrl-C, a drop, an error event, an exception) makes httpcore
+close that connection, not pool it half-read: the server sees the close and
+the next request opens a new one. An error status's small body is read
+whole, so the retry goes out on the same connection. `close()` at exit
+closes the client.
+
+A kept-alive connection can die while idle: the server's keep-alive timer
+closes it. httpcore notices a close that has already arrived and connects
+afresh; when the close crosses our request on the wire, the request fails
+before any response byte, and it goes again at once on a new connection,
+once, unannounced (`send`). It is not a failure of the server.
 
 The retry policy is the official SDKs' own: retry 408, 409, 429, 5xx (529
 "overloaded" included) and connection failures, at most `max_retries` times
@@ -11,10 +29,12 @@ text are retried; after that the partial reply is the user's to keep.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from chinwag import __version__
@@ -38,29 +58,59 @@ INITIAL_DELAY = 0.5
 MAX_DELAY = 8.0
 USER_AGENT = f"chinwag/{__version__}"
 RETRYABLE_STATUS = {408, 409, 429}
+# Idle connections are kept this long: a chat's pace (read, think, type), yet
+# well under the 4-5 minutes after which NATs and load balancers drop idle
+# connections silently (a silently dead connection would hang until read_timeout).
+KEEPALIVE_EXPIRY = 60.0
+# Events after the end-of-reply marker we read for the connection's sake
+# before giving up on it (normally there are none: only the body's last chunk).
+END_SLACK = 64
 
 
 @dataclass
 class HttpSettings:
-    """How a provider talks HTTP. `sleep` is passed in so tests need not wait."""
+    """How a provider talks HTTP, and the one client it talks through.
+
+    `sleep` is passed in so tests need not wait. Safe to use from more than
+    one thread over its life (the REPL's warm-up thread, then the main
+    thread), one request at a time."""
 
     max_retries: int = 2
     max_wait: float = 60.0  # longest retry-after we honour before giving up
     connect_timeout: float = 10.0
     read_timeout: float = 600.0  # between bytes: a slow first token is not an error
     sleep: Callable[[float], None] = time.sleep
-    _ssl: ssl.SSLContext | None = field(default=None, repr=False)
+    _ssl: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+    _client: httpx2.Client | None = field(default=None, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def client(self, url: str) -> httpx2.Client:
-        """A fresh client: each reply gets its own connection, closed when it ends."""
-        import httpx2
+        """The session's client, built on first use; it keeps connections alive."""
+        with self._lock:
+            if self._client is None:
+                import httpx2
 
-        timeout = httpx2.Timeout(self.read_timeout, connect=self.connect_timeout)
-        return httpx2.Client(timeout=timeout, verify=self.ssl_context(url))
+                timeout = httpx2.Timeout(self.read_timeout, connect=self.connect_timeout)
+                limits = httpx2.Limits(max_keepalive_connections=4, keepalive_expiry=KEEPALIVE_EXPIRY)
+                self._client = httpx2.Client(timeout=timeout, limits=limits, verify=self._ssl_context(url))
+            return self._client
 
-    def ssl_context(self, url: str) -> ssl.SSLContext | bool:
+    def close(self) -> None:
+        """Close the client and its connections (the server sees them close).
+        A later request would build a new client."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def warm_up(self, url: str) -> None:
+        """Import the HTTP stack, build the TLS context and the client ahead of the first request."""
+        self.client(url)
+
+    def _ssl_context(self, url: str) -> ssl.SSLContext | bool:
         # Building the default trust store costs ~0.1 s: do it once, and never
-        # for plain-HTTP servers (Ollama, vLLM on localhost).
+        # for plain-HTTP servers (Ollama, vLLM on localhost). httpcore2 honours
+        # SSL_CERT_FILE / SSL_CERT_DIR (a corporate proxy's CA) here.
         if not url.startswith("https:"):
             return False
         if self._ssl is None:
@@ -68,13 +118,6 @@ class HttpSettings:
 
             self._ssl = httpcore2.default_ssl_context()
         return self._ssl
-
-    def warm_up(self, url: str) -> None:
-        """Import the HTTP stack and build the TLS context ahead of the first request."""
-        import httpcore2  # noqa: F401
-        import httpx2  # noqa: F401
-
-        self.ssl_context(url)
 
 
 @dataclass(frozen=True)
@@ -96,51 +139,46 @@ def stream_events(call: ApiCall, settings: HttpSettings, parse: Parser) -> Itera
     """Send `call` and yield what `parse` makes of the response, retrying
     failures that happen before the first text (see the module docstring).
 
-    Every path out (end, exception, the consumer closing us) closes the
-    response and its connection: both sit in `with` blocks."""
+    Every path out closes the response (it sits in a `with` block): after a
+    normal end its connection goes back to the pool; on any other (exception,
+    the consumer closing us) httpcore closes the connection, body unread."""
     import httpx2
 
     attempts = settings.max_retries + 1
     for attempt in range(1, attempts + 1):
         text_seen = False
         try:
-            with settings.client(call.url) as client, _send(client, call, settings) as response:
+            with _post(call, settings) as response:
                 try:
                     for event in parse(response):
                         text_seen = text_seen or isinstance(event, TextDelta)
                         yield event
                     return
                 except httpx2.TimeoutException as exc:
-                    silent = StreamInterrupted(f"the server sent nothing for {settings.read_timeout:g} s (see --timeout).")
-                    silent.retryable = True
-                    raise silent from exc
+                    raise StreamInterrupted(
+                        f"the server sent nothing for {settings.read_timeout:g} s (see --timeout).",
+                        reason="timed out", retryable=True) from exc
                 except httpx2.SSEError as exc:  # e.g. a JSON body where a stream was asked for
-                    raise StreamInterrupted(f"the server did not send an event stream: {exc}") from exc
+                    raise StreamInterrupted(f"the server did not send an event stream: {exc}",
+                                            reason="not an event stream") from exc
                 except httpx2.HTTPError as exc:
-                    raise _dropped(exc) from exc
+                    raise StreamInterrupted(f"the connection dropped mid-reply ({_reason(exc)}).",
+                                            reason="connection dropped", retryable=True) from exc
                 except ValueError as exc:  # json.JSONDecodeError and friends
-                    raise StreamInterrupted(f"the server sent malformed data ({exc}).") from exc
+                    raise StreamInterrupted(f"the server sent malformed data ({exc}).",
+                                            reason="malformed data") from exc
         except ProviderError as failure:
             delay = failure.retry_delay if failure.retry_delay is not None else backoff(attempt)
             if text_seen or not failure.retryable or attempt == attempts or delay > settings.max_wait:
                 raise
-            yield Retrying(attempt + 1, attempts, delay, failure.message.split(":")[0])
+            yield Retrying(attempt + 1, attempts, delay, failure.reason)
             settings.sleep(delay)
 
 
 @contextmanager
-def _send(client: httpx2.Client, call: ApiCall, settings: HttpSettings) -> Iterator[httpx2.Response]:
-    import httpx2
-
+def _post(call: ApiCall, settings: HttpSettings) -> Iterator[httpx2.Response]:
     headers = {"user-agent": USER_AGENT, "content-type": "application/json", **call.headers}
-    request = client.build_request("POST", call.url, headers=headers, json=call.body)
-    try:
-        response = client.send(request, stream=True)
-    except httpx2.TimeoutException as exc:
-        raise ConnectionFailed(f"{_host(call.url)} did not answer within {settings.read_timeout:g} s"
-                               " (see --timeout).") from exc
-    except httpx2.HTTPError as exc:
-        raise ConnectionFailed(f"could not connect to {_base(call.url)}: {_reason(exc)}.") from exc
+    response = send(settings, "POST", call.url, headers, call.body, stream=True)
     try:
         if response.status_code >= 300:
             raise _status_failure(response, call, settings.max_wait)
@@ -149,10 +187,64 @@ def _send(client: httpx2.Client, call: ApiCall, settings: HttpSettings) -> Itera
         response.close()
 
 
-def _dropped(exc: Exception) -> StreamInterrupted:
-    failure = StreamInterrupted(f"the connection dropped mid-reply ({_reason(exc)}).")
-    failure.retryable = True  # only ever retried when no text had arrived
-    return failure
+def send(settings: HttpSettings, method: str, url: str, headers: Mapping[str, str],
+         body: object = None, stream: bool = False) -> httpx2.Response:
+    """One request through the session's client (streamed: the caller closes
+    the response). A kept-alive connection the server closed as we reused it
+    gets the request again at once on a new connection (module docstring);
+    other failures to get a response raise `ConnectionFailed`."""
+    import httpx2
+
+    client = settings.client(url)
+    for stale_retry_left in (True, False):
+        opened: list[str] = []
+
+        def trace(name: str, info: Mapping[str, Any], opened: list[str] = opened) -> None:
+            if name.startswith("connection.connect_"):  # connect_tcp / connect_unix_socket
+                opened.append(name)
+
+        request = client.build_request(method, url, headers=headers, json=body, extensions={"trace": trace})
+        try:
+            return client.send(request, stream=stream)
+        except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
+            if stale_retry_left and not opened:
+                continue
+            raise connection_failure(exc, url, settings) from exc
+        except httpx2.HTTPError as exc:
+            raise connection_failure(exc, url, settings) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def connection_failure(exc: Exception, url: str, settings: HttpSettings) -> ConnectionFailed:
+    """Why no response came back from `url`, naming the server as the user set it."""
+    import httpx2
+
+    base = _base(url)
+    if isinstance(exc, httpx2.ConnectTimeout):
+        return ConnectionFailed(f"could not connect to {base} within {settings.connect_timeout:g} s.",
+                                reason=f"timed out ({base})")
+    if isinstance(exc, httpx2.TimeoutException):
+        return ConnectionFailed(f"{base} did not answer within {settings.read_timeout:g} s (see --timeout).",
+                                reason=f"timed out ({base})")
+    if isinstance(exc, httpx2.RemoteProtocolError) and "without sending a response" in str(exc):
+        return ConnectionFailed(f"{base} closed the connection without answering.",
+                                reason=f"connection closed ({base})")
+    reason = _reason(exc)
+    return ConnectionFailed(f"could not connect to {base}: {reason}.", reason=f"{reason} ({base})")
+
+
+def read_to_end(events: Iterator[object]) -> None:
+    """Read what follows the end-of-reply marker, normally only the body's last
+    chunk, so that the connection goes back to the pool (the SDKs do the same).
+    A server that goes on talking, or drops the connection now, costs us only
+    the connection: the reply is already whole."""
+    import httpx2
+
+    try:
+        for _ in islice(events, END_SLACK):
+            pass
+    except httpx2.HTTPError:
+        pass
 
 
 def backoff(attempt: int) -> float:
@@ -179,28 +271,34 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
+STATUS_KINDS = {408: "request timed out", 409: "conflict", 529: "overloaded"}
+
+
 def _status_failure(response: httpx2.Response, call: ApiCall, max_wait: float) -> ProviderError:
     status = response.status_code
-    response.read()
+    response.read()  # the whole (small) body: the connection stays usable for the retry
     detail = redact(error_detail(response.text), call.secrets)
     where = f"{_host(call.url)} answered {status}"
-    failure: ProviderError
+    delay = retry_after(response.headers)
+    should_retry = response.headers.get("x-should-retry")
+    retryable = should_retry == "true" if should_retry in ("true", "false") else None
+    wait = f" The server asked to wait {delay:.0f} s." if delay is not None and delay > max_wait else ""
+    kind: type[ProviderError]
     if status in (401, 403):
-        failure = AuthError(f"the API key was refused ({status}: {detail}); check {call.key_variable}.")
+        kind, reason = AuthError, f"key refused ({status})"
+        message = f"the API key was refused ({status}: {detail}); check {call.key_variable}."
     elif status == 429:
-        failure = RateLimited(f"rate limited: {where} ({detail}); wait a moment and try again.")
+        kind, reason = RateLimited, "rate limited (429)"
+        message = f"rate limited: {where} ({detail}); wait a moment and try again."
     elif status >= 500 or status in RETRYABLE_STATUS:
-        kind = "overloaded" if status == 529 else "server error"
-        failure = Overloaded(f"{kind}: {where} ({detail}); try again shortly.")
+        phrase = STATUS_KINDS.get(status, "server error")
+        kind, reason = Overloaded, f"{phrase} ({status})"
+        message = f"{phrase}: {where} ({detail}); try again shortly."
     else:
         hint = f" ({call.not_found_hint})" if status == 404 and call.not_found_hint else ""
-        failure = BadRequest(f"{where}: {detail}{hint}")
-    if response.headers.get("x-should-retry") in ("true", "false"):
-        failure.retryable = response.headers["x-should-retry"] == "true"
-    failure.retry_delay = retry_after(response.headers)
-    if failure.retry_delay is not None and failure.retry_delay > max_wait:
-        failure.message += f" The server asked to wait {failure.retry_delay:.0f} s."
-    return failure
+        kind, reason = BadRequest, f"request rejected ({status})"
+        message = f"{where}: {detail}{hint}"
+    return kind(message + wait, reason=reason, retryable=retryable, retry_delay=delay)
 
 
 def error_detail(body: str) -> str:
@@ -226,9 +324,20 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
 
 
 def _reason(exc: Exception) -> str:
+    """A network failure in a few words."""
     text = str(exc) or type(exc).__name__
-    if "Connection refused" in text:
-        return "connection refused"
+    lowered = text.lower()
+    for needle, phrase in (
+        ("connection refused", "connection refused"),
+        ("connection reset", "connection reset"),
+        ("name or service not known", "host not found"),
+        ("nodename nor servname", "host not found"),
+        ("temporary failure in name resolution", "host not found"),
+        ("certificate verify failed", "TLS certificate not trusted"),
+        ("network is unreachable", "network unreachable"),
+    ):
+        if needle in lowered:
+            return phrase
     return text
 
 

@@ -17,7 +17,7 @@ from chinwag.context import estimate_tokens
 from chinwag.errors import StreamInterrupted, UsageError
 from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import ApiCall, HttpSettings, error_detail, stream_events
+from chinwag.providers.http import ApiCall, HttpSettings, error_detail, read_to_end, stream_events
 from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
@@ -80,6 +80,9 @@ class OpenAIProvider(BaseProvider):
     def warm_up(self) -> None:
         self.http.warm_up(self.base_url)
 
+    def close(self) -> None:
+        self.http.close()
+
     def _auth(self) -> dict[str, str]:
         # Local servers (Ollama, llama.cpp) need no key; send none rather than a fake one.
         return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -105,8 +108,10 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
 
     usage: dict[str, Any] = {}
     finish_reason = None
-    for sse in httpx2.EventSource(response):
+    events = iter(httpx2.EventSource(response))
+    for sse in events:
         if sse.data.strip() == "[DONE]":
+            read_to_end(events)  # so the connection goes back to the pool
             break
         if not sse.data.strip():
             continue
@@ -114,9 +119,9 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
         if not isinstance(chunk, dict):
             continue
         if chunk.get("error"):
-            failure = StreamInterrupted(f"the server stopped the reply: {error_detail(sse.data)}.")
-            failure.retryable = True  # as for Anthropic: retried only if no text had arrived
-            raise failure
+            # As for Anthropic: retried only if no text had arrived.
+            raise StreamInterrupted(f"the server stopped the reply: {error_detail(sse.data)}.",
+                                    reason="stopped by the server", retryable=True)
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
             content = (choice.get("delta") or {}).get("content")
