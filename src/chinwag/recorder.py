@@ -1,18 +1,37 @@
 """Saving one chat to the history: the session's only way to the store.
 
-`Recorder` opens the database lazily (after the prompt is drawn), saves the
-user's message before the request leaves, and hands each turn a `StoreSink`
-that saves the reply while it streams. Problems with saving are collected as
-one-line notices the session shows (`take_notices`).
+The history never stops the chat. What is to be saved goes into a queue of
+operations in memory (a new conversation, a user message, a reply row, the
+reply's latest text), keyed by local rows because a row's database id is only
+known once it is written. The queue is written in order:
+
+- at once, on the caller's thread, when the database is open, nothing is
+  held back and no other process holds the lock (SQLite's busy timeout is 0
+  for these writes, so they never wait): the user's message is saved before
+  the request leaves, as before;
+- otherwise by one writer thread, off the reply's path, waiting at most
+  `BUSY_TIMEOUT_S` for a lock each time, and retrying at each later save
+  point (every SAVE_INTERVAL while a reply streams, every RETRY_INTERVAL
+  otherwise). A reply's progressive saves coalesce to its latest text.
+
+When saving fails the chat goes on: the reason ("disk full", "locked by
+another process", "damaged", "read-only", see store_check.py) becomes one
+notice line (`take_notices`), given once per fault, and one more when saving
+works again. Faults that may clear keep the queue; the others (a damaged or
+read-only database) stop saving for the session and leave the file untouched.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
-from chinwag.errors import ChinwagError, ConfigError, UsageError
+from chinwag.errors import ChinwagError, UsageError
 from chinwag.events import Event, TextDelta
 from chinwag.records import Message, Reply
 
@@ -20,98 +39,395 @@ if TYPE_CHECKING:
     from chinwag.store import Store
 
 SAVE_INTERVAL = 0.25  # seconds between progressive saves of a streaming reply
-SQLITE_HEADER = b"SQLite format 3\x00"
+RETRY_INTERVAL = 1.0  # seconds between tries while saving fails and no reply streams
+BUSY_TIMEOUT_S = 0.25  # the writer thread's wait for another process's lock
+CLOSE_TIMEOUT_S = 1.0  # the last try at exit: bounded, never a hang
+TEST_MAX_PAGES = "CHINWAG_TEST_MAX_PAGES"  # test hook: cap the database's size (see Recorder)
+
+
+@dataclass(eq=False)
+class _Row:
+    """A conversation or a reply, before and after the database gives it an id."""
+
+    id: int | None = None
+    values: dict[str, Any] | None = None  # a reply's text to write next (coalesced)
+    queued: bool = False  # an "update" for this reply is in the queue
+
+
+@dataclass(eq=False)
+class _Op:
+    kind: Literal["conversation", "user", "reply", "update"]
+    row: _Row  # the conversation (conversation, user) or the reply (reply, update)
+    parent: _Row | None = None  # a reply's conversation
+    text: str = ""
+    model: str | None = None
+    system: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # an update's, when taken from the row
 
 
 class Recorder:
-    """The history database for one chat, opened on first use.
+    """The history database for one chat, opened on first use, never in the way.
 
-    sqlite3 and the store cost ~8 ms to import and open: the REPL's warm-up
-    opens it just after the prompt is drawn, one-shot use when the question
-    is saved. A file that is plainly not a database is refused at once, before
-    any prompt, and never touched; subtler damage shows at first use, with
-    the same one-line error."""
+    `CHINWAG_TEST_MAX_PAGES` (in `environ`, default os.environ) is a test hook,
+    not a setting: SQLite's max_page_count for the chat's connection, so the
+    end-to-end tests can make the database "full" without a full disk."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, environ: Mapping[str, str] | None = None) -> None:
         self.path = path
-        self.conversation_id: int | None = None
-        self._reply_id: int | None = None
+        hook = (os.environ if environ is None else environ).get(TEST_MAX_PAGES, "")
+        self._max_pages = int(hook) if hook.isdigit() else None
         self._store: Store | None = None
-        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # held while the connection is in use
+        self._cond = threading.Condition()  # guards everything below
+        self._pending: list[_Op] = []
+        self._sinks: list[StoreSink] = []  # replies streaming now
+        self._conversation: _Row | None = None
+        self._reply: _Row | None = None
         self._notices: list[str] = []
-        _refuse_if_not_a_database(path)
+        self._after_reply: list[str] = []  # notices about a reply, told when it ends
+        self._fault: str | None = None  # the reason last told, while it lasts
+        self._held_back = False  # something failed to save and waits in the queue
+        self._stopped = False  # a fault that will not clear: saving is off
+        self._flush_now = False
+        self._next_tick = self._next_retry = 0.0
+        self._closing = False
+        self._thread: threading.Thread | None = None
 
-    def open(self) -> Store:
-        with self._lock:
-            if self._store is None:
-                from chinwag.store import Store
+    # -- the session's interface ---------------------------------------------
 
-                self._store = Store.open(self.path)
+    @property
+    def conversation_id(self) -> int | None:
+        """The database id of the conversation being saved (None until written)."""
+        return self._conversation.id if self._conversation is not None else None
+
+    @conversation_id.setter
+    def conversation_id(self, cid: int | None) -> None:
+        self._conversation = _Row(cid) if cid is not None else None
+
+    def open(self) -> Store | None:
+        """Open the database now (the REPL's warm-up does, after the prompt is
+        drawn). A fault becomes a notice, never an exception."""
+        with self._write_lock:
+            self._open_locked()
             return self._store
 
     def close(self) -> None:
-        with self._lock:
+        """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
+        lock) and close. What could not be written is told in a notice."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        if self._pending:
+            self._flush(CLOSE_TIMEOUT_S, blocking=True)
+        with self._write_lock:
+            with self._cond:
+                lost = sum(op.kind in ("user", "update") for op in self._pending)
+            if lost:
+                self._notice(f"{lost} message{'s' * (lost != 1)} could not be saved: {self._fault}")
             if self._store is not None:
                 self._store.close()
+                self._store = None
 
     def take_notices(self) -> list[str]:
         """One-line notices about saving since the last call (e.g. "disk full")."""
-        notices, self._notices = self._notices, []
+        with self._cond:
+            notices, self._notices = self._notices, []
         return notices
 
     def resume(self, conversation_id: int | None) -> tuple[str | None, list[Message]]:
-        """Continue a saved conversation (the latest when None): its system prompt and messages."""
-        store = self.open()
-        cid = conversation_id if conversation_id is not None else store.latest_conversation_id()
-        summary = store.conversation(cid) if cid is not None else None
-        if summary is None:
-            raise UsageError("no such conversation to continue." if conversation_id is None
-                             else f"no conversation {conversation_id}; see chinwag history list.")
-        self.conversation_id = cid
-        messages = [Message(role, text) for role, text in store.history_for_model(summary.id)]  # type: ignore[arg-type]
-        return summary.system, messages
+        """Continue a saved conversation (the latest when None): its system
+        prompt and messages. At start-up, so faults raise (ConfigError)."""
+        from chinwag.store import Store
+
+        with self._write_lock:
+            if self._store is None:
+                self._check_files()
+                self._store = Store.open(self.path, busy_timeout=BUSY_TIMEOUT_S, max_pages=self._max_pages)
+            store = self._store
+            cid = conversation_id if conversation_id is not None else store.latest_conversation_id()
+            summary = store.conversation(cid) if cid is not None else None
+            if summary is None:
+                raise UsageError("no such conversation to continue." if conversation_id is None
+                                 else f"no conversation {conversation_id}; see chinwag history list.")
+            history = store.history_for_model(summary.id)
+        self.conversation_id = summary.id
+        return summary.system, [Message(role, text) for role, text in history]  # type: ignore[arg-type]
 
     def new_conversation(self) -> None:
         """The next message opens a new saved conversation."""
-        self.conversation_id = None
-        self._reply_id = None
+        with self._cond:
+            self._conversation = None
+            self._reply = None
 
     def save_user(self, text: str, model: str, system: str | None) -> None:
-        """Save the user's message before the request leaves."""
-        store = self.open()
-        if self.conversation_id is None:
-            self.conversation_id = store.start_conversation(model, system)
-        store.add_message(self.conversation_id, "user", text, model=model)
+        """Save the user's message before the request leaves (or queue it)."""
+        with self._cond:
+            if self._conversation is None:
+                self._conversation = _Row()
+                self._queue(_Op("conversation", self._conversation, model=model, system=system))
+            self._queue(_Op("user", self._conversation, text=text, model=model))
+        self._save_soon()
 
     def begin_reply(self, model: str, prefill: str) -> None:
         """Make the row this turn's reply is saved in: a new one, or, for a
         /continue (`prefill` is the partial text), the row it extends."""
-        if self.conversation_id is not None and (not prefill or self._reply_id is None):
-            self._reply_id = self.open().begin_reply(self.conversation_id, model=model)
+        with self._cond:
+            if self._conversation is None or (prefill and self._reply is not None):
+                return
+            self._reply = _Row()
+            self._queue(_Op("reply", self._reply, parent=self._conversation, model=model))
+        self._save_soon()
 
     def reply_sink(self, prefill: str) -> StoreSink | None:
         """A sink saving into the current reply row (one per attempt: an
         overflow retry of the same turn saves into the same row)."""
-        if self.conversation_id is None or self._reply_id is None:
-            return None
-        return StoreSink(self.open(), self._reply_id, prefill)
+        with self._cond:
+            if self._reply is None or self._stopped:
+                return None
+            return StoreSink(self, self._reply, prefill)
+
+    # -- called by StoreSink -------------------------------------------------
+
+    def _watch(self, sink: StoreSink) -> None:
+        """`sink`'s reply is streaming: save its latest text every SAVE_INTERVAL."""
+        with self._cond:
+            if not self._sinks:
+                self._next_tick = time.monotonic() + SAVE_INTERVAL
+            self._sinks.append(sink)
+            self._start_thread()
+            self._cond.notify_all()
+
+    def _reply_ended(self, sink: StoreSink, reply: Reply) -> None:
+        with self._cond:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+            if not self._sinks:
+                self._notices += self._after_reply
+                self._after_reply = []
+            self._update(sink.row, sink.prefix + reply.text, status=reply.status,
+                         input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
+                         ttft=reply.ttft, duration=reply.duration, stop_reason=reply.stop_reason)
+        self._save_soon()
+
+    # -- the queue ------------------------------------------------------------
+
+    def _queue(self, op: _Op) -> None:
+        if not self._stopped:
+            self._pending.append(op)
+
+    def _update(self, row: _Row, text: str, **values: Any) -> None:
+        """Queue the reply's latest text; an update already queued for it is replaced."""
+        if self._stopped:
+            return
+        row.values = {"text": text, **values}
+        if not row.queued:
+            row.queued = True
+            self._pending.append(_Op("update", row))
+
+    def _save_soon(self) -> None:
+        """Write the queue now if that cannot wait on anything (the database is
+        open, no lock to wait for), else wake the writer."""
+        with self._cond:
+            ready = self._store is not None and not self._stopped
+        if not (ready and self._flush(0.0, blocking=False)):
+            with self._cond:
+                if self._pending and not self._stopped:
+                    self._flush_now = True
+                    self._start_thread()
+                    self._cond.notify_all()
+
+    def _flush(self, busy_timeout: float, *, blocking: bool) -> bool:
+        """Write the queue in order, stopping at the first failure. True when it
+        is empty afterwards. With no wait (`busy_timeout` 0) a lock is not a
+        fault yet: the writer thread waits for it, and tells if it must."""
+        if not self._write_lock.acquire(blocking=blocking):
+            return False
+        try:
+            if self._store is None and not self._open_locked():
+                return False
+            assert self._store is not None
+            with self._store.waiting(busy_timeout):
+                while (op := self._next_op()) is not None:
+                    if not self._apply(self._store, op, quiet_lock=busy_timeout == 0):
+                        return False
+            with self._cond:
+                if self._held_back and not self._pending:
+                    self._held_back, self._fault = False, None
+                    self._notices.append("history is being saved again")
+            return True
+        except ChinwagError as exc:  # setting the busy timeout failed: the connection is unusable
+            self._failed(exc, during_reply=False)
+            return False
+        finally:
+            self._write_lock.release()
+
+    def _next_op(self) -> _Op | None:
+        with self._cond:
+            if not self._pending or self._stopped:
+                return None
+            op = self._pending.pop(0)
+            if op.kind == "update":
+                op.values, op.row.values, op.row.queued = op.row.values or {}, None, False
+            return op
+
+    def _apply(self, store: Store, op: _Op, quiet_lock: bool) -> bool:
+        """Write one operation; False (the fault recorded) when it failed."""
+        target = op.parent if op.kind == "reply" else op.row
+        try:
+            if op.kind == "conversation":
+                op.row.id = store.start_conversation(op.model, op.system)
+            elif target is None or target.id is None:
+                pass  # its conversation was deleted meanwhile: nothing to attach it to
+            elif op.kind == "user":
+                store.add_message(target.id, "user", op.text, model=op.model)
+            elif op.kind == "reply":
+                op.row.id = store.begin_reply(target.id, model=op.model)
+            else:
+                values = dict(op.values)
+                store.update_reply(target.id, values.pop("text"), **values)
+            return True
+        except UsageError:  # the conversation was deleted meanwhile (`chinwag history delete`)
+            if target is not None:
+                target.id = None
+            self._notice("this conversation was deleted from the history; it is no longer saved")
+            return True
+        except ChinwagError as exc:
+            with self._cond:
+                if op.kind != "update":
+                    self._pending.insert(0, op)
+                elif not op.row.queued:  # nothing newer queued meanwhile: keep these values
+                    op.row.values, op.row.queued = op.values, True
+                    self._pending.insert(0, _Op("update", op.row))
+            self._failed(exc, during_reply=op.kind in ("reply", "update"), quiet_lock=quiet_lock)
+            return False
+
+    def _failed(self, exc: ChinwagError, during_reply: bool, quiet_lock: bool = False) -> None:
+        """Record a failure: keep the queue if it may clear, else stop saving;
+        a notice if this fault is new. A reply's is told when the reply ends."""
+        from chinwag.store_check import LOCKED, StorageError
+
+        reason = exc.reason if isinstance(exc, StorageError) else exc.message
+        if quiet_lock and reason == LOCKED:
+            return  # no wait was allowed: the writer thread waits, and tells if it must
+        with self._cond:
+            self._held_back = True
+            if not (isinstance(exc, StorageError) and exc.transient):
+                self._stopped, self._pending = True, []
+            self._next_retry = time.monotonic() + RETRY_INTERVAL
+            if reason == self._fault:
+                return
+            self._fault = reason
+            if not during_reply:
+                self._notices.append(_not_saved(reason, self.path))
+            elif self._sinks:
+                self._after_reply.append(f"this reply could not be saved: {reason}")
+            else:
+                self._notices.append(f"this reply could not be saved: {reason}")
+
+    def _notice(self, text: str) -> None:
+        with self._cond:
+            self._notices.append(text)
+
+    # -- opening ----------------------------------------------------------------
+
+    def _open_locked(self) -> bool:
+        """Open the store (the caller holds the write lock). False, with the
+        fault recorded, when it cannot be used now."""
+        if self._store is not None:
+            return True
+        if self._stopped:
+            return False
+        from chinwag.store import Store
+        from chinwag.store_check import FULL, StorageError, disk_is_full
+
+        try:
+            self._check_files()
+            store = Store.open(self.path, busy_timeout=BUSY_TIMEOUT_S, max_pages=self._max_pages)
+        except StorageError as exc:
+            self._failed(exc, during_reply=False)
+            return False
+        except ChinwagError as exc:  # e.g. written by a newer chinwag: leave it alone
+            self._failed(exc, during_reply=False)
+            return False
+        self._store = store
+        try:
+            full = disk_is_full(self.path) or not store.room_to_grow()
+        except ChinwagError:
+            full = False
+        if full:
+            with self._cond:
+                if self._fault is None:
+                    self._fault = FULL
+                    self._notices.append(_not_saved(FULL, self.path))
+        return True
+
+    def _check_files(self) -> None:
+        """Refuse a database whose bytes are plainly wrong, or that SQLite's
+        quick check finds damaged, before anything is written to it."""
+        from chinwag.store_check import DAMAGED, StorageError, damage_in_files, problems
+
+        found = damage_in_files(self.path)
+        if found is None and self.path.exists() and self.path.stat().st_size > 0:
+            found = next(iter(problems(self.path, limit=1)), None)
+        if found is not None:
+            raise StorageError(f"cannot use the history database {self.path} ({DAMAGED}: {found}); it"
+                               " was left as it is: run `chinwag history check`, or run with --no-save",
+                               DAMAGED)
+
+    # -- the writer thread ------------------------------------------------------
+
+    def _start_thread(self) -> None:
+        """(Holding _cond.) One writer thread for the chat, started on first need."""
+        if self._thread is None and not self._closing:
+            self._thread = threading.Thread(target=self._write_behind, name="chinwag-save", daemon=True)
+            self._thread.start()
+
+    def _write_behind(self) -> None:
+        while True:
+            with self._cond:
+                while not self._due():
+                    if self._closing:
+                        return
+                    self._cond.wait(self._wait_time())
+                if self._closing:
+                    return
+                self._flush_now = False
+                if self._sinks and time.monotonic() >= self._next_tick:
+                    self._next_tick = time.monotonic() + SAVE_INTERVAL
+                    for sink in self._sinks:
+                        if (latest := sink.take()) is not None:
+                            self._update(sink.row, sink.prefix + latest.text, status="streaming")
+            self._flush(BUSY_TIMEOUT_S, blocking=True)
+
+    def _due(self) -> bool:
+        now = time.monotonic()
+        return (self._closing or self._flush_now or (bool(self._sinks) and now >= self._next_tick)
+                or (bool(self._pending) and not self._stopped and now >= self._next_retry))
+
+    def _wait_time(self) -> float | None:
+        now = time.monotonic()
+        times = [self._next_tick - now] if self._sinks else []
+        if self._pending and not self._stopped:
+            times.append(self._next_retry - now)
+        return max(min(times), 0.001) if times else None
 
 
 class StoreSink:
     """Saves the reply while it streams and at the end, so even `kill -9` leaves
     what was on screen in the history.
 
-    A timer thread writes the latest text every SAVE_INTERVAL while it is
-    newer than what was saved: text shown just before the stream stalls is
-    saved too, and no database write sits on the path from socket to screen.
-    """
+    On each text event it only keeps the latest snapshot (no copying, no
+    lock, no database): the recorder's writer thread saves it every
+    SAVE_INTERVAL, so text shown just before the stream stalls is saved too,
+    and nothing about saving sits on the path from socket to screen. The end
+    of the reply is queued, and written at once when that cannot wait."""
 
-    def __init__(self, store: Store, reply_id: int, prefix: str = "") -> None:
-        self.store, self.reply_id, self.prefix = store, reply_id, prefix
+    def __init__(self, recorder: Recorder, row: _Row, prefix: str = "") -> None:
+        self.recorder, self.row, self.prefix = recorder, row, prefix
         self._latest: Reply | None = None  # a snapshot newer than the database has, if any
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._save_periodically, name="chinwag-save", daemon=True)
+        self._watched = False
 
     def on_start(self) -> None:
         pass
@@ -119,45 +435,25 @@ class StoreSink:
     def on_event(self, event: Event, reply: Reply) -> None:
         if isinstance(event, TextDelta):
             self._latest = reply  # the snapshot, not its text: no copying per chunk
-            if self._thread.ident is None:  # not started: start with the first text, not before the request
-                self._thread.start()
+            if not self._watched:  # from the first text, not before the request
+                self._watched = True
+                self.recorder._watch(self)
 
     def on_end(self, reply: Reply) -> None:
-        self._done.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        with self._lock:
-            self.store.update_reply(
-                self.reply_id,
-                self.prefix + reply.text,
-                status=reply.status,
-                input_tokens=reply.input_tokens,
-                output_tokens=reply.output_tokens,
-                ttft=reply.ttft,
-                duration=reply.duration,
-                stop_reason=reply.stop_reason,
-            )
+        self._latest = None
+        self.recorder._reply_ended(self, reply)
 
-    def _save_periodically(self) -> None:
-        while not self._done.wait(SAVE_INTERVAL):
-            latest, self._latest = self._latest, None
-            if latest is not None:
-                with self._lock:
-                    try:
-                        self.store.update_reply(self.reply_id, self.prefix + latest.text, status="streaming")
-                    except ChinwagError:
-                        pass  # e.g. locked for long by another process: the final save reports it
+    def take(self) -> Reply | None:
+        latest, self._latest = self._latest, None
+        return latest
 
 
-def _refuse_if_not_a_database(path: Path) -> None:
-    try:
-        with path.open("rb") as file:
-            header = file.read(len(SQLITE_HEADER))
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise ConfigError(f"cannot read the history database {path} ({exc.strerror}); "
-                          "run with --no-save to chat without saving") from exc
-    if header and header != SQLITE_HEADER:
-        raise ConfigError(f"cannot use the history database {path} (file is not a database); it was left as"
-                          " it is: move it aside, or run with --no-save to chat without saving")
+def _not_saved(reason: str, path: Path) -> str:
+    """The one line for a fault: the short reason, the file, what to do."""
+    from chinwag.store_check import DAMAGED, LOCKED
+
+    hint = {DAMAGED: "; see `chinwag history check`", LOCKED: "; it is saved when the lock clears"}
+    if str(path) in reason:  # a whole sentence already (e.g. a newer chinwag's database)
+        return f"history is not being saved: {reason}"
+    return f"history is not being saved: {reason} ({path}){hint.get(reason, '')}"
+

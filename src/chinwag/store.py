@@ -8,9 +8,12 @@ are Unix seconds. Text is stored as received; cleaning it is the display's job.
 
 Every write is one short transaction; WAL with `synchronous=NORMAL` survives a
 killed process. Two processes may write at once (writers wait for the lock up
-to `BUSY_TIMEOUT_S`). A reply left "streaming" by a process that is gone is
-marked "interrupted" on the next open. A file that is not a usable database
-raises `ConfigError` naming it, and is never rewritten or removed.
+to the busy timeout: `BUSY_TIMEOUT_S` for `history` commands, less for the
+chat, see recorder.py). A reply left "streaming" by a process that is gone is
+marked "interrupted" on the next open. A database that cannot be used raises
+`StorageError` (a `ConfigError`) naming it and the reason (store_check.py);
+it is never rewritten or removed. A file this module created and could not
+make into a database (disk full) is removed again: no debris.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from chinwag.errors import ConfigError, UsageError
+from chinwag.store_check import LOCKED, StorageError, storage_error
 from chinwag.writers import writer_alive
 
 ROLES = ("user", "assistant")
@@ -149,33 +153,63 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self._busy_timeout = float(conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
+    def open(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT_S, read_only: bool = False,
+             max_pages: int | None = None) -> Store:
         """Open (creating if needed) the database at `path`, migrate it and
-        mark abandoned "streaming" replies as "interrupted"."""
+        mark abandoned "streaming" replies as "interrupted".
+
+        `read_only` creates, migrates and marks nothing (for reading history
+        from a read-only directory). `max_pages` caps the file's size in pages
+        (SQLite's max_page_count, for this connection): tests use it to make
+        the database "full"."""
         path = Path(path)
-        _create_private(path)
-        uri = path.resolve().as_uri() + "?mode=rw"
+        created = False if read_only else _create_private(path)
+        uri = path.resolve().as_uri() + ("?mode=ro" if read_only else "?mode=rw")
         try:
-            # Not only this thread: session.StoreSink saves from a timer thread, under its lock.
-            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise _database_error(path, exc) from exc
-        store = cls(conn, path)
-        try:
-            with store._translated():  # fails here if the file is not a database
-                _set_up(conn)
-            store._migrate()
-            store._recover_abandoned_replies()
-        except BaseException:
-            conn.close()
+            try:
+                # Not only this thread: the recorder saves from its writer thread, under its lock.
+                conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None,
+                                       check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise storage_error(path, exc) from exc
+            store = cls(conn, path)
+            try:
+                if max_pages is not None:
+                    conn.execute(f"PRAGMA max_page_count = {int(max_pages)}")
+                with store._translated():  # fails here if the file is not a database
+                    _set_up(conn, busy_timeout, read_only)
+                store._migrate(read_only)
+                if not read_only:
+                    store._recover_abandoned_replies()
+            except BaseException:
+                conn.close()
+                raise
+        except StorageError as exc:
+            if created and exc.reason != LOCKED:
+                _remove_created(path)
             raise
         return store
 
     def close(self) -> None:
         self._conn.close()
+
+    @contextmanager
+    def waiting(self, seconds: float) -> Iterator[None]:
+        """Wait at most `seconds` for another process's lock inside this block."""
+        self._conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+
+    def room_to_grow(self) -> bool:
+        """False when the database has reached its page limit with no free page left."""
+        (count,), (limit,), (free,) = (self._query(f"PRAGMA {name}")[0]
+                                       for name in ("page_count", "max_page_count", "freelist_count"))
+        return bool(count < limit or free > 0)
 
     def start_conversation(self, model: str | None = None, system: str | None = None) -> int:
         now = time.time()
@@ -299,10 +333,14 @@ class Store:
                 (cid, role, content, status, model, os.getpid(), now, now))
         return int(cur.lastrowid or 0)
 
-    def _migrate(self) -> None:
+    def _migrate(self, read_only: bool = False) -> None:
         """Apply the migrations not yet recorded, in order, in one transaction."""
-        if self._query("PRAGMA user_version")[0][0] == len(_MIGRATIONS):
+        version = self._query("PRAGMA user_version")[0][0]
+        if version == len(_MIGRATIONS) or (read_only and version > len(_MIGRATIONS)):
             return
+        if read_only:
+            raise StorageError(f"the history database {self.path} needs upgrading, and it is"
+                               " read-only here", "read-only")
         with self._transaction() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS migrations"
                          " (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
@@ -318,12 +356,17 @@ class Store:
             conn.execute(f"PRAGMA user_version = {len(_MIGRATIONS)}")
 
     def _recover_abandoned_replies(self) -> None:
+        """Best effort: a database locked or full now is marked at a later open."""
         rows = self._query("SELECT id, writer_pid FROM messages WHERE status = 'streaming'")
         abandoned = [(time.time(), rid) for rid, pid in rows if not writer_alive(pid)]
         if abandoned:
-            with self._transaction() as conn:
-                conn.executemany("UPDATE messages SET status = 'interrupted', updated_at = ?"
-                                 " WHERE id = ? AND status = 'streaming'", abandoned)
+            try:
+                with self._transaction() as conn:
+                    conn.executemany("UPDATE messages SET status = 'interrupted', updated_at = ?"
+                                     " WHERE id = ? AND status = 'streaming'", abandoned)
+            except StorageError as exc:
+                if not exc.transient:
+                    raise
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._translated():
@@ -350,30 +393,43 @@ class Store:
         except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
             raise  # our own misuse (e.g. a closed store): a bug, not the user's
         except sqlite3.Error as exc:
-            raise _database_error(self.path, exc) from exc
+            raise storage_error(self.path, exc) from exc
 
 
-def _create_private(path: Path) -> None:
-    """Create the directory (0700) and an empty file (0600) if missing."""
+def _create_private(path: Path) -> bool:
+    """Create the directory (0700) and an empty file (0600) if missing; True if it was."""
     try:
         if not path.parent.exists():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(path.parent, 0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return
+        return False
     except OSError as exc:
-        raise ConfigError(f"cannot create the history database {path} ({exc.strerror});"
-                          " check CHINWAG_HOME or run with --no-save") from exc
+        raise storage_error(path, exc, f"cannot create it: {exc.strerror}") from exc
     os.close(fd)
     os.chmod(path, 0o600)
+    return True
 
 
-def _set_up(conn: sqlite3.Connection) -> None:
+def _remove_created(path: Path) -> None:
+    """Take back the file this process just created (and its WAL and shared
+    memory) when it could not be made into a database: no 0-byte debris."""
+    for name in (f"{path}-wal", f"{path}-shm", str(path)):
+        try:
+            os.remove(name)
+        except OSError:
+            pass
+
+
+def _set_up(conn: sqlite3.Connection, busy_timeout: float, read_only: bool) -> None:
     """WAL and friends. Switching a new file to WAL needs it alone, and SQLite
     answers "locked" at once rather than waiting: two chinwags started together
     on a new database (the two-writer test caught it) retry for a while."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    if read_only:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # is it a database at all?
+        return
+    deadline = time.monotonic() + busy_timeout
     while True:
         try:
             conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
@@ -382,15 +438,6 @@ def _set_up(conn: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
-
-
-def _database_error(path: Path, exc: sqlite3.Error) -> ConfigError:
-    detail = str(exc)
-    if "locked" in detail or "busy" in detail:
-        return ConfigError(f"the history database {path} is busy (locked by another process);"
-                           " try again, or run with --no-save")
-    return ConfigError(f"cannot use the history database {path} ({detail}); it was left as"
-                       " it is: move it aside, or run with --no-save to chat without saving")
 
 
 def _summary(row: Sequence[Any]) -> ConversationSummary:
