@@ -1,10 +1,12 @@
-"""`chinwag history`: list, show, search, export and delete saved conversations.
+"""`chinwag history`: list, show, search, export, delete and check saved conversations.
 
 `cli.py` calls `main(argv, environ, out)` with the arguments after "history".
 Everything read from the database is shown through `sanitize`, so stored
 escape sequences never reach the terminal; `--json` and `export --format json`
 carry the raw text (JSON escapes control characters). A missing database is
-never created here: there is simply nothing to show yet.
+never created here: there is simply nothing to show yet. Reading works from a
+read-only directory or file too (the database is then opened read-only);
+`check` says whether the file is sound and how to recover it (store_check.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file
 from chinwag.render.sanitize import sanitize
 from chinwag.store import ConversationSummary, SearchHit, Store, StoredMessage
+from chinwag.store_check import READ_ONLY, StorageError
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MAX_ID = 2**63 - 1  # SQLite's largest integer
@@ -67,8 +70,15 @@ class _Context:
                 and self.environ.get("TERM") != "dumb")
 
     @contextmanager
-    def store(self) -> Iterator[Store]:
-        with closing(Store.open(self.db)) as store:
+    def store(self, read: bool = False) -> Iterator[Store]:
+        """The database; for `read`, opened read-only where it cannot be written."""
+        try:
+            opened = Store.open(self.db)
+        except StorageError as exc:
+            if not read or exc.reason != READ_ONLY:
+                raise
+            opened = Store.open(self.db, read_only=True)
+        with closing(opened) as store:
             yield store
 
 
@@ -96,7 +106,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser(out: TextIO) -> _Parser:
     parser = _Parser(prog="chinwag history", out=out,
-                     description="List, show, search, export and delete saved conversations.")
+                     description="List, show, search, export, delete and check saved conversations.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ident: dict[str, Any] = {"metavar": "ID", "help": "a conversation number, or 'last'"}
 
@@ -125,6 +135,10 @@ def _parser(out: TextIO) -> _Parser:
     sub.add_argument("id", **ident)
     sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     sub.set_defaults(run=_delete)
+
+    sub = commands.add_parser("check", out=out, help="is the database sound? if not, how to recover"
+                              " it (exit 1 when a problem is found; never changes it)")
+    sub.set_defaults(run=_check)
     return parser
 
 
@@ -139,7 +153,7 @@ def _positive(text: str) -> int:
 def _list(args: argparse.Namespace, ctx: _Context) -> int:
     conversations: list[ConversationSummary] = []
     if ctx.db.exists():
-        with ctx.store() as store:
+        with ctx.store(read=True) as store:
             conversations = store.list_conversations(args.limit)
     if args.json:
         _write_json(ctx.out, [_summary_json(c) for c in conversations])
@@ -180,7 +194,7 @@ def _search(args: argparse.Namespace, ctx: _Context) -> int:
     text = " ".join(args.text)
     hits: list[SearchHit] = []
     if ctx.db.exists():
-        with ctx.store() as store:
+        with ctx.store(read=True) as store:
             hits = store.search(text, limit=args.limit)
     if args.json:
         _write_json(ctx.out, [_hit_json(h) for h in hits])
@@ -227,6 +241,12 @@ def _delete(args: argparse.Namespace, ctx: _Context) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace, ctx: _Context) -> int:
+    from chinwag.store_check import report
+
+    return report(ctx.db, ctx.out)
+
+
 # -- loading and formatting ----------------------------------------------------
 
 def _load(ctx: _Context, ident: str) -> tuple[ConversationSummary, list[StoredMessage]]:
@@ -235,7 +255,7 @@ def _load(ctx: _Context, ident: str) -> tuple[ConversationSummary, list[StoredMe
         raise UsageError(f"a conversation ID is a number or 'last', not {ident!r}")
     if not ctx.db.exists():
         raise UsageError("no conversations saved yet")
-    with ctx.store() as store:
+    with ctx.store(read=True) as store:
         cid = store.latest_conversation_id() if ident == "last" else min(int(ident), _MAX_ID)
         summary = store.conversation(cid) if cid is not None else None
         if summary is None:

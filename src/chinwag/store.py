@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from chinwag.errors import ConfigError, UsageError
-from chinwag.store_check import LOCKED, StorageError, storage_error
+from chinwag.store_check import LOCKED, StorageError, storage_error, writable
 from chinwag.writers import writer_alive
 
 ROLES = ("user", "assistant")
@@ -167,7 +167,9 @@ class Store:
         the database "full"."""
         path = Path(path)
         created = False if read_only else _create_private(path)
-        uri = path.resolve().as_uri() + ("?mode=ro" if read_only else "?mode=rw")
+        # A read-only directory cannot hold the WAL's shared memory: read the file as immutable.
+        uri = path.resolve().as_uri() + ("?mode=rw" if not read_only else
+                                         "?mode=ro&immutable=1" if not writable(path) else "?mode=ro")
         try:
             try:
                 # Not only this thread: the recorder saves from its writer thread, under its lock.

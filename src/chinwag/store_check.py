@@ -74,6 +74,8 @@ def reason_of(exc: BaseException) -> str:
 def storage_error(path: Path, exc: BaseException, detail: str | None = None) -> StorageError:
     """The one-line error for `exc` at `path` (history commands show it as it is)."""
     reason = reason_of(exc)
+    if reason == "unable to open database file" and not writable(path):
+        reason = READ_ONLY
     detail = detail or (str(exc) if isinstance(exc, sqlite3.Error) else getattr(exc, "strerror", None)
                         or str(exc))
     if reason == LOCKED:
@@ -127,19 +129,24 @@ def problems(path: Path, limit: int = 10) -> list[str]:
     if (damage := damage_in_files(path)) is not None:
         return [damage]
     try:
-        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=1.0)
-    except sqlite3.Error as exc:
-        return [str(exc)]
-    try:
-        rows = conn.execute(f"PRAGMA quick_check({int(limit)})").fetchall()
+        conn = _read_only(path)
+        try:
+            rows = conn.execute(f"PRAGMA quick_check({int(limit)})").fetchall()
+        finally:
+            conn.close()
     except sqlite3.Error as exc:
         if reason_of(exc) != DAMAGED:
             raise storage_error(path, exc) from exc
         return [str(exc)]
-    finally:
-        conn.close()
     found = [str(row[0]) for row in rows]
     return [] if found == ["ok"] else found
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write (immutable where the directory is read-only,
+    since SQLite could not make the WAL's shared-memory file there)."""
+    uri = path.resolve().as_uri() + ("?mode=ro" if writable(path) else "?mode=ro&immutable=1")
+    return sqlite3.connect(uri, uri=True, timeout=1.0)
 
 
 def disk_is_full(path: Path) -> bool:
@@ -188,7 +195,7 @@ def report(path: Path, out: TextIO) -> int:
 
 
 def _counts(path: Path) -> str:
-    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=1.0)
+    conn = _read_only(path)
     try:
         conversations = conn.execute("SELECT count(*) FROM conversations").fetchone()[0]
         messages = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
@@ -202,16 +209,33 @@ def _counts(path: Path) -> str:
 def _recovery(path: Path) -> str:
     aside = f"{path}.damaged"
     lines = ["chinwag has not changed it. To recover what SQLite can still read:"]
-    if shutil.which("sqlite3"):
-        lines += [f"  sqlite3 {path} .recover > recovered.sql",
-                  "  sqlite3 recovered.db < recovered.sql",
-                  f"  mv {path} {aside} && mv recovered.db {path}"]
+    if _cli_can_recover():
+        lines += [f"  sqlite3 {path} .recover | sqlite3 recovered.db"]
+    elif shutil.which("sqlite3"):  # a CLI built without .recover: a dump keeps every row it can read
+        lines += [f"  sqlite3 {path} .dump | sed 's/^ROLLBACK; -- due to errors$/COMMIT;/'"
+                  " | sqlite3 recovered.db"]
     else:
         lines += ["  install SQLite's command-line tool (e.g. `apt install sqlite3`), then",
-                  f"  sqlite3 {path} .recover > recovered.sql && sqlite3 recovered.db < recovered.sql"]
-    lines += [f"Or move it aside to start a new history: mv {path} {aside}",
-              "Until then chinwag chats without saving and says so."]
+                  f"  sqlite3 {path} .recover | sqlite3 recovered.db"]
+    lines += [f"  mv {path} {aside} && mv recovered.db {path}",
+              f"Or move it aside to start a new history: mv {path} {aside}",
+              "Until then chinwag chats without saving, and says so."]
     return "\n".join(lines) + "\n"
+
+
+def _cli_can_recover() -> bool:
+    """Whether the sqlite3 command-line tool here has a working `.recover`
+    (some builds lack the page reader it needs and fail even on sound files)."""
+    import subprocess
+
+    if not shutil.which("sqlite3"):
+        return False
+    try:
+        done = subprocess.run(["sqlite3", ":memory:", ".recover"], capture_output=True, timeout=10,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _size(n: int) -> str:
