@@ -56,6 +56,7 @@ MODULES = [
     ("bench_store", "History store"),
     ("bench_save_overhead", "Cost of saving the conversation"),
     ("bench_interrupt", "Ctrl-C mid-reply"),
+    ("bench_connection_reuse", "Turn-2 first token: connection reuse over TLS"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}
