@@ -100,16 +100,22 @@ def test_ctrl_c_twice_at_the_prompt_leaves_with_130(scripted_server: ScriptedSer
     ctrl_c_twice_at_the_prompt(child)
 
 
-def test_server_sees_the_connection_closed_after_a_normal_reply(scripted_server: ScriptedServer, tmp_path: Path) -> None:
-    scripted_server.enqueue(Reply(chunks=["Done."]))
+def test_turns_share_one_connection_which_is_closed_at_quit(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(chunks=["Done."]), Reply(chunks=["Again."]))
     child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
     child.expect("You: ")
     child.sendline("Hi")
     child.expect("Done.")
     child.expect("You: ")
-    assert scripted_server.wait_closed(1, timeout=5)  # while chinwag is still running
+    child.sendline("Once more")
+    child.expect("Again.")
+    child.expect("You: ")
+    assert not scripted_server.wait_closed(1, timeout=0.3)  # kept alive for the next turn
+    ports = {r.headers.get("x-client-port") for r in scripted_server.requests}
     child.sendline("quit")
     assert finish(child) == 0
+    assert scripted_server.wait_closed(1, timeout=5)  # closed at exit, not left to the OS
+    assert scripted_server.closed_connections == 1, ports
 
 
 def test_dropped_connection_keeps_partial_reply_and_retry_asks_again(scripted_server: ScriptedServer, tmp_path: Path) -> None:

@@ -187,7 +187,7 @@ def test_overloaded_then_success_shows_a_retry_line(scripted_server: ScriptedSer
     result = run_chinwag(["hi"], anthropic_env(tmp_path, scripted_server.base_url))
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Made it.\n"
-    assert "overloaded, retrying in 0.05 s (attempt 2/3)" in result.stderr
+    assert "overloaded (529), retrying in 0.05 s (attempt 2/3)" in result.stderr
 
 
 def test_bad_render_setting_in_config_is_named(tmp_path: Path) -> None:

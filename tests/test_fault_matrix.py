@@ -50,7 +50,7 @@ def test_429_waits_what_the_server_asked(env: dict[str, str], scripted_server: S
     started = time.monotonic()
     result = run_chinwag(["hi"], env)
     assert result.returncode == 0, result.stderr
-    assert "rate limited, retrying in 2 s (attempt 2/3)" in result.stderr
+    assert "rate limited (429), retrying in 2 s (attempt 2/3)" in result.stderr
     assert result.stdout == "After waiting.\n"
     assert time.monotonic() - started >= 2
 

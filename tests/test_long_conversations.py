@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chinwag.turn import Conversation
+from chinwag.conversation import Conversation
 from chinwag.config import Settings
 from chinwag.context import drop_half, estimate_tokens, fit, is_context_overflow
 from chinwag.records import Window
-from chinwag.events import TextDelta
+from chinwag.events import Event, Notice, TextDelta
 from chinwag.providers.anthropic import AnthropicProvider
 from chinwag.records import Message
 from chinwag.providers.local import LocalProvider
@@ -61,15 +61,29 @@ def test_drop_half_and_overflow_messages_from_real_servers() -> None:
     assert not is_context_overflow("invalid x-api-key")
 
 
+class Notices(list[str]):
+    """A sink that keeps the text of every Notice event."""
+
+    def on_start(self) -> None:
+        pass
+
+    def on_event(self, event: Event, reply: object) -> None:
+        if isinstance(event, Notice):
+            self.append(event.text)
+
+    def on_end(self, reply: object) -> None:
+        pass
+
+
 def test_two_hundred_turns_on_the_local_model_never_overflow(tmp_path: Path) -> None:
     # A 128-token window fills in a few turns; 200 short turns slide it along.
     provider = LocalProvider(context_size=128)
     window = provider.context_window("")
     settings = Settings(provider="local", model="", system="You are brief.", max_tokens=2, temperature=0)
-    notices: list[str] = []
-    session = Session(settings, provider, Conversation("You are brief."), notify=notices.append)
+    notices = Notices()
+    session = Session(settings, provider, Conversation("You are brief."))
     for turn in range(200):
-        reply = session.ask(f"Turn {turn}, a number.", [])
+        reply = session.ask(f"Turn {turn}, a number.", [notices])
         assert reply.status == "complete", (turn, reply.error)
         assert reply.input_tokens is not None and reply.input_tokens + 2 <= window.tokens
     assert len(session.conversation.messages) == 400  # all kept
@@ -97,10 +111,10 @@ def test_server_that_says_too_long_gets_half_the_history(scripted_server: Script
     )
     provider = OpenAIProvider(None, scripted_server.base_url + "/v1")
     settings = Settings(provider="openai", model="m", system="s", max_tokens=100, temperature=None)
-    notices: list[str] = []
-    session = Session(settings, provider, Conversation("s"), notify=notices.append)
+    notices = Notices()
+    session = Session(settings, provider, Conversation("s"))
     session.conversation.messages = _turns(20)[:-1]
-    reply = session.ask("latest", [])
+    reply = session.ask("latest", [notices])
     assert reply.status == "complete" and reply.text == "Fits now."
     first, second = (r.json["messages"] for r in scripted_server.requests)
     assert len(second) < len(first) and second[-1] == {"role": "user", "content": "latest"}

@@ -2,7 +2,7 @@
 
 Everything comes in as arguments (an environ mapping, the working directory,
 the parsed flags), so tests never patch globals. The result is one frozen
-`Settings`; `providers/factory.py` turns it into a provider.
+`Settings`; `providers/registry.py` turns it into a provider.
 """
 
 from __future__ import annotations
@@ -15,11 +15,8 @@ from typing import Any
 from chinwag.errors import ConfigError, UsageError
 from chinwag.paths import config_file
 
-DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-20250514"
-DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 DEFAULT_SYSTEM = "You are a helpful assistant. Keep responses brief and clear."
 DEFAULT_MAX_TOKENS = 4096
-PROVIDERS = ("anthropic", "openai", "local")
 CONFIG_KEYS = {"model", "system", "max_tokens", "temperature", "render", "save", "context_size",
                "timeout", "max_retry_wait", "retries"}
 DEFAULT_TIMEOUT = 600.0  # seconds of silence from the server before we give up (a slow first token is fine)
@@ -28,7 +25,7 @@ DEFAULT_MAX_RETRY_WAIT = 60.0  # longest retry-after we honour, as the SDKs do
 
 @dataclass(frozen=True)
 class Settings:
-    provider: str  # one of PROVIDERS
+    provider: str  # a name in providers/registry.py
     model: str  # "" for "the server's first model" (OpenAI-compatible) or the bundled model
     system: str
     max_tokens: int
@@ -74,24 +71,24 @@ def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]
 
 def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> Settings:
     """The settings for this run; raises UsageError/ConfigError with a one-line reason."""
+    from chinwag.providers.registry import entry
+
     src = load_sources(environ, cwd, flags)
     spec, _ = src.get("model", "CHINWAG_MODEL")
     provider, model, notice = _choose_provider(spec, src)
-    key_var, url_var = f"{provider.upper()}_API_KEY", f"{provider.upper()}_BASE_URL"
-    api_key = src.get(key_var)[0] if provider != "local" else None
-    base_url, url_source = src.get(url_var) if provider != "local" else (None, None)
+    wanted = entry(provider)
+    api_key = src.get(wanted.key_variable)[0] if wanted.key_variable else None
+    base_url, url_source = src.get(wanted.url_variable) if wanted.url_variable else (None, None)
     if base_url and not str(base_url).startswith(("http://", "https://")):
-        raise ConfigError(f"{url_var} must start with http:// or https://, got {base_url!r} (from {url_source}).")
-    if provider == "anthropic" and not api_key:
-        raise ConfigError(f"{key_var} is not set; export {key_var}=... (or put it in ./.env), "
+        raise ConfigError(f"{wanted.url_variable} must start with http:// or https://, got {base_url!r} (from {url_source}).")
+    if wanted.needs == "key" and not api_key:
+        raise ConfigError(f"{wanted.key_variable} is not set; export {wanted.key_variable}=... (or put it in ./.env), "
                           "or use -m local for the bundled model.")
-    if provider == "openai" and not api_key and not base_url:
-        raise ConfigError(f"{key_var} is not set; export {key_var}=..., or set OPENAI_BASE_URL "
-                          "for a local server (Ollama, vLLM, llama.cpp).")
-    if provider == "anthropic" and not model:
-        model = DEFAULT_ANTHROPIC_MODEL
-    if provider == "openai" and not model and not base_url:
-        model = DEFAULT_OPENAI_MODEL
+    if wanted.needs == "key or url" and not api_key and not base_url:
+        raise ConfigError(f"{wanted.key_variable} is not set; export {wanted.key_variable}=..., or set "
+                          f"{wanted.url_variable} for a local server (Ollama, vLLM, llama.cpp).")
+    if not model and not (base_url and wanted.servers_choose):
+        model = wanted.default_model
     return Settings(
         provider=provider,
         model=model,
@@ -112,23 +109,9 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
     )
 
 
-def parse_model_spec(spec: str) -> tuple[str, str]:
-    """`anthropic:NAME`, `openai:NAME`, `local[:PATH]`, or a bare name -> (provider, model)."""
-    prefix, sep, rest = spec.partition(":")
-    if sep and prefix in PROVIDERS:
-        return prefix, rest.strip()
-    if spec == "local":
-        return "local", ""
-    if spec.startswith("claude"):
-        return "anthropic", spec
-    if spec.startswith(("gpt-", "chatgpt-", "o1", "o3", "o4")):
-        return "openai", spec
-    if spec.endswith(".gguf"):
-        return "local", spec
-    return "", spec
-
-
 def _choose_provider(spec: str | None, src: Sources) -> tuple[str, str, str | None]:
+    from chinwag.providers.registry import PROVIDERS, parse_model_spec
+
     if spec:
         provider, model = parse_model_spec(str(spec))
         if provider:
@@ -136,10 +119,10 @@ def _choose_provider(spec: str | None, src: Sources) -> tuple[str, str, str | No
         if src.get("OPENAI_BASE_URL")[0]:  # Ollama/vLLM model names like "llama3.2"
             return "openai", model, None
         raise UsageError(f"unknown model {spec!r}; use anthropic:NAME, openai:NAME, local or local:PATH.gguf.")
-    if src.get("ANTHROPIC_API_KEY")[0]:
-        return "anthropic", DEFAULT_ANTHROPIC_MODEL, None
-    if src.get("OPENAI_API_KEY")[0] or src.get("OPENAI_BASE_URL")[0]:
-        return "openai", "", None
+    for candidate in PROVIDERS:
+        variables = [v for v in (candidate.key_variable, candidate.url_variable) if v]
+        if any(src.get(v)[0] for v in variables):
+            return candidate.name, "", None
     return "local", "", ("no API key set: using the bundled local model (SmolLM2-135M). "
                          "Set ANTHROPIC_API_KEY to chat with Claude.")
 
@@ -209,7 +192,9 @@ def _read_config(path: Path) -> dict[str, Any]:
 def _config_as_env(config: Mapping[str, Any]) -> dict[str, Any]:
     """Top-level keys as settings; [anthropic]/[openai] tables as their env variables."""
     flat = {k: v for k, v in config.items() if k in CONFIG_KEYS}
-    for provider in ("anthropic", "openai"):
+    from chinwag.providers.registry import PROVIDERS
+
+    for provider in (p.name for p in PROVIDERS if p.key_variable or p.url_variable):
         table = config.get(provider)
         if isinstance(table, dict):
             for key in ("api_key", "base_url"):

@@ -1,6 +1,6 @@
 """The one event vocabulary every provider yields.
 
-Providers turn their wire format into these records; `chat.py` consumes them,
+Providers turn their wire format into these records; `turn.py` consumes them,
 feeding renderers and the store. `--json` writes them out as they are (see
 `to_json`). Nothing outside `providers/` ever sees a provider's own objects.
 """
@@ -48,7 +48,16 @@ class Retrying:
     type: Literal["retrying"] = field(default="retrying", init=False)
 
 
-Event = Union[TextDelta, Usage, Stop, Retrying]
+@dataclass(frozen=True)
+class Notice:
+    """One line the user should read: history left out to fit the window,
+    a reply that could not be saved. Not from providers: the session adds them."""
+
+    text: str
+    type: Literal["notice"] = field(default="notice", init=False)
+
+
+Event = Union[TextDelta, Usage, Stop, Retrying, Notice]
 
 
 def to_json(event: Event) -> dict[str, object]:

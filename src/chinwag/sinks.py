@@ -1,4 +1,9 @@
-"""Sinks that show a turn: on a terminal (or a pipe), and as --json lines."""
+"""Sinks that show a turn: on a terminal (or a pipe), and as --json lines.
+
+The store's sink lives with the recorder (recorder.py), which owns saving.
+`TerminalSink.on_end` is the one place a finished reply becomes what the user
+reads after it: the stats line, the interruption notice, or the error.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 import sys
 from typing import TextIO
 
-from chinwag.events import Event, Retrying, TextDelta, to_json
+from chinwag.events import Event, Notice, Retrying, TextDelta, to_json
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.spinner import Spinner
@@ -32,36 +37,52 @@ def stats_line(reply: Reply) -> str:
 
 def assistant_name(provider: str) -> str:
     """What the chat calls the model: "Claude" for Anthropic, else "Assistant"."""
-    return "Claude" if provider == "anthropic" else "Assistant"
+    from chinwag.providers.registry import PROVIDERS
+
+    return next((p.label for p in PROVIDERS if p.name == provider), "Assistant")
+
+
+def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | None]:
+    """What to say once a reply has ended: (a dim line for the chat, an error line).
+
+    In the chat, a stopped or failed reply gets a hint of what to do next; in
+    one-shot use only the error line, since the exit status says the rest."""
+    if reply.cancelled:
+        return ("↳ stopped; /retry to ask again, /continue to resume" if interactive else None), None
+    if reply.status == "interrupted":
+        hint = "↳ (interrupted) /retry to ask again, /continue to resume" if interactive else None
+        return hint, f"reply interrupted: {reply.error}"
+    if reply.status == "error":
+        return ("↳ /retry to send it again" if interactive else None), reply.error
+    return (f"↳ {line}" if (line := stats_line(reply)) else None), None
 
 
 class TerminalSink:
-    """Shows the reply: label, a spinner until the first text, the text, stats.
+    """Shows the reply: label, a spinner until the first text, the text, then
+    what `after_reply` says.
 
-    Text goes to `out`; retry notices and the stats line to `err`. The spinner
-    is drawn on `spinner_out` (None: no spinner, as on a pipe). With `color`
-    off nothing but the sanitized text and plain notices is written.
+    Text goes to `out`. In the chat (`interactive`), notices and the line after
+    the reply are dim lines on `out`, errors `chinwag: ...` on `err`; in one-shot
+    use, notices and errors go to `err`, and the stats line too when
+    `show_stats`. The spinner is drawn on `spinner_out` (None: no spinner, as
+    on a pipe). With `color` off nothing but plain text is written.
     """
 
     def __init__(self, out: TextIO, err: TextIO, *, label: str = "", spinner_out: TextIO | None = None,
-                 color: bool = False, show_stats: bool = False, markdown: bool = False) -> None:
+                 color: bool = False, show_stats: bool = False, markdown: bool = False,
+                 interactive: bool = False) -> None:
         self.out, self.err, self.spinner_out = out, err, spinner_out
         self.label, self.color, self.show_stats = label, color, show_stats
-        self.markdown = markdown
+        self.markdown, self.interactive = markdown, interactive
         self.renderer: PlainRenderer | MarkdownView = MarkdownView(out, color) if markdown else PlainRenderer(out)
         self.spinner: Spinner | None = None
         self._text_started = False
+        self._label_shown = False
 
     def on_start(self) -> None:
         if isinstance(self.renderer, MarkdownView):
             self.renderer.prepare()
-        if self.label:
-            self.out.write(self.label)
-            self.out.flush()
-        if self.spinner_out is not None:
-            prefix = self.label if self.spinner_out is self.out else ""
-            self.spinner = Spinner(self.spinner_out, prefix)
-            self.spinner.start()
+        self._show_label()
 
     def on_event(self, event: Event, reply: Reply) -> None:
         if isinstance(event, TextDelta):
@@ -71,22 +92,55 @@ class TerminalSink:
             self._text_started = True
             self.renderer.feed(event.text)
         elif isinstance(event, Retrying):
-            self._stop_spinner()
-            if self.label:
-                self.out.write("\n")
-            self.err.write(f"{event.reason}, retrying in {event.delay:g} s "
-                           f"(attempt {event.attempt}/{event.max_attempts})\n")
-            self.err.flush()
-            self.on_start()
+            self._interject(f"{event.reason}, retrying in {event.delay:g} s "
+                            f"(attempt {event.attempt}/{event.max_attempts})", chinwag=False)
+        elif isinstance(event, Notice):
+            self._interject(f"({event.text})" if self.interactive else event.text, chinwag=not self.interactive)
 
     def on_end(self, reply: Reply) -> None:
         self._stop_spinner()
         self.renderer.finish()
-        if self.show_stats:
-            line = stats_line(reply)
-            if line:
-                self.err.write(self._dim(f"↳ {line}") + "\n")
-                self.err.flush()
+        hint, error = after_reply(reply, interactive=self.interactive)
+        if error:
+            self.err.write(f"chinwag: {error}\n")
+            self.err.flush()
+        if self.interactive:
+            is_stats = reply.status == "complete"
+            if hint and (self.show_stats or not is_stats):
+                self.out.write(self._dim(hint) + "\n")
+            self.out.write("\n")
+            self.out.flush()
+        elif hint and self.show_stats and not error:
+            self.err.write(self._dim(hint) + "\n")
+            self.err.flush()
+
+    def _interject(self, line: str, chinwag: bool) -> None:
+        """A notice line while the label (and maybe the spinner) is on screen:
+        end that line, write ours, and start the label again if no text came yet."""
+        self._stop_spinner()
+        if self._text_started:
+            self.renderer.finish()  # commit what was shown; later text starts a new block
+        elif self._label_shown and self.label:
+            self.out.write("\n")
+        if self.interactive:
+            self.out.write(self._dim(line) + "\n")
+        else:
+            self.err.write(f"chinwag: {line}\n" if chinwag else line + "\n")
+            self.err.flush()
+        self.out.flush()
+        self._label_shown = False
+        if not self._text_started:
+            self._show_label()
+
+    def _show_label(self) -> None:
+        if self.label:
+            self.out.write(self.label)
+            self.out.flush()
+            self._label_shown = True
+        if self.spinner_out is not None:
+            prefix = self.label if self.spinner_out is self.out else ""
+            self.spinner = Spinner(self.spinner_out, prefix)
+            self.spinner.start()
 
     def _stop_spinner(self) -> None:
         if self.spinner is not None:

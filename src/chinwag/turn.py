@@ -1,21 +1,26 @@
-"""One turn of the conversation: send the history, consume events, feed the sinks.
+"""One turn of the conversation: a request, the provider's events, the Reply snapshot.
 
 Data flows one way: provider events -> `accumulate` (the reply snapshot) ->
 every sink (terminal, --json, store). Sinks hold no state the others need;
 the `Reply` snapshot is the single record of what was shown.
+
+`Turn` is the pull side (iterate it for events; the Python API does), and
+`run_turn` the push side the CLI uses: it feeds each event to every sink and
+ends every sink whatever happened, each on its own, savers first.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Protocol
 
 from chinwag.errors import ChinwagError
-from chinwag.events import Event, Retrying, Stop, TextDelta, Usage
+from chinwag.events import Event, Notice, Retrying, Stop, TextDelta, Usage
+from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
-from chinwag.records import ChatRequest, Message, Reply
+from chinwag.records import ChatRequest, Reply
 
 
 class Sink(Protocol):
@@ -37,87 +42,112 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
         return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens)
     if isinstance(event, Stop):
         return replace(reply, stop_reason=event.reason)
-    if isinstance(event, Retrying):
+    if isinstance(event, (Retrying, Notice)):
         return reply
     raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
 
 
-def run_turn(
-    provider: Provider,
-    request: ChatRequest,
-    sinks: Iterable[Sink],
-    clock: Callable[[], float] = time.monotonic,
-) -> Reply:
-    """Stream one reply to every sink. Never raises for provider failures or
-    Ctrl-C: they end up in the returned reply's status, error and cancelled."""
-    sinks = list(sinks)
-    started = clock()
-    reply = Reply()
-    events: Iterator[Event] | None = None
-    try:
-        for sink in sinks:
-            sink.on_start()
-        events = provider.stream(request)
-        for event in events:
-            reply = accumulate(reply, event, clock() - started)
-            for sink in sinks:
-                sink.on_event(event, reply)
-        reply = replace(reply, status="complete")
-    except ChinwagError as exc:
-        reply = replace(reply, status="interrupted" if reply.text else "error", error=exc.message)
-    except KeyboardInterrupt:
-        reply = replace(reply, status="interrupted", error="stopped", cancelled=True)
-    finally:
+class Turn:
+    """One request and its reply. Iterating yields the events and keeps
+    `reply` up to date; a provider failure ends the iteration and lands in
+    `reply.status` and `reply.error`, never as an exception. `prepare` builds
+    the request (fitting the history may load a model: it belongs to the turn),
+    and `notices` says what preparing it told the user (history left out)."""
+
+    def __init__(self, provider: Provider, prepare: Callable[[], ChatRequest],
+                 notices: Callable[[], list[str]] = list, clock: Callable[[], float] = time.monotonic) -> None:
+        self.provider, self.prepare, self.notices, self.clock = provider, prepare, notices, clock
+        self.reply = Reply()
+        self._started = clock()
+        self._events: Iterator[Event] | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        try:
+            request = self.prepare()
+            yield from (Notice(text) for text in self.notices())
+            self._events = self.provider.stream(request)
+            for event in self._events:
+                self.reply = accumulate(self.reply, event, self.clock() - self._started)
+                yield event
+            self.reply = replace(self.reply, status="complete")
+        except ChinwagError as exc:
+            self.reply = replace(self.reply, status="interrupted" if self.reply.text else "error",
+                                 error=exc.message)
+        finally:
+            self.close()
+
+    def cancel(self) -> None:
+        """The user stopped the reply (Ctrl-C): keep what arrived."""
+        if self.reply.status == "streaming":
+            self.reply = replace(self.reply, status="interrupted", error="stopped", cancelled=True)
+        self.close()
+
+    def close(self) -> None:
+        """Close the provider's stream (and so its connection) at once; idempotent."""
+        events, self._events = self._events, None
         close = getattr(events, "close", None)
         if close is not None:
-            close()  # closes the HTTP connection at once, whatever happened
-        reply = replace(reply, duration=clock() - started)
-        for sink in sinks:
+            try:
+                close()
+            except ChinwagError:
+                pass  # it was being abandoned anyway
+        if self.reply.duration is None and self.reply.status != "streaming":
+            self.reply = replace(self.reply, duration=self.clock() - self._started)
+
+    def finish(self) -> list[Event]:
+        self.cancel()  # no-op unless it never ran to the end
+        return []
+
+
+class TurnLike(Protocol):
+    """A turn as `run_turn` drives it: `Turn`, or the session's turn around it."""
+
+    @property
+    def reply(self) -> Reply: ...
+
+    def __iter__(self) -> Iterator[Event]: ...
+
+    def cancel(self) -> None: ...
+
+    def finish(self) -> list[Event]: ...
+
+
+def run_turn(turn: TurnLike, sinks: list[Sink], guard: InterruptGuard | None = None) -> Reply:
+    """Stream one turn to every sink and return the reply. Ctrl-C while
+    waiting or streaming cancels the turn. However the turn ends, the turn's
+    own bookkeeping (saving, recording) runs first, then every sink's `on_end`,
+    each on its own; a second Ctrl-C meanwhile skips none of it (see interrupts.py)."""
+    guard = guard or InterruptGuard()
+    try:
+        with guard.allowed():
+            for sink in sinks:
+                sink.on_start()
+            for event in turn:
+                for sink in sinks:
+                    sink.on_event(event, turn.reply)
+    except KeyboardInterrupt:
+        turn.cancel()
+    finally:
+        if turn.reply.status == "streaming":  # a sink failed (a closed pipe): the turn is over all the same
+            turn.cancel()
+        late = turn.finish()
+        try:
+            for event in late:
+                for sink in sinks:
+                    sink.on_event(event, turn.reply)
+        finally:
+            end_all(sinks, turn.reply)
+    return turn.reply
+
+
+def end_all(sinks: Iterable[Sink], reply: Reply) -> None:
+    """Call every sink's `on_end`, each on its own: one failing (a closed pipe,
+    a full disk) does not keep the others from finishing."""
+    failure: BaseException | None = None
+    for sink in sinks:
+        try:
             sink.on_end(reply)
-    return reply
-
-
-@dataclass
-class Conversation:
-    """The history sent to the model. Never holds an empty assistant message."""
-
-    system: str | None
-    messages: list[Message] = field(default_factory=list)
-
-    def ask(self, text: str) -> None:
-        self.messages.append(Message("user", text))
-
-    def record(self, reply: Reply) -> None:
-        """Keep what was shown: a partial reply is history too (the model sees
-        exactly what the user saw). An empty one is dropped."""
-        if reply.text:
-            self.messages.append(Message("assistant", reply.text))
-
-    def request(self, model: str, max_tokens: int, temperature: float | None, stream: bool = True,
-                messages: list[Message] | None = None) -> ChatRequest:
-        """The request for the next reply: the whole history, or `messages` (a trimmed tail of it)."""
-        return ChatRequest(
-            model=model,
-            messages=tuple(self.sendable() if messages is None else messages),
-            system=self.system,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            stream=stream,
-        )
-
-    def sendable(self) -> list[Message]:
-        """The history as sent: a failed turn leaves two user messages in a
-        row, and APIs want roles to alternate, so they go as one message."""
-        return list(self._alternating())
-
-    def _alternating(self) -> Iterator[Message]:
-        pending: Message | None = None
-        for message in self.messages:
-            if pending and pending.role == message.role:
-                pending = Message(message.role, pending.content + "\n\n" + message.content)
-                continue
-            if pending:
-                yield pending
-            pending = message
-        if pending:
-            yield pending
+        except (ChinwagError, OSError) as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure

@@ -29,8 +29,10 @@ examples:
   chinwag history list|show ID|search TEXT|export ID|delete ID
   chinwag models                            providers and models reachable now
 
-exit codes: 0 ok, 1 the model or network failed, 2 bad usage or config, 130 interrupted
+exit codes: 0 ok, 1 the model or network failed, 2 bad usage or config, 130 interrupted,
+141 the reader of the output stopped early (| head)
 """
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return history_main(args[1:], environ, sys.stdout)
         if args[:1] == ["models"]:
-            from chinwag.models_cmd import list_models
+            from chinwag.cli.models import list_models
 
             return list_models(environ, Path.cwd(), sys.stdout)
         return _chat(build_parser().parse_args(args), environ)
@@ -81,11 +83,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return 130
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """The reader of our output stopped early (`chinwag ... | head -1`): end quietly,
+    with what `head`'s writer usually gets, 141 (128 + SIGPIPE). The reply is saved."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so flushing at exit does not complain again
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from chinwag.cli.prompt import read_prompt
     from chinwag.config import resolve
-    from chinwag.start import open_session, read_prompt
+    from chinwag.session import open_session
 
     prompt = read_prompt(args.prompt, sys.stdin, args.file)
     flags: dict[str, Any] = {
@@ -103,20 +119,17 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
         markdown = settings.render == "markdown" or (settings.render == "auto" and color and sys.stdout.isatty())
         if prompt is not None:
-            from chinwag.oneshot import run_once
+            from chinwag.cli.oneshot import run_once
 
             return run_once(session, prompt, json_mode=args.json, stats=args.stats, markdown=markdown)
+        from chinwag.cli.repl import Repl
         from chinwag.paths import data_dir
-        from chinwag.repl import Repl
-        from chinwag.start import model_switcher
 
-        repl = Repl(session, color=color, quiet=args.quiet, environ=environ, markdown=markdown,
-                    switch_model=model_switcher(session, environ, Path.cwd(), flags),
+        repl = Repl(session, color=color, quiet=args.quiet, environ=environ, markdown=markdown, flags=flags,
                     history_file=data_dir(environ) / "input_history" if settings.save else None)
         return repl.run()
     finally:
-        if session.recorder is not None:
-            session.recorder.close()
+        session.close()
 
 
 def _notice_base_url(settings: Any, err: Any) -> None:

@@ -1,92 +1,63 @@
-"""The REPL's slash commands: /help, /retry, /continue, /model, /save, ...
+"""The chat's slash commands, in one table: name, arguments, help, handler, completion.
 
-Each command is a function of the Repl and the rest of the line; they print
-what happened and never raise for bad input.
+`/help` and tab completion are made from the table. Handlers print what
+happened; bad input is a ChinwagError (one line, the chat goes on).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chinwag.errors import ChinwagError
-from chinwag.output import assistant_name, stats_line
+from chinwag.errors import UsageError
 from chinwag.render.sanitize import sanitize
+from chinwag.sinks import assistant_name, stats_line
 
 if TYPE_CHECKING:
-    from chinwag.repl import Repl
+    from chinwag.cli.repl import Repl
 
-HELP = {
-    "/help": "show this help",
-    "/retry": "ask the last question again",
-    "/continue": "resume an interrupted reply",
-    "/model": "show or switch the model: /model SPEC (e.g. /model local)",
-    "/system": "show or set the system prompt: /system TEXT",
-    "/new": "start a new conversation (also /clear)",
-    "/history": "list recent saved conversations",
-    "/save": "write this conversation to a markdown file: /save FILE",
-    "/copy": "copy the last reply to the clipboard",
-    "/stats": "show the last reply's timing and tokens",
-    "/exit": "leave (also quit, exit, Ctrl-D)",
-}
 # Clipboard tools, in order of preference, with the arguments that read stdin.
 CLIPBOARD_TOOLS = (("pbcopy",), ("wl-copy",), ("xclip", "-selection", "clipboard"), ("xsel", "-b", "-i"), ("clip.exe",))
 
 
-def complete(text: str, state: int) -> str | None:
-    """readline completer: slash commands."""
-    matches = [name for name in [*HELP, "/clear"] if name.startswith(text)] if text.startswith("/") else []
-    return matches[state] if state < len(matches) else None
-
-
-def run_command(repl: Repl, line: str) -> None:
-    name, _, arg = line.partition(" ")
-    handler = COMMANDS.get(name.lower())
-    if handler is None:
-        import difflib
-
-        close = difflib.get_close_matches(name.lower(), list(HELP), n=1)
-        hint = f" Did you mean {close[0]}?" if close else " Type /help for the list."
-        repl.err.write(f"chinwag: unknown command {name}.{hint}\n")
-        return
-    try:
-        handler(repl, arg.strip())
-    except ChinwagError as exc:
-        repl.err.write(f"chinwag: {exc.message}\n")
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: str  # as shown in /help: "" (none), "SPEC", "[TEXT]"
+    help: str
+    run: Callable[[Repl, str], None]
+    aliases: tuple[str, ...] = ()
+    complete: Callable[[str], list[str]] | None = None  # candidates for the argument being typed
 
 
 def _help(repl: Repl, arg: str) -> None:
-    for command, what in HELP.items():
-        repl.out.write(f"  {command:<10} {what}\n")
+    for command in COMMANDS:
+        usage = f"{command.name} {command.args}".strip()
+        also = f" (also {', '.join(command.aliases)})" if command.aliases else ""
+        repl.out.write(f"  {usage:<24} {command.help}{also}\n")
 
 
 def _retry(repl: Repl, arg: str) -> None:
-    if not repl.session.conversation.messages:
-        repl.err.write("chinwag: nothing to retry yet.\n")
-        return
-    repl.show(repl.session.retry([repl.sink()]))
+    repl.session.retry([repl.sink()])
 
 
 def _continue(repl: Repl, arg: str) -> None:
-    last = repl.session.last_reply
-    if last is None or last.status != "interrupted" or not last.text:
-        repl.err.write("chinwag: there is no interrupted reply to continue.\n")
-    elif not getattr(repl.session.provider, "supports_prefill", False):
-        repl.err.write(f"chinwag: {repl.session.provider.name} cannot resume a reply; use /retry to ask again.\n")
-    else:
-        repl.show(repl.session.continue_reply([repl.sink()]))
+    repl.session.continue_reply([repl.sink()])
 
 
 def _model(repl: Repl, arg: str) -> None:
     if not arg:
         repl.out.write(f"{repl.session.settings.provider}:{repl.session.model}\n")
         return
-    if repl.switch_model is None:
-        repl.err.write("chinwag: switching models is not available here.\n")
-        return
-    repl.switch_model(arg)
-    repl.out.write(f"Now using {repl.session.settings.provider}:{repl.session.model}; the conversation goes on.\n")
+    from chinwag.config import resolve
+    from chinwag.providers.registry import build
+
+    # Built now, so a bad spec, a missing key or a missing model file is refused here, not at the next message.
+    settings = resolve(repl.environ, repl.cwd, {**repl.flags, "model": arg})
+    repl.session.switch(settings, build(settings))
+    repl.out.write(f"Now using {settings.provider}:{repl.session.model}; the conversation goes on.\n")
 
 
 def _system(repl: Repl, arg: str) -> None:
@@ -94,7 +65,7 @@ def _system(repl: Repl, arg: str) -> None:
         repl.session.conversation.system = arg
         repl.out.write("System prompt set.\n")
     else:
-        repl.out.write(f"{repl.session.conversation.system or '(none)'}\n")
+        repl.out.write(f"{sanitize(repl.session.conversation.system or '(none)')}\n")
 
 
 def _new(repl: Repl, arg: str) -> None:
@@ -103,38 +74,48 @@ def _new(repl: Repl, arg: str) -> None:
 
 
 def _history(repl: Repl, arg: str) -> None:
+    """`/history` lists; `/history search WORDS`, `/history show ID` and the rest are
+    `chinwag history`'s own subcommands, run without leaving the chat."""
     if repl.session.recorder is None:
-        repl.err.write("chinwag: this chat is not being saved (--no-save).\n")
-        return
+        raise UsageError("this chat is not being saved (--no-save).")
+    import shlex
+
     from chinwag.history import main as history_main
 
-    history_main(["list", "--limit", "10"], repl.environ, repl.out, err=repl.err)
-    repl.out.write("Continue one later with: chinwag --resume ID\n")
+    try:
+        words = shlex.split(arg)
+    except ValueError as exc:
+        raise UsageError(f"cannot read that: {exc}.") from None
+    if not words:
+        words = ["list", "--limit", "10"]
+    elif words[0] == "delete" and "--yes" not in words:
+        raise UsageError("delete a conversation from the shell: chinwag history delete ID")
+    history_main(words, repl.environ, repl.out, err=repl.err)
+    if words[0] == "list":
+        repl.out.write("Continue one later with: chinwag --resume ID\n")
 
 
 def _save(repl: Repl, arg: str) -> None:
     if not arg:
-        repl.err.write("chinwag: say where: /save FILE\n")
-        return
+        raise UsageError("say where: /save FILE")
     path = Path(arg).expanduser()
     assistant = assistant_name(repl.session.provider.name)
-    parts = [f"# Conversation with {repl.session.model}\n"]
-    for message in repl.session.conversation.messages:
+    messages = repl.session.conversation.messages
+    parts = [f"# Conversation with {sanitize(repl.session.model)}\n"]
+    for message in messages:
         who = "You" if message.role == "user" else assistant
         parts.append(f"**{who}:** {sanitize(message.content)}\n")
     try:
         path.write_text("\n".join(parts), encoding="utf-8")
-    except OSError as exc:
-        repl.err.write(f"chinwag: cannot write {path}: {exc.strerror}.\n")
-        return
-    repl.out.write(f"Saved {len(repl.session.conversation.messages)} messages to {path}.\n")
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise UsageError(f"cannot write {sanitize(arg)}: {getattr(exc, 'strerror', None) or exc}.") from None
+    repl.out.write(f"Saved {len(messages)} messages to {sanitize(str(path))}.\n")
 
 
 def _copy(repl: Repl, arg: str) -> None:
     last = repl.session.last_reply
     if last is None or not last.text:
-        repl.err.write("chinwag: no reply to copy yet.\n")
-        return
+        raise UsageError("no reply to copy yet.")
     import shutil
     import subprocess
 
@@ -147,7 +128,7 @@ def _copy(repl: Repl, arg: str) -> None:
                 continue
             repl.out.write(f"Copied the last reply ({len(last.text)} characters).\n")
             return
-    repl.err.write("chinwag: no clipboard tool found (pbcopy, wl-copy, xclip, xsel); use /save FILE instead.\n")
+    raise UsageError("no clipboard tool found (pbcopy, wl-copy, xclip, xsel); use /save FILE instead.")
 
 
 def _stats(repl: Repl, arg: str) -> None:
@@ -155,7 +136,71 @@ def _stats(repl: Repl, arg: str) -> None:
     repl.out.write((stats_line(last) if last else "no reply yet") + "\n")
 
 
-COMMANDS: dict[str, Callable[[Repl, str], None]] = {
-    "/help": _help, "/retry": _retry, "/continue": _continue, "/model": _model, "/system": _system,
-    "/new": _new, "/clear": _new, "/history": _history, "/save": _save, "/copy": _copy, "/stats": _stats,
-}
+def _exit(repl: Repl, arg: str) -> None:
+    raise AssertionError("/exit is handled by the REPL loop")  # pragma: no cover
+
+
+def _model_names(prefix: str) -> list[str]:
+    from chinwag.providers.registry import NAMES
+
+    return [f"{name}:" for name in NAMES if f"{name}:".startswith(prefix)] + (["local"] if "local".startswith(prefix) else [])
+
+
+def _paths(prefix: str) -> list[str]:
+    import glob
+    import os
+
+    matches = sorted(glob.glob(os.path.expanduser(prefix) + "*"))[:50]
+    return [m + "/" if os.path.isdir(m) else m for m in matches]
+
+
+def _history_words(prefix: str) -> list[str]:
+    return [w for w in ("list", "show", "search", "export") if w.startswith(prefix)]
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("/help", "", "show this help", _help),
+    Command("/retry", "", "ask the last question again", _retry),
+    Command("/continue", "", "resume an interrupted reply", _continue),
+    Command("/model", "[SPEC]", "show or switch the model (e.g. /model local)", _model, complete=_model_names),
+    Command("/system", "[TEXT]", "show or set the system prompt", _system),
+    Command("/new", "", "start a new conversation", _new, aliases=("/clear",)),
+    Command("/history", "[search WORDS|show ID]", "saved conversations: recent, search, show", _history,
+            complete=_history_words),
+    Command("/save", "FILE", "write this conversation to a markdown file", _save, complete=_paths),
+    Command("/copy", "", "copy the last reply to the clipboard", _copy),
+    Command("/stats", "", "show the last reply's timing and tokens", _stats),
+    Command("/exit", "", "leave", _exit, aliases=("/quit", "quit", "exit", "Ctrl-D")),
+)
+_BY_NAME = {name: command for command in COMMANDS for name in (command.name, *command.aliases)
+            if name.startswith("/")}
+
+
+def run_command(repl: Repl, line: str) -> None:
+    name, _, arg = line.partition(" ")
+    command = _BY_NAME.get(name.lower())
+    if command is None:
+        import difflib
+
+        close = difflib.get_close_matches(name.lower(), list(_BY_NAME), n=1)
+        hint = f" Did you mean {close[0]}?" if close else " Type /help for the list."
+        raise UsageError(f"unknown command {sanitize(name)}.{hint}")
+    command.run(repl, arg.strip())
+
+
+def complete(text: str, state: int) -> str | None:
+    """readline's completer: command names, then each command's arguments."""
+    try:
+        import readline
+
+        line = readline.get_line_buffer()[:readline.get_endidx()]
+    except (ImportError, AttributeError):
+        line = text
+    name, space, _ = line.partition(" ")
+    if not space:
+        matches = [n for n in _BY_NAME if n.startswith(text)] if text.startswith("/") else []
+    else:
+        command = _BY_NAME.get(name.lower())
+        matches = command.complete(text) if command is not None and command.complete else []
+    return matches[state] if state < len(matches) else None
+

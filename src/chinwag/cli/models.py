@@ -8,21 +8,23 @@ from typing import TextIO
 
 from chinwag.config import Settings, resolve
 from chinwag.errors import ChinwagError
+from chinwag.providers.base import Provider
 
 
 def list_models(environ: Mapping[str, str], cwd: Path, out: TextIO) -> int:
+    from chinwag.providers.registry import PROVIDERS, build
+
     default = resolve(environ, cwd, {})
     out.write(f"default: {_spec(default)}\n")
-    for provider in ("anthropic", "openai", "local"):
+    for entry in PROVIDERS:
+        provider = entry.name
         try:
             settings = resolve(environ, cwd, {"model": f"{provider}:"})
         except ChinwagError as exc:
             out.write(f"{provider}: not configured ({exc.message})\n")
             continue
-        from chinwag.providers.factory import make_provider
-
         try:
-            names = make_provider(settings).list_models()
+            names = _names(build(settings))
         except ChinwagError as exc:
             out.write(f"{provider}: unreachable ({exc.message})\n")
             continue
@@ -31,6 +33,13 @@ def list_models(environ: Mapping[str, str], cwd: Path, out: TextIO) -> int:
         for name in names:
             out.write(f"  {provider}:{name}\n")
     return 0
+
+
+def _names(provider: Provider) -> list[str]:
+    try:
+        return provider.list_models()
+    finally:
+        provider.close()
 
 
 def _spec(settings: Settings) -> str:

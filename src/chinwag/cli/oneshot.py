@@ -5,18 +5,14 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from chinwag.output import JsonSink, TerminalSink
 from chinwag.session import Session
+from chinwag.sinks import JsonSink, TerminalSink
 from chinwag.turn import Sink
 
 
 def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: bool = False,
              markdown: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """0 when the reply completed, 1 when it failed, 130 when the user stopped it."""
-    def notify(message: str) -> None:
-        err.write(f"chinwag: {message}\n")
-
-    session.notify = notify
     sink: Sink
     notice = session.settings.notice
     if notice and err.isatty() and not json_mode:
@@ -29,14 +25,9 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
             from chinwag.render.terminal import preload
 
             preload()  # imports the renderer while the request is on its way
-        terminal = TerminalSink(out, err, spinner_out=err if err.isatty() else None,
-                                show_stats=stats, color=err.isatty(), markdown=markdown)
-        sink = terminal
+        sink = TerminalSink(out, err, spinner_out=err if err.isatty() else None,
+                            show_stats=stats, color=err.isatty(), markdown=markdown)
     reply = session.ask(prompt, [sink])
     if reply.cancelled:
         return 130
-    if reply.status != "complete":
-        what = "reply interrupted: " if reply.text else ""
-        err.write(f"chinwag: {what}{reply.error}\n")
-        return 1
-    return 0
+    return 0 if reply.status == "complete" else 1

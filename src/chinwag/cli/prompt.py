@@ -1,15 +1,13 @@
-"""Turning settings and flags into a ready Session: the prompt, the store, resumption."""
+"""The one-shot prompt: words from the command line, a --file, piped stdin."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from chinwag.config import Settings
 from chinwag.errors import UsageError
-from chinwag.session import Session
-from chinwag.turn import Conversation
+
 
 def read_prompt(words: Sequence[str], stdin: TextIO, file: str | None = None) -> str | None:
     """The one-shot prompt (words, then a --file or piped stdin), or None for the REPL."""
@@ -39,43 +37,3 @@ def _read_stdin(stdin: TextIO) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"standard input is not UTF-8 text (byte {exc.start}).") from None
-
-
-def open_session(settings: Settings, environ: Mapping[str, str], *,
-                 resume: int | None = None, continue_last: bool = False) -> Session:
-    from chinwag.providers.factory import LazyProvider
-
-    recorder = None
-    if settings.save:
-        from chinwag.paths import database_file
-        from chinwag.recorder import Recorder
-
-        recorder = Recorder(database_file(environ))
-    session = Session(settings, LazyProvider(settings), Conversation(settings.system), recorder)
-    if resume is not None or continue_last:
-        _resume(session, resume)
-    return session
-
-
-def model_switcher(session: Session, environ: Mapping[str, str], cwd: Path,
-                   flags: Mapping[str, Any]) -> Callable[[str], None]:
-    """For /model SPEC: new settings and provider, same conversation."""
-    def switch(spec: str) -> None:
-        from chinwag.config import resolve
-        from chinwag.providers.factory import make_provider
-
-        settings = resolve(environ, cwd, {**flags, "model": spec})
-        session.provider = make_provider(settings)  # built now: a bad spec or missing file shows at once
-        session.settings = settings
-        session.reset_window()
-
-    return switch
-
-
-def _resume(session: Session, conversation_id: int | None) -> None:
-    if session.recorder is None:
-        raise UsageError("--continue and --resume need saved history; drop --no-save.")
-    system, messages = session.recorder.resume(conversation_id)
-    if system:
-        session.conversation.system = system
-    session.conversation.messages = messages

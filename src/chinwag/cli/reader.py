@@ -1,0 +1,119 @@
+"""Reading what the user types: the one place that handles Ctrl-C and Ctrl-D at a prompt.
+
+Lines are read with the standard library's `input()` + `readline` (line
+editing, Ctrl-R search, history kept in the data dir): it costs ~3 ms to
+import where prompt_toolkit costs ~150 ms, and `You:` must be on screen at once.
+
+At `You:`, Ctrl-D leaves; Ctrl-C once shows a hint, twice in a row leaves
+(exit 130). A `\"\"\"` line starts a block that another `\"\"\"` ends: in a block,
+Ctrl-D sends what was typed and Ctrl-C drops the block (its lines stay in the
+input history, one Up-arrow away).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+BLOCK_MARK = '"""'
+
+
+@dataclass(frozen=True)
+class Leave:
+    """The user asked to leave: Ctrl-D (0) or Ctrl-C twice (130)."""
+
+    exit_code: int
+
+
+class LineReader:
+    def __init__(self, out: TextIO, *, history_file: Path | None = None,
+                 read: Callable[[str], str] = input, dim: Callable[[str], str] = str) -> None:
+        self.out, self.history_file, self._read_line, self._dim = out, history_file, read, dim
+        self._interrupted = False  # the last thing at `You:` was a Ctrl-C
+
+    @property
+    def uses_readline(self) -> bool:
+        return self._read_line is input
+
+    def read(self, prompt: str = "You: ") -> str | Leave:
+        """The next message or command, stripped (never empty), or Leave."""
+        while True:
+            try:
+                text = self._line(prompt).strip()
+            except EOFError:
+                return Leave(0)
+            except KeyboardInterrupt:
+                if self._interrupted:
+                    return Leave(130)
+                self._interrupted = True
+                self.out.write("\n" + self._dim("(press Ctrl-C again or type quit to leave)") + "\n")
+                continue
+            self._interrupted = False
+            if text == BLOCK_MARK:
+                text = self._block()
+            if text:
+                return text
+
+    def _block(self) -> str:
+        lines: list[str] = []
+        while True:
+            try:
+                line = self._line("... ")
+            except EOFError:
+                self.out.write("\n")
+                return "\n".join(lines).strip()
+            except KeyboardInterrupt:
+                self.out.write("\n" + self._dim("(block dropped; Up-arrow brings its lines back)") + "\n")
+                return ""
+            if line.strip() == BLOCK_MARK:
+                return "\n".join(lines).strip()
+            lines.append(line)
+
+    def _line(self, prompt: str) -> str:
+        self.out.flush()
+        line = self._read_line(prompt)
+        if self.history_file is not None:
+            _append_history(self.history_file)
+        return line
+
+
+def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int], str | None],
+                        after_first_prompt: Callable[[], None]) -> None:
+    """readline: completion, Alt-Enter for a newline, the input history, and a
+    hook run once the first prompt is drawn (slow work starts only then)."""
+    try:
+        import readline
+    except ImportError:  # Windows without pyreadline: plain input() still works
+        after_first_prompt()
+        return
+    readline.set_completer(complete)
+    readline.set_completer_delims(" ")
+    readline.parse_and_bind("tab: complete")
+    # Alt-Enter (ESC then Enter) puts a newline in the message instead of sending it.
+    readline.parse_and_bind(r'"\e\C-m": "\C-v\C-j"')
+    readline.parse_and_bind(r'"\e\C-j": "\C-v\C-j"')
+
+    def hook() -> None:
+        readline.set_pre_input_hook(None)
+        after_first_prompt()
+
+    readline.set_pre_input_hook(hook)
+    if history_file is not None and history_file.exists():
+        try:
+            readline.read_history_file(history_file)
+        except OSError:
+            pass
+
+
+def _append_history(path: Path) -> None:
+    try:
+        import readline
+
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            path.touch(mode=0o600)
+        readline.append_history_file(1, path)
+    except (ImportError, OSError):
+        pass

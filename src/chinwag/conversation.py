@@ -1,0 +1,54 @@
+"""The conversation as the model sees it: the system prompt and the messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from chinwag.records import ChatRequest, Message, Reply
+
+
+@dataclass
+class Conversation:
+    """The history sent to the model. Never holds an empty assistant message."""
+
+    system: str | None
+    messages: list[Message] = field(default_factory=list)
+
+    def ask(self, text: str) -> None:
+        self.messages.append(Message("user", text))
+
+    def record(self, reply: Reply) -> None:
+        """Keep what was shown: a partial reply is history too (the model sees
+        exactly what the user saw). An empty one is dropped."""
+        if reply.text:
+            self.messages.append(Message("assistant", reply.text))
+
+    def request(self, model: str, max_tokens: int, temperature: float | None, stream: bool = True,
+                messages: list[Message] | None = None) -> ChatRequest:
+        """The request for the next reply: the whole history, or `messages` (a trimmed tail of it)."""
+        return ChatRequest(
+            model=model,
+            messages=tuple(self.sendable() if messages is None else messages),
+            system=self.system,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stream=stream,
+        )
+
+    def sendable(self) -> list[Message]:
+        """The history as sent: a failed turn leaves two user messages in a
+        row, and APIs want roles to alternate, so they go as one message."""
+        return list(self._alternating())
+
+    def _alternating(self) -> Iterator[Message]:
+        pending: Message | None = None
+        for message in self.messages:
+            if pending and pending.role == message.role:
+                pending = Message(message.role, pending.content + "\n\n" + message.content)
+                continue
+            if pending:
+                yield pending
+            pending = message
+        if pending:
+            yield pending

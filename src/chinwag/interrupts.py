@@ -1,0 +1,72 @@
+"""Where Ctrl-C may land during a turn.
+
+Python raises KeyboardInterrupt at whatever bytecode runs when SIGINT comes.
+While a reply streams that is what we want: the read stops at once and the
+partial reply is kept. But in the instant a message is saved, or a reply is
+recorded and its final save made, an interrupt would leave the history and
+what was shown out of step. So during a turn SIGINT is *guarded*: it raises
+only inside `allowed()` sections (waiting for and reading the reply); a press
+anywhere else is remembered, and the next `allowed()` section raises it at
+once (the turn is cancelled before the request leaves), or, if the turn is
+already ending, it is dropped: the reply has ended anyway.
+
+Signal handlers belong to the main thread; elsewhere (the Python API used
+from a worker thread) both context managers do nothing.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+class InterruptGuard:
+    def __init__(self) -> None:
+        self._allowed = False
+        self._pending = False
+        self._depth = 0
+
+    @contextmanager
+    def guarded(self) -> Iterator[None]:
+        """Hold SIGINT back for the duration of a turn, except in `allowed()` sections."""
+        if threading.current_thread() is not threading.main_thread() or self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not signal.default_int_handler:
+            yield  # someone else handles SIGINT (a test harness, an embedding app)
+            return
+        self._pending = False
+        self._depth = 1
+        signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            self._depth = 0
+            self._allowed = False
+
+    @contextmanager
+    def allowed(self) -> Iterator[None]:
+        """Ctrl-C raises KeyboardInterrupt in here: at once if it came earlier in the turn."""
+        self._allowed = True
+        try:
+            if self._pending:
+                self._pending = False
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self._allowed = False
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self._allowed:
+            self._allowed = False  # one press, one KeyboardInterrupt
+            raise KeyboardInterrupt
+        self._pending = True
