@@ -130,6 +130,8 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return repl.run()
     finally:
         session.close()
+        for notice in session.take_notices():  # e.g. saves that could not be written by the end
+            sys.stderr.write(f"chinwag: {notice}\n")
 
 
 def _notice_base_url(settings: Any, err: Any) -> None:

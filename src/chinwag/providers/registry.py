@@ -125,7 +125,8 @@ class LazyProvider(BaseProvider):
 
     @property
     def model_name(self) -> str:
-        return self.real.model_name if self._real is not None else self.settings.model
+        # Building costs an import and no I/O (the bundled model's name needs its module).
+        return self.settings.model or self.real.model_name
 
     @property
     def supports_prefill(self) -> bool:  # type: ignore[override]  # a property over the class default

@@ -1,0 +1,122 @@
+"""The public Python API: `Chat`, the same seam the CLI stands on.
+
+    from chinwag import Chat
+
+    chat = Chat(model="claude-sonnet-4-20250514")   # or "local", "openai:gpt-4o-mini", base_url=...
+    for event in chat.stream("Explain how a CPU works"):
+        if event.type == "text":
+            print(event.text, end="", flush=True)
+    reply = chat.ask("and in one sentence?")        # the whole Reply
+
+Settings come as for the CLI (config.toml < ./.env < environment), with the
+arguments on top. A Chat keeps the conversation, retries like the CLI
+(overloaded, rate limited, connection failures before the first text), saves
+to the same history as the CLI unless `save=False`, and runs the bundled
+model with no API key. A failed reply is not an exception: it comes back with
+`status` "error" or "interrupted" and `error` saying why, and what text did
+arrive is kept (and sent with the next question, as in the chat).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from chinwag.events import Event
+from chinwag.records import Message, Reply
+from chinwag.session import Session, SessionTurn, open_session
+
+
+class Chat:
+    def __init__(self, model: str | None = None, *, system: str | None = None,
+                 base_url: str | None = None, api_key: str | None = None,
+                 max_tokens: int | None = None, temperature: float | None = None,
+                 save: bool = True, environ: Mapping[str, str] | None = None,
+                 cwd: Path | str | None = None) -> None:
+        """`model` is a CLI model spec ("local", "anthropic:NAME", "openai:NAME",
+        "local:/path.gguf", or a bare name); None picks as the CLI does. A
+        `base_url` with no provider in `model` means an OpenAI-compatible
+        server (vLLM, TGI, Ollama, llama.cpp). Bad settings raise
+        `chinwag.ChinwagError` (a UsageError or ConfigError) here."""
+        from chinwag.config import resolve
+        from chinwag.providers.registry import entry, parse_model_spec
+
+        environ = dict(os.environ if environ is None else environ)
+        flags: dict[str, Any] = {"model": model, "system": system, "max_tokens": max_tokens,
+                                 "temperature": temperature, "save": save}
+        if base_url is not None or api_key is not None:
+            provider = parse_model_spec(model)[0] if model else ""
+            chosen = entry(provider or "openai")
+            if chosen.url_variable and base_url is not None:
+                flags[chosen.url_variable] = base_url
+            if chosen.key_variable and api_key is not None:
+                flags[chosen.key_variable] = api_key
+            if not provider:
+                flags["model"] = f"{chosen.name}:{model or ''}"
+        settings = resolve(environ, Path(cwd or Path.cwd()), flags)
+        self._session: Session = open_session(settings, environ)
+
+    @property
+    def model(self) -> str:
+        return self._session.model
+
+    @property
+    def messages(self) -> list[Message]:
+        """The conversation so far (a copy)."""
+        return list(self._session.conversation.messages)
+
+    @property
+    def conversation_id(self) -> int | None:
+        """Where it is saved in the history (`chinwag history show ID`), once saved."""
+        recorder = self._session.recorder
+        return recorder.conversation_id if recorder is not None else None
+
+    def stream(self, text: str) -> Iterator[Event]:
+        """Ask `text` and yield the reply's events as they arrive: `TextDelta`
+        (type "text"), `Usage`, `Stop`, and `Retrying` / `Notice` along the way.
+        Stopping early (break, close) closes the connection and keeps the partial reply;
+        nothing is sent or saved until the first event is asked for."""
+        yield from self._drive(self._session.begin(text))
+
+    def ask(self, text: str) -> Reply:
+        """Ask `text` and return the whole reply."""
+        return self._consume(self._session.begin(text))
+
+    def retry(self) -> Reply:
+        """Drop the last reply and ask again."""
+        return self._consume(self._session.begin_retry())
+
+    def continue_reply(self) -> Reply:
+        """Resume an interrupted reply where the provider can (Anthropic prefill)."""
+        return self._consume(self._session.begin_continue())
+
+    def close(self) -> None:
+        """Close connections, the local model's process and the history database."""
+        self._session.close()
+
+    def __enter__(self) -> Chat:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def _consume(self, turn: SessionTurn) -> Reply:
+        for _ in self._drive(turn):
+            pass
+        last = self._session.last_reply
+        assert last is not None
+        return last
+
+    @staticmethod
+    def _drive(turn: SessionTurn) -> Iterator[Event]:
+        try:
+            yield from turn
+        except BaseException:  # GeneratorExit (the caller stopped early) or Ctrl-C: keep what came
+            turn.cancel()
+            raise
+        finally:
+            turn.finish()
