@@ -3,7 +3,8 @@
 The store's own behaviour is in test_store.py; these tests run the real
 `chinwag` and check the history a user gets back: kill -9 mid-reply keeps
 what was on screen, -c / --resume send the model what the user saw,
---no-save writes nothing, a damaged database is named and never touched.
+--no-save writes nothing, a damaged database is named and never touched
+(the chat goes on without saving; test_storage_faults.py has every fault).
 """
 
 from __future__ import annotations
@@ -84,31 +85,38 @@ def test_save_false_in_config_writes_no_history(scripted_server: ScriptedServer,
 
 
 def test_damaged_database_is_named_and_left_untouched(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """The chat still answers (exit 0) and says once, on stderr, that it is not saving."""
     damaged = b"this is not a database" * 100
     (tmp_path / "history.db").write_bytes(damaged)
     env = anthropic_env(tmp_path, scripted_server.base_url)
     result = run_chinwag(["hi"], env)
-    assert result.returncode == 2
-    assert str(tmp_path / "history.db") in result.stderr and "--no-save" in result.stderr
+    assert (result.returncode, result.stdout) == (0, "Hello!\n")
+    assert str(tmp_path / "history.db") in result.stderr and "history check" in result.stderr
     assert (tmp_path / "history.db").read_bytes() == damaged
     assert run_chinwag(["--no-save", "hi"], env).returncode == 0  # chatting still works
     assert (tmp_path / "history.db").read_bytes() == damaged
+    resumed = run_chinwag(["-c", "hi"], env)  # continuing needs the history: a clear error
+    assert resumed.returncode == 2 and "--no-save" in resumed.stderr
+    assert (tmp_path / "history.db").read_bytes() == damaged
 
 
-def test_database_damaged_past_its_header_stops_the_chat_at_the_first_message(scripted_server: ScriptedServer,
-                                                                             tmp_path: Path) -> None:
-    """The REPL opens the database after drawing its prompt: damage only SQLite
-    itself can see shows at the first message, before anything is sent."""
+def test_database_damaged_past_its_header_is_told_and_the_chat_goes_on(scripted_server: ScriptedServer,
+                                                                      tmp_path: Path) -> None:
+    """Damage only SQLite itself can see: the chat answers, says once that
+    history is not being saved, and never writes to the file."""
     damaged = b"SQLite format 3\x00" + b"\xff" * 4000
     (tmp_path / "history.db").write_bytes(damaged)
+    scripted_server.enqueue(Reply(chunks=["Still here."]))
     child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))
     child.expect("You: ")
     child.sendline("hello")
-    child.expect("cannot use the history database")
-    child.expect("--no-save")
-    assert finish(child) == 2
+    child.expect("history is not being saved: damaged")
+    child.expect("Still here.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
     assert (tmp_path / "history.db").read_bytes() == damaged
-    assert scripted_server.requests == []
+    assert len(scripted_server.requests) == 1
 
 
 def test_two_chats_at_once_both_keep_all_their_messages(scripted_server: ScriptedServer, tmp_path: Path) -> None:

@@ -113,7 +113,8 @@ class Recorder:
 
     def close(self) -> None:
         """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
-        lock) and close. What could not be written is told in a notice."""
+        lock) and close. What could not be written is lost: a notice says so
+        unless the fault was told already."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -124,8 +125,9 @@ class Recorder:
         with self._write_lock:
             with self._cond:
                 lost = sum(op.kind in ("user", "update") for op in self._pending)
-            if lost:
-                self._notice(f"{lost} message{'s' * (lost != 1)} could not be saved: {self._fault}")
+                told = self._fault is not None
+            if lost and not told:  # e.g. a lock that only showed at the last try
+                self._notice(f"{lost} message{'s' * (lost != 1)} could not be saved")
             if self._store is not None:
                 self._store.close()
                 self._store = None
@@ -450,9 +452,9 @@ class StoreSink:
 
 def _not_saved(reason: str, path: Path) -> str:
     """The one line for a fault: the short reason, the file, what to do."""
-    from chinwag.store_check import DAMAGED, LOCKED
+    from chinwag.store_check import DAMAGED
 
-    hint = {DAMAGED: "; see `chinwag history check`", LOCKED: "; it is saved when the lock clears"}
+    hint = {DAMAGED: "; see `chinwag history check`"}
     if str(path) in reason:  # a whole sentence already (e.g. a newer chinwag's database)
         return f"history is not being saved: {reason}"
     return f"history is not being saved: {reason} ({path}){hint.get(reason, '')}"
