@@ -207,7 +207,7 @@ def _sdk_turns(base_url: str, ca_file: str) -> tuple[float, float]:
     with anthropic.Anthropic(api_key="test-key", base_url=base_url, max_retries=0, http_client=http_client) as client:
         for messages in (TURN_1, TURN_2):
             start, first = time.perf_counter(), None
-            with client.messages.stream(model=MODEL, max_tokens=100, messages=messages) as stream:  # type: ignore[arg-type]
+            with client.messages.stream(model=MODEL, max_tokens=100, messages=messages) as stream:  # type: ignore
                 for text in stream.text_stream:
                     if first is None and text:
                         first = time.perf_counter()

@@ -26,7 +26,9 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 CONTEXT_TOKENS = 200_000
 # Mid-stream `event: error` types worth retrying (before the first text), and how the notice names them.
-ERROR_EVENT_REASONS = {"overloaded_error": "overloaded", "api_error": "server error", "rate_limit_error": "rate limited"}
+ERROR_EVENT_REASONS = {
+    "overloaded_error": "overloaded", "api_error": "server error", "rate_limit_error": "rate limited",
+}
 
 
 class AnthropicProvider(BaseProvider):
@@ -108,7 +110,7 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
             usage.update(_usage_of(data.get("usage")))
             stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
         elif kind == "message_stop":
-            read_to_end(events)  # before the last events: the connection is pooled even if the consumer stops at Stop
+            read_to_end(events)  # first: pooled even if the consumer stops at Stop
             yield Usage(usage["input_tokens"], usage["output_tokens"])
             yield Stop(stop_reason)
             return

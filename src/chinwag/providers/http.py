@@ -209,13 +209,13 @@ def send(settings: HttpSettings, method: str, url: str, headers: Mapping[str, st
         except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
             if stale_retry_left and not opened:
                 continue
-            raise connection_failure(exc, url, settings) from exc
+            raise _connection_failure(exc, url, settings) from exc
         except httpx2.HTTPError as exc:
-            raise connection_failure(exc, url, settings) from exc
+            raise _connection_failure(exc, url, settings) from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def connection_failure(exc: Exception, url: str, settings: HttpSettings) -> ConnectionFailed:
+def _connection_failure(exc: Exception, url: str, settings: HttpSettings) -> ConnectionFailed:
     """Why no response came back from `url`, naming the server as the user set it."""
     import httpx2
 
