@@ -10,6 +10,11 @@ anywhere else is remembered, and the next `allowed()` section raises it at
 once (the turn is cancelled before the request leaves), or, if the turn is
 already ending, it is dropped: the reply has ended anyway.
 
+The chat holds the guard for its whole life: reading a line and running a
+command are `allowed()` too, so the only presses held back are those in the
+instant between Enter and the turn starting (they stop the reply, and the
+message is still recorded) and those while a turn is being recorded.
+
 Signal handlers belong to the main thread; elsewhere (the Python API used
 from a worker thread) both context managers do nothing.
 """
@@ -64,6 +69,14 @@ class InterruptGuard:
             yield
         finally:
             self._allowed = False
+
+    def hold(self) -> None:
+        """Act as if Ctrl-C had been pressed while held back: the next `allowed()` raises."""
+        self._pending = True
+
+    def discard(self) -> None:
+        """Forget a press held back so far (the turn it was meant for has ended)."""
+        self._pending = False
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self._allowed:

@@ -137,6 +137,7 @@ def run_turn(turn: TurnLike, sinks: list[Sink], guard: InterruptGuard | None = N
                     sink.on_event(event, turn.reply)
         finally:
             end_all(sinks, turn.reply)
+            guard.discard()  # a press while the turn was ending was for this turn
     return turn.reply
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from chinwag.interrupts import InterruptGuard
+
 BLOCK_MARK = '"""'
 
 
@@ -29,8 +31,10 @@ class Leave:
 
 class LineReader:
     def __init__(self, out: TextIO, *, history_file: Path | None = None,
-                 read: Callable[[str], str] = input, dim: Callable[[str], str] = str) -> None:
+                 read: Callable[[str], str] = input, dim: Callable[[str], str] = str,
+                 guard: InterruptGuard | None = None) -> None:
         self.out, self.history_file, self._read_line, self._dim = out, history_file, read, dim
+        self.guard = guard or InterruptGuard()
         self._interrupted = False  # the last thing at `You:` was a Ctrl-C
 
     @property
@@ -73,10 +77,41 @@ class LineReader:
 
     def _line(self, prompt: str) -> str:
         self.out.flush()
-        line = self._read_line(prompt)
+        self.guard.discard()
+        before = self._history_length()
+        try:
+            with self.guard.allowed():
+                line = self._read_line(prompt)
+        except KeyboardInterrupt:
+            # Enter, then Ctrl-C at once: readline had finished the line (and put
+            # it in its history) when Python ran the signal handler. The line was
+            # sent as far as the user can tell; the press stops its reply.
+            completed = self._completed_since(before)
+            if completed is None:
+                raise
+            line = completed
+            self.guard.hold()
         if self.history_file is not None:
             _append_history(self.history_file)
         return line
+
+
+    def _history_length(self) -> int | None:
+        if not self.uses_readline:
+            return None
+        try:
+            import readline
+        except ImportError:
+            return None
+        return readline.get_current_history_length()
+
+    def _completed_since(self, before: int | None) -> str | None:
+        if before is None:
+            return None
+        import readline
+
+        now = readline.get_current_history_length()
+        return readline.get_history_item(now) if now > before else None
 
 
 def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int], str | None],

@@ -37,10 +37,14 @@ class Repl:
         self.cwd = cwd or Path.cwd()
         self.flags = dict(flags or {})  # the command line's, for /model to resolve with
         self.history_file = history_file
-        self.reader = reader or LineReader(out, history_file=history_file, dim=self.dim)
+        self.reader = reader or LineReader(out, history_file=history_file, dim=self.dim, guard=session.guard)
 
     def run(self) -> int:
         """Returns the exit code: 0 after quit/Ctrl-D, 130 after Ctrl-C twice at the prompt."""
+        with self.session.guard.guarded():  # Ctrl-C is held back between Enter and the turn (interrupts.py)
+            return self._loop()
+
+    def _loop(self) -> int:
         from chinwag.cli.commands import complete
 
         self._banner()
@@ -67,7 +71,8 @@ class Repl:
             if line.startswith("/"):
                 from chinwag.cli.commands import run_command
 
-                run_command(self, line)
+                with self.session.guard.allowed():
+                    run_command(self, line)
             else:
                 self.session.ask(line, [self.sink()])
         except ChinwagError as exc:
