@@ -57,9 +57,9 @@ def _cpu_seconds(pid: int) -> float:
 
 
 class Contender:
-    def __init__(self, name: str, args: list[str], server: Any, home: str, cwd: str) -> None:
+    def __init__(self, name: str, args: list[str], server: Any, home: str, cwd: str, **extra_env: str) -> None:
         self.name, self.server, self.home = name, server, home
-        env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url)
+        env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url, **extra_env)
         self.child = common.spawn(common.CHINWAG, args, env, cwd=cwd)
         self.reader = common.PtyReader(self.child)
         _, self.pos = self.reader.wait_for(b"You: ", 0, timeout=60)

@@ -55,6 +55,7 @@ MODULES = [
     ("bench_markdown_latency", "Markdown vs plain: first text on screen"),
     ("bench_store", "History store"),
     ("bench_save_overhead", "Cost of saving the conversation"),
+    ("bench_storage_faults", "Storage faults: full or locked history"),
     ("bench_interrupt", "Ctrl-C mid-reply"),
     ("bench_connection_reuse", "Turn-2 first token: connection reuse over TLS"),
 ]
