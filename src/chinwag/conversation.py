@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from chinwag.records import ChatRequest, Message, Reply
+from chinwag.records import ChatRequest, Message, Reply, ToolResult
 
 
 @dataclass
@@ -21,8 +21,12 @@ class Conversation:
     def record(self, reply: Reply) -> None:
         """Keep what was shown: a partial reply is history too (the model sees
         exactly what the user saw). An empty one is dropped."""
-        if reply.text:
-            self.messages.append(Message("assistant", reply.text))
+        if reply.text or reply.blocks:
+            self.messages.append(reply.message)
+
+    def add_results(self, results: tuple[ToolResult, ...]) -> None:
+        """The results of the last reply's tool calls, as the next user message."""
+        self.messages.append(Message.of("user", results))
 
     def request(self, model: str, max_tokens: int, temperature: float | None, stream: bool = True,
                 messages: list[Message] | None = None) -> ChatRequest:
@@ -45,10 +49,17 @@ class Conversation:
         pending: Message | None = None
         for message in self.messages:
             if pending and pending.role == message.role:
-                pending = Message(message.role, pending.content + "\n\n" + message.content)
+                pending = _joined(pending, message)
                 continue
             if pending:
                 yield pending
             pending = message
         if pending:
             yield pending
+
+
+def _joined(first: Message, second: Message) -> Message:
+    """Two messages of one role as one; text alone is joined by a blank line."""
+    if not first.blocks and not second.blocks:
+        return Message(first.role, first.content + "\n\n" + second.content)
+    return Message.of(first.role, first.parts + second.parts)

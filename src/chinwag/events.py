@@ -7,8 +7,9 @@ feeding renderers and the store. `--json` writes them out as they are (see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class Usage:
 @dataclass(frozen=True)
 class Stop:
     """The reply ended normally. `reason` is the provider's stop reason,
-    normalised: "end_turn", "max_tokens", "stop_sequence", or the raw value."""
+    normalised: "end_turn", "max_tokens", "stop_sequence", "tool_use" (the
+    model wants its tool calls run), or the raw value."""
 
     reason: str
     type: Literal["stop"] = field(default="stop", init=False)
@@ -49,6 +51,58 @@ class Retrying:
 
 
 @dataclass(frozen=True)
+class ThinkingDelta:
+    """A piece of the model's visible reasoning (Anthropic thinking, or the
+    `reasoning_content` / `reasoning` deltas of DeepSeek, vLLM and llama.cpp).
+    Anthropic ends each thinking block with its `signature` (text "" then)."""
+
+    text: str
+    signature: str = ""
+    type: Literal["thinking"] = field(default="thinking", init=False)
+
+
+@dataclass(frozen=True)
+class ToolCallStart:
+    """The model began a tool call: its id and the tool's name (the input follows)."""
+
+    id: str
+    name: str
+    type: Literal["tool_call_start"] = field(default="tool_call_start", init=False)
+
+
+@dataclass(frozen=True)
+class ToolInputDelta:
+    """A fragment of a tool call's input, as the JSON text arrives (not parseable alone)."""
+
+    id: str
+    json: str
+    type: Literal["tool_input"] = field(default="tool_input", init=False)
+
+
+@dataclass(frozen=True)
+class ToolCallReady:
+    """A tool call is complete: its whole input, parsed (an empty input is {})."""
+
+    id: str
+    name: str
+    input: Mapping[str, Any]
+    type: Literal["tool_call"] = field(default="tool_call", init=False)
+
+
+@dataclass(frozen=True)
+class ToolResultReady:
+    """A tool ran (or was refused): the result that goes back to the model. Not
+    from providers: the tool loop adds it. `summary` is the one line shown."""
+
+    call_id: str
+    name: str
+    content: str
+    status: str  # "ok", "error", "denied", "interrupted"
+    summary: str
+    type: Literal["tool_result"] = field(default="tool_result", init=False)
+
+
+@dataclass(frozen=True)
 class Notice:
     """One line the user should read: history left out to fit the window,
     a reply that could not be saved. Not from providers: the session adds them."""
@@ -57,7 +111,8 @@ class Notice:
     type: Literal["notice"] = field(default="notice", init=False)
 
 
-Event = Union[TextDelta, Usage, Stop, Retrying, Notice]
+Event = Union[TextDelta, Usage, Stop, Retrying, Notice, ThinkingDelta, ToolCallStart, ToolInputDelta,
+              ToolCallReady, ToolResultReady]
 
 
 def to_json(event: Event) -> dict[str, object]:

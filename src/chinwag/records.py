@@ -1,25 +1,127 @@
-"""The records every layer shares: messages, requests, context windows, replies.
+"""The records every layer shares: messages and their content blocks,
+requests, tools, context windows, replies.
 
 This module (with `events.py`) sits at the bottom of chinwag: it imports
 nothing of chinwag, and everything else may import it. Providers receive a
 `ChatRequest` and yield events; the turn folds those events into a `Reply`
 snapshot; sinks and the store read the snapshot.
+
+A message is a list of content blocks: text, thinking, a tool call, a tool
+result. `Message.content` is always the message's text (its text blocks
+joined), so code that only deals in text never looks at blocks; `blocks` is
+empty for a message that is text alone (`Message.parts` gives the blocks
+either way). The wire formats and the store turn blocks to and from JSON with
+`block_to_json` / `block_from_json`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Union
 
 Role = Literal["user", "assistant"]
 Status = Literal["streaming", "complete", "interrupted", "error"]
+ToolStatus = Literal["ok", "error", "denied", "interrupted"]
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    type: Literal["text"] = field(default="text", init=False)
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """The model's visible reasoning. Anthropic signs it: within a tool loop it
+    must go back unchanged, signature included."""
+
+    text: str
+    signature: str = ""
+    type: Literal["thinking"] = field(default="thinking", init=False)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The model asks for tool `name` with `input` (a JSON object). `id` pairs it with its result."""
+
+    id: str
+    name: str
+    input: Mapping[str, Any]
+    type: Literal["tool_call"] = field(default="tool_call", init=False)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What running (or refusing) a tool call gave, sent back to the model as text."""
+
+    call_id: str
+    content: str
+    status: ToolStatus = "ok"
+    type: Literal["tool_result"] = field(default="tool_result", init=False)
+
+    @property
+    def is_error(self) -> bool:
+        return self.status != "ok"
+
+
+Block = Union[Text, Thinking, ToolCall, ToolResult]
 
 
 @dataclass(frozen=True)
 class Message:
     role: Role
-    content: str
+    content: str  # the text of the message: its text blocks, joined
+    blocks: tuple[Block, ...] = ()  # empty: the message is `content` alone
+
+    @property
+    def parts(self) -> tuple[Block, ...]:
+        """The message as blocks, text-only messages included."""
+        return self.blocks or ((Text(self.content),) if self.content else ())
+
+    @classmethod
+    def of(cls, role: Role, blocks: tuple[Block, ...]) -> Message:
+        """A message made of `blocks`; its content is their text."""
+        text = "".join(b.text for b in blocks if isinstance(b, Text))
+        plain = all(isinstance(b, Text) for b in blocks)
+        return cls(role, text, () if plain else blocks)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model: its name, what it does, and its input's JSON schema."""
+
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+
+
+def block_to_json(block: Block) -> dict[str, Any]:
+    """A block as chinwag stores and prints it (`--json`, exports): its fields and `type`."""
+    if isinstance(block, ToolCall):
+        return {"type": block.type, "id": block.id, "name": block.name, "input": dict(block.input)}
+    if isinstance(block, ToolResult):
+        return {"type": block.type, "call_id": block.call_id, "content": block.content, "status": block.status}
+    if isinstance(block, Thinking):
+        return {"type": block.type, "text": block.text, "signature": block.signature}
+    return {"type": block.type, "text": block.text}
+
+
+def block_from_json(data: Mapping[str, Any]) -> Block:
+    """The inverse of `block_to_json`; raises ValueError for what is not a block."""
+    kind = data.get("type")
+    if kind == "text":
+        return Text(str(data.get("text", "")))
+    if kind == "thinking":
+        return Thinking(str(data.get("text", "")), str(data.get("signature", "")))
+    if kind == "tool_call":
+        return ToolCall(str(data["id"]), str(data["name"]), dict(data.get("input") or {}))
+    if kind == "tool_result":
+        status = data.get("status", "ok")
+        if status not in ("ok", "error", "denied", "interrupted"):
+            status = "error"
+        return ToolResult(str(data["call_id"]), str(data.get("content", "")), status)
+    raise ValueError(f"not a content block: {kind!r}")
 
 
 @dataclass(frozen=True)
@@ -37,6 +139,8 @@ class ChatRequest:
     temperature: float | None = None
     stream: bool = True
     continue_reply: bool = False
+    tools: tuple[ToolSpec, ...] = ()  # offered to the model; none: a plain chat
+    thinking_budget: int | None = None  # tokens of visible reasoning (Anthropic --think); None: off
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -61,3 +165,14 @@ class Reply:
     duration: float | None = None
     error: str | None = None  # one line, when status is interrupted or error
     cancelled: bool = False  # the user pressed Ctrl-C
+    blocks: tuple[Block, ...] = ()  # thinking, text and tool calls in order; empty when text alone
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(b for b in self.blocks if isinstance(b, ToolCall))
+
+    @property
+    def message(self) -> Message:
+        """The reply as a message of the conversation."""
+        return Message("assistant", self.text, self.blocks if self.blocks and not all(
+            isinstance(b, Text) for b in self.blocks) else ())

@@ -17,10 +17,22 @@ from dataclasses import replace
 from typing import Protocol
 
 from chinwag.errors import ChinwagError
-from chinwag.events import Event, Notice, Retrying, Stop, TextDelta, Usage
+from chinwag.events import (
+    Event,
+    Notice,
+    Retrying,
+    Stop,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallReady,
+    ToolCallStart,
+    ToolInputDelta,
+    ToolResultReady,
+    Usage,
+)
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
-from chinwag.records import ChatRequest, Reply
+from chinwag.records import Block, ChatRequest, Reply, Text, Thinking, ToolCall
 
 
 class Sink(Protocol):
@@ -34,17 +46,43 @@ class Sink(Protocol):
 
 
 def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
-    """The reply after `event`, `elapsed` seconds into the turn."""
+    """The reply after `event`, `elapsed` seconds into the turn.
+
+    A reply of text alone keeps `blocks` empty (no copy of the text per
+    chunk); once thinking or a tool call appears, blocks hold every part in
+    order, the text so far included."""
     if isinstance(event, TextDelta):
         ttft = reply.ttft if reply.ttft is not None else elapsed
-        return replace(reply, text=reply.text + event.text, ttft=ttft)
+        blocks = reply.blocks
+        if blocks:
+            last = blocks[-1]
+            blocks = (blocks[:-1] + (Text(last.text + event.text),) if isinstance(last, Text)
+                      else blocks + (Text(event.text),))
+        return replace(reply, text=reply.text + event.text, ttft=ttft, blocks=blocks)
+    if isinstance(event, ThinkingDelta):
+        blocks = _mixed(reply)
+        open_thinking = blocks[-1] if blocks and isinstance(blocks[-1], Thinking) else None
+        if open_thinking is not None and not open_thinking.signature:
+            blocks = blocks[:-1] + (Thinking(open_thinking.text + event.text, event.signature),)
+        else:
+            blocks = blocks + (Thinking(event.text, event.signature),)
+        ttft = reply.ttft if reply.ttft is not None else elapsed
+        return replace(reply, blocks=blocks, ttft=ttft)
+    if isinstance(event, ToolCallReady):
+        ttft = reply.ttft if reply.ttft is not None else elapsed
+        return replace(reply, blocks=_mixed(reply) + (ToolCall(event.id, event.name, event.input),), ttft=ttft)
     if isinstance(event, Usage):
         return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens)
     if isinstance(event, Stop):
         return replace(reply, stop_reason=event.reason)
-    if isinstance(event, (Retrying, Notice)):
+    if isinstance(event, (Retrying, Notice, ToolCallStart, ToolInputDelta, ToolResultReady)):
         return reply
     raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
+
+
+def _mixed(reply: Reply) -> tuple[Block, ...]:
+    """The reply's blocks, starting them from its text if it was text alone so far."""
+    return reply.blocks or ((Text(reply.text),) if reply.text else ())
 
 
 class Turn:
