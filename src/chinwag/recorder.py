@@ -3,16 +3,13 @@
 The history never stops the chat. What is to be saved goes into a queue of
 operations in memory (a new conversation, a user message, a reply row, the
 reply's latest text), keyed by local rows because a row's database id is only
-known once it is written. The queue is written in order:
-
-- at once, on the caller's thread, when the database is open, nothing is
-  held back and no other process holds the lock (SQLite's busy timeout is 0
-  for these writes, so they never wait): the user's message is saved before
-  the request leaves, as before;
-- otherwise by one writer thread, off the reply's path, waiting at most
-  `BUSY_TIMEOUT_S` for a lock each time, and retrying at each later save
-  point (every SAVE_INTERVAL while a reply streams, every RETRY_INTERVAL
-  otherwise). A reply's progressive saves coalesce to its latest text.
+known once it is written. The queue is written in order: at once on the
+caller's thread when the database is open and no other process holds the
+lock (busy timeout 0: it never waits; so the user's message is saved before
+the request leaves), else by one writer thread, off the reply's path, waiting
+at most BUSY_TIMEOUT_S for a lock and retrying at each later save point
+(every SAVE_INTERVAL while a reply streams, else every RETRY_INTERVAL). A
+reply's progressive saves coalesce to its latest text.
 
 When saving fails the chat goes on: the reason ("disk full", "locked by
 another process", "damaged", "read-only", see store_check.py) becomes one
@@ -113,21 +110,15 @@ class Recorder:
 
     def close(self) -> None:
         """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
-        lock) and close. What could not be written is lost: a notice says so
-        unless the fault was told already."""
+        lock) and close. What could not be written is lost, and told."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join()
         if self._pending:
-            self._flush(CLOSE_TIMEOUT_S, blocking=True)
+            self._flush(CLOSE_TIMEOUT_S, blocking=True)  # a failure here is told as any other
         with self._write_lock:
-            with self._cond:
-                lost = sum(op.kind in ("user", "update") for op in self._pending)
-                told = self._fault is not None
-            if lost and not told:  # e.g. a lock that only showed at the last try
-                self._notice(f"{lost} message{'s' * (lost != 1)} could not be saved")
             if self._store is not None:
                 self._store.close()
                 self._store = None
@@ -142,10 +133,11 @@ class Recorder:
         """Continue a saved conversation (the latest when None): its system
         prompt and messages. At start-up, so faults raise (ConfigError)."""
         from chinwag.store import Store
+        from chinwag.store_check import refuse_if_damaged
 
         with self._write_lock:
             if self._store is None:
-                self._check_files()
+                refuse_if_damaged(self.path)
                 self._store = Store.open(self.path, busy_timeout=BUSY_TIMEOUT_S, max_pages=self._max_pages)
             store = self._store
             cid = conversation_id if conversation_id is not None else store.latest_conversation_id()
@@ -293,7 +285,8 @@ class Recorder:
         except UsageError:  # the conversation was deleted meanwhile (`chinwag history delete`)
             if target is not None:
                 target.id = None
-            self._notice("this conversation was deleted from the history; it is no longer saved")
+            with self._cond:
+                self._notices.append("this conversation was deleted from the history; it is no longer saved")
             return True
         except ChinwagError as exc:
             with self._cond:
@@ -308,7 +301,7 @@ class Recorder:
     def _failed(self, exc: ChinwagError, during_reply: bool, quiet_lock: bool = False) -> None:
         """Record a failure: keep the queue if it may clear, else stop saving;
         a notice if this fault is new. A reply's is told when the reply ends."""
-        from chinwag.store_check import LOCKED, StorageError
+        from chinwag.store_check import LOCKED, StorageError, not_saved
 
         reason = exc.reason if isinstance(exc, StorageError) else exc.message
         if quiet_lock and reason == LOCKED:
@@ -322,15 +315,11 @@ class Recorder:
                 return
             self._fault = reason
             if not during_reply:
-                self._notices.append(_not_saved(reason, self.path))
+                self._notices.append(not_saved(reason, self.path))
             elif self._sinks:
                 self._after_reply.append(f"this reply could not be saved: {reason}")
             else:
                 self._notices.append(f"this reply could not be saved: {reason}")
-
-    def _notice(self, text: str) -> None:
-        with self._cond:
-            self._notices.append(text)
 
     # -- opening ----------------------------------------------------------------
 
@@ -342,15 +331,12 @@ class Recorder:
         if self._stopped:
             return False
         from chinwag.store import Store
-        from chinwag.store_check import FULL, StorageError, disk_is_full
+        from chinwag.store_check import FULL, disk_is_full, not_saved, refuse_if_damaged
 
         try:
-            self._check_files()
+            refuse_if_damaged(self.path)
             store = Store.open(self.path, busy_timeout=BUSY_TIMEOUT_S, max_pages=self._max_pages)
-        except StorageError as exc:
-            self._failed(exc, during_reply=False)
-            return False
-        except ChinwagError as exc:  # e.g. written by a newer chinwag: leave it alone
+        except ChinwagError as exc:  # a StorageError, or e.g. a newer chinwag's database
             self._failed(exc, during_reply=False)
             return False
         self._store = store
@@ -362,21 +348,8 @@ class Recorder:
             with self._cond:
                 if self._fault is None:
                     self._fault = FULL
-                    self._notices.append(_not_saved(FULL, self.path))
+                    self._notices.append(not_saved(FULL, self.path))
         return True
-
-    def _check_files(self) -> None:
-        """Refuse a database whose bytes are plainly wrong, or that SQLite's
-        quick check finds damaged, before anything is written to it."""
-        from chinwag.store_check import DAMAGED, StorageError, damage_in_files, problems
-
-        found = damage_in_files(self.path)
-        if found is None and self.path.exists() and self.path.stat().st_size > 0:
-            found = next(iter(problems(self.path, limit=1)), None)
-        if found is not None:
-            raise StorageError(f"cannot use the history database {self.path} ({DAMAGED}: {found}); it"
-                               " was left as it is: run `chinwag history check`, or run with --no-save",
-                               DAMAGED)
 
     # -- the writer thread ------------------------------------------------------
 
@@ -448,14 +421,3 @@ class StoreSink:
     def take(self) -> Reply | None:
         latest, self._latest = self._latest, None
         return latest
-
-
-def _not_saved(reason: str, path: Path) -> str:
-    """The one line for a fault: the short reason, the file, what to do."""
-    from chinwag.store_check import DAMAGED
-
-    hint = {DAMAGED: "; see `chinwag history check`"}
-    if str(path) in reason:  # a whole sentence already (e.g. a newer chinwag's database)
-        return f"history is not being saved: {reason}"
-    return f"history is not being saved: {reason} ({path}){hint.get(reason, '')}"
-

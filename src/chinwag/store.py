@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from chinwag.errors import ConfigError, UsageError
-from chinwag.store_check import LOCKED, StorageError, storage_error, writable
+from chinwag.store_check import LOCKED, StorageError, create_private, remove_created, storage_error, writable
 from chinwag.writers import writer_alive
 
 ROLES = ("user", "assistant")
@@ -166,7 +166,7 @@ class Store:
         (SQLite's max_page_count, for this connection): tests use it to make
         the database "full"."""
         path = Path(path)
-        created = False if read_only else _create_private(path)
+        created = False if read_only else create_private(path)
         # A read-only directory cannot hold the WAL's shared memory: read the file as immutable.
         uri = path.resolve().as_uri() + ("?mode=rw" if not read_only else
                                          "?mode=ro&immutable=1" if not writable(path) else "?mode=ro")
@@ -191,7 +191,7 @@ class Store:
                 raise
         except StorageError as exc:
             if created and exc.reason != LOCKED:
-                _remove_created(path)
+                remove_created(path)
             raise
         return store
 
@@ -396,32 +396,6 @@ class Store:
             raise  # our own misuse (e.g. a closed store): a bug, not the user's
         except sqlite3.Error as exc:
             raise storage_error(self.path, exc) from exc
-
-
-def _create_private(path: Path) -> bool:
-    """Create the directory (0700) and an empty file (0600) if missing; True if it was."""
-    try:
-        if not path.parent.exists():
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(path.parent, 0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        raise storage_error(path, exc, f"cannot create it: {exc.strerror}") from exc
-    os.close(fd)
-    os.chmod(path, 0o600)
-    return True
-
-
-def _remove_created(path: Path) -> None:
-    """Take back the file this process just created (and its WAL and shared
-    memory) when it could not be made into a database: no 0-byte debris."""
-    for name in (f"{path}-wal", f"{path}-shm", str(path)):
-        try:
-            os.remove(name)
-        except OSError:
-            pass
 
 
 def _set_up(conn: sqlite3.Connection, busy_timeout: float, read_only: bool) -> None:

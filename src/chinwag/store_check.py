@@ -13,7 +13,9 @@ user can act on (`reason_of`):
 and "disk I/O error" may clear by themselves (`transient`): the chat keeps what
 it could not save in memory and tries again. The others stop saving for the
 session. Nothing here ever writes to the database: the checks read raw bytes
-or use a read-only connection.
+or use a read-only connection; the only files made or removed are a new
+database's own (`create_private`, and `remove_created` when it could not be
+made: no 0-byte debris).
 """
 
 from __future__ import annotations
@@ -123,6 +125,25 @@ def _valid_wal_header(head: bytes) -> bool:
     return (s1, s2) == (sum1, sum2)
 
 
+def refuse_if_damaged(path: Path) -> None:
+    """StorageError("damaged") if the bytes are plainly wrong or SQLite's quick
+    check finds damage: asked before anything is written to the file."""
+    found = damage_in_files(path)
+    if found is None and path.exists() and path.stat().st_size > 0:
+        found = next(iter(problems(path, limit=1)), None)
+    if found is not None:
+        raise StorageError(f"cannot use the history database {path} ({DAMAGED}: {found}); it was left"
+                           " as it is: run `chinwag history check`, or run with --no-save", DAMAGED)
+
+
+def not_saved(reason: str, path: Path) -> str:
+    """The chat's one line for a fault: the short reason, the file, what to do."""
+    if str(path) in reason:  # a whole sentence already (e.g. a newer chinwag's database)
+        return f"history is not being saved: {reason}"
+    hint = "; see `chinwag history check`" if reason == DAMAGED else ""
+    return f"history is not being saved: {reason} ({path}){hint}"
+
+
 def problems(path: Path, limit: int = 10) -> list[str]:
     """SQLite's own integrity check, on a read-only connection (never written):
     [] when the database is sound, else up to `limit` lines saying what is wrong."""
@@ -166,6 +187,34 @@ def writable(path: Path) -> bool:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return os.access(folder, os.W_OK)
+
+
+# -- a new database's files ----------------------------------------------------------
+
+def create_private(path: Path) -> bool:
+    """Create the directory (0700) and an empty file (0600) if missing; True if it was."""
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(path.parent, 0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise storage_error(path, exc, f"cannot create it: {exc.strerror}") from exc
+    os.close(fd)
+    os.chmod(path, 0o600)
+    return True
+
+
+def remove_created(path: Path) -> None:
+    """Take back the file this process just created (and its WAL and shared
+    memory) when it could not be made into a database: no 0-byte debris."""
+    for name in (f"{path}-wal", f"{path}-shm", str(path)):
+        try:
+            os.remove(name)
+        except OSError:
+            pass
 
 
 # -- chinwag history check ----------------------------------------------------------
