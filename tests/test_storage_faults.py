@@ -591,3 +591,15 @@ def test_read_only_history_chats_with_one_line_and_history_still_reads(
     assert shown_last.returncode == 0 and "Earlier answer" in shown_last.stdout
     assert db.read_bytes() == content
     assert_kept(db, before)
+
+
+def test_disk_full_with_no_data_directory_yet_leaves_no_directory_either(tmp_path: Path) -> None:
+    home = tmp_path / "not" / "yet"
+    with pytest.raises(StorageError):
+        Store.open(home / "history.db", max_pages=1)
+    assert os.listdir(tmp_path) == []
+    recorder = Recorder(home / "history.db", {"CHINWAG_TEST_MAX_PAGES": "1"})
+    run_turn(recorder, "hello", ["Hi"])
+    recorder.close()
+    assert recorder.take_notices() == [f"history is not being saved: disk full ({home / 'history.db'})"]
+    assert os.listdir(tmp_path) == []

@@ -166,7 +166,7 @@ class Store:
         (SQLite's max_page_count, for this connection): tests use it to make
         the database "full"."""
         path = Path(path)
-        created = False if read_only else create_private(path)
+        created = [] if read_only else create_private(path)
         # A read-only directory cannot hold the WAL's shared memory: read the file as immutable.
         uri = path.resolve().as_uri() + ("?mode=rw" if not read_only else
                                          "?mode=ro&immutable=1" if not writable(path) else "?mode=ro")
@@ -191,7 +191,7 @@ class Store:
                 raise
         except StorageError as exc:
             if created and exc.reason != LOCKED:
-                remove_created(path)
+                remove_created(created)
             raise
         return store
 

@@ -25,6 +25,7 @@ import os
 import shutil
 import sqlite3
 import struct
+from contextlib import suppress
 from pathlib import Path
 from typing import TextIO
 
@@ -191,30 +192,37 @@ def writable(path: Path) -> bool:
 
 # -- a new database's files ----------------------------------------------------------
 
-def create_private(path: Path) -> bool:
-    """Create the directory (0700) and an empty file (0600) if missing; True if it was."""
+def create_private(path: Path) -> list[Path]:
+    """Create the directory (0700) and an empty file (0600) if missing; what
+    was created, the file last ([] when the file was there already)."""
+    made = [folder for folder in reversed(path.parents) if not folder.exists()]
     try:
-        if not path.parent.exists():
+        if made:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(path.parent, 0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return False
+        return []
     except OSError as exc:
+        remove_created(made)
         raise storage_error(path, exc, f"cannot create it: {exc.strerror}") from exc
     os.close(fd)
     os.chmod(path, 0o600)
-    return True
+    return [*made, path]
 
 
-def remove_created(path: Path) -> None:
-    """Take back the file this process just created (and its WAL and shared
-    memory) when it could not be made into a database: no 0-byte debris."""
-    for name in (f"{path}-wal", f"{path}-shm", str(path)):
-        try:
-            os.remove(name)
-        except OSError:
-            pass
+def remove_created(made: list[Path]) -> None:
+    """Take back what `create_private` made (with the file's WAL and shared
+    memory) when it could not be made into a database: no 0-byte debris.
+    A directory something else has put files in meanwhile stays."""
+    for made_path in reversed(made):
+        if made_path.is_dir():
+            with suppress(OSError):
+                os.rmdir(made_path)
+            continue
+        for name in (f"{made_path}-wal", f"{made_path}-shm", str(made_path)):
+            with suppress(OSError):
+                os.remove(name)
 
 
 # -- chinwag history check ----------------------------------------------------------
