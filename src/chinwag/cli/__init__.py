@@ -76,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chinwag.cli.models import list_models
 
             return list_models(environ, Path.cwd(), sys.stdout)
+        if args[:1] == ["serve"]:
+            from chinwag.web.serve import main as serve_main
+
+            return serve_main(args[1:], environ, sys.stdout)
         return _chat(build_parser().parse_args(args), environ)
     except ChinwagError as exc:
         sys.stderr.write(f"chinwag: {exc.message}\n")

@@ -1,0 +1,176 @@
+"""The Starlette application: the page, its files, the JSON API and the event streams.
+
+Routes (every one behind `security.Guard`; reading is GET, changing is POST):
+
+    GET  /                                   the page (GET /?token=... sets the cookie first)
+    GET  /static/{app.js,app.css,code.css,icon.svg}
+    GET  /api/models                         the model picker: configured providers' models
+    GET  /api/conversations?q=TEXT           newest first; full-text search with q
+    GET  /api/conversations/{id}             its messages, rendered; whether a reply streams
+    GET  /api/conversations/{id}/live        follow the reply streaming now (SSE), 204 if none
+    POST /api/chat                           {"text", "model"}: a new conversation (SSE)
+    POST /api/conversations/{id}/send        {"text", "model"}: the next turn (SSE)
+    POST /api/conversations/{id}/retry       {"model"}: ask again (SSE)
+    POST /api/conversations/{id}/continue    {"model"}: resume a cut-off reply (SSE)
+    POST /api/conversations/{id}/stop        stop the reply now (closes the upstream connection)
+
+An event stream is `text/event-stream`, one JSON object per `data:` line:
+`conversation` (its id), `snapshot` (the reply so far, as HTML), then
+`commit` / `live` / `code_open` / `code` / `tail` / `code_end` (see
+html.py), `notice`, and `end` (status, error, stats). A stream whose last
+follower leaves (the tab closed, the network gone) is stopped after
+`ORPHAN_GRACE` seconds unless a page follows it again: a reload picks the
+same reply up where it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from importlib.resources import files
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from chinwag.errors import ChinwagError
+from chinwag.web.chats import Action, Busy, Chats
+from chinwag.web.html import code_style_css
+from chinwag.web.live import LiveTurn
+
+ORPHAN_GRACE = 3.0  # seconds a reply streams on with nobody following
+KEEPALIVE = 15.0  # seconds between comment lines on a quiet stream
+STATIC_TYPES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "icon.svg": "image/svg+xml",
+}
+NO_STORE = {"cache-control": "no-store"}
+
+
+def build_app(chats: Chats) -> Starlette:
+    static = {name: (files("chinwag.web") / "static" / name).read_bytes() for name in STATIC_TYPES}
+    static["code.css"] = code_style_css().encode()
+    page = (files("chinwag.web") / "static" / "index.html").read_bytes()
+
+    async def index(request: Request) -> Response:
+        return Response(page, media_type="text/html; charset=utf-8", headers=NO_STORE)
+
+    async def static_file(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in static:
+            return Response("not found\n", status_code=404, media_type="text/plain")
+        kind = STATIC_TYPES.get(name, "text/css; charset=utf-8")
+        return Response(static[name], media_type=kind, headers=NO_STORE)
+
+    async def models(request: Request) -> Response:
+        return JSONResponse({"models": chats.models, "default": chats.default_model}, headers=NO_STORE)
+
+    async def conversations(request: Request) -> Response:
+        query = request.query_params.get("q", "")
+        try:
+            found = await run_in_threadpool(chats.conversations, query)
+        except ChinwagError as exc:
+            return _error(chats, exc, 503)
+        return JSONResponse({"conversations": found}, headers=NO_STORE)
+
+    async def conversation(request: Request) -> Response:
+        try:
+            found = await run_in_threadpool(chats.conversation, request.path_params["cid"])
+        except ChinwagError as exc:
+            return _error(chats, exc, 503)
+        if found is None:
+            return JSONResponse({"error": "no such conversation"}, status_code=404, headers=NO_STORE)
+        return JSONResponse(found, headers=NO_STORE)
+
+    async def follow(request: Request) -> Response:
+        live = chats.live(request.path_params["cid"])
+        if live is None:
+            return Response(status_code=204, headers=NO_STORE)
+        return _event_stream(live, [])
+
+    async def new_chat(request: Request) -> Response:
+        return await _start(request, None, "send")
+
+    async def turn(request: Request) -> Response:
+        action = request.path_params["action"]
+        if action not in ("send", "retry", "continue"):
+            return JSONResponse({"error": "no such action"}, status_code=404)
+        return await _start(request, request.path_params["cid"], action)
+
+    async def _start(request: Request, cid: int | None, action: Action) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"error": "expected a JSON object"}, status_code=400)
+        text, model = body.get("text", ""), body.get("model")
+        if not isinstance(text, str) or (model is not None and not isinstance(model, str)):
+            return JSONResponse({"error": "text and model must be strings"}, status_code=400)
+        try:
+            new_cid, live = await run_in_threadpool(chats.start, cid, action, text, model)
+        except Busy as exc:
+            return _error(chats, exc, 409)
+        except ChinwagError as exc:
+            return _error(chats, exc, 400)
+        return _event_stream(live, [{"t": "conversation", "id": new_cid}])
+
+    async def stop(request: Request) -> Response:
+        stopped = chats.stop(request.path_params["cid"])
+        return JSONResponse({"stopped": stopped}, headers=NO_STORE)
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/static/{name}", static_file, methods=["GET"]),
+        Route("/api/models", models, methods=["GET"]),
+        Route("/api/conversations", conversations, methods=["GET"]),
+        Route("/api/conversations/{cid:int}", conversation, methods=["GET"]),
+        Route("/api/conversations/{cid:int}/live", follow, methods=["GET"]),
+        Route("/api/chat", new_chat, methods=["POST"]),
+        Route("/api/conversations/{cid:int}/stop", stop, methods=["POST"]),
+        Route("/api/conversations/{cid:int}/{action}", turn, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+def _error(chats: Chats, exc: ChinwagError, status: int) -> Response:
+    return JSONResponse({"error": chats.redact(exc.message)}, status_code=status, headers=NO_STORE)
+
+
+def _event_stream(live: LiveTurn, first: list[dict[str, Any]]) -> StreamingResponse:
+    headers = {**NO_STORE, "x-accel-buffering": "no"}
+    return StreamingResponse(_events(live, first), media_type="text/event-stream", headers=headers)
+
+
+async def _events(live: LiveTurn, first: list[dict[str, Any]]) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    follower, snapshot = live.follow(loop)
+    try:
+        for opening in [*first, snapshot]:
+            yield _sse(opening)
+        while True:
+            try:
+                event = await asyncio.wait_for(follower.queue.get(), KEEPALIVE)
+            except asyncio.TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if event is None:
+                return
+            yield _sse(event)
+    finally:
+        if live.unfollow(follower) == 0 and not live.done.is_set():
+            loop.call_later(ORPHAN_GRACE, _stop_if_orphaned, live)
+
+
+def _stop_if_orphaned(live: LiveTurn) -> None:
+    if live.followers == 0 and not live.done.is_set():
+        live.cancel()
+
+
+def _sse(event: dict[str, Any]) -> str:
+    return f"data: {json.dumps(event, ensure_ascii=False)}\n\n"

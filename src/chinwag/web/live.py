@@ -1,0 +1,261 @@
+"""A turn running for the page: a worker thread, its HTML operations, and who follows them.
+
+`LiveTurn.start` runs a `SessionTurn` (the same turn logic as the terminal)
+in a worker thread, and a second thread turns its text into page operations
+(`html.HtmlStream`): the first text at once, then at most every
+`REPAINT_INTERVAL`, so a stalled stream still shows what arrived and a long
+reply costs linear time. Operations go to every follower (an SSE response)
+through its asyncio queue; a follower that joins late (a reloaded page)
+starts from a snapshot of the reply so far.
+
+Stopping. `SessionTurn.cancel()` must run on the thread that iterates the
+turn (it closes the provider's generator, which another thread cannot do
+while it is blocked reading). So `cancel()` here sets a flag the worker
+checks after each event, and, because the worker may be blocked waiting for
+the server's next byte (a server holding its reply), shuts down the
+sockets the session's provider connected (`SocketWatch`): the read returns at
+once, the server sees the connection close, and the worker finishes the
+turn as "stopped", keeping the text that arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import socket
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from chinwag.events import Notice, Retrying, TextDelta
+from chinwag.records import Reply
+from chinwag.session import SessionTurn
+from chinwag.web.html import HtmlStream, Renderer
+
+REPAINT_INTERVAL = 0.05  # seconds between re-renders of the unfinished block
+Event = dict[str, Any]
+
+_watching = threading.local()
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "socket.connect":
+        watch = getattr(_watching, "watch", None)
+        if watch is not None:
+            watch.add(args[0])
+
+
+class SocketWatch:
+    """The sockets one session's provider connects, so another thread can
+    cut them. Connections are seen through Python's audit hook for
+    `socket.connect` (installed once, it only looks at that event), while a
+    thread runs inside `watching()`. A kept-alive connection opened in an
+    earlier turn stays watched until it is gone."""
+
+    def __init__(self) -> None:
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        global _hook_installed
+        with _hook_lock:
+            if not _hook_installed:
+                sys.addaudithook(_audit)
+                _hook_installed = True
+        _watching.watch = self
+        try:
+            yield
+        finally:
+            _watching.watch = None
+
+    def add(self, sock: Any) -> None:
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sockets.add(sock)
+
+    def cut(self) -> None:
+        """Shut down every watched socket: a blocked read returns at once and
+        the peer sees the close."""
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed already
+
+
+class Follower:
+    """One SSE response following a turn: its loop and queue."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+    def put(self, event: Event | None) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+
+
+class LiveTurn:
+    """One turn of one conversation, as the page sees it."""
+
+    def __init__(self, turn: SessionTurn, watch: SocketWatch, renderer: Renderer,
+                 on_end: Callable[[LiveTurn], None], redact: Callable[[str], str] = str) -> None:
+        self.turn, self.watch, self.on_end, self.redact = turn, watch, on_end, redact
+        self._html = HtmlStream(renderer)
+        self._lock = threading.Lock()
+        self._followers: list[Follower] = []
+        self._texts: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._cancelled = threading.Event()
+        self.done = threading.Event()
+        self.end: Event | None = None
+        self.notices: list[str] = []
+        if turn.prefill:  # /continue: the page shows the reply it resumes, then what follows
+            self._html.feed(turn.prefill)
+            self._html.update()
+
+    # -- following ---------------------------------------------------------------
+
+    def follow(self, loop: asyncio.AbstractEventLoop) -> tuple[Follower, Event]:
+        """A new follower and the snapshot it starts from (the end event, if
+        the turn is over already, arrives in its queue)."""
+        follower = Follower(loop)
+        with self._lock:
+            snapshot = {"t": "snapshot", "html": self._html.snapshot(), "notices": list(self.notices)}
+            if self.end is not None:
+                follower.put(self.end)
+                follower.put(None)
+            else:
+                self._followers.append(follower)
+        return follower, snapshot
+
+    def unfollow(self, follower: Follower) -> int:
+        """Forget `follower`; how many still follow."""
+        with self._lock:
+            if follower in self._followers:
+                self._followers.remove(follower)
+            return len(self._followers)
+
+    @property
+    def followers(self) -> int:
+        with self._lock:
+            return len(self._followers)
+
+    def _publish(self, events: list[Event]) -> None:
+        with self._lock:
+            for follower in self._followers:
+                for event in events:
+                    follower.put(event)
+
+    # -- running -----------------------------------------------------------------
+
+    def start(self) -> None:
+        threading.Thread(target=self._render, name="chinwag-web-render", daemon=True).start()
+        threading.Thread(target=self._run, name="chinwag-web-turn", daemon=True).start()
+
+    def cancel(self) -> None:
+        """Stop the reply now (see the module docstring); safe from any thread, idempotent."""
+        self._cancelled.set()
+        self.watch.cut()
+
+    def _run(self) -> None:
+        turn = self.turn
+        try:
+            with self.watch.watching():
+                if self._cancelled.is_set():
+                    turn.cancel()
+                else:
+                    for event in turn:
+                        if isinstance(event, TextDelta):
+                            self._texts.put(event.text)
+                        elif isinstance(event, (Retrying, Notice)):
+                            self._notice(_describe(event))
+                        if self._cancelled.is_set():
+                            turn.cancel()
+                            break
+        except Exception as exc:  # noqa: BLE001 - the page must hear how its turn ended
+            self._notice(self.redact(f"the reply failed: {exc}"))
+        finally:
+            try:
+                for event in turn.finish():
+                    if isinstance(event, Notice):
+                        self._notice(event.text)
+            finally:
+                self._texts.put(None)
+
+    def _notice(self, text: str) -> None:
+        text = self.redact(text)
+        with self._lock:
+            self.notices.append(text)
+        self._publish([{"t": "notice", "text": text}])
+
+    def _render(self) -> None:
+        """Text in, page operations out: the first at once, then at most every
+        REPAINT_INTERVAL (waiting no longer than that when text is waiting)."""
+        html = self._html
+        painted: float | None = None
+        while True:
+            timeout = None if not html.pending or painted is None else max(
+                0.0, painted + REPAINT_INTERVAL - time.monotonic())
+            try:
+                text = self._texts.get(timeout=timeout)
+            except queue.Empty:
+                text = ""
+            if text is None:
+                break
+            html.feed(text)
+            now = time.monotonic()
+            if html.pending and (painted is None or now - painted >= REPAINT_INTERVAL):
+                self._paint()
+                painted = now
+        self._finish()
+
+    def _paint(self) -> None:
+        with self._lock:  # rendered and sent together: a snapshot taken meanwhile misses or repeats none
+            for op in self._html.update():
+                for follower in self._followers:
+                    follower.put(dict(op))
+
+    def _finish(self) -> None:
+        with self._lock:
+            ops = self._html.finish()
+            self.end = {"t": "end", **self.describe(self.turn.reply)}
+            followers, self._followers = self._followers, []
+            for follower in followers:
+                for op in ops:
+                    follower.put(dict(op))
+                follower.put(self.end)
+                follower.put(None)
+        self.done.set()
+        self.on_end(self)
+
+    def describe(self, reply: Reply) -> Event:
+        status = "stopped" if reply.cancelled or (self._cancelled.is_set() and reply.status != "complete") \
+            else reply.status
+        stats = _stats(reply)
+        return {"status": status, "error": self.redact(reply.error or "") if status != "stopped" else "",
+                "stats": stats}
+
+
+def _describe(event: Retrying | Notice) -> str:
+    if isinstance(event, Retrying):
+        return f"{event.reason}, retrying in {event.delay:g} s (attempt {event.attempt}/{event.max_attempts})"
+    return event.text
+
+
+def _stats(reply: Reply) -> str:
+    parts = []
+    if reply.ttft is not None:
+        parts.append(f"{reply.ttft:.2f} s to first token")
+    if reply.output_tokens:
+        parts.append(f"{reply.output_tokens} tok")
+        if reply.duration and reply.ttft is not None and reply.duration > reply.ttft:
+            parts.append(f"{reply.output_tokens / (reply.duration - reply.ttft):.0f} tok/s")
+    return " · ".join(parts)

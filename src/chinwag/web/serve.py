@@ -1,0 +1,108 @@
+"""`chinwag serve`: the same chats in a browser, over the same history.
+
+    chinwag serve [--port N] [--host ADDRESS] [--open]
+
+Prints `chinwag is serving on http://127.0.0.1:8765/?token=...` and serves
+until Ctrl-C. The token is new at each start. Binding anything but
+127.0.0.1 needs `--host` and prints a warning: the token is then all that
+stands between the network and your chats and API keys' use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from chinwag.errors import UsageError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see chinwag serve --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="chinwag serve", description="Chat in a browser, over the same saved history.")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)")
+    p.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST}); anything else is reachable "
+                                  "from other machines")
+    p.add_argument("--open", action="store_true", help="open the page in the browser")
+    return p
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO) -> int:
+    args = build_parser().parse_args(list(argv))
+    host = args.host or DEFAULT_HOST
+    if args.host is not None and host not in ("127.0.0.1", "localhost", "::1"):
+        sys.stderr.write(f"chinwag: warning: listening on {host}: other machines can reach this server; "
+                         "anyone with the token can chat with your keys and read your history\n")
+    sock = _bind(host, args.port)
+    port = int(sock.getsockname()[1])
+
+    from chinwag.web.security import Guard, new_token
+
+    token = new_token()
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        shown = DEFAULT_HOST
+    url = f"http://{shown}:{port}/?token={token}"
+    from chinwag.web.app import build_app
+    from chinwag.web.chats import Chats
+
+    chats = Chats(environ, Path.cwd())
+    threading.Thread(target=_warm_up, name="chinwag-web-warm-up", daemon=True).start()
+    app = Guard(build_app(chats), token, host, port)
+    out.write(f"chinwag is serving on {url}\n")
+    out.write("Ctrl-C stops it.\n")
+    out.flush()
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        _run(app, sock)
+    finally:
+        chats.close()
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; try another --port.") from exc
+    sock.listen(128)
+    return sock
+
+
+def _run(app: object, sock: socket.socket) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",  # type: ignore[arg-type]
+                            timeout_graceful_shutdown=1, ws="none")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _warm_up() -> None:
+    """Import what the first reply needs while nobody waits (the terminal's
+    REPL does the same after drawing its prompt)."""
+    import importlib
+
+    for name in ("chinwag.providers.anthropic", "chinwag.providers.openai", "httpx2", "httpcore2",
+                 "pygments.lexers", "pygments.formatters.html", "chinwag.store", "chinwag.recorder"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass

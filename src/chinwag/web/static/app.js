@@ -1,0 +1,471 @@
+// chinwag serve: the page. Plain JS, no framework, nothing from elsewhere.
+// Replies arrive as server-rendered HTML operations over an event stream
+// (fetch + reader): finished blocks are appended once, only the live block
+// is replaced. Model output is escaped on the server; user text goes in as
+// textContent; nothing here evaluates strings.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    app: $("app"), list: $("list"), search: $("search"), messages: $("messages"), empty: $("empty"),
+    title: $("title"), model: $("model"), input: $("input"), composer: $("composer"), send: $("send"),
+    stop: $("stop"), retry: $("retry"), cont: $("continue"), notice: $("notice"), sidebar: $("sidebar"),
+    scrim: $("scrim"), toggle: $("toggle-side"), newChat: $("new-chat"),
+  };
+  const state = { cid: null, busy: false, last: null, loadToken: 0 };
+
+  // -- small helpers ---------------------------------------------------------------
+
+  function make(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function fragment(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    return template.content;
+  }
+
+  function showNotice(text) {
+    ui.notice.textContent = text || "";
+    ui.notice.hidden = !text;
+  }
+
+  function nearBottom() {
+    const el = document.scrollingElement || document.documentElement;
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 120;
+  }
+
+  function keepBottom(wasNear) {
+    if (wasNear) window.scrollTo(0, document.documentElement.scrollHeight);
+  }
+
+  function when(seconds) {
+    const date = new Date(seconds * 1000);
+    const today = new Date();
+    if (date.toDateString() === today.toDateString()) {
+      return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }
+    return date.toLocaleDateString([], { month: "short", day: "numeric" });
+  }
+
+  async function getJSON(path) {
+    const response = await fetch(path, { headers: { accept: "application/json" } });
+    if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error || response.statusText);
+    return response.json();
+  }
+
+  // -- the conversation list and search ------------------------------------------------
+
+  async function loadList() {
+    const query = ui.search.value.trim();
+    const token = ++state.loadToken;
+    let data;
+    try {
+      data = await getJSON("/api/conversations" + (query ? "?q=" + encodeURIComponent(query) : ""));
+    } catch (error) {
+      showNotice("Could not read the history: " + error.message);
+      return;
+    }
+    if (token !== state.loadToken) return;
+    ui.list.replaceChildren();
+    if (!data.conversations.length) {
+      ui.list.append(make("p", "none", query ? "Nothing found." : "No saved conversations yet."));
+    }
+    for (const item of data.conversations) {
+      const link = make("a", "item" + (item.id === state.cid ? " current" : ""));
+      link.href = "#c=" + item.id;
+      link.dataset.id = item.id;
+      const head = make("span", "item-head");
+      head.append(make("span", "item-title", item.title), make("span", "item-when", when(item.updated_at)));
+      link.append(head);
+      if (item.snippet) {
+        const snippet = make("span", "item-snippet");
+        snippet.innerHTML = item.snippet; // escaped by the server, <mark> around matches
+        link.append(snippet);
+      } else if (item.model) {
+        link.append(make("span", "item-model", item.model));
+      }
+      ui.list.append(link);
+    }
+  }
+
+  function markCurrent() {
+    for (const link of ui.list.querySelectorAll(".item")) {
+      link.classList.toggle("current", Number(link.dataset.id) === state.cid);
+    }
+  }
+
+  // -- messages ----------------------------------------------------------------------
+
+  function bubble(role, status) {
+    ui.empty.hidden = true;
+    const node = make("article", "msg " + role);
+    node.dataset.status = status || "complete";
+    const body = make("div", "body");
+    node.append(body);
+    if (role === "assistant") node.append(make("div", "meta"));
+    ui.messages.append(node);
+    return node;
+  }
+
+  function userBubble(text) {
+    const node = bubble("user");
+    node.querySelector(".body").textContent = text;
+    return node;
+  }
+
+  function setMeta(node, status, text) {
+    node.dataset.status = status;
+    const meta = node.querySelector(".meta");
+    if (meta) {
+      meta.textContent = text || "";
+      meta.className = "meta" + (status === "complete" ? "" : " " + status);
+    }
+  }
+
+  function statusLine(status, error) {
+    if (status === "stopped") return "stopped";
+    if (status === "interrupted") return "interrupted" + (error ? ": " + error : "");
+    if (status === "error") return error || "failed";
+    if (status === "streaming") return "…";
+    return "";
+  }
+
+  class ReplyView {
+    constructor(node) {
+      this.node = node;
+      this.body = node.querySelector(".body");
+      this.live = null;
+      this.code = null;
+      this.tail = null;
+    }
+
+    apply(op) {
+      const near = nearBottom();
+      switch (op.t) {
+        case "snapshot":
+          this.body.innerHTML = op.html;
+          this.live = this.body.querySelector(":scope > .live");
+          this.code = this.body.querySelector(":scope > .code.open");
+          this.tail = this.code ? this.code.querySelector(".tail") : null;
+          setMeta(this.node, "streaming", "…");
+          if (op.notices && op.notices.length) showNotice(op.notices[op.notices.length - 1]);
+          break;
+        case "commit":
+          this.live.before(fragment(op.html));
+          break;
+        case "live":
+          this.live.innerHTML = op.html;
+          break;
+        case "code_open":
+          this.live.before(fragment(op.html));
+          this.code = this.live.previousElementSibling;
+          this.tail = this.code.querySelector(".tail");
+          break;
+        case "code":
+          this.tail.before(fragment(op.html));
+          break;
+        case "tail":
+          this.tail.textContent = op.text;
+          break;
+        case "code_end":
+          this.code.replaceWith(fragment(op.html));
+          this.code = this.tail = null;
+          break;
+        case "notice":
+          showNotice(op.text);
+          break;
+        case "end":
+          setMeta(this.node, op.status, op.status === "complete" ? op.stats : statusLine(op.status, op.error));
+          state.last = op.status;
+          break;
+      }
+      keepBottom(near);
+    }
+  }
+
+  async function readEvents(response, onEvent) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const chunk = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        for (const line of chunk.split("\n")) {
+          if (line.startsWith("data: ")) onEvent(JSON.parse(line.slice(6)));
+        }
+      }
+    }
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    ui.send.hidden = busy;
+    ui.stop.hidden = !busy;
+    const hasReply = !!ui.messages.querySelector(".msg.assistant");
+    ui.retry.hidden = busy || !state.cid || !hasReply;
+    ui.cont.hidden = busy || !state.cid || !(state.last === "interrupted" || state.last === "stopped");
+  }
+
+  async function follow(response, view) {
+    await readEvents(response, (op) => {
+      if (op.t === "conversation") {
+        if (state.cid !== op.id) {
+          state.cid = op.id;
+          history.replaceState(null, "", "#c=" + op.id);
+        }
+        return;
+      }
+      view.apply(op);
+    });
+  }
+
+  function lastAssistant() {
+    const all = ui.messages.querySelectorAll(".msg.assistant");
+    return all.length ? all[all.length - 1] : null;
+  }
+
+  async function turn(action) {
+    if (state.busy) return;
+    const text = ui.input.value;
+    if (action === "send" && !text.trim()) return;
+    showNotice("");
+    let node;
+    if (action === "send") {
+      userBubble(text);
+      ui.input.value = "";
+      grow();
+      node = bubble("assistant", "streaming");
+    } else if (action === "retry") {
+      const old = lastAssistant();
+      if (old) old.remove();
+      node = bubble("assistant", "streaming");
+    } else {
+      node = lastAssistant() || bubble("assistant", "streaming");
+    }
+    setMeta(node, "streaming", "…");
+    window.scrollTo(0, document.documentElement.scrollHeight);
+    state.last = null;
+    setBusy(true);
+    const url = state.cid ? `/api/conversations/${state.cid}/${action}` : "/api/chat";
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text: action === "send" ? text : "", model: ui.model.value || null }),
+      });
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({ error: response.statusText }));
+        showNotice(problem.error);
+        if (response.status === 409 && state.cid) {
+          node.remove();
+          await openConversation(state.cid);
+          return;
+        }
+        if (action === "continue") setMeta(node, "interrupted", "");
+        else node.remove();
+        return;
+      }
+      await follow(response, new ReplyView(node));
+    } catch (error) {
+      showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
+    } finally {
+      setBusy(false);
+      markCurrent();
+      loadList();
+    }
+  }
+
+  async function stop() {
+    if (!state.cid) return;
+    ui.stop.disabled = true;
+    try {
+      await fetch(`/api/conversations/${state.cid}/stop`, { method: "POST" });
+    } finally {
+      ui.stop.disabled = false;
+    }
+  }
+
+  // -- opening a conversation --------------------------------------------------------
+
+  function clearMessages() {
+    for (const node of ui.messages.querySelectorAll(".msg")) node.remove();
+    ui.empty.hidden = false;
+  }
+
+  function pickModel(model) {
+    if (!model) return;
+    for (const option of ui.model.options) {
+      if (option.value === model || option.value.endsWith(":" + model)) {
+        ui.model.value = option.value;
+        return;
+      }
+    }
+  }
+
+  async function openConversation(cid) {
+    let data;
+    try {
+      data = await getJSON("/api/conversations/" + cid);
+    } catch (error) {
+      showNotice("Could not open that conversation: " + error.message);
+      return;
+    }
+    state.cid = cid;
+    state.last = null;
+    clearMessages();
+    ui.title.textContent = data.title;
+    document.title = data.title + " · chinwag";
+    pickModel(data.model);
+    for (const message of data.messages) {
+      const node = bubble(message.role, message.status);
+      node.querySelector(".body").innerHTML = message.html; // escaped by the server
+      if (message.role === "assistant") {
+        setMeta(node, message.status, statusLine(message.status === "interrupted" ? "interrupted" : message.status, ""));
+        state.last = message.status;
+      }
+    }
+    markCurrent();
+    window.scrollTo(0, document.documentElement.scrollHeight);
+    if (data.live) await followLive(cid);
+    else setBusy(false);
+  }
+
+  async function followLive(cid) {
+    const response = await fetch(`/api/conversations/${cid}/live`);
+    if (response.status !== 200) {
+      setBusy(false);
+      return;
+    }
+    let node = lastAssistant();
+    if (!node || node.dataset.status !== "streaming") node = bubble("assistant", "streaming");
+    setBusy(true);
+    try {
+      await follow(response, new ReplyView(node));
+    } catch (error) {
+      showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
+    } finally {
+      setBusy(false);
+      loadList();
+    }
+  }
+
+  function newChat() {
+    state.cid = null;
+    state.last = null;
+    history.replaceState(null, "", location.pathname);
+    clearMessages();
+    ui.title.textContent = "New chat";
+    document.title = "chinwag";
+    setBusy(false);
+    markCurrent();
+    closeSidebar();
+    ui.input.focus();
+  }
+
+  function route() {
+    const match = /^#c=(\d+)$/.exec(location.hash);
+    if (match && Number(match[1]) !== state.cid && !state.busy) {
+      openConversation(Number(match[1]));
+      closeSidebar();
+    }
+  }
+
+  // -- input -----------------------------------------------------------------------------
+
+  function grow() {
+    ui.input.style.height = "auto";
+    ui.input.style.height = Math.min(ui.input.scrollHeight, 240) + "px";
+  }
+
+  function openSidebar() {
+    ui.app.classList.add("side-open");
+    ui.scrim.hidden = false;
+  }
+
+  function closeSidebar() {
+    ui.app.classList.remove("side-open");
+    ui.scrim.hidden = true;
+  }
+
+  async function copyCode(button) {
+    const code = button.closest(".code").querySelector("code");
+    const text = code ? code.innerText : "";
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (error) {
+      const range = document.createRange();
+      range.selectNodeContents(code);
+      const selection = getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      document.execCommand("copy");
+      selection.removeAllRanges();
+    }
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = "Copy"; }, 1200);
+  }
+
+  async function loadModels() {
+    try {
+      const data = await getJSON("/api/models");
+      for (const model of data.models) {
+        const option = make("option", "", model.label);
+        option.value = model.spec;
+        ui.model.append(option);
+      }
+      ui.model.value = data.default;
+    } catch (error) {
+      showNotice("Could not list the models: " + error.message);
+    }
+  }
+
+  ui.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    turn("send");
+  });
+  ui.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      turn("send");
+    }
+  });
+  ui.input.addEventListener("input", grow);
+  ui.stop.addEventListener("click", stop);
+  ui.retry.addEventListener("click", () => turn("retry"));
+  ui.cont.addEventListener("click", () => turn("continue"));
+  ui.newChat.addEventListener("click", newChat);
+  ui.toggle.addEventListener("click", () => (ui.app.classList.contains("side-open") ? closeSidebar() : openSidebar()));
+  ui.scrim.addEventListener("click", closeSidebar);
+  ui.list.addEventListener("click", (event) => {
+    if (event.target.closest(".item")) closeSidebar();
+  });
+  ui.messages.addEventListener("click", (event) => {
+    const button = event.target.closest("button.copy");
+    if (button) copyCode(button);
+  });
+  let searchTimer = 0;
+  ui.search.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(loadList, 120);
+  });
+  window.addEventListener("hashchange", route);
+
+  (async () => {
+    await loadModels();
+    await loadList();
+    if (/^#c=\d+$/.test(location.hash)) route();
+    else setBusy(state.busy); // a reply may have been sent meanwhile
+    ui.input.focus();
+  })();
+})();

@@ -1,0 +1,136 @@
+"""Helpers for the `chinwag serve` tests (no tests here): the real command as a
+subprocess on a free port, and Debian's chromium driven by Playwright.
+
+A missing browser or Playwright fails the browser tests; it never skips them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.cli_helpers import CHINWAG
+
+CHROMIUM = os.environ.get("CHINWAG_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+URL_LINE = re.compile(r"chinwag is serving on (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Served:
+    url: str  # with ?token=
+    base: str  # http://127.0.0.1:PORT
+    port: int
+    token: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def cookie(self) -> str:
+        return f"chinwag_{self.port}={self.token}"
+
+    def request(self, method: str, path: str, headers: Mapping[str, str] | None = None,
+                body: bytes | None = None, cookie: bool = True, origin: bool | None = None) -> tuple[int, dict[str, str], bytes]:
+        """One raw request (http.client sends the headers we give, Host included)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        sent = {"Host": f"127.0.0.1:{self.port}"}
+        if cookie:
+            sent["Cookie"] = self.cookie
+        if origin or (origin is None and method == "POST"):
+            sent["Origin"] = self.base
+        if body is not None:
+            sent["Content-Type"] = "application/json"
+        sent.update(headers or {})
+        try:
+            conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            for key, value in sent.items():
+                conn.putheader(key, value)
+            conn.endheaders(body)
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        finally:
+            conn.close()
+
+
+@contextmanager
+def serve(env: Mapping[str, str], *extra: str) -> Iterator[Served]:
+    """`chinwag serve --port N` with `env`, up to its first line; stopped with Ctrl-C (SIGINT) after."""
+    port = free_port()
+    process = subprocess.Popen([CHINWAG, "serve", "--port", str(port), *extra], env=dict(env),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        line = _read_line(process, 20)
+        match = URL_LINE.search(line)
+        assert match, f"unexpected first line {line!r}; stderr: {_stderr(process)}"
+        yield Served(match.group(1), f"http://127.0.0.1:{port}", port, match.group(3), process)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _read_line(process: subprocess.Popen[bytes], timeout: float) -> str:
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    data = b""
+    deadline = time.monotonic() + timeout
+    while b"\n" not in data:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise TimeoutError(f"chinwag serve printed nothing; got {data!r}; stderr: {_stderr(process)}")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise EOFError(f"chinwag serve ended: {data!r}; stderr: {_stderr(process)}")
+        data += chunk
+    return data.decode()
+
+
+def _stderr(process: subprocess.Popen[bytes]) -> str:
+    if process.poll() is None or process.stderr is None:
+        return "(still running)"
+    return process.stderr.read().decode(errors="replace")
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium under Playwright, with a fresh profile (Playwright
+    makes a new user-data-dir for each launch and removes it after). Fails
+    (never skips) when either is missing: `apt-get install -y chromium`."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        raise AssertionError("playwright is not installed: pip install -e '.[test]'") from exc
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
