@@ -1,0 +1,81 @@
+"""Where MCP servers are configured: the `{"mcpServers": {...}}` JSON file other
+clients share (`--mcp-config FILE`), and config.toml's `[mcp_servers.NAME]` tables.
+
+A server is either stdio (`command`, optional `args` and `env`) or streamable
+HTTP (`url`). A bad entry is a `ConfigError` naming the file and the server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chinwag.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class McpServerConfig:
+    """One MCP server: stdio (`command`, `args`, `env`) or streamable HTTP (`url`)."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    url: str | None = None
+
+    @property
+    def where(self) -> str:
+        """How the server is reached, for /tools: its URL or its command line."""
+        return self.url or " ".join((self.command or "", *self.args))
+
+
+def load_mcp_json(path: Path) -> dict[str, McpServerConfig]:
+    """The servers of an `{"mcpServers": {NAME: {...}}}` file; ConfigError on a bad file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read MCP config {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"MCP config {path} is not UTF-8 text") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"MCP config {path} is not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    servers = data.get("mcpServers") if isinstance(data, dict) else None
+    if not isinstance(servers, dict):
+        raise ConfigError(f'MCP config {path} has no "mcpServers" object')
+    return mcp_servers_from_config(servers, str(path))
+
+
+def mcp_servers_from_config(table: Mapping[str, Any], source: str) -> dict[str, McpServerConfig]:
+    """Servers from a mapping of NAME -> entry (config.toml's [mcp_servers] or the JSON's
+    mcpServers); `source` names where they came from in errors."""
+    return {name: _server(name, entry, source) for name, entry in table.items()}
+
+
+def _server(name: str, entry: Any, source: str) -> McpServerConfig:
+    where = f"MCP server {name!r} in {source}"
+    if not name or not isinstance(name, str):
+        raise ConfigError(f"an MCP server in {source} has an empty name")
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where} must be a table of command/args/env or url")
+    command, url = entry.get("command"), entry.get("url")
+    kind = entry.get("type", entry.get("transport"))
+    if kind == "sse":
+        raise ConfigError(f"{where} uses the SSE transport, which chinwag does not support (use streamable HTTP)")
+    if (command is None) == (url is None):
+        raise ConfigError(f"{where} needs either a command (stdio) or a url (streamable HTTP)")
+    if url is not None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: url must be an http:// or https:// URL")
+        return McpServerConfig(name, url=url)
+    if not isinstance(command, str) or not command.strip():
+        raise ConfigError(f"{where}: command must be a non-empty string")
+    args = entry.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ConfigError(f"{where}: args must be a list of strings")
+    env = entry.get("env", {})
+    if not isinstance(env, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise ConfigError(f"{where}: env must map names to string values")
+    return McpServerConfig(name, command=command, args=tuple(args), env=dict(env))

@@ -1,0 +1,79 @@
+"""What running a tool gives back, what approving one needs, and the caps on both.
+
+Tool output is untrusted twice over: the model reads `ToolOutput.content`
+raw (so it is capped, with a note saying what was cut, never silently
+shortened), and the user's terminal shows `ToolOutput.summary` (so it is
+sanitized and kept to one line).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chinwag.records import ToolStatus
+from chinwag.render.sanitize import sanitize
+
+SUMMARY_WIDTH = 160  # characters of summary shown before an ellipsis
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """One call's outcome: `content` goes to the model, `summary` to the user."""
+
+    content: str  # raw, capped at the toolbox's max_output bytes
+    status: ToolStatus  # "ok" | "error" | "denied" | "interrupted"
+    summary: str  # one sanitized line: "212 lines", "exit 0 · 3 lines", "404 Not Found"
+
+    @classmethod
+    def error(cls, message: str) -> ToolOutput:
+        """An error the model should read in full, summarised as its first line."""
+        return cls(message, "error", one_line(message))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What approval needs for one call: must a person say yes, and why (or why not)."""
+
+    ask: bool
+    reason: str
+
+
+def one_line(text: str, width: int = SUMMARY_WIDTH) -> str:
+    """`text` made safe for the terminal and squeezed to one line of at most `width` characters."""
+    line = " ".join(sanitize(text).split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
+def cut_note(cut_bytes: int) -> str:
+    return f"[… {cut_bytes:,} more bytes cut]"
+
+
+def cap(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes (never mid-character), plus a note of what was cut."""
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) <= limit:
+        return text
+    return cap_bytes(data[:limit], len(data) - limit)
+
+
+def cap_bytes(head: bytes, cut: int) -> str:
+    """Decode the kept `head` of some output whose last `cut` bytes were dropped, noting the cut."""
+    text = head.decode("utf-8", "ignore") if cut else head.decode("utf-8", "replace")
+    return f"{text}\n{cut_note(cut)}" if cut else text
+
+
+def count_lines(text: str) -> int:
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def size(n: int) -> str:
+    """A byte count for people: "812 B", "12 KB", "3.4 MB"."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"

@@ -1,0 +1,71 @@
+"""A small MCP server for chinwag's tool tests, written with the `mcp` package.
+
+    python -m tests.mcp_servers.demo                      stdio
+    python -m tests.mcp_servers.demo --http PORT          streamable HTTP on 127.0.0.1:PORT/mcp
+    python -m tests.mcp_servers.demo --start-delay 1.5    sleep before serving (a slow server)
+
+Tools: `echo` (read-only, closed world: runs without asking), `lookup`
+(read-only but open world: asks), `write_note` (no hints: asks), `crash`
+(the process exits mid-call), `slow` (sleeps, for Ctrl-C), `fail` (an error result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+
+server = MCPServer("demo")
+
+
+@server.tool(description="Say the text back.", annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+def echo(text: str) -> str:
+    return f"echo: {text}"
+
+
+@server.tool(description="Look something up on the web.",
+             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True))
+def lookup(query: str) -> str:
+    return f"nothing found for {query}"
+
+
+@server.tool(description="Write a note.")
+def write_note(text: str) -> str:
+    return f"noted: {text}"
+
+
+@server.tool(description="Exit the server process in the middle of the call.")
+def crash() -> str:
+    os._exit(3)
+
+
+@server.tool(description="Sleep, then answer.", annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+async def slow(seconds: float) -> str:
+    await anyio.sleep(seconds)
+    return "slept"
+
+
+@server.tool(description="Always fails.", annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+def fail() -> str:
+    raise ValueError("this tool always fails")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--http", type=int, default=None)
+    parser.add_argument("--start-delay", type=float, default=0.0)
+    args = parser.parse_args()
+    time.sleep(args.start_delay)
+    if args.http is None:
+        server.run("stdio")
+    else:
+        server.settings.log_level = "WARNING"
+        server.run("streamable-http", host="127.0.0.1", port=args.http)
+
+
+if __name__ == "__main__":
+    main()
