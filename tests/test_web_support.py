@@ -58,6 +58,7 @@ class Served:
             sent["Origin"] = self.base
         if body is not None:
             sent["Content-Type"] = "application/json"
+            sent["Content-Length"] = str(len(body))
         sent.update(headers or {})
         try:
             conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
