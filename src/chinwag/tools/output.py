@@ -57,9 +57,22 @@ def cap(text: str, limit: int) -> str:
 
 
 def cap_bytes(head: bytes, cut: int) -> str:
-    """Decode the kept `head` of some output whose last `cut` bytes were dropped, noting the cut."""
-    text = head.decode("utf-8", "ignore") if cut else head.decode("utf-8", "replace")
-    return f"{text}\n{cut_note(cut)}" if cut else text
+    """Decode the kept `head` of some output whose last `cut` bytes were dropped, noting the cut
+    (a character split by the cut is cut whole, and counted)."""
+    if not cut:
+        return head.decode("utf-8", "replace")
+    whole = _whole_characters(head)
+    return f"{head[:whole].decode('utf-8', 'replace')}\n{cut_note(cut + len(head) - whole)}"
+
+
+def _whole_characters(data: bytes) -> int:
+    """The length of `data` without a UTF-8 character left unfinished at its end."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # ASCII or a lead byte: how long is its character?
+            length = 1 if byte < 0x80 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) if back >= length else len(data) - back
+    return len(data)
 
 
 def count_lines(text: str) -> int:
