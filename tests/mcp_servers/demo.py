@@ -6,7 +6,7 @@
 
 Tools: `echo` (read-only, closed world: runs without asking), `lookup`
 (read-only but open world: asks), `write_note` (no hints: asks), `crash`
-(the process exits mid-call), `slow` (sleeps, for Ctrl-C), `fail` (an error result).
+(the process exits mid-call), `slow` (sleeps, for Ctrl-C), `pid`, `fail` (an error result).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 server = MCPServer("demo")
@@ -49,9 +50,15 @@ async def slow(seconds: float) -> str:
     return "slept"
 
 
+@server.tool(description="The server's process id.",
+             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+def pid() -> str:
+    return str(os.getpid())
+
+
 @server.tool(description="Always fails.", annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
 def fail() -> str:
-    raise ValueError("this tool always fails")
+    raise ToolError("this tool always fails")
 
 
 def main() -> None:
