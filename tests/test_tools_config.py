@@ -108,3 +108,13 @@ def test_cap_notes_what_was_cut() -> None:
     assert cap("short", 10) == "short"
     assert cap("x" * 12_345 + "y" * 10, 10) == "x" * 10 + "\n[… 12,345 more bytes cut]"
     assert cap("日本語", 4) == "日\n[… 6 more bytes cut]"
+
+
+def test_a_summary_is_always_one_safe_line() -> None:
+    from chinwag.tools import ToolOutput
+
+    out = ToolOutput("raw\x1b[2J text stays raw", "ok", "two\nlines \x1b]0;title\x07and " + "x" * 300)
+    assert out.content == "raw\x1b[2J text stays raw"
+    assert "\n" not in out.summary and "\x1b" not in out.summary and "\x07" not in out.summary
+    assert out.summary.startswith("two lines and x") and out.summary.endswith("…")
+    assert len(out.summary) <= 160

@@ -24,6 +24,10 @@ class ToolOutput:
     status: ToolStatus  # "ok" | "error" | "denied" | "interrupted"
     summary: str  # one sanitized line: "212 lines", "exit 0 · 3 lines", "404 Not Found"
 
+    def __post_init__(self) -> None:
+        # The terminal shows the summary: whoever built it, it is one safe line.
+        object.__setattr__(self, "summary", one_line(self.summary))
+
     @classmethod
     def error(cls, message: str) -> ToolOutput:
         """An error the model should read in full, summarised as its first line."""
