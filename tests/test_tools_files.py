@@ -160,3 +160,13 @@ def test_disabled_builtins_are_not_offered_and_do_not_run(project: Path) -> None
     out = box.run(call("read_file", path="README.md"))
     assert out.status == "error" and "unknown tool 'read_file'" in out.content
     assert os.path.exists(project / "README.md")
+
+
+def test_fifos_and_impossible_paths_are_errors_not_hangs(project: Path) -> None:
+    os.mkfifo(project / "pipe")
+    box = toolbox(project)
+    assert "not a regular file" in box.run(call("read_file", path="pipe")).content
+    assert box.verdict(call("read_file", path="bad\0name")).reason == "bad input"
+    assert box.run(call("read_file", path="bad\0name")).status == "error"
+    (project / "loop").symlink_to(project / "loop")
+    assert box.run(call("read_file", path="loop")).status == "error"

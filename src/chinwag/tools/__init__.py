@@ -111,7 +111,10 @@ class Toolbox:
             from chinwag.tools.files import read_verdict
 
             path = call.input.get("path")
-            return read_verdict(self.cwd, path) if isinstance(path, str) else Verdict(False, "bad input")
+            try:
+                return read_verdict(self.cwd, path) if isinstance(path, str) else Verdict(False, "bad input")
+            except (ValueError, OSError):  # a NUL in the path, a loop of links: run() reports it
+                return Verdict(False, "bad input")
         if call.name == "list_files" and call.name in self._enabled:
             return Verdict(False, "lists names inside the working directory")
         if call.name == "fetch_url" and call.name in self._enabled:

@@ -75,6 +75,8 @@ def secret_reason(root: Path, path: Path) -> str | None:
 def read_file(cwd: Path, args: Mapping[str, Any], max_output: int) -> ToolOutput:
     path, _ = resolve(cwd, args["path"])
     offset, limit = args.get("offset", 1), args.get("limit")
+    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO would block, a device never end
+        return ToolOutput.error(f"{args['path']} is not a regular file")
     try:
         with path.open("rb") as f:
             data = f.read(READ_LIMIT + 1)
