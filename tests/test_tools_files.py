@@ -169,4 +169,6 @@ def test_fifos_and_impossible_paths_are_errors_not_hangs(project: Path) -> None:
     assert box.verdict(call("read_file", path="bad\0name")).reason == "bad input"
     assert box.run(call("read_file", path="bad\0name")).status == "error"
     (project / "loop").symlink_to(project / "loop")
+    assert not box.verdict(call("read_file", path="loop")).ask
     assert box.run(call("read_file", path="loop")).status == "error"
+    assert "loop" in box.run(call("list_files")).content

@@ -11,6 +11,7 @@ patterns that would leave the directory.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,7 +49,7 @@ LIST_FILES_SCHEMA: dict[str, Any] = {
 def resolve(cwd: Path, raw: str) -> tuple[Path, bool]:
     """The path `raw` names (relative to `cwd`, symlinks resolved) and whether it lies inside `cwd`."""
     root = cwd.resolve()
-    path = (root / Path(raw).expanduser()).resolve()
+    path = Path(os.path.realpath(root / Path(raw).expanduser()))  # unlike Path.resolve, no error on a link loop
     return path, path == root or path.is_relative_to(root)
 
 
