@@ -265,3 +265,26 @@ def test_start_returns_at_once_without_importing_mcp() -> None:
     elapsed, imported = result.stdout.split()
     assert float(elapsed) < 0.01, result.stdout
     assert imported == "False"
+
+
+def test_close_does_not_wait_for_a_server_still_starting() -> None:
+    marker = "31.4159"
+    box = Toolbox([], {"late": demo("late", "--start-delay", marker)}, ROOT, environ={"PATH": "/usr/bin:/bin"})
+    box.start()
+
+    def server_pids() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and marker in (entry / "cmdline").read_text():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return [pid for pid in found if not gone(pid)]
+
+    wait_for(server_pids, timeout=30)
+    start = time.monotonic()
+    box.close()
+    assert time.monotonic() - start < 5
+    wait_for(lambda: not server_pids(), timeout=5)
+    assert box.take_notices() == []

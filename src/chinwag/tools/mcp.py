@@ -150,9 +150,11 @@ class McpHub:
                 return
         tasks = [asyncio.create_task(self._serve(server)) for server in self._servers.values()]
         await stop.wait()
-        for server in self._servers.values():
+        for server, task in zip(self._servers.values(), tasks):
             if server.gone is not None:
-                server.gone.set()
+                server.gone.set()  # a server that is up ends its session
+            if server.state == "starting":
+                task.cancel()  # one still starting is not waited for
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, server: _Server) -> None:
