@@ -101,6 +101,14 @@ def _gone(pid: int, within: float) -> bool:
     return False
 
 
+def test_importing_the_provider_is_cheap_and_never_loads_llama_cpp() -> None:
+    code = ("import sys, chinwag.providers.local; "
+            "print(sorted(m for m in ('llama_cpp', 'chinwag.providers.child', 'subprocess') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_the_model_runs_in_a_child_process_of_its_own_session(local: LocalProvider) -> None:
     pid = local.pid
     assert pid is not None and pid != os.getpid()

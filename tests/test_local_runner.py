@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
@@ -45,12 +46,27 @@ class _Collect:
         return "".join(self.chunks)
 
 
-def _chat(home: Path, *args: str) -> tuple[pexpect.spawn, _Collect]:
-    child = spawn_chinwag(["--max-tokens", "60", *args], chinwag_env(home), timeout=30, size=SIZE)
-    log = _Collect()
-    child.logfile_read = log
-    child.expect("You: ")
-    return child, log
+Chat = Callable[..., tuple[pexpect.spawn, _Collect]]
+
+
+@pytest.fixture
+def chat(tmp_path: Path) -> Iterator[Chat]:
+    """Start `chinwag --max-tokens 60 ARGS...` up to its first `You:`; whatever
+    a test leaves running (it failed part-way) is ended afterwards."""
+    spawned: list[pexpect.spawn] = []
+
+    def start(*args: str) -> tuple[pexpect.spawn, _Collect]:
+        child = spawn_chinwag(["--max-tokens", "60", *args], chinwag_env(tmp_path), timeout=30, size=SIZE)
+        spawned.append(child)
+        log = _Collect()
+        child.logfile_read = log
+        child.expect("You: ")
+        return child, log
+
+    yield start
+    for child in spawned:
+        if child.isalive():
+            child.close(force=True)
 
 
 def _screen(raw: str) -> str:
@@ -144,8 +160,8 @@ def _quit(child: pexpect.spawn) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV, signal.SIGILL], ids=lambda s: s.name)
-def test_a_runner_killed_mid_reply_is_one_line_and_the_chat_goes_on(tmp_path: Path, sig: signal.Signals) -> None:
-    child, log = _chat(tmp_path)
+def test_a_runner_killed_mid_reply_is_one_line_and_the_chat_goes_on(chat: Chat, sig: signal.Signals) -> None:
+    child, log = chat()
     child.sendline(LONG_PROMPT)
     _reply_starts(child)
     runner = _runner(child.pid)
@@ -172,8 +188,8 @@ def test_a_runner_killed_mid_reply_is_one_line_and_the_chat_goes_on(tmp_path: Pa
     _quit(child)
 
 
-def test_a_runner_killed_while_loading_is_one_line_and_the_next_message_is_answered(tmp_path: Path) -> None:
-    child, log = _chat(tmp_path)
+def test_a_runner_killed_while_loading_is_one_line_and_the_next_message_is_answered(chat: Chat) -> None:
+    child, log = chat()
     runner = _runner(child.pid)  # started, behind the prompt, the moment the prompt was drawn
     os.kill(runner, signal.SIGKILL)
     child.sendline("What is the capital of France?")
@@ -185,10 +201,10 @@ def test_a_runner_killed_while_loading_is_one_line_and_the_next_message_is_answe
     _quit(child)
 
 
-def test_a_gguf_that_llama_cpp_cannot_load_is_one_line_and_the_chat_goes_on(tmp_path: Path) -> None:
+def test_a_gguf_that_llama_cpp_cannot_load_is_one_line_and_the_chat_goes_on(chat: Chat, tmp_path: Path) -> None:
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + bytes(range(256)) * 64)
-    child, log = _chat(tmp_path, "-m", f"local:{bad}")
+    child, log = chat("-m", f"local:{bad}")
     for attempt in range(2):
         child.sendline("hello")
         child.expect("could not load broken.gguf: ")
@@ -199,8 +215,8 @@ def test_a_gguf_that_llama_cpp_cannot_load_is_one_line_and_the_chat_goes_on(tmp_
     _quit(child)
 
 
-def test_ctrl_c_mid_reply_returns_at_once_and_the_runner_stops_generating(tmp_path: Path) -> None:
-    child, _ = _chat(tmp_path, "--max-tokens", "400")
+def test_ctrl_c_mid_reply_returns_at_once_and_the_runner_stops_generating(chat: Chat) -> None:
+    child, _ = chat("--max-tokens", "400")
     child.sendline(LONG_PROMPT)
     _reply_starts(child)
     runner = _runner(child.pid)
@@ -222,8 +238,8 @@ def test_ctrl_c_mid_reply_returns_at_once_and_the_runner_stops_generating(tmp_pa
     _quit(child)
 
 
-def test_the_runner_ends_with_chinwag_even_after_kill_9(tmp_path: Path) -> None:
-    child, _ = _chat(tmp_path)
+def test_the_runner_ends_with_chinwag_even_after_kill_9(chat: Chat) -> None:
+    child, _ = chat()
     _answered(child, "Say yes.")  # loaded and used (spawned from a thread that has long ended)
     runner = _runner(child.pid)
     os.kill(child.pid, signal.SIGKILL)
@@ -231,8 +247,8 @@ def test_the_runner_ends_with_chinwag_even_after_kill_9(tmp_path: Path) -> None:
     child.close(force=True)
 
 
-def test_the_runner_ends_when_the_user_quits(tmp_path: Path) -> None:
-    child, _ = _chat(tmp_path)
+def test_the_runner_ends_when_the_user_quits(chat: Chat) -> None:
+    child, _ = chat()
     _answered(child, "Say yes.")
     runner = _runner(child.pid)
     _quit(child)
