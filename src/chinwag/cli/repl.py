@@ -25,6 +25,12 @@ GOODBYE = "Goodbye!"
 QUIT_WORDS = {"quit", "exit", "/exit", "/quit", ":q"}
 
 
+def wants_to_leave(line: str) -> bool:
+    """`quit`, `exit`, `:q`, or the `/exit` and `/quit` commands, whatever follows them."""
+    command = line.split(maxsplit=1)[0] if line.startswith("/") else line
+    return command.lower() in QUIT_WORDS
+
+
 class Repl:
     def __init__(self, session: Session, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
                  *, color: bool = True, quiet: bool = False, history_file: Path | None = None,
@@ -57,7 +63,7 @@ class Repl:
             if isinstance(line, Leave):
                 self.out.write(f"\n{GOODBYE}\n")
                 return line.exit_code
-            if line.lower() in QUIT_WORDS:
+            if wants_to_leave(line):
                 self.out.write(f"{GOODBYE}\n")
                 return 0
             try:
