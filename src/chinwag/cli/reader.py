@@ -93,7 +93,7 @@ class LineReader:
             self.guard.hold()
         if self.history_file is not None:
             _append_history(self.history_file)
-        return line
+        return _encodable(line)
 
 
     def _history_length(self) -> int | None:
@@ -112,6 +112,19 @@ class LineReader:
 
         now = readline.get_current_history_length()
         return readline.get_history_item(now) if now > before else None
+
+
+def _encodable(line: str) -> str:
+    """`line` with each byte that was not UTF-8 replaced by U+FFFD.
+
+    input() hands such bytes (a paste from a Latin-1 file, say) over as lone
+    surrogates (Python's surrogateescape), which neither the request's JSON
+    nor SQLite can encode: left in, they ended the chat at the next send."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in line)
+    return line
 
 
 def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int], str | None],
