@@ -177,7 +177,8 @@ _BY_NAME = {name: command for command in COMMANDS for name in (command.name, *co
 
 
 def run_command(repl: Repl, line: str) -> None:
-    name, _, arg = line.partition(" ")
+    name, *rest = line.split(maxsplit=1)  # the name ends at any white space: a tab, a block's line break
+    arg = rest[0] if rest else ""
     command = _BY_NAME.get(name.lower())
     if command is None:
         import difflib
