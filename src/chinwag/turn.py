@@ -156,19 +156,33 @@ def run_turn(turn: TurnLike, sinks: list[Sink], guard: InterruptGuard | None = N
     own bookkeeping (saving, recording) runs first, then every sink's `on_end`,
     each on its own; a second Ctrl-C meanwhile skips none of it (see interrupts.py)."""
     guard = guard or InterruptGuard()
+    events = iter(turn)
+    shown = ""  # the reply's text as far as the sinks were given it
     try:
         with guard.allowed():
             for sink in sinks:
                 sink.on_start()
-            for event in turn:
-                for sink in sinks:
-                    sink.on_event(event, turn.reply)
+        while True:
+            # Ctrl-C may stop the wait for the next event, not the handing of
+            # one to the sinks: the reply kept is the reply shown.
+            with guard.allowed():
+                event = next(events, None)
+            if event is None:
+                break
+            for sink in sinks:
+                sink.on_event(event, turn.reply)
+            shown = turn.reply.text
     except KeyboardInterrupt:
         turn.cancel()
     finally:
         if turn.reply.status == "streaming":  # a sink failed (a closed pipe): the turn is over all the same
             turn.cancel()
-        late = turn.finish()
+        _close(events)
+        # A press can land in the instant after text joined the reply and before
+        # it was handed on: it arrived, so it is kept, and shown like the rest.
+        text = turn.reply.text
+        unshown = [TextDelta(text[len(shown):])] if len(text) > len(shown) and text.startswith(shown) else []
+        late = unshown + turn.finish()
         try:
             for event in late:
                 for sink in sinks:
@@ -177,6 +191,16 @@ def run_turn(turn: TurnLike, sinks: list[Sink], guard: InterruptGuard | None = N
             end_all(sinks, turn.reply)
             guard.discard()  # a press while the turn was ending was for this turn
     return turn.reply
+
+
+def _close(events: Iterator[Event]) -> None:
+    """End the turn's iteration now, not whenever it is collected."""
+    close = getattr(events, "close", None)
+    if close is not None:
+        try:
+            close()
+        except ChinwagError:
+            pass
 
 
 def end_all(sinks: Iterable[Sink], reply: Reply) -> None:
