@@ -38,11 +38,15 @@ class InterruptGuard:
     def guarded(self) -> Iterator[None]:
         """Hold SIGINT back for the duration of a turn, except in `allowed()` sections."""
         if threading.current_thread() is not threading.main_thread() or self._depth:
+            # Nested: a turn run by a command (/retry, /continue) inside the
+            # chat's `allowed()`: held back again until the turn's own sections.
             self._depth += 1
+            allowed, self._allowed = self._allowed, False
             try:
                 yield
             finally:
                 self._depth -= 1
+                self._allowed = allowed
             return
         previous = signal.getsignal(signal.SIGINT)
         if previous is not signal.default_int_handler:
