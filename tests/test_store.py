@@ -356,6 +356,19 @@ def test_history_for_model_keeps_interrupted_text_as_it_was_shown(store: Store) 
         ("user", "go on"), ("assistant", "four five")]
 
 
+def test_history_for_model_keeps_only_the_last_attempt_of_a_retried_reply(store: Store) -> None:
+    """/retry replaces the reply in the chat; -c must send what the chat sends."""
+    cid = store.start_conversation()
+    store.add_message(cid, "user", "hello")
+    store.update_reply(store.begin_reply(cid), "first try", status="complete")
+    store.update_reply(store.begin_reply(cid), "second try", status="complete")  # /retry
+    store.add_message(cid, "user", "again")
+    store.update_reply(store.begin_reply(cid), "partial", status="interrupted")
+    store.update_reply(store.begin_reply(cid), "", status="error")  # /retry that failed
+    assert store.history_for_model(cid) == [
+        ("user", "hello"), ("assistant", "second try"), ("user", "again")]
+
+
 def test_chats_started_together_on_a_new_database_all_open_it(tmp_path: Path) -> None:
     """Switching a new file to WAL needs it alone and SQLite says "locked" at
     once instead of waiting: before Store.open retried, about one start in six

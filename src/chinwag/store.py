@@ -277,20 +277,28 @@ class Store:
         return [StoredMessage(*row) for row in rows]
 
     def history_for_model(self, cid: int) -> list[tuple[str, str]]:
-        """The conversation as (role, content) pairs to send to a model.
+        """The conversation as (role, content) pairs to send to a model, as the
+        chat that saved it sends it.
 
-        Messages with blank content (e.g. a reply interrupted before its first
-        token) are left out, since APIs reject them. Consecutive messages of
-        the same role, which that can leave behind, are merged into one,
+        A reply followed by another reply (a /retry) is replaced by it, as in
+        the chat; then messages with blank content (e.g. a reply interrupted
+        before its first token) are left out, since APIs reject them.
+        Consecutive user messages that leaves behind are merged into one,
         joined by a blank line, so roles alternate and no text is lost.
         Interrupted or failed replies with text are kept exactly as shown.
         """
-        merged: list[tuple[str, str]] = []
-        for msg in (m for m in self.messages(cid) if m.content.strip()):
-            if merged and merged[-1][0] == msg.role:
-                merged[-1] = (msg.role, merged[-1][1] + "\n\n" + msg.content)
+        turns: list[tuple[str, str]] = []
+        for msg in self.messages(cid):
+            if turns and msg.role == "assistant" and turns[-1][0] == "assistant":
+                turns[-1] = (msg.role, msg.content)
             else:
-                merged.append((msg.role, msg.content))
+                turns.append((msg.role, msg.content))
+        merged: list[tuple[str, str]] = []
+        for role, content in (turn for turn in turns if turn[1].strip()):
+            if merged and merged[-1][0] == role:
+                merged[-1] = (role, merged[-1][1] + "\n\n" + content)
+            else:
+                merged.append((role, content))
         return merged
 
     def latest_conversation_id(self) -> int | None:
