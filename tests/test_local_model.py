@@ -144,6 +144,7 @@ def test_closing_the_stream_early_stops_generation_in_the_child(local: LocalProv
 def test_a_warm_up_from_a_short_lived_thread_leaves_the_model_running(tmp_path: Path) -> None:
     """PR_SET_PDEATHSIG fires when the *thread* that forked the child ends: the
     REPL warms up from such a thread, and the model must outlive it."""
+    spawners = _spawner_threads()
     provider = LocalProvider(context_size=512)
     try:
         thread = threading.Thread(target=provider.warm_up)
@@ -157,6 +158,14 @@ def test_a_warm_up_from_a_short_lived_thread_leaves_the_model_running(tmp_path: 
     finally:
         provider.close()
     assert _gone(pid, within=2)
+    deadline = time.monotonic() + 2
+    while _spawner_threads() > spawners and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _spawner_threads() == spawners  # close() ends the thread that started the runner too
+
+
+def _spawner_threads() -> int:
+    return sum(thread.name == "chinwag-spawner" for thread in threading.enumerate())
 
 
 def test_a_crash_mid_reply_is_one_line_naming_the_signal_then_a_fresh_child_answers() -> None:
@@ -209,6 +218,13 @@ def test_missing_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_no_key_one_shot_uses_the_bundled_model(tmp_path: Path) -> None:
     result = run_chinwag(["--max-tokens", "30", "What is the capital of France?"], chinwag_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+
+
+def test_a_gguf_named_with_dash_m_local_path_answers(tmp_path: Path) -> None:
+    result = run_chinwag(["-m", f"local:{bundled_model_path()}", "--max-tokens", "30",
+                          "What is the capital of France?"], chinwag_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "Paris" in result.stdout
 

@@ -61,7 +61,7 @@ class Spawner:
     which would take the freshly loaded model with it."""
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[list[str], dict[str, Any], list[Any], threading.Event]] = queue.Queue()
+        self._jobs: queue.Queue[tuple[list[str], dict[str, Any], list[Any], threading.Event] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -79,9 +79,16 @@ class Spawner:
         process: subprocess.Popen[bytes] = result[0]
         return process
 
+    def stop(self) -> None:
+        """End the thread (once the processes it started have ended: they go with it)."""
+        with self._lock:
+            if self._thread is not None:
+                self._jobs.put(None)
+                self._thread = None
+
     def _serve(self) -> None:
-        while True:
-            argv, options, result, done = self._jobs.get()
+        while (job := self._jobs.get()) is not None:
+            argv, options, result, done = job
             try:
                 result.append(subprocess.Popen(argv, **options))
             except BaseException as exc:  # handed to the caller, who raises it
@@ -101,8 +108,12 @@ class RunnerProcess:
 
         # llama.cpp's own chatter and a failed assertion's message go to a file, never the terminal.
         self._log: IO[bytes] = tempfile.TemporaryFile(prefix="chinwag-local-")
-        self.process = spawner.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                     start_new_session=True, bufsize=0)
+        try:
+            self.process = spawner.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                         start_new_session=True, bufsize=0)
+        except OSError as exc:
+            self._log.close()
+            raise LocalModelError(f"could not start the local model: {exc}") from exc
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in, self._out = self.process.stdin.fileno(), self.process.stdout.fileno()
         self._buffer = b""

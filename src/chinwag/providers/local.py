@@ -181,3 +181,6 @@ class LocalProvider(BaseProvider):
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.close()
+        spawner, self._spawner = self._spawner, None
+        if spawner is not None:
+            spawner.stop()
