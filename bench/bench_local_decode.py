@@ -1,37 +1,49 @@
-"""Local decode speed: chinwag's LocalProvider against a bare llama-cpp-python
-loop, on the bundled SmolLM2-135M-Instruct (Q4_1), same prompt and settings.
+"""Local decode speed: chinwag's LocalProvider, whose model runs in a child
+process (providers/runner.py, JSON lines over pipes), against a bare
+llama-cpp-python loop in this process, on the bundled SmolLM2-135M-Instruct
+(Q4_1), same prompt and settings.
 
 - chinwag: `LocalProvider(context_size=2048).stream(ChatRequest(...))`,
-  counting TextDelta events;
-- bare: `Llama(model_path=bundled_model_path(), n_ctx=2048, verbose=False)
-  .create_chat_completion(messages, stream=True, max_tokens=128,
-  temperature=0)`, counting chunks that carry text.
+  counting TextDelta events; the tokens are made in the runner process;
+- bare: `Llama(model_path=bundled_model_path(), n_ctx=2048,
+  n_threads=T, n_threads_batch=T, verbose=False).create_chat_completion(
+  messages, stream=True, max_tokens=128, temperature=0)` with the thread
+  count chinwag gives its runner (T = cores // 2), counting chunks with text.
 
-Both models are loaded once in this process (load times reported
-separately, plus chinwag's default, the model's trained context). The
-target is judged on interleaved runs: the two token streams are stepped in
-turn, one token each, timing every next() (time.perf_counter), so load from
-other processes falls on both alike; tokens/s = tokens after the first /
-their summed time. Whole runs one after the other (A/B then B/A) are shown
-too: decode speed = (tokens - 1) / (time of the last token - time of the
-first); time to first token is shown
-too (the same prompt each run, so llama-cpp-python reuses its cached
-prefix: that time to first token is not a cold one). Temperature 0, so both
-produce the same tokens. A diagnostic table times a fresh prompt evaluation
-with llama-cpp-python's default batch threads (all cores) and with one.
+Decode speed, whole runs A B, B A, ... alternated (after one untimed run
+each): tokens/s = (tokens - 1) / (time of the last token - time of the
+first), time.perf_counter; and token by token, 1 / the median time between
+two tokens over all runs, which bursts of other work on the machine move
+less. (The earlier interleaved method, stepping both streams one token
+each, no longer applies: the runner makes its tokens on its own while the
+other stream is stepped.) Temperature 0, so both produce the same tokens.
 
-Then `chinwag --json -m local --max-tokens 128 --temperature 0 PROMPT` runs
-end to end (launch, model load, default context), alternated with a bare
-script doing the same (BARE_SCRIPT); speed comes from the final "done"
-event: usage.output_tokens / (duration - ttft).
+First token on turn 2: each run sends turn 1 (untimed, to its end) and then
+turn 2, the history plus a new question, timed from the request to the first
+text; llama-cpp-python reuses the evaluated prefix in both. Alternated, who
+goes first switching. Prompt evaluation varies by tens of ms between runs,
+so what the runner adds is also measured inside each request: the runner,
+unchanged but with its token lines stamped (STAMPED_RUNNER), says when it
+took the request up and when it wrote the first token; the time from
+sending to reading that token, minus that, is what the process boundary
+costs.
 
-Target (issue 7): chinwag >= 0.97x the bare loop's tokens/s (medians).
+Also: model load (chinwag's includes starting the runner's Python and its
+`import llama_cpp`, done behind the REPL's prompt), the pipe protocol's own
+cost per token (a child writing ready-made token lines as fast as it can,
+read through the same RunnerProcess), `chinwag --json -m local` end to end
+against a bare script doing the same in one process (BARE_SCRIPT), and a
+diagnosis of prompt evaluation with one batch thread or all cores.
+
+Targets (issue 7 and the child-process issue): chinwag >= 0.97x the bare
+loop's decode tokens/s; first token on turn 2 adds <= 5 ms (median).
 Run alone: `python bench/bench_local_decode.py [--quick]`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -45,59 +57,73 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as common  # noqa: E402
 
 TARGET = 0.97
+TURN_2_TARGET_MS = 5
 N_CTX = 2048
 MAX_TOKENS = 128
 SYSTEM = "You are a helpful assistant. Keep responses brief and clear."
 PROMPT = "Write a long story about a lighthouse keeper and a storm."
 
 
-def _timed(tokens: Iterator[Any]) -> tuple[int, float, float]:
-    """(tokens, seconds to the first, tokens/s after the first)."""
+def _timed(tokens: Iterator[Any], gaps: list[float] | None = None) -> tuple[int, float, float]:
+    """(tokens, seconds to the first, tokens/s after the first); the seconds
+    between one token and the next are added to `gaps`."""
     start = time.perf_counter()
     stamps = [time.perf_counter() for _ in tokens]
     if len(stamps) < 2:
         raise RuntimeError(f"only {len(stamps)} tokens")
+    if gaps is not None:
+        gaps += [b - a for a, b in zip(stamps, stamps[1:])]
     return len(stamps), stamps[0] - start, (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
-def _interleaved(a: Iterator[Any], b: Iterator[Any]) -> tuple[list[float], list[float]]:
-    """Step two token streams in turn, one token each, timing every next():
-    load on the machine then falls on both alike. Returns each one's
-    per-token seconds, the first token (prompt evaluation) left out."""
-    times: tuple[list[float], list[float]] = ([], [])
-    live = [True, True]
-    streams = (a, b)
-    while any(live):
-        for i in (0, 1):
-            if not live[i]:
-                continue
-            start = time.perf_counter()
-            try:
-                next(streams[i])
-            except StopIteration:
-                live[i] = False
-                continue
-            times[i].append(time.perf_counter() - start)
-    return times[0][1:], times[1][1:]
+THREADS = max((os.cpu_count() or 2) // 2, 1)  # what LocalProvider gives its runner
+TURN_1 = "Name a colour."
+TURN_2 = "Name another one."
 
 
-def _chinwag_tokens(provider: Any) -> Iterator[None]:
-    from chinwag.events import TextDelta
+def _request(messages: list[tuple[str, str]], max_tokens: int) -> Any:
     from chinwag.records import ChatRequest, Message
 
-    request = ChatRequest(model="", messages=(Message("user", PROMPT),), system=SYSTEM,
-                          max_tokens=MAX_TOKENS, temperature=0)
-    for event in provider.stream(request):
-        if isinstance(event, TextDelta):
-            yield None
+    return ChatRequest(model="", messages=tuple(Message(r, c) for r, c in messages),  # type: ignore[arg-type]
+                       system=SYSTEM, max_tokens=max_tokens, temperature=0)
 
 
-def _bare_tokens(llama: Any) -> Iterator[None]:
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}]
-    for chunk in llama.create_chat_completion(messages=messages, stream=True, max_tokens=MAX_TOKENS,
-                                              temperature=0):
-        if chunk["choices"][0].get("delta", {}).get("content"):
-            yield None
+def _chinwag_tokens(provider: Any, messages: list[tuple[str, str]] | None = None,
+                    max_tokens: int = MAX_TOKENS) -> Iterator[str]:
+    from chinwag.events import TextDelta
+
+    stream = provider.stream(_request(messages or [("user", PROMPT)], max_tokens))
+    try:
+        for event in stream:
+            if isinstance(event, TextDelta):
+                yield event.text
+    finally:
+        stream.close()
+
+
+def _bare_tokens(llama: Any, messages: list[tuple[str, str]] | None = None,
+                 max_tokens: int = MAX_TOKENS) -> Iterator[str]:
+    chat = [{"role": "system", "content": SYSTEM}]
+    chat += [{"role": r, "content": c} for r, c in messages or [("user", PROMPT)]]
+    chunks = llama.create_chat_completion(messages=chat, stream=True, max_tokens=max_tokens, temperature=0)
+    try:
+        for chunk in chunks:
+            text = chunk["choices"][0].get("delta", {}).get("content")
+            if text:
+                yield text
+    finally:
+        chunks.close()
+
+
+def _turn_2_first_token(tokens: Any) -> float:
+    """Turn 1 to its end (untimed), then seconds from sending turn 2 to its first text."""
+    answer = "".join(tokens([("user", TURN_1)], 24))
+    stream = tokens([("user", TURN_1), ("assistant", answer), ("user", TURN_2)], 24)
+    start = time.perf_counter()
+    next(stream)
+    first = time.perf_counter() - start
+    stream.close()
+    return first
 
 
 def _prompt_eval(path: str, runs: int) -> dict[str, list[float]]:
@@ -120,32 +146,96 @@ def _prompt_eval(path: str, runs: int) -> dict[str, list[float]]:
     return times
 
 
-def _overhead_per_token(n: int = 20000) -> float | None:
-    """Seconds chinwag adds per token on top of llama-cpp-python's own chunks:
-    LocalProvider's event loop fed n ready-made chunks, minus a bare loop over them."""
-    from chinwag.events import TextDelta
-    from chinwag.providers.local import LocalProvider
-
-    class FakeLlama:
-        n_tokens = n
-
-    chunks = [{"choices": [{"delta": {"content": "word"}, "finish_reason": None}]} for _ in range(n)]
-    events = getattr(LocalProvider(), "_events", None)
-    if events is None:
-        return None
-    best_ours = best_bare = float("inf")
-    for _ in range(5):
+def _round_trips(provider: Any, n: int = 300) -> list[float]:
+    """Seconds for a request to the loaded runner and its answer: a token count of
+    a new one-word text goes through the same pipe, reader thread and queue as a
+    chat request, and the model's own work is a few microseconds."""
+    runner = provider._runner
+    times = []
+    for i in range(n):
         start = time.perf_counter()
-        for event in events(FakeLlama(), iter(chunks)):
-            if isinstance(event, TextDelta):
-                pass
-        best_ours = min(best_ours, time.perf_counter() - start)
-        start = time.perf_counter()
-        for chunk in chunks:
-            if chunk["choices"][0].get("delta", {}).get("content"):
-                pass
-        best_bare = min(best_bare, time.perf_counter() - start)
-    return (best_ours - best_bare) / n
+        runner.count(f"word{i}")
+        times.append(time.perf_counter() - start)
+    return times
+
+
+# The runner, unchanged, with its token lines stamped: when it took up the chat
+# request, and when it wrote the line (time.monotonic: one clock for both processes).
+STAMPED_RUNNER = """
+import sys, time
+import chinwag.providers.runner as runner
+send, chat, taken = runner.send, runner.chat, [0.0]
+
+def stamped_send(message):
+    if message.get("t") == "text":
+        message = {**message, "taken": taken[0], "sent": time.monotonic()}
+    send(message)
+
+def stamped_chat(llama, command, cancelled, out=None):
+    taken[0] = time.monotonic()
+    chat(llama, command, cancelled, stamped_send)
+
+runner.chat = stamped_chat
+sys.exit(runner.main(sys.argv[1:]))
+"""
+
+
+def _turn_2_added(path: str, runs: int) -> list[float]:
+    """What the runner adds to turn 2's first token, measured inside one request:
+    the time from sending it to reading its first token, minus the runner's own
+    time from taking it up to writing that token (the model's work)."""
+    import os
+
+    from chinwag.providers.child import RunnerProcess, Spawner
+
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": TURN_1}]
+    runner = RunnerProcess([common.PYTHON, "-c", STAMPED_RUNNER, path, str(N_CTX), str(THREADS), str(os.getpid())],
+                           Spawner())
+    runner.wait_ready()
+    added = []
+    for _ in range(runs):
+        rid, answer = runner.request("chat", messages=messages, max_tokens=24, temperature=0), ""
+        while (message := runner.receive_for(rid))["t"] != "stop":
+            answer += message.get("x", "")
+        turn_2 = messages + [{"role": "assistant", "content": answer}, {"role": "user", "content": TURN_2}]
+        start = time.monotonic()
+        rid = runner.request("chat", messages=turn_2, max_tokens=24, temperature=0)
+        while (message := runner.receive_for(rid))["t"] != "text":
+            pass
+        added.append(time.monotonic() - start - (message["sent"] - message["taken"]))
+        runner.cancel(rid)
+    runner.close()
+    return added
+
+
+PROTOCOL_CHILD = """
+import json, os, sys
+line = (json.dumps({"id": 1, "t": "text", "x": " word"}) + "\\n").encode()
+for _ in range(int(sys.argv[1])):
+    os.write(1, line)
+os.write(1, (json.dumps({"id": 1, "t": "stop", "reason": "end_turn"}) + "\\n").encode())
+sys.stdin.read()
+"""
+
+
+def _protocol_per_token(n: int = 20000) -> list[float]:
+    """Seconds per token line through the pipe protocol alone: a child writes n
+    ready-made token lines (a write(2) each, as the runner does) as fast as it can;
+    we read them through the same RunnerProcess LocalProvider uses. Best of 3 is
+    reported as the floor, per run."""
+    from chinwag.providers.child import RunnerProcess, Spawner
+
+    spawner, runs = Spawner(), []
+    for _ in range(3):
+        runner = RunnerProcess([common.PYTHON, "-c", PROTOCOL_CHILD, str(n)], spawner)
+        first = runner.receive_for(1)
+        start, count = time.perf_counter(), 1
+        while runner.receive_for(1)["t"] == "text":
+            count += 1
+        runs.append((time.perf_counter() - start) / count)
+        assert count == n, count
+        runner.close()
+    return runs
 
 
 # The end-to-end baseline: a bare script doing what `chinwag --json -m local`
@@ -200,47 +290,50 @@ def run(quick: bool = False) -> str:
 
     from chinwag.providers.local import LocalProvider, bundled_model_path
 
-    runs, interleaved_runs = (2, 2) if quick else (3, 4)
+    runs, turn_runs = (3, 6) if quick else (8, 16)
     path = str(bundled_model_path())
 
-    loads: dict[str, list[float]] = {"chinwag (n_ctx 2048)": [], "bare (n_ctx 2048)": [],
-                                     "chinwag default (trained context)": []}
-    for _ in range(1 if quick else 2):
-        t = time.perf_counter()
-        LocalProvider(context_size=N_CTX).warm_up()
-        loads["chinwag (n_ctx 2048)"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        Llama(model_path=path, n_ctx=N_CTX, verbose=False)
-        loads["bare (n_ctx 2048)"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        default = LocalProvider()
-        default.warm_up()
-        loads["chinwag default (trained context)"].append(time.perf_counter() - t)
-    default_ctx = default._llama.n_ctx()
-    del default
+    def bare_llama(n_ctx: int = N_CTX) -> Any:
+        return Llama(model_path=path, n_ctx=n_ctx, n_threads=THREADS, n_threads_batch=THREADS, verbose=False)
+
+    loads: dict[str, list[float]] = {"chinwag: start the runner, import llama_cpp there, load (n_ctx 2048)": [],
+                                     "bare: load in this process, llama_cpp already imported (n_ctx 2048)": []}
+    for name in common.alternate(1 if quick else 2, *loads):
+        start = time.perf_counter()
+        if name.startswith("chinwag"):
+            provider = LocalProvider(context_size=N_CTX)
+            provider.warm_up()
+            loads[name].append(time.perf_counter() - start)
+            provider.close()
+        else:
+            bare_llama()
+            loads[name].append(time.perf_counter() - start)
 
     provider = LocalProvider(context_size=N_CTX)
     provider.warm_up()
-    llama = Llama(model_path=path, n_ctx=N_CTX, verbose=False)
-    contenders = {"chinwag LocalProvider": lambda: _chinwag_tokens(provider),
-                  "bare llama-cpp-python": lambda: _bare_tokens(llama)}
-    results: dict[str, list[tuple[int, float, float]]] = {name: [] for name in contenders}
-    for name in contenders:  # untimed warm-up
-        _timed(contenders[name]())
-    for name in common.alternate(runs, *contenders):
-        results[name].append(_timed(contenders[name]()))
+    llama = bare_llama()
+    contenders = {"chinwag LocalProvider (runner process)": lambda: _chinwag_tokens(provider),
+                  "bare llama-cpp-python (this process)": lambda: _bare_tokens(llama)}
     names = list(contenders)
-    per_token: dict[str, list[float]] = {name: [] for name in names}
-    run_tps: dict[str, list[float]] = {name: [] for name in names}
-    for i in range(interleaved_runs):
-        first, second = names if i % 2 == 0 else names[::-1]
-        t1, t2 = _interleaved(contenders[first](), contenders[second]())
-        for name, ts in ((first, t1), (second, t2)):
-            per_token[name] += ts
-            run_tps[name].append(len(ts) / sum(ts))
+    results: dict[str, list[tuple[int, float, float]]] = {name: [] for name in names}
+    gaps: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:  # untimed warm-up
+        _timed(contenders[name]())
+    for name in common.alternate(runs, *names):
+        results[name].append(_timed(contenders[name](), gaps[name]))
+    turn_tokens = {names[0]: lambda m, n: _chinwag_tokens(provider, m, n),
+                   names[1]: lambda m, n: _bare_tokens(llama, m, n)}
+    turn_2: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:  # untimed warm-up
+        _turn_2_first_token(turn_tokens[name])
+    for name in common.alternate(turn_runs, *names):
+        turn_2[name].append(_turn_2_first_token(turn_tokens[name]))
+    round_trips = _round_trips(provider)
+    provider.close()
     del provider, llama
+    added = _turn_2_added(path, turn_runs * 2)
+    protocol = _protocol_per_token()
     prompt_eval = _prompt_eval(path, 1 if quick else 2)
-    overhead = _overhead_per_token()
     e2e: dict[str, list[dict[str, Any]]] = {"chinwag": [], "bare script": []}
     for name in common.alternate(1 if quick else 2, *e2e):
         e2e[name].append(_end_to_end(bare=name == "bare script"))
@@ -248,19 +341,22 @@ def run(quick: bool = False) -> str:
     def med(xs: list[float]) -> float:
         return common.summary(xs)["median"]
 
-    base = med([r[2] for r in results["bare llama-cpp-python"]])
-    seq_ratio = med([r[2] for r in results["chinwag LocalProvider"]]) / base
-    # The target uses the interleaved runs: tokens/s = tokens / their summed decode time.
-    inter = {name: len(ts) / sum(ts) for name, ts in per_token.items()}
-    ratio = inter["chinwag LocalProvider"] / inter["bare llama-cpp-python"]
-    inter_rows = [(name, f"{inter[name]:.1f}", f"{inter[name] / inter['bare llama-cpp-python']:.3f}×",
-                   " / ".join(f"{x:.1f}" for x in run_tps[name]), common.ms_range(per_token[name], 2))
-                  for name in names]
-    rows = []
-    for name, rs in results.items():
-        tps = [r[2] for r in rs]
-        rows.append((name, f"{med(tps):.1f} ({min(tps):.1f}–{max(tps):.1f})", f"{med(tps) / base:.3f}×",
-                     "/".join(str(n) for n in sorted({r[0] for r in rs})), common.ms_range([r[1] for r in rs], 0)))
+    tps = {name: [r[2] for r in rs] for name, rs in results.items()}
+    base = med(tps[names[1]])
+    ratio = med(tps[names[0]]) / base
+    steady = {name: 1 / med(gaps[name]) for name in names}
+    steady_ratio = steady[names[0]] / steady[names[1]]
+    rows = [(name, f"{med(tps[name]):.1f} ({min(tps[name]):.1f}–{max(tps[name]):.1f})",
+             f"{med(tps[name]) / base:.3f}×", " / ".join(f"{x:.1f}" for x in tps[name]),
+             "/".join(str(n) for n in sorted({r[0] for r in results[name]})),
+             common.ms_range([r[1] for r in results[name]], 0)) for name in names]
+    delta = med(turn_2[names[0]]) - med(turn_2[names[1]])
+    trip = med(round_trips)
+    added_ms = med(added) * 1000
+    added_p90 = sorted(added)[int(len(added) * 0.9)] * 1000
+    trip_p90 = sorted(round_trips)[int(len(round_trips) * 0.9)]
+    turn_rows = [(name, common.ms_range(turn_2[name], 1)) for name in names]
+    per_token = min(protocol)
     e2e_base = med([e["tps"] for e in e2e["bare script"]])
     e2e_rows = [(name, f"{med([e['tps'] for e in es]):.1f}", f"{med([e['tps'] for e in es]) / e2e_base:.3f}×",
                  common.ms(med([e["ttft"] for e in es]), 0), common.ms(med([e["wall"] for e in es]), 0),
@@ -269,25 +365,45 @@ def run(quick: bool = False) -> str:
         "## Local model decode speed (bundled SmolLM2-135M-Instruct Q4_1)",
         "",
         f"Same prompt ({PROMPT!r}, the default system prompt), max_tokens {MAX_TOKENS}, temperature 0, "
-        f"n_ctx {N_CTX}, llama-cpp-python's default threads, both models loaded in this process.",
+        f"n_ctx {N_CTX}, {THREADS} thread(s) for decode and prompt (what chinwag gives its runner) in both. "
+        "chinwag's model runs in its runner process and its tokens come over a pipe, a JSON line each; "
+        "the bare loop runs in this process.",
         "",
-        f"**Interleaved** ({interleaved_runs} runs, who goes first alternating): both streams stepped in turn, one "
-        "token each, every `next()` timed, so the machine's load falls on both alike; tokens/s = tokens after "
-        "the first / their summed time.",
+        f"**Decode**, whole runs alternated ({runs} each, after one untimed run each); tokens/s = (tokens − 1) / "
+        "(last token − first token):",
         "",
-        common.table(["Loop", "tokens/s", "× bare", "tokens/s per run", "ms per token: median (min–max)"],
-                     inter_rows),
+        common.table(["Loop", "tokens/s: median (min–max)", "× bare", "tokens/s per run", "tokens",
+                      "time to first token ms"], rows),
         "",
-        f"**Whole runs** one after the other ({runs} alternated runs each, after one untimed run each; "
-        f"ratio of medians {seq_ratio:.3f}×, more exposed to the load of other processes):",
+        "The same runs, token by token: 1 / the median time between two tokens (of "
+        f"{len(gaps[names[0]])} each), which the bursts of other processes' work on this machine move far less "
+        "than whole runs: " + ", ".join(f"{name} {steady[name]:.1f} tokens/s" for name in names)
+        + f"; {steady_ratio:.3f}×.",
         "",
-        common.table(["Loop", "tokens/s: median (min–max)", "× bare", "tokens", "time to first token ms"], rows),
+        f"**First token on turn 2** (turn 1 {TURN_1!r} run to its end untimed, then {TURN_2!r} with the "
+        f"history; {turn_runs} alternated runs each; the evaluated prefix is reused by both):",
         "",
-        "Model load time (median of " + str(len(loads["bare (n_ctx 2048)"])) + "):",
+        common.table(["Loop", "ms to first token: median (min–max)"], turn_rows),
         "",
-        common.table(["Load", "ms: median (min–max)"], [(k, common.ms_range(v, 0)) for k, v in loads.items()]),
+        f"chinwag − bare, medians: {delta * 1000:+.1f} ms. Prompt evaluation dominates these times and varies "
+        "by tens of ms from run to run on a busy machine, more than the few ms in question; so the target is "
+        "judged on what the runner adds to the same model work, measured inside each request: the runner "
+        "(unchanged, its token lines stamped with time.monotonic, one clock for both processes) notes when it "
+        "took the request up and when it wrote the first token; what it adds is the time from sending turn 2 "
+        f"to reading that token minus the runner's own part. {len(added)} turn-2 requests: median "
+        f"{added_ms:.2f} ms, 90th percentile {added_p90:.2f} ms. Cross-check, a request's bare round trip to "
+        f"the loaded runner (a token count of a new one-word text; {len(round_trips)} in a row): median "
+        f"{trip * 1000:.2f} ms, 90th percentile {trip_p90 * 1000:.2f} ms.",
         "",
-        f"(chinwag's default context is the model's trained length: n_ctx {default_ctx}.)",
+        f"The pipe protocol's own cost (a child writing {20000} ready-made token lines as fast as it can, read "
+        f"through the RunnerProcess LocalProvider uses; best of 3, runs "
+        f"{' / '.join(f'{x * 1e6:.1f}' for x in protocol)} µs): {per_token * 1e6:.1f} µs per token, "
+        f"{per_token * base * 100:.3f}% of a token's time at {base:.0f} tokens/s.",
+        "",
+        "Model load (median (min–max) of " + str(len(next(iter(loads.values())))) + "; chinwag's happens behind the "
+        "REPL's prompt, while the user types):",
+        "",
+        common.table(["Load", "ms"], [(k, common.ms_range(v, 0)) for k, v in loads.items()]),
         "",
         f"End to end, `chinwag --json -m local --max-tokens {MAX_TOKENS} --temperature 0 PROMPT` against a bare "
         "script doing the same in its own process (model load with the default context, a JSON line per token, "
@@ -297,17 +413,17 @@ def run(quick: bool = False) -> str:
         common.table(["Process", "tokens/s", "× bare script", "ttft ms", "wall ms", "tokens"], e2e_rows),
         "",
         f"Diagnosis of time to first token: evaluating a fresh {int(prompt_eval.pop('tokens')[0])}-token prompt "
-        f"({len(next(iter(prompt_eval.values())))} alternated runs each; chinwag leaves the default):",
+        f"({len(next(iter(prompt_eval.values())))} alternated runs each; chinwag uses {THREADS}):",
         "",
-        common.table(["Batch threads", "ms: median (min–max)"], [(k, common.ms_range(v, 0)) for k, v in prompt_eval.items()]),
+        common.table(["Batch threads", "ms: median (min–max)"],
+                     [(k, common.ms_range(v, 0)) for k, v in prompt_eval.items()]),
         "",
-        ("" if overhead is None else
-         f"chinwag's own work per token (LocalProvider's event loop over {20000} ready-made chunks, minus a bare "
-         f"loop over them, best of 5): {overhead * 1e6:.2f} µs, {overhead * base * 100:.3f}% of a token's time at "
-         f"{base:.0f} tokens/s; differences larger than that between the two loops above are noise."),
-        "",
-        f"- chinwag ≥ {TARGET}× the bare llama-cpp-python loop's tokens/s (interleaved): {ratio:.3f}× "
-        f"{common.verdict(ratio >= TARGET)}",
+        f"- chinwag ≥ {TARGET}× the bare llama-cpp-python loop's decode tokens/s: {ratio:.3f}× by whole runs' "
+        f"medians {common.verdict(ratio >= TARGET)}, {steady_ratio:.3f}× token by token "
+        f"{common.verdict(steady_ratio >= TARGET)}",
+        f"- first token on turn 2 adds ≤ {TURN_2_TARGET_MS} ms: {added_ms:.2f} ms (median; 90th percentile "
+        f"{added_p90:.2f} ms; medians of chinwag − bare {delta * 1000:+.1f} ms) "
+        f"{common.verdict(added_ms <= TURN_2_TARGET_MS)}",
         "",
         "Reproduce: `python bench/bench_local_decode.py" + (" --quick" if quick else "") + "`",
     ]
