@@ -58,6 +58,7 @@ MODULES = [
     ("bench_storage_faults", "Storage faults: full or locked history"),
     ("bench_interrupt", "Ctrl-C mid-reply"),
     ("bench_connection_reuse", "Turn-2 first token: connection reuse over TLS"),
+    ("bench_web", "chinwag serve: the page against the terminal"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}

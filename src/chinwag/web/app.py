@@ -113,7 +113,10 @@ def build_app(chats: Chats) -> Starlette:
         if not isinstance(text, str) or (model is not None and not isinstance(model, str)):
             return JSONResponse({"error": "text and model must be strings"}, status_code=400)
         try:
-            new_cid, live = await run_in_threadpool(chats.start, cid, action, text, model)
+            if cid is not None and chats.is_open(cid):  # ~1 ms of work: a thread hop would cost more
+                new_cid, live = chats.start(cid, action, text, model)
+            else:  # opening the history or a session may wait for the database
+                new_cid, live = await run_in_threadpool(chats.start, cid, action, text, model)
         except Busy as exc:
             return _error(chats, exc, 409)
         except ChinwagError as exc:

@@ -106,6 +106,11 @@ class Chats:
 
     # -- turns -----------------------------------------------------------------------
 
+    def is_open(self, cid: int) -> bool:
+        """Whether `cid` has a session already (its next turn opens nothing)."""
+        with self._lock:
+            return cid in self._chats
+
     def live(self, cid: int) -> LiveTurn | None:
         with self._lock:
             chat = self._chats.get(cid)

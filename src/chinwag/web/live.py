@@ -1,10 +1,10 @@
 """A turn running for the page: a worker thread, its HTML operations, and who follows them.
 
 `LiveTurn.start` runs a `SessionTurn` (the same turn logic as the terminal)
-in a worker thread, and a second thread turns its text into page operations
+in a worker thread, which turns its text into page operations
 (`html.HtmlStream`): the first text at once, then at most every
-`REPAINT_INTERVAL`, so a stalled stream still shows what arrived and a long
-reply costs linear time. Operations go to every follower (an SSE response)
+`REPAINT_INTERVAL`, so a long reply costs linear time; a second thread
+paints text the throttle held back when the stream stalls. Operations go to every follower (an SSE response)
 through its asyncio queue; a follower that joins late (a reloaded page)
 starts from a snapshot of the reply so far.
 
@@ -21,7 +21,6 @@ turn as "stopped", keeping the text that arrived.
 from __future__ import annotations
 
 import asyncio
-import queue
 import socket
 import sys
 import threading
@@ -111,8 +110,9 @@ class LiveTurn:
         self.turn, self.watch, self.on_end, self.redact = turn, watch, on_end, redact
         self._html = HtmlStream(renderer)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # text arrived, or the turn ended
+        self._painted: float | None = None  # when the page was last sent new HTML
         self._followers: list[Follower] = []
-        self._texts: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._cancelled = threading.Event()
         self.done = threading.Event()
         self.end: Event | None = None
@@ -157,8 +157,8 @@ class LiveTurn:
     # -- running -----------------------------------------------------------------
 
     def start(self) -> None:
-        threading.Thread(target=self._render, name="chinwag-web-render", daemon=True).start()
         threading.Thread(target=self._run, name="chinwag-web-turn", daemon=True).start()
+        threading.Thread(target=self._flush_held, name="chinwag-web-paint", daemon=True).start()
 
     def cancel(self) -> None:
         """Stop the reply now (see the module docstring); safe from any thread, idempotent."""
@@ -174,7 +174,7 @@ class LiveTurn:
                 else:
                     for event in turn:
                         if isinstance(event, TextDelta):
-                            self._texts.put(event.text)
+                            self._text(event.text)
                         elif isinstance(event, (Retrying, Notice)):
                             self._notice(_describe(event))
                         if self._cancelled.is_set():
@@ -188,7 +188,7 @@ class LiveTurn:
                     if isinstance(event, Notice):
                         self._notice(event.text)
             finally:
-                self._texts.put(None)
+                self._finish()
 
     def _notice(self, text: str) -> None:
         text = self.redact(text)
@@ -196,35 +196,41 @@ class LiveTurn:
             self.notices.append(text)
         self._publish([{"t": "notice", "text": text}])
 
-    def _render(self) -> None:
-        """Text in, page operations out: the first at once, then at most every
-        REPAINT_INTERVAL (waiting no longer than that when text is waiting)."""
-        html = self._html
-        painted: float | None = None
-        while True:
-            timeout = None if not html.pending or painted is None else max(
-                0.0, painted + REPAINT_INTERVAL - time.monotonic())
-            try:
-                text = self._texts.get(timeout=timeout)
-            except queue.Empty:
-                text = ""
-            if text is None:
-                break
-            html.feed(text)
-            now = time.monotonic()
-            if html.pending and (painted is None or now - painted >= REPAINT_INTERVAL):
+    def _text(self, text: str) -> None:
+        """Text in, page operations out, on the turn's own thread: the first
+        at once, then at most every REPAINT_INTERVAL; text the throttle holds
+        is painted by `_flush_held` if nothing follows it in time."""
+        with self._changed:
+            self._html.feed(text)
+            if self._painted is None or time.monotonic() - self._painted >= REPAINT_INTERVAL:
                 self._paint()
-                painted = now
-        self._finish()
+            else:
+                self._changed.notify()
+
+    def _flush_held(self) -> None:
+        """Paint text the throttle held back once its interval is over (the
+        server may have gone quiet), until the turn ends."""
+        with self._changed:
+            while self.end is None:
+                if not self._html.pending or self._painted is None:
+                    self._changed.wait()
+                    continue
+                wait = self._painted + REPAINT_INTERVAL - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                else:
+                    self._paint()
 
     def _paint(self) -> None:
-        with self._lock:  # rendered and sent together: a snapshot taken meanwhile misses or repeats none
-            for op in self._html.update():
-                for follower in self._followers:
-                    follower.put(dict(op))
+        """Render and send together, under the lock: a snapshot taken
+        meanwhile misses or repeats nothing."""
+        self._painted = time.monotonic()
+        for op in self._html.update():
+            for follower in self._followers:
+                follower.put(dict(op))
 
     def _finish(self) -> None:
-        with self._lock:
+        with self._changed:
             ops = self._html.finish()
             self.end = {"t": "end", **self.describe(self.turn.reply)}
             followers, self._followers = self._followers, []
@@ -233,6 +239,7 @@ class LiveTurn:
                     follower.put(dict(op))
                 follower.put(self.end)
                 follower.put(None)
+            self._changed.notify_all()
         self.done.set()
         self.on_end(self)
 

@@ -136,6 +136,11 @@
     return "";
   }
 
+  // Finished blocks go into groups of GROUP blocks, so a change to the live
+  // block lays out one group's worth of siblings, not the whole reply: the
+  // browser's work stays linear in the reply's length.
+  const GROUP = 24;
+
   class ReplyView {
     constructor(node) {
       this.node = node;
@@ -143,28 +148,40 @@
       this.live = null;
       this.code = null;
       this.tail = null;
+      this.group = null;
+      this.count = 0;
+    }
+
+    place(html) {
+      if (!this.group || this.count >= GROUP) {
+        this.group = make("div", "blocks");
+        this.live.before(this.group);
+        this.count = 0;
+      }
+      this.group.append(fragment(html));
+      this.count += 1;
+      return this.group.lastElementChild;
     }
 
     apply(op) {
-      const near = nearBottom();
       switch (op.t) {
         case "snapshot":
           this.body.innerHTML = op.html;
           this.live = this.body.querySelector(":scope > .live");
           this.code = this.body.querySelector(":scope > .code.open");
           this.tail = this.code ? this.code.querySelector(".tail") : null;
+          this.group = null;
           setMeta(this.node, "streaming", "…");
           if (op.notices && op.notices.length) showNotice(op.notices[op.notices.length - 1]);
           break;
         case "commit":
-          this.live.before(fragment(op.html));
+          this.place(op.html);
           break;
         case "live":
           this.live.innerHTML = op.html;
           break;
         case "code_open":
-          this.live.before(fragment(op.html));
-          this.code = this.live.previousElementSibling;
+          this.code = this.place(op.html);
           this.tail = this.code.querySelector(".tail");
           break;
         case "code":
@@ -185,11 +202,11 @@
           state.last = op.status;
           break;
       }
-      keepBottom(near);
     }
   }
 
-  async function readEvents(response, onEvent) {
+  // Calls onEvents with the events of each read, in order.
+  async function readEvents(response, onEvents) {
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -197,14 +214,16 @@
       const { value, done } = await reader.read();
       if (done) break;
       buffer += decoder.decode(value, { stream: true });
+      const events = [];
       let cut;
       while ((cut = buffer.indexOf("\n\n")) >= 0) {
         const chunk = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
         for (const line of chunk.split("\n")) {
-          if (line.startsWith("data: ")) onEvent(JSON.parse(line.slice(6)));
+          if (line.startsWith("data: ")) events.push(JSON.parse(line.slice(6)));
         }
       }
+      if (events.length) onEvents(events);
     }
   }
 
@@ -218,15 +237,16 @@
   }
 
   async function follow(response, view) {
-    await readEvents(response, (op) => {
-      if (op.t === "conversation") {
-        if (state.cid !== op.id) {
+    await readEvents(response, (events) => {
+      const near = nearBottom();
+      for (const op of events) {
+        if (op.t !== "conversation") view.apply(op);
+        else if (state.cid !== op.id) {
           state.cid = op.id;
           history.replaceState(null, "", "#c=" + op.id);
         }
-        return;
       }
-      view.apply(op);
+      keepBottom(near);
     });
   }
 
@@ -239,6 +259,18 @@
     if (state.busy) return;
     const text = ui.input.value;
     if (action === "send" && !text.trim()) return;
+    // The request leaves first; the page is updated while it travels.
+    const url = state.cid ? `/api/conversations/${state.cid}/${action}` : "/api/chat";
+    const request = fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ text: action === "send" ? text : "", model: ui.model.value || null }),
+    });
+    state.busy = true;
+    // The page shows the question once the server has taken it (a few ms), so
+    // drawing it does not compete with sending it; at most a frame later.
+    const shown = Promise.race([request.catch(() => null), new Promise((r) => setTimeout(r, 30))]);
+    await shown;
     showNotice("");
     let node;
     if (action === "send") {
@@ -257,13 +289,8 @@
     window.scrollTo(0, document.documentElement.scrollHeight);
     state.last = null;
     setBusy(true);
-    const url = state.cid ? `/api/conversations/${state.cid}/${action}` : "/api/chat";
     try {
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ text: action === "send" ? text : "", model: ui.model.value || null }),
-      });
+      const response = await request;
       if (!response.ok) {
         const problem = await response.json().catch(() => ({ error: response.statusText }));
         showNotice(problem.error);
