@@ -331,10 +331,13 @@ class Recorder:
         if self._stopped:
             return False
         from chinwag.store import Store
-        from chinwag.store_check import FULL, disk_is_full, not_saved, refuse_if_damaged
+        from chinwag.store_check import FULL, READ_ONLY, StorageError, disk_is_full, not_saved, refuse_if_damaged
+        from chinwag.store_check import writable
 
         try:
             refuse_if_damaged(self.path)
+            if not writable(self.path):  # SQLite would open it read-only and fail at the first save
+                raise StorageError(f"the history database {self.path} is read-only", READ_ONLY)
             store = Store.open(self.path, busy_timeout=BUSY_TIMEOUT_S, max_pages=self._max_pages)
         except ChinwagError as exc:  # a StorageError, or e.g. a newer chinwag's database
             self._failed(exc, during_reply=False)
