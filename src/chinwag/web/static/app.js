@@ -358,7 +358,7 @@
       const node = bubble(message.role, message.status);
       node.querySelector(".body").innerHTML = message.html; // escaped by the server
       if (message.role === "assistant") {
-        setMeta(node, message.status, statusLine(message.status === "interrupted" ? "interrupted" : message.status, ""));
+        setMeta(node, message.status, statusLine(message.status, "") || message.model || "");
         state.last = message.status;
       }
     }
