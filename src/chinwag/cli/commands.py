@@ -98,7 +98,10 @@ def _history(repl: Repl, arg: str) -> None:
 def _save(repl: Repl, arg: str) -> None:
     if not arg:
         raise UsageError("say where: /save FILE")
-    path = Path(arg).expanduser()
+    try:
+        path = Path(arg).expanduser()
+    except RuntimeError:  # "~name/..." for a user with no home directory here
+        raise UsageError(f"cannot write {sanitize(arg)}: there is no such home directory.") from None
     assistant = assistant_name(repl.session.provider.name)
     messages = repl.session.conversation.messages
     parts = [f"# Conversation with {sanitize(repl.session.model)}\n"]

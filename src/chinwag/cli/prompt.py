@@ -29,6 +29,8 @@ def _read_file(name: str) -> str:
         raise UsageError(f"the prompt file {name} is not UTF-8 text.") from None
     except OSError as exc:
         raise UsageError(f"cannot read the prompt file {name}: {exc.strerror}.") from None
+    except RuntimeError:  # "~name/..." for a user with no home directory here
+        raise UsageError(f"cannot read the prompt file {name}: there is no such home directory.") from None
 
 
 def _read_stdin(stdin: TextIO) -> str:
