@@ -48,7 +48,7 @@ from chinwag.recorder import Recorder
 from chinwag.records import Reply as Snapshot
 from chinwag.store import Store
 from chinwag.store_check import DAMAGED, FULL, LOCKED, READ_ONLY, StorageError, reason_of
-from tests.cli_helpers import CHINWAG, anthropic_env, finish, run_chinwag, spawn_chinwag
+from tests.cli_helpers import CHINWAG, anthropic_env, finish, run_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 
@@ -365,7 +365,11 @@ def test_history_check_names_the_damage_and_how_to_recover_without_touching_it(
         tmp_path: Path, damage: str) -> None:
     db = tmp_path / "history.db"
     seed(db)
-    content = db.write_bytes(b"garbage" * 1000) and db.read_bytes() if damage == "header" else damage_page(db)
+    if damage == "header":
+        db.write_bytes(b"garbage" * 1000)
+    else:
+        damage_page(db)
+    content = db.read_bytes()
     code, out = check(tmp_path)
     assert code == 1 and out.startswith(f"History database: {db}")
     assert "Damaged: " in out and ("file is not a database" in out or "malformed" in out)
@@ -412,9 +416,8 @@ def chat(env: dict[str, str], questions: list[str], *, argv: list[str] | None = 
 
 
 def one_shot(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL)
-    return done
+    """Run `argv` (chinwag, maybe wrapped in a namespace) with pipes."""
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
 def test_chat_with_disk_full_and_no_database_answers_and_leaves_nothing(
