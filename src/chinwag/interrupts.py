@@ -22,10 +22,12 @@ from a worker thread) both context managers do nothing.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 
 class InterruptGuard:
@@ -55,9 +57,11 @@ class InterruptGuard:
         self._pending = False
         self._depth = 1
         signal.signal(signal.SIGINT, self._on_sigint)
+        unraisable, sys.unraisablehook = sys.unraisablehook, self._unraisable_hook(sys.unraisablehook)
         try:
             yield
         finally:
+            sys.unraisablehook = unraisable
             signal.signal(signal.SIGINT, previous)
             self._depth = 0
             self._allowed = False
@@ -81,6 +85,18 @@ class InterruptGuard:
     def discard(self) -> None:
         """Forget a press held back so far (the turn it was meant for has ended)."""
         self._pending = False
+
+    def _unraisable_hook(self, previous: Callable[[Any], object]) -> Callable[[Any], object]:
+        """A press raised in a finalizer (a generator closed as it is dropped,
+        say) cannot propagate: Python would print it as "Exception ignored ...
+        Traceback" and lose it. Keep it for the next `allowed()` instead."""
+        def hook(unraisable: Any) -> object:
+            if isinstance(unraisable.exc_value, KeyboardInterrupt):
+                self._pending = True
+                return None
+            return previous(unraisable)
+
+        return hook
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self._allowed:
