@@ -198,6 +198,51 @@ def test_a_terminal_conversation_opens_in_the_page_and_page_chats_are_in_history
     assert "And a follow-up from the page" in shown.stdout and "Continued in the browser." in shown.stdout
 
 
+def test_two_tabs_and_a_terminal_on_one_conversation_lose_nothing(
+        browser: Any, page: Any, served: Served, fake: ScriptedServer, tmp_path: Path) -> None:
+    fake.enqueue(Reply(chunks=["First answer."]))
+    send(page, "first from tab A")
+    wait_reply(page, "First answer.")
+    page.wait_for_selector("#send:visible")
+    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    other.goto(served.url + "#c=1")
+    other.wait_for_selector(".msg.assistant .body:has-text('First answer.')")
+
+    held = Reply(chunks=["Tab A's second", " answer."], hold_after=1)
+    fake.enqueue(held)
+    send(page, "second from tab A")
+    wait_reply(page, "Tab A's second")
+    send(other, "from tab B, meanwhile")  # one turn at a time: B is told, keeps its words, follows A's reply
+    wait_reply(other, "Tab A's second")
+    assert "streaming" in other.inner_text("#notice")
+    assert other.input_value("#input") == "from tab B, meanwhile"
+
+    fake.enqueue(Reply(chunks=["The terminal's answer."]))
+    env = anthropic_env(tmp_path / "home", fake.base_url)
+    done = run_chinwag(["--resume", "1", "from the terminal"], env)
+    assert done.returncode == 0 and "The terminal's answer." in done.stdout, done.stderr
+    held.release.set()
+    wait_reply(page, "answer.")
+    wait_reply(other, "Tab A's second answer.")
+    other.wait_for_selector("#send:visible")
+
+    fake.enqueue(Reply(chunks=["B's answer."]))
+    other.press("#input", "Enter")
+    wait_reply(other, "B's answer.")
+    other.wait_for_selector("#send:visible")
+    expected = ("first from tab A", "First answer.", "second from tab A", "Tab A's second answer.",
+                "from the terminal", "The terminal's answer.", "from tab B, meanwhile", "B's answer.")
+    deadline = time.monotonic() + 10  # writes that met the terminal's lock are saved when it clears
+    while True:
+        shown = run_chinwag(["history", "show", "1"], env).stdout
+        if all(text in shown for text in expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for text in expected:
+        assert text in shown, (shown, page.inner_text("#notice"), other.inner_text("#notice"))
+    other.context.close()
+
+
 XSS_REPLY = """Here are some tricks:
 
 <script>window.__pwned = 'script'; alert('script')</script>

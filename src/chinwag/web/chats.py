@@ -128,7 +128,11 @@ class Chats:
         settings = resolve(self.environ, self.cwd, {"model": spec, "save": True})
         chat = self._chat(cid, settings, spec)
         if not chat.lock.acquire(blocking=False):
-            raise Busy("a reply is streaming in this conversation; it is shown as it arrives.")
+            if cid is None or self._registered(cid) is chat:
+                raise Busy("a reply is streaming in this conversation; it is shown as it arrives.")
+            chat = self._chat(cid, settings, spec)  # it was closed for being idle just now
+            if not chat.lock.acquire(blocking=False):
+                raise Busy("a reply is streaming in this conversation; it is shown as it arrives.")
         try:
             if chat.spec != spec:
                 from chinwag.providers.registry import LazyProvider
@@ -198,11 +202,23 @@ class Chats:
             chat.lock.release()
         self._close_idle()
 
+    def _registered(self, cid: int) -> WebChat | None:
+        with self._lock:
+            return self._chats.get(cid)
+
     def _close_idle(self) -> None:
+        """Close the least recently used idle sessions beyond KEEP_IDLE, and
+        beyond one on the bundled model (each runs the model in a process of
+        its own). A closed session's lock stays taken: it runs no more turns."""
+        closing = []
         with self._lock:
             idle = [cid for cid, chat in self._chats.items() if not chat.lock.locked()]
-            surplus = idle[: max(0, len(idle) - KEEP_IDLE)]
-            closing = [self._chats.pop(cid) for cid in surplus]
+            local = [cid for cid in idle if self._chats[cid].session.settings.provider == "local"]
+            surplus = set(idle[: max(0, len(idle) - KEEP_IDLE)]) | set(local[:-1])
+            for cid in surplus:
+                chat = self._chats[cid]
+                if chat.lock.acquire(blocking=False):
+                    closing.append(self._chats.pop(cid))
         for chat in closing:
             chat.session.close()
 

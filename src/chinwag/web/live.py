@@ -99,7 +99,10 @@ class Follower:
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
 
     def put(self, event: Event | None) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
+        except RuntimeError:  # the server is shutting down: its loop is closed
+            pass
 
 
 class LiveTurn:

@@ -57,6 +57,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO) -> int:
     from chinwag.web.app import build_app
     from chinwag.web.chats import Chats
 
+    _check_history_once(environ)
     chats = Chats(environ, Path.cwd())
     threading.Thread(target=_warm_up, name="chinwag-web-warm-up", daemon=True).start()
     app = Guard(build_app(chats), token, host, port)
@@ -72,6 +73,29 @@ def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO) -> int:
     finally:
         chats.close()
     return 0
+
+
+def _check_history_once(environ: Mapping[str, str]) -> None:
+    """Check the history database's bytes once, before any connection is open.
+
+    The server holds several SQLite connections to the history at once (one
+    per conversation being chatted in, one for reading). `store_check` reads
+    the file's bytes with plain reads before each recorder opens it; closing
+    such a file in a process that holds SQLite connections to it drops their
+    POSIX locks (fcntl locks belong to the process, not the descriptor), and
+    a terminal chat closing its last connection then deletes the WAL under
+    ours, losing what we save. So the check is made here, once, and not again
+    while the server runs. (Stopgap until store_check reads the bytes only
+    when no connection is open; see the web module's report.)"""
+    from chinwag import store_check
+    from chinwag.paths import database_file
+
+    store_check.refuse_if_damaged(database_file(environ))
+    setattr(store_check, "damage_in_files", _checked_at_start)
+
+
+def _checked_at_start(path: Path) -> str | None:
+    return None
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -13,7 +13,7 @@
     stop: $("stop"), retry: $("retry"), cont: $("continue"), notice: $("notice"), sidebar: $("sidebar"),
     scrim: $("scrim"), toggle: $("toggle-side"), newChat: $("new-chat"),
   };
-  const state = { cid: null, busy: false, last: null, loadToken: 0 };
+  const state = { cid: null, busy: false, last: null, loadToken: 0, controller: null };
 
   // -- small helpers ---------------------------------------------------------------
 
@@ -255,28 +255,47 @@
     return all.length ? all[all.length - 1] : null;
   }
 
+  // The stream this page follows now; navigating away lets go of it (the
+  // server stops a reply nobody follows after a few seconds).
+  function follows(controller) {
+    if (state.controller) state.controller.abort();
+    state.controller = controller;
+    state.busy = !!controller;
+  }
+
+  function letGo(controller) {
+    if (state.controller !== controller) return false;
+    state.controller = null;
+    setBusy(false);
+    return true;
+  }
+
   async function turn(action) {
     if (state.busy) return;
     const text = ui.input.value;
     if (action === "send" && !text.trim()) return;
     // The request leaves first; the page is updated while it travels.
+    const controller = new AbortController();
     const url = state.cid ? `/api/conversations/${state.cid}/${action}` : "/api/chat";
     const request = fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ text: action === "send" ? text : "", model: ui.model.value || null }),
+      signal: controller.signal,
     });
-    state.busy = true;
+    follows(controller);
     // The page shows the question once the server has taken it (a few ms), so
     // drawing it does not compete with sending it; at most a frame later.
-    const shown = Promise.race([request.catch(() => null), new Promise((r) => setTimeout(r, 30))]);
-    await shown;
+    await Promise.race([request.catch(() => null), new Promise((r) => setTimeout(r, 30))]);
+    if (state.controller !== controller) return;
     showNotice("");
     let node;
+    let asked = null;
     if (action === "send") {
-      userBubble(text);
+      asked = userBubble(text);
       ui.input.value = "";
       grow();
+      if (!state.cid) ui.title.textContent = text.trim().split("\n")[0].slice(0, 80);
       node = bubble("assistant", "streaming");
     } else if (action === "retry") {
       const old = lastAssistant();
@@ -293,23 +312,29 @@
       const response = await request;
       if (!response.ok) {
         const problem = await response.json().catch(() => ({ error: response.statusText }));
-        showNotice(problem.error);
-        if (response.status === 409 && state.cid) {
-          node.remove();
-          await openConversation(state.cid);
-          return;
+        if (asked) {
+          asked.remove();
+          if (!ui.input.value) ui.input.value = text; // not sent: the words are kept
+          grow();
         }
-        if (action === "continue") setMeta(node, "interrupted", "");
+        if (action === "continue") setMeta(node, state.last = "interrupted", "");
         else node.remove();
+        showNotice(problem.error);
+        if (response.status === 409 && state.cid && letGo(controller)) {
+          await openConversation(state.cid, true); // another tab's reply: follow it
+        }
         return;
       }
       await follow(response, new ReplyView(node));
     } catch (error) {
-      showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
+      if (error.name !== "AbortError") {
+        showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
+      }
     } finally {
-      setBusy(false);
-      markCurrent();
-      loadList();
+      if (letGo(controller)) {
+        markCurrent();
+        loadList();
+      }
     }
   }
 
@@ -340,7 +365,9 @@
     }
   }
 
-  async function openConversation(cid) {
+  async function openConversation(cid, keepNotice) {
+    follows(null);
+    setBusy(false);
     let data;
     try {
       data = await getJSON("/api/conversations/" + cid);
@@ -348,6 +375,7 @@
       showNotice("Could not open that conversation: " + error.message);
       return;
     }
+    if (!keepNotice) showNotice("");
     state.cid = cid;
     state.last = null;
     clearMessages();
@@ -369,29 +397,31 @@
   }
 
   async function followLive(cid) {
-    const response = await fetch(`/api/conversations/${cid}/live`);
-    if (response.status !== 200) {
-      setBusy(false);
-      return;
-    }
-    let node = lastAssistant();
-    if (!node || node.dataset.status !== "streaming") node = bubble("assistant", "streaming");
+    const controller = new AbortController();
+    follows(controller);
     setBusy(true);
     try {
+      const response = await fetch(`/api/conversations/${cid}/live`, { signal: controller.signal });
+      if (response.status !== 200) return;
+      let node = lastAssistant();
+      if (!node || node.dataset.status !== "streaming") node = bubble("assistant", "streaming");
       await follow(response, new ReplyView(node));
     } catch (error) {
-      showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
+      if (error.name !== "AbortError") {
+        showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
+      }
     } finally {
-      setBusy(false);
-      loadList();
+      if (letGo(controller)) loadList();
     }
   }
 
   function newChat() {
+    follows(null);
     state.cid = null;
     state.last = null;
     history.replaceState(null, "", location.pathname);
     clearMessages();
+    showNotice("");
     ui.title.textContent = "New chat";
     document.title = "chinwag";
     setBusy(false);
@@ -402,7 +432,7 @@
 
   function route() {
     const match = /^#c=(\d+)$/.exec(location.hash);
-    if (match && Number(match[1]) !== state.cid && !state.busy) {
+    if (match && Number(match[1]) !== state.cid) {
       openConversation(Number(match[1]));
       closeSidebar();
     }
