@@ -1,0 +1,107 @@
+"""Turns over the page's API, without a browser: the terminal's turn logic and
+its refusals, one turn at a time per conversation, Stop closing the upstream
+connection, and an OpenAI-compatible server (which cannot resume a reply)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import chinwag_env
+from tests.fakes.server import Reply, ScriptedServer
+from tests.test_web_support import Served, serve
+
+
+@pytest.fixture()
+def fake() -> Iterator[ScriptedServer]:
+    with ScriptedServer(models=["llama3.2"]) as server:
+        yield server
+
+
+@pytest.fixture()
+def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
+    env = chinwag_env(tmp_path, OPENAI_BASE_URL=f"{fake.base_url}/v1", OPENAI_API_KEY="sk-openai-test-key")
+    with serve(env) as served:
+        yield served
+
+
+def events(body: bytes) -> list[dict[str, object]]:
+    return [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: ")]
+
+
+def posts(fake: ScriptedServer) -> list[object]:
+    return [r for r in fake.requests if r.method == "POST"]
+
+
+def post(served: Served, path: str, **fields: object) -> tuple[int, list[dict[str, object]], bytes]:
+    status, _, body = served.request("POST", path, body=json.dumps(fields).encode())
+    return status, events(body) if status == 200 else [], body
+
+
+def test_a_new_chat_streams_and_is_saved_with_an_openai_compatible_server(served: Served, fake: ScriptedServer) -> None:
+    fake.enqueue(Reply(chunks=["Hello ", "from ", "llama."]))
+    status, evs, _ = post(served, "/api/chat", text="hi")
+    assert status == 200
+    assert evs[0] == {"t": "conversation", "id": 1}
+    assert evs[-1]["t"] == "end" and evs[-1]["status"] == "complete"
+    assert "<p>Hello from llama.</p>" in "".join(str(e.get("html", "")) for e in evs)
+    assert fake.requests[-1].path.endswith("/chat/completions")
+    _, _, listing = served.request("GET", "/api/conversations")
+    assert json.loads(listing)["conversations"][0]["title"] == "hi"
+
+
+def test_continue_is_refused_as_in_the_terminal_and_retry_asks_again(served: Served, fake: ScriptedServer) -> None:
+    fake.enqueue(Reply(chunks=["Cut ", "off"], drop_after=1))
+    status, evs, _ = post(served, "/api/chat", text="tell me")
+    assert evs[-1]["status"] == "interrupted"
+    status, _, body = post(served, "/api/conversations/1/continue")
+    assert status == 400
+    assert json.loads(body)["error"] == "openai cannot resume a reply; use /retry to ask again."
+    fake.enqueue(Reply(chunks=["Whole answer."]))
+    status, evs, _ = post(served, "/api/conversations/1/retry")
+    assert status == 200 and evs[-1]["status"] == "complete"
+    assert fake.requests[-1].json["messages"][-1] == {"role": "user", "content": "tell me"}
+
+
+def test_one_turn_at_a_time_per_conversation_and_stop_closes_the_upstream_connection(
+        served: Served, fake: ScriptedServer) -> None:
+    fake.enqueue(Reply(chunks=["First."]))
+    post(served, "/api/chat", text="one")
+    held = Reply(chunks=["Partial", " rest"], hold_after=1)
+    fake.enqueue(held)
+    result: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: result.update(
+        zip(("status", "events", "body"), post(served, "/api/conversations/1/send", text="two"))))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while len(posts(fake)) < 2 or not fake.requests[-1].text_sent_at:
+        assert time.monotonic() < deadline, "the second turn never reached the server"
+        time.sleep(0.01)
+    status, _, body = post(served, "/api/conversations/1/send", text="three")
+    assert status == 409 and "streaming" in json.loads(body)["error"]
+    status, _, following = served.request("GET", "/api/conversations/1")
+    assert json.loads(following)["live"] is True
+    started = time.monotonic()
+    status, _, body = post(served, "/api/conversations/1/stop")
+    assert status == 200 and json.loads(body) == {"stopped": True}
+    assert fake.wait_closed(1, timeout=2)
+    assert time.monotonic() - started < 0.5
+    thread.join(5)
+    end = result["events"][-1]  # type: ignore[index]
+    assert end["status"] == "stopped"
+    assert len(posts(fake)) == 2  # nothing was sent for the refused turn
+
+
+def test_refusals_are_one_line(served: Served) -> None:
+    status, _, body = post(served, "/api/conversations/7/send", text="hi")
+    assert status == 400 and json.loads(body)["error"] == "no conversation 7; it may have been deleted."
+    status, _, body = post(served, "/api/chat", text="   ")
+    assert status == 400 and json.loads(body)["error"] == "type a message first."
+    status, _, body = served.request("POST", "/api/chat", body=b"not json")
+    assert status == 400
+    assert post(served, "/api/conversations/1/stop")[0] == 200
