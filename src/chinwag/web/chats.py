@@ -126,13 +126,7 @@ class Chats:
 
         spec = model or self.default_model
         settings = resolve(self.environ, self.cwd, {"model": spec, "save": True})
-        chat = self._chat(cid, settings, spec)
-        if not chat.lock.acquire(blocking=False):
-            if cid is None or self._registered(cid) is chat:
-                raise Busy("a reply is streaming in this conversation; it is shown as it arrives.")
-            chat = self._chat(cid, settings, spec)  # it was closed for being idle just now
-            if not chat.lock.acquire(blocking=False):
-                raise Busy("a reply is streaming in this conversation; it is shown as it arrives.")
+        chat = self._claim(cid, settings, spec)
         try:
             if chat.spec != spec:
                 from chinwag.providers.registry import LazyProvider
@@ -164,6 +158,17 @@ class Chats:
             return False
         live.cancel()
         return True
+
+    def _claim(self, cid: int | None, settings: Any, spec: str) -> WebChat:
+        """The conversation's chat, its lock taken for a turn; Busy if a turn runs."""
+        for _ in range(2):
+            chat = self._chat(cid, settings, spec)
+            if chat.lock.acquire(blocking=False):
+                return chat
+            if cid is None or self._registered(cid) is chat:
+                break
+            # else it was closed for being idle just now: open it afresh
+        raise Busy("a reply is streaming in this conversation; it is shown as it arrives.")
 
     def _chat(self, cid: int | None, settings: Any, spec: str) -> WebChat:
         from chinwag.session import open_session

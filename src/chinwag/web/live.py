@@ -4,9 +4,9 @@
 in a worker thread, which turns its text into page operations
 (`html.HtmlStream`): the first text at once, then at most every
 `REPAINT_INTERVAL`, so a long reply costs linear time; a second thread
-paints text the throttle held back when the stream stalls. Operations go to every follower (an SSE response)
-through its asyncio queue; a follower that joins late (a reloaded page)
-starts from a snapshot of the reply so far.
+paints text the throttle held back when the stream stalls. Operations go to
+every follower (an SSE response) through its asyncio queue; a follower that
+joins late (a reloaded page) starts from a snapshot of the reply so far.
 
 Stopping. `SessionTurn.cancel()` must run on the thread that iterates the
 turn (it closes the provider's generator, which another thread cannot do
