@@ -4,7 +4,7 @@ A reply that ends normally leaves its connection open for the next turn, so
 turn two pays no new TCP + TLS handshake. A reply stopped early (the consumer
 closes the event generator, as Ctrl-C does), dropped, or ended by an error
 event closes its connection: the server sees the close, and the next turn
-opens a new one. A server that closes idle connections never makes a turn
+opens a new one. Ctrl-C landing inside the provider closes the whole client. A server that closes idle connections never makes a turn
 fail, and `close()` (called at exit) closes what is kept. Real HTTP against
 the scripted server on 127.0.0.1, which counts the connections it accepts.
 """
@@ -184,6 +184,24 @@ def test_after_a_failed_turn_the_next_turn_works_on_a_new_connection(
     assert isinstance(error, StreamInterrupted)
     if "drop_after" not in fault:  # the server did not close it itself: the client must
         assert scripted_server.wait_closed(1, timeout=2)
+    assert turn(provider, scripted_server) == HELLO
+    assert scripted_server.connections == 2
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_ctrl_c_inside_the_provider_closes_every_connection_and_the_next_turn_starts_afresh(
+    scripted_server: ScriptedServer, make: Make, api: str
+) -> None:
+    # Ctrl-C can land anywhere, httpcore's bookkeeping included; here it lands
+    # in the retry wait. Nothing the client holds is trusted afterwards.
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    provider = make(api, scripted_server, sleep=interrupted)
+    assert turn(provider, scripted_server) == HELLO
+    with pytest.raises(KeyboardInterrupt):
+        turn(provider, scripted_server, Reply(status=529))
+    assert scripted_server.wait_closed(1, timeout=2)
     assert turn(provider, scripted_server) == HELLO
     assert scripted_server.connections == 2
 

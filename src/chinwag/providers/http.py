@@ -9,8 +9,10 @@ response closed before its body was read whole (the consumer closed our
 generator on Ctrl-C, a drop, an error event, an exception) makes httpcore
 close that connection, not pool it half-read: the server sees the close and
 the next request opens a new one. An error status's small body is read
-whole, so the retry goes out on the same connection. `close()` at exit
-closes the client.
+whole, so the retry goes out on the same connection. A Ctrl-C that lands
+inside the HTTP stack itself (rather than while the consumer holds an event)
+discards the whole client, since httpcore's bookkeeping may be half-done;
+the next request builds a new one. `close()` at exit closes the client.
 
 A kept-alive connection can die while idle: the server's keep-alive timer
 closes it. httpcore notices a close that has already arrived and connects
@@ -103,6 +105,16 @@ class HttpSettings:
         if client is not None:
             client.close()
 
+    def discard(self, client: httpx2.Client) -> None:
+        """Close `client` if it is still the session's one: a Ctrl-C that lands
+        inside the HTTP stack can leave a pooled connection in a state nobody
+        will close. The next request builds a new client."""
+        with self._lock:
+            if self._client is not client:
+                return
+            self._client = None
+        client.close()
+
     def warm_up(self, url: str) -> None:
         """Import the HTTP stack, build the TLS context and the client ahead of the first request."""
         self.client(url)
@@ -141,7 +153,20 @@ def stream_events(call: ApiCall, settings: HttpSettings, parse: Parser) -> Itera
 
     Every path out closes the response (it sits in a `with` block): after a
     normal end its connection goes back to the pool; on any other (exception,
-    the consumer closing us) httpcore closes the connection, body unread."""
+    the consumer closing us) httpcore closes the connection, body unread.
+    An exception from inside (Ctrl-C while we were reading, not while the
+    consumer held an event) discards the whole client, connections and all."""
+    client = settings.client(call.url)
+    try:
+        yield from _attempts(call, settings, parse)
+    except (GeneratorExit, ProviderError):
+        raise
+    except BaseException:
+        settings.discard(client)
+        raise
+
+
+def _attempts(call: ApiCall, settings: HttpSettings, parse: Parser) -> Iterator[Event]:
     import httpx2
 
     attempts = settings.max_retries + 1
@@ -212,6 +237,9 @@ def send(settings: HttpSettings, method: str, url: str, headers: Mapping[str, st
             raise _connection_failure(exc, url, settings) from exc
         except httpx2.HTTPError as exc:
             raise _connection_failure(exc, url, settings) from exc
+        except BaseException:  # Ctrl-C inside httpcore: see HttpSettings.discard
+            settings.discard(client)
+            raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
