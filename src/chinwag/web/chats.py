@@ -227,6 +227,13 @@ class Chats:
         for chat in closing:
             chat.session.close()
 
+    def stop_all(self) -> None:
+        """Stop every reply now (the server is shutting down)."""
+        with self._lock:
+            running = [chat.live for chat in self._chats.values() if chat.live is not None]
+        for live in running:
+            live.cancel()
+
     def close(self) -> None:
         """Stop every reply and close every session and the read connection."""
         with self._lock:

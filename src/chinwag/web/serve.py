@@ -14,8 +14,9 @@ import argparse
 import socket
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn, TextIO
 
 from chinwag.errors import UsageError
@@ -69,7 +70,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO) -> int:
 
         webbrowser.open(url)
     try:
-        _run(app, sock)
+        _run(app, sock, chats.stop_all)
     finally:
         chats.close()
     return 0
@@ -111,12 +112,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run(app: object, sock: socket.socket) -> None:
+def _run(app: object, sock: socket.socket, stop_all: Callable[[], None]) -> None:
+    """Serve until Ctrl-C (or SIGTERM). Replies still streaming are stopped
+    first, so their pages get their end and the shutdown waits for nothing."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            stop_all()
+            super().handle_exit(sig, frame)
+
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",  # type: ignore[arg-type]
-                            timeout_graceful_shutdown=1, ws="none")
-    uvicorn.Server(config).run(sockets=[sock])
+                            timeout_graceful_shutdown=2, ws="none")
+    Server(config).run(sockets=[sock])
 
 
 def _warm_up() -> None:
