@@ -5,6 +5,7 @@ connection, and an OpenAI-compatible server (which cannot resume a reply)."""
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -105,3 +106,24 @@ def test_refusals_are_one_line(served: Served) -> None:
     status, _, body = served.request("POST", "/api/chat", body=b"not json")
     assert status == 400
     assert post(served, "/api/conversations/1/stop")[0] == 200
+
+
+def test_ctrl_c_stops_streaming_replies_and_exits_cleanly(served: Served, fake: ScriptedServer) -> None:
+    fake.enqueue(Reply(chunks=["Half", " never"], hold_after=1))
+    result: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: result.update(
+        zip(("status", "events", "body"), post(served, "/api/chat", text="long"))))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not (posts(fake) and fake.requests[-1].text_sent_at):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    started = time.monotonic()
+    served.process.send_signal(signal.SIGINT)
+    assert served.process.wait(5) == 130
+    assert time.monotonic() - started < 2
+    thread.join(5)
+    assert result["events"][-1]["status"] == "stopped"  # type: ignore[index]
+    assert fake.wait_closed(1, timeout=1)
+    assert served.process.stderr is not None
+    assert "Traceback" not in served.process.stderr.read().decode()
