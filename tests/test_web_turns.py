@@ -127,3 +127,14 @@ def test_ctrl_c_stops_streaming_replies_and_exits_cleanly(served: Served, fake: 
     assert fake.wait_closed(1, timeout=1)
     assert served.process.stderr is not None
     assert "Traceback" not in served.process.stderr.read().decode()
+
+
+def test_the_bundled_model_chats_offline(tmp_path: Path) -> None:
+    with serve(chinwag_env(tmp_path)) as served:  # no key, no base URL: the bundled model
+        _, _, body = served.request("GET", "/api/models")
+        assert json.loads(body) == {"models": [{"spec": "local", "label": "bundled model (SmolLM2-135M, offline)"}],
+                                    "default": "local"}
+        status, evs, _ = post(served, "/api/chat", text="Say hello in five words.", model="local")
+        assert status == 200
+        assert evs[-1]["t"] == "end" and evs[-1]["status"] == "complete", evs[-1]
+        assert any(e["t"] in ("live", "commit") and e["html"] for e in evs)
