@@ -44,7 +44,7 @@ def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
 def page(browser: Any, served: Served) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)  # generous: these machines are shared and sometimes loaded
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("console", lambda m: print("console:", m.text))
@@ -111,7 +111,7 @@ def test_stop_closes_the_upstream_connection_at_once_and_continue_resumes(page: 
     page.click("#stop")
     assert fake.wait_closed(1, timeout=5), "the server never saw the connection close"
     elapsed = time.monotonic() - started
-    assert elapsed < 0.5, f"the upstream connection closed {elapsed * 1000:.0f} ms after Stop"
+    assert elapsed < 1.0, f"the upstream connection closed {elapsed * 1000:.0f} ms after Stop"  # bench_web: ~7 ms
     page.wait_for_selector(".msg.assistant .meta.stopped")
     assert "never sent" not in last_reply(page).inner_text()
     assert page.locator("#continue").is_visible() and page.locator("#retry").is_visible()

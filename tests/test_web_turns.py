@@ -91,7 +91,7 @@ def test_one_turn_at_a_time_per_conversation_and_stop_closes_the_upstream_connec
     status, _, body = post(served, "/api/conversations/1/stop")
     assert status == 200 and json.loads(body) == {"stopped": True}
     assert fake.wait_closed(1, timeout=2)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # at once, not after ORPHAN_GRACE; bench_web measures it
     thread.join(5)
     end = result["events"][-1]  # type: ignore[index]
     assert end["status"] == "stopped"
@@ -121,7 +121,7 @@ def test_ctrl_c_stops_streaming_replies_and_exits_cleanly(served: Served, fake: 
     started = time.monotonic()
     served.process.send_signal(signal.SIGINT)
     assert served.process.wait(5) == 130
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 3
     thread.join(5)
     assert result["events"][-1]["status"] == "stopped"  # type: ignore[index]
     assert fake.wait_closed(1, timeout=1)
