@@ -17,7 +17,7 @@ import anthropic
 import openai
 import pytest
 
-from chinwag.events import Event, Stop, TextDelta, Usage
+from chinwag.events import Event, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart, ToolInputDelta, Usage
 from chinwag.providers.anthropic import AnthropicProvider
 from chinwag.records import ChatRequest, Message
 from chinwag.providers.openai import OpenAIProvider
@@ -89,6 +89,9 @@ def sdk_openai(server: ScriptedServer, messages: list[dict[str, str]], stream: b
 # -- ours -------------------------------------------------------------------
 
 
+CONTENT_BESIDE_TEXT = (ThinkingDelta, ToolCallStart, ToolInputDelta, ToolCallReady)
+
+
 def provider(api: str, server: ScriptedServer) -> AnthropicProvider | OpenAIProvider:
     if api == "anthropic":
         return AnthropicProvider(api_key="test-key", base_url=server.base_url, max_retries=0)
@@ -111,7 +114,9 @@ def ours(api: str, server: ScriptedServer, messages: list[dict[str, str]], strea
 
 
 def outcome_of(events: list[Event]) -> Outcome:
-    """The events must be: TextDelta..., Usage, Stop; nothing else, in that order."""
+    """The text events must be: TextDelta..., Usage, Stop; nothing else, in that order.
+    Thinking and tool calls (tests/test_tool_conformance.py checks them) may come between."""
+    events = [e for e in events if not isinstance(e, CONTENT_BESIDE_TEXT)]
     kinds = [type(e).__name__ for e in events]
     n = len(kinds) - 2
     assert kinds == ["TextDelta"] * n + ["Usage", "Stop"], kinds

@@ -25,7 +25,17 @@ from chinwag.errors import (
     RateLimited,
     StreamInterrupted,
 )
-from chinwag.events import Event, Retrying, Stop, TextDelta, Usage
+from chinwag.events import (
+    Event,
+    Retrying,
+    Stop,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallReady,
+    ToolCallStart,
+    ToolInputDelta,
+    Usage,
+)
 from chinwag.providers.anthropic import AnthropicProvider
 from chinwag.records import ChatRequest, Message
 from chinwag.providers.openai import OpenAIProvider
@@ -319,11 +329,15 @@ def test_first_text_is_yielded_while_the_server_holds_back_the_rest(
 
 
 @pytest.mark.parametrize("api", APIS)
-def test_unknown_events_are_skipped(scripted_server: ScriptedServer, fake_sleep: RecordingSleep, api: str) -> None:
+def test_unknown_events_are_skipped_and_thinking_is_kept(
+        scripted_server: ScriptedServer, fake_sleep: RecordingSleep, api: str) -> None:
     scripted_server.enqueue(Reply(chunks=["Hel", "lo", " 👋"], unknown_events=True))
     events, error = collect(stream(api, scripted_server, fake_sleep))
     assert error is None
-    assert events == [TextDelta("Hel"), TextDelta("lo"), TextDelta(" 👋"), Usage(12, 3), Stop("end_turn")]
+    thinking = [e for e in events if isinstance(e, ThinkingDelta)]
+    assert thinking and "".join(e.text for e in thinking).startswith("The user greets me")
+    rest = [e for e in events if not isinstance(e, (ThinkingDelta, ToolCallStart, ToolInputDelta, ToolCallReady))]
+    assert rest == [TextDelta("Hel"), TextDelta("lo"), TextDelta(" 👋"), Usage(12, 3), Stop("end_turn")]
 
 
 FUTURE_ANTHROPIC = "".join(
@@ -366,7 +380,7 @@ FUTURE_OPENAI = "".join(
 
 @pytest.mark.parametrize(
     ("api", "raw", "stop"),
-    [("anthropic", FUTURE_ANTHROPIC, "pause_turn"), ("openai", FUTURE_OPENAI, "tool_calls")],
+    [("anthropic", FUTURE_ANTHROPIC, "pause_turn"), ("openai", FUTURE_OPENAI, "tool_use")],
     ids=APIS,
 )
 def test_event_and_block_types_from_the_future_are_skipped(
@@ -375,7 +389,11 @@ def test_event_and_block_types_from_the_future_are_skipped(
     scripted_server.enqueue(Reply(raw=raw))
     events, error = collect(stream(api, scripted_server, fake_sleep))
     assert error is None
-    assert events == [TextDelta("ok"), Usage(3, 4), Stop(stop)]
+    # Server-side tools (Anthropic's server_tool_use) are not ours to run: skipped.
+    calls = [e for e in events if isinstance(e, ToolCallReady)]
+    assert calls == ([ToolCallReady("call_1", "f", {})] if api == "openai" else [])
+    assert [e for e in events if not isinstance(e, (ToolCallStart, ToolInputDelta, ToolCallReady))] == \
+        [TextDelta("ok"), Usage(3, 4), Stop(stop)]
 
 
 # -- model listing ------------------------------------------------------------

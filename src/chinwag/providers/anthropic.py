@@ -1,10 +1,17 @@
 """Anthropic Messages API, spoken directly over httpx2.
 
-Streaming events we act on: message_start (input tokens), content_block_delta
-with a text_delta (the text), message_delta (stop reason, output tokens),
-message_stop (the end), error (the server gave up mid-reply: on a 200
-response, so it is classified by its `type`). Everything else (ping, thinking,
-tool use, citations, event types invented later) is skipped.
+Streaming events we act on: message_start (input tokens); content_block_start
+(a tool_use block's id and name); content_block_delta with a text_delta (the
+text), thinking_delta / signature_delta (visible reasoning) or input_json_delta
+(a tool call's input, in fragments joined per block index and parsed at
+content_block_stop; an empty input is {}); message_delta (stop reason, output
+tokens); message_stop (the end); error (the server gave up mid-reply: on a 200
+response, so it is classified by its `type`). Everything else (ping,
+citations, redacted thinking, event types invented later) is skipped.
+
+Requests send each message's blocks: tool calls as tool_use, their results as
+tool_result (`tool_use_id`, `content`, `is_error`) in the next user message,
+and signed thinking back unchanged within a tool loop.
 """
 
 from __future__ import annotations
@@ -14,10 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 from chinwag.context import estimate_tokens
 from chinwag.errors import ProviderError, StreamInterrupted
-from chinwag.events import Event, Stop, TextDelta, Usage
+from chinwag.events import (
+    Event,
+    Stop,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallReady,
+    ToolCallStart,
+    ToolInputDelta,
+    Usage,
+)
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import ApiCall, HttpSettings, read_to_end, stream_events
-from chinwag.records import ChatRequest, Window
+from chinwag.providers.http import ApiCall, HttpSettings, read_to_end, stream_events, tool_input
+from chinwag.records import ChatRequest, Message, Text, Thinking, ToolCall, Window
 
 if TYPE_CHECKING:
     import httpx2
@@ -34,6 +50,7 @@ ERROR_EVENT_REASONS = {
 class AnthropicProvider(BaseProvider):
     name = "anthropic"
     supports_prefill = True
+    supports_tools = True
 
     def __init__(self, api_key: str, base_url: str | None = None, **http: Any) -> None:
         self.api_key = api_key
@@ -74,15 +91,42 @@ class AnthropicProvider(BaseProvider):
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
         }
         if request.system:
             body["system"] = request.system
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
+        if request.temperature is not None and not request.thinking_budget:
+            body["temperature"] = request.temperature  # thinking allows only the default
+        if request.tools:
+            body["tools"] = [{"name": t.name, "description": t.description, "input_schema": dict(t.input_schema)}
+                             for t in request.tools]
+        if request.thinking_budget:
+            body["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
+            # The budget is part of max_tokens: leave the answer the room it was given.
+            body["max_tokens"] = max(request.max_tokens, request.thinking_budget + request.max_tokens)
         if request.stream:
             body["stream"] = True
         return body
+
+
+def _content(message: Message) -> str | list[dict[str, Any]]:
+    """A message's content as the Messages API takes it: a string for text alone, else blocks."""
+    if not message.blocks:
+        return message.content
+    blocks: list[dict[str, Any]] = []
+    for block in message.blocks:
+        if isinstance(block, Text):
+            if block.text:
+                blocks.append({"type": "text", "text": block.text})
+        elif isinstance(block, Thinking):
+            if block.signature:  # unsigned reasoning (another provider's) cannot be sent back
+                blocks.append({"type": "thinking", "thinking": block.text, "signature": block.signature})
+        elif isinstance(block, ToolCall):
+            blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": dict(block.input)})
+        else:
+            blocks.append({"type": "tool_result", "tool_use_id": block.call_id, "content": block.content,
+                           "is_error": block.is_error})
+    return blocks
 
 
 def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
@@ -90,9 +134,10 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
 
     usage = {"input_tokens": None, "output_tokens": None}
     stop_reason = "end_turn"
+    calls: dict[object, tuple[str, str, list[str]]] = {}  # block index -> (id, name, input fragments)
     events = iter(httpx2.EventSource(response))
     for sse in events:
-        if sse.event in ("ping", "content_block_start", "content_block_stop"):
+        if sse.event == "ping":
             continue
         if sse.event == "error":
             raise _error_event(sse.data)
@@ -101,9 +146,19 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
             continue
         kind = data.get("type", sse.event)
         if kind == "content_block_delta":
-            delta = data.get("delta") or {}
-            if delta.get("type") == "text_delta" and delta.get("text"):
-                yield TextDelta(delta["text"])
+            yield from _delta(data.get("delta") or {}, calls.get(data.get("index")))
+        elif kind == "content_block_start":
+            block = data.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                call_id, name = str(block.get("id") or ""), str(block.get("name") or "")
+                calls[data.get("index")] = (call_id, name, [])
+                yield ToolCallStart(call_id, name)
+            elif block.get("type") == "text" and block.get("text"):
+                yield TextDelta(block["text"])
+        elif kind == "content_block_stop":
+            call = calls.pop(data.get("index"), None)
+            if call is not None:
+                yield ToolCallReady(call[0], call[1], tool_input("".join(call[2])))
         elif kind == "message_start":
             usage.update(_usage_of((data.get("message") or {}).get("usage")))
         elif kind == "message_delta":
@@ -117,14 +172,35 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
     raise StreamInterrupted("the reply ended before the server finished it (no message_stop).")
 
 
+def _delta(delta: dict[str, Any], call: tuple[str, str, list[str]] | None) -> Iterator[Event]:
+    kind = delta.get("type")
+    if kind == "text_delta" and delta.get("text"):
+        yield TextDelta(delta["text"])
+    elif kind == "thinking_delta" and delta.get("thinking"):
+        yield ThinkingDelta(delta["thinking"])
+    elif kind == "signature_delta" and delta.get("signature"):
+        yield ThinkingDelta("", delta["signature"])
+    elif kind == "input_json_delta" and call is not None:
+        piece = delta.get("partial_json") or ""
+        if piece:
+            call[2].append(piece)
+            yield ToolInputDelta(call[0], piece)
+
+
 def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
     response.read()
     data = response.json()
-    text = "".join(
-        block.get("text", "") for block in data.get("content") or [] if block.get("type") == "text"
-    )
-    if text:
-        yield TextDelta(text)
+    for block in data.get("content") or []:
+        kind = block.get("type")
+        if kind == "text" and block.get("text"):
+            yield TextDelta(block["text"])
+        elif kind == "thinking":
+            yield ThinkingDelta(str(block.get("thinking") or ""), str(block.get("signature") or ""))
+        elif kind == "tool_use":
+            call_id, name = str(block.get("id") or ""), str(block.get("name") or "")
+            yield ToolCallStart(call_id, name)
+            value = block.get("input")
+            yield ToolCallReady(call_id, name, value if isinstance(value, dict) else {})
     usage = _usage_of(data.get("usage"))
     yield Usage(usage.get("input_tokens"), usage.get("output_tokens"))
     yield Stop(data.get("stop_reason") or "end_turn")

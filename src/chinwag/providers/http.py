@@ -49,7 +49,7 @@ from chinwag.errors import (
     RateLimited,
     StreamInterrupted,
 )
-from chinwag.events import Event, Retrying, TextDelta
+from chinwag.events import Event, Retrying, Stop, Usage
 
 if TYPE_CHECKING:
     import ssl
@@ -176,7 +176,8 @@ def _attempts(call: ApiCall, settings: HttpSettings, parse: Parser) -> Iterator[
             with _post(call, settings) as response:
                 try:
                     for event in parse(response):
-                        text_seen = text_seen or isinstance(event, TextDelta)
+                        # Text, thinking or a tool call on screen: no retry after that.
+                        text_seen = text_seen or not isinstance(event, (Retrying, Usage, Stop))
                         yield event
                     return
                 except httpx2.TimeoutException as exc:
@@ -376,3 +377,20 @@ def _host(url: str) -> str:
 def _base(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def tool_input(text: str) -> dict[str, Any]:
+    """A tool call's whole input: a JSON object, or {} when it was empty."""
+    import json
+
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise StreamInterrupted(f"the server sent a tool call whose input is not JSON ({exc}).",
+                                reason="malformed tool call") from exc
+    if not isinstance(value, dict):
+        raise StreamInterrupted("the server sent a tool call whose input is not a JSON object.",
+                                reason="malformed tool call")
+    return value

@@ -3,8 +3,14 @@ server (OpenAI, vLLM, Ollama, llama.cpp, TGI).
 
 Streaming chunks carry `choices[0].delta.content`; we ask for a final usage
 chunk (`stream_options.include_usage`) and stop at `data: [DONE]`. Chunks with
-no choices, role-only deltas, null content and fields we do not know
-(`reasoning_content`, tool calls) are skipped.
+no choices, role-only deltas, null content and fields we do not know are
+skipped. Reasoning servers (DeepSeek, vLLM, llama.cpp) stream
+`reasoning_content` or `reasoning`: shown as thinking. Tool calls arrive as
+`delta.tool_calls[]` fragments joined by `index`: the first carries `id` and
+`function.name`, `arguments` comes in pieces (null meaning ""); Ollama reuses
+index 0 for parallel calls, so a new `id` starts a new call. They end with
+`finish_reason: "tool_calls"`; results go back as an assistant message with
+`tool_calls` (content null when there is no text), then `role: "tool"` messages.
 """
 
 from __future__ import annotations
@@ -15,10 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 from chinwag.context import estimate_tokens
 from chinwag.errors import StreamInterrupted, UsageError
-from chinwag.events import Event, Stop, TextDelta, Usage
+from chinwag.events import (
+    Event,
+    Stop,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallReady,
+    ToolCallStart,
+    ToolInputDelta,
+    Usage,
+)
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import ApiCall, HttpSettings, error_detail, read_to_end, stream_events
-from chinwag.records import ChatRequest, Window
+from chinwag.providers.http import ApiCall, HttpSettings, error_detail, read_to_end, stream_events, tool_input
+from chinwag.records import ChatRequest, Message, ToolCall, ToolResult, Window
 
 if TYPE_CHECKING:
     import httpx2
@@ -27,12 +42,14 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # OpenAI's names for why a reply ended, in the vocabulary of chinwag's Stop.
 OPENAI_CONTEXT = (("gpt-4.1", 1_000_000), ("gpt-5", 400_000), ("gpt-4o", 128_000),
                   ("o1", 200_000), ("o3", 200_000), ("o4", 200_000), ("gpt-4-turbo", 128_000))
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal",
+                "tool_calls": "tool_use", "function_call": "tool_use"}
 
 
 class OpenAIProvider(BaseProvider):
     name = "openai"
     supports_prefill = False
+    supports_tools = True
 
     def __init__(self, api_key: str | None, base_url: str | None = None, **http: Any) -> None:
         self.api_key = api_key
@@ -89,8 +106,13 @@ class OpenAIProvider(BaseProvider):
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        for message in request.messages:
+            messages += _wire_messages(message)
         body: dict[str, Any] = {"model": request.model, "messages": messages}
+        if request.tools:
+            body["tools"] = [{"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": dict(t.input_schema)}}
+                for t in request.tools]
         # OpenAI's own API wants max_completion_tokens (its reasoning models
         # reject max_tokens); compatible servers mostly know only max_tokens.
         limit = "max_completion_tokens" if "api.openai.com" in self.base_url else "max_tokens"
@@ -103,11 +125,71 @@ class OpenAIProvider(BaseProvider):
         return body
 
 
+def _wire_messages(message: Message) -> list[dict[str, Any]]:
+    """One chinwag message as chat-completions messages: tool results become
+    `tool` messages (then any text as a user message); calls ride on the assistant's."""
+    import json
+
+    if not message.blocks:
+        return [{"role": message.role, "content": message.content}]
+    if message.role == "assistant":
+        calls = [{"id": b.id, "type": "function", "function": {
+            "name": b.name, "arguments": json.dumps(dict(b.input), ensure_ascii=False)}}
+            for b in message.blocks if isinstance(b, ToolCall)]
+        wire: dict[str, Any] = {"role": "assistant", "content": message.content or None}
+        if calls:
+            wire["tool_calls"] = calls
+        return [wire]
+    out: list[dict[str, Any]] = [
+        {"role": "tool", "tool_call_id": b.call_id, "content": b.content if not b.is_error else f"error: {b.content}"}
+        for b in message.blocks if isinstance(b, ToolResult)]
+    if message.content:
+        out.append({"role": "user", "content": message.content})
+    return out
+
+
+class _ToolCalls:
+    """Tool-call fragments joined into whole calls, in the order they began."""
+
+    def __init__(self) -> None:
+        self._by_index: dict[int, list[Any]] = {}  # index -> [id, name, argument pieces]
+        self._order: list[list[Any]] = []
+
+    def add(self, fragment: dict[str, Any]) -> Iterator[Event]:
+        index = fragment.get("index", 0)
+        index = index if isinstance(index, int) else 0
+        function = fragment.get("function") or {}
+        call_id = fragment.get("id")
+        current = self._by_index.get(index)
+        if current is None or (call_id and current[0] and call_id != current[0]):  # Ollama: a new id, a new call
+            current = [str(call_id or f"call_{len(self._order)}"), "", []]
+            self._by_index[index] = current
+            self._order.append(current)
+        elif call_id and not current[0]:
+            current[0] = str(call_id)
+        name = function.get("name")
+        if isinstance(name, str) and name:
+            started = bool(current[1])
+            current[1] += name
+            if not started:
+                yield ToolCallStart(current[0], current[1])
+        arguments = function.get("arguments")
+        if isinstance(arguments, str) and arguments:
+            current[2].append(arguments)
+            yield ToolInputDelta(current[0], arguments)
+
+    def ready(self) -> Iterator[Event]:
+        for call_id, name, pieces in self._order:
+            yield ToolCallReady(call_id, name, tool_input("".join(pieces)))
+        self._order, self._by_index = [], {}
+
+
 def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
     import httpx2
 
     usage: dict[str, Any] = {}
     finish_reason = None
+    calls = _ToolCalls()
     events = iter(httpx2.EventSource(response))
     for sse in events:
         if sse.data.strip() == "[DONE]":
@@ -124,24 +206,47 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
                                     reason="stopped by the server", retryable=True)
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
-            content = (choice.get("delta") or {}).get("content")
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                yield ThinkingDelta(reasoning)
+            content = delta.get("content")
             if isinstance(content, str) and content:
                 yield TextDelta(content)
+            for fragment in delta.get("tool_calls") or []:
+                if isinstance(fragment, dict):
+                    yield from calls.add(fragment)
             finish_reason = choice.get("finish_reason") or finish_reason
     else:
         if finish_reason is None:
             raise StreamInterrupted("the reply ended before the server finished it (no [DONE]).")
+    yield from calls.ready()
     yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
     yield Stop(STOP_REASONS.get(finish_reason or "stop", finish_reason or "end_turn"))
 
 
 def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
+    import json
+
     response.read()
     data = response.json()
     choice = (data.get("choices") or [{}])[0]
-    text = (choice.get("message") or {}).get("content") or ""
+    message = choice.get("message") or {}
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        yield ThinkingDelta(reasoning)
+    text = message.get("content") or ""
     if text:
         yield TextDelta(text)
+    calls = _ToolCalls()
+    for index, call in enumerate(message.get("tool_calls") or []):
+        function = call.get("function") or {} if isinstance(call, dict) else {}
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments or {})
+        yield from calls.add({"index": index, "id": call.get("id") if isinstance(call, dict) else None,
+                              "function": {"name": function.get("name"), "arguments": arguments}})
+    yield from calls.ready()
     usage = data.get("usage") or {}
     yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
     reason = choice.get("finish_reason") or "stop"
