@@ -138,3 +138,26 @@ def test_the_bundled_model_chats_offline(tmp_path: Path) -> None:
         assert status == 200
         assert evs[-1]["t"] == "end" and evs[-1]["status"] == "complete", evs[-1]
         assert any(e["t"] in ("live", "commit") and e["html"] for e in evs)
+
+
+def test_stop_during_a_retry_back_off_sends_nothing_more(served: Served, fake: ScriptedServer) -> None:
+    fake.enqueue(Reply(status=529, headers={"retry-after": "1"}), Reply(chunks=["never asked for"]))
+    result: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: result.update(
+        zip(("status", "events", "body"), post(served, "/api/chat", text="busy server"))))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not posts(fake):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.3)  # the turn is waiting out the server's retry-after
+    deadline = time.monotonic() + 5
+    while post(served, "/api/conversations/1/stop")[2] != b'{"stopped":true}':
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    thread.join(5)
+    evs = result["events"]
+    assert evs[-1]["status"] == "stopped"  # type: ignore[index]
+    assert any(e["t"] == "notice" and "retrying in 1 s" in e["text"] for e in evs)  # type: ignore[attr-defined]
+    time.sleep(1.2)
+    assert len(posts(fake)) == 1

@@ -60,14 +60,18 @@ class SocketWatch:
     def __init__(self) -> None:
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self._cut = False  # this turn was stopped: no new connection either
 
     @contextmanager
     def watching(self) -> Iterator[None]:
+        """Watch what this thread connects, for one turn."""
         global _hook_installed
         with _hook_lock:
             if not _hook_installed:
                 sys.addaudithook(_audit)
                 _hook_installed = True
+        with self._lock:
+            self._cut = False
         _watching.watch = self
         try:
             yield
@@ -75,14 +79,19 @@ class SocketWatch:
             _watching.watch = None
 
     def add(self, sock: Any) -> None:
+        """A socket about to connect. After `cut` (a retry after a back-off
+        the turn could not be woken from) the connection is refused."""
         if isinstance(sock, socket.socket):
             with self._lock:
+                if self._cut:
+                    raise ConnectionAbortedError("the reply was stopped")
                 self._sockets.add(sock)
 
     def cut(self) -> None:
         """Shut down every watched socket: a blocked read returns at once and
         the peer sees the close."""
         with self._lock:
+            self._cut = True
             sockets = list(self._sockets)
         for sock in sockets:
             try:
