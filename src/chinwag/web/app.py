@@ -53,56 +53,79 @@ NO_STORE = {"cache-control": "no-store"}
 
 
 def build_app(chats: Chats) -> Starlette:
-    static = {name: (files("chinwag.web") / "static" / name).read_bytes() for name in STATIC_TYPES}
-    static["code.css"] = code_style_css().encode()
-    page = (files("chinwag.web") / "static" / "index.html").read_bytes()
+    api = Api(chats)
+    routes = [
+        Route("/", api.index, methods=["GET"]),
+        Route("/static/{name}", api.static_file, methods=["GET"]),
+        Route("/api/models", api.models, methods=["GET"]),
+        Route("/api/conversations", api.conversations, methods=["GET"]),
+        Route("/api/conversations/{cid:int}", api.conversation, methods=["GET"]),
+        Route("/api/conversations/{cid:int}/live", api.follow, methods=["GET"]),
+        Route("/api/chat", api.new_chat, methods=["POST"]),
+        Route("/api/conversations/{cid:int}/stop", api.stop, methods=["POST"]),
+        Route("/api/conversations/{cid:int}/{action}", api.turn, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
 
-    async def index(request: Request) -> Response:
-        return Response(page, media_type="text/html; charset=utf-8", headers=NO_STORE)
 
-    async def static_file(request: Request) -> Response:
+class Api:
+    """The endpoints. Reading the database happens in Starlette's thread pool."""
+
+    def __init__(self, chats: Chats) -> None:
+        self.chats = chats
+        folder = files("chinwag.web") / "static"
+        self.static = {name: (folder / name).read_bytes() for name in STATIC_TYPES}
+        self.static["code.css"] = code_style_css().encode()
+        self.page = (folder / "index.html").read_bytes()
+
+    async def index(self, request: Request) -> Response:
+        return Response(self.page, media_type="text/html; charset=utf-8", headers=NO_STORE)
+
+    async def static_file(self, request: Request) -> Response:
         name = request.path_params["name"]
-        if name not in static:
+        if name not in self.static:
             return Response("not found\n", status_code=404, media_type="text/plain")
         kind = STATIC_TYPES.get(name, "text/css; charset=utf-8")
-        return Response(static[name], media_type=kind, headers=NO_STORE)
+        return Response(self.static[name], media_type=kind, headers=NO_STORE)
 
-    async def models(request: Request) -> Response:
-        return JSONResponse({"models": chats.models, "default": chats.default_model}, headers=NO_STORE)
+    async def models(self, request: Request) -> Response:
+        return JSONResponse({"models": self.chats.models, "default": self.chats.default_model}, headers=NO_STORE)
 
-    async def conversations(request: Request) -> Response:
-        query = request.query_params.get("q", "")
+    async def conversations(self, request: Request) -> Response:
         try:
-            found = await run_in_threadpool(chats.conversations, query)
+            found = await run_in_threadpool(self.chats.conversations, request.query_params.get("q", ""))
         except ChinwagError as exc:
-            return _error(chats, exc, 503)
+            return _error(self.chats, exc, 503)
         return JSONResponse({"conversations": found}, headers=NO_STORE)
 
-    async def conversation(request: Request) -> Response:
+    async def conversation(self, request: Request) -> Response:
         try:
-            found = await run_in_threadpool(chats.conversation, request.path_params["cid"])
+            found = await run_in_threadpool(self.chats.conversation, request.path_params["cid"])
         except ChinwagError as exc:
-            return _error(chats, exc, 503)
+            return _error(self.chats, exc, 503)
         if found is None:
             return JSONResponse({"error": "no such conversation"}, status_code=404, headers=NO_STORE)
         return JSONResponse(found, headers=NO_STORE)
 
-    async def follow(request: Request) -> Response:
-        live = chats.live(request.path_params["cid"])
+    async def follow(self, request: Request) -> Response:
+        live = self.chats.live(request.path_params["cid"])
         if live is None:
             return Response(status_code=204, headers=NO_STORE)
         return _event_stream(live, [])
 
-    async def new_chat(request: Request) -> Response:
-        return await _start(request, None, "send")
+    async def new_chat(self, request: Request) -> Response:
+        return await self._start(request, None, "send")
 
-    async def turn(request: Request) -> Response:
+    async def turn(self, request: Request) -> Response:
         action = request.path_params["action"]
         if action not in ("send", "retry", "continue"):
             return JSONResponse({"error": "no such action"}, status_code=404)
-        return await _start(request, request.path_params["cid"], action)
+        return await self._start(request, request.path_params["cid"], action)
 
-    async def _start(request: Request, cid: int | None, action: Action) -> Response:
+    async def stop(self, request: Request) -> Response:
+        return JSONResponse({"stopped": self.chats.stop(request.path_params["cid"])}, headers=NO_STORE)
+
+    async def _start(self, request: Request, cid: int | None, action: Action) -> Response:
         try:
             body = await request.json()
         except ValueError:
@@ -112,6 +135,7 @@ def build_app(chats: Chats) -> Starlette:
         text, model = body.get("text", ""), body.get("model")
         if not isinstance(text, str) or (model is not None and not isinstance(model, str)):
             return JSONResponse({"error": "text and model must be strings"}, status_code=400)
+        chats = self.chats
         try:
             if cid is not None and chats.is_open(cid):  # ~1 ms of work: a thread hop would cost more
                 new_cid, live = chats.start(cid, action, text, model)
@@ -122,23 +146,6 @@ def build_app(chats: Chats) -> Starlette:
         except ChinwagError as exc:
             return _error(chats, exc, 400)
         return _event_stream(live, [{"t": "conversation", "id": new_cid}])
-
-    async def stop(request: Request) -> Response:
-        stopped = chats.stop(request.path_params["cid"])
-        return JSONResponse({"stopped": stopped}, headers=NO_STORE)
-
-    routes = [
-        Route("/", index, methods=["GET"]),
-        Route("/static/{name}", static_file, methods=["GET"]),
-        Route("/api/models", models, methods=["GET"]),
-        Route("/api/conversations", conversations, methods=["GET"]),
-        Route("/api/conversations/{cid:int}", conversation, methods=["GET"]),
-        Route("/api/conversations/{cid:int}/live", follow, methods=["GET"]),
-        Route("/api/chat", new_chat, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/stop", stop, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/{action}", turn, methods=["POST"]),
-    ]
-    return Starlette(routes=routes)
 
 
 def _error(chats: Chats, exc: ChinwagError, status: int) -> Response:
