@@ -51,6 +51,8 @@ def page(browser: Any, served: Served) -> Iterator[Any]:
     page.dialogs = dialogs
     page.goto(served.url)
     page.wait_for_selector("#model option", state="attached")
+    assert page.url == f"{served.base}/"  # the token left the address bar for an HttpOnly cookie
+    assert page.evaluate("() => document.cookie") == ""
     yield page
     context.close()
 

@@ -74,12 +74,20 @@ def test_a_wrong_token_gets_403(served: Served) -> None:
     assert status == 403
 
 
-def test_the_token_in_the_address_becomes_a_strict_cookie_and_leaves_the_address(served: Served) -> None:
-    status, headers, _ = served.request("GET", f"/?token={served.token}", cookie=False)
-    assert status == 303 and headers["location"] == "/"
+def test_the_token_in_the_address_becomes_a_strict_cookie(served: Served) -> None:
+    status, headers, body = served.request("GET", f"/?token={served.token}", cookie=False)
+    assert status == 200 and b"/static/app.js" in body
     cookie = headers["set-cookie"]
     assert cookie.startswith(f"chinwag_{served.port}={served.token};")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    status, _, _ = served.request("GET", f"/api/conversations?token={served.token}", cookie=False)
+    assert status == 403  # the address carries it to the page only
+
+
+def test_other_cookies_do_not_hide_the_token(served: Served) -> None:
+    jar = f'other="{{\"json\": 1}}"; bad cookie; chinwag_{served.port}={served.token}; x=y'
+    status, _, _ = served.request("GET", "/api/conversations", cookie=False, headers={"Cookie": jar})
+    assert status == 200
 
 
 def test_a_rebinding_host_header_gets_403_even_with_the_token(served: Served) -> None:

@@ -10,9 +10,10 @@ unbuffered). For every HTTP request, in order:
    State changes are POST only (the routes say so), so a cross-site form,
    image or script tag can neither read nor change anything.
 3. The token printed at start: in the `chinwag_<port>` cookie (HttpOnly,
-   SameSite=Strict), or, once, as `?token=` on `GET /`, which sets the
-   cookie and redirects to `/` so the token leaves the address bar. Anything
-   else gets 403, static files and the event stream included.
+   SameSite=Strict), or as `?token=` on `GET /`, which answers with the page
+   and sets the cookie (the page's script then takes the token out of the
+   address bar). Anything else gets 403, static files and the event stream
+   included.
 
 Every response carries a strict Content-Security-Policy (scripts and
 styles from this server only, no inline script, no eval, `connect-src
@@ -25,7 +26,6 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -70,16 +70,20 @@ class Guard:
         if not self.host_allowed(host) or not self.origin_allowed(scope["method"], host, headers):
             await _respond(send, 403, FORBIDDEN)
             return
+        extra = list(SECURITY_HEADERS)
         if scope["method"] == "GET" and scope["path"] == "/" and self._query_token(scope):
-            await self._set_cookie_and_redirect(send)
-            return
-        if not self._has_token(headers):
+            # The page itself, with the cookie; its script takes the token out of
+            # the address. (A redirect would lose a Strict cookie when the link
+            # was followed from another site.)
+            cookie = f"{self.cookie}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+            extra.append((b"set-cookie", cookie.encode()))
+        elif not self._has_token(headers):
             await _respond(send, 403, FORBIDDEN)
             return
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
         await self.app(scope, receive, secured)
@@ -111,25 +115,19 @@ class Guard:
         return origin == f"http://{host}"
 
     def _has_token(self, headers: dict[str, str]) -> bool:
-        cookie: SimpleCookie = SimpleCookie()
-        try:
-            cookie.load(headers.get("cookie", ""))
-        except Exception:  # noqa: BLE001 - http.cookies raises CookieError and others on junk
-            return False
-        morsel = cookie.get(self.cookie)
-        return morsel is not None and secrets.compare_digest(morsel.value, self.token)
+        """The cookie carries the token. Parsed by hand: http.cookies gives up
+        on the rest of the header at the first cookie it dislikes (another
+        local app's), which would lock the page out."""
+        for part in headers.get("cookie", "").split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep and name == self.cookie and secrets.compare_digest(value.strip('"'), self.token):
+                return True
+        return False
 
     def _query_token(self, scope: Scope) -> bool:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         given = (query.get("token") or [""])[0]
         return bool(given) and secrets.compare_digest(given, self.token)
-
-    async def _set_cookie_and_redirect(self, send: Send) -> None:
-        cookie = f"{self.cookie}={self.token}; HttpOnly; SameSite=Strict; Path=/"
-        await send({"type": "http.response.start", "status": 303,
-                    "headers": [(b"location", b"/"), (b"set-cookie", cookie.encode()),
-                                (b"cache-control", b"no-store"), *SECURITY_HEADERS]})
-        await send({"type": "http.response.body", "body": b""})
 
 
 def _bare(host: str) -> str:

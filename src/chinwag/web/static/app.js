@@ -519,6 +519,7 @@
   window.addEventListener("hashchange", route);
 
   (async () => {
+    if (location.search) history.replaceState(null, "", location.pathname + location.hash); // the token is in the cookie now
     await loadModels();
     await loadList();
     if (/^#c=\d+$/.test(location.hash)) route();
