@@ -82,6 +82,9 @@ def test_the_token_in_the_address_becomes_a_strict_cookie(served: Served) -> Non
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     status, _, _ = served.request("GET", f"/api/conversations?token={served.token}", cookie=False)
     assert status == 403  # the address carries it to the page only
+    status, _, _ = served.request("GET", f"/?token={served.token}", cookie=False,
+                                  headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"})
+    assert status == 200  # the printed link, followed from another site's page
 
 
 def test_other_cookies_do_not_hide_the_token(served: Served) -> None:

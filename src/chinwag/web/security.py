@@ -67,11 +67,14 @@ class Guard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
-        if not self.host_allowed(host) or not self.origin_allowed(scope["method"], host, headers):
+        # The printed address may be followed from anywhere (a link in another
+        # site's page is a cross-site navigation); nothing else may.
+        opening = scope["method"] == "GET" and scope["path"] == "/" and self._query_token(scope)
+        if not self.host_allowed(host) or not (opening or self.origin_allowed(scope["method"], host, headers)):
             await _respond(send, 403, FORBIDDEN)
             return
         extra = list(SECURITY_HEADERS)
-        if scope["method"] == "GET" and scope["path"] == "/" and self._query_token(scope):
+        if opening:
             # The page itself, with the cookie; its script takes the token out of
             # the address. (A redirect would lose a Strict cookie when the link
             # was followed from another site.)
