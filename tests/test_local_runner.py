@@ -224,7 +224,7 @@ def test_ctrl_c_mid_reply_returns_at_once_and_the_runner_stops_generating(chat: 
     pressed = time.monotonic()
     child.sendintr()
     child.expect("You: ")
-    assert time.monotonic() - pressed < 0.5
+    assert time.monotonic() - pressed < 0.1  # measured: about 3 ms
     time.sleep(0.1)  # it stops between two tokens
     before = _cpu_seconds(runner)
     time.sleep(0.5)
