@@ -8,7 +8,7 @@ the parsed flags), so tests never patch globals. The result is one frozen
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,9 @@ CONFIG_KEYS = {"model", "system", "max_tokens", "temperature", "render", "save",
                "timeout", "max_retry_wait", "retries"}
 DEFAULT_TIMEOUT = 600.0  # seconds of silence from the server before we give up (a slow first token is fine)
 DEFAULT_MAX_RETRY_WAIT = 60.0  # longest retry-after we honour, as the SDKs do
+DEFAULT_MAX_TOOL_ROUNDS = 10  # model -> tools -> model rounds in one turn
+DEFAULT_TOOL_OUTPUT_LIMIT = 32_768  # bytes of one tool's output sent to the model
+DEFAULT_THINKING_BUDGET = 4096
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,26 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     retries: int = 2
+    tools: ToolSettings = field(default_factory=lambda: ToolSettings())
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    """Tool use: what is enabled and how calls are approved (config.toml and flags)."""
+
+    enabled: tuple[str, ...] = ()  # built-in tools by name (tools = [...], -T NAME)
+    allow: tuple[str, ...] = ()  # tools that run without asking (allow = [...])
+    mcp_servers: Mapping[str, Any] = field(default_factory=dict)  # [mcp_servers.NAME] tables
+    mcp_config: str | None = None  # --mcp-config FILE: {"mcpServers": {...}}
+    config_source: str = ""  # where the tables came from, for error messages
+    max_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
+    output_limit: int = DEFAULT_TOOL_OUTPUT_LIMIT
+    yes: bool = False  # --yes: approve every call
+    think: int | None = None  # --think BUDGET: visible reasoning, in tokens
+
+    @property
+    def active(self) -> bool:
+        return bool(self.enabled or self.mcp_servers or self.mcp_config)
 
 
 @dataclass(frozen=True)
@@ -106,6 +129,38 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
         render=_choice(src, "render", ("auto", "markdown", "plain")),
         save=_boolean(src.get("save")[0], default=True),
         notice=notice,
+        tools=_tool_settings(environ, flags),
+    )
+
+
+def _tool_settings(environ: Mapping[str, str], flags: Mapping[str, Any]) -> ToolSettings:
+    """Lists and tables come from config.toml alone; flags add to them."""
+    path = config_file(environ)
+    config = _read_config(path)
+    where = f"config {path}"
+
+    def names(key: str) -> tuple[str, ...]:
+        value = config.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key} must be a list of names, e.g. {key} = [\"read_file\"] (in {path}).")
+        return tuple(value)
+
+    servers = config.get("mcp_servers", {})
+    if not isinstance(servers, dict):
+        raise ConfigError(f"mcp_servers must be a table of [mcp_servers.NAME] entries (in {path}).")
+    rounds = config.get("max_tool_rounds", DEFAULT_MAX_TOOL_ROUNDS)
+    limit = config.get("tool_output_limit", DEFAULT_TOOL_OUTPUT_LIMIT)
+    for key, value in (("max_tool_rounds", rounds), ("tool_output_limit", limit)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{key} must be a positive whole number, got {value!r} (in {path}).")
+    think = flags.get("think")
+    if think is not None and (not isinstance(think, int) or think < 1024):
+        raise UsageError(f"--think takes a budget of at least 1024 tokens, got {think!r}.")
+    return ToolSettings(
+        enabled=tuple(dict.fromkeys((*names("tools"), *(flags.get("tools") or ())))),
+        allow=names("allow"), mcp_servers=servers, mcp_config=flags.get("mcp_config"),
+        config_source=where, max_rounds=rounds, output_limit=limit,
+        yes=bool(flags.get("yes")), think=think,
     )
 
 

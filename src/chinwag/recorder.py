@@ -20,6 +20,7 @@ read-only database) stop saving for the session and leave the file untouched.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -29,8 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from chinwag.errors import ChinwagError, UsageError
-from chinwag.events import Event, TextDelta
-from chinwag.records import Message, Reply
+from chinwag.events import Event, TextDelta, ThinkingDelta, ToolCallReady
+from chinwag.records import Message, Reply, ToolCall, ToolResult
+from chinwag.store_blocks import blocks_json
 
 if TYPE_CHECKING:
     from chinwag.store import Store
@@ -53,13 +55,14 @@ class _Row:
 
 @dataclass(eq=False)
 class _Op:
-    kind: Literal["conversation", "user", "reply", "update"]
-    row: _Row  # the conversation (conversation, user) or the reply (reply, update)
-    parent: _Row | None = None  # a reply's conversation
+    kind: Literal["conversation", "user", "reply", "update", "tool_start", "tool_end"]
+    row: _Row  # the conversation (conversation, user), the reply (reply, update), the call (tool_*)
+    parent: _Row | None = None  # a reply's conversation; a tool call's reply
     text: str = ""
     model: str | None = None
     system: str | None = None
     values: dict[str, Any] = field(default_factory=dict)  # an update's, when taken from the row
+    blocks: str | None = None  # a user message's blocks (tool results), as JSON
 
 
 class Recorder:
@@ -80,6 +83,7 @@ class Recorder:
         self._sinks: list[StoreSink] = []  # replies streaming now
         self._conversation: _Row | None = None
         self._reply: _Row | None = None
+        self._calls: dict[str, _Row] = {}  # tool calls saved as running, by call id
         self._notices: list[str] = []
         self._after_reply: list[str] = []  # notices about a reply, told when it ends
         self._fault: str | None = None  # the reason last told, while it lasts
@@ -145,9 +149,9 @@ class Recorder:
             if summary is None:
                 raise UsageError("no such conversation to continue." if conversation_id is None
                                  else f"no conversation {conversation_id}; see chinwag history list.")
-            history = store.history_for_model(summary.id)
+            history = store.history_messages(summary.id)
         self.conversation_id = summary.id
-        return summary.system, [Message(role, text) for role, text in history]  # type: ignore[arg-type]
+        return summary.system, history
 
     def new_conversation(self) -> None:
         """The next message opens a new saved conversation."""
@@ -162,6 +166,35 @@ class Recorder:
                 self._conversation = _Row()
                 self._queue(_Op("conversation", self._conversation, model=model, system=system))
             self._queue(_Op("user", self._conversation, text=text, model=model))
+        self._save_soon()
+
+    def save_results(self, results: tuple[ToolResult, ...], model: str) -> None:
+        """Save the results of a reply's tool calls, the next user message."""
+        message = Message.of("user", results)
+        with self._cond:
+            if self._conversation is None:
+                return
+            self._queue(_Op("user", self._conversation, text=message.content, model=model,
+                            blocks=blocks_json(message.parts)))
+        self._save_soon()
+
+    def tool_started(self, call: ToolCall) -> None:
+        """Save `call` as running, before it runs: after a crash it shows as
+        interrupted and is never run again on its own."""
+        with self._cond:
+            if self._reply is None:
+                return
+            row = self._calls[call.id] = _Row()
+            self._queue(_Op("tool_start", row, parent=self._reply, text=call.id, model=call.name,
+                            values={"input": json.dumps(dict(call.input), ensure_ascii=False)}))
+        self._save_soon()
+
+    def tool_finished(self, call: ToolCall, result: ToolResult) -> None:
+        with self._cond:
+            row = self._calls.pop(call.id, None)
+            if row is None:
+                return
+            self._queue(_Op("tool_end", row, values={"status": result.status, "result": result.content}))
         self._save_soon()
 
     def begin_reply(self, model: str, prefill: str) -> None:
@@ -202,7 +235,8 @@ class Recorder:
                 self._after_reply = []
             self._update(sink.row, sink.prefix + reply.text, status=reply.status,
                          input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-                         ttft=reply.ttft, duration=reply.duration, stop_reason=reply.stop_reason)
+                         ttft=reply.ttft, duration=reply.duration, stop_reason=reply.stop_reason,
+                         blocks=blocks_json(reply.blocks))
         self._save_soon()
 
     # -- the queue ------------------------------------------------------------
@@ -268,16 +302,20 @@ class Recorder:
 
     def _apply(self, store: Store, op: _Op, quiet_lock: bool) -> bool:
         """Write one operation; False (the fault recorded) when it failed."""
-        target = op.parent if op.kind == "reply" else op.row
+        target = op.parent if op.kind in ("reply", "tool_start") else op.row
         try:
             if op.kind == "conversation":
                 op.row.id = store.start_conversation(op.model, op.system)
             elif target is None or target.id is None:
                 pass  # its conversation was deleted meanwhile: nothing to attach it to
             elif op.kind == "user":
-                store.add_message(target.id, "user", op.text, model=op.model)
+                store.add_message(target.id, "user", op.text, model=op.model, blocks=op.blocks)
             elif op.kind == "reply":
                 op.row.id = store.begin_reply(target.id, model=op.model)
+            elif op.kind == "tool_start":
+                op.row.id = store.start_tool_call(target.id, op.text, op.model or "", op.values["input"])
+            elif op.kind == "tool_end":
+                store.end_tool_call(target.id, op.values["status"], op.values["result"])
             else:
                 values = dict(op.values)
                 store.update_reply(target.id, values.pop("text"), **values)
@@ -411,7 +449,7 @@ class StoreSink:
         pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
-        if isinstance(event, TextDelta):
+        if isinstance(event, (TextDelta, ThinkingDelta, ToolCallReady)):
             self._latest = reply  # the snapshot, not its text: no copying per chunk
             if not self._watched:  # from the first text, not before the request
                 self._watched = True

@@ -7,6 +7,7 @@ saved before the request leaves and the reply while it streams (recorder.py).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -18,11 +19,12 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.events import Event, Notice
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
-from chinwag.records import ChatRequest, Message, Reply
+from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
 from chinwag.turn import Sink, Turn, run_turn
 
 if TYPE_CHECKING:
     from chinwag.recorder import Recorder, StoreSink
+    from chinwag.toolloop import ToolUse
 
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
 REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put
@@ -38,7 +40,10 @@ class Session:
     stream: bool = True
     guard: InterruptGuard = field(default_factory=InterruptGuard, repr=False)
     _notices: list[str] = field(default_factory=list, repr=False)
+    tool_use: ToolUse | None = None
+    warming: threading.Thread | None = field(default=None, repr=False)  # the REPL's warm-up, if running
     _told_about_trimming: bool = field(default=False, repr=False)
+    _told_no_tools: bool = field(default=False, repr=False)
     _cut: int = field(default=0, repr=False)  # messages left out of requests, from the start
 
     @property
@@ -112,17 +117,30 @@ class Session:
         self._cut = 0
         self._told_about_trimming = False
 
+    def wait_for_warm_up(self) -> None:
+        """Let the background warm-up finish before a turn uses what it builds:
+        two threads importing the HTTP stack at once can see it half-imported.
+        Ctrl-C while waiting cancels the turn, as it would while connecting."""
+        warming = self.warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
+            self.warming = None
+
     def take_notices(self) -> list[str]:
         """One-line notices for the user since the last call (trimming, saving)."""
         notices, self._notices = self._notices, []
         if self.recorder is not None:
             notices += self.recorder.take_notices()
+        if self.tool_use is not None:
+            notices += self.tool_use.take_notices()
         return notices
 
     def close(self) -> None:
-        """Close the provider's connections or model and the history database."""
+        """Close the provider's connections or model, the tools and the history database."""
         try:
             self.provider.close()
+            if self.tool_use is not None:
+                self.tool_use.close()
         finally:
             if self.recorder is not None:
                 self.recorder.close()
@@ -153,32 +171,67 @@ class Session:
 
     def request(self, messages: list[Message]) -> ChatRequest:
         s = self.settings
-        return self.conversation.request(s.model, s.max_tokens, s.temperature, self.stream, messages)
+        request = self.conversation.request(s.model, s.max_tokens, s.temperature, self.stream, messages)
+        tools = self.tool_use.specs() if self.tool_use is not None else ()
+        if tools and not self.provider.supports_tools:
+            if not self._told_no_tools:
+                self._told_no_tools = True
+                self._notices.append(f"{self.model} cannot call tools reliably; chatting without them")
+            tools = ()
+        return replace(request, tools=tools, thinking_budget=s.tools.think)
 
 
 class SessionTurn:
-    """One turn of a session: one or more attempts (a server that says the
-    prompt is too long gets half the history), each saved while it streams,
-    and the reply recorded in the conversation by `finish()`."""
+    """One turn of a session: the model's reply and, while it asks for tools,
+    rounds of running them and asking again (up to the tool round limit).
+    Each reply may take several attempts (a server that says the prompt is
+    too long gets half the history), each saved while it streams; `finish()`
+    records what the turn leaves in the conversation."""
 
     def __init__(self, session: Session, prefill: str) -> None:
         self.session, self.prefill = session, prefill
         self._attempt: Turn | None = None
         self._savers: list[StoreSink] = []
         self._sent: list[Message] = []  # the messages the latest attempt sent
+        self._calls: tuple[ToolCall, ...] = ()  # the recorded reply's calls awaiting results
+        self._results: list[ToolResult] = []
+        self._stopped_in_tools = False
         self._finished = False
         if session.recorder is not None:
             session.recorder.begin_reply(session.model, prefill)
 
     @property
     def reply(self) -> Reply:
-        return self._attempt.reply if self._attempt is not None else Reply()
+        reply = self._attempt.reply if self._attempt is not None else Reply()
+        if self._stopped_in_tools:
+            reply = replace(reply, status="interrupted", error="stopped while a tool ran", cancelled=True)
+        return reply
 
     def __iter__(self) -> Iterator[Event]:
+        session = self.session
+        tool_use = session.tool_use
+        rounds = tool_use.settings.max_rounds if tool_use is not None else 0
+        for round_ in range(rounds + 1):
+            yield from self._reply()
+            reply = self._attempt.reply if self._attempt is not None else Reply()
+            if tool_use is None or reply.status != "complete" or not reply.tool_calls:
+                return
+            self._record_reply()
+            self._calls, self._results = reply.tool_calls, []
+            if round_ == rounds:
+                session._notices.append(f"stopped after {rounds} rounds of tool calls (max_tool_rounds)")
+                return  # finish() answers the calls as not run
+            yield from tool_use.run_calls(self._calls, session.recorder, self._results)
+            self._send_results()
+            if session.recorder is not None:
+                session.recorder.begin_reply(session.model, "")
+
+    def _reply(self) -> Iterator[Event]:
         session = self.session
         messages: list[Message] | None = None
         for _ in range(OVERFLOW_RETRIES + 1):
             def prepare(messages: list[Message] | None = messages) -> ChatRequest:
+                session.wait_for_warm_up()
                 fitted = session.fitted(session.conversation.sendable()) if messages is None else messages
                 self._sent = fitted
                 return session.request(fitted)
@@ -199,10 +252,12 @@ class SessionTurn:
     def cancel(self) -> None:
         if self._attempt is None:
             self._attempt = Turn(self.session.provider, lambda: ChatRequest("", ()))
+        if self._calls and self._attempt.reply.status == "complete":
+            self._stopped_in_tools = True  # the reply had ended; a tool (or its approval) was stopped
         self._attempt.cancel()
 
     def finish(self) -> list[Event]:
-        """Save and record the reply (once); the notices that leaves for the user."""
+        """Save and record the turn (once); the notices that leaves for the user."""
         if self._finished:
             return []
         self._finished = True
@@ -210,15 +265,35 @@ class SessionTurn:
             self.cancel()
         assert self._attempt is not None
         self._attempt.finish()
+        if self._calls:  # stopped while running tools, or at the round limit
+            self._send_results()
+        else:
+            self._record_reply()
+        self.session.last_reply = self.reply if not self.prefill else replace(
+            self.reply, text=self.prefill + self.reply.text)
+        return [Notice(text) for text in self.session.take_notices()]
+
+    def _record_reply(self) -> None:
+        """The latest reply into the conversation (and its final save)."""
+        assert self._attempt is not None
         self._end_savers()
         reply = self._attempt.reply
-        session = self.session
+        conversation = self.session.conversation
         if self.prefill:
-            session.conversation.messages.pop()
+            conversation.messages.pop()
             reply = replace(reply, text=self.prefill + reply.text)
-        session.conversation.record(reply)
-        session.last_reply = reply
-        return [Notice(text) for text in session.take_notices()]
+            self.prefill = ""
+        conversation.record(reply)
+
+    def _send_results(self) -> None:
+        """Answer every call of the recorded reply (those not run, as not run) as the next user message."""
+        from chinwag.toolloop import unanswered
+
+        results = unanswered(self._calls, self._results)
+        self._calls, self._results = (), []
+        self.session.conversation.add_results(results)
+        if self.session.recorder is not None:
+            self.session.recorder.save_results(results, self.session.model)
 
     def _start_savers(self) -> None:
         recorder = self.session.recorder

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
-from chinwag.events import Event, Notice, Retrying, TextDelta, to_json
+from chinwag.events import Event, Notice, Retrying, TextDelta, ThinkingDelta, ToolCallReady, ToolResultReady, to_json
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
+from chinwag.render.sanitize import StreamSanitizer, sanitize
 from chinwag.render.spinner import Spinner
 from chinwag.render.terminal import MarkdownView
 
@@ -40,6 +42,15 @@ def assistant_name(provider: str) -> str:
     from chinwag.providers.registry import PROVIDERS
 
     return next((p.label for p in PROVIDERS if p.name == provider), "Assistant")
+
+
+def call_line(name: str, arguments: Mapping[str, Any], width: int = 100) -> str:
+    """`read_file(path="src/app.py")`: a tool call on one line, sanitized, cut to `width`."""
+    import json
+
+    args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in arguments.items())
+    line = " ".join(sanitize(f"{name}({args})").split())
+    return line if len(line) <= width else line[: width - 2] + "…)"
 
 
 def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | None]:
@@ -74,10 +85,11 @@ class TerminalSink:
         self.out, self.err, self.spinner_out = out, err, spinner_out
         self.label, self.color, self.show_stats = label, color, show_stats
         self.markdown, self.interactive = markdown, interactive
-        self.renderer: PlainRenderer | MarkdownView = MarkdownView(out, color) if markdown else PlainRenderer(out)
+        self.renderer: PlainRenderer | MarkdownView = self._new_renderer()
         self.spinner: Spinner | None = None
         self._text_started = False
         self._label_shown = False
+        self._thinking: StreamSanitizer | None = None  # set while thinking text is being shown
 
     def on_start(self) -> None:
         if isinstance(self.renderer, MarkdownView):
@@ -87,10 +99,20 @@ class TerminalSink:
     def on_event(self, event: Event, reply: Reply) -> None:
         if isinstance(event, TextDelta):
             self._stop_spinner()
-            if not self._text_started and self.markdown and self.label:
+            self._end_thinking()
+            if not self._text_started and self.markdown and self._label_shown:
                 self.out.write("\n")  # markdown blocks start at column 0, under the label
             self._text_started = True
             self.renderer.feed(event.text)
+        elif isinstance(event, ThinkingDelta):
+            self._show_thinking(event.text)
+        elif isinstance(event, ToolCallReady):
+            self._tool_line(f"⚙ {call_line(event.name, event.input)}")
+        elif isinstance(event, ToolResultReady):
+            self._tool_line(f"↳ {sanitize(event.summary)}")
+            if self.spinner_out is not None:  # the model's next round is on its way
+                self.spinner = Spinner(self.spinner_out, "")
+                self.spinner.start()
         elif isinstance(event, Retrying):
             self._interject(f"{event.reason}, retrying in {event.delay:g} s "
                             f"(attempt {event.attempt}/{event.max_attempts})", chinwag=False)
@@ -99,6 +121,7 @@ class TerminalSink:
 
     def on_end(self, reply: Reply) -> None:
         self._stop_spinner()
+        self._end_thinking()
         self.renderer.finish()
         hint, error = after_reply(reply, interactive=self.interactive)
         if error:
@@ -113,6 +136,51 @@ class TerminalSink:
         elif hint and self.show_stats and not error:
             self.err.write(self._dim(hint) + "\n")
             self.err.flush()
+
+    def _show_thinking(self, text: str) -> None:
+        """Thinking streams as it comes, dim, before the answer (on stderr in one-shot use)."""
+        self._stop_spinner()
+        where = self.out if self.interactive else self.err
+        if self._thinking is None:
+            self._finish_text()
+            if self._label_shown:
+                where.write("\n")
+                self._label_shown = False
+            self._thinking = StreamSanitizer()
+            where.write(self._dim("thinking: ") if self.color else "thinking: ")
+        safe = self._thinking.feed(text)
+        if safe:
+            where.write(self._dim(safe) if self.color else safe)
+            where.flush()
+
+    def _end_thinking(self) -> None:
+        if self._thinking is not None:
+            where = self.out if self.interactive else self.err
+            where.write(self._dim(self._thinking.flush()) + "\n")
+            where.flush()
+            self._thinking = None
+
+    def _tool_line(self, line: str) -> None:
+        """One dim line about a tool call, on a line of its own, between the text."""
+        self._stop_spinner()
+        self._end_thinking()
+        self._finish_text()
+        if self._label_shown:
+            self.out.write("\n")
+            self._label_shown = False
+        where = self.out if self.interactive else self.err
+        where.write(self._dim(line) + "\n")
+        where.flush()
+
+    def _finish_text(self) -> None:
+        """End the text so far (a tool call or thinking comes between); later text starts afresh."""
+        if self._text_started:
+            self.renderer.finish()
+            self.renderer = self._new_renderer()
+            self._text_started = False
+
+    def _new_renderer(self) -> PlainRenderer | MarkdownView:
+        return MarkdownView(self.out, self.color) if self.markdown else PlainRenderer(self.out)
 
     def _interject(self, line: str, chinwag: bool) -> None:
         """A notice line while the label (and maybe the spinner) is on screen:

@@ -1,6 +1,6 @@
 """The conversation store: one SQLite file (stdlib sqlite3) in WAL mode.
 
-Tables (built by the ordered `_MIGRATIONS`, whose names are recorded in table
+Tables (built by the ordered `MIGRATIONS` of store_schema.py, whose names are recorded in table
 `migrations` and count in `PRAGMA user_version`): `conversations`, `messages`,
 and `messages_fts`, an FTS5 index over message text kept in sync by triggers
 for rows not "streaming" (so progressive saves never touch the index). Times
@@ -23,128 +23,37 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chinwag.errors import ConfigError, UsageError
+from chinwag.records import Message
+from chinwag.store_blocks import answered, joined
+from chinwag.store_schema import (  # the records live with the schema; imported here for callers
+    MARK_END,
+    MARK_START,
+    MESSAGE_COLUMNS,
+    MIGRATIONS,
+    SUMMARY_SELECT,
+    TITLE_WIDTH,
+    ConversationSummary,
+    SearchHit,
+    StoredMessage,
+    fts_query,
+    summary_of,
+    title_of,
+)
 from chinwag.store_check import LOCKED, StorageError, create_private, remove_created, storage_error, writable
 from chinwag.writers import writer_alive
 
+__all__ = ["MARK_END", "MARK_START", "TITLE_WIDTH", "ConversationSummary", "SearchHit", "Store",
+           "StoredMessage", "fts_query", "title_of"]
+
 ROLES = ("user", "assistant")
 STATUSES = ("streaming", "complete", "interrupted", "error")
-MARK_START, MARK_END = "\ue000", "\ue001"  # around matches in SearchHit.snippet (private use)
-TITLE_WIDTH = 60
 BUSY_TIMEOUT_S = 10.0
 
-_MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("m001_conversations_and_messages", (
-        """CREATE TABLE conversations (id INTEGER PRIMARY KEY, created_at REAL NOT NULL,
-            updated_at REAL NOT NULL, model TEXT, system TEXT)""",
-        """CREATE TABLE messages (id INTEGER PRIMARY KEY,
-            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-            content TEXT NOT NULL,
-            status TEXT NOT NULL
-                CHECK (status IN ('streaming', 'complete', 'interrupted', 'error')),
-            model TEXT, input_tokens INTEGER, output_tokens INTEGER, ttft REAL,
-            duration REAL, stop_reason TEXT, writer_pid INTEGER,
-            created_at REAL NOT NULL, updated_at REAL NOT NULL)""",
-        "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
-        "CREATE INDEX conversations_by_recency ON conversations(updated_at, id)",
-        "CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming'",
-    )),
-    ("m002_full_text_search", (
-        """CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages',
-            content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')""",
-        """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
-            WHEN new.status != 'streaming' BEGIN
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END""",
-        """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
-            WHEN old.status != 'streaming' BEGIN INSERT INTO messages_fts(messages_fts,
-            rowid, content) VALUES ('delete', old.id, old.content); END""",
-        # One trigger, two ordered statements: unindex the old text, then index
-        # the new. Streaming-to-streaming saves skip it entirely.
-        """CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
-            WHEN old.status != 'streaming' OR new.status != 'streaming' BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, content)
-                SELECT 'delete', old.id, old.content WHERE old.status != 'streaming';
-            INSERT INTO messages_fts(rowid, content)
-                SELECT new.id, new.content WHERE new.status != 'streaming'; END""",
-    )),
-)
 
-_MESSAGE_COLUMNS = (
-    "id, conversation_id, role, content, status, model, input_tokens,"
-    " output_tokens, ttft, duration, stop_reason, created_at, updated_at"
-)
-_SUMMARY_SELECT = """
-    SELECT c.id, c.created_at, c.updated_at, c.model, c.system,
-        (SELECT count(*) FROM messages m
-            WHERE m.conversation_id = c.id AND m.role = 'user'),
-        (SELECT substr(m.content, 1, 1000) FROM messages m
-            WHERE m.conversation_id = c.id AND m.role = 'user' ORDER BY m.id LIMIT 1)
-    FROM conversations c"""
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    id: int
-    conversation_id: int
-    role: str  # "user" | "assistant"
-    content: str  # exactly as received, never sanitised
-    status: str  # one of STATUSES; user messages are "complete"
-    model: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    ttft: float | None  # seconds from request to first token
-    duration: float | None  # seconds from request to the end of the reply
-    stop_reason: str | None
-    created_at: float
-    updated_at: float
-
-
-@dataclass(frozen=True)
-class ConversationSummary:
-    id: int
-    created_at: float
-    updated_at: float  # time of the last message; lists are ordered by it
-    model: str | None  # the model of the latest reply
-    system: str | None
-    turns: int  # number of user messages
-    title: str  # first line of the first user message, at most TITLE_WIDTH
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    conversation_id: int
-    message_id: int
-    role: str
-    snippet: str  # raw text with MARK_START / MARK_END around each match
-    created_at: float
-
-    def parts(self) -> list[tuple[str, bool]]:
-        """The snippet as (text, is_match) pieces, markers removed."""
-        first, *rest = self.snippet.split(MARK_START)
-        pieces = [(first, False)]
-        for chunk in rest:
-            match, _, tail = chunk.partition(MARK_END)
-            pieces += [(match, True), (tail, False)]
-        return [(text, is_match) for text, is_match in pieces if text]
-
-
-def title_of(text: str | None) -> str:
-    """First non-blank line, whitespace collapsed, cut to TITLE_WIDTH with '…'."""
-    line = next((ln for ln in (text or "").splitlines() if ln.strip()), "")
-    line = " ".join(line.split())
-    return line if len(line) <= TITLE_WIDTH else line[: TITLE_WIDTH - 1].rstrip() + "…"
-
-
-def fts_query(text: str) -> str:
-    """Each whitespace-separated word of `text` as a quoted FTS5 phrase (all
-    must match), so quotes, -, *, :, parentheses and NEAR are plain text."""
-    words = text.replace("\x00", " ").split()  # NUL would end the query early
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
 class Store:
@@ -221,20 +130,23 @@ class Store:
                 " VALUES (?, ?, ?, ?)", (now, now, model, system))
         return int(cur.lastrowid or 0)
 
-    def add_message(self, cid: int, role: str, content: str, model: str | None = None) -> int:
-        """Save a finished message (call before sending the request)."""
+    def add_message(self, cid: int, role: str, content: str, model: str | None = None,
+                    blocks: str | None = None) -> int:
+        """Save a finished message (call before sending the request); `blocks` as
+        `blocks_json` gives them, for a message that is more than text."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-        return self._insert_message(cid, role, content, "complete", model)
+        return self._insert_message(cid, role, content, "complete", model, blocks)
 
     def begin_reply(self, cid: int, model: str | None = None) -> int:
         """An empty "streaming" assistant row; `model` becomes the conversation's."""
-        return self._insert_message(cid, "assistant", "", "streaming", model)
+        return self._insert_message(cid, "assistant", "", "streaming", model, None)
 
     def update_reply(
         self, rid: int, text: str, status: str = "streaming", *,
         input_tokens: int | None = None, output_tokens: int | None = None,
         ttft: float | None = None, duration: float | None = None, stop_reason: str | None = None,
+        blocks: str | None = None,
     ) -> bool:
         """Save the text so far (one UPDATE), or the final reply with its figures.
         Returns False if the row no longer exists (deleted meanwhile)."""
@@ -247,13 +159,14 @@ class Store:
                     "UPDATE messages SET content = ?, status = ?, updated_at = ? WHERE id = ?",
                     (text, status, now, rid))
             return cur.rowcount > 0
-        figures = (input_tokens, output_tokens, ttft, duration, stop_reason)
+        figures = (input_tokens, output_tokens, ttft, duration, stop_reason, blocks)
         with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE messages SET content = ?, status = ?, updated_at = ?,"
                 " input_tokens = coalesce(?, input_tokens), output_tokens ="
                 " coalesce(?, output_tokens), ttft = coalesce(?, ttft), duration ="
-                " coalesce(?, duration), stop_reason = coalesce(?, stop_reason) WHERE id = ?",
+                " coalesce(?, duration), stop_reason = coalesce(?, stop_reason),"
+                " blocks = coalesce(?, blocks) WHERE id = ?",
                 (text, status, now, *figures, rid))
             conn.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id ="
@@ -272,48 +185,77 @@ class Store:
         return cur.rowcount > 0
 
     def messages(self, cid: int) -> list[StoredMessage]:
-        rows = self._query(f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+        rows = self._query(f"SELECT {MESSAGE_COLUMNS} FROM messages"
                            " WHERE conversation_id = ? ORDER BY id", (cid,))
         return [StoredMessage(*row) for row in rows]
 
     def history_for_model(self, cid: int) -> list[tuple[str, str]]:
-        """The conversation as (role, content) pairs to send to a model, as the
-        chat that saved it sends it.
+        """The conversation's text as (role, content) pairs; see `history_messages`."""
+        return [(m.role, m.content) for m in self._history(cid)]
+
+    def _history(self, cid: int) -> list[Message]:
+        """The conversation to send to a model, as the chat that saved it sends it.
 
         A reply followed by another reply (a /retry) is replaced by it, as in
-        the chat; then messages with blank content (e.g. a reply interrupted
+        the chat; then messages with nothing in them (e.g. a reply interrupted
         before its first token) are left out, since APIs reject them.
         Consecutive user messages that leaves behind are merged into one,
         joined by a blank line, so roles alternate and no text is lost.
         Interrupted or failed replies with text are kept exactly as shown.
         """
-        turns: list[tuple[str, str]] = []
+        turns: list[Message] = []
         for msg in self.messages(cid):
-            if turns and msg.role == "assistant" and turns[-1][0] == "assistant":
-                turns[-1] = (msg.role, msg.content)
+            if turns and msg.role == "assistant" and turns[-1].role == "assistant":
+                turns[-1] = msg.message
             else:
-                turns.append((msg.role, msg.content))
-        merged: list[tuple[str, str]] = []
-        for role, content in (turn for turn in turns if turn[1].strip()):
-            if merged and merged[-1][0] == role:
-                merged[-1] = (role, merged[-1][1] + "\n\n" + content)
+                turns.append(msg.message)
+        merged: list[Message] = []
+        for message in (m for m in turns if m.content.strip() or m.blocks):
+            if merged and merged[-1].role == message.role:
+                merged[-1] = joined(merged[-1], message)
             else:
-                merged.append((role, content))
+                merged.append(message)
         return merged
+
+    def history_messages(self, cid: int) -> list[Message]:
+        """The conversation as messages (blocks and all) to send to a model; see
+        `history_for_model`. A tool call with no result (chinwag stopped while it
+        ran) gets one saying so: it is never run again on its own."""
+        return answered(self._history(cid))
+
+    def start_tool_call(self, message_id: int, call_id: str, name: str, input_json: str) -> int:
+        """A call about to run, saved as running (before it runs)."""
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO tool_calls (message_id, call_id, name, input, status, writer_pid, started_at)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?)", (message_id, call_id, name, input_json,
+                                                         os.getpid(), time.time()))
+        return int(cur.lastrowid or 0)
+
+    def end_tool_call(self, row: int, status: str, result: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE tool_calls SET status = ?, result = ?, ended_at = ? WHERE id = ?",
+                         (status, result, time.time(), row))
+
+    def tool_calls(self, cid: int) -> dict[str, str]:
+        """The status of each tool call saved in conversation `cid`, by call id."""
+        rows = self._query("SELECT t.call_id, t.status FROM tool_calls t JOIN messages m ON m.id = t.message_id"
+                           " WHERE m.conversation_id = ? ORDER BY t.id", (cid,))
+        return {call_id: status for call_id, status in rows}
 
     def latest_conversation_id(self) -> int | None:
         rows = self._query("SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1")
         return int(rows[0][0]) if rows else None
 
     def conversation(self, cid: int) -> ConversationSummary | None:
-        rows = self._query(_SUMMARY_SELECT + " WHERE c.id = ?", (cid,))
-        return _summary(rows[0]) if rows else None
+        rows = self._query(SUMMARY_SELECT + " WHERE c.id = ?", (cid,))
+        return summary_of(rows[0]) if rows else None
 
     def list_conversations(self, limit: int = 20) -> list[ConversationSummary]:
         """The most recently active conversations first."""
-        rows = self._query(_SUMMARY_SELECT + " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+        rows = self._query(SUMMARY_SELECT + " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
                            (limit,))
-        return [_summary(row) for row in rows]
+        return [summary_of(row) for row in rows]
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Messages containing every word of `text` (stemmed, case- and accent-
@@ -329,7 +271,7 @@ class Store:
         return [SearchHit(*row) for row in rows]
 
     def _insert_message(self, cid: int, role: str, content: str, status: str,
-                        model: str | None) -> int:
+                        model: str | None, blocks: str | None) -> int:
         now = time.time()
         with self._transaction() as conn:
             found = conn.execute(
@@ -339,14 +281,14 @@ class Store:
                 raise UsageError(f"conversation {cid} does not exist (was it deleted?)")
             cur = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, model,"
-                " writer_pid, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (cid, role, content, status, model, os.getpid(), now, now))
+                " writer_pid, created_at, updated_at, blocks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (cid, role, content, status, model, os.getpid(), now, now, blocks))
         return int(cur.lastrowid or 0)
 
     def _migrate(self, read_only: bool = False) -> None:
         """Apply the migrations not yet recorded, in order, in one transaction."""
         version = self._query("PRAGMA user_version")[0][0]
-        if version == len(_MIGRATIONS) or (read_only and version > len(_MIGRATIONS)):
+        if version == len(MIGRATIONS) or (read_only and version > len(MIGRATIONS)):
             return
         if read_only:
             raise StorageError(f"the history database {self.path} needs upgrading, and it is"
@@ -355,25 +297,31 @@ class Store:
             conn.execute("CREATE TABLE IF NOT EXISTS migrations"
                          " (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
             done = {name for (name,) in conn.execute("SELECT name FROM migrations")}
-            if done - {name for name, _ in _MIGRATIONS}:
+            if done - {name for name, _ in MIGRATIONS}:
                 raise ConfigError(f"the history database {self.path} was written by a newer"
                                   " chinwag; upgrade chinwag or run with --no-save")
-            for name, statements in _MIGRATIONS:
+            for name, statements in MIGRATIONS:
                 if name not in done:
                     for statement in statements:
                         conn.execute(statement)
                     conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
-            conn.execute(f"PRAGMA user_version = {len(_MIGRATIONS)}")
+            conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     def _recover_abandoned_replies(self) -> None:
-        """Best effort: a database locked or full now is marked at a later open."""
+        """Best effort: a database locked or full now is marked at a later open.
+        A tool call left running by a process that is gone is interrupted too:
+        it is never run again on its own."""
         rows = self._query("SELECT id, writer_pid FROM messages WHERE status = 'streaming'")
         abandoned = [(time.time(), rid) for rid, pid in rows if not writer_alive(pid)]
-        if abandoned:
+        calls = self._query("SELECT id, writer_pid FROM tool_calls WHERE status = 'running'")
+        stopped = [(time.time(), cid) for cid, pid in calls if not writer_alive(pid)]
+        if abandoned or stopped:
             try:
                 with self._transaction() as conn:
                     conn.executemany("UPDATE messages SET status = 'interrupted', updated_at = ?"
                                      " WHERE id = ? AND status = 'streaming'", abandoned)
+                    conn.executemany("UPDATE tool_calls SET status = 'interrupted', ended_at = ?"
+                                     " WHERE id = ? AND status = 'running'", stopped)
             except StorageError as exc:
                 if not exc.transient:
                     raise
@@ -422,8 +370,3 @@ def _set_up(conn: sqlite3.Connection, busy_timeout: float, read_only: bool) -> N
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
-
-
-def _summary(row: Sequence[Any]) -> ConversationSummary:
-    cid, created, updated, model, system, turns, first = row
-    return ConversationSummary(cid, created, updated, model, system, turns, title_of(first))

@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="markdown on a terminal (auto, the default), or raw text")
     p.add_argument("-q", "--quiet", action="store_true", help="no stats line after replies")
     p.add_argument("--stats", action="store_true", help="one-shot: print timing and tokens on stderr")
+    tools = p.add_argument_group("tools", "let the model call tools; anything that writes, runs or sends data out asks first")
+    tools.add_argument("-T", "--tool", dest="tools", action="append", metavar="NAME",
+                       help="enable a built-in tool: read_file, list_files, fetch_url, shell (repeatable)")
+    tools.add_argument("--mcp-config", metavar="FILE", help='MCP servers from a {"mcpServers": {...}} JSON file')
+    tools.add_argument("--yes", action="store_true", help="approve every tool call without asking")
+    tools.add_argument("--think", nargs="?", type=int, const=4096, metavar="BUDGET",
+                       help="show the model's reasoning as it streams (Anthropic; budget in tokens, default 4096)")
     p.add_argument("--version", action="version", version=f"chinwag {__version__}")
     return p
 
@@ -111,11 +118,14 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     flags: dict[str, Any] = {
         "model": args.model, "system": args.system, "max_tokens": args.max_tokens,
         "temperature": args.temperature, "save": False if args.no_save else None, "timeout": args.timeout,
-        "render": args.render,
+        "render": args.render, "tools": args.tools, "mcp_config": args.mcp_config, "yes": args.yes or None,
+        "think": args.think,
     }
     settings = resolve(environ, Path.cwd(), flags)
     session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last)
     session.stream = not args.no_stream
+    if settings.tools.active:
+        _add_tools(session, environ, can_ask=sys.stdin.isatty() and not args.json)
     _notice_base_url(settings, sys.stderr)
     for warning in settings.warnings:
         sys.stderr.write(f"chinwag: {warning}\n")
@@ -136,6 +146,18 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         session.close()
         for notice in session.take_notices():  # e.g. saves that could not be written by the end
             sys.stderr.write(f"chinwag: {notice}\n")
+
+
+def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool) -> None:
+    """Tools for this chat; calls that need approval ask at the terminal, or,
+    with no terminal (a pipe, --json), are denied, never waited on."""
+    from chinwag.cli.approval import terminal_ask
+    from chinwag.toolloop import ToolUse
+
+    color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
+    dim = (lambda text: f"\x1b[2m{text}\x1b[0m") if color and sys.stdout.isatty() else str
+    ask = terminal_ask(sys.stdout, dim=dim) if can_ask else None
+    session.tool_use = ToolUse(session.settings.tools, Path.cwd(), environ, ask)
 
 
 def _notice_base_url(settings: Any, err: Any) -> None:

@@ -139,6 +139,28 @@ def _stats(repl: Repl, arg: str) -> None:
     repl.out.write((stats_line(last) if last else "no reply yet") + "\n")
 
 
+def _tools(repl: Repl, arg: str) -> None:
+    tool_use = repl.session.tool_use
+    if tool_use is None:
+        repl.out.write("No tools enabled; start with -T NAME (read_file, list_files, fetch_url, shell),"
+                       " tools = [...] or [mcp_servers] in config.toml, or --mcp-config FILE.\n")
+        return
+    for line in tool_use.describe() or ["(no tools available yet: MCP servers may still be starting)"]:
+        repl.out.write(f"  {sanitize(line)}\n")
+
+
+def _show(repl: Repl, arg: str) -> None:
+    tool_use = repl.session.tool_use
+    last = tool_use.last_result if tool_use is not None else None
+    if last is None:
+        raise UsageError("no tool has run yet.")
+    call, result = last
+    from chinwag.sinks import call_line
+
+    repl.out.write(repl.dim(f"⚙ {call_line(call.name, call.input)} · {result.status}") + "\n")
+    repl.out.write(sanitize(result.content) + ("" if result.content.endswith("\n") else "\n"))
+
+
 def _exit(repl: Repl, arg: str) -> None:
     raise AssertionError("/exit is handled by the REPL loop")  # pragma: no cover
 
@@ -173,6 +195,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("/save", "FILE", "write this conversation to a markdown file", _save, complete=_paths),
     Command("/copy", "", "copy the last reply to the clipboard", _copy),
     Command("/stats", "", "show the last reply's timing and tokens", _stats),
+    Command("/tools", "", "the tools enabled and how each is approved", _tools),
+    Command("/show", "", "the last tool result in full", _show),
     Command("/exit", "", "leave", _exit, aliases=("/quit", "quit", "exit", "Ctrl-D")),
 )
 _BY_NAME = {name: command for command in COMMANDS for name in (command.name, *command.aliases)

@@ -27,6 +27,8 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
             preload()  # imports the renderer while the request is on its way
         sink = TerminalSink(out, err, spinner_out=err if err.isatty() else None,
                             show_stats=stats, color=err.isatty(), markdown=markdown)
+    if session.tool_use is not None:
+        session.tool_use.start()  # MCP servers come up while the request is on its way
     reply = session.ask(prompt, [sink])
     if reply.cancelled:
         return 130

@@ -105,16 +105,19 @@ class Repl:
         self.out.flush()
 
     def _start_warm_up(self) -> None:
-        threading.Thread(target=self._warm_up, name="chinwag-warm-up", daemon=True).start()
+        thread = threading.Thread(target=self._warm_up, name="chinwag-warm-up", daemon=True)
+        self.session.warming = thread  # the first turn waits for it (session.wait_for_warm_up)
+        thread.start()
 
     def _warm_up(self) -> None:
-        recorder = self.session.recorder
-        for step in (recorder.open if recorder is not None else None, self.session.provider.warm_up):
+        recorder, tool_use = self.session.recorder, self.session.tool_use
+        for step in (recorder.open if recorder is not None else None,
+                     tool_use.start if tool_use is not None else None, self.session.provider.warm_up):
             try:
                 if step is not None:
                     step()
-            except (ChinwagError, ImportError, OSError):
-                pass  # the first turn meets the same failure and reports it properly
+            except Exception:  # noqa: BLE001  a background thread must never print a traceback:
+                pass  # the first turn meets the same failure and reports it in one line
         if self.markdown:
             from chinwag.render.terminal import preload
 

@@ -40,6 +40,11 @@ class Provider(Protocol):
         """Whether a final assistant message is continued, not answered (/continue)."""
         ...
 
+    @property
+    def supports_tools(self) -> bool:
+        """Whether requests may offer tools (ChatRequest.tools) and get tool calls back."""
+        ...
+
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         """Yield the reply's events; see the module docstring for the contract."""
         ...
@@ -66,6 +71,7 @@ class BaseProvider(ABC):
 
     name = ""
     supports_prefill = False
+    supports_tools = False
 
     @property
     def model_name(self) -> str:

@@ -132,6 +132,10 @@ class LazyProvider(BaseProvider):
     def supports_prefill(self) -> bool:  # type: ignore[override]  # a property over the class default
         return self.real.supports_prefill
 
+    @property
+    def supports_tools(self) -> bool:  # type: ignore[override]  # a property over the class default
+        return self.real.supports_tools
+
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         return self.real.stream(request)
 

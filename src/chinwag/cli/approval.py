@@ -1,0 +1,36 @@
+"""Asking a person at the terminal whether a tool call may run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TextIO
+
+from chinwag.records import ToolCall
+
+QUESTION = "Allow? [y]es once · [a]lways for this tool in this session · [n]o (tell the model why) "
+
+
+def terminal_ask(out: TextIO, read: Callable[[str], str] = input,
+                 dim: Callable[[str], str] = str) -> Callable[[ToolCall, str], tuple[str, str | None]]:
+    """An `ask` for toolloop.ToolUse: the call's line is already on screen."""
+    def ask(call: ToolCall, reason: str) -> tuple[str, str | None]:
+        out.write(dim(f"  asks because it {reason}") + "\n" if reason else "")
+        while True:
+            out.flush()
+            try:
+                answer = read(QUESTION).strip().lower()
+            except EOFError:  # Ctrl-D: no
+                out.write("\n")
+                return "no", None
+            if answer in ("y", "yes"):
+                return "yes", None
+            if answer in ("a", "always"):
+                return "always", None
+            if answer in ("n", "no"):
+                try:
+                    why = read("Why? (Enter to skip) ").strip()
+                except EOFError:
+                    why = ""
+                return "no", why or None
+
+    return ask

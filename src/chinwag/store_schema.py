@@ -1,0 +1,150 @@
+"""The history database's schema: ordered migrations, each recorded by name.
+
+store.py applies the ones not yet recorded, in order, in one transaction.
+Never edit a migration that has shipped; add the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
+
+from chinwag.records import Message
+from chinwag.store_blocks import message_of
+
+MARK_START, MARK_END = "\ue000", "\ue001"  # around matches in SearchHit.snippet (private use)
+TITLE_WIDTH = 60
+
+MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("m001_conversations_and_messages", (
+        """CREATE TABLE conversations (id INTEGER PRIMARY KEY, created_at REAL NOT NULL,
+            updated_at REAL NOT NULL, model TEXT, system TEXT)""",
+        """CREATE TABLE messages (id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('streaming', 'complete', 'interrupted', 'error')),
+            model TEXT, input_tokens INTEGER, output_tokens INTEGER, ttft REAL,
+            duration REAL, stop_reason TEXT, writer_pid INTEGER,
+            created_at REAL NOT NULL, updated_at REAL NOT NULL)""",
+        "CREATE INDEX messages_by_conversation ON messages(conversation_id, id)",
+        "CREATE INDEX conversations_by_recency ON conversations(updated_at, id)",
+        "CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming'",
+    )),
+    ("m002_full_text_search", (
+        """CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages',
+            content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')""",
+        """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+            WHEN new.status != 'streaming' BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END""",
+        """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+            WHEN old.status != 'streaming' BEGIN INSERT INTO messages_fts(messages_fts,
+            rowid, content) VALUES ('delete', old.id, old.content); END""",
+        # One trigger, two ordered statements: unindex the old text, then index
+        # the new. Streaming-to-streaming saves skip it entirely.
+        """CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+            WHEN old.status != 'streaming' OR new.status != 'streaming' BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+                SELECT 'delete', old.id, old.content WHERE old.status != 'streaming';
+            INSERT INTO messages_fts(rowid, content)
+                SELECT new.id, new.content WHERE new.status != 'streaming'; END""",
+    )),
+    # Turns made of blocks. A message's `blocks` is its content blocks as JSON;
+    # NULL means the message is its text alone (one text block), which is every
+    # message saved before this migration: none is rewritten, none stored twice.
+    ("m003_content_blocks", (
+        "ALTER TABLE messages ADD COLUMN blocks TEXT",
+        """CREATE TABLE tool_calls (id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            call_id TEXT NOT NULL, name TEXT NOT NULL, input TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'error', 'denied', 'interrupted')),
+            result TEXT, writer_pid INTEGER, started_at REAL NOT NULL, ended_at REAL)""",
+        "CREATE INDEX tool_calls_by_message ON tool_calls(message_id)",
+        "CREATE INDEX tool_calls_running ON tool_calls(status) WHERE status = 'running'",
+    )),
+)
+
+MESSAGE_COLUMNS = (
+    "id, conversation_id, role, content, status, model, input_tokens,"
+    " output_tokens, ttft, duration, stop_reason, created_at, updated_at, blocks"
+)
+SUMMARY_SELECT = """
+    SELECT c.id, c.created_at, c.updated_at, c.model, c.system,
+        (SELECT count(*) FROM messages m  -- a message of tool results is not a turn
+            WHERE m.conversation_id = c.id AND m.role = 'user' AND (m.blocks IS NULL OR m.content != '')),
+        (SELECT substr(m.content, 1, 1000) FROM messages m
+            WHERE m.conversation_id = c.id AND m.role = 'user' ORDER BY m.id LIMIT 1)
+    FROM conversations c"""
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    conversation_id: int
+    role: str  # "user" | "assistant"
+    content: str  # exactly as received, never sanitised
+    status: str  # one of STATUSES; user messages are "complete"
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    ttft: float | None  # seconds from request to first token
+    duration: float | None  # seconds from request to the end of the reply
+    stop_reason: str | None
+    created_at: float
+    updated_at: float
+    blocks: str | None = None  # the content blocks as JSON; None: the message is its text alone
+
+    @property
+    def message(self) -> Message:
+        """As a message of the conversation (role and blocks)."""
+        return message_of(self.role, self.content, self.blocks)
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: int
+    created_at: float
+    updated_at: float  # time of the last message; lists are ordered by it
+    model: str | None  # the model of the latest reply
+    system: str | None
+    turns: int  # number of user messages
+    title: str  # first line of the first user message, at most TITLE_WIDTH
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    conversation_id: int
+    message_id: int
+    role: str
+    snippet: str  # raw text with MARK_START / MARK_END around each match
+    created_at: float
+
+    def parts(self) -> list[tuple[str, bool]]:
+        """The snippet as (text, is_match) pieces, markers removed."""
+        first, *rest = self.snippet.split(MARK_START)
+        pieces = [(first, False)]
+        for chunk in rest:
+            match, _, tail = chunk.partition(MARK_END)
+            pieces += [(match, True), (tail, False)]
+        return [(text, is_match) for text, is_match in pieces if text]
+
+
+def title_of(text: str | None) -> str:
+    """First non-blank line, whitespace collapsed, cut to TITLE_WIDTH with '…'."""
+    line = next((ln for ln in (text or "").splitlines() if ln.strip()), "")
+    line = " ".join(line.split())
+    return line if len(line) <= TITLE_WIDTH else line[: TITLE_WIDTH - 1].rstrip() + "…"
+
+
+def fts_query(text: str) -> str:
+    """Each whitespace-separated word of `text` as a quoted FTS5 phrase (all
+    must match), so quotes, -, *, :, parentheses and NEAR are plain text."""
+    words = text.replace("\x00", " ").split()  # NUL would end the query early
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def summary_of(row: Sequence[Any]) -> ConversationSummary:
+    cid, created, updated, model, system, turns, first = row
+    return ConversationSummary(cid, created, updated, model, system, turns, title_of(first))

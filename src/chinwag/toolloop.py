@@ -1,0 +1,117 @@
+"""Tool use for one chat: the tools offered to the model, approving and running
+the calls a reply asks for, and what goes back to the model.
+
+The session runs the loop (session.py): a reply that stops with "tool_use" is
+recorded, its calls are approved and run here one after another, in order,
+each on its own, and their results are sent back as the next user message,
+until the model answers in text or `max_rounds` is reached.
+
+A call is saved as running before it runs and with its result when it ends,
+so a crash mid-call leaves it marked interrupted and it is never run again
+on its own. Ctrl-C while a tool runs stops the tool (the toolbox kills a
+shell command's whole process group) and the call is recorded as interrupted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from chinwag.config import ToolSettings
+from chinwag.events import Event, ToolResultReady
+from chinwag.records import ToolCall, ToolResult, ToolSpec, ToolStatus
+
+if TYPE_CHECKING:
+    from chinwag.tools import Toolbox
+    from chinwag.tools.approval import Approvals
+
+# How a person is asked: the call, why it needs asking -> ("yes" | "always" | "no", their reason).
+Ask = Callable[[ToolCall, str], tuple[str, "str | None"]]
+INTERRUPTED = ("interrupted: the user stopped this call while it ran; it may or may not have"
+               " taken effect, so check before trying it again.")
+NOT_RUN = "not run: the user stopped the turn before this call started."
+
+
+class CallRecord(Protocol):
+    """Where calls are saved before they run and when they end (the recorder)."""
+
+    def tool_started(self, call: ToolCall) -> None: ...
+
+    def tool_finished(self, call: ToolCall, result: ToolResult) -> None: ...
+
+
+class ToolUse:
+    def __init__(self, settings: ToolSettings, cwd: Path, environ: Mapping[str, str], ask: Ask | None) -> None:
+        from chinwag.tools import Toolbox, load_mcp_json, mcp_servers_from_config
+        from chinwag.tools.approval import Approvals
+
+        servers = mcp_servers_from_config(settings.mcp_servers, settings.config_source)
+        if settings.mcp_config:
+            servers.update(load_mcp_json(Path(settings.mcp_config).expanduser()))
+        self.settings = settings
+        self.toolbox: Toolbox = Toolbox(settings.enabled, servers, cwd, allow=settings.allow,
+                                        max_output=settings.output_limit, environ=environ)
+        self.approvals: Approvals = Approvals(allow=set(settings.allow), yes=settings.yes, ask=ask)
+        self.last_result: tuple[ToolCall, ToolResult] | None = None  # for /show
+
+    def start(self) -> None:
+        """Start MCP servers in the background (after the prompt is drawn)."""
+        self.toolbox.start()
+
+    def specs(self) -> tuple[ToolSpec, ...]:
+        return self.toolbox.specs()
+
+    def run_calls(self, calls: tuple[ToolCall, ...], record: CallRecord | None,
+                  done: list[ToolResult]) -> Generator[Event, None, None]:
+        """Approve and run each call in order, yielding each result as it comes
+        and appending it to `done` (so a Ctrl-C part-way leaves what finished)."""
+        from chinwag.tools.approval import refusal
+
+        for call in calls:
+            verdict = self.toolbox.verdict(call)
+            decision = self.approvals.decide(call, verdict)
+            if not decision.allowed:
+                refused = refusal(call, decision)
+                result, summary = ToolResult(call.id, refused.content, "denied"), refused.summary
+            else:
+                if record is not None:
+                    record.tool_started(call)
+                try:
+                    output = self.toolbox.run(call)
+                except KeyboardInterrupt:
+                    result = ToolResult(call.id, INTERRUPTED, "interrupted")
+                    done.append(result)
+                    if record is not None:
+                        record.tool_finished(call, result)
+                    raise
+                result = ToolResult(call.id, output.content, _status(output.status))
+                summary = output.summary
+                if record is not None:
+                    record.tool_finished(call, result)
+            done.append(result)
+            self.last_result = (call, result)
+            yield ToolResultReady(call.id, call.name, result.content, result.status, summary)
+
+    def describe(self) -> list[str]:
+        return self.toolbox.describe()
+
+    def take_notices(self) -> list[str]:
+        return self.toolbox.take_notices()
+
+    def close(self) -> None:
+        self.toolbox.close()
+
+
+def unanswered(calls: tuple[ToolCall, ...], done: list[ToolResult]) -> tuple[ToolResult, ...]:
+    """Results for the calls of a reply that got none (the turn was stopped),
+    so the history never holds a call without its result."""
+    answered = {r.call_id for r in done}
+    return tuple(done) + tuple(ToolResult(c.id, NOT_RUN, "interrupted") for c in calls if c.id not in answered)
+
+
+_STATUSES: dict[str, ToolStatus] = {"ok": "ok", "error": "error", "denied": "denied", "interrupted": "interrupted"}
+
+
+def _status(status: str) -> ToolStatus:
+    return _STATUSES.get(status, "error")
