@@ -105,7 +105,7 @@ def test_retry_notices_name_the_failure_in_a_short_phrase(
 
 
 @pytest.mark.parametrize("api", APIS)
-def test_an_error_event_before_any_text_is_retried_as_overloaded(
+def test_an_error_event_before_any_text_is_retried_and_named(
     scripted_server: ScriptedServer, fake_sleep: RecordingSleep, api: str
 ) -> None:
     scripted_server.enqueue(Reply(error_after=0), Reply(error_after=0), Reply(error_after=0))
