@@ -65,7 +65,28 @@ class ToolResult:
         return self.status != "ok"
 
 
-Block = Union[Text, Thinking, ToolCall, ToolResult]
+@dataclass(frozen=True)
+class Image:
+    """An attached image (PNG, JPEG, GIF, WebP): its bytes, already within the
+    provider's limits (attachments.py downscales what is not)."""
+
+    media_type: str
+    data: bytes = field(repr=False)
+    name: str = ""  # the file name or URL it came from, for display
+    type: Literal["image"] = field(default="image", init=False)
+
+
+@dataclass(frozen=True)
+class Document:
+    """An attached PDF, sent whole (Anthropic document block, OpenAI file part)."""
+
+    media_type: str
+    data: bytes = field(repr=False)
+    name: str = ""
+    type: Literal["document"] = field(default="document", init=False)
+
+
+Block = Union[Text, Thinking, ToolCall, ToolResult, Image, Document]
 
 
 @dataclass(frozen=True)
@@ -97,7 +118,13 @@ class ToolSpec:
 
 
 def block_to_json(block: Block) -> dict[str, Any]:
-    """A block as chinwag stores and prints it (`--json`, exports): its fields and `type`."""
+    """A block as chinwag prints it (`--json`, exports): its fields and `type`,
+    an attachment's bytes in base64 (the store keeps those apart, by hash)."""
+    if isinstance(block, (Image, Document)):
+        import base64
+
+        return {"type": block.type, "media_type": block.media_type, "name": block.name,
+                "data": base64.b64encode(block.data).decode("ascii")}
     if isinstance(block, ToolCall):
         return {"type": block.type, "id": block.id, "name": block.name, "input": dict(block.input)}
     if isinstance(block, ToolResult):
@@ -116,6 +143,11 @@ def block_from_json(data: Mapping[str, Any]) -> Block:
         return Thinking(str(data.get("text", "")), str(data.get("signature", "")))
     if kind == "tool_call":
         return ToolCall(str(data["id"]), str(data["name"]), dict(data.get("input") or {}))
+    if kind in ("image", "document"):
+        import base64
+
+        kind_of = Image if kind == "image" else Document
+        return kind_of(str(data["media_type"]), base64.b64decode(str(data["data"])), str(data.get("name", "")))
     if kind == "tool_result":
         status = data.get("status", "ok")
         if status not in ("ok", "error", "denied", "interrupted"):

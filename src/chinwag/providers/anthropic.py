@@ -32,8 +32,8 @@ from chinwag.events import (
     Usage,
 )
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import ApiCall, HttpSettings, read_to_end, stream_events, tool_input
-from chinwag.records import ChatRequest, Message, Text, Thinking, ToolCall, Window
+from chinwag.providers.http import ApiCall, HttpSettings, base64_of, read_to_end, stream_events, tool_input
+from chinwag.records import ChatRequest, Message, Text, Thinking, ToolCall, ToolResult, Window
 
 if TYPE_CHECKING:
     import httpx2
@@ -123,9 +123,12 @@ def _content(message: Message) -> str | list[dict[str, Any]]:
                 blocks.append({"type": "thinking", "thinking": block.text, "signature": block.signature})
         elif isinstance(block, ToolCall):
             blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": dict(block.input)})
-        else:
+        elif isinstance(block, ToolResult):
             blocks.append({"type": "tool_result", "tool_use_id": block.call_id, "content": block.content,
                            "is_error": block.is_error})
+        else:  # an image or a PDF: base64, as the API takes an upload inline
+            blocks.append({"type": block.type, "source": {
+                "type": "base64", "media_type": block.media_type, "data": base64_of(block.data)}})
     return blocks
 
 

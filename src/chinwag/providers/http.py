@@ -394,3 +394,11 @@ def tool_input(text: str) -> dict[str, Any]:
         raise StreamInterrupted("the server sent a tool call whose input is not a JSON object.",
                                 reason="malformed tool call")
     return value
+
+
+def base64_of(data: bytes) -> str:
+    """Bytes as the APIs take an inline upload. A 20 MB image makes one 27 MB
+    string here, and json.dumps copies it once more: no other copy is made."""
+    import base64
+
+    return base64.b64encode(data).decode("ascii")

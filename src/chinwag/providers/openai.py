@@ -32,8 +32,16 @@ from chinwag.events import (
     Usage,
 )
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import ApiCall, HttpSettings, error_detail, read_to_end, stream_events, tool_input
-from chinwag.records import ChatRequest, Message, ToolCall, ToolResult, Window
+from chinwag.providers.http import (
+    ApiCall,
+    HttpSettings,
+    base64_of,
+    error_detail,
+    read_to_end,
+    stream_events,
+    tool_input,
+)
+from chinwag.records import ChatRequest, Document, Image, Message, ToolCall, ToolResult, Window
 
 if TYPE_CHECKING:
     import httpx2
@@ -143,9 +151,23 @@ def _wire_messages(message: Message) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
         {"role": "tool", "tool_call_id": b.call_id, "content": b.content if not b.is_error else f"error: {b.content}"}
         for b in message.blocks if isinstance(b, ToolResult)]
-    if message.content:
+    parts: list[dict[str, Any]] = []
+    for block in message.blocks:
+        if isinstance(block, Image):
+            parts.append({"type": "image_url", "image_url": {"url": data_url(block.media_type, block.data)}})
+        elif isinstance(block, Document):
+            parts.append({"type": "file", "file": {"filename": block.name or "document.pdf",
+                                                   "file_data": data_url(block.media_type, block.data)}})
+    if parts:  # attachments: the text and the files as one user message of parts
+        text = [{"type": "text", "text": message.content}] if message.content else []
+        out.append({"role": "user", "content": parts + text})
+    elif message.content:
         out.append({"role": "user", "content": message.content})
     return out
+
+
+def data_url(media_type: str, data: bytes) -> str:
+    return f"data:{media_type};base64,{base64_of(data)}"
 
 
 class _ToolCalls:
