@@ -170,8 +170,9 @@ def _main_thread_ms(trace: bytes) -> float:
     return busy / 1000
 
 
-def _long_reply(browser: Any, page: Any, server: Any, pid: int, text: str) -> tuple[float, float]:
-    """Server CPU seconds and browser main-thread seconds for one streamed reply.
+def _long_reply(browser: Any, page: Any, server: Any, pid: int, text: str) -> tuple[float, float, float]:
+    """Server CPU seconds, browser main-thread seconds and wall seconds (Enter →
+    the end on the page) for one streamed reply.
     The page is driven by keyboard and script only: a parked mouse would add
     hover hit-testing after every scroll, which is not the page's work."""
     from tests.fakes.server import Reply
@@ -181,11 +182,11 @@ def _long_reply(browser: Any, page: Any, server: Any, pid: int, text: str) -> tu
     page.evaluate("() => document.getElementById('new-chat').click()")
     page.fill("#input", "a long answer please")
     browser.start_tracing(page=page, categories=["toplevel", "devtools.timeline", "disabled-by-default-devtools.timeline"])
-    cpu0 = _cpu_seconds(pid)
+    cpu0, started = _cpu_seconds(pid), time.monotonic()
     page.keyboard.press("Enter")
     _wait_end(page)
-    cpu = _cpu_seconds(pid) - cpu0
-    return cpu, _main_thread_ms(browser.stop_tracing()) / 1000
+    cpu, wall = _cpu_seconds(pid) - cpu0, time.monotonic() - started
+    return cpu, _main_thread_ms(browser.stop_tracing()) / 1000, wall
 
 
 def _stop_latency(page: Any, server: Any, runs: int) -> list[float]:
@@ -243,6 +244,7 @@ def run(quick: bool = False) -> str:
     sizes = {16: make_reply(16 * 1024), 64: make_reply(64 * 1024)}
     cpu: dict[int, list[float]] = {16: [], 64: []}
     task: dict[int, list[float]] = {16: [], 64: []}
+    wall: dict[int, list[float]] = {16: [], 64: []}
     with ScriptedServer() as server, chromium() as browser:
         env = common.clean_env(homes[0], ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url)
         with serve(env) as served:
@@ -253,9 +255,10 @@ def run(quick: bool = False) -> str:
             web, term = _first_token(page, server, homes[1], cwd, turns)
             _long_reply(browser, page, server, served.process.pid, sizes[16])  # untimed
             for kb in [k for i in range(reps) for k in ((16, 64) if i % 2 == 0 else (64, 16))]:
-                c, t = _long_reply(browser, page, server, served.process.pid, sizes[kb])
+                c, t, w = _long_reply(browser, page, server, served.process.pid, sizes[kb])
                 cpu[kb].append(c)
                 task[kb].append(t)
+                wall[kb].append(w)
             stop_times = _stop_latency(page, server, stops)
             context.close()
         env = common.clean_env(homes[2], ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url)
@@ -263,11 +266,12 @@ def run(quick: bool = False) -> str:
             rss = _memory(served, server, conversations)
     for path in (cwd, *homes):
         shutil.rmtree(path, ignore_errors=True)
-    return _report(quick, turns, web, term, cpu, task, stop_times, rss)
+    return _report(quick, turns, web, term, (cpu, task, wall), stop_times, rss)
 
 
-def _report(quick: bool, turns: int, web: list[float], term: list[float], cpu: dict[int, list[float]],
-            task: dict[int, list[float]], stop_times: list[float], rss: dict[int, int]) -> str:
+def _report(quick: bool, turns: int, web: list[float], term: list[float],
+            long: tuple[dict[int, list[float]], ...], stop_times: list[float], rss: dict[int, int]) -> str:
+    cpu, task, wall = long
     def med(xs: list[float]) -> float:
         return common.summary(xs)["median"]
 
@@ -293,8 +297,10 @@ def _report(quick: bool, turns: int, web: list[float], term: list[float], cpu: d
         "server CPU (/proc user+system of `chinwag serve`) and the browser's main-thread busy time (a Chromium "
         "trace: CrRendererMain's top-level tasks):",
         "",
-        common.table(["Reply", "server CPU ms: median (min–max)", "browser main thread ms: median (min–max)"],
-                     [(f"{kb} KB", common.ms_range(cpu[kb]), common.ms_range(task[kb])) for kb in (16, 64)]),
+        common.table(["Reply", "server CPU ms: median (min–max)", "browser main thread ms: median (min–max)",
+                      "Enter → end ms (the stream's own length)"],
+                     [(f"{kb} KB", common.ms_range(cpu[kb]), common.ms_range(task[kb]), common.ms_range(wall[kb], 0))
+                      for kb in (16, 64)]),
         "",
         f"Stop (in the page, the server holding the rest) → the server sees the connection closed, "
         f"{len(stop_times)} runs: {common.ms_range(stop_times, 2)} ms.",
