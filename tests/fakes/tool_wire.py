@@ -28,7 +28,9 @@ def _sse(name: str, data: dict[str, Any]) -> str:
 
 
 def anthropic_calls(calls: Sequence[Call], text: str = "", thinking: str = "", signature: str = "sig-1",
-                    stop: str = "tool_use", **reply: Any) -> Reply:
+                    stop: str = "tool_use", input_at_start: bool = False, **reply: Any) -> Reply:
+    """`input_at_start`: each call's input whole in its content_block_start, with no
+    input_json_delta (as some Anthropic-compatible servers send it)."""
     out = [_sse("message_start", {"type": "message_start", "message": {
         "id": "msg_tools", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
         "content": [], "stop_reason": None, "stop_sequence": None,
@@ -54,9 +56,9 @@ def anthropic_calls(calls: Sequence[Call], text: str = "", thinking: str = "", s
         index += 1
     for call_id, name, arguments in calls:
         out.append(_sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": {
-            "type": "tool_use", "id": call_id, "name": name, "input": {}}}))
+            "type": "tool_use", "id": call_id, "name": name, "input": arguments if input_at_start else {}}}))
         encoded = json.dumps(arguments, ensure_ascii=False) if arguments else ""
-        for piece in ([""] + _pieces(encoded)):
+        for piece in [] if input_at_start else [""] + _pieces(encoded):
             out.append(_sse("content_block_delta", {"type": "content_block_delta", "index": index,
                                                     "delta": {"type": "input_json_delta", "partial_json": piece}}))
         out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
@@ -68,8 +70,11 @@ def anthropic_calls(calls: Sequence[Call], text: str = "", thinking: str = "", s
 
 
 def openai_calls(calls: Sequence[Call], text: str = "", reasoning: str = "", same_index: bool = False,
+                 reasoning_field: str = "reasoning_content", empty_arguments: str | None = None,
                  **reply: Any) -> Reply:
-    """`same_index`: every call at index 0, told apart only by a new id (Ollama's way)."""
+    """`same_index`: every call at index 0, told apart only by a new id (Ollama's way).
+    `reasoning_field`: "reasoning_content" (DeepSeek, vLLM, llama.cpp) or "reasoning".
+    `empty_arguments`: the `arguments` of each call's first fragment (null by default)."""
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
         body = {"id": "chatcmpl-tools", "object": "chat.completion.chunk", "created": 1, "model": "m",
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -77,13 +82,13 @@ def openai_calls(calls: Sequence[Call], text: str = "", reasoning: str = "", sam
 
     out = [chunk({"role": "assistant", "content": None})]
     for piece in _pieces(reasoning, 10) if reasoning else []:
-        out.append(chunk({"reasoning_content": piece}))
+        out.append(chunk({reasoning_field: piece}))
     for piece in _pieces(text, 5) if text else []:
         out.append(chunk({"content": piece}))
     for position, (call_id, name, arguments) in enumerate(calls):
         index = 0 if same_index else position
         out.append(chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                          "function": {"name": name, "arguments": None}}]}))
+                                          "function": {"name": name, "arguments": empty_arguments}}]}))
         encoded = json.dumps(arguments, ensure_ascii=False) if arguments else ""
         for piece in _pieces(encoded):
             out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
