@@ -174,5 +174,5 @@ def test_continue_is_refused_where_the_provider_cannot_prefill(provider: str, en
     if provider == "anthropic":
         child.expect("and the end.")
     else:
-        child.expect("cannot resume a reply; use /retry")
+        child.expect(r"cannot resume a reply \(this server is not known to continue")
     leave_chat(child)

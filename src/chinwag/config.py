@@ -44,6 +44,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     retries: int = 2
+    prefill: str = "auto"  # how an OpenAI-compatible server continues a reply (see providers/openai.py)
     tools: ToolSettings = field(default_factory=lambda: ToolSettings())
 
 
@@ -128,6 +129,7 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
         warnings=_config_warnings(config_file(environ)),
         render=_choice(src, "render", ("auto", "markdown", "plain")),
         save=_boolean(src.get("save")[0], default=True),
+        prefill=_choice(src, "OPENAI_PREFILL", ("auto", "trailing-assistant", "vllm", "none")),
         notice=notice,
         tools=_tool_settings(environ, flags),
     )
@@ -252,7 +254,7 @@ def _config_as_env(config: Mapping[str, Any]) -> dict[str, Any]:
     for provider in (p.name for p in PROVIDERS if p.key_variable or p.url_variable):
         table = config.get(provider)
         if isinstance(table, dict):
-            for key in ("api_key", "base_url"):
+            for key in ("api_key", "base_url", "prefill"):
                 if table.get(key):
                     flat[f"{provider.upper()}_{key.upper()}"] = str(table[key])
     return flat

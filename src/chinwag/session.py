@@ -19,7 +19,7 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.events import Event, Notice
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
-from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
+from chinwag.records import Block, ChatRequest, Message, Reply, Text, ToolCall, ToolResult
 from chinwag.turn import Sink, Turn, run_turn
 
 if TYPE_CHECKING:
@@ -52,10 +52,10 @@ class Session:
 
     # -- turns, pushed to sinks (the CLI) --------------------------------------
 
-    def ask(self, text: str, sinks: list[Sink]) -> Reply:
-        """Send `text` as the next user message and stream the reply to `sinks`."""
+    def ask(self, text: str, sinks: list[Sink], attachments: tuple[Block, ...] = ()) -> Reply:
+        """Send `text` (after any `attachments`) as the next user message and stream the reply to `sinks`."""
         with self.guard.guarded():
-            return run_turn(self.begin(text), sinks, self.guard)
+            return run_turn(self.begin(text, attachments), sinks, self.guard)
 
     def retry(self, sinks: list[Sink]) -> Reply:
         """Ask again: drop the last reply (if any) and resend the history."""
@@ -69,12 +69,19 @@ class Session:
 
     # -- turns, pulled (the Python API) ---------------------------------------
 
-    def begin(self, text: str) -> SessionTurn:
-        """Record `text` as the next user message (saved before anything is sent)
-        and return the turn that answers it: iterate it, then `finish()` it."""
-        self.conversation.ask(text)
+    def begin(self, text: str, attachments: tuple[Block, ...] = ()) -> SessionTurn:
+        """Record `text`, after any `attachments` (attachments.py's blocks), as
+        the next user message (saved before anything is sent) and return the
+        turn that answers it: iterate it, then `finish()` it. Attachments the
+        model cannot take are refused here (UsageError), before anything is kept."""
+        if attachments:
+            from chinwag.attachments import check
+
+            check(attachments, self.provider.name)
+        message = Message.of("user", (*attachments, Text(text)) if text else attachments)
+        self.conversation.messages.append(message)
         if self.recorder is not None:
-            self.recorder.save_user(text, self.model, self.conversation.system)
+            self.recorder.save_user(message.content, self.model, self.conversation.system, message.blocks)
         return SessionTurn(self, prefill="")
 
     def begin_retry(self) -> SessionTurn:
@@ -86,11 +93,15 @@ class Session:
         return SessionTurn(self, prefill="")
 
     def begin_continue(self) -> SessionTurn:
+        """Resume the last reply where it was cut: interrupted, or stopped by max_tokens."""
         last = self.last_reply
-        if last is None or last.status != "interrupted" or not last.text:
+        cut = last is not None and (last.status == "interrupted" or last.stop_reason == "max_tokens")
+        if last is None or not cut or not last.text or last.tool_calls:
             raise UsageError("there is no interrupted reply to continue.")
         if not self.provider.supports_prefill:
-            raise UsageError(f"{self.provider.name} cannot resume a reply; use /retry to ask again.")
+            raise UsageError(f"{self.provider.name} cannot resume a reply (this server is not known to continue"
+                             " one, and asking would stitch a new answer to the old); use /retry to ask again."
+                             " A llama.cpp or vLLM server can: set prefill under [openai] in config.toml.")
         messages = self.conversation.messages
         partial = messages.pop().content.rstrip()  # Anthropic rejects a prefill ending in white space
         messages.append(Message("assistant", partial))
@@ -169,9 +180,10 @@ class Session:
                                  "context window (all are kept in history)")
         return kept
 
-    def request(self, messages: list[Message]) -> ChatRequest:
+    def request(self, messages: list[Message], continuing: bool = False) -> ChatRequest:
         s = self.settings
         request = self.conversation.request(s.model, s.max_tokens, s.temperature, self.stream, messages)
+        request = replace(request, continue_reply=continuing)
         tools = self.tool_use.specs() if self.tool_use is not None else ()
         if tools and not self.provider.supports_tools:
             if not self._told_no_tools:
@@ -196,6 +208,7 @@ class SessionTurn:
         self._calls: tuple[ToolCall, ...] = ()  # the recorded reply's calls awaiting results
         self._results: list[ToolResult] = []
         self._stopped_in_tools = False
+        self._joined_prefill = ""  # a /continue's partial, once recorded with its continuation
         self._finished = False
         if session.recorder is not None:
             session.recorder.begin_reply(session.model, prefill)
@@ -234,7 +247,7 @@ class SessionTurn:
                 session.wait_for_warm_up()
                 fitted = session.fitted(session.conversation.sendable()) if messages is None else messages
                 self._sent = fitted
-                return session.request(fitted)
+                return session.request(fitted, continuing=bool(self.prefill))
 
             self._attempt = Turn(session.provider, prepare, session.take_notices)
             self._start_savers()
@@ -269,21 +282,24 @@ class SessionTurn:
             self._send_results()
         else:
             self._record_reply()
-        self.session.last_reply = self.reply if not self.prefill else replace(
-            self.reply, text=self.prefill + self.reply.text)
+        self.session.last_reply = self._shown(self.reply)
         return [Notice(text) for text in self.session.take_notices()]
 
     def _record_reply(self) -> None:
         """The latest reply into the conversation (and its final save)."""
         assert self._attempt is not None
         self._end_savers()
-        reply = self._attempt.reply
+        reply = self._shown(self._attempt.reply)
         conversation = self.session.conversation
         if self.prefill:
-            conversation.messages.pop()
-            reply = replace(reply, text=self.prefill + reply.text)
-            self.prefill = ""
+            conversation.messages.pop()  # the partial reply, now part of this one
+            self._joined_prefill, self.prefill = self.prefill, ""
         conversation.record(reply)
+
+    def _shown(self, reply: Reply) -> Reply:
+        """The reply as the user sees it: a /continue's text joins the partial it resumed."""
+        prefix = self.prefill or self._joined_prefill
+        return replace(reply, text=prefix + reply.text) if prefix else reply
 
     def _send_results(self) -> None:
         """Answer every call of the recorded reply (those not run, as not run) as the next user message."""

@@ -163,7 +163,7 @@ def final_body(reply: Reply, request: Any) -> dict[str, Any]:
     return _message(reply, request, content, reply.stop_reason, reply.completion_tokens)
 
 
-def models_body(models: list[str]) -> dict[str, Any]:
+def models_body(models: list[str], owned_by: str = "") -> dict[str, Any]:
     data = [
         {"type": "model", "id": m, "display_name": _display_name(m), "created_at": "2025-05-14T00:00:00Z"}
         for m in models

@@ -85,7 +85,7 @@ class Handler(BaseHTTPRequestHandler):
         elif owner.models_error is not None:
             self._send_json(owner.models_error.status, wire.error_body(owner.models_error), wire, owner.models_error)
         else:
-            self._send_json(200, wire.models_body(owner.models), wire)
+            self._send_json(200, wire.models_body(owner.models, owner.owned_by), wire)
 
     def do_POST(self) -> None:
         request = self._read_request()

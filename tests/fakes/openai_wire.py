@@ -144,8 +144,8 @@ def final_body(reply: Reply, request: Any) -> dict[str, Any]:
     }
 
 
-def models_body(models: list[str]) -> dict[str, Any]:
-    data_ = [{"id": m, "object": "model", "created": 1715644800, "owned_by": "scripted"} for m in models]
+def models_body(models: list[str], owned_by: str = "scripted") -> dict[str, Any]:
+    data_ = [{"id": m, "object": "model", "created": 1715644800, "owned_by": owned_by} for m in models]
     return {"object": "list", "data": data_}
 
 

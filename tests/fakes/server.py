@@ -54,6 +54,7 @@ class ScriptedServer:
         idle_timeout: float | None = None,
     ) -> None:
         self.models = list(models)
+        self.owned_by = "scripted"  # OpenAI shape's `owned_by` (llama.cpp says "llamacpp", vLLM "vllm")
         self.default_reply = default_reply  # called when the queue is empty
         self.require_key = require_key  # if set, other keys get 401 (no Reply used)
         self.models_error: Reply | None = None  # if set, GET /models answers with it

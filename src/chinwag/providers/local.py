@@ -46,7 +46,7 @@ def bundled_model_path() -> Path:
 
 class LocalProvider(BaseProvider):
     name = "local"
-    supports_prefill = False
+    supports_prefill = True  # the whole prompt is ours: a partial reply is continued in the model's template
 
     def __init__(self, model_path: str | None = None, context_size: int | None = None) -> None:
         self.model_path = Path(model_path).expanduser() if model_path else None
@@ -122,7 +122,7 @@ class LocalProvider(BaseProvider):
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
         rid = runner.request("chat", messages=messages, max_tokens=request.max_tokens,
-                             temperature=request.temperature)
+                             temperature=request.temperature, **{"continue": request.continue_reply})
         ended = False
         try:
             while True:

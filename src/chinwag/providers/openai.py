@@ -50,20 +50,49 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # OpenAI's names for why a reply ended, in the vocabulary of chinwag's Stop.
 OPENAI_CONTEXT = (("gpt-4.1", 1_000_000), ("gpt-5", 400_000), ("gpt-4o", 128_000),
                   ("o1", 200_000), ("o3", 200_000), ("o4", 200_000), ("gpt-4-turbo", 128_000))
+# What /models' owned_by says about a server that continues a final assistant message.
+SERVER_PREFILL = {"llamacpp": "trailing-assistant", "vllm": "vllm"}
+PREFILL_MODES = ("auto", "trailing-assistant", "vllm", "none")
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal",
                 "tool_calls": "tool_use", "function_call": "tool_use"}
 
 
 class OpenAIProvider(BaseProvider):
     name = "openai"
-    supports_prefill = False
     supports_tools = True
 
-    def __init__(self, api_key: str | None, base_url: str | None = None, **http: Any) -> None:
+    def __init__(self, api_key: str | None, base_url: str | None = None, prefill: str = "auto",
+                 **http: Any) -> None:
         self.api_key = api_key
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.http = HttpSettings(**http)
         self._default_model: str | None = None
+        self._prefill = prefill  # how this server continues a reply; "auto": ask /models once
+
+    @property
+    def supports_prefill(self) -> bool:  # type: ignore[override]  # a property: it depends on the server
+        return self.prefill_mode() != "none"
+
+    def prefill_mode(self) -> str:
+        """How this server continues a partial reply: "trailing-assistant"
+        (llama.cpp's llama-server prefills a final assistant message, since its
+        PR #13174), "vllm" (continue_final_message), or "none". Detected from
+        /models where the server says what it is; never guessed: a server that
+        silently answered the partial as a new reply would stitch two answers."""
+        if self._prefill == "auto":
+            self._prefill = self._detect_prefill()
+        return self._prefill
+
+    def _detect_prefill(self) -> str:
+        from chinwag.errors import ProviderError
+        from chinwag.providers.listing import get_models
+
+        try:
+            models = get_models(f"{self.base_url}/models", self._auth(), self.http, "OPENAI_API_KEY")
+        except ProviderError:
+            return "none"
+        owners = {str(m.get("owned_by", "")).lower() for m in models}
+        return SERVER_PREFILL.get(owners.pop(), "none") if len(owners) == 1 else "none"
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         if not request.model:
@@ -127,6 +156,9 @@ class OpenAIProvider(BaseProvider):
         body[limit] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.continue_reply and self.prefill_mode() == "vllm":
+            body["continue_final_message"] = True  # the last (assistant) message goes on
+            body["add_generation_prompt"] = False
         if request.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}

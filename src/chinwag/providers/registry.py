@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chinwag.errors import UsageError
 from chinwag.events import Event
@@ -44,7 +44,7 @@ def _anthropic(settings: Settings) -> Provider:
 def _openai(settings: Settings) -> Provider:
     from chinwag.providers.openai import OpenAIProvider
 
-    return OpenAIProvider(settings.api_key, settings.base_url, **_http(settings))
+    return OpenAIProvider(settings.api_key, settings.base_url, settings.prefill, **_http(settings))
 
 
 def _local(settings: Settings) -> Provider:
@@ -60,7 +60,7 @@ def _local(settings: Settings) -> Provider:
     return LocalProvider(settings.model or None, settings.context_size)
 
 
-def _http(settings: Settings) -> dict[str, float]:
+def _http(settings: Settings) -> dict[str, Any]:
     return {"read_timeout": settings.timeout, "max_wait": settings.max_retry_wait,
             "max_retries": settings.retries}
 

@@ -18,6 +18,8 @@ carries the `id` of the request it answers.
                       {"id": 1, "t": "stop", "reason": "end_turn"}
                    or {"id": 1, "t": "error", "message": "..."}
                    or {"id": 1, "t": "cancelled"}
+                      "continue": true (optional): the last message is the assistant's
+                       partial reply, to be continued, not answered
     parent -> child   {"op": "cancel", "id": 1}    stop between tokens; acknowledged
                                                    by "cancelled" (or the reply's end)
     parent -> child   {"op": "count", "id": 2, "text": "..."}
@@ -100,13 +102,17 @@ def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = s
         if rid in cancelled:
             out({"id": rid, "t": "cancelled"})
             return
-        chunks = llama.create_chat_completion(messages=command["messages"], **options)
+        if command.get("continue"):
+            prompt, stop = continuation(llama, command["messages"])
+            chunks = llama.create_completion(prompt=prompt, stop=stop, **options)
+        else:
+            chunks = llama.create_chat_completion(messages=command["messages"], **options)
         for chunk in chunks:
             if rid in cancelled:
                 out({"id": rid, "t": "cancelled"})
                 return
             choice = chunk["choices"][0]
-            text = choice.get("delta", {}).get("content")
+            text = choice.get("delta", {}).get("content") if "delta" in choice else choice.get("text")
             if text:
                 produced += 1  # llama-cpp-python streams one token per chunk
                 out({"id": rid, "t": "text", "x": text})
@@ -122,6 +128,28 @@ def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = s
             close()
     out({"id": rid, "t": "usage", "in": max(llama.n_tokens - produced, 0), "out": produced})
     out({"id": rid, "t": "stop", "reason": STOP_REASONS.get(finish, finish)})
+
+
+def continuation(llama: Any, messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The prompt that continues the assistant's partial reply (the last
+    message): the conversation before it in the model's own chat template,
+    with the assistant's opening, then the partial text exactly, and no
+    end-of-turn token. llama.cpp reuses the evaluated prefix, so only the new
+    tokens cost anything. Also the stop strings the template's turn ends with."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ValueError("this model has no chat template to continue a reply with")
+
+    def text_of(token: int) -> str:
+        return bytes(llama.detokenize([token], special=True)).decode("utf-8", "replace")
+
+    formatter = Jinja2ChatFormatter(template=template, eos_token=text_of(llama.token_eos()),
+                                    bos_token=text_of(llama.token_bos()), add_generation_prompt=True)
+    rendered = formatter(messages=messages[:-1])  # type: ignore[arg-type]  # plain dicts of that shape
+    stop = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop] if rendered.stop else []
+    return rendered.prompt + messages[-1]["content"], stop
 
 
 def count(llama: Any, command: dict[str, Any], out: Send = send) -> None:
