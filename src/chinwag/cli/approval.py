@@ -12,9 +12,13 @@ QUESTION = "Allow? [y]es once · [a]lways for this tool in this session · [n]o 
 
 def terminal_ask(out: TextIO, read: Callable[[str], str] = input,
                  dim: Callable[[str], str] = str) -> Callable[[ToolCall, str], tuple[str, str | None]]:
-    """An `ask` for toolloop.ToolUse: the call's line is already on screen."""
+    """An `ask` for toolloop.ToolUse. The question names the call: with several
+    calls in one reply, all their lines are on screen before the first is asked."""
+    from chinwag.sinks import call_line
+
     def ask(call: ToolCall, reason: str) -> tuple[str, str | None]:
-        out.write(dim(f"  asks because it {reason}") + "\n" if reason else "")
+        because = f" because it {reason}" if reason else ""
+        out.write(dim(f"  {call_line(call.name, call.input)} asks{because}") + "\n")
         while True:
             out.flush()
             try:
