@@ -1,10 +1,11 @@
 """Anthropic Messages API, spoken directly over httpx2.
 
 Streaming events we act on: message_start (input tokens); content_block_start
-(a tool_use block's id and name); content_block_delta with a text_delta (the
-text), thinking_delta / signature_delta (visible reasoning) or input_json_delta
-(a tool call's input, in fragments joined per block index and parsed at
-content_block_stop; an empty input is {}); message_delta (stop reason, output
+(a tool_use block's id and name; its input too, if a server gives it whole
+there); content_block_delta with a text_delta (the text), thinking_delta /
+signature_delta (visible reasoning) or input_json_delta (a tool call's input,
+in fragments joined per block index and parsed at content_block_stop; an
+empty input is {}); message_delta (stop reason, output
 tokens); message_stop (the end); error (the server gave up mid-reply: on a 200
 response, so it is classified by its `type`). Everything else (ping,
 citations, redacted thinking, event types invented later) is skipped.
@@ -45,6 +46,8 @@ CONTEXT_TOKENS = 200_000
 ERROR_EVENT_REASONS = {
     "overloaded_error": "overloaded", "api_error": "server error", "rate_limit_error": "rate limited",
 }
+# A tool_use block being streamed: id, name, input fragments, the `input` its start gave.
+_Call = tuple[str, str, list[str], object]
 
 
 class AnthropicProvider(BaseProvider):
@@ -137,7 +140,7 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
 
     usage = {"input_tokens": None, "output_tokens": None}
     stop_reason = "end_turn"
-    calls: dict[object, tuple[str, str, list[str]]] = {}  # block index -> (id, name, input fragments)
+    calls: dict[object, _Call] = {}  # block index -> (id, name, input fragments, input at the start)
     events = iter(httpx2.EventSource(response))
     for sse in events:
         if sse.event == "ping":
@@ -154,14 +157,14 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
             block = data.get("content_block") or {}
             if block.get("type") == "tool_use":
                 call_id, name = str(block.get("id") or ""), str(block.get("name") or "")
-                calls[data.get("index")] = (call_id, name, [])
+                calls[data.get("index")] = (call_id, name, [], block.get("input"))
                 yield ToolCallStart(call_id, name)
             elif block.get("type") == "text" and block.get("text"):
                 yield TextDelta(block["text"])
         elif kind == "content_block_stop":
             call = calls.pop(data.get("index"), None)
             if call is not None:
-                yield ToolCallReady(call[0], call[1], tool_input("".join(call[2])))
+                yield from _ready(*call)
         elif kind == "message_start":
             usage.update(_usage_of((data.get("message") or {}).get("usage")))
         elif kind == "message_delta":
@@ -175,7 +178,20 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
     raise StreamInterrupted("the reply ended before the server finished it (no message_stop).")
 
 
-def _delta(delta: dict[str, Any], call: tuple[str, str, list[str]] | None) -> Iterator[Event]:
+def _ready(call_id: str, name: str, fragments: list[str], at_start: object) -> Iterator[Event]:
+    """A finished tool_use block's call. The API streams the input as fragments
+    after an empty `input` at the start; some compatible servers put it whole in
+    content_block_start instead, and the SDK keeps it then: so do we."""
+    if not fragments and isinstance(at_start, dict) and at_start:
+        import json
+
+        yield ToolInputDelta(call_id, json.dumps(at_start, ensure_ascii=False))
+        yield ToolCallReady(call_id, name, at_start)
+        return
+    yield ToolCallReady(call_id, name, tool_input("".join(fragments)))
+
+
+def _delta(delta: dict[str, Any], call: _Call | None) -> Iterator[Event]:
     kind = delta.get("type")
     if kind == "text_delta" and delta.get("text"):
         yield TextDelta(delta["text"])
