@@ -57,6 +57,7 @@ MODULES = [
     ("bench_save_overhead", "Cost of saving the conversation"),
     ("bench_storage_faults", "Storage faults: full or locked history"),
     ("bench_interrupt", "Ctrl-C mid-reply"),
+    ("bench_continue", "/continue on the bundled model"),
     ("bench_connection_reuse", "Turn-2 first token: connection reuse over TLS"),
     ("bench_web", "chinwag serve: the page against the terminal"),
 ]
