@@ -48,14 +48,14 @@ def test_a_range_of_lines(project: Path) -> None:
 def test_reading_outside_the_working_directory_asks(project: Path, path: str) -> None:
     path = str(project.parent / "outside.txt") if path == "ABSOLUTE" else path
     verdict = toolbox(project).verdict(call("read_file", path=path))
-    assert verdict.ask and verdict.reason == "outside the working directory"
+    assert verdict.ask and verdict.reason == "reads outside the working directory"
 
 
 def test_a_symlink_that_escapes_counts_as_outside(project: Path) -> None:
     (project / "innocent.txt").symlink_to(project.parent / "outside.txt")
     (project / "linkdir").symlink_to(project.parent)
     box = toolbox(project)
-    assert box.verdict(call("read_file", path="innocent.txt")).reason == "outside the working directory"
+    assert box.verdict(call("read_file", path="innocent.txt")).reason == "reads outside the working directory"
     assert box.verdict(call("read_file", path="linkdir/outside.txt")).ask
 
 
@@ -68,7 +68,7 @@ def test_a_symlink_within_the_directory_is_fine(project: Path) -> None:
 def test_likely_secrets_ask(project: Path, name: str) -> None:
     (project / name).write_text("TOKEN=abc\n")
     verdict = toolbox(project).verdict(call("read_file", path=name))
-    assert verdict.ask and verdict.reason == f"may hold secrets ({name})"
+    assert verdict.ask and verdict.reason == f"reads a file that may hold secrets ({name})"
 
 
 def test_gitignored_files_ask(project: Path) -> None:

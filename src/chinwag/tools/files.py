@@ -56,7 +56,7 @@ def resolve(cwd: Path, raw: str) -> tuple[Path, bool]:
 def read_verdict(cwd: Path, raw: str) -> Verdict:
     path, inside = resolve(cwd, raw)
     if not inside:
-        return Verdict(True, "outside the working directory")
+        return Verdict(True, "reads outside the working directory")
     secret = secret_reason(cwd.resolve(), path)
     if secret:
         return Verdict(True, secret)
@@ -67,9 +67,9 @@ def secret_reason(root: Path, path: Path) -> str | None:
     """Why `path` (inside `root`) may hold secrets, or None."""
     for pattern in _SECRET_NAMES:
         if fnmatch.fnmatchcase(path.name, pattern):
-            return f"may hold secrets ({path.name})"
+            return f"reads a file that may hold secrets ({path.name})"
     if _gitignored(root, path):
-        return f"may hold secrets (ignored by .gitignore: {path.relative_to(root)})"
+        return f"reads a file that may hold secrets (ignored by .gitignore: {path.relative_to(root)})"
     return None
 
 
