@@ -107,7 +107,7 @@ def stored(home: Path) -> list[dict[str, Any]]:
 
 
 def stored_blocks(home: Path) -> list[dict[str, Any]]:
-    return [b for m in stored(home) for b in json.loads(m["blocks"] or "[]")]
+    return [b for m in stored(home) for b in m["blocks"]]
 
 
 # -- 1. one call on each wire ---------------------------------------------------
@@ -501,8 +501,10 @@ def test_history_json_export_includes_the_blocks_raw(work: Path, home: Path, ser
     data = json.loads(out.stdout)
     blocks = [b for m in data["messages"] for b in m["blocks"]]
     kinds = [b["type"] for b in blocks]
-    assert kinds == ["thinking", "text", "tool_call", "tool_result"]
-    assert blocks[3]["content"] == HOSTILE and blocks[3]["status"] == "ok"
+    assert kinds == ["text", "thinking", "text", "tool_call", "tool_result", "text"]
+    assert blocks[1] == {"type": "thinking", "text": "let me see", "signature": "sig-1"}
+    assert blocks[3] == {"type": "tool_call", "id": "toolu_1", "name": "read_file", "input": {"path": "hostile.txt"}}
+    assert blocks[4]["content"] == HOSTILE and blocks[4]["status"] == "ok"
 
 
 def test_save_writes_calls_and_results_sanitized(work: Path, home: Path, server: ScriptedServer) -> None:
@@ -552,3 +554,13 @@ class _Log:
 
     def flush(self) -> None:
         pass
+
+
+def test_think_before_the_question_takes_it_as_the_question(
+        work: Path, home: Path, server: ScriptedServer) -> None:
+    server.enqueue(anthropic_calls([], text="Hi.", thinking="hmm", stop="end_turn"))
+    out = run_chinwag(["--think", "say hi"], anthropic_env(home, server.base_url), cwd=work)
+    assert out.returncode == 0, out.stderr
+    body = server.requests[0].json
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 4096}
+    assert "say hi" in json.dumps(body["messages"])

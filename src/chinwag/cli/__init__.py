@@ -33,6 +33,7 @@ exit codes: 0 ok, 1 the model or network failed, 2 bad usage or config, 130 inte
 141 the reader of the output stopped early (| head)
 """
 EXIT_BROKEN_PIPE = 141
+THINK_DEFAULT = 4096  # tokens of reasoning for a bare --think
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="enable a built-in tool: read_file, list_files, fetch_url, shell (repeatable)")
     tools.add_argument("--mcp-config", metavar="FILE", help='MCP servers from a {"mcpServers": {...}} JSON file')
     tools.add_argument("--yes", action="store_true", help="approve every tool call without asking")
-    tools.add_argument("--think", nargs="?", type=int, const=4096, metavar="BUDGET",
+    tools.add_argument("--think", nargs="?", const=THINK_DEFAULT, metavar="BUDGET",
                        help="show the model's reasoning as it streams (Anthropic; budget in tokens, default 4096)")
     p.add_argument("--version", action="version", version=f"chinwag {__version__}")
     return p
@@ -87,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chinwag.web.serve import main as serve_main
 
             return serve_main(args[1:], environ, sys.stdout)
-        return _chat(build_parser().parse_args(args), environ)
+        return _chat(_think_budget(build_parser().parse_args(args)), environ)
     except ChinwagError as exc:
         sys.stderr.write(f"chinwag: {exc.message}\n")
         return exc.exit_code
@@ -96,6 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _reader_left()
+
+
+def _think_budget(args: argparse.Namespace) -> argparse.Namespace:
+    """`--think` takes an optional budget, so `chinwag --think "a question"` hands
+    it the question: a value that is not a number is the prompt's, and the
+    budget is the default."""
+    value = args.think
+    if isinstance(value, str):
+        if value.isdigit():
+            args.think = int(value)
+        else:
+            args.think, args.prompt = THINK_DEFAULT, [value, *args.prompt]
+    return args
 
 
 def _reader_left() -> int:
