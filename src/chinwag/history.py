@@ -23,8 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from chinwag import history_blocks as blocks
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file
+from chinwag.records import block_to_json
 from chinwag.render.sanitize import sanitize
 from chinwag.store import ConversationSummary, SearchHit, Store, StoredMessage
 from chinwag.store_check import READ_ONLY, StorageError
@@ -182,11 +184,20 @@ def _show(args: argparse.Namespace, ctx: _Context) -> int:
     if summary.system:
         ctx.out.write(f"{dim[0]}System: {sanitize(summary.system)}{dim[1]}\n")
     for msg in messages:
-        if msg.role == "user":
+        message = msg.message
+        if blocks.is_results_only(message):
+            ctx.out.write("".join(f"{dim[0]}{text}{dim[1]}\n" for _, text in blocks.parts(message)))
+        elif msg.role == "user":
             ctx.out.write(f"\nYou: {sanitize(msg.content)}\n")
-            continue
-        ctx.out.write(f"{_speaker(msg.model)}: {sanitize(msg.content) or '(no text)'}\n")
-        ctx.out.write(f"{dim[0]}  ↳ {_reply_facts(msg)}{dim[1]}\n")
+        elif blocks.has_tool_blocks(message):
+            ctx.out.write(f"{_speaker(msg.model)}:\n")
+            for kind, text in blocks.parts(message):
+                line = f"thinking: {text}" if kind == "thinking" else text
+                ctx.out.write(line + "\n" if kind == "text" else f"{dim[0]}{line}{dim[1]}\n")
+            ctx.out.write(f"{dim[0]}  ↳ {_reply_facts(msg)}{dim[1]}\n")
+        else:
+            ctx.out.write(f"{_speaker(msg.model)}: {sanitize(msg.content) or '(no text)'}\n")
+            ctx.out.write(f"{dim[0]}  ↳ {_reply_facts(msg)}{dim[1]}\n")
     return 0
 
 
@@ -273,10 +284,14 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage]) -> st
         quoted = "\n".join(f"> {line}" for line in sanitize(summary.system).splitlines())
         parts.append(f"> **System prompt**\n>\n{quoted}\n")
     for msg in messages:
-        if msg.role == "user":
+        message = msg.message
+        if blocks.is_results_only(message):
+            parts.append(f"{blocks.markdown(message)}\n")
+        elif msg.role == "user":
             parts.append(f"## You\n\n{sanitize(msg.content)}\n")
         else:
-            body = sanitize(msg.content) or "*(no text)*"
+            body = (blocks.markdown(message) if blocks.has_tool_blocks(message) else sanitize(msg.content)) \
+                or "*(no text)*"
             parts.append(f"## {_speaker(msg.model)}\n\n{body}\n\n*{_reply_facts(msg)}*\n")
     return "\n".join(parts)
 
@@ -307,8 +322,10 @@ def _summary_json(c: ConversationSummary) -> dict[str, Any]:
 
 
 def _conversation_json(c: ConversationSummary, messages: list[StoredMessage]) -> dict[str, Any]:
+    """Each message with its content blocks as a list (text, thinking, tool calls and results), raw."""
     return {**_summary_json(c), "messages": [
-        {**asdict(m), "created_at": _iso(m.created_at), "updated_at": _iso(m.updated_at)}
+        {**asdict(m), "created_at": _iso(m.created_at), "updated_at": _iso(m.updated_at),
+         "blocks": [block_to_json(b) for b in m.message.parts]}
         for m in messages]}
 
 

@@ -102,12 +102,18 @@ def _save(repl: Repl, arg: str) -> None:
         path = Path(arg).expanduser()
     except RuntimeError:  # "~name/..." for a user with no home directory here
         raise UsageError(f"cannot write {sanitize(arg)}: there is no such home directory.") from None
+    from chinwag import history_blocks as blocks
+
     assistant = assistant_name(repl.session.provider.name)
     messages = repl.session.conversation.messages
     parts = [f"# Conversation with {sanitize(repl.session.model)}\n"]
     for message in messages:
+        if blocks.is_results_only(message):
+            parts.append(blocks.markdown(message) + "\n")
+            continue
         who = "You" if message.role == "user" else assistant
-        parts.append(f"**{who}:** {sanitize(message.content)}\n")
+        body = blocks.markdown(message) if blocks.has_tool_blocks(message) else sanitize(message.content)
+        parts.append(f"**{who}:** {body}\n")
     try:
         path.write_text("\n".join(parts), encoding="utf-8")
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path

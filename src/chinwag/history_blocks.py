@@ -1,0 +1,64 @@
+"""A saved message's content blocks as the terminal showed them: thinking,
+text, `⚙ name(args)` for a tool call and `↳ status · first line` for its
+result. Used by `chinwag history show|export` and `/save`; every line is
+sanitized here, since what a tool returned is as untrusted as model output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chinwag.records import Message, Text, Thinking, ToolCall, ToolResult
+from chinwag.render.sanitize import sanitize
+
+FIRST_LINE_WIDTH = 80
+
+
+def has_tool_blocks(message: Message) -> bool:
+    return any(not isinstance(b, Text) for b in message.blocks)
+
+
+def is_results_only(message: Message) -> bool:
+    """A user message that only carries tool results (the chat sent it, not the person)."""
+    return bool(message.blocks) and all(isinstance(b, ToolResult) for b in message.blocks)
+
+
+def result_line(result: ToolResult) -> str:
+    """`↳ ok · the first line of the output`, sanitized, on one line."""
+    first = next((line for line in result.content.splitlines() if line.strip()), "")
+    first = " ".join(sanitize(first).split())
+    if len(first) > FIRST_LINE_WIDTH:
+        first = first[: FIRST_LINE_WIDTH - 1].rstrip() + "…"
+    return f"↳ {result.status}" + (f" · {first}" if first else "")
+
+
+def parts(message: Message) -> Iterator[tuple[str, str]]:
+    """(kind, sanitized text) for each block in order: kind is "text", "thinking",
+    "call" or "result"; a call and a result are one line each."""
+    from chinwag.sinks import call_line
+
+    for block in message.parts:
+        if isinstance(block, Text):
+            if block.text:
+                yield "text", sanitize(block.text)
+        elif isinstance(block, Thinking):
+            if block.text:
+                yield "thinking", sanitize(block.text)
+        elif isinstance(block, ToolCall):
+            yield "call", f"⚙ {call_line(block.name, block.input)}"
+        else:
+            yield "result", result_line(block)
+
+
+def markdown(message: Message) -> str:
+    """The blocks as markdown: text as it is, thinking quoted, calls and results as code lines."""
+    out = []
+    for kind, text in parts(message):
+        if kind == "text":
+            out.append(text)
+        elif kind == "thinking":
+            out.append("\n".join(f"> *{line}*" if line.strip() else ">" for line in
+                                 ("thinking: " + text).splitlines()))
+        else:
+            out.append("`" + text.replace("`", "'") + "`")
+    return "\n\n".join(out)
