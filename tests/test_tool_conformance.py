@@ -27,10 +27,26 @@ import anthropic
 import openai
 import pytest
 
-from chinwag.events import Event, Stop, ToolCallReady, ToolCallStart, ToolInputDelta, Usage
+from chinwag.events import (
+    Event,
+    Stop,
+    ToolCallReady,
+    ToolCallStart,
+    ToolInputDelta,
+    Usage,
+)
 from chinwag.providers.anthropic import AnthropicProvider
 from chinwag.providers.openai import OpenAIProvider
-from chinwag.records import ChatRequest, Message, Reply, Text, Thinking, ToolCall, ToolResult, ToolSpec
+from chinwag.records import (
+    ChatRequest,
+    Message,
+    Reply,
+    Text,
+    Thinking,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+)
 from chinwag.turn import accumulate
 from tests.fakes.server import Reply as Script
 from tests.fakes.server import ScriptedServer
@@ -172,7 +188,8 @@ def check_call_events(events: list[Event]) -> None:
             pieces[event.id].append(event.json)
         elif isinstance(event, ToolCallReady):
             assert started.get(event.id) == event.name
-            text = "".join(pieces[event.id])
+            # Joined as UTF-16 would be: a character's halves may come in two fragments.
+            text = "".join(pieces[event.id]).encode("utf-16-le", "surrogatepass").decode("utf-16-le")
             assert dict(event.input) == (json.loads(text) if text else {})
 
 
@@ -198,14 +215,14 @@ PARALLEL = [
     ("call_03", "list_files", {}),
 ]
 CASES: dict[str, dict[str, Any]] = {
-    "one-call": dict(calls=[("call_01", "read_file", {"path": "notes.txt"})]),
-    "parallel-calls-after-text": dict(calls=PARALLEL, text="Let me look at all three."),
-    "empty-arguments": dict(calls=[("call_01", "list_files", {})]),
-    "unicode-arguments": dict(calls=[("call_01", "read_file", UNICODE_INPUT)]),
-    "thinking-then-call": dict(calls=[("call_01", "get_weather", {"city": "Zürich"})],
-                               thinking="The user wants the weather; one call will do. ✓"),
-    "thinking-text-and-calls": dict(calls=PARALLEL[:2], thinking="Two things to fetch.", text="On it."),
-    "text-only-end-turn": dict(calls=[], text="No tools needed.", stop="end_turn"),
+    "one-call": {"calls": [("call_01", "read_file", {"path": "notes.txt"})]},
+    "parallel-calls-after-text": {"calls": PARALLEL, "text": "Let me look at all three."},
+    "empty-arguments": {"calls": [("call_01", "list_files", {})]},
+    "unicode-arguments": {"calls": [("call_01", "read_file", UNICODE_INPUT)]},
+    "thinking-then-call": {"calls": [("call_01", "get_weather", {"city": "Zürich"})],
+                           "thinking": "The user wants the weather; one call will do. ✓"},
+    "thinking-text-and-calls": {"calls": PARALLEL[:2], "thinking": "Two things to fetch.", "text": "On it."},
+    "text-only-end-turn": {"calls": [], "text": "No tools needed.", "stop": "end_turn"},
 }
 
 
@@ -246,8 +263,9 @@ def test_tool_input_split_across_http_chunks_mid_character(scripted_server: Scri
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
 def test_openai_compatible_reasoning_then_call_matches_the_sdk(scripted_server: ScriptedServer, field: str) -> None:
     """DeepSeek, vLLM and llama.cpp stream `reasoning_content`; Ollama and OpenRouter `reasoning`."""
-    case = dict(calls=[("call_01", "get_weather", {"city": "Zürich"})], thinking="Weather, so: a call.")
-    script = openai_calls(case["calls"], reasoning=str(case["thinking"]), reasoning_field=field)
+    case: dict[str, Any] = {"calls": [("call_01", "get_weather", {"city": "Zürich"})],
+                            "thinking": "Weather, so: a call."}
+    script = openai_calls(case["calls"], reasoning=case["thinking"], reasoning_field=field)
     reference, got = both("openai", scripted_server, script)
     assert reference == expected("openai", case)
     assert got == reference
@@ -267,6 +285,16 @@ def test_anthropic_input_given_whole_at_block_start_matches_the_sdk(scripted_ser
     script = anthropic_calls([("toolu_01", "read_file", {"path": "notes.txt"})], input_at_start=True)
     reference, got = both("anthropic", scripted_server, script)
     assert reference == Content([("tool_call", "toolu_01", "read_file", {"path": "notes.txt"})], "tool_use")
+    assert got == reference
+
+
+def test_anthropic_thinking_given_whole_at_block_start_matches_the_sdk(scripted_server: ScriptedServer) -> None:
+    """The same for a thinking block: its text and signature in content_block_start, no deltas."""
+    script = anthropic_calls([("toolu_01", "list_files", {})], thinking="Just list them.", signature="sig-whole",
+                             thinking_at_start=True)
+    reference, got = both("anthropic", scripted_server, script)
+    assert reference == Content([("thinking", "Just list them.", "sig-whole"),
+                                 ("tool_call", "toolu_01", "list_files", {})], "tool_use")
     assert got == reference
 
 
@@ -295,6 +323,17 @@ def test_recorded_tool_transcript_reads_the_same_as_the_official_sdk(
     if content is not None:
         assert reference == content
     assert got == reference
+
+
+def test_emoji_cut_between_its_utf16_halves_is_joined_again(scripted_server: ScriptedServer) -> None:
+    """Each half arrives as a lone \\ud83d / \\ude00 escape in its own event (a proxy
+    slicing JavaScript strings). The anthropic SDK cannot read this at all (it
+    encodes each fragment as UTF-8 and fails): chinwag joins the halves, checked
+    against the input the model meant."""
+    scripted_server.enqueue(Script.from_fixture("anthropic_tool_surrogate_split.sse"))
+    got = content_of(our_events("anthropic", scripted_server))
+    assert got == Content([("tool_call", "toolu_01SurrogateCut", "write_note", {"note": "ok 😀 done"})], "tool_use")
+    json.dumps(got.parts, ensure_ascii=False).encode("utf-8")  # storable and printable
 
 
 def test_ollama_parallel_calls_at_index_0_stay_apart(scripted_server: ScriptedServer) -> None:

@@ -161,6 +161,8 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
                 yield ToolCallStart(call_id, name)
             elif block.get("type") == "text" and block.get("text"):
                 yield TextDelta(block["text"])
+            elif block.get("type") == "thinking" and (block.get("thinking") or block.get("signature")):
+                yield ThinkingDelta(str(block.get("thinking") or ""), str(block.get("signature") or ""))
         elif kind == "content_block_stop":
             call = calls.pop(data.get("index"), None)
             if call is not None:

@@ -386,7 +386,7 @@ def tool_input(text: str) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = json.loads(_whole_characters(text))
     except ValueError as exc:
         raise StreamInterrupted(f"the server sent a tool call whose input is not JSON ({exc}).",
                                 reason="malformed tool call") from exc
@@ -394,6 +394,17 @@ def tool_input(text: str) -> dict[str, Any]:
         raise StreamInterrupted("the server sent a tool call whose input is not a JSON object.",
                                 reason="malformed tool call")
     return value
+
+
+def _whole_characters(text: str) -> str:
+    """`text` with a character's UTF-16 halves that came in separate fragments
+    joined again (a proxy slicing JavaScript strings can cut an emoji in two),
+    and any half left alone replaced by U+FFFD: neither can be written as UTF-8."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def base64_of(data: bytes) -> str:
