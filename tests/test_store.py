@@ -59,8 +59,9 @@ def run_python(code: str, *args: str) -> tuple[int, str]:
 def test_migrations_are_recorded_in_order_with_the_schema_version(store: Store, db: Path) -> None:
     with closing(sqlite3.connect(db)) as conn:
         names = [n for (n,) in conn.execute("SELECT name FROM migrations ORDER BY rowid")]
-        assert names == ["m001_conversations_and_messages", "m002_full_text_search", "m003_content_blocks"]
-        assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+        assert names == ["m001_conversations_and_messages", "m002_full_text_search", "m003_content_blocks",
+                         "m004_attachment_blobs"]
+        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.events import Event, TextDelta, ThinkingDelta, ToolCallReady
-from chinwag.records import Message, Reply, ToolCall, ToolResult
-from chinwag.store_blocks import blocks_json
+from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
+from chinwag.store_blocks import Blob, blocks_and_blobs, blocks_json
 
 if TYPE_CHECKING:
     from chinwag.store import Store
@@ -62,7 +62,8 @@ class _Op:
     model: str | None = None
     system: str | None = None
     values: dict[str, Any] = field(default_factory=dict)  # an update's, when taken from the row
-    blocks: str | None = None  # a user message's blocks (tool results), as JSON
+    blocks: str | None = None  # a user message's blocks (tool results, attachments), as JSON
+    blobs: tuple[Blob, ...] = ()  # a user message's attachments, stored by hash beside its blocks
 
 
 class Recorder:
@@ -159,13 +160,14 @@ class Recorder:
             self._conversation = None
             self._reply = None
 
-    def save_user(self, text: str, model: str, system: str | None) -> None:
-        """Save the user's message before the request leaves (or queue it)."""
+    def save_user(self, text: str, model: str, system: str | None, blocks: tuple[Block, ...] = ()) -> None:
+        """Save the user's message (with its attachments, `blocks`) before the request leaves (or queue it)."""
+        stored, blobs = blocks_and_blobs(blocks)
         with self._cond:
             if self._conversation is None:
                 self._conversation = _Row()
                 self._queue(_Op("conversation", self._conversation, model=model, system=system))
-            self._queue(_Op("user", self._conversation, text=text, model=model))
+            self._queue(_Op("user", self._conversation, text=text, model=model, blocks=stored, blobs=blobs))
         self._save_soon()
 
     def save_results(self, results: tuple[ToolResult, ...], model: str) -> None:
@@ -309,7 +311,7 @@ class Recorder:
             elif target is None or target.id is None:
                 pass  # its conversation was deleted meanwhile: nothing to attach it to
             elif op.kind == "user":
-                store.add_message(target.id, "user", op.text, model=op.model, blocks=op.blocks)
+                store.add_message(target.id, "user", op.text, model=op.model, blocks=op.blocks, blobs=op.blobs)
             elif op.kind == "reply":
                 op.row.id = store.begin_reply(target.id, model=op.model)
             elif op.kind == "tool_start":

@@ -23,12 +23,14 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from chinwag.errors import ConfigError, UsageError
 from chinwag.records import Message
-from chinwag.store_blocks import answered, joined
+from chinwag import store_blobs
+from chinwag.store_blocks import Blob, answered, joined
 from chinwag.store_schema import (  # the records live with the schema; imported here for callers
     MARK_END,
     MARK_START,
@@ -131,16 +133,17 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def add_message(self, cid: int, role: str, content: str, model: str | None = None,
-                    blocks: str | None = None) -> int:
-        """Save a finished message (call before sending the request); `blocks` as
-        `blocks_json` gives them, for a message that is more than text."""
+                    blocks: str | None = None, blobs: Sequence[Blob] = ()) -> int:
+        """Save a finished message (call before sending the request); `blocks` and
+        its attachments' `blobs` as `blocks_and_blobs` gives them, for a message
+        that is more than text. A blob already stored is not stored again."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-        return self._insert_message(cid, role, content, "complete", model, blocks)
+        return self._insert_message(cid, role, content, "complete", model, blocks, blobs)
 
     def begin_reply(self, cid: int, model: str | None = None) -> int:
         """An empty "streaming" assistant row; `model` becomes the conversation's."""
-        return self._insert_message(cid, "assistant", "", "streaming", model, None)
+        return self._insert_message(cid, "assistant", "", "streaming", model, None, ())
 
     def update_reply(
         self, rid: int, text: str, status: str = "streaming", *,
@@ -180,6 +183,7 @@ class Store:
     def delete_conversation(self, cid: int) -> bool:
         """Delete a conversation and its messages. False if there was none."""
         with self._transaction() as conn:
+            store_blobs.forget_conversation(conn, cid)  # and the attachments nothing else uses
             conn.execute("DELETE FROM messages WHERE conversation_id = ?", (cid,))
             cur = conn.execute("DELETE FROM conversations WHERE id = ?", (cid,))
         return cur.rowcount > 0
@@ -187,7 +191,9 @@ class Store:
     def messages(self, cid: int) -> list[StoredMessage]:
         rows = self._query(f"SELECT {MESSAGE_COLUMNS} FROM messages"
                            " WHERE conversation_id = ? ORDER BY id", (cid,))
-        return [StoredMessage(*row) for row in rows]
+        with self._translated():  # attachments come back with their bytes
+            return [replace(m, blocks=store_blobs.resolved(self._conn, m.blocks))
+                    for m in (StoredMessage(*row) for row in rows)]
 
     def history_for_model(self, cid: int) -> list[tuple[str, str]]:
         """The conversation's text as (role, content) pairs; see `history_messages`."""
@@ -271,7 +277,7 @@ class Store:
         return [SearchHit(*row) for row in rows]
 
     def _insert_message(self, cid: int, role: str, content: str, status: str,
-                        model: str | None, blocks: str | None) -> int:
+                        model: str | None, blocks: str | None, blobs: Sequence[Blob]) -> int:
         now = time.time()
         with self._transaction() as conn:
             found = conn.execute(
@@ -283,6 +289,7 @@ class Store:
                 "INSERT INTO messages (conversation_id, role, content, status, model,"
                 " writer_pid, created_at, updated_at, blocks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (cid, role, content, status, model, os.getpid(), now, now, blocks))
+            store_blobs.save(conn, int(cur.lastrowid or 0), blobs)
         return int(cur.lastrowid or 0)
 
     def _migrate(self, read_only: bool = False) -> None:

@@ -3,20 +3,64 @@ rules that keep a saved conversation sendable (every tool call answered)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from chinwag.records import Block, Message, ToolCall, ToolResult, block_from_json, block_to_json
+from chinwag.records import Block, Document, Image, Message, ToolCall, ToolResult, block_from_json, block_to_json
 
 INTERRUPTED = ("interrupted: chinwag stopped while this call ran; it may or may not have taken"
                " effect, so check before trying it again.")
 
 
+@dataclass(frozen=True)
+class Blob:
+    """An attachment's bytes as the `blobs` table keeps them, once per content hash."""
+
+    sha256: str
+    media_type: str
+    data: bytes = field(repr=False)
+
+
 def blocks_json(blocks: Sequence[Block]) -> str | None:
     """The `blocks` column for a message: None when it is text alone."""
+    return blocks_and_blobs(blocks)[0]
+
+
+def blocks_and_blobs(blocks: Sequence[Block]) -> tuple[str | None, tuple[Blob, ...]]:
+    """The `blocks` column, an attachment named by its hash in place of its
+    bytes, and the blobs to store beside it."""
     if not blocks or all(b.type == "text" for b in blocks):
-        return None
-    return json.dumps([block_to_json(b) for b in blocks], ensure_ascii=False)
+        return None, ()
+    items: list[dict[str, Any]] = []
+    blobs: list[Blob] = []
+    for block in blocks:
+        if isinstance(block, (Image, Document)):
+            digest = hashlib.sha256(block.data).hexdigest()
+            blobs.append(Blob(digest, block.media_type, block.data))
+            items.append({"type": block.type, "media_type": block.media_type, "name": block.name,
+                          "sha256": digest, "size": len(block.data)})
+        else:
+            items.append(block_to_json(block))
+    return json.dumps(items, ensure_ascii=False), tuple(blobs)
+
+
+def with_data(blocks: str, load: Callable[[str], bytes | None]) -> str:
+    """The `blocks` column with each attachment's bytes put back (base64, as
+    `block_to_json` has them); one whose blob is missing becomes a text note."""
+    import base64
+
+    items = json.loads(blocks)
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and "sha256" in item and "data" not in item:
+            data = load(str(item["sha256"]))
+            if data is None:
+                items[i] = {"type": "text", "text": f"[attachment {item.get('name') or ''} missing from history]"}
+            else:
+                item["data"] = base64.b64encode(data).decode("ascii")
+    return json.dumps(items, ensure_ascii=False)
 
 
 def message_of(role: str, content: str, blocks: str | None) -> Message:

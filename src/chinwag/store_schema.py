@@ -64,6 +64,18 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "CREATE INDEX tool_calls_by_message ON tool_calls(message_id)",
         "CREATE INDEX tool_calls_running ON tool_calls(status) WHERE status = 'running'",
     )),
+    # Attachments, stored once by content hash however many messages use them:
+    # a message's `blocks` names each by sha256 (no base64 in the JSON), and
+    # `message_blobs` says which messages use which, so deleting a conversation
+    # can delete the blobs nothing else uses (store_blobs.py).
+    ("m004_attachment_blobs", (
+        """CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, media_type TEXT NOT NULL,
+            size INTEGER NOT NULL, data BLOB NOT NULL)""",
+        """CREATE TABLE message_blobs (
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            sha256 TEXT NOT NULL REFERENCES blobs(sha256), PRIMARY KEY (message_id, sha256))""",
+        "CREATE INDEX message_blobs_by_blob ON message_blobs(sha256)",
+    )),
 )
 
 MESSAGE_COLUMNS = (

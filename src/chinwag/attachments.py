@@ -1,0 +1,268 @@
+"""Attachments: a file, a URL or standard input made into a content block.
+
+`load(spec, provider)` reads what `spec` names and gives an `Attachment`: the
+block to send (an Image, a Document, or a Text block under a header naming
+the file) and the one dim line the user sees (`📎 diagram.png · image/png ·
+1280×720 · 212 KB`). The type comes from the content (magic bytes), never from
+the name: a `.png` that is not an image is refused, and `-` (stdin) works.
+
+Each provider's limits are honoured here, before anything is sent: an image
+over them is downscaled with Pillow to the provider's recommended size, and
+the line says so; nothing is dropped silently. A model known to read text only
+(the bundled one) refuses images and PDFs (`check`). Everything refused is one
+`UsageError` line, and nothing is sent. Pillow and pypdf are imported only when
+an image or a PDF's text needs them; nothing here is imported before `You:`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from chinwag.errors import UsageError
+from chinwag.records import Block, Document, Image, Text
+
+MAX_BYTES = 32 * 1024 * 1024  # refused above this, before it is read whole
+URL_TIMEOUT = 20.0  # seconds for a URL's whole body
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+PDF = "application/pdf"
+TEXT_ONLY = {"local": "the bundled local model"}  # providers whose models read text alone
+_IMAGE_NAMES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".avif", ".ico")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a provider takes in one image: over `max_edge` pixels or `max_bytes`
+    of base64 it is downscaled to `long_edge` (the provider's recommended size)."""
+
+    long_edge: int
+    max_edge: int
+    max_bytes: int
+
+
+LIMITS = {
+    "anthropic": Limits(1568, 8000, 5 * 1024 * 1024),
+    "openai": Limits(2048, 2048, 20 * 1024 * 1024),  # and any OpenAI-compatible server
+}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    block: Block
+    line: str  # what the user sees, without styling
+
+
+def load(spec: str, provider: str, *, as_text: bool = False, stdin: BinaryIO | None = None) -> Attachment:
+    """Read `spec` (a path, an http(s) URL, or `-` for stdin) as a block for `provider`."""
+    name, data, declared = _read(spec, stdin)
+    media = sniff(data)
+    if media in IMAGE_TYPES:
+        return _image(name, data, media, provider)
+    if media == PDF:
+        return _pdf_text(name, data) if as_text else _checked(Attachment(
+            Document(PDF, data, name), _line(name, PDF, size=len(data))), provider)
+    if media is not None:
+        raise UsageError(f"{name} is {media}, which chat APIs do not take; convert it to PNG or JPEG.")
+    if declared.startswith("image/") or name.lower().endswith(_IMAGE_NAMES):
+        raise UsageError(f"{name} is not an image: its contents are not PNG, JPEG, GIF or WebP.")
+    if declared == PDF or name.lower().endswith(".pdf"):
+        raise UsageError(f"{name} is not a PDF: its contents do not start with %PDF.")
+    return _text(name, data)
+
+
+def check(blocks: Iterable[Block], provider: str) -> None:
+    """Refuse, before any request, images and PDFs for a model known to read text only."""
+    for block in blocks:
+        if isinstance(block, (Image, Document)) and provider in TEXT_ONLY:
+            what = "an image" if isinstance(block, Image) else "a PDF (try --as-text)"
+            raise UsageError(f"{TEXT_ONLY[provider]} reads text only and cannot take {block.name or what}"
+                             f" ({what}); use a model that sees images, e.g. -m anthropic:NAME.")
+
+
+def sniff(data: bytes) -> str | None:
+    """The media type the content says it is (images, PDF, other binary images), or None."""
+    head = data[:16]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:1024].lstrip().startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"BM") and len(data) > 26 and data[14] in (12, 40, 56, 108, 124):
+        return "image/bmp"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "image/tiff"
+    return None
+
+
+def size_text(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def describe(block: Block) -> str:
+    """The 📎 line for a saved attachment (history show)."""
+    if isinstance(block, Image):
+        size = image_size(block.data)
+        return _line(block.name or "image", block.media_type, size=len(block.data), pixels=size)
+    if isinstance(block, Document):
+        return _line(block.name or "document", block.media_type, size=len(block.data))
+    return _line("text", "text/plain", size=len(block.text.encode()) if isinstance(block, Text) else 0)
+
+
+def b64_size(n: int) -> int:
+    return (n + 2) // 3 * 4
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from an image's header, without Pillow (PNG, GIF, WebP, JPEG)."""
+    import struct
+
+    try:
+        if data.startswith(b"\x89PNG"):
+            w, h = struct.unpack(">II", data[16:24])
+            return int(w), int(h)
+        if data.startswith(b"GIF8"):
+            w, h = struct.unpack("<HH", data[6:10])
+            return int(w), int(h)
+        if data[:4] == b"RIFF" and data[12:16] == b"VP8X":
+            return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+        if data[:4] == b"RIFF" and data[12:16] == b"VP8 ":
+            w, h = struct.unpack("<HH", data[26:30])
+            return int(w) & 0x3FFF, int(h) & 0x3FFF
+        if data[:4] == b"RIFF" and data[12:16] == b"VP8L":
+            bits = int.from_bytes(data[21:25], "little")
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if data.startswith(b"\xff\xd8"):
+            return _jpeg_size(data)
+    except struct.error:
+        return None
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    import struct
+
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        length = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            return int(w), int(h)
+        i += 2 + length
+    return None
+
+
+# -- reading -----------------------------------------------------------------
+
+def _read(spec: str, stdin: BinaryIO | None) -> tuple[str, bytes, str]:
+    """(name to show, the bytes, the media type a server declared or "")."""
+    if spec == "-":
+        import sys
+
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        data = stream.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise UsageError(f"standard input is over {size_text(MAX_BYTES)}, the most chinwag attaches.")
+        return "stdin", data, ""
+    if re.match(r"https?://", spec, re.IGNORECASE):
+        from chinwag.attachments_url import fetch
+
+        return fetch(spec, MAX_BYTES, URL_TIMEOUT)
+    return _read_file(spec)
+
+
+def _read_file(spec: str) -> tuple[str, bytes, str]:
+    try:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            raise UsageError(f"{spec} is a directory; attach the files in it one by one"
+                             f" (e.g. -a {spec.rstrip('/')}/FILE), or pack it with zip or tar first.")
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise UsageError(f"{spec} is {size_text(size)}; chinwag attaches files up to {size_text(MAX_BYTES)}.")
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)  # it may have grown since stat
+    except FileNotFoundError:
+        raise UsageError(f"cannot attach {spec}: no such file.") from None
+    except (OSError, RuntimeError, ValueError) as exc:  # permission, a NUL in the name, ~nobody
+        raise UsageError(f"cannot attach {spec}: {getattr(exc, 'strerror', None) or exc}.") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"{spec} is over {size_text(MAX_BYTES)}, the most chinwag attaches.")
+    return path.name, data, ""
+
+
+# -- making blocks -----------------------------------------------------------
+
+def _checked(attachment: Attachment, provider: str) -> Attachment:
+    check((attachment.block,), provider)
+    return attachment
+
+
+def _image(name: str, data: bytes, media: str, provider: str) -> Attachment:
+    check((Image(media, b"", name),), provider)
+    from chinwag.attachments_image import fit_image
+
+    fitted, media, before, after = fit_image(name, data, media, LIMITS.get(provider, LIMITS["openai"]))
+    note = f"downscaled from {before[0]}×{before[1]} for {provider}" if before != after else ""
+    return Attachment(Image(media, fitted, name), _line(name, media, size=len(fitted), pixels=after, note=note))
+
+
+def _pdf_text(name: str, data: bytes) -> Attachment:
+    import io
+
+    import pypdf
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"cannot read the text of {name}: {exc}.") from None
+    text = "\n\n".join(p.strip() for p in pages).strip()
+    if not text:
+        raise UsageError(f"{name} has no text to extract (a scanned PDF?); attach it without --as-text.")
+    block = _fenced(f"{name} (text of {len(pages)} page{'s' * (len(pages) != 1)})", text)
+    return Attachment(block, _line(name, "text from PDF", size=len(text.encode()), note=f"{len(pages)} pages"))
+
+
+def _text(name: str, data: bytes) -> Attachment:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{name} is binary, not text, image or PDF; chinwag cannot send it.") from None
+    if "\x00" in text:
+        raise UsageError(f"{name} is binary, not text, image or PDF; chinwag cannot send it.")
+    lines = text.count("\n") + (not text.endswith("\n") and bool(text))
+    return Attachment(_fenced(name, text), _line(name, "text/plain", size=len(data),
+                                                 note=f"{lines} line{'s' * (lines != 1)}"))
+
+
+def _fenced(name: str, text: str) -> Text:
+    """The file under a header naming it, in a fence longer than any inside it."""
+    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    return Text(f"# file: {name}\n{fence}\n{text.rstrip(chr(10))}\n{fence}\n\n")
+
+
+def _line(name: str, media: str, *, size: int, pixels: tuple[int, int] | None = None, note: str = "") -> str:
+    parts = [f"📎 {name}", media]
+    if pixels is not None:
+        parts.append(f"{pixels[0]}×{pixels[1]}")
+    parts.append(size_text(size))
+    if note:
+        parts.append(note)
+    return " · ".join(parts)
