@@ -358,11 +358,22 @@ def test_ollama_index_0_calls_from_the_tool_wire_stay_apart(scripted_server: Scr
     assert got == Content([("text", "Three calls."), *[("tool_call", *call) for call in PARALLEL]], "tool_use")
 
 
+def test_openai_id_repeated_on_every_fragment_is_one_call(scripted_server: ScriptedServer) -> None:
+    """Some servers repeat the id (and type) on every fragment of a call. The openai
+    SDK's accumulator adds strings up, so its id would be the id repeated; chinwag
+    takes the same id as the same call, checked against the calls the server meant."""
+    scripted_server.enqueue(openai_calls(PARALLEL, id_every_fragment=True))
+    got = content_of(our_events("openai", scripted_server))
+    assert got == Content([("tool_call", *call) for call in PARALLEL], "tool_use")
+
+
 # -- what goes over the wire --------------------------------------------------
 
 RESULTS = (ToolResult("call_01", "milk, eggs"), ToolResult("call_02", "service unavailable", "error"))
 SECOND_CALL = ToolCall("call_03", "list_files", {})
 SECOND_RESULT = ToolResult("call_03", "notes.txt\n")
+# After a failed turn the user's next words join the results (conversation.sendable()).
+THEN = "Thanks. Anything else?"
 
 
 def replied(api: str, server: ScriptedServer, script: Script) -> tuple[Any, Reply]:
@@ -395,7 +406,7 @@ def test_anthropic_tool_round_trip_request_is_what_the_sdk_sends(scripted_server
         {"role": "user", "content": results},
         {"role": "assistant", "content": [{"type": "tool_use", "id": "call_03", "name": "list_files", "input": {}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_03", "content": "notes.txt\n",
-                                      "is_error": False}]},
+                                      "is_error": False}, {"type": "text", "text": THEN}]},
     ]
     tools: Any = [{"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in TOOLS]
     scripted_server.enqueue(Script(), Script())
@@ -404,7 +415,7 @@ def test_anthropic_tool_round_trip_request_is_what_the_sdk_sends(scripted_server
                                     tools=tools, thinking={"type": "enabled", "budget_tokens": 1024}) as stream:
             stream.until_done()
     ours_messages = (Message("user", HI), reply.message, Message.of("user", RESULTS),
-                     Message.of("assistant", (SECOND_CALL,)), Message.of("user", (SECOND_RESULT,)))
+                     Message.of("assistant", (SECOND_CALL,)), Message.of("user", (SECOND_RESULT, Text(THEN))))
     our_events("anthropic", scripted_server, ours_messages, thinking_budget=1024)
     reference, got = scripted_server.requests[-2:]
     assert got.json == reference.json
@@ -451,6 +462,7 @@ def test_openai_tool_round_trip_request_is_what_the_sdk_sends(scripted_server: S
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": "call_03", "type": "function", "function": {"name": "list_files", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "call_03", "content": "notes.txt\n"},
+        {"role": "user", "content": THEN},
     ]
     tools: Any = [{"type": "function", "function": {"name": t.name, "description": t.description,
                                                     "parameters": t.input_schema}} for t in TOOLS]
@@ -460,7 +472,7 @@ def test_openai_tool_round_trip_request_is_what_the_sdk_sends(scripted_server: S
                                                 stream=True, stream_options={"include_usage": True}):
             pass
     ours_messages = (Message("user", HI), reply.message, Message.of("user", RESULTS),
-                     Message.of("assistant", (SECOND_CALL,)), Message.of("user", (SECOND_RESULT,)))
+                     Message.of("assistant", (SECOND_CALL,)), Message.of("user", (SECOND_RESULT, Text(THEN))))
     our_events("openai", scripted_server, ours_messages)
     reference, got = scripted_server.requests[-2:]
     assert arguments_parsed(got.json["messages"]) == arguments_parsed(reference.json["messages"])

@@ -75,10 +75,11 @@ def anthropic_calls(calls: Sequence[Call], text: str = "", thinking: str = "", s
 
 def openai_calls(calls: Sequence[Call], text: str = "", reasoning: str = "", same_index: bool = False,
                  reasoning_field: str = "reasoning_content", empty_arguments: str | None = None,
-                 **reply: Any) -> Reply:
+                 id_every_fragment: bool = False, **reply: Any) -> Reply:
     """`same_index`: every call at index 0, told apart only by a new id (Ollama's way).
     `reasoning_field`: "reasoning_content" (DeepSeek, vLLM, llama.cpp) or "reasoning".
-    `empty_arguments`: the `arguments` of each call's first fragment (null by default)."""
+    `empty_arguments`: the `arguments` of each call's first fragment (null by default).
+    `id_every_fragment`: each fragment repeats its call's id and type (as some servers do)."""
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
         body = {"id": "chatcmpl-tools", "object": "chat.completion.chunk", "created": 1, "model": "m",
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -95,7 +96,8 @@ def openai_calls(calls: Sequence[Call], text: str = "", reasoning: str = "", sam
                                           "function": {"name": name, "arguments": empty_arguments}}]}))
         encoded = json.dumps(arguments, ensure_ascii=False) if arguments else ""
         for piece in _pieces(encoded):
-            out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+            again = {"id": call_id, "type": "function"} if id_every_fragment else {}
+            out.append(chunk({"tool_calls": [{"index": index, **again, "function": {"arguments": piece}}]}))
     out.append(chunk({}, finish="tool_calls" if calls else "stop"))
     usage = {"id": "chatcmpl-tools", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
              "usage": {"prompt_tokens": 50, "completion_tokens": 30, "total_tokens": 80}}
