@@ -426,6 +426,19 @@ def test_anthropic_tool_round_trip_request_is_what_the_sdk_sends(scripted_server
                                     "input_schema": dict(TOOLS[0].input_schema)}
 
 
+@pytest.mark.xfail(strict=True, reason="records have no block for redacted thinking: it is dropped, "
+                   "so a tool loop with thinking cannot send it back as the API requires")
+def test_anthropic_redacted_thinking_is_sent_back_in_a_tool_loop(scripted_server: ScriptedServer) -> None:
+    script = anthropic_calls([PARALLEL[2]], redacted="EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIw")
+    final, reply = replied("anthropic", scripted_server, script)
+    assert [block.type for block in final.content] == ["redacted_thinking", "tool_use"]
+    scripted_server.enqueue(Script())
+    our_events("anthropic", scripted_server, (Message("user", HI), reply.message,
+                                              Message.of("user", (SECOND_RESULT,))), thinking_budget=1024)
+    sent = scripted_server.requests[-1].json["messages"][1]["content"]
+    assert sent[0] == {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIw"}
+
+
 def test_anthropic_unsigned_thinking_is_not_sent_back(scripted_server: ScriptedServer) -> None:
     """Reasoning from another provider has no signature, and the API would reject it."""
     scripted_server.enqueue(Script())

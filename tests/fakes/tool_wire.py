@@ -29,15 +29,21 @@ def _sse(name: str, data: dict[str, Any]) -> str:
 
 def anthropic_calls(calls: Sequence[Call], text: str = "", thinking: str = "", signature: str = "sig-1",
                     stop: str = "tool_use", input_at_start: bool = False, thinking_at_start: bool = False,
-                    **reply: Any) -> Reply:
+                    redacted: str = "", **reply: Any) -> Reply:
     """`input_at_start`: each call's input whole in its content_block_start, with no
     input_json_delta (as some Anthropic-compatible servers send it); `thinking_at_start`
-    the same for the thinking block, signature included."""
+    the same for the thinking block, signature included. `redacted`: the `data` of a
+    redacted_thinking block sent first (reasoning the safety systems encrypted)."""
     out = [_sse("message_start", {"type": "message_start", "message": {
         "id": "msg_tools", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
         "content": [], "stop_reason": None, "stop_sequence": None,
         "usage": {"input_tokens": 50, "output_tokens": 1}}})]
     index = 0
+    if redacted:
+        out.append(_sse("content_block_start", {"type": "content_block_start", "index": index,
+                                                "content_block": {"type": "redacted_thinking", "data": redacted}}))
+        out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+        index += 1
     if thinking:
         whole = {"thinking": thinking if thinking_at_start else "", "signature": signature if thinking_at_start else ""}
         out.append(_sse("content_block_start", {"type": "content_block_start", "index": index,
