@@ -28,7 +28,7 @@ from typing import Any, Literal
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.session import Session, SessionTurn
 from chinwag.web.html import Renderer, user_html
-from chinwag.web.live import LiveTurn, SocketWatch
+from chinwag.web.live import LiveTurn, SocketWatch, Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 Action = Literal["send", "retry", "continue"]
@@ -60,6 +60,7 @@ class Chats:
         self._renderer = Renderer()
         self._render_lock = threading.Lock()
         self.models, self.default_model = configured_models(self.environ, cwd)
+        self._workers = Workers()
         self._secrets = _secrets(self.environ, cwd)
 
     # -- reading the history -------------------------------------------------------
@@ -149,7 +150,7 @@ class Chats:
             if cid is None:
                 chat.session.close()
             raise
-        live.start()
+        live.start(self._workers)
         return new_cid, live
 
     def stop(self, cid: int) -> bool:

@@ -3,8 +3,9 @@
 `LiveTurn.start` runs a `SessionTurn` (the same turn logic as the terminal)
 in a worker thread, which turns its text into page operations
 (`html.HtmlStream`): the first text at once, then at most every
-`REPAINT_INTERVAL`, so a long reply costs linear time; a second thread
-paints text the throttle held back when the stream stalls. Operations go to
+`REPAINT_INTERVAL`, so a long reply costs linear time; a second thread,
+started once the throttle first holds text back, paints it if the stream
+stalls. Operations go to
 every follower (an SSE response) through its asyncio queue; a follower that
 joins late (a reloaded page) starts from a snapshot of the reply so far.
 
@@ -21,6 +22,7 @@ turn as "stopped", keeping the text that arrived.
 from __future__ import annotations
 
 import asyncio
+import queue
 import socket
 import sys
 import threading
@@ -100,6 +102,32 @@ class SocketWatch:
                 pass  # closed already
 
 
+class Workers:
+    """Daemon threads that run turns, kept between turns: starting a thread
+    makes its starter wait until the new thread is scheduled, which a busy
+    machine makes slow, and the starter here is the request. Idle threads
+    wait for the next job; one is added when none is idle."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            spawn = self._idle == 0
+            self._idle -= 0 if spawn else 1
+        self._jobs.put(job)
+        if spawn:
+            threading.Thread(target=self._work, name="chinwag-web-turn", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            self._jobs.get()()
+            with self._lock:
+                self._idle += 1
+
+
 class Follower:
     """One SSE response following a turn: its loop and queue."""
 
@@ -124,6 +152,7 @@ class LiveTurn:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # text arrived, or the turn ended
         self._painted: float | None = None  # when the page was last sent new HTML
+        self._flushing = False  # the thread painting held-back text runs
         self._followers: list[Follower] = []
         self._cancelled = threading.Event()
         self.done = threading.Event()
@@ -168,9 +197,10 @@ class LiveTurn:
 
     # -- running -----------------------------------------------------------------
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="chinwag-web-turn", daemon=True).start()
-        threading.Thread(target=self._flush_held, name="chinwag-web-paint", daemon=True).start()
+    def start(self, workers: Workers) -> None:
+        """Run the turn on one of `workers` (threads kept between turns:
+        starting a thread makes the caller wait for it to be scheduled)."""
+        workers.submit(self._run)
 
     def cancel(self) -> None:
         """Stop the reply now (see the module docstring); safe from any thread, idempotent."""
@@ -217,6 +247,9 @@ class LiveTurn:
             if self._painted is None or time.monotonic() - self._painted >= REPAINT_INTERVAL:
                 self._paint()
             else:
+                if not self._flushing:  # off the first text's path: started when first needed
+                    self._flushing = True
+                    threading.Thread(target=self._flush_held, name="chinwag-web-paint", daemon=True).start()
                 self._changed.notify()
 
     def _flush_held(self) -> None:
