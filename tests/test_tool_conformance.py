@@ -426,8 +426,6 @@ def test_anthropic_tool_round_trip_request_is_what_the_sdk_sends(scripted_server
                                     "input_schema": dict(TOOLS[0].input_schema)}
 
 
-@pytest.mark.xfail(strict=True, reason="records have no block for redacted thinking: it is dropped, "
-                   "so a tool loop with thinking cannot send it back as the API requires")
 def test_anthropic_redacted_thinking_is_sent_back_in_a_tool_loop(scripted_server: ScriptedServer) -> None:
     script = anthropic_calls([PARALLEL[2]], redacted="EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIw")
     final, reply = replied("anthropic", scripted_server, script)

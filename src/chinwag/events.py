@@ -58,6 +58,7 @@ class ThinkingDelta:
 
     text: str
     signature: str = ""
+    redacted: str = ""  # a whole redacted_thinking block's data (text and signature empty then)
     type: Literal["thinking"] = field(default="thinking", init=False)
 
 

@@ -183,6 +183,7 @@ def _show(args: argparse.Namespace, ctx: _Context) -> int:
     ctx.out.write(dim[0] + "\n".join(head) + dim[1] + "\n")
     if summary.system:
         ctx.out.write(f"{dim[0]}System: {sanitize(summary.system)}{dim[1]}\n")
+    answered = blocks.answered_ids(m.message for m in messages)
     for msg in messages:
         message = msg.message
         if blocks.is_results_only(message):
@@ -191,7 +192,7 @@ def _show(args: argparse.Namespace, ctx: _Context) -> int:
             ctx.out.write(f"\nYou: {sanitize(msg.content)}\n")
         elif blocks.has_tool_blocks(message):
             ctx.out.write(f"{_speaker(msg.model)}:\n")
-            for kind, text in blocks.parts(message):
+            for kind, text in blocks.parts(message, answered):
                 line = f"thinking: {text}" if kind == "thinking" else text
                 ctx.out.write(line + "\n" if kind == "text" else f"{dim[0]}{line}{dim[1]}\n")
             ctx.out.write(f"{dim[0]}  ↳ {_reply_facts(msg)}{dim[1]}\n")
@@ -283,6 +284,7 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage]) -> st
     if summary.system:
         quoted = "\n".join(f"> {line}" for line in sanitize(summary.system).splitlines())
         parts.append(f"> **System prompt**\n>\n{quoted}\n")
+    answered = blocks.answered_ids(m.message for m in messages)
     for msg in messages:
         message = msg.message
         if blocks.is_results_only(message):
@@ -290,7 +292,7 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage]) -> st
         elif msg.role == "user":
             parts.append(f"## You\n\n{sanitize(msg.content)}\n")
         else:
-            body = (blocks.markdown(message) if blocks.has_tool_blocks(message) else sanitize(msg.content)) \
+            body = (blocks.markdown(message, answered) if blocks.has_tool_blocks(message) else sanitize(msg.content)) \
                 or "*(no text)*"
             parts.append(f"## {_speaker(msg.model)}\n\n{body}\n\n*{_reply_facts(msg)}*\n")
     return "\n".join(parts)

@@ -6,7 +6,7 @@ sanitized here, since what a tool returned is as untrusted as model output.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from chinwag.records import Message, Text, Thinking, ToolCall, ToolResult
 from chinwag.render.sanitize import sanitize
@@ -32,10 +32,17 @@ def result_line(result: ToolResult) -> str:
     return f"↳ {result.status}" + (f" · {first}" if first else "")
 
 
-def parts(message: Message) -> Iterator[tuple[str, str]]:
+def answered_ids(messages: Iterable[Message]) -> set[str]:
+    return {b.call_id for m in messages for b in m.blocks if isinstance(b, ToolResult)}
+
+
+def parts(message: Message, answered: set[str] | None = None) -> Iterator[tuple[str, str]]:
     """(kind, sanitized text) for each block in order: kind is "text", "thinking",
-    "call" or "result"; a call and a result are one line each."""
+    "call" or "result"; a call and a result are one line each. A call whose id
+    is not in `answered` (chinwag died while it ran) is followed by the result
+    the model was sent for it: interrupted."""
     from chinwag.sinks import call_line
+    from chinwag.store_blocks import INTERRUPTED
 
     for block in message.parts:
         if isinstance(block, Text):
@@ -46,14 +53,16 @@ def parts(message: Message) -> Iterator[tuple[str, str]]:
                 yield "thinking", sanitize(block.text)
         elif isinstance(block, ToolCall):
             yield "call", f"⚙ {call_line(block.name, block.input)}"
+            if answered is not None and block.id not in answered:
+                yield "result", result_line(ToolResult(block.id, INTERRUPTED, "interrupted"))
         else:
             yield "result", result_line(block)
 
 
-def markdown(message: Message) -> str:
+def markdown(message: Message, answered: set[str] | None = None) -> str:
     """The blocks as markdown: text as it is, thinking quoted, calls and results as code lines."""
     out = []
-    for kind, text in parts(message):
+    for kind, text in parts(message, answered):
         if kind == "text":
             out.append(text)
         elif kind == "thinking":

@@ -38,6 +38,7 @@ class Thinking:
 
     text: str
     signature: str = ""
+    redacted: str = ""  # Anthropic's redacted_thinking: encrypted, shown as nothing, sent back as is
     type: Literal["thinking"] = field(default="thinking", init=False)
 
 
@@ -130,7 +131,8 @@ def block_to_json(block: Block) -> dict[str, Any]:
     if isinstance(block, ToolResult):
         return {"type": block.type, "call_id": block.call_id, "content": block.content, "status": block.status}
     if isinstance(block, Thinking):
-        return {"type": block.type, "text": block.text, "signature": block.signature}
+        redacted = {"redacted": block.redacted} if block.redacted else {}
+        return {"type": block.type, "text": block.text, "signature": block.signature, **redacted}
     return {"type": block.type, "text": block.text}
 
 
@@ -140,7 +142,7 @@ def block_from_json(data: Mapping[str, Any]) -> Block:
     if kind == "text":
         return Text(str(data.get("text", "")))
     if kind == "thinking":
-        return Thinking(str(data.get("text", "")), str(data.get("signature", "")))
+        return Thinking(str(data.get("text", "")), str(data.get("signature", "")), str(data.get("redacted", "")))
     if kind == "tool_call":
         return ToolCall(str(data["id"]), str(data["name"]), dict(data.get("input") or {}))
     if kind in ("image", "document"):

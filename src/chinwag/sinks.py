@@ -104,7 +104,7 @@ class TerminalSink:
                 self.out.write("\n")  # markdown blocks start at column 0, under the label
             self._text_started = True
             self.renderer.feed(event.text)
-        elif isinstance(event, ThinkingDelta):
+        elif isinstance(event, ThinkingDelta) and event.text:  # a signature or redacted block shows nothing
             self._show_thinking(event.text)
         elif isinstance(event, ToolCallReady):
             self._tool_line(f"⚙ {call_line(event.name, event.input)}")
@@ -243,5 +243,9 @@ class JsonSink:
         })
 
     def _write(self, record: dict[str, object]) -> None:
-        self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = json.dumps(record, ensure_ascii=False)
+        try:
+            self.out.write(line + "\n")
+        except UnicodeEncodeError:  # half a character (a broken server's fragment): escaped, still JSON
+            self.out.write(json.dumps(record) + "\n")
         self.out.flush()

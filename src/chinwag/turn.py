@@ -62,7 +62,9 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
     if isinstance(event, ThinkingDelta):
         blocks = _mixed(reply)
         open_thinking = blocks[-1] if blocks and isinstance(blocks[-1], Thinking) else None
-        if open_thinking is not None and not open_thinking.signature:
+        if event.redacted:
+            blocks = blocks + (Thinking("", "", event.redacted),)
+        elif open_thinking is not None and not open_thinking.signature and not open_thinking.redacted:
             blocks = blocks[:-1] + (Thinking(open_thinking.text + event.text, event.signature),)
         else:
             blocks = blocks + (Thinking(event.text, event.signature),)

@@ -8,7 +8,8 @@ in fragments joined per block index and parsed at content_block_stop; an
 empty input is {}); message_delta (stop reason, output
 tokens); message_stop (the end); error (the server gave up mid-reply: on a 200
 response, so it is classified by its `type`). Everything else (ping,
-citations, redacted thinking, event types invented later) is skipped.
+citations, event types invented later) is skipped; redacted_thinking is kept
+whole (shown as nothing) and sent back unchanged, as the API requires.
 
 Requests send each message's blocks: tool calls as tool_use, their results as
 tool_result (`tool_use_id`, `content`, `is_error`) in the next user message,
@@ -33,7 +34,7 @@ from chinwag.events import (
     Usage,
 )
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import ApiCall, HttpSettings, base64_of, read_to_end, stream_events, tool_input
+from chinwag.providers.http import ApiCall, HttpSettings, base64_of, read_to_end, stream_events, tool_input, whole
 from chinwag.records import ChatRequest, Message, Text, Thinking, ToolCall, ToolResult, Window
 
 if TYPE_CHECKING:
@@ -121,6 +122,8 @@ def _content(message: Message) -> str | list[dict[str, Any]]:
         if isinstance(block, Text):
             if block.text:
                 blocks.append({"type": "text", "text": block.text})
+        elif isinstance(block, Thinking) and block.redacted:
+            blocks.append({"type": "redacted_thinking", "data": block.redacted})
         elif isinstance(block, Thinking):
             if block.signature:  # unsigned reasoning (another provider's) cannot be sent back
                 blocks.append({"type": "thinking", "thinking": block.text, "signature": block.signature})
@@ -160,9 +163,11 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
                 calls[data.get("index")] = (call_id, name, [], block.get("input"))
                 yield ToolCallStart(call_id, name)
             elif block.get("type") == "text" and block.get("text"):
-                yield TextDelta(block["text"])
+                yield TextDelta(whole(block["text"]))
             elif block.get("type") == "thinking" and (block.get("thinking") or block.get("signature")):
-                yield ThinkingDelta(str(block.get("thinking") or ""), str(block.get("signature") or ""))
+                yield ThinkingDelta(whole(str(block.get("thinking") or "")), str(block.get("signature") or ""))
+            elif block.get("type") == "redacted_thinking" and block.get("data"):
+                yield ThinkingDelta("", "", str(block["data"]))
         elif kind == "content_block_stop":
             call = calls.pop(data.get("index"), None)
             if call is not None:
@@ -196,9 +201,9 @@ def _ready(call_id: str, name: str, fragments: list[str], at_start: object) -> I
 def _delta(delta: dict[str, Any], call: _Call | None) -> Iterator[Event]:
     kind = delta.get("type")
     if kind == "text_delta" and delta.get("text"):
-        yield TextDelta(delta["text"])
+        yield TextDelta(whole(delta["text"]))
     elif kind == "thinking_delta" and delta.get("thinking"):
-        yield ThinkingDelta(delta["thinking"])
+        yield ThinkingDelta(whole(delta["thinking"]))
     elif kind == "signature_delta" and delta.get("signature"):
         yield ThinkingDelta("", delta["signature"])
     elif kind == "input_json_delta" and call is not None:
@@ -214,9 +219,11 @@ def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
     for block in data.get("content") or []:
         kind = block.get("type")
         if kind == "text" and block.get("text"):
-            yield TextDelta(block["text"])
+            yield TextDelta(whole(block["text"]))
         elif kind == "thinking":
-            yield ThinkingDelta(str(block.get("thinking") or ""), str(block.get("signature") or ""))
+            yield ThinkingDelta(whole(str(block.get("thinking") or "")), str(block.get("signature") or ""))
+        elif kind == "redacted_thinking" and block.get("data"):
+            yield ThinkingDelta("", "", str(block["data"]))
         elif kind == "tool_use":
             call_id, name = str(block.get("id") or ""), str(block.get("name") or "")
             yield ToolCallStart(call_id, name)
@@ -234,7 +241,7 @@ def _usage_of(raw: object) -> dict[str, Any]:
 
 
 def _error_event(data: str) -> ProviderError:
-    from chinwag.providers.http import error_detail
+    from chinwag.providers.http import error_detail, whole
 
     import json
 

@@ -386,7 +386,7 @@ def tool_input(text: str) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        value = json.loads(_whole_characters(text))
+        value = json.loads(whole(text))
     except ValueError as exc:
         raise StreamInterrupted(f"the server sent a tool call whose input is not JSON ({exc}).",
                                 reason="malformed tool call") from exc
@@ -396,10 +396,14 @@ def tool_input(text: str) -> dict[str, Any]:
     return value
 
 
-def _whole_characters(text: str) -> str:
+def whole(text: str) -> str:
     """`text` with a character's UTF-16 halves that came in separate fragments
     joined again (a proxy slicing JavaScript strings can cut an emoji in two),
-    and any half left alone replaced by U+FFFD: neither can be written as UTF-8."""
+    and any half left alone replaced by U+FFFD: neither can be written as UTF-8
+    (to a terminal, a pipe, --json or the history). Every text a provider
+    yields goes through here."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
         return text

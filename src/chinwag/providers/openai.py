@@ -40,6 +40,7 @@ from chinwag.providers.http import (
     read_to_end,
     stream_events,
     tool_input,
+    whole,
 )
 from chinwag.records import ChatRequest, Document, Image, Message, ToolCall, ToolResult, Window
 
@@ -263,10 +264,10 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
             delta = choice.get("delta") or {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
-                yield ThinkingDelta(reasoning)
+                yield ThinkingDelta(whole(reasoning))
             content = delta.get("content")
             if isinstance(content, str) and content:
-                yield TextDelta(content)
+                yield TextDelta(whole(content))
             for fragment in delta.get("tool_calls") or []:
                 if isinstance(fragment, dict):
                     yield from calls.add(fragment)
@@ -288,10 +289,10 @@ def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
     message = choice.get("message") or {}
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
-        yield ThinkingDelta(reasoning)
+        yield ThinkingDelta(whole(reasoning))
     text = message.get("content") or ""
     if text:
-        yield TextDelta(text)
+        yield TextDelta(whole(text))
     calls = _ToolCalls()
     for index, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") or {} if isinstance(call, dict) else {}
