@@ -20,13 +20,13 @@ arrive is kept (and sent with the next question, as in the chat).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from chinwag.events import Event
-from chinwag.records import Message, Reply
+from chinwag.records import Block, Message, Reply
 from chinwag.session import Session, SessionTurn, open_session
 
 
@@ -74,16 +74,20 @@ class Chat:
         recorder = self._session.recorder
         return recorder.conversation_id if recorder is not None else None
 
-    def stream(self, text: str) -> Iterator[Event]:
+    def stream(self, text: str, attachments: Sequence[str | Path | Block] = ()) -> Iterator[Event]:
         """Ask `text` and yield the reply's events as they arrive: `TextDelta`
         (type "text"), `Usage`, `Stop`, and `Retrying` / `Notice` along the way.
         Stopping early (break, close) closes the connection and keeps the partial reply;
-        nothing is sent or saved until the first event is asked for."""
-        yield from self._drive(self._session.begin(text))
+        nothing is sent or saved until the first event is asked for. `attachments`
+        as for `ask`."""
+        blocks = self._blocks(attachments)
+        yield from self._drive(self._session.begin(text, blocks))
 
-    def ask(self, text: str) -> Reply:
-        """Ask `text` and return the whole reply."""
-        return self._consume(self._session.begin(text))
+    def ask(self, text: str, attachments: Sequence[str | Path | Block] = ()) -> Reply:
+        """Ask `text` and return the whole reply. `attachments` go with it: paths,
+        http(s) URLs (images, PDFs, text files, as `chinwag -a`) or blocks
+        (`chinwag.records.Image(...)`); one that cannot be sent raises UsageError."""
+        return self._consume(self._session.begin(text, self._blocks(attachments)))
 
     def retry(self) -> Reply:
         """Drop the last reply and ask again."""
@@ -103,6 +107,14 @@ class Chat:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+    def _blocks(self, attachments: Sequence[str | Path | Block]) -> tuple[Block, ...]:
+        if not attachments:
+            return ()
+        from chinwag.attachments import load
+
+        provider = self._session.provider.name
+        return tuple(load(str(a), provider).block if isinstance(a, (str, Path)) else a for a in attachments)
 
     def _consume(self, turn: SessionTurn) -> Reply:
         for _ in self._drive(turn):

@@ -131,6 +131,8 @@ def _parser(out: TextIO) -> _Parser:
     sub = commands.add_parser("export", out=out, help="write a conversation to stdout")
     sub.add_argument("id", **ident)
     sub.add_argument("--format", required=True, choices=("markdown", "md", "json"))
+    sub.add_argument("-o", "--output", metavar="FILE", help="write to FILE (markdown: attachments beside it,"
+                     " in FILE_files/); default stdout")
     sub.set_defaults(run=_export)
 
     sub = commands.add_parser("delete", out=out, help="delete a conversation")
@@ -190,6 +192,8 @@ def _show(args: argparse.Namespace, ctx: _Context) -> int:
             ctx.out.write("".join(f"{dim[0]}{text}{dim[1]}\n" for _, text in blocks.parts(message)))
         elif msg.role == "user":
             ctx.out.write(f"\nYou: {sanitize(msg.content)}\n")
+            ctx.out.write("".join(f"{dim[0]}{text}{dim[1]}\n" for kind, text in blocks.parts(message)
+                                  if kind == "attachment"))
         elif blocks.has_tool_blocks(message):
             ctx.out.write(f"{_speaker(msg.model)}:\n")
             for kind, text in blocks.parts(message, answered):
@@ -227,11 +231,25 @@ def _search(args: argparse.Namespace, ctx: _Context) -> int:
 
 def _export(args: argparse.Namespace, ctx: _Context) -> int:
     summary, messages = _load(ctx, args.id)
-    if args.format == "json":
-        _write_json(ctx.out, _conversation_json(summary, messages))
+    if args.format == "json":  # attachments inline, in base64
+        text = json.dumps(_conversation_json(summary, messages), indent=2) + "\n"
     else:
-        ctx.out.write(_markdown(summary, messages))
+        text = _markdown(summary, messages, _export_attachments(args, ctx, summary, messages))
+    if not args.output:
+        ctx.out.write(text)
+        return 0
+    try:
+        Path(args.output).expanduser().write_text(text, encoding="utf-8")
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise UsageError(f"cannot write {args.output}: {getattr(exc, 'strerror', None) or exc}.") from None
     return 0
+
+
+def _export_attachments(args: argparse.Namespace, ctx: _Context, summary: ConversationSummary,
+                        messages: list[StoredMessage]) -> dict[str, str]:
+    from chinwag.attachments_export import write_beside
+
+    return write_beside([m.message for m in messages], args.output, summary.id, ctx.err)
 
 
 def _delete(args: argparse.Namespace, ctx: _Context) -> int:
@@ -276,7 +294,7 @@ def _load(ctx: _Context, ident: str) -> tuple[ConversationSummary, list[StoredMe
         return summary, store.messages(summary.id)
 
 
-def _markdown(summary: ConversationSummary, messages: list[StoredMessage]) -> str:
+def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links: dict[str, str] | None = None) -> str:
     parts = [f"# {_clean_line(summary.title) or f'Conversation {summary.id}'}\n",
              f"- Conversation: {summary.id}",
              f"- Started: {_local(summary.created_at)}",
@@ -291,11 +309,19 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage]) -> st
             parts.append(f"{blocks.markdown(message)}\n")
         elif msg.role == "user":
             parts.append(f"## You\n\n{sanitize(msg.content)}\n")
+            if links and (attached := _links(message, links)):
+                parts.append(attached + "\n")
         else:
             body = (blocks.markdown(message, answered) if blocks.has_tool_blocks(message) else sanitize(msg.content)) \
                 or "*(no text)*"
             parts.append(f"## {_speaker(msg.model)}\n\n{body}\n\n*{_reply_facts(msg)}*\n")
     return "\n".join(parts)
+
+
+def _links(message: Any, links: dict[str, str]) -> str:
+    from chinwag.attachments_export import markdown_links
+
+    return markdown_links(message, links)
 
 
 def _reply_facts(msg: StoredMessage) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from chinwag.records import Message, Text, Thinking, ToolCall, ToolResult
+from chinwag.records import Document, Image, Message, Text, Thinking, ToolCall, ToolResult
 from chinwag.render.sanitize import sanitize
 
 FIRST_LINE_WIDTH = 80
@@ -55,6 +55,10 @@ def parts(message: Message, answered: set[str] | None = None) -> Iterator[tuple[
             yield "call", f"⚙ {call_line(block.name, block.input)}"
             if answered is not None and block.id not in answered:
                 yield "result", result_line(ToolResult(block.id, INTERRUPTED, "interrupted"))
+        elif isinstance(block, (Image, Document)):
+            from chinwag.attachments import describe
+
+            yield "attachment", sanitize(describe(block))
         else:
             yield "result", result_line(block)
 

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO, cast
 
 from chinwag import __version__
 from chinwag.errors import ChinwagError, UsageError
@@ -22,6 +22,7 @@ examples:
   chinwag                                   chat (Claude with ANTHROPIC_API_KEY, else the bundled model)
   chinwag "Explain how a CPU works"         one reply, then exit
   cat notes.txt | chinwag "summarise this"  stdin joins the prompt (or: -f notes.txt)
+  chinwag -a diagram.png "what is wrong?"   attach images, PDFs, text files, URLs (-a - for stdin)
   chinwag -m openai:gpt-4o-mini "hi"        any provider: anthropic:NAME, openai:NAME, local, local:PATH.gguf
   OPENAI_BASE_URL=http://127.0.0.1:11434/v1 chinwag -m llama3.2   Ollama, vLLM, llama.cpp, TGI
   chinwag --json "hi" | jq .                newline-delimited JSON events
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("prompt", nargs="*", help="ask once and exit (otherwise: interactive chat)")
     p.add_argument("-f", "--file", metavar="PATH", help="read the prompt (or text to add to it) from a file")
+    p.add_argument("-a", "--attach", action="append", metavar="PATH|URL|-",
+                   help="attach an image, PDF or text file, a URL, or stdin (-) to the message (repeatable)")
+    p.add_argument("--as-text", action="store_true", help="send an attached PDF's text rather than the PDF")
     p.add_argument("-m", "--model", help="anthropic:NAME, openai:NAME, local, local:PATH.gguf, or a bare name")
     p.add_argument("-s", "--system", help="system prompt")
     p.add_argument("--max-tokens", type=int, metavar="N", help="longest reply, in tokens (default 4096)")
@@ -128,7 +132,10 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from chinwag.config import resolve
     from chinwag.session import open_session
 
-    prompt = read_prompt(args.prompt, sys.stdin, args.file)
+    attach = args.attach or []
+    prompt = read_prompt(args.prompt, cast(TextIO, None) if "-" in attach else sys.stdin, args.file)
+    if "-" in attach and prompt is None:
+        raise UsageError('-a - reads the attachment from stdin; ask about it in words: chinwag -a - "what is this?"')
     flags: dict[str, Any] = {
         "model": args.model, "system": args.system, "max_tokens": args.max_tokens,
         "temperature": args.temperature, "save": False if args.no_save else None, "timeout": args.timeout,
@@ -149,17 +156,37 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         if prompt is not None:
             from chinwag.cli.oneshot import run_once
 
-            return run_once(session, prompt, json_mode=args.json, stats=args.stats, markdown=markdown)
+            return run_once(session, prompt, json_mode=args.json, stats=args.stats, markdown=markdown,
+                            attachments=_attachments(attach, settings.provider, args.as_text))
         from chinwag.cli.repl import Repl
         from chinwag.paths import data_dir
 
         repl = Repl(session, color=color, quiet=args.quiet, environ=environ, markdown=markdown, flags=flags,
                     history_file=data_dir(environ) / "input_history" if settings.save else None)
+        if attach:  # for the first message
+            from chinwag.attachments import load
+
+            repl.pending = [load(spec, settings.provider, as_text=args.as_text) for spec in attach]
         return repl.run()
     finally:
         session.close()
         for notice in session.take_notices():  # e.g. saves that could not be written by the end
             sys.stderr.write(f"chinwag: {notice}\n")
+
+
+def _attachments(specs: list[str], provider: str, as_text: bool) -> tuple[Any, ...]:
+    """Each -a, read and checked before anything is sent; its 📎 line on stderr."""
+    if not specs:
+        return ()
+    from chinwag.attachments import load
+    from chinwag.render.sanitize import sanitize
+
+    loaded = [load(spec, provider, as_text=as_text) for spec in specs]
+    dim = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    for attachment in loaded:
+        line = sanitize(attachment.line)
+        sys.stderr.write(f"\x1b[2m{line}\x1b[0m\n" if dim else f"{line}\n")
+    return tuple(a.block for a in loaded)
 
 
 def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool) -> None:

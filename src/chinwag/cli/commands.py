@@ -167,6 +167,30 @@ def _show(repl: Repl, arg: str) -> None:
     repl.out.write(sanitize(result.content) + ("" if result.content.endswith("\n") else "\n"))
 
 
+def _attach(repl: Repl, arg: str) -> None:
+    """`/attach PATH|URL` adds to the next message; alone, lists what is pending;
+    `--as-text PATH` sends a PDF's text; `--clear` drops what is pending."""
+    if arg == "--clear":
+        repl.pending = []
+        repl.out.write("Nothing attached now.\n")
+        return
+    if not arg:
+        for attachment in repl.pending:
+            repl.out.write(repl.dim(sanitize(attachment.line)) + "\n")
+        repl.out.write(f"{len(repl.pending)} attached to your next message; /attach --clear drops them.\n"
+                       if repl.pending else "Nothing attached; /attach PATH adds a file (or a URL) to your next message.\n")
+        return
+    from chinwag.attachments import load
+
+    as_text = arg.startswith("--as-text ")
+    spec = arg.removeprefix("--as-text ").strip() if as_text else arg
+    if len(spec) > 1 and spec[0] == spec[-1] and spec[0] in "'\"":  # a pasted, quoted path
+        spec = spec[1:-1]
+    attachment = load(spec, repl.session.provider.name, as_text=as_text)
+    repl.pending.append(attachment)
+    repl.out.write(repl.dim(f"{sanitize(attachment.line)} · with your next message") + "\n")
+
+
 def _exit(repl: Repl, arg: str) -> None:
     raise AssertionError("/exit is handled by the REPL loop")  # pragma: no cover
 
@@ -199,6 +223,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("/history", "[search WORDS|show ID]", "saved conversations: recent, search, show", _history,
             complete=_history_words),
     Command("/save", "FILE", "write this conversation to a markdown file", _save, complete=_paths),
+    Command("/attach", "[PATH|URL]", "add an image, PDF or file to your next message; alone: list them", _attach,
+            complete=_paths),
     Command("/copy", "", "copy the last reply to the clipboard", _copy),
     Command("/stats", "", "show the last reply's timing and tokens", _stats),
     Command("/tools", "", "the tools enabled and how each is approved", _tools),

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from chinwag.records import Block
 from chinwag.session import Session
 from chinwag.sinks import JsonSink, TerminalSink
 from chinwag.turn import Sink
 
 
 def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: bool = False,
-             markdown: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+             markdown: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+             attachments: tuple[Block, ...] = ()) -> int:
     """0 when the reply completed, 1 when it failed, 130 when the user stopped it."""
     sink: Sink
     notice = session.settings.notice
@@ -29,7 +31,7 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
                             show_stats=stats, color=err.isatty(), markdown=markdown)
     if session.tool_use is not None:
         session.tool_use.start()  # MCP servers come up while the request is on its way
-    reply = session.ask(prompt, [sink])
+    reply = session.ask(prompt, [sink], attachments)
     if reply.cancelled:
         return 130
     return 0 if reply.status == "complete" else 1

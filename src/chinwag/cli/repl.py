@@ -14,12 +14,15 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
 from chinwag.errors import ChinwagError
 from chinwag.session import Session
 from chinwag.sinks import TerminalSink, assistant_name
+
+if TYPE_CHECKING:
+    from chinwag.attachments import Attachment
 
 GOODBYE = "Goodbye!"
 QUIT_WORDS = {"quit", "exit", "/exit", "/quit", ":q"}
@@ -44,6 +47,7 @@ class Repl:
         self.flags = dict(flags or {})  # the command line's, for /model to resolve with
         self.history_file = history_file
         self.reader = reader or LineReader(out, history_file=history_file, dim=self.dim, guard=session.guard)
+        self.pending: list[Attachment] = []  # /attach (or -a): sent with the next message
 
     def run(self) -> int:
         """Returns the exit code: 0 after quit/Ctrl-D, 130 after Ctrl-C twice at the prompt."""
@@ -80,7 +84,7 @@ class Repl:
                 with self.session.guard.allowed():
                     run_command(self, line)
             else:
-                self.session.ask(line, [self.sink()])
+                self.send(line)
         except ChinwagError as exc:
             self.err.write(f"chinwag: {exc.message}\n")
         except KeyboardInterrupt:
@@ -88,6 +92,20 @@ class Repl:
         except OSError as exc:  # e.g. the terminal went away mid-write; nothing to save that is not saved
             self.err.write(f"chinwag: {exc.strerror or exc}\n")
         self.out.flush()
+
+    def send(self, line: str) -> None:
+        """`line` as the next message, with the attachments pending (their 📎 lines first).
+        Refused attachments (the model reads text only) stay pending."""
+        blocks = tuple(a.block for a in self.pending)
+        if blocks:
+            from chinwag.attachments import check
+            from chinwag.render.sanitize import sanitize
+
+            check(blocks, self.session.provider.name)
+            for attachment in self.pending:
+                self.out.write(self.dim(sanitize(attachment.line)) + "\n")
+            self.pending = []
+        self.session.ask(line, [self.sink()], blocks)
 
     def sink(self) -> TerminalSink:
         label = f"{assistant_name(self.session.provider.name)}: "
@@ -102,6 +120,10 @@ class Repl:
         self.out.write(f"chinwag · {self.session.model} · type quit to exit\n")
         if self.session.settings.notice:
             self.out.write(self.dim(self.session.settings.notice) + "\n")
+        for attachment in self.pending:  # -a: goes with the first message
+            from chinwag.render.sanitize import sanitize
+
+            self.out.write(self.dim(f"{sanitize(attachment.line)} · with your first message") + "\n")
         self.out.flush()
 
     def _start_warm_up(self) -> None:
