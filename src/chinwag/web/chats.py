@@ -19,12 +19,13 @@ import importlib.util
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any, Literal
 
+from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.session import Session, SessionTurn
 from chinwag.web.html import Renderer, user_html
@@ -45,6 +46,7 @@ class WebChat:
     watch: SocketWatch = field(default_factory=SocketWatch)
     lock: threading.Lock = field(default_factory=threading.Lock)
     live: LiveTurn | None = None
+    renderer: Renderer = field(default_factory=Renderer)  # its turns run one at a time
 
 
 class Chats:
@@ -126,13 +128,17 @@ class Chats:
         from chinwag.config import resolve
 
         spec = model or self.default_model
-        settings = resolve(self.environ, self.cwd, {"model": spec, "save": True})
+
+        def settings() -> Settings:  # only when a session is opened or switched: the next turn's is ready
+            return resolve(self.environ, self.cwd, {"model": spec, "save": True})
+
         chat = self._claim(cid, settings, spec)
         try:
             if chat.spec != spec:
                 from chinwag.providers.registry import LazyProvider
 
-                chat.session.switch(settings, LazyProvider(settings))
+                switched = settings()
+                chat.session.switch(switched, LazyProvider(switched))
                 chat.spec = spec
             turn = self._begin(chat.session, action, text)
             recorder = chat.session.recorder
@@ -140,7 +146,7 @@ class Chats:
             if new_cid is None:
                 turn.finish()
                 raise UsageError("the history database cannot be written; see `chinwag history check`.")
-            live = LiveTurn(turn, chat.watch, Renderer(), lambda ended: self._ended(chat, ended), self.redact)
+            live = LiveTurn(turn, chat.watch, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
             chat.live = live
             with self._lock:
                 self._chats[new_cid] = chat
@@ -160,7 +166,7 @@ class Chats:
         live.cancel()
         return True
 
-    def _claim(self, cid: int | None, settings: Any, spec: str) -> WebChat:
+    def _claim(self, cid: int | None, settings: Callable[[], Settings], spec: str) -> WebChat:
         """The conversation's chat, its lock taken for a turn; Busy if a turn runs."""
         for _ in range(2):
             chat = self._chat(cid, settings, spec)
@@ -171,11 +177,11 @@ class Chats:
             # else it was closed for being idle just now: open it afresh
         raise Busy("a reply is streaming in this conversation; it is shown as it arrives.")
 
-    def _chat(self, cid: int | None, settings: Any, spec: str) -> WebChat:
+    def _chat(self, cid: int | None, settings: Callable[[], Settings], spec: str) -> WebChat:
         from chinwag.session import open_session
 
         if cid is None:
-            session = open_session(settings, self.environ)
+            session = open_session(settings(), self.environ)
             if session.recorder is not None:
                 session.recorder.open()  # the conversation gets its id as the first message is saved
             return WebChat(session, spec)
@@ -186,7 +192,7 @@ class Chats:
                 return chat
         if self._read(lambda store: store.conversation(cid)) is None:
             raise UsageError(f"no conversation {cid}; it may have been deleted.")
-        chat = WebChat(open_session(settings, self.environ, resume=cid), spec)
+        chat = WebChat(open_session(settings(), self.environ, resume=cid), spec)
         with self._lock:
             existing = self._chats.setdefault(cid, chat)
         if existing is not chat:  # another request opened it meanwhile
