@@ -458,10 +458,14 @@ def test_thinking_streams_dim_and_goes_back_with_its_signature(
 def test_thinking_is_dim_on_the_terminal(work: Path, home: Path, server: ScriptedServer) -> None:
     server.enqueue(anthropic_calls([], text="Hi.", thinking="pondering deeply", stop="end_turn"))
     child = chat(anthropic_env(home, server.base_url), work, "--think")
+    child.logfile_read = log = _Log()
     say(child, "hello")
     child.expect_exact("Hi.")
     child.expect("You: ")
     quit_chat(child)
+    screen = "".join(log.parts)
+    assert "\x1b[2mthinking: \x1b[0m\x1b[2mpondering de" in screen
+    assert screen.index("pondering") < screen.index("Hi.")
     assert server.requests[0].json["thinking"] == {"type": "enabled", "budget_tokens": 4096}
 
 
@@ -542,7 +546,9 @@ def test_save_writes_calls_and_results_sanitized(work: Path, home: Path, server:
 def test_hostile_tool_output_is_sanitized_on_screen_but_reaches_the_model_raw(
         work: Path, home: Path, server: ScriptedServer) -> None:
     (work / "hostile.txt").write_text(HOSTILE)
-    server.enqueue(anthropic_calls([("toolu_1", "read_file", {"path": "hostile.txt"})]), Reply(chunks=["Hm."]))
+    server.enqueue(anthropic_calls([("toolu_1", "read_file", {"path": "no\x1b]0;pwned\x07such\x1b[2J.txt"}),
+                                    ("toolu_2", "read_file", {"path": "hostile.txt"})]),
+                   Reply(chunks=["Hm."]))
     child = chat(anthropic_env(home, server.base_url), work, "-T", "read_file")
     child.logfile_read = log = _Log()
     say(child, "read it")
@@ -555,7 +561,9 @@ def test_hostile_tool_output_is_sanitized_on_screen_but_reaches_the_model_raw(
     screen = "".join(log.parts)
     assert "title" in screen and "clear" in screen
     assert "\x1b]0;" not in screen and "\x1b[2J" not in screen and "\x07" not in screen
-    assert results_sent(server.requests[1])[0]["content"] == HOSTILE
+    # The model's arguments are shown as JSON escapes, never as raw bytes.
+    assert 'read_file(path="no\\u001b]0;pwned\\u0007such\\u001b[2J.txt")' in screen
+    assert results_sent(server.requests[1])[1]["content"] == HOSTILE
 
 
 class _Log:
