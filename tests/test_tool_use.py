@@ -585,3 +585,44 @@ def test_think_before_the_question_takes_it_as_the_question(
     body = server.requests[0].json
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 4096}
     assert "say hi" in json.dumps(body["messages"])
+
+
+def test_ctrl_c_at_the_approval_question_runs_nothing_and_the_chat_goes_on(
+        work: Path, home: Path, server: ScriptedServer) -> None:
+    server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "touch ran.txt"}),
+                                    ("toolu_2", "shell", {"command": "touch ran2.txt"})]), Reply(chunks=["Fine."]))
+    child = chat(anthropic_env(home, server.base_url), work, "-T", "shell")
+    say(child, "make files")
+    child.expect_exact("Allow?")
+    time.sleep(0.3)
+    child.sendintr()
+    child.expect("You: ", timeout=5)
+    say(child, "never mind")
+    child.expect_exact("Fine.")
+    child.expect("You: ")
+    quit_chat(child)
+    assert not (work / "ran.txt").exists() and not (work / "ran2.txt").exists()
+    sent = results_sent(server.requests[1])
+    assert [r["id"] for r in sent] == ["toolu_1", "toolu_2"] and all(r["is_error"] for r in sent)
+
+
+def test_in_the_chat_the_round_limit_is_one_notice_and_the_next_message_carries_on(
+        work: Path, home: Path, server: ScriptedServer) -> None:
+    (home / "config.toml").write_text("max_tool_rounds = 1\n")
+    server.enqueue(anthropic_calls([("toolu_1", "list_files", {})]), anthropic_calls([("toolu_2", "list_files", {})]),
+                   Reply(chunks=["Carrying on."]))
+    child = chat(anthropic_env(home, server.base_url), work, "-T", "list_files")
+    child.logfile_read = log = _Log()
+    say(child, "look")
+    child.expect_exact("stopped after 1 rounds of tool calls")
+    child.expect("You: ")
+    after_notice = str(child.before)
+    say(child, "go on")
+    child.expect_exact("Carrying on.")
+    child.expect("You: ")
+    quit_chat(child)
+    assert "Claude:" not in after_notice  # no label left hanging with nothing after it
+    assert "".join(log.parts).count("stopped after 1 rounds") == 1
+    last = server.requests[2].json["messages"][-1]
+    assert [b["type"] for b in last["content"]] == ["tool_result", "text"]
+    assert last["content"][0]["tool_use_id"] == "toolu_2" and last["content"][0]["is_error"] is True

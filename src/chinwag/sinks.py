@@ -184,7 +184,9 @@ class TerminalSink:
 
     def _interject(self, line: str, chinwag: bool) -> None:
         """A notice line while the label (and maybe the spinner) is on screen:
-        end that line, write ours, and start the label again if no text came yet."""
+        end that line, write ours, and start the label again if no text came yet.
+        After a tool line the label is gone for good: only the spinner comes back."""
+        had_label, had_spinner = self._label_shown, self.spinner is not None
         self._stop_spinner()
         if self._text_started:
             self.renderer.finish()  # commit what was shown; later text starts a new block
@@ -197,8 +199,13 @@ class TerminalSink:
             self.err.flush()
         self.out.flush()
         self._label_shown = False
-        if not self._text_started:
+        if self._text_started:
+            return
+        if had_label or not self.interactive:
             self._show_label()
+        elif had_spinner and self.spinner_out is not None:
+            self.spinner = Spinner(self.spinner_out, "")
+            self.spinner.start()
 
     def _show_label(self) -> None:
         if self.label:
