@@ -626,3 +626,16 @@ def test_in_the_chat_the_round_limit_is_one_notice_and_the_next_message_carries_
     last = server.requests[2].json["messages"][-1]
     assert [b["type"] for b in last["content"]] == ["tool_result", "text"]
     assert last["content"][0]["tool_use_id"] == "toolu_2" and last["content"][0]["is_error"] is True
+
+
+def test_one_shot_offers_the_mcp_servers_tools_in_its_request(
+        work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
+    config = _mcp_config(tmp_path, demo=_demo(), broken={"command": str(tmp_path / "no-such-server")})
+    server.enqueue(anthropic_calls([("toolu_1", "demo_echo", {"text": "hi"})]), Reply(chunks=["Echoed."]))
+    out = run_chinwag(["--mcp-config", str(config), "echo hi"], anthropic_env(home, server.base_url), cwd=work)
+    assert out.returncode == 0, out.stderr
+    offered = [tool["name"] for tool in server.requests[0].json.get("tools", [])]
+    assert "demo_echo" in offered and "demo_write_note" in offered
+    assert out.stdout == "Echoed.\n"
+    assert results_sent(server.requests[1])[0]["content"] == "echo: hi"
+    assert out.stderr.count("MCP server broken failed to start") == 1

@@ -59,6 +59,15 @@ class ToolUse:
         """Start MCP servers in the background (after the prompt is drawn)."""
         self.toolbox.start()
 
+    def wait_for_servers(self, timeout: float = 35.0) -> None:
+        """Wait (at most `timeout` s) until every MCP server is up or has failed,
+        so a request made now offers their tools. Ctrl-C ends the wait."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.toolbox.starting() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     def specs(self) -> tuple[ToolSpec, ...]:
         return self.toolbox.specs()
 

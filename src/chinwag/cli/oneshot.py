@@ -30,7 +30,10 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
         sink = TerminalSink(out, err, spinner_out=err if err.isatty() else None,
                             show_stats=stats, color=err.isatty(), markdown=markdown)
     if session.tool_use is not None:
-        session.tool_use.start()  # MCP servers come up while the request is on its way
+        session.tool_use.start()
+        # The one request must offer the MCP servers' tools: sent before they are
+        # up, it offered none and the model could not call them.
+        session.tool_use.wait_for_servers()
     reply = session.ask(prompt, [sink], attachments)
     if reply.cancelled:
         return 130

@@ -103,6 +103,10 @@ class Toolbox:
         return tuple(builtins[name].spec for name in self._enabled) + tuple(
             tool.spec for tool in self._hub.tools().values())
 
+    def starting(self) -> bool:
+        """True while an MCP server is still starting: its tools are not offered yet."""
+        return any(state == "starting" for _, state, _ in self._hub.states())
+
     def verdict(self, call: ToolCall) -> Verdict:
         """How `call` must be approved: ask=True when a person must say yes, with the reason."""
         if call.name in self.allow:
