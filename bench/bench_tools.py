@@ -224,7 +224,7 @@ def _gone(pgid: int) -> bool:
 
 
 def _ctrl_c(quick: bool) -> tuple[list[float], int]:
-    from tests.fakes.server import Reply, ScriptedServer
+    from tests.fakes.server import ScriptedServer
     from tests.fakes.tool_wire import anthropic_calls
 
     reps = 5 if quick else 15
@@ -254,7 +254,7 @@ def _ctrl_c(quick: bool) -> tuple[list[float], int]:
                 start = len(reader.buf)
                 pressed = time.monotonic()
                 child.sendintr()
-                seen, pos = reader.wait_for(b"You: ", start, timeout=10)
+                seen, _ = reader.wait_for(b"You: ", start, timeout=10)
                 if t:
                     times.append(seen - pressed)
                 time.sleep(0.2)
