@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from chinwag.records import Message, Window
+from chinwag.records import Document, Image, Message, Window
 
 PER_MESSAGE_OVERHEAD = 8  # role markers and separators each chat template adds
 CHARS_PER_TOKEN = 3.0  # conservative for English and code (real: ~3.5-4); CJK is closer to 1.5
+PDF_PAGE_TOKENS = 3000  # a page's text (~1,500-3,000 tokens) and its image (~1,600), high
+PDF_BYTES_PER_PAGE = 20_000  # when the page objects cannot be counted (compressed object streams)
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
 _OVERFLOW = re.compile(
     r"context[ _-]?length|context window|maximum context|too many tokens|prompt is too long"
@@ -45,7 +48,7 @@ def fit(messages: Sequence[Message], system: str | None, window: Window, reply_r
     room = window.tokens - reply_room - PER_MESSAGE_OVERHEAD
     room -= window.count(system) + PER_MESSAGE_OVERHEAD if system else 0
     budget = room * fill
-    sizes = [window.count(m.content) + PER_MESSAGE_OVERHEAD for m in messages]
+    sizes = [message_tokens(m, window) for m in messages]
     start, total = 0, sum(sizes)
     while total > budget and start < len(messages) - 1:
         total -= sizes[start]
@@ -54,6 +57,26 @@ def fit(messages: Sequence[Message], system: str | None, window: Window, reply_r
             total -= sizes[start]
             start += 1
     return list(messages[start:]), start
+
+
+def message_tokens(message: Message, window: Window) -> int:
+    """A message's size in tokens: its text by the window's counter, each attachment estimated."""
+    return window.count(message.content) + PER_MESSAGE_OVERHEAD + sum(
+        attachment_tokens(b) for b in message.blocks if isinstance(b, (Image, Document)))
+
+
+def attachment_tokens(block: Image | Document) -> int:
+    """A conservative estimate: an image costs about width×height/750 tokens (the
+    APIs scale it to at most ~1568 px a side first); a PDF page about
+    PDF_PAGE_TOKENS (its text plus the page as an image), the pages counted from
+    the file's page objects, or guessed from its size."""
+    if isinstance(block, Image):
+        from chinwag.attachments import image_size
+
+        width, height = image_size(block.data) or (1568, 1568)
+        return max(1, min(width * height, 1568 * 1568) // 750)
+    pages = len(_PDF_PAGE.findall(block.data)) or max(1, len(block.data) // PDF_BYTES_PER_PAGE)
+    return pages * PDF_PAGE_TOKENS
 
 
 def drop_half(messages: Sequence[Message]) -> tuple[list[Message], int]:
