@@ -177,3 +177,12 @@ def test_a_busy_port_is_one_line_and_exit_2(tmp_path: Path, served: Served) -> N
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert done.stderr.startswith("chinwag: cannot listen on 127.0.0.1:") and "Traceback" not in done.stderr
+
+
+def test_a_bad_port_or_host_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = anthropic_env(tmp_path, "http://127.0.0.1:9")
+    for args, message in ((["--port", "70000"], "chinwag: --port must be between 0 and 65535, got 70000.\n"),
+                          (["--host", "no.such.host.invalid", "--port", "0"], "chinwag: cannot listen on no.such.host")):
+        done = subprocess.run([CHINWAG, "serve", *args], env=env, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr

@@ -11,6 +11,7 @@ stands between the network and your chats and API keys' use.
 from __future__ import annotations
 
 import argparse
+import errno
 import socket
 import sys
 import threading
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO) -> int:
     args = build_parser().parse_args(list(argv))
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {args.port}.")
     host = args.host or DEFAULT_HOST
     if args.host is not None and host not in ("127.0.0.1", "localhost", "::1"):
         sys.stderr.write(f"chinwag: warning: listening on {host}: other machines can reach this server; "
@@ -107,7 +110,8 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; try another --port.") from exc
+        hint = "; try another --port" if exc.errno == errno.EADDRINUSE else ""
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}.") from exc
     sock.listen(128)
     return sock
 
