@@ -156,3 +156,17 @@ def picture_bytes(size: tuple[int, int]) -> bytes:
 def test_no_attach_flag_no_change(tmp_path: Path) -> None:
     result = run_chinwag(["--help"], chinwag_env(tmp_path))
     assert "-a PATH|URL|-, --attach PATH|URL|-" in result.stdout and "--as-text" in result.stdout
+
+
+def test_a_server_that_refuses_a_pdf_gets_the_hint_to_send_its_text(scripted_server: ScriptedServer,
+                                                                   tmp_path: Path) -> None:
+    from tests.fakes.server import Reply
+
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"%PDF-1.4\nbody\n%%EOF\n")
+    scripted_server.enqueue(Reply(status=400, error_message="file content parts are not supported"))
+    env = chinwag_env(tmp_path / "home", OPENAI_API_KEY="k", OPENAI_BASE_URL=scripted_server.base_url + "/v1")
+    result = run_chinwag(["-m", "openai:some-model", "-a", str(pdf), "summarise"], env)
+    assert result.returncode == 1
+    assert "file content parts are not supported" in result.stderr
+    assert "send the text instead: chinwag -a report.pdf --as-text" in result.stderr

@@ -82,6 +82,15 @@ def check(blocks: Iterable[Block], provider: str) -> None:
                              f" ({what}); use a model that sees images, e.g. -m anthropic:NAME.")
 
 
+def refusal_hint(blocks: Iterable[Block], error: str | None) -> str | None:
+    """After a server refused a request that carried a PDF: how to send its text instead."""
+    names = [b.name or "FILE.pdf" for b in blocks if isinstance(b, Document)]
+    if not names or not error:
+        return None
+    return (f"if this server does not take PDFs, send the text instead: chinwag -a {names[0]} --as-text"
+            f" (in the chat: /attach --as-text {names[0]}).")
+
+
 def sniff(data: bytes) -> str | None:
     """The media type the content says it is (images, PDF, other binary images), or None."""
     head = data[:16]

@@ -35,6 +35,11 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
         # up, it offered none and the model could not call them.
         session.tool_use.wait_for_servers()
     reply = session.ask(prompt, [sink], attachments)
+    if reply.status == "error" and attachments:
+        from chinwag.attachments import refusal_hint
+
+        if hint := refusal_hint(attachments, reply.error):
+            err.write(f"chinwag: {hint}\n")
     if reply.cancelled:
         return 130
     return 0 if reply.status == "complete" else 1

@@ -105,7 +105,12 @@ class Repl:
             for attachment in self.pending:
                 self.out.write(self.dim(sanitize(attachment.line)) + "\n")
             self.pending = []
-        self.session.ask(line, [self.sink()], blocks)
+        reply = self.session.ask(line, [self.sink()], blocks)
+        if blocks and reply.status == "error":
+            from chinwag.attachments import refusal_hint
+
+            if hint := refusal_hint(blocks, reply.error):
+                self.err.write(f"chinwag: {hint}\n")
 
     def sink(self) -> TerminalSink:
         label = f"{assistant_name(self.session.provider.name)}: "
