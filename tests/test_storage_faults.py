@@ -344,6 +344,22 @@ def test_read_only_file_chats_with_one_notice(tmp_path: Path) -> None:
     assert_kept(db, before)
 
 
+def test_a_turn_cancelled_before_its_request_leaves_no_reply_streaming(tmp_path: Path) -> None:
+    """A reply row no sink ever ended (Ctrl-C before the request) ends empty and
+    interrupted at the next save point, not "streaming" for ever: it also
+    stands for the turn, as a /retry's would (history_for_model)."""
+    db = tmp_path / "history.db"
+    recorder = Recorder(db, {})
+    recorder.save_user("never answered", MODEL, None)
+    recorder.begin_reply(MODEL, "")  # no attempt: the turn was cancelled
+    run_turn(recorder, "answered", ["ok"])
+    recorder.begin_reply(MODEL, "")  # a /retry cancelled before its request
+    recorder.close()
+    assert saved_texts(db) == [("user", "never answered", "complete"), ("assistant", "", "interrupted"),
+                               ("user", "answered", "complete"), ("assistant", "ok", "complete"),
+                               ("assistant", "", "interrupted")]
+
+
 # -- history check ----------------------------------------------------------------------
 
 def check(home: Path) -> tuple[int, str]:

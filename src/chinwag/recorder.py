@@ -51,6 +51,7 @@ class _Row:
     id: int | None = None
     values: dict[str, Any] | None = None  # a reply's text to write next (coalesced)
     queued: bool = False  # an "update" for this reply is in the queue
+    ended: bool = False  # a reply's end has been queued
 
 
 @dataclass(eq=False)
@@ -117,6 +118,7 @@ class Recorder:
         """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
         lock) and close. What could not be written is lost, and told."""
         with self._cond:
+            self._close_unended_reply()
             self._closing = True
             self._cond.notify_all()
         if self._thread is not None:
@@ -157,6 +159,7 @@ class Recorder:
     def new_conversation(self) -> None:
         """The next message opens a new saved conversation."""
         with self._cond:
+            self._close_unended_reply()
             self._conversation = None
             self._reply = None
 
@@ -164,6 +167,7 @@ class Recorder:
         """Save the user's message (with its attachments, `blocks`) before the request leaves (or queue it)."""
         stored, blobs = blocks_and_blobs(blocks)
         with self._cond:
+            self._close_unended_reply()
             if self._conversation is None:
                 self._conversation = _Row()
                 self._queue(_Op("conversation", self._conversation, model=model, system=system))
@@ -205,13 +209,17 @@ class Recorder:
         with self._cond:
             if self._conversation is None or (prefill and self._reply is not None):
                 return
+            self._close_unended_reply()
             self._reply = _Row()
             self._queue(_Op("reply", self._reply, parent=self._conversation, model=model))
         self._save_soon()
 
     def reply_sink(self, prefill: str) -> StoreSink | None:
         """A sink saving into the current reply row (one per attempt: an
-        overflow retry of the same turn saves into the same row)."""
+        overflow retry of the same turn saves into the same row). A turn that
+        ends without any attempt (Ctrl-C before the request) should still end
+        its row: `reply_sink(prefill).on_end(reply)`; else the next save point
+        (a message, a reply, a new conversation, close) marks it interrupted."""
         with self._cond:
             if self._reply is None or self._stopped:
                 return None
@@ -230,6 +238,7 @@ class Recorder:
 
     def _reply_ended(self, sink: StoreSink, reply: Reply) -> None:
         with self._cond:
+            sink.row.ended = True
             if sink in self._sinks:
                 self._sinks.remove(sink)
             if not self._sinks:
@@ -255,6 +264,14 @@ class Recorder:
         if not row.queued:
             row.queued = True
             self._pending.append(_Op("update", row))
+
+    def _close_unended_reply(self) -> None:
+        """(Holding _cond.) The current reply row, if no sink ever ended it (its
+        turn was cancelled before the request), ends empty and "interrupted"."""
+        row = self._reply
+        if row is not None and not row.ended and all(sink.row is not row for sink in self._sinks):
+            row.ended = True
+            self._update(row, "", status="interrupted")
 
     def _save_soon(self) -> None:
         """Write the queue now if that cannot wait on anything (the database is
