@@ -95,7 +95,8 @@ def test_ctrl_c_while_the_reply_is_awaited_cancels_only_the_reply(scripted_serve
     scripted_server.enqueue(Reply(chunks=["Too late."], delay_first_byte=5), Reply(chunks=["On time."]))
     child = start_chat(anthropic_env(tmp_path, scripted_server.base_url))
     child.sendline("Slow one")
-    time.sleep(0.5)
+    assert scripted_server.wait_requests(1, timeout=10)  # the request is out: we are waiting for the reply
+    time.sleep(0.2)
     child.sendintr()
     child.expect("stopped")
     child.expect("You: ")
