@@ -60,6 +60,7 @@ MODULES = [
     ("bench_continue", "/continue on the bundled model"),
     ("bench_connection_reuse", "Turn-2 first token: connection reuse over TLS"),
     ("bench_web", "chinwag serve: the page against the terminal"),
+    ("bench_attachments", "Attachments: a 20 MB file"),
     ("bench_tools", "Tool use: loop overhead, MCP start-up, Ctrl-C in a tool"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")

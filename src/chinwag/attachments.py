@@ -204,7 +204,7 @@ def _read_file(spec: str) -> tuple[str, bytes, str]:
         if size > MAX_BYTES:
             raise UsageError(f"{spec} is {size_text(size)}; chinwag attaches files up to {size_text(MAX_BYTES)}.")
         with path.open("rb") as file:
-            data = file.read(MAX_BYTES + 1)  # it may have grown since stat
+            data = file.read()  # sized from the open file: one buffer, no over-allocation
     except FileNotFoundError:
         raise UsageError(f"cannot attach {spec}: no such file.") from None
     except (OSError, RuntimeError, ValueError) as exc:  # permission, a NUL in the name, ~nobody
