@@ -166,7 +166,7 @@ async def _events(live: LiveTurn, first: list[dict[str, Any]]) -> AsyncIterator[
         while True:
             try:
                 event = await asyncio.wait_for(follower.queue.get(), KEEPALIVE)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
             if event is None:

@@ -148,7 +148,7 @@ def code_style_css() -> str:
 
     light = HtmlFormatter(style="default").get_style_defs(".hl")
     dark = HtmlFormatter(style="github-dark").get_style_defs(".hl")
-    strip = re.compile(r"^\.hl\s*\{[^}]*\}\s*$", re.M)  # keep our own background
+    strip = re.compile(r"^\.hl\s*\{[^}]*\}\s*$", re.MULTILINE)  # keep our own background
     light, dark = strip.sub("", light), strip.sub("", dark)
     return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
 

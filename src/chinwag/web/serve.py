@@ -95,7 +95,7 @@ def _check_history_once(environ: Mapping[str, str]) -> None:
     from chinwag.paths import database_file
 
     store_check.refuse_if_damaged(database_file(environ))
-    setattr(store_check, "damage_in_files", _checked_at_start)
+    setattr(store_check, "damage_in_files", _checked_at_start)  # mypy refuses assigning to a module function
 
 
 def _checked_at_start(path: Path) -> str | None:
