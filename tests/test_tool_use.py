@@ -639,3 +639,30 @@ def test_one_shot_offers_the_mcp_servers_tools_in_its_request(
     assert out.stdout == "Echoed.\n"
     assert results_sent(server.requests[1])[0]["content"] == "echo: hi"
     assert out.stderr.count("MCP server broken failed to start") == 1
+
+
+def test_a_first_message_sent_while_mcp_servers_start_waits_for_their_tools(
+        work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
+    config = _mcp_config(tmp_path, demo=_demo())
+    server.enqueue(Reply(chunks=["Hi."]))
+    child = chat(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
+    say(child, "use demo_echo")  # at once: importing `mcp` alone takes longer
+    child.expect_exact("Hi.", timeout=60)
+    child.expect("You: ")
+    quit_chat(child)
+    assert "demo_echo" in [tool["name"] for tool in server.requests[0].json.get("tools", [])]
+
+
+def test_ctrl_c_while_waiting_for_a_slow_mcp_server_gives_the_prompt_back(
+        work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
+    slow = {**_demo(), "args": ["-m", "tests.mcp_servers.demo", "--start-delay", "30"]}
+    config = _mcp_config(tmp_path, slow=slow)
+    child = chat(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
+    say(child, "hello")
+    time.sleep(0.5)
+    pressed = time.monotonic()
+    child.sendintr()
+    child.expect("You: ", timeout=5)
+    assert time.monotonic() - pressed < 1.0
+    quit_chat(child)
+    assert server.requests == []

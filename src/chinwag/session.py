@@ -184,6 +184,8 @@ class Session:
         s = self.settings
         request = self.conversation.request(s.model, s.max_tokens, s.temperature, self.stream, messages)
         request = replace(request, continue_reply=continuing)
+        if self.tool_use is not None:
+            self.tool_use.wait_for_servers()  # a message typed at once must not go without their tools
         tools = self.tool_use.specs() if self.tool_use is not None else ()
         if tools and not self.provider.supports_tools:
             if not self._told_no_tools:

@@ -54,18 +54,21 @@ class ToolUse:
                                         max_output=settings.output_limit, environ=environ)
         self.approvals: Approvals = Approvals(allow=set(settings.allow), yes=settings.yes, ask=ask)
         self.last_result: tuple[ToolCall, ToolResult] | None = None  # for /show
+        self._started = False
 
     def start(self) -> None:
         """Start MCP servers in the background (after the prompt is drawn)."""
+        self._started = True
         self.toolbox.start()
 
     def wait_for_servers(self, timeout: float = 35.0) -> None:
         """Wait (at most `timeout` s) until every MCP server is up or has failed,
-        so a request made now offers their tools. Ctrl-C ends the wait."""
+        so a request made now offers their tools; at once if they were never
+        started. Ctrl-C ends the wait."""
         import time
 
         deadline = time.monotonic() + timeout
-        while self.toolbox.starting() and time.monotonic() < deadline:
+        while self._started and self.toolbox.starting() and time.monotonic() < deadline:
             time.sleep(0.02)
 
     def specs(self) -> tuple[ToolSpec, ...]:
