@@ -3,7 +3,6 @@ rules that keep a saved conversation sendable (every tool call answered)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ def blocks_and_blobs(blocks: Sequence[Block]) -> tuple[str | None, tuple[Blob, .
     bytes, and the blobs to store beside it."""
     if not blocks or all(b.type == "text" for b in blocks):
         return None, ()
+    import hashlib  # not at the top: OpenSSL's hashes cost ~7 ms to load, and the prompt comes first
+
     items: list[dict[str, Any]] = []
     blobs: list[Blob] = []
     for block in blocks:
