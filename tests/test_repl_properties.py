@@ -31,7 +31,7 @@ import tempfile
 import termios
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -253,7 +253,6 @@ class Walk:
     interrupts: int = 0
     leaves: int = 0
     edge_interrupts: int = 0  # Ctrl-C after handle() returned, caught as run() catches it
-    bugs: list[str] = field(default_factory=list)
 
 
 WALK = Walk()
@@ -272,7 +271,6 @@ class ReplMachine(RuleBasedStateMachine):
         self.plan: Interrupt | None = None
         self.fired: list[str] = []
         self.left = False
-        self.resumed = False
         self.deleted = False  # the user deleted a saved conversation: the history no longer matches, rightly
         self.seen_requests = 0
         WALK.sequences += 1
@@ -302,7 +300,6 @@ class ReplMachine(RuleBasedStateMachine):
         self.guarding = self.session.guard.guarded()  # run() holds the guard for the chat's whole life
         self.guarding.__enter__()
         self.left = False
-        self.resumed = self.resumed or continue_last
 
     def _close(self) -> None:
         """chinwag exits: run() returns (the guard gives SIGINT back), then the session closes."""
