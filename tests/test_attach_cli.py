@@ -170,3 +170,22 @@ def test_a_server_that_refuses_a_pdf_gets_the_hint_to_send_its_text(scripted_ser
     assert result.returncode == 1
     assert "file content parts are not supported" in result.stderr
     assert "send the text instead: chinwag -a report.pdf --as-text" in result.stderr
+
+
+def test_attach_flag_in_the_chat_goes_with_the_first_message(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    png = picture(tmp_path / "first.png")
+    child = start_chat(anthropic_env(tmp_path / "home", scripted_server.base_url), ["-a", str(png)])
+    assert "📎 first.png · image/png · 1280×720" in child.before and "with your first message" in child.before
+    child.sendline("/attach -")
+    child.expect("stdin is your typing")
+    child.expect("You: ")
+    child.sendline("what is this?")
+    child.expect("Hello!")
+    child.expect("You: ")
+    child.sendline("and again?")  # sent once: the second message carries no new attachment
+    child.expect("Hello!")
+    leave_chat(child)
+    digest = hashlib.sha256(png.read_bytes()).hexdigest()
+    assert sent_images(scripted_server.requests[0].json) == [digest]
+    assert sent_images(scripted_server.requests[1].json) == [digest]  # in the history, not attached twice
+    assert scripted_server.requests[1].json["messages"][-1] == {"role": "user", "content": "and again?"}

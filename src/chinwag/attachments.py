@@ -179,6 +179,8 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 def _read(spec: str, stdin: BinaryIO | None) -> tuple[str, bytes, str]:
     """(name to show, the bytes, the media type a server declared or "")."""
+    if not spec.strip():
+        raise UsageError("say what to attach: a file's path, an http(s) URL, or - for stdin.")
     if spec == "-":
         import sys
 
@@ -208,7 +210,7 @@ def _read_file(spec: str) -> tuple[str, bytes, str]:
     except FileNotFoundError:
         raise UsageError(f"cannot attach {spec}: no such file.") from None
     except (OSError, RuntimeError, ValueError) as exc:  # permission, a NUL in the name, ~nobody
-        raise UsageError(f"cannot attach {spec}: {getattr(exc, 'strerror', None) or exc}.") from None
+        raise UsageError(f"cannot attach {spec}: {str(getattr(exc, 'strerror', None) or exc).rstrip('.')}.") from None
     if len(data) > MAX_BYTES:
         raise UsageError(f"{spec} is over {size_text(MAX_BYTES)}, the most chinwag attaches.")
     return path.name, data, ""

@@ -36,7 +36,7 @@ def fetch(url: str, max_bytes: int, timeout: float) -> tuple[str, bytes, str]:
                 media = response.headers.get("content-type", "").split(";")[0].strip().lower()
     except httpx2.TimeoutException:
         raise UsageError(f"cannot attach {url}: it timed out after {timeout:g} s.") from None
-    except httpx2.HTTPError as exc:
-        raise UsageError(f"cannot attach {url}: {exc}.") from None
+    except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
+        raise UsageError(f"cannot attach {url}: {str(exc).rstrip('.')}.") from None
     name = url.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or url
     return name, b"".join(chunks), media

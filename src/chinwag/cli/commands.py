@@ -186,6 +186,8 @@ def _attach(repl: Repl, arg: str) -> None:
     spec = arg.removeprefix("--as-text ").strip() if as_text else arg
     if len(spec) > 1 and spec[0] == spec[-1] and spec[0] in "'\"":  # a pasted, quoted path
         spec = spec[1:-1]
+    if spec == "-":
+        raise UsageError("in the chat, stdin is your typing; attach a file or URL (or pipe it: chinwag -a - \"...\").")
     attachment = load(spec, repl.session.provider.name, as_text=as_text)
     repl.pending.append(attachment)
     repl.out.write(repl.dim(f"{sanitize(attachment.line)} · with your next message") + "\n")
