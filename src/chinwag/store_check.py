@@ -92,7 +92,12 @@ def storage_error(path: Path, exc: BaseException, detail: str | None = None) -> 
 
 def damage_in_files(path: Path) -> str | None:
     """What is visibly wrong with the bytes of the database or its WAL, read
-    without SQLite (which would rewrite a WAL it cannot use), or None."""
+    without SQLite (which would rewrite a WAL it cannot use), or None.
+
+    Call it only while this process has no SQLite connection to `path`: closing
+    any file descriptor of a file drops every POSIX lock this process holds on
+    it, the connection's included, and another process could then checkpoint
+    and remove the WAL under it (`chinwag serve` checks once, at start)."""
     try:
         with path.open("rb") as file:
             header = file.read(100)

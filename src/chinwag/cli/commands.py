@@ -90,6 +90,10 @@ def _history(repl: Repl, arg: str) -> None:
         words = ["list", "--limit", "10"]
     elif words[0] == "delete" and "--yes" not in words:
         raise UsageError("delete a conversation from the shell: chinwag history delete ID")
+    elif words[0] == "check":
+        # It reads the file's bytes without SQLite, and closing a file the chat's own
+        # connection has open drops that connection's locks (POSIX): only from the shell.
+        raise UsageError("check the history from the shell, with no chat open: chinwag history check")
     history_main(words, repl.environ, repl.out, err=repl.err)
     if words[0] == "list":
         repl.out.write("Continue one later with: chinwag --resume ID\n")
