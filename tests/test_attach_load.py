@@ -181,3 +181,10 @@ def _pdf(text: str) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def test_an_image_with_too_many_pixels_is_one_line_not_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "huge.png"
+    PILImage.new("1", (12000, 8000)).save(path, "PNG")  # 96 MP of one colour: a small file
+    with pytest.raises(UsageError, match="more pixels than chinwag will decode"):
+        load(str(path), "anthropic")

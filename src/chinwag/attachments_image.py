@@ -20,10 +20,21 @@ _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image
 
 def fit_image(name: str, data: bytes, media: str, limits: Limits) -> tuple[bytes, str, tuple[int, int], tuple[int, int]]:
     """(bytes to send, their media type, size before, size after)."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))  # reads the header only
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise UsageError(f"{name} has more pixels than chinwag will decode ({(Image.MAX_IMAGE_PIXELS or 0) // 10**6}"
+                         " MP at most); downscale it first.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UsageError(f"{name} is not a readable image ({exc}).") from None
+    try:
+        with image:
             before = image.size
             if max(before) <= limits.max_edge and b64_size(len(data)) <= limits.max_bytes:
                 image.verify()  # a truncated or corrupt file is refused here, not by the API
