@@ -666,3 +666,18 @@ def test_ctrl_c_while_waiting_for_a_slow_mcp_server_gives_the_prompt_back(
     assert time.monotonic() - pressed < 1.0
     quit_chat(child)
     assert server.requests == []
+
+
+def test_one_shot_in_a_terminal_asks_there_even_when_stdout_is_a_file(
+        work: Path, home: Path, server: ScriptedServer) -> None:
+    from tests.cli_helpers import CHINWAG
+
+    server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "touch ran.txt"})]), Reply(chunks=["Done."]))
+    child = pexpect.spawn("/bin/sh", ["-c", f'"{CHINWAG}" -T shell "make a file" > out.txt'],
+                          env=anthropic_env(home, server.base_url), cwd=str(work), encoding="utf-8", timeout=30)
+    child.expect_exact('shell(command="touch ran.txt") asks because it runs a command')
+    child.expect_exact("Allow?")
+    child.sendline("y")
+    assert finish(child) == 0
+    assert (work / "ran.txt").exists()
+    assert (work / "out.txt").read_text() == "Done.\n"  # the question went to the terminal, not the file

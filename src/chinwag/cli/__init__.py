@@ -146,7 +146,7 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last)
     session.stream = not args.no_stream
     if settings.tools.active:
-        _add_tools(session, environ, can_ask=sys.stdin.isatty() and not args.json)
+        _add_tools(session, environ, can_ask=sys.stdin.isatty() and not args.json, one_shot=prompt is not None)
     _notice_base_url(settings, sys.stderr)
     for warning in settings.warnings:
         sys.stderr.write(f"chinwag: {warning}\n")
@@ -189,15 +189,19 @@ def _attachments(specs: list[str], provider: str, as_text: bool) -> tuple[Any, .
     return tuple(a.block for a in loaded)
 
 
-def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool) -> None:
+def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool, one_shot: bool) -> None:
     """Tools for this chat; calls that need approval ask at the terminal, or,
-    with no terminal (a pipe, --json), are denied, never waited on."""
-    from chinwag.cli.approval import terminal_ask
+    with no terminal (a pipe, --json), are denied, never waited on. One-shot
+    use asks on stderr, with the tool lines: stdout holds only the answer and
+    may be a file (`chinwag -T shell "..." > out.txt`)."""
+    from chinwag.cli.approval import line_reader, terminal_ask
     from chinwag.toolloop import ToolUse
 
+    where = sys.stderr if one_shot else sys.stdout
     color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
-    dim = (lambda text: f"\x1b[2m{text}\x1b[0m") if color and sys.stdout.isatty() else str
-    ask = terminal_ask(sys.stdout, dim=dim) if can_ask else None
+    dim = (lambda text: f"\x1b[2m{text}\x1b[0m") if color and where.isatty() else str
+    read = line_reader(where, sys.stdin) if one_shot else input
+    ask = terminal_ask(where, read=read, dim=dim) if can_ask and where.isatty() else None
     session.tool_use = ToolUse(session.settings.tools, Path.cwd(), environ, ask)
 
 

@@ -10,6 +10,19 @@ from chinwag.records import ToolCall
 QUESTION = "Allow? [y]es once · [a]lways for this tool in this session · [n]o (tell the model why) "
 
 
+def line_reader(out: TextIO, stdin: TextIO) -> Callable[[str], str]:
+    """Like input(), with the prompt on `out` (input() writes it to stdout)."""
+    def read(prompt: str) -> str:
+        out.write(prompt)
+        out.flush()
+        line = stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
+
+    return read
+
+
 def terminal_ask(out: TextIO, read: Callable[[str], str] = input,
                  dim: Callable[[str], str] = str) -> Callable[[ToolCall, str], tuple[str, str | None]]:
     """An `ask` for toolloop.ToolUse. The question names the call: with several
