@@ -20,9 +20,9 @@ class Conversation:
 
     def record(self, reply: Reply) -> None:
         """Keep what was shown: a partial reply is history too (the model sees
-        exactly what the user saw). An empty one is dropped."""
-        if reply.text or reply.blocks:
-            self.messages.append(reply.message)
+        exactly what the user saw). An empty (or blank) one is dropped."""
+        if reply.text.strip() or any(b.type != "text" for b in reply.blocks):
+            self.messages.append(reply.message)  # white space alone is nothing shown, and APIs refuse it
 
     def add_results(self, results: tuple[ToolResult, ...]) -> None:
         """The results of the last reply's tool calls, as the next user message."""

@@ -211,6 +211,7 @@ class SessionTurn:
         self._results: list[ToolResult] = []
         self._stopped_in_tools = False
         self._joined_prefill = ""  # a /continue's partial, once recorded with its continuation
+        self._saved_this_round = False  # a saver was started for this round's reply row
         self._finished = False
         if session.recorder is not None:
             session.recorder.begin_reply(session.model, prefill)
@@ -240,6 +241,7 @@ class SessionTurn:
             self._send_results()
             if session.recorder is not None:
                 session.recorder.begin_reply(session.model, "")
+            self._saved_this_round = False
 
     def _reply(self) -> Iterator[Event]:
         session = self.session
@@ -290,6 +292,8 @@ class SessionTurn:
     def _record_reply(self) -> None:
         """The latest reply into the conversation (and its final save)."""
         assert self._attempt is not None
+        if not self._saved_this_round:  # stopped before any attempt streamed: the row still gets its end
+            self._start_savers()
         self._end_savers()
         reply = self._shown(self._attempt.reply)
         conversation = self.session.conversation
@@ -314,6 +318,7 @@ class SessionTurn:
             self.session.recorder.save_results(results, self.session.model)
 
     def _start_savers(self) -> None:
+        self._saved_this_round = True
         recorder = self.session.recorder
         saver = recorder.reply_sink(self.prefill) if recorder is not None else None
         self._savers = [saver] if saver is not None else []
