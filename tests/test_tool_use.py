@@ -3,14 +3,14 @@
 
 A call's line and its summary on screen (stderr in one-shot use, stdout keeps
 only the answer); the next request carries the result. Calls that need a
-person ask one at a time ([y]es, [a]lways, [n]o with a reason); with no
-terminal they are denied, never waited on, unless --yes. The round limit,
-Ctrl-C while a tool runs and kill -9 of chinwag mid-call leave every call
-answered and none run twice. The bundled model says once it cannot call
-tools. MCP servers (tests/mcp_servers/demo.py) are listed by /tools and
-approved by their annotations. Thinking streams dim and goes back signed.
-Hostile tool output never reaches the terminal raw, while the model gets it
-as it was.
+person ask one at a time ([y]es, [a]lways, [n]o with a reason), in one-shot
+use on stderr; with no terminal they are denied, never waited on, unless
+--yes. The round limit, Ctrl-C while a tool runs and kill -9 of chinwag
+mid-call leave every call answered and none run twice. The bundled model
+says once it cannot call tools. MCP servers (tests/mcp_servers/demo.py) are
+listed by /tools and approved by their annotations; a request waits for
+servers still starting. Thinking streams dim and goes back signed. Hostile
+tool output never reaches the terminal raw, while the model gets it as it was.
 """
 
 from __future__ import annotations
