@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from chinwag import history_blocks as blocks
+from chinwag.attachments_export import markdown_links, write_beside
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file
 from chinwag.records import block_to_json
@@ -234,7 +235,8 @@ def _export(args: argparse.Namespace, ctx: _Context) -> int:
     if args.format == "json":  # attachments inline, in base64
         text = json.dumps(_conversation_json(summary, messages), indent=2) + "\n"
     else:
-        text = _markdown(summary, messages, _export_attachments(args, ctx, summary, messages))
+        text = _markdown(summary, messages, write_beside([m.message for m in messages], args.output, summary.id,
+                                                         ctx.err))
     if not args.output:
         ctx.out.write(text)
         return 0
@@ -243,13 +245,6 @@ def _export(args: argparse.Namespace, ctx: _Context) -> int:
     except (OSError, ValueError, RuntimeError) as exc:
         raise UsageError(f"cannot write {args.output}: {getattr(exc, 'strerror', None) or exc}.") from None
     return 0
-
-
-def _export_attachments(args: argparse.Namespace, ctx: _Context, summary: ConversationSummary,
-                        messages: list[StoredMessage]) -> dict[str, str]:
-    from chinwag.attachments_export import write_beside
-
-    return write_beside([m.message for m in messages], args.output, summary.id, ctx.err)
 
 
 def _delete(args: argparse.Namespace, ctx: _Context) -> int:
@@ -309,19 +304,13 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links
             parts.append(f"{blocks.markdown(message)}\n")
         elif msg.role == "user":
             parts.append(f"## You\n\n{sanitize(msg.content)}\n")
-            if links and (attached := _links(message, links)):
+            if links and (attached := markdown_links(message, links)):
                 parts.append(attached + "\n")
         else:
             body = (blocks.markdown(message, answered) if blocks.has_tool_blocks(message) else sanitize(msg.content)) \
                 or "*(no text)*"
             parts.append(f"## {_speaker(msg.model)}\n\n{body}\n\n*{_reply_facts(msg)}*\n")
     return "\n".join(parts)
-
-
-def _links(message: Any, links: dict[str, str]) -> str:
-    from chinwag.attachments_export import markdown_links
-
-    return markdown_links(message, links)
 
 
 def _reply_facts(msg: StoredMessage) -> str:
