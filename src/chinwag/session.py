@@ -137,6 +137,10 @@ class Session:
             warming.join()
             self.warming = None
 
+    def notice(self, text: str) -> None:
+        """A line for the user, shown with the turn's events (a Notice)."""
+        self._notices.append(text)
+
     def take_notices(self) -> list[str]:
         """One-line notices for the user since the last call (trimming, saving)."""
         notices, self._notices = self._notices, []
@@ -235,7 +239,7 @@ class SessionTurn:
             self._record_reply()
             self._calls, self._results = reply.tool_calls, []
             if round_ == rounds:
-                session._notices.append(f"stopped after {rounds} rounds of tool calls (max_tool_rounds)")
+                session.notice(f"stopped after {rounds} round{'s' * (rounds != 1)} of tool calls (max_tool_rounds)")
                 return  # finish() answers the calls as not run
             yield from tool_use.run_calls(self._calls, session.recorder, self._results)
             self._send_results()
@@ -332,7 +336,7 @@ class SessionTurn:
             try:
                 saver.on_end(reply)
             except (ChinwagError, OSError) as exc:  # saving must never end the chat
-                self.session._notices.append(f"this reply could not be saved: {exc}")
+                self.session.notice(f"this reply could not be saved: {exc}")
 
 
 def open_session(settings: Settings, environ: Mapping[str, str], *,

@@ -30,7 +30,7 @@ def stats_line(reply: Reply) -> str:
     if reply.output_tokens is not None:
         parts.append(f"{reply.output_tokens} tok")
         streaming_time = (reply.duration or 0) - (reply.ttft or 0)
-        if reply.output_tokens > 1 and streaming_time > 0:
+        if reply.output_tokens > 1 and streaming_time >= 0.05:  # a rate over less is noise (e.g. a tool call's reply)
             parts.append(f"{reply.output_tokens / streaming_time:.0f} tok/s")
     if reply.status == "interrupted":
         parts.append("(interrupted)")
