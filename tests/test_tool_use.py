@@ -614,7 +614,7 @@ def test_in_the_chat_the_round_limit_is_one_notice_and_the_next_message_carries_
     child = chat(anthropic_env(home, server.base_url), work, "-T", "list_files")
     child.logfile_read = log = _Log()
     say(child, "look")
-    child.expect_exact("stopped after 1 rounds of tool calls")
+    child.expect_exact("stopped after 1 round of tool calls")
     child.expect("You: ")
     after_notice = str(child.before)
     say(child, "go on")
@@ -622,7 +622,7 @@ def test_in_the_chat_the_round_limit_is_one_notice_and_the_next_message_carries_
     child.expect("You: ")
     quit_chat(child)
     assert "Claude:" not in after_notice  # no label left hanging with nothing after it
-    assert "".join(log.parts).count("stopped after 1 rounds") == 1
+    assert "".join(log.parts).count("stopped after 1 round of") == 1
     last = server.requests[2].json["messages"][-1]
     assert [b["type"] for b in last["content"]] == ["tool_result", "text"]
     assert last["content"][0]["tool_use_id"] == "toolu_2" and last["content"][0]["is_error"] is True
