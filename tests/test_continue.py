@@ -5,6 +5,9 @@ max_tokens is continued like an interrupted one."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,8 +15,6 @@ import pytest
 
 from chinwag import Chat
 from chinwag.errors import UsageError
-from chinwag.providers.local import bundled_model_path
-from chinwag.providers.runner import continuation
 from tests.cli_helpers import chinwag_env, leave_chat, start_chat
 from tests.fakes.server import Reply, ScriptedServer
 
@@ -25,14 +26,22 @@ def _openai(server: ScriptedServer, tmp_path: Path, prefill: str | None = None) 
     return Chat("served-model", base_url=server.base_url + "/v1", save=False, environ=env)
 
 
-def test_the_continuation_prompt_ends_with_the_partial_text_and_no_end_of_turn() -> None:
-    from llama_cpp import Llama
+CONTINUATION = """
+import json, sys
+from llama_cpp import Llama
+llama = Llama(model_path=str(bundled_model_path()), vocab_only=True, verbose=False)
+messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell a story."},
+            {"role": "assistant", "content": "Once upon a time, a keeper"}]
+print(json.dumps(continuation(llama, messages)))
+"""
 
-    llama = Llama(model_path=str(bundled_model_path()), vocab_only=True, verbose=False)
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell a story."},
-                {"role": "assistant", "content": "Once upon a time, a keeper"}]
-    prompt, stop = continuation(llama, messages)
-    assert prompt.endswith("<|im_start|>assistant\nOnce upon a time, a keeper")  # the assistant's opening, then exactly the text
+
+def test_the_continuation_prompt_ends_with_the_partial_text_and_no_end_of_turn() -> None:
+    # In a child, as the runner does: this process never loads llama.cpp (test_local_model checks).
+    out = subprocess.run([sys.executable, "-c", CONTINUATION], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    prompt, stop = json.loads(out.stdout)
+    assert prompt.endswith("<|im_start|>assistant\nOnce upon a time, a keeper")  # the assistant's opening, then the text
     assert prompt.count("<|im_end|>") == 2  # system and user turns closed; the assistant's left open
     assert "<|im_end|>" in stop
 
