@@ -29,6 +29,8 @@ def _openai(server: ScriptedServer, tmp_path: Path, prefill: str | None = None) 
 CONTINUATION = """
 import json, sys
 from llama_cpp import Llama
+from chinwag.providers.local import bundled_model_path
+from chinwag.providers.runner import continuation
 llama = Llama(model_path=str(bundled_model_path()), vocab_only=True, verbose=False)
 messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell a story."},
             {"role": "assistant", "content": "Once upon a time, a keeper"}]
