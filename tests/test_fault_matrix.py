@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import ctrl_c_twice_at_the_prompt, leave_chat, start_chat, chinwag_env, finish, run_chinwag, spawn_chinwag
+from tests.cli_helpers import ctrl_c_twice_at_the_prompt, leave_chat, start_chat, chinwag_env, run_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 

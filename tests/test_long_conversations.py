@@ -12,7 +12,7 @@ from chinwag.conversation import Conversation
 from chinwag.config import Settings
 from chinwag.context import drop_half, estimate_tokens, fit, is_context_overflow
 from chinwag.records import Window
-from chinwag.events import Event, Notice, TextDelta
+from chinwag.events import Event, Notice
 from chinwag.providers.anthropic import AnthropicProvider
 from chinwag.records import Message
 from chinwag.providers.local import LocalProvider

@@ -32,16 +32,8 @@ from chinwag.events import (
     Usage,
 )
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import (
-    ApiCall,
-    HttpSettings,
-    base64_of,
-    error_detail,
-    read_to_end,
-    stream_events,
-    tool_input,
-    whole,
-)
+from chinwag.providers.http import ApiCall, HttpSettings, error_detail, read_to_end, stream_events
+from chinwag.providers.wire import base64_of, tool_input, whole
 from chinwag.records import ChatRequest, Document, Image, Message, ToolCall, ToolResult, Window
 
 if TYPE_CHECKING:
