@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -27,12 +25,12 @@ from chinwag import history_blocks as blocks
 from chinwag.attachments_export import markdown_links, write_beside
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file
+from chinwag.history_format import clean_line, flat, iso, isatty, local, table, when
 from chinwag.records import block_to_json
 from chinwag.render.sanitize import sanitize
 from chinwag.store import ConversationSummary, SearchHit, Store, StoredMessage
 from chinwag.store_check import READ_ONLY, StorageError
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MAX_ID = 2**63 - 1  # SQLite's largest integer
 _MARKS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "streaming": "… still streaming"}
 
@@ -69,7 +67,7 @@ class _Context:
     @property
     def styled(self) -> bool:
         """Bold and dim only on a terminal that wants them."""
-        return (_isatty(self.out) and not self.environ.get("NO_COLOR")
+        return (isatty(self.out) and not self.environ.get("NO_COLOR")
                 and self.environ.get("TERM") != "dumb")
 
     @contextmanager
@@ -167,9 +165,9 @@ def _list(args: argparse.Namespace, ctx: _Context) -> int:
     else:
         now = time.time()
         rows = [("ID", "WHEN", "MODEL", "TURNS", "TITLE")] + [
-            (str(c.id), _when(c.updated_at, now), _clean_line(c.model or "-"), str(c.turns),
-             _clean_line(c.title) or "(empty)") for c in conversations]
-        ctx.out.write(_table(rows, right_aligned={0, 3}))
+            (str(c.id), when(c.updated_at, now), clean_line(c.model or "-"), str(c.turns),
+             clean_line(c.title) or "(empty)") for c in conversations]
+        ctx.out.write(table(rows, right_aligned={0, 3}))
     return 0
 
 
@@ -179,9 +177,9 @@ def _show(args: argparse.Namespace, ctx: _Context) -> int:
         _write_json(ctx.out, _conversation_json(summary, messages))
         return 0
     dim = ("\x1b[2m", "\x1b[22m") if ctx.styled else ("", "")
-    head = [f"Conversation {summary.id} · {_clean_line(summary.title) or '(empty)'}",
-            " · ".join([f"started {_local(summary.created_at)}",
-                        _clean_line(summary.model or "unknown model"),
+    head = [f"Conversation {summary.id} · {clean_line(summary.title) or '(empty)'}",
+            " · ".join([f"started {local(summary.created_at)}",
+                        clean_line(summary.model or "unknown model"),
                         f"{summary.turns} turn{'s' * (summary.turns != 1)}"])]
     ctx.out.write(dim[0] + "\n".join(head) + dim[1] + "\n")
     if summary.system:
@@ -223,9 +221,9 @@ def _search(args: argparse.Namespace, ctx: _Context) -> int:
     now = time.time()
     for hit in hits:
         who = "You" if hit.role == "user" else "Reply"
-        snippet = "".join(mark[0] + _flat(piece) + mark[1] if is_match else _flat(piece)
+        snippet = "".join(mark[0] + flat(piece) + mark[1] if is_match else flat(piece)
                           for piece, is_match in hit.parts())
-        ctx.out.write(f"#{hit.conversation_id} · {who} · {_when(hit.created_at, now)}\n"
+        ctx.out.write(f"#{hit.conversation_id} · {who} · {when(hit.created_at, now)}\n"
                       f"    {snippet}\n")
     return 0
 
@@ -250,10 +248,10 @@ def _export(args: argparse.Namespace, ctx: _Context) -> int:
 def _delete(args: argparse.Namespace, ctx: _Context) -> int:
     summary, _ = _load(ctx, args.id)
     if not args.yes:
-        if not _isatty(ctx.stdin):
+        if not isatty(ctx.stdin):
             raise UsageError(f"not deleting conversation {summary.id} without confirmation"
                              " (stdin is not a terminal); add --yes to delete it")
-        title = _clean_line(summary.title) or "(empty)"
+        title = clean_line(summary.title) or "(empty)"
         ctx.err.write(f"Delete conversation {summary.id} “{title}” ({summary.turns} turns)?"
                       " [y/N] ")
         ctx.err.flush()
@@ -290,10 +288,10 @@ def _load(ctx: _Context, ident: str) -> tuple[ConversationSummary, list[StoredMe
 
 
 def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links: dict[str, str] | None = None) -> str:
-    parts = [f"# {_clean_line(summary.title) or f'Conversation {summary.id}'}\n",
+    parts = [f"# {clean_line(summary.title) or f'Conversation {summary.id}'}\n",
              f"- Conversation: {summary.id}",
-             f"- Started: {_local(summary.created_at)}",
-             f"- Model: {_clean_line(summary.model or 'unknown')}\n"]
+             f"- Started: {local(summary.created_at)}",
+             f"- Model: {clean_line(summary.model or 'unknown')}\n"]
     if summary.system:
         quoted = "\n".join(f"> {line}" for line in sanitize(summary.system).splitlines())
         parts.append(f"> **System prompt**\n>\n{quoted}\n")
@@ -315,7 +313,7 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links
 
 def _reply_facts(msg: StoredMessage) -> str:
     """'claude-… · 0.31 s to first token · 12 in / 142 out tok · 2.1 s · ⚠ interrupted'."""
-    facts = [_clean_line(msg.model or "unknown model")]
+    facts = [clean_line(msg.model or "unknown model")]
     if msg.ttft is not None:
         facts.append(f"{msg.ttft:.2f} s to first token")
     if msg.input_tokens is not None or msg.output_tokens is not None:
@@ -335,13 +333,13 @@ def _speaker(model: str | None) -> str:
 
 
 def _summary_json(c: ConversationSummary) -> dict[str, Any]:
-    return {**asdict(c), "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at)}
+    return {**asdict(c), "created_at": iso(c.created_at), "updated_at": iso(c.updated_at)}
 
 
 def _conversation_json(c: ConversationSummary, messages: list[StoredMessage]) -> dict[str, Any]:
     """Each message with its content blocks as a list (text, thinking, tool calls and results), raw."""
     return {**_summary_json(c), "messages": [
-        {**asdict(m), "created_at": _iso(m.created_at), "updated_at": _iso(m.updated_at),
+        {**asdict(m), "created_at": iso(m.created_at), "updated_at": iso(m.updated_at),
          "blocks": [block_to_json(b) for b in m.message.parts]}
         for m in messages]}
 
@@ -354,56 +352,12 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
             spans.append([len(snippet), len(snippet) + len(piece)])
         snippet += piece
     return {"conversation_id": hit.conversation_id, "message_id": hit.message_id,
-            "role": hit.role, "created_at": _iso(hit.created_at), "snippet": snippet,
+            "role": hit.role, "created_at": iso(hit.created_at), "snippet": snippet,
             "matches": spans}
 
 
 def _write_json(out: TextIO, value: object) -> None:
     out.write(json.dumps(value, indent=2) + "\n")  # ensure_ascii: C1 controls escaped too
-
-
-def _table(rows: Sequence[tuple[str, ...]], right_aligned: set[int]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [cell.rjust(w) if i in right_aligned else cell.ljust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths))]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
-
-
-def _clean_line(text: str) -> str:
-    return _flat(text).strip()
-
-
-def _flat(text: str) -> str:
-    """Sanitised, on one line: runs of white space become one space."""
-    return re.sub(r"\s+", " ", sanitize(text))
-
-
-def _when(ts: float, now: float) -> str:
-    """Short local time: '14:03' today, 'Nov 26 14:03' this year, else '2024-11-26'."""
-    moment, today = datetime.fromtimestamp(ts), datetime.fromtimestamp(now)
-    if moment.date() == today.date():
-        return moment.strftime("%H:%M")
-    if moment.year == today.year:
-        return f"{_MONTHS[moment.month - 1]} {moment.day:2d} {moment:%H:%M}"
-    return moment.strftime("%Y-%m-%d")
-
-
-def _local(ts: float) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 if __name__ == "__main__":
