@@ -84,7 +84,7 @@ def one_run(server: object, args: list[str]) -> tuple[float, int]:
 PEAK = """
 import sys, tempfile, tracemalloc
 from chinwag import Chat
-from chinwag.attachments import load
+from chinwag.attach import load
 chat = Chat("anthropic:claude-bench", base_url=sys.argv[1], api_key="bench", save=False,
             environ={"CHINWAG_HOME": tempfile.mkdtemp()})
 chat.ask("warm up")

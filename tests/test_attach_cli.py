@@ -131,7 +131,7 @@ def test_pillow_and_pypdf_are_not_imported_before_the_prompt(tmp_path: Path) -> 
     finish(child)
     imported = {line.split("|")[-1].strip() for line in before_prompt.splitlines() if "|" in line}
     assert "chinwag.cli" in imported
-    assert not {"PIL", "pypdf", "chinwag.attachments", "chinwag.attachments_image", "hashlib"} & imported
+    assert not {"PIL", "pypdf", "chinwag.attach", "chinwag.attach.image", "hashlib"} & imported
 
 
 def test_the_context_window_counts_attachments() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image as PILImage
 
-from chinwag.attachments import LIMITS, MAX_BYTES, b64_size, check, image_size, load
+from chinwag.attach import LIMITS, MAX_BYTES, b64_size, check, image_size, load
 from chinwag.errors import UsageError
 from chinwag.records import Document, Image, Text
 
@@ -154,7 +154,7 @@ def web() -> Iterator[str]:
 def test_a_url_is_fetched_and_a_slow_one_times_out_in_one_line(web: str, monkeypatch: pytest.MonkeyPatch) -> None:
     attachment = load(f"{web}/data.csv", "anthropic")
     assert attachment.block == Text("# file: data.csv\n```\na,b\n1,2\n```\n\n")
-    monkeypatch.setattr("chinwag.attachments.URL_TIMEOUT", 0.5)
+    monkeypatch.setattr("chinwag.attach.URL_TIMEOUT", 0.5)
     with pytest.raises(UsageError, match="timed out after 0.5 s"):
         load(f"{web}/slow", "anthropic")
 

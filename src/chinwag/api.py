@@ -111,7 +111,7 @@ class Chat:
     def _blocks(self, attachments: Sequence[str | Path | Block]) -> tuple[Block, ...]:
         if not attachments:
             return ()
-        from chinwag.attachments import load
+        from chinwag.attach import load
 
         provider = self._session.provider.name
         return tuple(load(str(a), provider).block if isinstance(a, (str, Path)) else a for a in attachments)

@@ -71,7 +71,7 @@ def attachment_tokens(block: Image | Document) -> int:
     PDF_PAGE_TOKENS (its text plus the page as an image), the pages counted from
     the file's page objects, or guessed from its size."""
     if isinstance(block, Image):
-        from chinwag.attachments import image_size
+        from chinwag.attach import image_size
 
         width, height = image_size(block.data) or (1568, 1568)
         return max(1, min(width * height, 1568 * 1568) // 750)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from chinwag import history_blocks as blocks
-from chinwag.attachments_export import markdown_links, write_beside
+from chinwag.attach.export import markdown_links, write_beside
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file
 from chinwag.history_format import clean_line, flat, iso, isatty, local, table, when

@@ -56,7 +56,7 @@ def parts(message: Message, answered: set[str] | None = None) -> Iterator[tuple[
             if answered is not None and block.id not in answered:
                 yield "result", result_line(ToolResult(block.id, INTERRUPTED, "interrupted"))
         elif isinstance(block, (Image, Document)):
-            from chinwag.attachments import describe
+            from chinwag.attach import describe
 
             yield "attachment", sanitize(describe(block))
         else:

@@ -75,7 +75,7 @@ class Session:
         turn that answers it: iterate it, then `finish()` it. Attachments the
         model cannot take are refused here (UsageError), before anything is kept."""
         if attachments:
-            from chinwag.attachments import check
+            from chinwag.attach import check
 
             check(attachments, self.provider.name)
         message = Message.of("user", (*attachments, Text(text)) if text else attachments)

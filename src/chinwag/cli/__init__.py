@@ -164,7 +164,7 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         repl = Repl(session, color=color, quiet=args.quiet, environ=environ, markdown=markdown, flags=flags,
                     history_file=data_dir(environ) / "input_history" if settings.save else None)
         if attach:  # for the first message
-            from chinwag.attachments import load
+            from chinwag.attach import load
 
             repl.pending = [load(spec, settings.provider, as_text=args.as_text) for spec in attach]
         return repl.run()
@@ -178,7 +178,7 @@ def _attachments(specs: list[str], provider: str, as_text: bool) -> tuple[Any, .
     """Each -a, read and checked before anything is sent; its 📎 line on stderr."""
     if not specs:
         return ()
-    from chinwag.attachments import load
+    from chinwag.attach import load
     from chinwag.render.sanitize import sanitize
 
     loaded = [load(spec, provider, as_text=as_text) for spec in specs]

@@ -184,7 +184,7 @@ def _attach(repl: Repl, arg: str) -> None:
         repl.out.write(f"{len(repl.pending)} attached to your next message; /attach --clear drops them.\n"
                        if repl.pending else "Nothing attached; /attach PATH adds a file (or a URL) to your next message.\n")
         return
-    from chinwag.attachments import load
+    from chinwag.attach import load
 
     as_text = arg.startswith("--as-text ")
     spec = arg.removeprefix("--as-text ").strip() if as_text else arg

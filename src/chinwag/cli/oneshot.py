@@ -36,7 +36,7 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
         session.tool_use.wait_for_servers()
     reply = session.ask(prompt, [sink], attachments)
     if reply.status == "error" and attachments:
-        from chinwag.attachments import refusal_hint
+        from chinwag.attach import refusal_hint
 
         if hint := refusal_hint(attachments, reply.error):
             err.write(f"chinwag: {hint}\n")

@@ -22,7 +22,7 @@ from chinwag.session import Session
 from chinwag.sinks import TerminalSink, assistant_name
 
 if TYPE_CHECKING:
-    from chinwag.attachments import Attachment
+    from chinwag.attach import Attachment
 
 GOODBYE = "Goodbye!"
 QUIT_WORDS = {"quit", "exit", "/exit", "/quit", ":q"}
@@ -98,7 +98,7 @@ class Repl:
         Refused attachments (the model reads text only) stay pending."""
         blocks = tuple(a.block for a in self.pending)
         if blocks:
-            from chinwag.attachments import check
+            from chinwag.attach import check
             from chinwag.render.sanitize import sanitize
 
             check(blocks, self.session.provider.name)
@@ -107,7 +107,7 @@ class Repl:
             self.pending = []
         reply = self.session.ask(line, [self.sink()], blocks)
         if blocks and reply.status == "error":
-            from chinwag.attachments import refusal_hint
+            from chinwag.attach import refusal_hint
 
             if hint := refusal_hint(blocks, reply.error):
                 self.err.write(f"chinwag: {hint}\n")
