@@ -190,7 +190,7 @@ def _read(spec: str, stdin: BinaryIO | None) -> tuple[str, bytes, str]:
             raise UsageError(f"standard input is over {size_text(MAX_BYTES)}, the most chinwag attaches.")
         return "stdin", data, ""
     if re.match(r"https?://", spec, re.IGNORECASE):
-        from chinwag.attachments_url import fetch
+        from chinwag.attach.url import fetch
 
         return fetch(spec, MAX_BYTES, URL_TIMEOUT)
     return _read_file(spec)
@@ -225,7 +225,7 @@ def _checked(attachment: Attachment, provider: str) -> Attachment:
 
 def _image(name: str, data: bytes, media: str, provider: str) -> Attachment:
     check((Image(media, b"", name),), provider)
-    from chinwag.attachments_image import fit_image
+    from chinwag.attach.image import fit_image
 
     fitted, media, before, after = fit_image(name, data, media, LIMITS.get(provider, LIMITS["openai"]))
     note = f"downscaled from {before[0]}×{before[1]} for {provider}" if before != after else ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 
-from chinwag.attachments import Limits, b64_size
+from chinwag.attach import Limits, b64_size
 from chinwag.errors import UsageError
 
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
