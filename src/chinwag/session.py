@@ -349,7 +349,7 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
         from chinwag.paths import database_file
         from chinwag.recorder import Recorder
 
-        recorder = Recorder(database_file(environ))
+        recorder = Recorder(database_file(environ), environ)
     session = Session(settings, LazyProvider(settings), Conversation(settings.system), recorder)
     if resume is not None or continue_last:
         if recorder is None:

@@ -27,7 +27,8 @@ examples:
   OPENAI_BASE_URL=http://127.0.0.1:11434/v1 chinwag -m llama3.2   Ollama, vLLM, llama.cpp, TGI
   chinwag --json "hi" | jq .                newline-delimited JSON events
   chinwag -c                                continue the last conversation
-  chinwag history list|show ID|search TEXT|export ID|delete ID
+  chinwag history list|show ID|search TEXT|export ID|delete ID|check
+  chinwag serve                             the same chats in a browser (127.0.0.1)
   chinwag models                            providers and models reachable now
 
 exit codes: 0 ok, 1 the model or network failed, 2 bad usage or config, 130 interrupted,
