@@ -16,7 +16,9 @@ another process", "damaged", "read-only", see store_check.py) becomes one
 notice line (`take_notices`), given once per fault, and one more when saving
 works again. Faults that may clear keep the queue; the others (a damaged or
 read-only database) stop saving for the session and leave the file untouched.
+The queue itself is save_queue.py; this module is what the session calls.
 """
+
 from __future__ import annotations
 
 import json
