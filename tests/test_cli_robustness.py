@@ -167,3 +167,21 @@ def test_no_api_key_and_a_missing_model_file_at_start_is_one_line(tmp_path: Path
     result = run_chinwag(["-m", f"local:{tmp_path / 'nope.gguf'}", "hi"], chinwag_env(tmp_path))
     assert result.returncode != 0 and result.stderr.count("\n") <= 2
     assert "nope.gguf" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_the_local_model_loads_cancels_the_turn_not_the_chat(tmp_path: Path) -> None:
+    """No API key: the bundled model loads in the background once `You:` is up.
+    A message sent at once waits for it; Ctrl-C then stops that wait (it used
+    to end the chat with 130), and the next message is answered."""
+    child = start_chat(chinwag_env(tmp_path), ["--max-tokens", "8"])
+    child.sendline("Hello")
+    child.expect("Hello\r\n")
+    time.sleep(0.05)
+    child.sendintr()
+    index = child.expect(["stopped", "first token", pexpect.EOF])  # stopped, or the model had already answered
+    assert index in (0, 1), child.before
+    child.expect("You: ")
+    child.sendline("Say hi")
+    child.expect("first token", timeout=60)
+    _no_traceback(child)
+    leave_chat(child)
