@@ -8,16 +8,20 @@ Routes (every one behind `security.Guard`; reading is GET, changing is POST):
     GET  /api/conversations?q=TEXT           newest first; full-text search with q
     GET  /api/conversations/{id}             its messages, rendered; whether a reply streams
     GET  /api/conversations/{id}/live        follow the reply streaming now (SSE), 204 if none
-    POST /api/chat                           {"text", "model"}: a new conversation (SSE)
-    POST /api/conversations/{id}/send        {"text", "model"}: the next turn (SSE)
+    POST /api/chat                           {"text", "model", "attachments"}: a new conversation (SSE)
+    POST /api/conversations/{id}/send        {"text", "model", "attachments"}: the next turn (SSE)
     POST /api/conversations/{id}/retry       {"model"}: ask again (SSE)
     POST /api/conversations/{id}/continue    {"model"}: resume a cut-off reply (SSE)
     POST /api/conversations/{id}/stop        stop the reply now (closes the upstream connection)
+    POST /api/conversations/{id}/approve     {"id", "answer": "yes"|"always"|"no", "reason"}: a tool call
+    POST /api/attach?model=SPEC&name=NAME    the file's bytes (at most 32 MB): {"id", "line"} for the next send
 
 An event stream is `text/event-stream`, one JSON object per `data:` line:
 `conversation` (its id), `snapshot` (the reply so far, as HTML), then
 `commit` / `live` / `code_open` / `code` / `tail` / `code_end` (see
-html.py), `notice`, and `end` (status, error, stats). A stream whose last
+html.py), `notice`, `approve` (a tool call waits for the page's answer:
+its id, call line and reason) and `approved` (it was answered), and `end`
+(status, error, stats). A stream whose last
 follower leaves (the tab closed, the network gone) is stopped after
 `ORPHAN_GRACE` seconds unless a page follows it again: a reload picks the
 same reply up where it is.
@@ -50,6 +54,7 @@ STATIC_TYPES = {
     "icon.svg": "image/svg+xml",
 }
 NO_STORE = {"cache-control": "no-store"}
+MAX_UPLOAD = 32 * 1024 * 1024  # bytes in one attachment (chinwag.attach's limit)
 
 
 def build_app(chats: Chats) -> Starlette:
@@ -63,6 +68,8 @@ def build_app(chats: Chats) -> Starlette:
         Route("/api/conversations/{cid:int}/live", api.follow, methods=["GET"]),
         Route("/api/chat", api.new_chat, methods=["POST"]),
         Route("/api/conversations/{cid:int}/stop", api.stop, methods=["POST"]),
+        Route("/api/conversations/{cid:int}/approve", api.approve, methods=["POST"]),
+        Route("/api/attach", api.attach, methods=["POST"]),
         Route("/api/conversations/{cid:int}/{action}", api.turn, methods=["POST"]),
     ]
     return Starlette(routes=routes)
@@ -125,27 +132,59 @@ class Api:
     async def stop(self, request: Request) -> Response:
         return JSONResponse({"stopped": self.chats.stop(request.path_params["cid"])}, headers=NO_STORE)
 
-    async def _start(self, request: Request, cid: int | None, action: Action) -> Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
+    async def approve(self, request: Request) -> Response:
+        body = await _json(request)
+        if body is None:
             return JSONResponse({"error": "expected a JSON object"}, status_code=400)
-        text, model = body.get("text", ""), body.get("model")
+        question, answer, reason = body.get("id"), body.get("answer"), body.get("reason")
+        if not isinstance(question, int) or answer not in ("yes", "always", "no") \
+                or (reason is not None and not isinstance(reason, str)):
+            return JSONResponse({"error": "expected id, answer (yes, always or no) and reason"}, status_code=400)
+        taken = self.chats.approve(request.path_params["cid"], question, answer, reason)
+        return JSONResponse({"taken": taken}, status_code=200 if taken else 409, headers=NO_STORE)
+
+    async def attach(self, request: Request) -> Response:
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > MAX_UPLOAD:
+                return JSONResponse({"error": "that file is over 32 MB, the most chinwag attaches."},
+                                    status_code=413, headers=NO_STORE)
+        name, model = request.query_params.get("name", ""), request.query_params.get("model") or None
+        try:
+            key, line = await run_in_threadpool(self.chats.upload, name, bytes(data), model)
+        except ChinwagError as exc:
+            return _error(self.chats, exc, 400)
+        return JSONResponse({"id": key, "line": line}, headers=NO_STORE)
+
+    async def _start(self, request: Request, cid: int | None, action: Action) -> Response:
+        body = await _json(request)
+        if body is None:
+            return JSONResponse({"error": "expected a JSON object"}, status_code=400)
+        text, model, attachments = body.get("text", ""), body.get("model"), body.get("attachments") or []
         if not isinstance(text, str) or (model is not None and not isinstance(model, str)):
             return JSONResponse({"error": "text and model must be strings"}, status_code=400)
+        if not isinstance(attachments, list) or not all(isinstance(a, str) for a in attachments):
+            return JSONResponse({"error": "attachments must be a list of ids"}, status_code=400)
         chats = self.chats
         try:
-            if cid is not None and chats.is_open(cid):  # ~1 ms of work: a thread hop would cost more
+            if cid is not None and chats.is_open(cid) and not attachments:  # ~1 ms: a thread hop would cost more
                 new_cid, live = chats.start(cid, action, text, model)
             else:  # opening the history or a session may wait for the database
-                new_cid, live = await run_in_threadpool(chats.start, cid, action, text, model)
+                new_cid, live = await run_in_threadpool(chats.start, cid, action, text, model, attachments)
         except Busy as exc:
             return _error(chats, exc, 409)
         except ChinwagError as exc:
             return _error(chats, exc, 400)
         return _event_stream(live, [{"t": "conversation", "id": new_cid}])
+
+
+async def _json(request: Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _error(chats: Chats, exc: ChinwagError, status: int) -> Response:

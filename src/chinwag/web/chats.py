@@ -19,7 +19,7 @@ import importlib.util
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -28,10 +28,12 @@ from typing import Any, Literal
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.session import Session, SessionTurn
-from chinwag.web.html import Renderer, user_html
+from chinwag.records import Block, Document, Image, Text, Thinking, ToolCall, ToolResult
+from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
 from chinwag.web.live import LiveTurn, SocketWatch, Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
+KEEP_UPLOADS = 32  # attachments uploaded and not sent yet; the oldest beyond are forgotten
 Action = Literal["send", "retry", "continue"]
 
 
@@ -50,10 +52,13 @@ class WebChat:
 
 
 class Chats:
-    def __init__(self, environ: Mapping[str, str], cwd: Path) -> None:
+    def __init__(self, environ: Mapping[str, str], cwd: Path, tools: Sequence[str] = (),
+                 mcp_config: str | None = None) -> None:
         from chinwag.paths import database_file
 
         self.environ, self.cwd = dict(environ), cwd
+        self.tool_flags: dict[str, Any] = {"tools": list(tools) or None, "mcp_config": mcp_config}
+        self._uploads: OrderedDict[str, tuple[Block, str]] = OrderedDict()
         self.database = database_file(self.environ)
         self._chats: OrderedDict[int, WebChat] = OrderedDict()
         self._lock = threading.Lock()
@@ -98,14 +103,80 @@ class Chats:
         summary, messages = self._read(lambda store: (store.conversation(cid), store.messages(cid)))
         if summary is None:
             return None
+        blocks = [m.message.blocks for m in messages]  # stored as JSON; attachments with their bytes
+        results = {b.call_id: b for found in blocks for b in found if isinstance(b, ToolResult)}
         with self._render_lock:
             rendered = [{"role": m.role, "status": m.status, "model": m.model,
-                         "html": user_html(m.content) if m.role == "user" else self._renderer.html(m.content)}
-                        for m in messages]
+                         "html": self._message_html(m.role, m.content, found, results)}
+                        for m, found in zip(messages, blocks)
+                        if not (found and all(isinstance(b, ToolResult) for b in found))]
         with self._lock:
             chat = self._chats.get(cid)
             live = chat is not None and chat.live is not None and not chat.live.done.is_set()
         return {**_summary_json(summary), "messages": rendered, "live": live}
+
+    def _message_html(self, role: str, content: str, blocks: tuple[Block, ...],
+                      results: Mapping[str, ToolResult]) -> str:
+        """A saved message as the page shows it: the user's text after its
+        attachments' 📎 lines; a reply's text, thinking and tool calls in order."""
+        from chinwag.attach import describe
+        from chinwag.sinks import call_line
+        from chinwag.store_blocks import INTERRUPTED
+
+        if role == "user":
+            return user_html(content, [describe(b) for b in blocks if isinstance(b, (Image, Document))])
+        if not blocks:
+            return self._renderer.html(content)
+        parts = []
+        for block in blocks:
+            if isinstance(block, Text):
+                parts.append(self._renderer.html(block.text) if block.text else "")
+            elif isinstance(block, Thinking):
+                parts.append(thinking_html(block.text) if block.text else "")
+            elif isinstance(block, ToolCall):
+                result = results.get(block.id, ToolResult(block.id, INTERRUPTED, "interrupted"))
+                parts.append(tool_html(f"⚙ {call_line(block.name, block.input)}", result.status,
+                                       self.redact(result.content)))
+        return "".join(parts)
+
+    # -- attachments -----------------------------------------------------------------
+
+    def upload(self, name: str, data: bytes, model: str | None) -> tuple[str, str]:
+        """An uploaded file made into a block for `model`'s provider (as `-a`
+        makes one: the type from the content, images downscaled); its id for
+        the next send and its 📎 line. Refusals are UsageErrors."""
+        import secrets
+        import tempfile
+
+        from chinwag.attach import load
+        from chinwag.providers.registry import parse_model_spec
+        from chinwag.render.sanitize import sanitize
+
+        provider, _ = parse_model_spec(model or self.default_model)
+        safe = "".join(c for c in sanitize(Path(name.replace("\\", "/")).name) if c not in "/\0").strip()
+        safe = safe.lstrip(".") or "upload"
+        with tempfile.TemporaryDirectory(prefix="chinwag-upload-") as folder:
+            path = Path(folder) / safe[:200]
+            path.write_bytes(data)
+            attachment = load(str(path), provider)
+        key = secrets.token_urlsafe(12)
+        with self._lock:
+            self._uploads[key] = (attachment.block, attachment.line)
+            while len(self._uploads) > KEEP_UPLOADS:
+                self._uploads.popitem(last=False)
+        return key, attachment.line
+
+    def _take_uploads(self, keys: Sequence[str]) -> tuple[Block, ...]:
+        with self._lock:
+            missing = [k for k in keys if k not in self._uploads]
+            if missing:
+                raise UsageError("an attachment is no longer on the server; attach it again.")
+            return tuple(self._uploads.pop(k)[0] for k in keys)
+
+    def approve(self, cid: int, question: int, answer: str, reason: str | None) -> bool:
+        """The page's answer to the approval question `question` of `cid`'s turn."""
+        live = self.live(cid)
+        return live is not None and live.answer(question, answer, reason)
 
     # -- turns -----------------------------------------------------------------------
 
@@ -121,7 +192,8 @@ class Chats:
                 return None
             return chat.live
 
-    def start(self, cid: int | None, action: Action, text: str, model: str | None) -> tuple[int, LiveTurn]:
+    def start(self, cid: int | None, action: Action, text: str, model: str | None,
+              attachments: Sequence[str] = ()) -> tuple[int, LiveTurn]:
         """Begin a turn (a new conversation when `cid` is None) and run it;
         its conversation id and the running turn. Raises Busy, or a
         ChinwagError with the same words the terminal uses."""
@@ -130,7 +202,7 @@ class Chats:
         spec = model or self.default_model
 
         def settings() -> Settings:  # only when a session is opened or switched: the next turn's is ready
-            return resolve(self.environ, self.cwd, {"model": spec, "save": True})
+            return resolve(self.environ, self.cwd, {"model": spec, "save": True, **self.tool_flags})
 
         chat = self._claim(cid, settings, spec)
         try:
@@ -140,7 +212,8 @@ class Chats:
                 switched = settings()
                 chat.session.switch(switched, LazyProvider(switched))
                 chat.spec = spec
-            turn = self._begin(chat.session, action, text)
+            blocks = self._take_uploads(attachments) if action == "send" else ()
+            turn = self._begin(chat.session, action, text, blocks)
             recorder = chat.session.recorder
             new_cid = recorder.conversation_id if recorder is not None else None
             if new_cid is None:
@@ -184,7 +257,7 @@ class Chats:
             session = open_session(settings(), self.environ)
             if session.recorder is not None:
                 session.recorder.open()  # the conversation gets its id as the first message is saved
-            return WebChat(session, spec)
+            return self._with_tools(WebChat(session, spec))
         with self._lock:
             chat = self._chats.get(cid)
             if chat is not None:
@@ -192,7 +265,7 @@ class Chats:
                 return chat
         if self._read(lambda store: store.conversation(cid)) is None:
             raise UsageError(f"no conversation {cid}; it may have been deleted.")
-        chat = WebChat(open_session(settings(), self.environ, resume=cid), spec)
+        chat = self._with_tools(WebChat(open_session(settings(), self.environ, resume=cid), spec))
         with self._lock:
             existing = self._chats.setdefault(cid, chat)
         if existing is not chat:  # another request opened it meanwhile
@@ -200,14 +273,29 @@ class Chats:
         return existing
 
     @staticmethod
-    def _begin(session: Session, action: Action, text: str) -> SessionTurn:
+    def _begin(session: Session, action: Action, text: str, attachments: tuple[Block, ...] = ()) -> SessionTurn:
         if action == "send":
-            if not text.strip():
+            if not text.strip() and not attachments:
                 raise UsageError("type a message first.")
-            return session.begin(text)
+            return session.begin(text, attachments)
         if action == "retry":
             return session.begin_retry()
         return session.begin_continue()
+
+    def _with_tools(self, chat: WebChat) -> WebChat:
+        """The session's tools (as the terminal's: `tools`, `allow`, MCP servers),
+        started now; a call that needs approval asks the page following the turn."""
+        if not chat.session.settings.tools.active:
+            return chat
+        from chinwag.toolloop import ToolUse
+
+        def ask(call: ToolCall, reason: str) -> tuple[str, str | None]:
+            live = chat.live
+            return live.ask(call, reason) if live is not None else ("no", "nobody was there to ask")
+
+        chat.session.tool_use = ToolUse(chat.session.settings.tools, self.cwd, self.environ, ask)
+        chat.session.tool_use.start()
+        return chat
 
     def _ended(self, chat: WebChat, live: LiveTurn) -> None:
         if chat.live is live:

@@ -31,6 +31,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from chinwag.render.md_blocks import BlockParser, closes_fence, is_final, settled
+from chinwag.render.sanitize import sanitize
 
 SAFE_SCHEMES = ("http", "https", "mailto")
 _LANG = re.compile(r"[^A-Za-z0-9_+#.-]")
@@ -164,9 +165,26 @@ class Renderer:
         return str(self._md.render(text))
 
 
-def user_html(text: str) -> str:
-    """What the user typed, as they typed it (the page keeps its line breaks)."""
-    return escape(text)
+def user_html(text: str, attachments: Sequence[str] = ()) -> str:
+    """What the user typed, as they typed it (the page keeps its line breaks),
+    after a chip for each attachment's 📎 line."""
+    chips = "".join(f'<span class="chip">{escape(sanitize(line))}</span>' for line in attachments)
+    return (f'<div class="chips">{chips}</div>' if chips else "") + escape(text)
+
+
+def tool_html(line: str, status: str, output: str) -> str:
+    """A tool call as one collapsible line (`line` is the sanitized `⚙ name(args)`),
+    its output inside. Tool output is untrusted: sanitized and escaped, never markup."""
+    kind = status if status in ("ok", "error", "denied", "interrupted") else "error"
+    return (f'<details class="tool {kind}"><summary><span class="call">{escape(line)}</span>'
+            f' <span class="tool-status">{kind}</span></summary>'
+            f'<pre class="tool-output">{escape(sanitize(output))}</pre></details>')
+
+
+def thinking_html(text: str) -> str:
+    """The model's visible reasoning: collapsible and dim, as text."""
+    return (f'<details class="thinking"><summary>thinking</summary>'
+            f'<div class="thinking-text">{escape(sanitize(text))}</div></details>')
 
 
 @dataclass
@@ -218,6 +236,10 @@ class HtmlStream:
         self._commit(ops, final=True)
         self._show_live(ops)
         return ops
+
+    def committed(self) -> str:
+        """The final blocks' HTML (after `finish`, the whole reply)."""
+        return "".join(self._committed)
 
     def snapshot(self) -> str:
         code = ""

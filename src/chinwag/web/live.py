@@ -32,12 +32,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from chinwag.events import Notice, Retrying, TextDelta
-from chinwag.records import Reply
+from chinwag.events import Notice, Retrying, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart, ToolResultReady
+from chinwag.records import Reply, ToolCall
 from chinwag.session import SessionTurn
-from chinwag.web.html import HtmlStream, Renderer
+from chinwag.web.html import HtmlStream, Renderer, thinking_html, tool_html
 
 REPAINT_INTERVAL = 0.05  # seconds between re-renders of the unfinished block
+APPROVAL_TIMEOUT = 300.0  # seconds a call waits for the page's answer; then it is denied
 Event = dict[str, Any]
 
 _watching = threading.local()
@@ -148,6 +149,7 @@ class LiveTurn:
     def __init__(self, turn: SessionTurn, watch: SocketWatch, renderer: Renderer,
                  on_end: Callable[[LiveTurn], None], redact: Callable[[str], str] = str) -> None:
         self.turn, self.watch, self.on_end, self.redact = turn, watch, on_end, redact
+        self._html_renderer = renderer
         self._html = HtmlStream(renderer)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # text arrived, or the turn ended
@@ -158,6 +160,13 @@ class LiveTurn:
         self.done = threading.Event()
         self.end: Event | None = None
         self.notices: list[str] = []
+        self._before = ""  # HTML of the reply's earlier parts (text, thinking, tool calls), final
+        self._thinking = ""  # reasoning not shown yet (shown whole when it ends)
+        self._calls: dict[str, ToolCall] = {}
+        self._asking: Event | None = None  # the approval question the page is asked now
+        self._answer: tuple[str, str | None] | None = None
+        self._answered = threading.Condition(self._lock)
+        self._questions = 0
         if turn.prefill:  # /continue: the page shows the reply it resumes, then what follows
             self._html.feed(turn.prefill)
             self._html.update()
@@ -169,12 +178,14 @@ class LiveTurn:
         the turn is over already, arrives in its queue)."""
         follower = Follower(loop)
         with self._lock:
-            snapshot = {"t": "snapshot", "html": self._html.snapshot(), "notices": list(self.notices)}
+            snapshot = {"t": "snapshot", "html": self._before + self._html.snapshot(), "notices": list(self.notices)}
             if self.end is not None:
                 follower.put(self.end)
                 follower.put(None)
             else:
                 self._followers.append(follower)
+                if self._asking is not None:
+                    follower.put(dict(self._asking))
         return follower, snapshot
 
     def unfollow(self, follower: Follower) -> int:
@@ -206,6 +217,51 @@ class LiveTurn:
         """Stop the reply now (see the module docstring); safe from any thread, idempotent."""
         self._cancelled.set()
         self.watch.cut()
+        with self._answered:
+            self._answered.notify_all()
+
+    # -- approval ----------------------------------------------------------------
+
+    def ask(self, call: ToolCall, reason: str) -> tuple[str, str | None]:
+        """The page's answer to "may `call` run?" (toolloop's `Ask`), on the turn's
+        thread: the question goes to every follower (and to any that joins while
+        it waits); "no" if the turn is stopped, or nobody answers within
+        APPROVAL_TIMEOUT (a page gone away stops the turn: see app.py)."""
+        from chinwag.sinks import call_line
+
+        with self._answered:
+            self._questions += 1
+            self._answer = None
+            self._asking = {"t": "approve", "id": self._questions, "call": f"⚙ {call_line(call.name, call.input)}",
+                            "reason": self.redact(reason), "tool": call.name}
+            for follower in self._followers:
+                follower.put(dict(self._asking))
+            deadline = time.monotonic() + APPROVAL_TIMEOUT
+            while self._answer is None and not self._cancelled.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._answered.wait(left)
+            answer = self._answer
+            if answer is None:
+                answer = ("no", "stopped by the user" if self._cancelled.is_set()
+                          else f"nobody answered within {APPROVAL_TIMEOUT / 60:g} minutes")
+            done = {"t": "approved", "id": self._questions, "answer": answer[0]}
+            self._asking, self._answer = None, None
+            for follower in self._followers:
+                follower.put(done)
+        return answer
+
+    def answer(self, question: int, answer: str, reason: str | None) -> bool:
+        """The page's answer to question `question`; False if it is not the one asked now."""
+        if answer not in ("yes", "always", "no"):
+            return False
+        with self._answered:
+            if self._asking is None or self._asking["id"] != question or self._answer is not None:
+                return False
+            self._answer = (answer, reason or None)
+            self._answered.notify_all()
+            return True
 
     def _run(self) -> None:
         turn = self.turn
@@ -216,7 +272,18 @@ class LiveTurn:
                 else:
                     for event in turn:
                         if isinstance(event, TextDelta):
+                            if self._thinking:
+                                self._part(thinking_html(self._take_thinking()))
                             self._text(event.text)
+                        elif isinstance(event, ThinkingDelta):
+                            self._thinking += event.text
+                        elif isinstance(event, ToolCallStart):
+                            if self._thinking:
+                                self._part(thinking_html(self._take_thinking()))
+                        elif isinstance(event, ToolCallReady):
+                            self._calls[event.id] = ToolCall(event.id, event.name, event.input)
+                        elif isinstance(event, ToolResultReady):
+                            self._tool(event)
                         elif isinstance(event, (Retrying, Notice)):
                             self._notice(_describe(event))
                         if self._cancelled.is_set():
@@ -231,6 +298,30 @@ class LiveTurn:
                         self._notice(event.text)
             finally:
                 self._finish()
+
+    def _take_thinking(self) -> str:
+        text, self._thinking = self._thinking, ""
+        return text
+
+    def _tool(self, event: ToolResultReady) -> None:
+        from chinwag.sinks import call_line
+
+        call = self._calls.get(event.call_id)
+        line = f"⚙ {call_line(event.name, call.input if call is not None else {})}"
+        self._part(tool_html(line, event.status, self.redact(event.content)))
+
+    def _part(self, html: str) -> None:
+        """End the text so far and add `html` (thinking, a tool call) after it:
+        the text that follows starts a new part."""
+        with self._changed:
+            ops = [dict(op) for op in self._html.finish()]
+            self._before += self._html.committed() + html
+            self._html = HtmlStream(self._html_renderer)
+            self._painted = None
+            ops.append({"t": "commit", "html": html})
+            for follower in self._followers:
+                for op in ops:
+                    follower.put(dict(op))
 
     def _notice(self, text: str) -> None:
         text = self.redact(text)
@@ -275,6 +366,8 @@ class LiveTurn:
                 follower.put(dict(op))
 
     def _finish(self) -> None:
+        if self._thinking:
+            self._part(thinking_html(self._take_thinking()))
         with self._changed:
             ops = self._html.finish()
             self.end = {"t": "end", **self.describe(self.turn.reply)}

@@ -1,11 +1,13 @@
 """`chinwag serve`: the same chats in a browser, over the same history.
 
-    chinwag serve [--port N] [--host ADDRESS] [--open]
+    chinwag serve [--port N] [--host ADDRESS] [--open] [-T NAME]... [--mcp-config FILE]
 
 Prints `chinwag is serving on http://127.0.0.1:8765/?token=...` and serves
 until Ctrl-C. The token is new at each start. Binding anything but
 127.0.0.1 needs `--host` and prints a warning: the token is then all that
-stands between the network and your chats and API keys' use.
+stands between the network and your chats and API keys' use. Tools are the
+chat's (config.toml `tools`, `allow`, `[mcp_servers]`, plus `-T` and
+`--mcp-config` here); a call that needs approval asks in the page.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST}); anything else is reachable "
                                   "from other machines")
     p.add_argument("--open", action="store_true", help="open the page in the browser")
+    p.add_argument("-T", "--tool", dest="tools", action="append", metavar="NAME", default=[],
+                   help="enable a built-in tool for the page's chats: read_file, list_files, fetch_url, shell "
+                        "(repeatable; calls that write, run or send data out ask in the page)")
+    p.add_argument("--mcp-config", metavar="FILE", help='MCP servers from a {"mcpServers": {...}} JSON file')
     return p
 
 
@@ -62,7 +68,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO) -> int:
     from chinwag.web.chats import Chats
 
     _check_history_once(environ)
-    chats = Chats(environ, Path.cwd())
+    chats = Chats(environ, Path.cwd(), tools=args.tools, mcp_config=args.mcp_config)
     threading.Thread(target=_warm_up, name="chinwag-web-warm-up", daemon=True).start()
     app = Guard(build_app(chats), token, host, port)
     out.write(f"chinwag is serving on {url}\n")
