@@ -11,9 +11,10 @@
     app: $("app"), list: $("list"), search: $("search"), messages: $("messages"), empty: $("empty"),
     title: $("title"), model: $("model"), input: $("input"), composer: $("composer"), send: $("send"),
     stop: $("stop"), retry: $("retry"), cont: $("continue"), notice: $("notice"), sidebar: $("sidebar"),
-    scrim: $("scrim"), toggle: $("toggle-side"), newChat: $("new-chat"),
+    scrim: $("scrim"), toggle: $("toggle-side"), newChat: $("new-chat"), attach: $("attach"), file: $("file"),
+    chips: $("chips"),
   };
-  const state = { cid: null, busy: false, last: null, loadToken: 0, controller: null };
+  const state = { cid: null, busy: false, last: null, loadToken: 0, controller: null, pending: [], uploading: 0 };
 
   // -- small helpers ---------------------------------------------------------------
 
@@ -113,9 +114,15 @@
     return node;
   }
 
-  function userBubble(text) {
+  function userBubble(text, lines) {
     const node = bubble("user");
-    node.querySelector(".body").textContent = text;
+    const body = node.querySelector(".body");
+    if (lines && lines.length) {
+      const chips = make("div", "chips");
+      for (const line of lines) chips.append(make("span", "chip", line));
+      body.append(chips);
+    }
+    body.append(document.createTextNode(text));
     return node;
   }
 
@@ -197,6 +204,14 @@
         case "notice":
           showNotice(op.text);
           break;
+        case "approve":
+          this.ask(op);
+          break;
+        case "approved":
+          for (const box of this.node.querySelectorAll(".approval")) {
+            if (Number(box.dataset.id) === op.id) box.remove();
+          }
+          break;
         case "end":
           setMeta(this.node, op.status, op.status === "complete" ? op.stats : statusLine(op.status, op.error));
           state.last = op.status;
@@ -204,6 +219,47 @@
       }
     }
   }
+
+  // A tool call that needs approval: the call, why, and Allow once / Always / Deny.
+  ReplyView.prototype.ask = function (op) {
+    for (const old of this.node.querySelectorAll(".approval")) old.remove();
+    const box = make("div", "approval");
+    box.dataset.id = op.id;
+    box.setAttribute("role", "group");
+    box.append(make("div", "call", op.call), make("div", "why", "Needs your approval: " + op.reason));
+    const row = make("div", "row");
+    const reason = make("input");
+    reason.type = "text";
+    reason.placeholder = "Reason for denying (optional)";
+    reason.setAttribute("aria-label", "Reason for denying");
+    const buttons = [["yes", "Allow once", "send"], ["always", "Always for " + op.tool, "ghost"], ["no", "Deny", "stop"]];
+    for (const [answer, label, style] of buttons) {
+      const button = make("button", style, label);
+      button.type = "button";
+      button.dataset.answer = answer;
+      button.addEventListener("click", async () => {
+        for (const b of row.querySelectorAll("button")) b.disabled = true;
+        const cid = state.cid;
+        try {
+          const response = await fetch(`/api/conversations/${cid}/approve`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ id: op.id, answer, reason: answer === "no" ? reason.value || null : null }),
+          });
+          if (!response.ok) showNotice("That question was answered already, or the reply has ended.");
+        } catch (error) {
+          showNotice("The connection to chinwag was lost.");
+        }
+        box.remove();
+      });
+      row.append(button);
+    }
+    row.append(reason);
+    box.append(row);
+    const near = nearBottom();
+    this.live.before(box);
+    keepBottom(near);
+  };
 
   // Calls onEvents with the events of each read, in order.
   async function readEvents(response, onEvents) {
@@ -273,14 +329,20 @@
   async function turn(action) {
     if (state.busy) return;
     const text = ui.input.value;
-    if (action === "send" && !text.trim()) return;
+    const attached = action === "send" ? state.pending.filter((a) => a.id) : [];
+    if (action === "send" && state.uploading) {
+      showNotice("An attachment is still uploading.");
+      return;
+    }
+    if (action === "send" && !text.trim() && !attached.length) return;
     // The request leaves first; the page is updated while it travels.
     const controller = new AbortController();
     const url = state.cid ? `/api/conversations/${state.cid}/${action}` : "/api/chat";
     const request = fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ text: action === "send" ? text : "", model: ui.model.value || null }),
+      body: JSON.stringify({ text: action === "send" ? text : "", model: ui.model.value || null,
+                             attachments: attached.map((a) => a.id) }),
       signal: controller.signal,
     });
     follows(controller);
@@ -292,8 +354,9 @@
     let node;
     let asked = null;
     if (action === "send") {
-      asked = userBubble(text);
+      asked = userBubble(text, attached.map((a) => a.line));
       ui.input.value = "";
+      setPending([]);
       grow();
       if (!state.cid) ui.title.textContent = text.trim().split("\n")[0].slice(0, 80);
       node = bubble("assistant", "streaming");
@@ -315,6 +378,7 @@
         if (asked) {
           asked.remove();
           if (!ui.input.value) ui.input.value = text; // not sent: the words are kept
+          if (!state.pending.length) setPending(attached);
           grow();
         }
         if (action === "continue") setMeta(node, state.last = "interrupted", "");
@@ -438,6 +502,49 @@
     }
   }
 
+  // -- attachments: picked or dropped, uploaded at once, sent with the next message ---
+
+  function setPending(list) {
+    state.pending = list;
+    ui.chips.replaceChildren();
+    for (const item of list) {
+      const chip = make("span", "chip" + (item.id ? "" : " refused"), item.line);
+      const remove = make("button", "", "×");
+      remove.type = "button";
+      remove.setAttribute("aria-label", "Remove");
+      remove.addEventListener("click", () => setPending(state.pending.filter((a) => a !== item)));
+      chip.append(remove);
+      ui.chips.append(chip);
+    }
+    ui.chips.hidden = !list.length;
+  }
+
+  async function upload(files) {
+    for (const file of files) {
+      state.uploading += 1;
+      const item = { id: null, line: "📎 " + file.name + " · uploading…" };
+      setPending([...state.pending, item]);
+      try {
+        const query = "?name=" + encodeURIComponent(file.name) + "&model=" + encodeURIComponent(ui.model.value || "");
+        const response = await fetch("/api/attach" + query, {
+          method: "POST", headers: { "content-type": "application/octet-stream" }, body: file,
+        });
+        const data = await response.json().catch(() => ({ error: response.statusText }));
+        if (response.ok) {
+          item.id = data.id;
+          item.line = data.line;
+        } else {
+          item.line = "📎 " + file.name + ": " + (data.error || "refused");
+        }
+      } catch (error) {
+        item.line = "📎 " + file.name + ": the upload failed";
+      } finally {
+        state.uploading -= 1;
+      }
+      setPending([...state.pending]);
+    }
+  }
+
   // -- input -----------------------------------------------------------------------------
 
   function grow() {
@@ -498,6 +605,26 @@
     }
   });
   ui.input.addEventListener("input", grow);
+  ui.attach.addEventListener("click", () => ui.file.click());
+  ui.file.addEventListener("change", () => {
+    const files = [...ui.file.files];
+    ui.file.value = "";
+    upload(files);
+  });
+  ui.composer.addEventListener("dragover", (event) => {
+    if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) {
+      event.preventDefault();
+      ui.composer.classList.add("dropping");
+    }
+  });
+  ui.composer.addEventListener("dragleave", () => ui.composer.classList.remove("dropping"));
+  ui.composer.addEventListener("drop", (event) => {
+    ui.composer.classList.remove("dropping");
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      event.preventDefault();
+      upload([...event.dataTransfer.files]);
+    }
+  });
   ui.stop.addEventListener("click", stop);
   ui.retry.addEventListener("click", () => turn("retry"));
   ui.cont.addEventListener("click", () => turn("continue"));
