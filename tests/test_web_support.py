@@ -73,10 +73,10 @@ class Served:
 
 
 @contextmanager
-def serve(env: Mapping[str, str], *extra: str) -> Iterator[Served]:
-    """`chinwag serve --port N` with `env`, up to its first line; stopped with Ctrl-C (SIGINT) after."""
+def serve(env: Mapping[str, str], *extra: str, cwd: Path | None = None) -> Iterator[Served]:
+    """`chinwag serve --port N` with `env` (in `cwd`), up to its first line; stopped with Ctrl-C (SIGINT) after."""
     port = free_port()
-    process = subprocess.Popen([CHINWAG, "serve", "--port", str(port), *extra], env=dict(env),
+    process = subprocess.Popen([CHINWAG, "serve", "--port", str(port), *extra], env=dict(env), cwd=cwd,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert process.stdout is not None
