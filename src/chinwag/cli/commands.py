@@ -36,7 +36,7 @@ def _help(repl: Repl, arg: str) -> None:
     for command in COMMANDS:
         usage = f"{command.name} {command.args}".strip()
         also = f" (also {', '.join(command.aliases)})" if command.aliases else ""
-        repl.out.write(f"  {usage:<24} {command.help}{also}\n")
+        repl.out.write(f"  {usage:<32} {command.help}{also}\n")
 
 
 def _retry(repl: Repl, arg: str) -> None:
