@@ -152,6 +152,29 @@ def test_stop_while_asking_denies_and_stops_the_turn(page: Any, fake: ScriptedSe
     assert len(fake.requests) == 1
 
 
+def test_closing_the_page_while_asking_denies_the_call(browser: Any, served: Served, fake: ScriptedServer,
+                                                      work: Path) -> None:
+    fake.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "echo ran >> marker.txt"})]))
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(served.url)
+    page.wait_for_selector("#model option", state="attached")
+    send(page, "run it")
+    page.locator(".approval").wait_for()
+    context.close()  # nobody left to answer: stopped after the orphan grace, the call denied
+    deadline = time.monotonic() + 15
+    while True:
+        status, _, data = served.request("GET", "/api/conversations/1")
+        saved = json.loads(data)
+        if status == 200 and not saved["live"] and "tool denied" in saved["messages"][-1]["html"]:
+            break
+        assert time.monotonic() < deadline, saved
+        time.sleep(0.1)
+    assert not (work / "marker.txt").exists()
+    assert len(fake.requests) == 1
+
+
 def test_hostile_tool_output_stays_inert(page: Any, fake: ScriptedServer) -> None:
     fake.enqueue(anthropic_calls([("toolu_1", "read_file", {"path": "evil.txt"})]), Reply(chunks=["Read it."]))
     send(page, "read evil.txt")
