@@ -126,3 +126,16 @@ def test_a_link_whose_text_names_another_site_says_where_it_goes() -> None:
     assert '<span class="link-host"> (evil.example)</span>' in html
     assert '<span class="link-host"> (docs.python.org)</span>' in html
     assert "(plain.example)" not in html  # its text is its address
+
+
+def test_tool_calls_and_thinking_are_text_never_markup() -> None:
+    from chinwag.web.html import thinking_html, tool_html
+
+    hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">\x1b[31m&amp;'
+    html = tool_html(f"⚙ read_file(path={hostile!r})", "ok", hostile)
+    assert "<script" not in html and "<img" not in html and "\x1b" not in html
+    assert "&lt;script&gt;" in html and "&amp;amp;" in html
+    assert html.startswith('<details class="tool ok">')
+    assert tool_html("⚙ x()", "<b>", "").startswith('<details class="tool error">')  # an unknown status
+    thought = thinking_html(hostile)
+    assert "<script" not in thought and "<img" not in thought and "&lt;img" in thought

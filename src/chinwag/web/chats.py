@@ -9,6 +9,11 @@ conversation never interleave turns: the second is told a reply is
 streaming and follows it instead. Reading (the list, search, a saved
 conversation) goes through one read connection to the same SQLite file.
 
+Each session gets the chat's tools (`ToolUse`, started with the session);
+a call that needs approval asks the page following the turn (`LiveTurn.ask`).
+Files the page uploads become attachment blocks here (`upload`, with
+`chinwag.attach`), kept until the next send takes them by id.
+
 Nothing here sends an API key anywhere but to its provider: the model list
 holds model specs, and every error and notice passes `redact` first.
 """

@@ -9,6 +9,12 @@ stalls. Operations go to
 every follower (an SSE response) through its asyncio queue; a follower that
 joins late (a reloaded page) starts from a snapshot of the reply so far.
 
+Thinking and tool calls end the text before them: it is finished, and the
+thinking (shown once it ends) or the call with its result is committed after
+it as one collapsible block. A call that needs approval waits in `ask` for
+the page's answer (`answer`), at most APPROVAL_TIMEOUT; stopping the turn
+denies it.
+
 Stopping. `SessionTurn.cancel()` must run on the thread that iterates the
 turn (it closes the provider's generator, which another thread cannot do
 while it is blocked reading). So `cancel()` here sets a flag the worker
