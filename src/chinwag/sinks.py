@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from chinwag.events import Event, Notice, Retrying, TextDelta, ThinkingDelta, ToolCallReady, ToolResultReady, to_json
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
-from chinwag.render.sanitize import StreamSanitizer, sanitize
+from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
 from chinwag.render.spinner import Spinner
 from chinwag.render.terminal import MarkdownView
 
@@ -125,7 +125,7 @@ class TerminalSink:
         self.renderer.finish()
         hint, error = after_reply(reply, interactive=self.interactive)
         if error:
-            self.err.write(f"chinwag: {error}\n")
+            self.err.write(f"chinwag: {one_line(error)}\n")
             self.err.flush()
         if self.interactive:
             is_stats = reply.status == "complete"

@@ -95,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve_main(args[1:], environ, sys.stdout)
         return _chat(_think_budget(build_parser().parse_args(args)), environ)
     except ChinwagError as exc:
-        sys.stderr.write(f"chinwag: {exc.message}\n")
+        from chinwag.render.sanitize import one_line
+
+        sys.stderr.write(f"chinwag: {one_line(exc.message)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("\n")

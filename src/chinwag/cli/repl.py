@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
 from chinwag.errors import ChinwagError
+from chinwag.render.sanitize import one_line
 from chinwag.session import Session
 from chinwag.sinks import TerminalSink, assistant_name
 
@@ -86,11 +87,11 @@ class Repl:
             else:
                 self.send(line)
         except ChinwagError as exc:
-            self.err.write(f"chinwag: {exc.message}\n")
+            self.err.write(f"chinwag: {one_line(exc.message)}\n")
         except KeyboardInterrupt:
             self.out.write("\n" + self.dim("(cancelled)") + "\n")
         except OSError as exc:  # e.g. the terminal went away mid-write; nothing to save that is not saved
-            self.err.write(f"chinwag: {exc.strerror or exc}\n")
+            self.err.write(f"chinwag: {one_line(str(exc.strerror or exc))}\n")
         self.out.flush()
 
     def send(self, line: str) -> None:

@@ -83,3 +83,9 @@ class StreamSanitizer:
         """Whatever was held back, made safe: call at the end of the reply."""
         held, self._held = self._held, ""
         return sanitize(held)
+
+
+def one_line(text: str) -> str:
+    """`text` made safe and kept to one line: for messages that may carry what
+    a user typed or a server sent (a file name, an error body)."""
+    return " ".join(sanitize(text).split())
