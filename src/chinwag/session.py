@@ -94,15 +94,17 @@ class Session:
 
     def begin_continue(self) -> SessionTurn:
         """Resume the last reply where it was cut: interrupted, or stopped by max_tokens."""
-        last = self.last_reply
+        last, messages = self.last_reply, self.conversation.messages
         cut = last is not None and (last.status == "interrupted" or last.stop_reason == "max_tokens")
-        if last is None or not cut or not last.text or last.tool_calls:
+        # The partial must be the conversation's last message: a blank reply is not
+        # recorded, and the message before it is the user's, never to be continued.
+        recorded = bool(messages) and messages[-1].role == "assistant" and bool(messages[-1].content.strip())
+        if last is None or not cut or not recorded or last.tool_calls:
             raise UsageError("there is no interrupted reply to continue.")
         if not self.provider.supports_prefill:
             raise UsageError(f"{self.provider.name} cannot resume a reply (this server is not known to continue"
                              " one, and asking would stitch a new answer to the old); use /retry to ask again."
                              " A llama.cpp or vLLM server can: set prefill under [openai] in config.toml.")
-        messages = self.conversation.messages
         partial = messages.pop().content.rstrip()  # Anthropic rejects a prefill ending in white space
         messages.append(Message("assistant", partial))
         return SessionTurn(self, prefill=partial)
