@@ -148,7 +148,7 @@ def _reply_starts(child: pexpect.spawn) -> None:
 def _answered(child: pexpect.spawn, message: str) -> None:
     child.sendline(message)
     _reply_starts(child)
-    child.expect("tok/s")  # the stats line: the reply ended normally
+    child.expect(r"first token · \d+ tok")  # the stats line: the reply ended normally
     child.expect("You: ")
 
 
