@@ -20,8 +20,6 @@ holds model specs, and every error and notice passes `redact` first.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +33,9 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.session import Session, SessionTurn
 from chinwag.records import Block, Document, Image, Text, Thinking, ToolCall, ToolResult
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
-from chinwag.web.live import LiveTurn, SocketWatch, Workers
+from chinwag.web.live import LiveTurn
+from chinwag.web.models import api_keys, configured_models
+from chinwag.web.workers import SocketWatch, Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 KEEP_UPLOADS = 32  # attachments uploaded and not sent yet; the oldest beyond are forgotten
@@ -73,7 +73,7 @@ class Chats:
         self._render_lock = threading.Lock()
         self.models, self.default_model = configured_models(self.environ, cwd)
         self._workers = Workers()
-        self._secrets = _secrets(self.environ, cwd)
+        self._secrets = api_keys(self.environ, cwd)
 
     # -- reading the history -------------------------------------------------------
 
@@ -357,54 +357,3 @@ class Chats:
 def _summary_json(summary: Any) -> dict[str, Any]:
     return {"id": summary.id, "title": summary.title or "(empty)", "model": summary.model,
             "updated_at": summary.updated_at, "turns": summary.turns}
-
-
-def configured_models(environ: Mapping[str, str], cwd: Path) -> tuple[list[dict[str, str]], str]:
-    """The model picker: each configured provider's default model, the
-    bundled model when llama-cpp-python is installed, and the default
-    (as `chinwag` alone would pick it) first."""
-    from chinwag.config import resolve
-    from chinwag.providers.registry import PROVIDERS
-
-    def spec_of(settings: Any) -> str:
-        return f"{settings.provider}:{settings.model}" if settings.model else settings.provider
-
-    try:
-        default = spec_of(resolve(environ, cwd, {}))
-    except ChinwagError:
-        default = "local"
-    specs = [default]
-    for entry in PROVIDERS:
-        if entry.name == "local" and importlib.util.find_spec("llama_cpp") is None:
-            continue
-        try:
-            specs.append(spec_of(resolve(environ, cwd, {"model": f"{entry.name}:"})))
-        except ChinwagError:
-            continue
-    return [{"spec": s, "label": _label(s)} for s in dict.fromkeys(specs)], default
-
-
-def _label(spec: str) -> str:
-    from chinwag.providers.registry import entry, parse_model_spec
-
-    provider, model = parse_model_spec(spec)
-    if provider == "local":
-        return f"local · {Path(model).name}" if model else "bundled model (SmolLM2-135M, offline)"
-    name = {"anthropic": "Claude", "openai": "OpenAI-compatible"}.get(provider, entry(provider).label)
-    return f"{model} · {name}" if model else f"{name} · the server's first model"
-
-
-def _secrets(environ: Mapping[str, str], cwd: Path) -> tuple[str, ...]:
-    """Every API key this server could use, to keep out of anything the page sees."""
-    from chinwag.config import resolve
-    from chinwag.providers.registry import PROVIDERS
-
-    found = {v for k, v in {**os.environ, **environ}.items() if k.endswith("_API_KEY") and v}
-    for entry in PROVIDERS:
-        try:
-            key = resolve(environ, cwd, {"model": f"{entry.name}:"}).api_key
-        except ChinwagError:
-            continue
-        if key:
-            found.add(key)
-    return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
