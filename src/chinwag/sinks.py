@@ -22,7 +22,7 @@ from chinwag.render.terminal import MarkdownView
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
 
-def stats_line(reply: Reply) -> str:
+def figures(reply: Reply) -> str:
     """"0.31 s to first token · 142 tok · 61 tok/s", with what is known."""
     parts = []
     if reply.ttft is not None:
@@ -32,9 +32,17 @@ def stats_line(reply: Reply) -> str:
         streaming_time = (reply.duration or 0) - (reply.ttft or 0)
         if reply.output_tokens > 1 and streaming_time >= 0.05:  # a rate over less is noise (e.g. a tool call's reply)
             parts.append(f"{reply.output_tokens / streaming_time:.0f} tok/s")
-    if reply.status == "interrupted":
-        parts.append("(interrupted)")
     return " · ".join(parts)
+
+
+def stats_line(reply: Reply) -> str:
+    """The figures, and "(interrupted)" when the reply was cut off (the page shows status apart)."""
+    return " · ".join(p for p in (figures(reply), "(interrupted)" if reply.status == "interrupted" else "") if p)
+
+
+def retry_line(event: Retrying) -> str:
+    """ "overloaded (529), retrying in 0.5 s (attempt 2/3)" """
+    return f"{event.reason}, retrying in {event.delay:g} s (attempt {event.attempt}/{event.max_attempts})"
 
 
 def assistant_name(provider: str) -> str:
@@ -114,8 +122,7 @@ class TerminalSink:
                 self.spinner = Spinner(self.spinner_out, "")
                 self.spinner.start()
         elif isinstance(event, Retrying):
-            self._interject(f"{event.reason}, retrying in {event.delay:g} s "
-                            f"(attempt {event.attempt}/{event.max_attempts})", chinwag=False)
+            self._interject(retry_line(event), chinwag=False)
         elif isinstance(event, Notice):
             self._interject(f"({event.text})" if self.interactive else event.text, chinwag=not self.interactive)
 

@@ -36,6 +36,7 @@ from typing import Any
 from chinwag.events import Notice, Retrying, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart, ToolResultReady
 from chinwag.records import Reply, ToolCall
 from chinwag.session import SessionTurn
+from chinwag.sinks import figures, retry_line
 from chinwag.web.html import HtmlStream, Renderer, thinking_html, tool_html
 from chinwag.web.workers import SocketWatch, Workers
 
@@ -298,23 +299,10 @@ class LiveTurn:
     def describe(self, reply: Reply) -> Event:
         status = "stopped" if reply.cancelled or (self._cancelled.is_set() and reply.status != "complete") \
             else reply.status
-        stats = _stats(reply)
+        stats = figures(reply)
         return {"status": status, "error": self.redact(reply.error or "") if status != "stopped" else "",
                 "stats": stats}
 
 
 def _describe(event: Retrying | Notice) -> str:
-    if isinstance(event, Retrying):
-        return f"{event.reason}, retrying in {event.delay:g} s (attempt {event.attempt}/{event.max_attempts})"
-    return event.text
-
-
-def _stats(reply: Reply) -> str:
-    parts = []
-    if reply.ttft is not None:
-        parts.append(f"{reply.ttft:.2f} s to first token")
-    if reply.output_tokens:
-        parts.append(f"{reply.output_tokens} tok")
-        if reply.duration and reply.ttft is not None and reply.duration > reply.ttft:
-            parts.append(f"{reply.output_tokens / (reply.duration - reply.ttft):.0f} tok/s")
-    return " · ".join(parts)
+    return retry_line(event) if isinstance(event, Retrying) else event.text
