@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,21 @@ def scripted_server() -> Iterator[ScriptedServer]:
     """A fresh scripted Anthropic/OpenAI server on 127.0.0.1 for one test."""
     with ScriptedServer() as server:
         yield server
+
+
+@pytest.fixture
+def fake(scripted_server: ScriptedServer) -> ScriptedServer:
+    """The page tests' name for the scripted server the page's chats talk to."""
+    return scripted_server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's), one per test module; see tests/test_web_support.py."""
+    from tests.test_web_support import chromium
+
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -19,19 +19,7 @@ import pytest
 
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, chromium, serve
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture()
-def fake() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        yield server
+from tests.test_web_support import SCREENSHOTS, Served, serve
 
 
 @pytest.fixture()

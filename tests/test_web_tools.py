@@ -22,21 +22,9 @@ import pytest
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
-from tests.test_web_support import SCREENSHOTS, Served, chromium, serve
+from tests.test_web_support import SCREENSHOTS, Served, serve
 
 HOSTILE = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\"> \x1b[31mred\x1b[0m"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture()
-def fake() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        yield server
 
 
 @pytest.fixture()
