@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as common  # noqa: E402
 
 common.repo_on_path()
+from tests.procs import group_members  # noqa: E402  (the repo is on the path only now)
 
 TARGET_OVERHEAD_MS = 5.0
 TARGET_STARTUP = 2.0
@@ -217,17 +218,6 @@ def _startup(quick: bool) -> dict[str, list[float]]:
     return times
 
 
-def _gone(pgid: int) -> bool:
-    """No live process in group `pgid` (a zombie is dead: an orphan's waits for an
-    init that reaps, which a container may not have)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return False
-    return True
 
 
 def _ctrl_c(quick: bool) -> tuple[list[float], int]:
@@ -265,7 +255,7 @@ def _ctrl_c(quick: bool) -> tuple[list[float], int]:
                 if t:
                     times.append(seen - pressed)
                 time.sleep(0.2)
-                left += not _gone(pgid)
+                left += bool(group_members(pgid))
         finally:
             common.kill(child)
     shutil.rmtree(cwd, ignore_errors=True)

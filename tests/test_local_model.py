@@ -23,10 +23,11 @@ import pytest
 
 from chinwag.errors import LocalModelError
 from chinwag.events import Stop, TextDelta, Usage
-from chinwag.records import ChatRequest, Message
 from chinwag.providers.local import LocalProvider, bundled_model_path
 from chinwag.providers.openai import OpenAIProvider
+from chinwag.records import ChatRequest, Message
 from tests.cli_helpers import chinwag_env, finish, run_chinwag, spawn_chinwag
+from tests.procs import cpu_seconds, gone
 
 SYSTEM = "You are a helpful assistant. Keep responses brief and clear."
 
@@ -83,22 +84,8 @@ def test_closing_the_stream_early_leaves_the_model_usable(local: LocalProvider) 
     assert "".join(e.text for e in _ask(local, [Message("user", "Say yes.")]) if isinstance(e, TextDelta))
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state == "Z":  # ended; its parent has not reaped it yet
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_importing_the_provider_is_cheap_and_never_loads_llama_cpp() -> None:
@@ -136,9 +123,9 @@ def test_closing_the_stream_early_stops_generation_in_the_child(local: LocalProv
     next(iter(stream))
     stream.close()  # type: ignore[attr-defined]
     time.sleep(0.1)  # it stops between two tokens
-    before = _cpu_seconds(local.pid)
+    before = cpu_seconds(local.pid)
     time.sleep(0.5)
-    assert _cpu_seconds(local.pid) - before < 0.1  # idle, not generating the other 399 tokens
+    assert cpu_seconds(local.pid) - before < 0.1  # idle, not generating the other 399 tokens
 
 
 def test_a_warm_up_from_a_short_lived_thread_leaves_the_model_running(tmp_path: Path) -> None:
@@ -152,12 +139,12 @@ def test_a_warm_up_from_a_short_lived_thread_leaves_the_model_running(tmp_path: 
         thread.join()
         pid = provider.pid
         assert pid is not None
-        assert not _gone(pid, within=0.5)
+        assert not gone(pid, within=0.5)
         assert "".join(e.text for e in _ask(provider, [Message("user", "Say yes.")]) if isinstance(e, TextDelta))
         assert provider.pid == pid
     finally:
         provider.close()
-    assert _gone(pid, within=2)
+    assert gone(pid, within=2)
     deadline = time.monotonic() + 2
     while _spawner_threads() > spawners and time.monotonic() < deadline:
         time.sleep(0.01)

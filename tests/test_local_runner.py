@@ -24,6 +24,7 @@ import pyte
 import pytest
 
 from tests.cli_helpers import chinwag_env, finish, spawn_chinwag
+from tests.procs import cpu_seconds, gone, state
 
 LONG_PROMPT = "Write a long story about a lighthouse keeper and a storm."
 SIZE = (60, 200)  # rows, columns: room for a partial reply and the error line unwrapped
@@ -90,7 +91,7 @@ def _runners(pid: int) -> list[int]:
                 cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
             except FileNotFoundError:
                 continue
-            if b"chinwag.providers.runner" in cmdline and _state(child) != "Z":
+            if b"chinwag.providers.runner" in cmdline and state(child) != "Z":
                 found.append(child)
     return found
 
@@ -106,25 +107,10 @@ def _runner(pid: int, within: float = 10) -> int:
     raise AssertionError(f"no runner process under chinwag ({pid}) after {within} s")
 
 
-def _state(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
 
 
-def _gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if _state(pid) in (None, "Z"):  # gone, or ended and waiting for its new parent to reap it
-            return True
-        time.sleep(0.02)
-    return False
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _error_line(raw: str, words: str) -> str:
@@ -226,9 +212,9 @@ def test_ctrl_c_mid_reply_returns_at_once_and_the_runner_stops_generating(chat: 
     child.expect("You: ")
     assert time.monotonic() - pressed < 0.1  # measured: about 3 ms
     time.sleep(0.1)  # it stops between two tokens
-    before = _cpu_seconds(runner)
+    before = cpu_seconds(runner)
     time.sleep(0.5)
-    assert _cpu_seconds(runner) - before < 0.1  # idle: not writing the rest of the 400 tokens
+    assert cpu_seconds(runner) - before < 0.1  # idle: not writing the rest of the 400 tokens
     child.sendline("Say yes.")
     _reply_starts(child)  # the next reply comes from the same runner, reused
     assert _runner(child.pid) == runner
@@ -243,7 +229,7 @@ def test_the_runner_ends_with_chinwag_even_after_kill_9(chat: Chat) -> None:
     _answered(child, "Say yes.")  # loaded and used (spawned from a thread that has long ended)
     runner = _runner(child.pid)
     os.kill(child.pid, signal.SIGKILL)
-    assert _gone(runner, within=2)
+    assert gone(runner, within=2)
     child.close(force=True)
 
 
@@ -252,4 +238,4 @@ def test_the_runner_ends_when_the_user_quits(chat: Chat) -> None:
     _answered(child, "Say yes.")
     runner = _runner(child.pid)
     _quit(child)
-    assert _gone(runner, within=1)
+    assert gone(runner, within=1)

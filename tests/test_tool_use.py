@@ -27,9 +27,16 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.cli_helpers import anthropic_env, chinwag_env, finish, run_chinwag, spawn_chinwag
+from tests.cli_helpers import (
+    anthropic_env,
+    chinwag_env,
+    finish,
+    run_chinwag,
+    spawn_chinwag,
+)
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls, openai_calls
+from tests.procs import group_members
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "title \x1b]0;pwned\x07 clear \x1b[2J end\n"
@@ -246,17 +253,6 @@ def test_a_model_that_keeps_calling_tools_is_stopped_at_the_round_limit_with_one
 
 # -- 6. Ctrl-C while a tool runs -------------------------------------------------------
 
-def _gone(pgid: int) -> bool:
-    """No live process in group `pgid` (a zombie is dead: an orphan's waits for an
-    init that reaps, which a container may not have)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return False
-    return True
 
 
 def test_ctrl_c_while_a_tool_runs_stops_it_and_the_model_hears_it_was_interrupted(
@@ -279,7 +275,7 @@ def test_ctrl_c_while_a_tool_runs_stops_it_and_the_model_hears_it_was_interrupte
     child.expect("You: ", timeout=5)
     assert time.monotonic() - pressed < 1.0
     deadline = time.monotonic() + 2
-    while not _gone(pgid):
+    while group_members(pgid):
         assert time.monotonic() < deadline, "the command's process group is still there"
         time.sleep(0.02)
     assert len(server.requests) == 1  # nothing was sent on: the turn ended

@@ -14,6 +14,7 @@ import pytest
 
 from chinwag.records import ToolCall
 from chinwag.tools import Toolbox, ToolOutput
+from tests.procs import gone, group_members
 
 
 def shell(tmp_path: Path, command: str, max_output: int = 32_768, timeout: float = 30.0,
@@ -22,27 +23,8 @@ def shell(tmp_path: Path, command: str, max_output: int = 32_768, timeout: float
     return box.run(ToolCall("c1", "shell", {"command": command, **(args or {})}))
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes in process group `pgid`."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                state, _ppid, pgrp = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if int(pgrp) == pgid and state not in ("Z", "X"):
-                members.append(int(entry.name))
-    return members
 
 
-def gone(pid: int) -> bool:
-    """The process has ended (a zombie waiting for its parent counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
 
 
 def test_shell_always_asks(tmp_path: Path) -> None:
