@@ -12,11 +12,11 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from chinwag.records import Document, Image, Message, Text
 from chinwag.recorder import Recorder
+from chinwag.records import Document, Image, Message, Text
 from chinwag.store import Store
 from chinwag.store_blocks import blocks_and_blobs
-from chinwag.store_schema import MIGRATIONS
+from tests.old_history import database_as_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 PDF = b"%PDF-1.4\n" + b"x" * 5000
@@ -82,19 +82,11 @@ def test_the_recorder_saves_attachments_before_the_request_leaves(tmp_path: Path
 
 def _previous_main_database(path: Path) -> None:
     """A history database as the previous main wrote it: m001-m003, a block message in it."""
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-        for name, statements in MIGRATIONS[:3]:
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
-        conn.execute("PRAGMA user_version = 3")
+    with database_as_of(path, 3) as conn:
         now = time.time()
         conn.execute("INSERT INTO conversations VALUES (1, ?, ?, 'claude-x', NULL)", (now, now))
         conn.execute("INSERT INTO messages (conversation_id, role, content, status, writer_pid, created_at,"
                      " updated_at, blocks) VALUES (1, 'user', 'Hi', 'complete', 1, ?, ?, NULL)", (now, now))
-        conn.commit()
 
 
 def test_m004_migrates_a_database_made_by_the_previous_main(tmp_path: Path) -> None:

@@ -17,25 +17,18 @@ from chinwag.records import Message, Text, Thinking, ToolCall, ToolResult
 from chinwag.store import Store
 from chinwag.store_blocks import INTERRUPTED, blocks_json
 from chinwag.store_schema import MIGRATIONS
+from tests.old_history import database_as_of
 
 
 def _old_database(path: Path) -> None:
     """A history database as the previous main wrote it: migrations m001 and m002 only."""
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-        for name, statements in MIGRATIONS[:2]:
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
-        conn.execute("PRAGMA user_version = 2")
+    with database_as_of(path, 2) as conn:
         now = time.time()
         conn.execute("INSERT INTO conversations VALUES (1, ?, ?, 'claude-x', 'Be brief.')", (now, now))
         for role, text in (("user", "What is a kangaroo?"), ("assistant", "A marsupial.")):
             conn.execute("INSERT INTO messages (conversation_id, role, content, status, model, writer_pid,"
                          " created_at, updated_at) VALUES (1, ?, ?, 'complete', 'claude-x', 1, ?, ?)",
                          (role, text, now, now))
-        conn.commit()
 
 
 def test_the_migration_reads_every_old_message_as_one_text_block(tmp_path: Path) -> None:
