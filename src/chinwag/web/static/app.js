@@ -54,8 +54,14 @@
     return date.toLocaleDateString([], { month: "short", day: "numeric" });
   }
 
+  // Every request to the server goes through here, so what each one must carry
+  // (credentials, headers) is decided in one place.
+  function call(path, init) {
+    return fetch(path, init || {});
+  }
+
   async function getJSON(path) {
-    const response = await fetch(path, { headers: { accept: "application/json" } });
+    const response = await call(path, { headers: { accept: "application/json" } });
     if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error || response.statusText);
     return response.json();
   }
@@ -241,7 +247,7 @@
         for (const b of row.querySelectorAll("button")) b.disabled = true;
         const cid = state.cid;
         try {
-          const response = await fetch(`/api/conversations/${cid}/approve`, {
+          const response = await call(`/api/conversations/${cid}/approve`, {
             method: "POST",
             headers: { "content-type": "application/json" },
             body: JSON.stringify({ id: op.id, answer, reason: answer === "no" ? reason.value || null : null }),
@@ -338,7 +344,7 @@
     // The request leaves first; the page is updated while it travels.
     const controller = new AbortController();
     const url = state.cid ? `/api/conversations/${state.cid}/${action}` : "/api/chat";
-    const request = fetch(url, {
+    const request = call(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ text: action === "send" ? text : "", model: ui.model.value || null,
@@ -406,7 +412,7 @@
     if (!state.cid) return;
     ui.stop.disabled = true;
     try {
-      await fetch(`/api/conversations/${state.cid}/stop`, { method: "POST" });
+      await call(`/api/conversations/${state.cid}/stop`, { method: "POST" });
     } finally {
       ui.stop.disabled = false;
     }
@@ -465,7 +471,7 @@
     follows(controller);
     setBusy(true);
     try {
-      const response = await fetch(`/api/conversations/${cid}/live`, { signal: controller.signal });
+      const response = await call(`/api/conversations/${cid}/live`, { signal: controller.signal });
       if (response.status !== 200) return;
       let node = lastAssistant();
       if (!node || node.dataset.status !== "streaming") node = bubble("assistant", "streaming");
@@ -526,7 +532,7 @@
       setPending([...state.pending, item]);
       try {
         const query = "?name=" + encodeURIComponent(file.name) + "&model=" + encodeURIComponent(ui.model.value || "");
-        const response = await fetch("/api/attach" + query, {
+        const response = await call("/api/attach" + query, {
           method: "POST", headers: { "content-type": "application/octet-stream" }, body: file,
         });
         const data = await response.json().catch(() => ({ error: response.statusText }));
