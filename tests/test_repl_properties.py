@@ -50,7 +50,7 @@ from chinwag.events import Event
 from chinwag.paths import database_file
 from chinwag.records import Reply as ChatReply
 from chinwag.session import Session, open_session
-from chinwag.store import Store
+from chinwag.store import CANCELLED_QUESTION, Store
 from tests.cli_helpers import anthropic_env, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
@@ -406,6 +406,35 @@ class ReplMachine(RuleBasedStateMachine):
     def ask_again(self, answers: list[Answer], plan: Interrupt | None, again: str) -> None:
         self._step([again], answers, plan)
 
+    @precondition(lambda self: not self.left)
+    @rule(text=texts, next_answer=answer, again=st.booleans())
+    def cancel_a_question_before_its_reply(self, text: str, next_answer: Answer, again: bool) -> None:
+        """Ctrl-C while the server holds back the first token: the question is taken
+        back, and the next message goes alone (or /retry asks it again)."""
+        assert self.session is not None
+        before = self.session.last_reply
+        self._step([text, "fallback line"], [Answer(("held",), "slow_first", 5000)], Interrupt("start"))
+        reply = self.session.last_reply
+        if reply is None or reply is before or not reply.withdrawn:
+            return  # the line was a command, or nothing was sent (a blank line)
+        assert "cancelled before a reply; not sent again" in self.out.getvalue(), self.out.getvalue()
+        withdrawn = self.session.withdrawn
+        assert withdrawn is not None and all(m is not withdrawn for m in self.session.conversation.messages)
+        # A question that failed (not cancelled) earlier still goes, joined to the next.
+        messages = self.session.conversation.messages
+        tail = len(messages) - next((i for i, m in enumerate(reversed(messages)) if m.role != "user"), len(messages))
+        expected = "\n\n".join([m.content for m in messages[tail:]]
+                                + [withdrawn.content if again else "after the cancel"])
+        seen = len(self.server.requests)
+        self._step(["/retry" if again else "after the cancel"], [next_answer], None)
+        sent = [r.json for r in self.server.requests[seen:] if r.method == "POST" and r.json is not None]
+        if sent:
+            last = sent[0]["messages"][-1]
+            content = last["content"] if isinstance(last["content"], str) else "".join(
+                part.get("text", "") for part in last["content"])
+            assert content == expected, (
+                f"after a cancelled question, the server got {content!r}")
+
     @precondition(lambda self: self.left)
     @rule(continue_last=st.booleans())
     def start_again(self, continue_last: bool) -> None:
@@ -489,7 +518,7 @@ class ReplMachine(RuleBasedStateMachine):
             store.close()
         left = [(m.content, m.status) for m in rows if m.role == "assistant" and m.status == "streaming"]
         assert not left, f"a reply that has ended is still saved as streaming: {left}"
-        saved = _groups([(m.role, m.content) for m in rows])
+        saved = _groups([(m.role, m.content) for m in _not_cancelled(rows)])
         assert saved == shown, f"saved history differs from the session's:\n saved {saved}\n shown {shown}"
         assert sendable == [(m.role, m.content) for m in conversation.sendable()], (
             "the history a resumed chat would send differs from what this one sends")
@@ -509,6 +538,18 @@ def _groups(messages: list[tuple[str, str]]) -> list[tuple[str, str]]:
         elif groups:
             groups[-1][1] = text if text.strip() else ""  # blank is no reply (never sent back)
     return [(user, reply) for user, reply in groups]
+
+
+def _not_cancelled(rows: list[Any]) -> list[Any]:
+    """The saved rows without the questions cancelled before any reply (and the
+    empty replies their turns left): kept in the history, never sent again."""
+    kept, cancelled = [], False
+    for m in rows:
+        if m.role == "user":
+            cancelled = m.status == CANCELLED_QUESTION
+        if not cancelled:
+            kept.append(m)
+    return kept
 
 
 def _settle(recorder: Any) -> None:

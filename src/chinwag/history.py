@@ -28,10 +28,11 @@ from chinwag.paths import database_file
 from chinwag.history_format import clean_line, flat, iso, isatty, local, table, when
 from chinwag.records import block_to_json
 from chinwag.render.sanitize import sanitize
-from chinwag.store import ConversationSummary, SearchHit, Store, StoredMessage
+from chinwag.store import CANCELLED_QUESTION, ConversationSummary, SearchHit, Store, StoredMessage
 from chinwag.store_check import READ_ONLY, StorageError
 
 _MAX_ID = 2**63 - 1  # SQLite's largest integer
+CANCELLED_NOTE = "cancelled before a reply; not sent again"
 _MARKS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "streaming": "… still streaming"}
 
 
@@ -185,7 +186,7 @@ def _show(args: argparse.Namespace, ctx: _Context) -> int:
     if summary.system:
         ctx.out.write(f"{dim[0]}System: {sanitize(summary.system)}{dim[1]}\n")
     answered = blocks.answered_ids(m.message for m in messages)
-    for msg in messages:
+    for msg in _shown(messages):
         message = msg.message
         if blocks.is_results_only(message):
             ctx.out.write("".join(f"{dim[0]}{text}{dim[1]}\n" for _, text in blocks.parts(message)))
@@ -193,6 +194,8 @@ def _show(args: argparse.Namespace, ctx: _Context) -> int:
             ctx.out.write(f"\nYou: {sanitize(msg.content)}\n")
             ctx.out.write("".join(f"{dim[0]}{text}{dim[1]}\n" for kind, text in blocks.parts(message)
                                   if kind == "attachment"))
+            if msg.status == CANCELLED_QUESTION:
+                ctx.out.write(f"{dim[0]}  ↳ {CANCELLED_NOTE}{dim[1]}\n")
         elif blocks.has_tool_blocks(message):
             ctx.out.write(f"{_speaker(msg.model)}:\n")
             for kind, text in blocks.parts(message, answered):
@@ -296,12 +299,14 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links
         quoted = "\n".join(f"> {line}" for line in sanitize(summary.system).splitlines())
         parts.append(f"> **System prompt**\n>\n{quoted}\n")
     answered = blocks.answered_ids(m.message for m in messages)
-    for msg in messages:
+    for msg in _shown(messages):
         message = msg.message
         if blocks.is_results_only(message):
             parts.append(f"{blocks.markdown(message)}\n")
         elif msg.role == "user":
             parts.append(f"## You\n\n{sanitize(msg.content)}\n")
+            if msg.status == CANCELLED_QUESTION:
+                parts.append(f"*{CANCELLED_NOTE}*\n")
             if links and (attached := markdown_links(message, links)):
                 parts.append(attached + "\n")
         else:
@@ -309,6 +314,17 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links
                 or "*(no text)*"
             parts.append(f"## {_speaker(msg.model)}\n\n{body}\n\n*{_reply_facts(msg)}*\n")
     return "\n".join(parts)
+
+
+def _shown(messages: list[StoredMessage]) -> Iterator[StoredMessage]:
+    """The messages to print: the empty reply a cancelled question's turn left is nothing to show."""
+    cancelled = False
+    for msg in messages:
+        if msg.role == "user":
+            cancelled = msg.status == CANCELLED_QUESTION
+        elif cancelled and not msg.content.strip() and not msg.blocks:
+            continue
+        yield msg
 
 
 def _reply_facts(msg: StoredMessage) -> str:

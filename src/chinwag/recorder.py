@@ -38,6 +38,7 @@ from chinwag.save_queue import (
     _Row,
 )
 from chinwag.store_blocks import blocks_and_blobs, blocks_json
+from chinwag.store_schema import CANCELLED_QUESTION
 
 if TYPE_CHECKING:
     from chinwag.store import Store
@@ -117,7 +118,7 @@ class Recorder(SaveQueue):
         with self._cond:
             self._close_unended_reply()
             self._conversation = None
-            self._reply = None
+            self._reply = self._question = None
 
     def save_user(self, text: str, model: str, system: str | None, blocks: tuple[Block, ...] = ()) -> None:
         """Save the user's message (with its attachments, `blocks`) before the request leaves (or queue it)."""
@@ -127,8 +128,28 @@ class Recorder(SaveQueue):
             if self._conversation is None:
                 self._conversation = _Row()
                 self._queue(_Op("conversation", self._conversation, model=model, system=system))
-            self._queue(_Op("user", self._conversation, text=text, model=model, blocks=stored, blobs=blobs))
+            self._question = _Row()
+            self._queue(_Op("user", self._question, parent=self._conversation, text=text, model=model,
+                            blocks=stored, blobs=blobs))
         self._save_soon()
+
+    def question_cancelled(self) -> bool:
+        """The question this chat saved last was cancelled before any reply: marked
+        so, it is not brought back to be sent (`chinwag -c`). False when this
+        chat saved no question since it started or resumed (nothing to mark)."""
+        return self._set_question_status(CANCELLED_QUESTION)
+
+    def question_asked_again(self) -> None:
+        """/retry after a cancel: the question counts again."""
+        self._set_question_status("complete")
+
+    def _set_question_status(self, status: str) -> bool:
+        with self._cond:
+            if self._question is None or self._conversation is None:
+                return False
+            self._queue(_Op("status", self._question, text=status))
+        self._save_soon()
+        return True
 
     def save_results(self, results: tuple[ToolResult, ...], model: str) -> None:
         """Save the results of a reply's tool calls, the next user message."""
@@ -136,7 +157,7 @@ class Recorder(SaveQueue):
         with self._cond:
             if self._conversation is None:
                 return
-            self._queue(_Op("user", self._conversation, text=message.content, model=model,
+            self._queue(_Op("user", _Row(), parent=self._conversation, text=message.content, model=model,
                             blocks=blocks_json(message.parts)))
         self._save_soon()
 

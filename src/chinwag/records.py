@@ -199,6 +199,7 @@ class Reply:
     duration: float | None = None
     error: str | None = None  # one line, when status is interrupted or error
     cancelled: bool = False  # the user pressed Ctrl-C
+    withdrawn: bool = False  # cancelled before any reply: the question is kept aside, not sent again
     blocks: tuple[Block, ...] = ()  # thinking, text and tool calls in order; empty when text alone
 
     @property

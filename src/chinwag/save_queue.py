@@ -43,9 +43,9 @@ class _Row:
 
 @dataclass(eq=False)
 class _Op:
-    kind: Literal["conversation", "user", "reply", "update", "tool_start", "tool_end"]
-    row: _Row  # the conversation (conversation, user), the reply (reply, update), the call (tool_*)
-    parent: _Row | None = None  # a reply's conversation; a tool call's reply
+    kind: Literal["conversation", "user", "status", "reply", "update", "tool_start", "tool_end"]
+    row: _Row  # the conversation, the user message (user, status), the reply (reply, update), the call (tool_*)
+    parent: _Row | None = None  # a user message's or a reply's conversation; a tool call's reply
     text: str = ""
     model: str | None = None
     system: str | None = None
@@ -68,6 +68,7 @@ class SaveQueue:
         self._sinks: list[StoreSink] = []  # replies streaming now
         self._conversation: _Row | None = None
         self._reply: _Row | None = None
+        self._question: _Row | None = None  # the last user question saved (not tool results)
         self._calls: dict[str, _Row] = {}  # tool calls saved as running, by call id
         self._notices: list[str] = []
         self._after_reply: list[str] = []  # notices about a reply, told when it ends
@@ -150,14 +151,17 @@ class SaveQueue:
 
     def _apply(self, store: Store, op: _Op, quiet_lock: bool) -> bool:
         """Write one operation; False (the fault recorded) when it failed."""
-        target = op.parent if op.kind in ("reply", "tool_start") else op.row
+        target = op.parent if op.kind in ("user", "reply", "tool_start") else op.row
         try:
             if op.kind == "conversation":
                 op.row.id = store.start_conversation(op.model, op.system)
             elif target is None or target.id is None:
                 pass  # its conversation was deleted meanwhile: nothing to attach it to
             elif op.kind == "user":
-                store.add_message(target.id, "user", op.text, model=op.model, blocks=op.blocks, blobs=op.blobs)
+                op.row.id = store.add_message(target.id, "user", op.text, model=op.model, blocks=op.blocks,
+                                              blobs=op.blobs)
+            elif op.kind == "status":
+                store.set_question_status(target.id, op.text)
             elif op.kind == "reply":
                 op.row.id = store.begin_reply(target.id, model=op.model)
             elif op.kind == "tool_start":

@@ -45,6 +45,9 @@ class Session:
     _told_about_trimming: bool = field(default=False, repr=False)
     _told_no_tools: bool = field(default=False, repr=False)
     _cut: int = field(default=0, repr=False)  # messages left out of requests, from the start
+    # The question last cancelled before any reply: kept out of the conversation
+    # (never sent again on its own) until /retry asks it again.
+    withdrawn: Message | None = None
 
     @property
     def model(self) -> str:
@@ -80,22 +83,36 @@ class Session:
             check(attachments, self.provider.name)
         message = Message.of("user", (*attachments, Text(text)) if text else attachments)
         self.conversation.messages.append(message)
+        self.withdrawn = None  # a new question: the cancelled one stays cancelled
         if self.recorder is not None:
             self.recorder.save_user(message.content, self.model, self.conversation.system, message.blocks)
-        return SessionTurn(self, prefill="")
+        return SessionTurn(self, prefill="", question=message)
 
     def begin_retry(self) -> SessionTurn:
+        """Ask again: the question last cancelled before a reply, else the last one
+        (its reply, if any, dropped)."""
         messages = self.conversation.messages
+        if self.withdrawn is not None:
+            messages.append(self.withdrawn)
+            self.withdrawn = None
+            if self.recorder is not None:
+                self.recorder.question_asked_again()
+            return SessionTurn(self, prefill="", question=messages[-1])
         if not messages:
             raise UsageError("nothing to retry yet.")
         if messages[-1].role == "assistant":
             messages.pop()
-        return SessionTurn(self, prefill="")
+        last = messages[-1]
+        return SessionTurn(self, prefill="", question=None if any(
+            b.type == "tool_result" for b in last.blocks) else last)
 
     def begin_continue(self) -> SessionTurn:
         """Resume the last reply where it was cut: interrupted, or stopped by max_tokens."""
         last, messages = self.last_reply, self.conversation.messages
-        cut = last is not None and (last.status == "interrupted" or last.stop_reason == "max_tokens")
+        # (A question cancelled before any reply leaves nothing to continue: the reply
+        # before it had ended.)
+        cut = last is not None and not last.withdrawn and (
+            last.status == "interrupted" or last.stop_reason == "max_tokens")
         # The partial must be the conversation's last message: a blank reply is not
         # recorded, and the message before it is the user's, never to be continued.
         recorded = bool(messages) and messages[-1].role == "assistant" and bool(messages[-1].content.strip())
@@ -114,6 +131,7 @@ class Session:
     def new_conversation(self) -> None:
         """Start afresh: the next message opens a new saved conversation."""
         self.conversation.messages.clear()
+        self.withdrawn = None
         if self.recorder is not None:
             self.recorder.new_conversation()
         self.last_reply = None
@@ -208,8 +226,10 @@ class SessionTurn:
     too long gets half the history), each saved while it streams; `finish()`
     records what the turn leaves in the conversation."""
 
-    def __init__(self, session: Session, prefill: str) -> None:
+    def __init__(self, session: Session, prefill: str, question: Message | None = None) -> None:
         self.session, self.prefill = session, prefill
+        self._question = question  # the user's question this turn answers (not tool results)
+        self._withdrawn = False
         self._attempt: Turn | None = None
         self._savers: list[StoreSink] = []
         self._sent: list[Message] = []  # the messages the latest attempt sent
@@ -227,6 +247,8 @@ class SessionTurn:
         reply = self._attempt.reply if self._attempt is not None else Reply()
         if self._stopped_in_tools:
             reply = replace(reply, status="interrupted", error="stopped while a tool ran", cancelled=True)
+        if self._withdrawn:
+            reply = replace(reply, withdrawn=True)
         return reply
 
     def __iter__(self) -> Iterator[Event]:
@@ -292,8 +314,22 @@ class SessionTurn:
             self._send_results()
         else:
             self._record_reply()
+            self._withdraw_if_unanswered()
         self.session.last_reply = self._shown(self.reply)
         return [Notice(text) for text in self.session.take_notices()]
+
+    def _withdraw_if_unanswered(self) -> None:
+        """Ctrl-C before any reply: the question is kept aside, marked cancelled in
+        the history, and not sent with the next one (/retry asks it again)."""
+        reply, messages = self.reply, self.session.conversation.messages
+        if (not reply.cancelled or reply.text or reply.blocks or self._question is None
+                or not messages or messages[-1] is not self._question):
+            return
+        recorder = self.session.recorder
+        if recorder is not None and not recorder.question_cancelled():
+            return  # (a question from before `-c`: it cannot be marked, so it stays, as it is saved)
+        self.session.withdrawn = messages.pop()
+        self._withdrawn = True
 
     def _record_reply(self) -> None:
         """The latest reply into the conversation (and its final save)."""

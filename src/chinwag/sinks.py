@@ -66,6 +66,8 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
 
     In the chat, a stopped or failed reply gets a hint of what to do next; in
     one-shot use only the error line, since the exit status says the rest."""
+    if reply.withdrawn:
+        return ("↳ cancelled before a reply; not sent again · /retry asks it again" if interactive else None), None
     if reply.cancelled:
         return ("↳ stopped; /retry to ask again, /continue to resume" if interactive else None), None
     if reply.status == "interrupted":

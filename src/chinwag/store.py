@@ -32,6 +32,7 @@ from chinwag.records import Message
 from chinwag import store_blobs
 from chinwag.store_blocks import Blob, answered, joined
 from chinwag.store_schema import (  # the records live with the schema; imported here for callers
+    CANCELLED_QUESTION,
     MARK_END,
     MARK_START,
     MESSAGE_COLUMNS,
@@ -48,7 +49,7 @@ from chinwag.store_schema import (  # the records live with the schema; imported
 from chinwag.store_check import LOCKED, StorageError, create_private, remove_created, storage_error, writable
 from chinwag.writers import writer_alive
 
-__all__ = ["MARK_END", "MARK_START", "TITLE_WIDTH", "ConversationSummary", "SearchHit", "Store",
+__all__ = ["CANCELLED_QUESTION", "MARK_END", "MARK_START", "TITLE_WIDTH", "ConversationSummary", "SearchHit", "Store",
            "StoredMessage", "fts_query", "title_of"]
 
 ROLES = ("user", "assistant")
@@ -176,6 +177,13 @@ class Store:
                 " (SELECT conversation_id FROM messages WHERE id = ?)", (now, rid))
         return cur.rowcount > 0
 
+    def set_question_status(self, mid: int, status: str) -> None:
+        """Mark a user message cancelled before any reply (CANCELLED_QUESTION), or asked again ("complete")."""
+        if status not in (CANCELLED_QUESTION, "complete"):
+            raise ValueError(f"a question is {CANCELLED_QUESTION!r} or 'complete', not {status!r}")
+        with self._translated():
+            self._conn.execute("UPDATE messages SET status = ? WHERE id = ? AND role = 'user'", (status, mid))
+
     def set_model(self, cid: int, model: str) -> None:
         with self._translated():
             self._conn.execute("UPDATE conversations SET model = ? WHERE id = ?", (model, cid))
@@ -202,15 +210,21 @@ class Store:
     def _history(self, cid: int) -> list[Message]:
         """The conversation to send to a model, as the chat that saved it sends it.
 
-        A reply followed by another reply (a /retry) is replaced by it, as in
-        the chat; then messages with nothing in them (e.g. a reply interrupted
+        A question cancelled before any reply is left out, with the empty
+        reply row its turn left. A reply followed by another reply (a /retry)
+        is replaced by it, as in the chat; then messages with nothing in them (e.g. a reply interrupted
         before its first token) are left out, since APIs reject them.
         Consecutive user messages that leaves behind are merged into one,
         joined by a blank line, so roles alternate and no text is lost.
         Interrupted or failed replies with text are kept exactly as shown.
         """
         turns: list[Message] = []
+        cancelled = False  # inside a question cancelled before any reply
         for msg in self.messages(cid):
+            if msg.role == "user":
+                cancelled = msg.status == CANCELLED_QUESTION
+            if cancelled:
+                continue
             if turns and msg.role == "assistant" and turns[-1].role == "assistant":
                 turns[-1] = msg.message
             else:

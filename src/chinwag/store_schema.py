@@ -15,6 +15,9 @@ from chinwag.store_blocks import message_of
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # around matches in SearchHit.snippet (private use)
 TITLE_WIDTH = 60
+# A user message's status when it was cancelled before any reply: it stays in
+# the history, marked, and is never sent to a model again on its own.
+CANCELLED_QUESTION = "interrupted"
 
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m001_conversations_and_messages", (
@@ -97,7 +100,7 @@ class StoredMessage:
     conversation_id: int
     role: str  # "user" | "assistant"
     content: str  # exactly as received, never sanitised
-    status: str  # one of STATUSES; user messages are "complete"
+    status: str  # one of STATUSES; user messages are "complete", or CANCELLED_QUESTION
     model: str | None
     input_tokens: int | None
     output_tokens: int | None
