@@ -15,16 +15,26 @@ to the same history as the CLI unless `save=False`, and runs the bundled
 model with no API key. A failed reply is not an exception: it comes back with
 `status` "error" or "interrupted" and `error` saying why, and what text did
 arrive is kept (and sent with the next question, as in the chat).
+
+One Chat is one conversation, so its turns take turns: a thread that asks
+while another thread's turn runs waits for it to end, then asks after it
+(its question follows the other exchange). A `stream()` holds the Chat from
+its first event until it is exhausted or closed (`break` in a `for` loop, or
+dropping the generator, closes it). Asking again from the thread that holds
+an unfinished `stream()` would wait for itself: it raises UsageError instead.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from chinwag.errors import UsageError
 from chinwag.events import Event
 from chinwag.records import Block, Message, Reply
 from chinwag.session import Session, SessionTurn, open_session
@@ -58,6 +68,8 @@ class Chat:
                 flags["model"] = f"{chosen.name}:{model or ''}"
         settings = resolve(environ, Path(cwd or Path.cwd()), flags)
         self._session: Session = open_session(settings, environ)
+        self._turn_lock = threading.Lock()  # one turn at a time (a Lock: a stream may be closed from any thread)
+        self._holder: int | None = None  # the thread whose turn runs
 
     @property
     def model(self) -> str:
@@ -81,21 +93,26 @@ class Chat:
         nothing is sent or saved until the first event is asked for. `attachments`
         as for `ask`."""
         blocks = self._blocks(attachments)
-        yield from self._drive(self._session.begin(text, blocks))
+        with self._one_turn():
+            yield from self._drive(self._session.begin(text, blocks))
 
     def ask(self, text: str, attachments: Sequence[str | Path | Block] = ()) -> Reply:
         """Ask `text` and return the whole reply. `attachments` go with it: paths,
         http(s) URLs (images, PDFs, text files, as `chinwag -a`) or blocks
         (`chinwag.records.Image(...)`); one that cannot be sent raises UsageError."""
-        return self._consume(self._session.begin(text, self._blocks(attachments)))
+        blocks = self._blocks(attachments)
+        with self._one_turn():
+            return self._consume(self._session.begin(text, blocks))
 
     def retry(self) -> Reply:
-        """Drop the last reply and ask again."""
-        return self._consume(self._session.begin_retry())
+        """Drop the last reply and ask again (or the question last cancelled before a reply)."""
+        with self._one_turn():
+            return self._consume(self._session.begin_retry())
 
     def continue_reply(self) -> Reply:
         """Resume an interrupted reply where the provider can (Anthropic prefill)."""
-        return self._consume(self._session.begin_continue())
+        with self._one_turn():
+            return self._consume(self._session.begin_continue())
 
     def close(self) -> None:
         """Close connections, the local model's process and the history database."""
@@ -107,6 +124,19 @@ class Chat:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.close()
+
+    @contextmanager
+    def _one_turn(self) -> Iterator[None]:
+        """Hold the Chat for one turn; another thread waits its turn."""
+        if self._holder == threading.get_ident():
+            raise UsageError("this thread's stream() on this Chat has not ended: exhaust or close it"
+                             " before asking again.")
+        with self._turn_lock:
+            self._holder = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._holder = None
 
     def _blocks(self, attachments: Sequence[str | Path | Block]) -> tuple[Block, ...]:
         if not attachments:
