@@ -7,11 +7,13 @@ the parsed flags), so tests never patch globals. The result is one frozen
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chinwag.config_schema import TEMPERATURE, number_wanted
 from chinwag.errors import ConfigError, UsageError
 from chinwag.paths import config_file
 
@@ -75,15 +77,22 @@ class Sources:
 
     def get(self, *keys: str) -> tuple[Any, str | None]:
         """The highest-precedence value under any of `keys`, and the label of its layer."""
+        value, label, _ = self.find(*keys)
+        return value, label
+
+    def find(self, *keys: str) -> tuple[Any, str | None, str]:
+        """As `get`, and where it came from in words: "--max-tokens",
+        "CHINWAG_MODEL in the environment", "max_tokens in config PATH"."""
         for label, layer in reversed(self.layers):
             for key in keys:
                 if layer.get(key) not in (None, ""):
-                    return layer[key], label
-        return None, None
+                    where = f"--{key.replace('_', '-')}" if label == "flags" else f"{key} in {label}"
+                    return layer[key], label, where
+        return None, None, ""
 
 
 def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> Sources:
-    config = _read_config(config_file(environ))
+    config, _ = _read_config(config_file(environ))
     env_file = _read_dotenv(cwd / ".env")
     return Sources((
         (f"config {config_file(environ)}", _config_as_env(config)),
@@ -98,8 +107,8 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
     from chinwag.providers.registry import entry
 
     src = load_sources(environ, cwd, flags)
-    spec, _ = src.get("model", "CHINWAG_MODEL")
-    provider, model, notice = _choose_provider(spec, src)
+    spec, _, where = src.find("model", "CHINWAG_MODEL")
+    provider, model, notice = _choose_provider(spec, src, where)
     wanted = entry(provider)
     api_key = src.get(wanted.key_variable)[0] if wanted.key_variable else None
     base_url, url_source = src.get(wanted.url_variable) if wanted.url_variable else (None, None)
@@ -117,16 +126,16 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
         provider=provider,
         model=model,
         system=str(src.get("system")[0] or DEFAULT_SYSTEM),
-        max_tokens=_number(src, "max_tokens", int) or DEFAULT_MAX_TOKENS,
-        temperature=_number(src, "temperature", float),
+        max_tokens=_number(src, "max_tokens", int, 1) or DEFAULT_MAX_TOKENS,
+        temperature=_number(src, "temperature", float, *TEMPERATURE),
         api_key=api_key,
         base_url=base_url,
         base_url_source=url_source,
-        context_size=_number(src, "context_size", int),
-        timeout=_number(src, "timeout", float) or DEFAULT_TIMEOUT,
-        max_retry_wait=_nonnegative(src, "max_retry_wait", DEFAULT_MAX_RETRY_WAIT),
-        retries=int(_nonnegative(src, "retries", 2)),
-        warnings=_config_warnings(config_file(environ)),
+        context_size=_number(src, "context_size", int, 1),
+        timeout=_number(src, "timeout", float, 0, above=True) or DEFAULT_TIMEOUT,
+        max_retry_wait=_default(_number(src, "max_retry_wait", float, 0), DEFAULT_MAX_RETRY_WAIT),
+        retries=_default(_number(src, "retries", int, 0), 2),
+        warnings=_config_warnings(config_file(environ)) + _read_config(config_file(environ))[1],
         render=_choice(src, "render", ("auto", "markdown", "plain")),
         save=_boolean(src.get("save")[0], default=True),
         prefill=_choice(src, "OPENAI_PREFILL", ("auto", "trailing-assistant", "vllm", "none")),
@@ -138,7 +147,7 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
 def _tool_settings(environ: Mapping[str, str], flags: Mapping[str, Any]) -> ToolSettings:
     """Lists and tables come from config.toml alone; flags add to them."""
     path = config_file(environ)
-    config = _read_config(path)
+    config, _ = _read_config(path)
     where = f"config {path}"
 
     def names(key: str) -> tuple[str, ...]:
@@ -166,7 +175,7 @@ def _tool_settings(environ: Mapping[str, str], flags: Mapping[str, Any]) -> Tool
     )
 
 
-def _choose_provider(spec: str | None, src: Sources) -> tuple[str, str, str | None]:
+def _choose_provider(spec: str | None, src: Sources, where: str) -> tuple[str, str, str | None]:
     from chinwag.providers.registry import PROVIDERS, parse_model_spec
 
     if spec:
@@ -175,7 +184,8 @@ def _choose_provider(spec: str | None, src: Sources) -> tuple[str, str, str | No
             return provider, model, None
         if src.get("OPENAI_BASE_URL")[0]:  # Ollama/vLLM model names like "llama3.2"
             return "openai", model, None
-        raise UsageError(f"unknown model {spec!r}; use anthropic:NAME, openai:NAME, local or local:PATH.gguf.")
+        raise UsageError(f"unknown model {spec!r} (from {where}); use anthropic:NAME, openai:NAME, local"
+                         " or local:PATH.gguf.")
     for candidate in PROVIDERS:
         variables = [v for v in (candidate.key_variable, candidate.url_variable) if v]
         if any(src.get(v)[0] for v in variables):
@@ -184,17 +194,32 @@ def _choose_provider(spec: str | None, src: Sources) -> tuple[str, str, str | No
                          "Set ANTHROPIC_API_KEY to chat with Claude.")
 
 
-def _number(src: Sources, key: str, kind: type) -> Any:
-    value, label = src.get(key)
+def _number(src: Sources, key: str, kind: type[int] | type[float], low: float, high: float = math.inf,
+            above: bool = False) -> Any:
+    """The setting as a finite `kind` in [low, high] (above: greater than low), or
+    None if unset; anything else (nan, inf, 1.5 for a count, true) is refused in
+    one line naming where it came from."""
+    value, label, where = src.find(key)
     if value is None:
         return None
+    wanted = (f"a whole number of at least {low:g}" if kind is int
+              else number_wanted(low, high, above))
     try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{key.replace('_', '-')} must be a number, got {value!r} (from {label}).") from None
-    if key in ("max_tokens", "context_size", "timeout") and number <= 0:
-        raise UsageError(f"{key.replace('_', '-')} must be positive, got {value!r} (from {label}).")
+        if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+            raise ValueError
+        number = kind(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
+        number = None
+    fits = number is not None and math.isfinite(number) and (number > low if above else number >= low) \
+        and number <= high
+    if not fits:
+        error = UsageError if label == "flags" else ConfigError
+        raise error(f"{where} must be {wanted}, got {value!r}.")
     return number
+
+
+def _default(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _choice(src: Sources, key: str, choices: tuple[str, ...]) -> str:
@@ -204,13 +229,6 @@ def _choice(src: Sources, key: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {value!r} (from {label}).")
     return str(value)
-
-
-def _nonnegative(src: Sources, key: str, default: float) -> float:
-    value = _number(src, key, float)
-    if value is not None and value < 0:
-        raise UsageError(f"{key.replace('_', '-')} must not be negative, got {value!r}.")
-    return default if value is None else float(value)
 
 
 def _config_warnings(path: Path) -> tuple[str, ...]:
@@ -231,19 +249,24 @@ def _boolean(value: Any, default: bool) -> bool:
     return str(value).strip().lower() not in ("0", "false", "no", "off")
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def _read_config(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The config file's settings, each of the right type (else ConfigError),
+    and a warning for each key chinwag does not know (config_schema.py)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return {}, ()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}.") from exc
     import tomllib  # 4-8 ms, and most people have no config file
 
+    from chinwag.config_schema import check_config
+
     try:
-        return tomllib.loads(text)
+        config = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid config file {path}: {exc}.") from exc
+    return config, check_config(config, text, path)
 
 
 def _config_as_env(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,140 @@
+"""What config.toml may hold: each key's type, checked once when the file is read.
+
+A key chinwag does not know (a typo: `modle = "x"`) is a warning naming the
+file and line, since a newer chinwag's key should not stop an older one. A
+known key of the wrong type (`[openai] base_url = 5`, `allow = ["*"]`) is
+refused in one line naming the file, the line and the key: used anyway, it
+would be silently wrong. tomllib gives no line numbers, so the key's line is
+found in the text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from chinwag.errors import ConfigError
+
+Check = Callable[[Any], str | None]  # None when the value is fine, else what it should be
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "a string in quotes"
+
+
+def _whole(low: int) -> Check:
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
+        return None if ok else f"a whole number of at least {low}"
+    return check
+
+
+def _number(low: float, high: float = math.inf, above: bool = False) -> Check:
+    """A finite number in [low, high] (above: greater than low)."""
+    def check(value: Any) -> str | None:
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+              and (value > low if above else value >= low) and value <= high)
+        return None if ok else number_wanted(low, high, above)
+    return check
+
+
+def number_wanted(low: float, high: float, above: bool) -> str:
+    if high != math.inf:
+        return f"a number from {low:g} to {high:g}"
+    return f"a number greater than {low:g}" if above else f"a number of at least {low:g}"
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def _names(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return 'a list of tool names, e.g. ["read_file"]'
+    if any(set(v) & set("*?[]") for v in value):
+        return 'a list of tool names (no patterns: name each tool, e.g. ["read_file", "fetch_url"])'
+    return None
+
+
+def _table(value: Any) -> str | None:
+    return None if isinstance(value, dict) else "a table ([NAME] with its keys below)"
+
+
+def _one_of(*choices: str) -> Check:
+    return lambda value: None if value in choices else "one of " + ", ".join(choices)
+
+
+# Ranges shared with flags and the environment (config.py checks those the same way).
+TEMPERATURE = (0.0, 2.0)  # Anthropic takes 0-1, OpenAI 0-2; the provider says if it wants less
+TOP_LEVEL: Mapping[str, Check] = {
+    "model": _text, "system": _text, "max_tokens": _whole(1), "temperature": _number(*TEMPERATURE),
+    "render": _one_of("auto", "markdown", "plain"), "save": _boolean, "context_size": _whole(1),
+    "timeout": _number(0, above=True), "max_retry_wait": _number(0), "retries": _whole(0),
+    "tools": _names, "allow": _names, "mcp_servers": _table, "max_tool_rounds": _whole(1),
+    "tool_output_limit": _whole(1),
+}
+PROVIDER_TABLE: Mapping[str, Check] = {
+    "api_key": _text, "base_url": _text,
+    "prefill": _one_of("auto", "trailing-assistant", "vllm", "none"),
+}
+PROVIDER_TABLES = ("anthropic", "openai")
+
+
+def check_config(config: Mapping[str, Any], text: str, path: Path) -> tuple[str, ...]:
+    """Warnings for unknown keys; ConfigError for a known key of the wrong type."""
+    warnings: list[str] = []
+    for key, value in config.items():
+        if key in PROVIDER_TABLES:
+            if (wanted := _table(value)) is not None:
+                raise _wrong(path, text, key, None, wanted, value)
+            for inner, inner_value in value.items():
+                check = PROVIDER_TABLE.get(inner)
+                if check is None:
+                    warnings.append(_unknown(path, text, inner, key))
+                elif (wanted := check(inner_value)) is not None:
+                    raise _wrong(path, text, inner, key, wanted, inner_value)
+        elif (check := TOP_LEVEL.get(key)) is None:
+            warnings.append(_unknown(path, text, key, None))
+        elif (wanted := check(value)) is not None:
+            raise _wrong(path, text, key, None, wanted, value)
+    return tuple(warnings)
+
+
+def _unknown(path: Path, text: str, key: str, table: str | None) -> str:
+    where = f"[{table}] " if table else ""
+    return f"warning: {_at(path, text, key, table)}: unknown setting {where}{key!r}, ignored (see README: Settings)"
+
+
+def _wrong(path: Path, text: str, key: str, table: str | None, wanted: str, value: Any) -> ConfigError:
+    name = f"[{table}] {key}" if table else key
+    shown = repr(value) if not isinstance(value, (list, dict)) else str(value)
+    return ConfigError(f"{_at(path, text, key, table)}: {name} must be {wanted}, got {shown[:60]}.")
+
+
+def _at(path: Path, text: str, key: str, table: str | None) -> str:
+    """`PATH, line N` for the line that sets `key` (in `[table]`), or just PATH if not found."""
+    line = key_line(text, key, table)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def key_line(text: str, key: str, table: str | None) -> int | None:
+    """The 1-based line that sets `key` at the top level or in `[table]` (plain or quoted key)."""
+    setting = re.compile(r"""\s*(?:%s|"%s"|'%s')\s*=""" % ((re.escape(key),) * 3))
+    header = re.compile(r"\s*\[\s*([^\]]*?)\s*\]")
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if found := header.match(line):
+            current = found.group(1).strip("\"'")
+        elif current == table and setting.match(line):
+            return number
+        elif table is None and current is None and setting.match(line):
+            return number
+    if table is not None:  # a dotted key (openai.base_url = ...) at the top
+        dotted = re.compile(r"\s*%s\s*\.\s*%s\s*=" % (re.escape(table), re.escape(key)))
+        for number, line in enumerate(text.splitlines(), 1):
+            if dotted.match(line):
+                return number
+    return None
