@@ -16,6 +16,7 @@ from chinwag.recorder import Recorder
 from chinwag.records import Document, Image, Message, Text
 from chinwag.store import Store
 from chinwag.store_blocks import blocks_and_blobs
+from chinwag.store_schema import MIGRATIONS
 from tests.old_history import database_as_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
@@ -97,6 +98,5 @@ def test_m004_migrates_a_database_made_by_the_previous_main(tmp_path: Path) -> N
         _save(store, 1, Image("image/png", PNG, "a.png"), Text("and this?"))
         assert store.messages(1)[-1].message.blocks[0] == Image("image/png", PNG, "a.png")
     with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
-        assert conn.execute("SELECT name FROM migrations ORDER BY rowid DESC LIMIT 1").fetchone() == (
-            "m004_attachment_blobs",)
+        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+        assert ("m004_attachment_blobs",) in conn.execute("SELECT name FROM migrations").fetchall()

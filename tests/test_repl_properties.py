@@ -435,6 +435,26 @@ class ReplMachine(RuleBasedStateMachine):
             assert content == expected, (
                 f"after a cancelled question, the server got {content!r}")
 
+    @precondition(lambda self: not self.left)
+    @rule(prompt=st.one_of(st.sampled_from(["You are a pirate.", "Réponds en français."]), texts), answers=replies)
+    def set_the_system_prompt_then_continue(self, prompt: str, answers: list[Answer]) -> None:
+        """`/system`, a question, quit, `chinwag -c`: the new prompt is sent, and sent again after -c."""
+        assert self.session is not None
+        self._step([f"/system {prompt}"], [], None)
+        prompt = self.session.conversation.system or ""  # as the command read it (stripped)
+        seen = len(self.server.requests)
+        self._step(["under the new prompt"], answers, None)
+        for body in (r.json for r in self.server.requests[seen:] if r.method == "POST" and r.json is not None):
+            messages = body.get("messages", [])
+            system = body.get("system") if "system" in body else next(
+                (m["content"] for m in messages if m.get("role") == "system"), None)
+            assert system == prompt, f"/system {prompt!r}, but the request said {system!r}"
+        self._step(["quit"], [], None)
+        self.start_again(continue_last=True)
+        if not self.deleted:
+            assert self.session.conversation.system == prompt, (
+                f"`chinwag -c` brought back {self.session.conversation.system!r}, not {prompt!r}")
+
     @precondition(lambda self: self.left)
     @rule(continue_last=st.booleans())
     def start_again(self, continue_last: bool) -> None:

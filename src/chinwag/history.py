@@ -130,7 +130,8 @@ def _parser(out: TextIO) -> _Parser:
 
     sub = commands.add_parser("export", out=out, help="write a conversation to stdout")
     sub.add_argument("id", **ident)
-    sub.add_argument("--format", required=True, choices=("markdown", "md", "json"))
+    sub.add_argument("--format", default="markdown", choices=("markdown", "md", "json"),
+                     help="markdown (the default) or json")
     sub.add_argument("-o", "--output", metavar="FILE", help="write to FILE (markdown: attachments beside it,"
                      " in FILE_files/); default stdout")
     sub.set_defaults(run=_export)
@@ -191,6 +192,8 @@ def _show(args: argparse.Namespace, ctx: _Context) -> int:
         if blocks.is_results_only(message):
             ctx.out.write("".join(f"{dim[0]}{text}{dim[1]}\n" for _, text in blocks.parts(message)))
         elif msg.role == "user":
+            if msg.system is not None:  # /system changed it for this question on
+                ctx.out.write(f"\n{dim[0]}System (changed): {sanitize(msg.system)}{dim[1]}")
             ctx.out.write(f"\nYou: {sanitize(msg.content)}\n")
             ctx.out.write("".join(f"{dim[0]}{text}{dim[1]}\n" for kind, text in blocks.parts(message)
                                   if kind == "attachment"))
@@ -296,14 +299,15 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links
              f"- Started: {local(summary.created_at)}",
              f"- Model: {clean_line(summary.model or 'unknown')}\n"]
     if summary.system:
-        quoted = "\n".join(f"> {line}" for line in sanitize(summary.system).splitlines())
-        parts.append(f"> **System prompt**\n>\n{quoted}\n")
+        parts.append(_quoted("System prompt", summary.system))
     answered = blocks.answered_ids(m.message for m in messages)
     for msg in _shown(messages):
         message = msg.message
         if blocks.is_results_only(message):
             parts.append(f"{blocks.markdown(message)}\n")
         elif msg.role == "user":
+            if msg.system is not None:
+                parts.append(_quoted("System prompt (changed)", msg.system))
             parts.append(f"## You\n\n{sanitize(msg.content)}\n")
             if msg.status == CANCELLED_QUESTION:
                 parts.append(f"*{CANCELLED_NOTE}*\n")
@@ -314,6 +318,11 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links
                 or "*(no text)*"
             parts.append(f"## {_speaker(msg.model)}\n\n{body}\n\n*{_reply_facts(msg)}*\n")
     return "\n".join(parts)
+
+
+def _quoted(title: str, system: str) -> str:
+    quoted = "\n".join(f"> {line}" for line in sanitize(system).splitlines())
+    return f"> **{title}**\n>\n{quoted}\n"
 
 
 def _shown(messages: list[StoredMessage]) -> Iterator[StoredMessage]:

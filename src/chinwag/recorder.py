@@ -94,8 +94,8 @@ class Recorder(SaveQueue):
         return notices
 
     def resume(self, conversation_id: int | None) -> tuple[str | None, list[Message]]:
-        """Continue a saved conversation (the latest when None): its system
-        prompt and messages. At start-up, so faults raise (ConfigError)."""
+        """Continue a saved conversation (the latest when None): its latest
+        system prompt and its messages. At start-up, so faults raise (ConfigError)."""
         from chinwag.store import Store
         from chinwag.store_check import refuse_if_damaged
 
@@ -110,8 +110,11 @@ class Recorder(SaveQueue):
                 raise UsageError("no such conversation to continue." if conversation_id is None
                                  else f"no conversation {conversation_id}; see chinwag history list.")
             history = store.history_messages(summary.id)
+            system = store.latest_system(summary.id)
         self.conversation_id = summary.id
-        return summary.system, history
+        with self._cond:
+            self._system = system
+        return system, history
 
     def new_conversation(self) -> None:
         """The next message opens a new saved conversation."""
@@ -128,9 +131,12 @@ class Recorder(SaveQueue):
             if self._conversation is None:
                 self._conversation = _Row()
                 self._queue(_Op("conversation", self._conversation, model=model, system=system))
+                self._system = system
+            changed = system if system != self._system else None  # /system: saved with the question it goes with
+            self._system = system
             self._question = _Row()
             self._queue(_Op("user", self._question, parent=self._conversation, text=text, model=model,
-                            blocks=stored, blobs=blobs))
+                            system=changed, blocks=stored, blobs=blobs))
         self._save_soon()
 
     def question_cancelled(self) -> bool:

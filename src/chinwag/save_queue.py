@@ -69,6 +69,7 @@ class SaveQueue:
         self._conversation: _Row | None = None
         self._reply: _Row | None = None
         self._question: _Row | None = None  # the last user question saved (not tool results)
+        self._system: str | None = None  # the system prompt of the conversation's latest question
         self._calls: dict[str, _Row] = {}  # tool calls saved as running, by call id
         self._notices: list[str] = []
         self._after_reply: list[str] = []  # notices about a reply, told when it ends
@@ -159,7 +160,7 @@ class SaveQueue:
                 pass  # its conversation was deleted meanwhile: nothing to attach it to
             elif op.kind == "user":
                 op.row.id = store.add_message(target.id, "user", op.text, model=op.model, blocks=op.blocks,
-                                              blobs=op.blobs)
+                                              blobs=op.blobs, system=op.system)
             elif op.kind == "status":
                 store.set_question_status(target.id, op.text)
             elif op.kind == "reply":

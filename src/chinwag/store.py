@@ -134,17 +134,18 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def add_message(self, cid: int, role: str, content: str, model: str | None = None,
-                    blocks: str | None = None, blobs: Sequence[Blob] = ()) -> int:
+                    blocks: str | None = None, blobs: Sequence[Blob] = (), system: str | None = None) -> int:
         """Save a finished message (call before sending the request); `blocks` and
         its attachments' `blobs` as `blocks_and_blobs` gives them, for a message
-        that is more than text. A blob already stored is not stored again."""
+        that is more than text. A blob already stored is not stored again.
+        `system`: the system prompt a question goes with, when it changed."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-        return self._insert_message(cid, role, content, "complete", model, blocks, blobs)
+        return self._insert_message(cid, role, content, "complete", model, blocks, blobs, system)
 
     def begin_reply(self, cid: int, model: str | None = None) -> int:
         """An empty "streaming" assistant row; `model` becomes the conversation's."""
-        return self._insert_message(cid, "assistant", "", "streaming", model, None, ())
+        return self._insert_message(cid, "assistant", "", "streaming", model, None, (), None)
 
     def update_reply(
         self, rid: int, text: str, status: str = "streaming", *,
@@ -263,6 +264,15 @@ class Store:
                            " WHERE m.conversation_id = ? ORDER BY t.id", (cid,))
         return {call_id: status for call_id, status in rows}
 
+    def latest_system(self, cid: int) -> str | None:
+        """The system prompt the conversation's latest question went with."""
+        rows = self._query("SELECT system FROM messages WHERE conversation_id = ? AND system IS NOT NULL"
+                           " ORDER BY id DESC LIMIT 1", (cid,))
+        if rows:
+            return str(rows[0][0])
+        summary = self.conversation(cid)
+        return summary.system if summary is not None else None
+
     def latest_conversation_id(self) -> int | None:
         rows = self._query("SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1")
         return int(rows[0][0]) if rows else None
@@ -291,7 +301,7 @@ class Store:
         return [SearchHit(*row) for row in rows]
 
     def _insert_message(self, cid: int, role: str, content: str, status: str,
-                        model: str | None, blocks: str | None, blobs: Sequence[Blob]) -> int:
+                        model: str | None, blocks: str | None, blobs: Sequence[Blob], system: str | None) -> int:
         now = time.time()
         with self._transaction() as conn:
             found = conn.execute(
@@ -301,8 +311,8 @@ class Store:
                 raise UsageError(f"conversation {cid} does not exist (was it deleted?)")
             cur = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, model,"
-                " writer_pid, created_at, updated_at, blocks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (cid, role, content, status, model, os.getpid(), now, now, blocks))
+                " writer_pid, created_at, updated_at, blocks, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (cid, role, content, status, model, os.getpid(), now, now, blocks, system))
             store_blobs.save(conn, int(cur.lastrowid or 0), blobs)
         return int(cur.lastrowid or 0)
 

@@ -79,11 +79,18 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             sha256 TEXT NOT NULL REFERENCES blobs(sha256), PRIMARY KEY (message_id, sha256))""",
         "CREATE INDEX message_blobs_by_blob ON message_blobs(sha256)",
     )),
+    # The system prompt each question was sent with, where it changed (/system):
+    # a user message's `system` is set when it differs from the one before it
+    # in its conversation (the first: conversations.system); NULL means
+    # unchanged, which is every message saved before this migration.
+    ("m005_system_prompt_per_turn", (
+        "ALTER TABLE messages ADD COLUMN system TEXT",
+    )),
 )
 
 MESSAGE_COLUMNS = (
     "id, conversation_id, role, content, status, model, input_tokens,"
-    " output_tokens, ttft, duration, stop_reason, created_at, updated_at, blocks"
+    " output_tokens, ttft, duration, stop_reason, created_at, updated_at, blocks, system"
 )
 SUMMARY_SELECT = """
     SELECT c.id, c.created_at, c.updated_at, c.model, c.system,
@@ -110,6 +117,7 @@ class StoredMessage:
     created_at: float
     updated_at: float
     blocks: str | None = None  # the content blocks as JSON; None: the message is its text alone
+    system: str | None = None  # a question's system prompt, where it changed from the one before
 
     @property
     def message(self) -> Message:

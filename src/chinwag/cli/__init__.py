@@ -147,6 +147,8 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     }
     settings = resolve(environ, Path.cwd(), flags)
     session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last)
+    if args.system is not None:  # -s wins over the prompt a resumed conversation was last sent with
+        session.conversation.system = settings.system
     session.stream = not args.no_stream
     if settings.tools.active:
         _add_tools(session, environ, can_ask=sys.stdin.isatty() and not args.json, one_shot=prompt is not None)

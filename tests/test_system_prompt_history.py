@@ -1,0 +1,84 @@
+"""`/system` is saved with the questions it goes with.
+
+After `/system You are a pirate.`, `history show` shows the change where it
+happened, and `chinwag -c` sends the pirate prompt, not the default. Driven
+through the installed `chinwag` in a pseudo-terminal against the scripted
+Anthropic server. The schema migration that holds it (m005) is tested on a
+database as the previous schema left it (tests/old_history.py).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from chinwag.config import DEFAULT_SYSTEM
+from chinwag.store import Store
+from chinwag.store_schema import MIGRATIONS
+from tests.cli_helpers import anthropic_env, finish, run_chinwag, spawn_chinwag
+from tests.fakes.reply import Reply
+from tests.fakes.server import ScriptedServer
+from tests.old_history import database_as_of
+
+PIRATE = "You are a pirate."
+
+
+def test_system_set_in_the_chat_is_shown_in_history_and_sent_by_continue(scripted_server: ScriptedServer,
+                                                                         tmp_path: Path) -> None:
+    scripted_server.enqueue(Reply(chunks=["Hello."]), Reply(chunks=["Arr."]), Reply(chunks=["Arr again."]))
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    child = spawn_chinwag([], env)
+    child.expect("You: ")
+    child.sendline("hi")
+    child.expect("Hello.")
+    child.expect("You: ")
+    child.sendline(f"/system {PIRATE}")
+    child.expect("System prompt set.")
+    child.expect("You: ")
+    child.sendline("ahoy")
+    child.expect("Arr.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert [r.json["system"] for r in scripted_server.requests] == [DEFAULT_SYSTEM, PIRATE]
+
+    shown = run_chinwag(["history", "show", "last"], env).stdout
+    assert f"System: {DEFAULT_SYSTEM}" in shown
+    assert shown.index("You: hi") < shown.index(f"System (changed): {PIRATE}") < shown.index("You: ahoy")
+    exported = run_chinwag(["history", "export", "last", "--format", "md"], env).stdout
+    assert "System prompt (changed)" in exported and PIRATE in exported
+
+    resumed = run_chinwag(["-c", "and now?"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert scripted_server.requests[-1].json["system"] == PIRATE
+
+
+def test_m005_migrates_a_database_as_the_previous_schema_left_it(scripted_server: ScriptedServer,
+                                                                 tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    previous = [name for name, _ in MIGRATIONS].index("m005_system_prompt_per_turn")
+    with database_as_of(db, previous) as conn:
+        now = time.time()
+        conn.execute("INSERT INTO conversations VALUES (1, ?, ?, 'claude-sonnet-4-20250514', 'Be old.')", (now, now))
+        conn.execute("INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at)"
+                     " VALUES (1, 'user', 'old question', 'complete', ?, ?)", (now, now))
+        conn.execute("INSERT INTO messages (conversation_id, role, content, status, model, created_at, updated_at)"
+                     " VALUES (1, 'assistant', 'old answer', 'complete', 'claude-sonnet-4-20250514', ?, ?)",
+                     (now, now))
+    store = Store.open(db)
+    try:
+        assert [(m.content, m.system) for m in store.messages(1)] == [("old question", None), ("old answer", None)]
+        assert store.latest_system(1) == "Be old."
+    finally:
+        store.close()
+
+    # The chat goes on over the migrated file: -c sends the old prompt, a new one is saved per turn.
+    scripted_server.enqueue(Reply(chunks=["Still here."]), Reply(chunks=["Arr."]))
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    assert run_chinwag(["-c", "new question"], env).returncode == 0
+    assert scripted_server.requests[0].json["system"] == "Be old."
+    assert run_chinwag(["-c", "-s", PIRATE, "as a pirate"], env).returncode == 0
+    saved = json.loads(run_chinwag(["history", "show", "1", "--json"], env).stdout)["messages"]
+    assert [(m["content"], m["system"]) for m in saved if m["role"] == "user"] == [
+        ("old question", None), ("new question", None), ("as a pirate", PIRATE)]
