@@ -45,6 +45,11 @@ def run(argv: list[str], environ: dict[str, str], *, out: io.StringIO | None = N
     return code, out.getvalue(), err.getvalue()
 
 
+def json_lines(out: str) -> list[dict[str, object]]:
+    """A list printed as JSON lines: one object per line, nothing else."""
+    return [json.loads(line) for line in out.splitlines()]
+
+
 def seed(environ: dict[str, str]) -> tuple[int, int]:
     """Two conversations: a CPU chat (complete, interrupted and failed replies,
     hostile escapes in the text) and a newer, short one about caches."""
@@ -71,7 +76,7 @@ def seed(environ: dict[str, str]) -> tuple[int, int]:
 
 def test_list_without_a_database_says_so_and_creates_nothing(environ: dict[str, str]) -> None:
     assert run(["list"], environ) == (0, "No conversations yet.\n", "")
-    assert run(["list", "--json"], environ) == (0, "[]\n", "")
+    assert run(["list", "--json"], environ) == (0, "", "")  # JSON lines: none
     assert not Path(environ["CHINWAG_HOME"]).exists()
 
 
@@ -88,8 +93,9 @@ def test_list_shows_id_when_model_turns_and_title_newest_first(environ: dict[str
 
 def test_list_limit_and_json(environ: dict[str, str]) -> None:
     cpu, caches = seed(environ)
-    code, out, _ = run(["list", "--limit", "1", "--json"], environ)
-    listed = json.loads(out)
+    code, out, err = run(["list", "--limit", "1", "--json"], environ)
+    listed = json_lines(out)
+    assert err == "chinwag: showing the 1 most recent conversations; there are more: add --limit 5 to see more\n"
     assert code == 0 and [c["id"] for c in listed] == [caches]
     assert listed[0]["turns"] == 1 and listed[0]["model"] == "local"
     assert listed[0]["created_at"].endswith("+00:00")
@@ -167,7 +173,7 @@ def test_search_marks_matches_in_bold_on_a_terminal_unless_no_color(
 def test_search_json_gives_plain_snippets_and_match_offsets(environ: dict[str, str]) -> None:
     _, caches = seed(environ)
     code, out, _ = run(["search", "cache", "--json"], environ)
-    (hit,) = json.loads(out)
+    (hit,) = json_lines(out)
     assert code == 0 and (hit["conversation_id"], hit["role"]) == (caches, "user")
     start, end = hit["matches"][0]
     assert hit["snippet"] == "What is a CPU cache?" and hit["snippet"][start:end] == "cache"
@@ -207,6 +213,27 @@ def test_export_json_round_trips_every_message_raw(environ: dict[str, str]) -> N
     assert exported["messages"][1]["ttft"] == 0.31
 
 
+def test_export_is_markdown_unless_told_otherwise(environ: dict[str, str]) -> None:
+    cpu, _ = seed(environ)
+    code, out, err = run(["export", str(cpu)], environ)
+    assert (code, err) == (0, "")
+    assert out == run(["export", str(cpu), "--format", "markdown"], environ)[1]
+    assert out.startswith("# Explain how a CPU works")
+
+
+def test_a_list_cut_at_its_limit_says_so_and_how_to_see_more(environ: dict[str, str]) -> None:
+    seed(environ)
+    code, out, _ = run(["search", "CPU", "--limit", "1"], environ)
+    assert code == 0 and out.count("#") == 1
+    assert out.endswith("(showing the 1 newest matches; there are more: add --limit 5 to see more)\n")
+    code, out, err = run(["search", "CPU", "--limit", "1", "--json"], environ)
+    assert len(json_lines(out)) == 1 and "add --limit 5" in err
+    assert "there are more" not in run(["search", "CPU", "--limit", "3"], environ)[1]  # exactly 3: nothing cut
+    code, out, _ = run(["list", "--limit", "1"], environ)
+    assert out.endswith("(showing the 1 most recent conversations; there are more: add --limit 5 to see more)\n")
+    assert "there are more" not in run(["list", "--limit", "2"], environ)[1]
+
+
 def test_export_needs_a_known_format(environ: dict[str, str]) -> None:
     cpu, _ = seed(environ)
     code, out, err = run(["export", str(cpu), "--format", "pdf"], environ)
@@ -220,7 +247,7 @@ def test_delete_with_yes_removes_the_conversation(environ: dict[str, str]) -> No
     cpu, caches = seed(environ)
     assert run(["delete", str(cpu), "--yes"], environ) == (0, f"Deleted conversation {cpu}.\n",
                                                            "")
-    assert [c["id"] for c in json.loads(run(["list", "--json"], environ)[1])] == [caches]
+    assert [c["id"] for c in json_lines(run(["list", "--json"], environ)[1])] == [caches]
     assert run(["search", "GPU"], environ)[1] == "No matches.\n"
 
 

@@ -7,6 +7,11 @@ carry the raw text (JSON escapes control characters). A missing database is
 never created here: there is simply nothing to show yet. Reading works from a
 read-only directory or file too (the database is then opened read-only);
 `check` says whether the file is sound and how to recover it (store_check.py).
+
+JSON: a list (`list --json`, `search --json`) is JSON lines, one object per
+line, as the chat's `--json` events are; one record (`show --json`, `export
+--format json`) is one JSON document. A list cut at its `--limit` says so,
+and how to see more (on stderr when the list is JSON).
 """
 
 from __future__ import annotations
@@ -114,7 +119,7 @@ def _parser(out: TextIO) -> _Parser:
 
     sub = commands.add_parser("list", out=out, help="recent conversations, newest first")
     sub.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
-    sub.add_argument("--json", action="store_true", help="JSON, raw text")
+    sub.add_argument("--json", action="store_true", help="JSON lines, one conversation per line, raw text")
     sub.set_defaults(run=_list)
 
     sub = commands.add_parser("show", out=out, help="a whole conversation, as it was seen")
@@ -125,7 +130,7 @@ def _parser(out: TextIO) -> _Parser:
     sub = commands.add_parser("search", out=out, help="full-text search across all messages")
     sub.add_argument("text", nargs="+", metavar="TEXT", help="words that must all appear")
     sub.add_argument("--limit", type=_positive, default=20, help="how many hits (default 20)")
-    sub.add_argument("--json", action="store_true", help="JSON, raw text")
+    sub.add_argument("--json", action="store_true", help="JSON lines, one hit per line, raw text")
     sub.set_defaults(run=_search)
 
     sub = commands.add_parser("export", out=out, help="write a conversation to stdout")
@@ -159,9 +164,10 @@ def _list(args: argparse.Namespace, ctx: _Context) -> int:
     conversations: list[ConversationSummary] = []
     if ctx.db.exists():
         with ctx.store(read=True) as store:
-            conversations = store.list_conversations(args.limit)
+            conversations = store.list_conversations(min(args.limit + 1, _MAX_ID))
+    cut, conversations = len(conversations) > args.limit, conversations[:args.limit]
     if args.json:
-        _write_json(ctx.out, [_summary_json(c) for c in conversations])
+        _write_json_lines(ctx.out, [_summary_json(c) for c in conversations])
     elif not conversations:
         ctx.out.write("No conversations yet.\n")
     else:
@@ -170,6 +176,8 @@ def _list(args: argparse.Namespace, ctx: _Context) -> int:
             (str(c.id), when(c.updated_at, now), clean_line(c.model or "-"), str(c.turns),
              clean_line(c.title) or "(empty)") for c in conversations]
         ctx.out.write(table(rows, right_aligned={0, 3}))
+    if cut:
+        _more(ctx, args, f"the {args.limit} most recent conversations")
     return 0
 
 
@@ -216,9 +224,12 @@ def _search(args: argparse.Namespace, ctx: _Context) -> int:
     hits: list[SearchHit] = []
     if ctx.db.exists():
         with ctx.store(read=True) as store:
-            hits = store.search(text, limit=args.limit)
+            hits = store.search(text, limit=min(args.limit + 1, _MAX_ID))
+    cut, hits = len(hits) > args.limit, hits[:args.limit]
     if args.json:
-        _write_json(ctx.out, [_hit_json(h) for h in hits])
+        _write_json_lines(ctx.out, [_hit_json(h) for h in hits])
+        if cut:
+            _more(ctx, args, f"the {args.limit} newest matches")
         return 0
     if not hits:
         ctx.out.write("No matches.\n" if ctx.db.exists() else "No conversations yet.\n")
@@ -231,7 +242,19 @@ def _search(args: argparse.Namespace, ctx: _Context) -> int:
                           for piece, is_match in hit.parts())
         ctx.out.write(f"#{hit.conversation_id} · {who} · {when(hit.created_at, now)}\n"
                       f"    {snippet}\n")
+    if cut:
+        _more(ctx, args, f"the {args.limit} newest matches")
     return 0
+
+
+def _more(ctx: _Context, args: argparse.Namespace, shown: str) -> None:
+    """Say that a list was cut at its limit, and how to see more."""
+    line = f"(showing {shown}; there are more: add --limit {min(args.limit * 5, _MAX_ID)} to see more)"
+    if args.json:  # stdout is for the JSON lines
+        ctx.err.write(f"chinwag: {line[1:-1]}\n")
+    else:
+        dim = ("\x1b[2m", "\x1b[22m") if ctx.styled else ("", "")
+        ctx.out.write(f"{dim[0]}{line}{dim[1]}\n")
 
 
 def _export(args: argparse.Namespace, ctx: _Context) -> int:
@@ -383,6 +406,11 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
 
 def _write_json(out: TextIO, value: object) -> None:
     out.write(json.dumps(value, indent=2) + "\n")  # ensure_ascii: C1 controls escaped too
+
+
+def _write_json_lines(out: TextIO, values: list[dict[str, Any]]) -> None:
+    """A list as JSON lines: one object per line, as the chat's --json events."""
+    out.write("".join(json.dumps(value) + "\n" for value in values))
 
 
 if __name__ == "__main__":
