@@ -21,6 +21,9 @@ import pytest
 
 from chinwag.history import main
 from chinwag.store import Store
+from tests.cli_helpers import anthropic_env, run_chinwag
+from tests.fakes.reply import Reply
+from tests.fakes.server import ScriptedServer
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b]52;c;ZXZpbA==\x07\x9b31m"
@@ -315,3 +318,30 @@ def test_real_process_exit_codes_and_one_line_errors(environ: dict[str, str]) ->
         assert failed.returncode == 2 and failed.stdout == ""
         assert failed.stderr.startswith("chinwag: ") and failed.stderr.count("\n") == 1
         assert "Traceback" not in failed.stderr
+
+
+# -- titles --------------------------------------------------------------------
+
+def test_a_conversation_started_with_an_attached_file_is_titled_from_the_users_words(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """`chinwag -a "my file.txt" "..."`, as a user runs it: the title is the question,
+    not the `# file:` header the file is sent under, however long the file."""
+    scripted_server.enqueue(Reply(chunks=["It lists fruit."]), Reply(chunks=["Long."]))
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    small = tmp_path / "my file.txt"
+    small.write_text("apples\npears\n")
+    assert run_chinwag(["-a", str(small), "What does this list?"], env).returncode == 0
+    big = tmp_path / "big.txt"
+    big.write_text("```\ncode\n```\n\n" + "line of text\n" * 2000)  # fences inside, and longer than the tail read
+    assert run_chinwag(["-a", str(big), "Summarise the big one"], env).returncode == 0
+    listed = run_chinwag(["history", "list"], env).stdout
+    assert listed.splitlines()[1].endswith("Summarise the big one")
+    assert listed.splitlines()[2].endswith("What does this list?")
+    assert "# file" not in listed
+
+
+def test_an_attachment_with_no_words_is_titled_by_its_file_name(environ: dict[str, str]) -> None:
+    with closing(Store.open(Path(environ["CHINWAG_HOME"]) / "history.db")) as store:
+        cid = store.start_conversation(model=MODEL)
+        store.add_message(cid, "user", "# file: notes.txt\n```\nsome notes\n```\n\n")
+    assert json_lines(run(["list", "--json"], environ)[1])[0]["title"] == "notes.txt"

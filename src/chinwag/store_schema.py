@@ -6,6 +6,7 @@ Never edit a migration that has shipped; add the next one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import Any
@@ -97,8 +98,12 @@ SUMMARY_SELECT = """
         (SELECT count(*) FROM messages m  -- a message of tool results is not a turn
             WHERE m.conversation_id = c.id AND m.role = 'user' AND (m.blocks IS NULL OR m.content != '')),
         (SELECT substr(m.content, 1, 1000) FROM messages m
+            WHERE m.conversation_id = c.id AND m.role = 'user' ORDER BY m.id LIMIT 1),
+        (SELECT substr(m.content, -4000) FROM messages m  -- the user's words follow any attached files
             WHERE m.conversation_id = c.id AND m.role = 'user' ORDER BY m.id LIMIT 1)
     FROM conversations c"""
+_FILE_HEADER = "# file: "  # how attach/ puts a text file before the user's words, fenced
+_FENCE_END = re.compile(r"\n`{3,}\n\n")
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class ConversationSummary:
     model: str | None  # the model of the latest reply
     system: str | None
     turns: int  # number of user messages
-    title: str  # first line of the first user message, at most TITLE_WIDTH
+    title: str  # first line of the first user message's words, at most TITLE_WIDTH (title_of)
 
 
 @dataclass(frozen=True)
@@ -154,8 +159,17 @@ class SearchHit:
         return [(text, is_match) for text, is_match in pieces if text]
 
 
-def title_of(text: str | None) -> str:
-    """First non-blank line, whitespace collapsed, cut to TITLE_WIDTH with '…'."""
+def title_of(text: str | None, tail: str | None = None) -> str:
+    """First non-blank line, whitespace collapsed, cut to TITLE_WIDTH with '…'.
+
+    A message that starts with attached text files (`# file: NAME` and a
+    fence) is titled from the user's words after them, found in its `tail`
+    (its end), or, with no words, from the first file's name."""
+    if text and text.startswith(_FILE_HEADER):
+        name = text[len(_FILE_HEADER):].partition("\n")[0]
+        ends = list(_FENCE_END.finditer(tail if tail is not None else text))
+        words = (tail if tail is not None else text)[ends[-1].end():] if ends else ""
+        text = words if words.strip() else name
     line = next((ln for ln in (text or "").splitlines() if ln.strip()), "")
     line = " ".join(line.split())
     return line if len(line) <= TITLE_WIDTH else line[: TITLE_WIDTH - 1].rstrip() + "…"
@@ -169,5 +183,5 @@ def fts_query(text: str) -> str:
 
 
 def summary_of(row: Sequence[Any]) -> ConversationSummary:
-    cid, created, updated, model, system, turns, first = row
-    return ConversationSummary(cid, created, updated, model, system, turns, title_of(first))
+    cid, created, updated, model, system, turns, first, tail = row
+    return ConversationSummary(cid, created, updated, model, system, turns, title_of(first, tail))
