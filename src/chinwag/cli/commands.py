@@ -100,12 +100,28 @@ def _history(repl: Repl, arg: str) -> None:
 
 
 def _save(repl: Repl, arg: str) -> None:
+    """`/save FILE` writes the conversation as markdown; a file already there is
+    overwritten only when the user says so (asked in a terminal) or `--force`."""
+    force = arg == "--force" or arg.startswith(("--force ", "--force\t"))
+    arg = arg.removeprefix("--force").strip() if force else arg
     if not arg:
         raise UsageError("say where: /save FILE")
     try:
         path = Path(arg).expanduser()
     except RuntimeError:  # "~name/..." for a user with no home directory here
         raise UsageError(f"cannot write {sanitize(arg)}: there is no such home directory.") from None
+    try:
+        exists = path.is_file() or (path.exists() and not path.is_dir())  # a directory fails below, in one line
+    except (OSError, ValueError):  # ValueError: a NUL in the path; writing says why
+        exists = False
+    if exists and not force:
+        answer = _ask(repl, f"{sanitize(str(path))} exists. Overwrite it? [y/N] ")
+        if answer is None:
+            raise UsageError(f"{sanitize(str(path))} exists; not overwriting it without asking (no terminal to"
+                             f" ask on): /save --force {sanitize(arg)} overwrites it.")
+        if answer.strip().lower() not in ("y", "yes"):
+            repl.out.write("Not saved.\n")
+            return
     from chinwag import history_blocks as blocks
 
     assistant = assistant_name(repl.session.provider.name)
@@ -123,6 +139,21 @@ def _save(repl: Repl, arg: str) -> None:
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise UsageError(f"cannot write {sanitize(arg)}: {getattr(exc, 'strerror', None) or exc}.") from None
     repl.out.write(f"Saved {len(messages)} messages to {sanitize(str(path))}.\n")
+
+
+def _ask(repl: Repl, question: str) -> str | None:
+    """The user's answer to `question`, asked on the terminal; None without one
+    (input or output piped), where nothing is waited on."""
+    import sys
+
+    if not (repl.out.isatty() and sys.stdin.isatty()):
+        return None
+    repl.out.write(question)
+    repl.out.flush()
+    answer = sys.stdin.readline()  # not input(): the answer is no line for the Up-arrow history
+    if not answer:  # Ctrl-D
+        repl.out.write("\n")
+    return answer
 
 
 def _copy(repl: Repl, arg: str) -> None:
@@ -228,7 +259,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("/new", "", "start a new conversation", _new, aliases=("/clear",)),
     Command("/history", "[search WORDS|show ID]", "saved conversations: recent, search, show", _history,
             complete=_history_words),
-    Command("/save", "FILE", "write this conversation to a markdown file", _save, complete=_paths),
+    Command("/save", "[--force] FILE", "write this conversation to a markdown file (asks before"
+            " overwriting one; --force does not ask)", _save, complete=_paths),
     Command("/attach", "[PATH|URL]", "add an image, PDF or file to your next message; alone: list them", _attach,
             complete=_paths),
     Command("/copy", "", "copy the last reply to the clipboard", _copy),
