@@ -609,7 +609,7 @@ PTY_SEEDS = (20261130, 7)  # about 20 s each
 TOKEN = re.compile(r"r(\d+)c(\d+)")
 PTY_COMMANDS = ["/help", "/stats", "/history", "/history search r1c0", "/history show 1", "/history show zzz",
                 "/model", "/model nonsense", "/model local:/missing.gguf", "/model anthropic:claude-x",
-                "/system Be brief.", "/retry", "/continue", "/new", "/retyr", "/save {tmp}/chat.md", "/save {tmp}",
+                "/system Be brief.", "/retry", "/continue", "/new", "/retyr", "/save --force {tmp}/chat.md", "/save {tmp}",
                 "/copy", "/history show last", '/history search "unclosed']
 
 
