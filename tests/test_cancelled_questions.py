@@ -86,3 +86,21 @@ def test_retry_after_a_cancel_asks_the_cancelled_question(scripted_server: Scrip
     assert run_chinwag(["-c", "more"], env).returncode == 0
     assert [m["content"] for m in scripted_server.requests[-1].json["messages"]] == [
         "first question", "First answer.", "next question", "Next answer.", "more"]
+
+
+def test_retry_after_a_restart_asks_the_question_cancelled_last_time(scripted_server: ScriptedServer,
+                                                                     tmp_path: Path) -> None:
+    child = _cancel_first_question(scripted_server, tmp_path)
+    child.sendline("quit")
+    assert finish(child) == 0
+    scripted_server.enqueue(Reply(chunks=["Answered at last."]))
+    child = spawn_chinwag(["-c"], anthropic_env(tmp_path, scripted_server.base_url))
+    child.expect("You: ")
+    child.sendline("/retry")
+    child.expect("Answered at last.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert scripted_server.requests[-1].json["messages"] == [{"role": "user", "content": "first question"}]
+    shown = run_chinwag(["history", "show", "last"], anthropic_env(tmp_path, scripted_server.base_url)).stdout
+    assert "cancelled before a reply" not in shown and "Answered at last." in shown

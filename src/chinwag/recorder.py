@@ -53,6 +53,8 @@ class Recorder(SaveQueue):
     not a setting: SQLite's max_page_count for the chat's connection, so the
     end-to-end tests can make the database "full" without a full disk."""
 
+    withdrawn: Message | None = None  # after `resume`: its last question, if cancelled before any reply
+
     # -- the session's interface ---------------------------------------------
 
     @property
@@ -111,9 +113,13 @@ class Recorder(SaveQueue):
                                  else f"no conversation {conversation_id}; see chinwag history list.")
             history = store.history_messages(summary.id)
             system = store.latest_system(summary.id)
+            cancelled = store.cancelled_question(summary.id)
         self.conversation_id = summary.id
         with self._cond:
             self._system = system
+            if cancelled is not None:  # the row /retry marks as asked again
+                self._question = _Row(cancelled[0])
+        self.withdrawn = cancelled[1] if cancelled is not None else None
         return system, history
 
     def new_conversation(self) -> None:

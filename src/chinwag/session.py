@@ -396,4 +396,5 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
         if system:
             session.conversation.system = system
         session.conversation.messages = messages
+        session.withdrawn = recorder.withdrawn  # a question cancelled last time: /retry asks it
     return session

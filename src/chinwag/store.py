@@ -264,6 +264,17 @@ class Store:
                            " WHERE m.conversation_id = ? ORDER BY t.id", (cid,))
         return {call_id: status for call_id, status in rows}
 
+    def cancelled_question(self, cid: int) -> tuple[int, Message] | None:
+        """The conversation's last question, with its id, if it was cancelled before any reply."""
+        rows = self._query(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND role = 'user'"
+                           " ORDER BY id DESC LIMIT 1", (cid,))
+        if not rows or StoredMessage(*rows[0]).status != CANCELLED_QUESTION:
+            return None
+        with self._translated():  # its attachments come back with their bytes
+            last = StoredMessage(*rows[0])
+            last = replace(last, blocks=store_blobs.resolved(self._conn, last.blocks))
+        return last.id, last.message
+
     def latest_system(self, cid: int) -> str | None:
         """The system prompt the conversation's latest question went with."""
         rows = self._query("SELECT system FROM messages WHERE conversation_id = ? AND system IS NOT NULL"
