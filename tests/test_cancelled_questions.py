@@ -54,6 +54,7 @@ def test_the_next_question_goes_alone_after_a_cancelled_one(scripted_server: Scr
     assert "You: first question" in shown.stdout
     assert "cancelled before a reply; not sent again" in shown.stdout
     assert "never shown" not in shown.stdout
+    assert " · 1 turn" in shown.stdout  # a cancelled question is no turn
     scripted_server.enqueue(Reply(chunks=["Third."]))
     resumed = run_chinwag(["-c", "third question"], env)
     assert resumed.returncode == 0, resumed.stderr

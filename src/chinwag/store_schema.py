@@ -95,8 +95,9 @@ MESSAGE_COLUMNS = (
 )
 SUMMARY_SELECT = """
     SELECT c.id, c.created_at, c.updated_at, c.model, c.system,
-        (SELECT count(*) FROM messages m  -- a message of tool results is not a turn
-            WHERE m.conversation_id = c.id AND m.role = 'user' AND (m.blocks IS NULL OR m.content != '')),
+        (SELECT count(*) FROM messages m  -- a message of tool results is not a turn, nor a cancelled question
+            WHERE m.conversation_id = c.id AND m.role = 'user' AND (m.blocks IS NULL OR m.content != '')
+            AND m.status = 'complete'),
         (SELECT substr(m.content, 1, 1000) FROM messages m
             WHERE m.conversation_id = c.id AND m.role = 'user' ORDER BY m.id LIMIT 1),
         (SELECT substr(m.content, -4000) FROM messages m  -- the user's words follow any attached files
