@@ -91,8 +91,11 @@ class Sources:
         return None, None, ""
 
 
-def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> Sources:
-    config, _ = _read_config(config_file(environ))
+def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any],
+                 config: Mapping[str, Any] | None = None) -> Sources:
+    """The layers; `config` is config.toml's settings when already read."""
+    if config is None:
+        config, _ = _read_config(config_file(environ))
     env_file = _read_dotenv(cwd / ".env")
     return Sources((
         (f"config {config_file(environ)}", _config_as_env(config)),
@@ -106,7 +109,8 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
     """The settings for this run; raises UsageError/ConfigError with a one-line reason."""
     from chinwag.providers.registry import entry
 
-    src = load_sources(environ, cwd, flags)
+    config, unknown = _read_config(config_file(environ))  # read and checked once
+    src = load_sources(environ, cwd, flags, config)
     spec, _, where = src.find("model", "CHINWAG_MODEL")
     provider, model, notice = _choose_provider(spec, src, where)
     wanted = entry(provider)
@@ -135,19 +139,18 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
         timeout=_number(src, "timeout", float, 0, above=True) or DEFAULT_TIMEOUT,
         max_retry_wait=_default(_number(src, "max_retry_wait", float, 0), DEFAULT_MAX_RETRY_WAIT),
         retries=_default(_number(src, "retries", int, 0), 2),
-        warnings=_config_warnings(config_file(environ)) + _read_config(config_file(environ))[1],
+        warnings=_config_warnings(config_file(environ)) + unknown,
         render=_choice(src, "render", ("auto", "markdown", "plain")),
         save=_boolean(src.get("save")[0], default=True),
         prefill=_choice(src, "OPENAI_PREFILL", ("auto", "trailing-assistant", "vllm", "none")),
         notice=notice,
-        tools=_tool_settings(environ, flags),
+        tools=_tool_settings(environ, flags, config),
     )
 
 
-def _tool_settings(environ: Mapping[str, str], flags: Mapping[str, Any]) -> ToolSettings:
+def _tool_settings(environ: Mapping[str, str], flags: Mapping[str, Any], config: Mapping[str, Any]) -> ToolSettings:
     """Lists and tables come from config.toml alone; flags add to them."""
     path = config_file(environ)
-    config, _ = _read_config(path)
     where = f"config {path}"
 
     def names(key: str) -> tuple[str, ...]:
