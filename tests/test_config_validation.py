@@ -78,8 +78,8 @@ def test_an_unknown_config_key_is_a_warning_with_its_file_and_line(scripted_serv
     assert result.stdout.strip() == "Fine."
     warnings = [line for line in result.stderr.splitlines() if "unknown setting" in line]
     assert len(warnings) == 2, result.stderr
-    assert f"{config}, line 2" in warnings[0] and "'modle'" in warnings[0]
-    assert f"{config}, line 5" in warnings[1] and "[openai] 'bse_url'" in warnings[1]
+    assert f"{config}, line 2" in warnings[0] and "'modle'" in warnings[0] and "did you mean 'model'?" in warnings[0]
+    assert f"{config}, line 5" in warnings[1] and "[openai] 'bse_url'" in warnings[1] and "'base_url'" in warnings[1]
 
 
 def test_a_bad_chinwag_model_names_the_variable(scripted_server: ScriptedServer, tmp_path: Path) -> None:

@@ -104,8 +104,13 @@ def check_config(config: Mapping[str, Any], text: str, path: Path) -> tuple[str,
 
 
 def _unknown(path: Path, text: str, key: str, table: str | None) -> str:
+    import difflib
+
     where = f"[{table}] " if table else ""
-    return f"warning: {_at(path, text, key, table)}: unknown setting {where}{key!r}, ignored (see README: Settings)"
+    known = list(PROVIDER_TABLE) if table else [*TOP_LEVEL, *PROVIDER_TABLES]
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "see README: Settings"
+    return f"warning: {_at(path, text, key, table)}: unknown setting {where}{key!r}, ignored ({hint})"
 
 
 def _wrong(path: Path, text: str, key: str, table: str | None, wanted: str, value: Any) -> ConfigError:
