@@ -132,8 +132,9 @@ def test_ctrl_c_stops_streaming_replies_and_exits_cleanly(served: Served, fake: 
 def test_the_bundled_model_chats_offline(tmp_path: Path) -> None:
     with serve(chinwag_env(tmp_path)) as served:  # no key, no base URL: the bundled model
         _, _, body = served.request("GET", "/api/models")
-        assert json.loads(body) == {"models": [{"spec": "local", "label": "bundled model (SmolLM2-135M, offline)"}],
-                                    "default": "local"}
+        assert json.loads(body)["models"] == [{"spec": "local", "label": "bundled model (SmolLM2-135M, offline)",
+                                               "group": "On this machine"}]
+        assert json.loads(body)["default"] == "local"
         status, evs, _ = post(served, "/api/chat", text="Say hello in five words.", model="local")
         assert status == 200
         assert evs[-1]["t"] == "end" and evs[-1]["status"] == "complete", evs[-1]

@@ -34,7 +34,8 @@ from chinwag.session import Session, SessionTurn
 from chinwag.records import Block, Document, Image, Text, Thinking, ToolCall, ToolResult
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
 from chinwag.web.live import LiveTurn
-from chinwag.web.models import api_keys, configured_models
+from chinwag.web.models import ModelCatalog, api_keys
+from chinwag.web.presence import Pages
 from chinwag.web.workers import SocketWatch, Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
@@ -71,8 +72,10 @@ class Chats:
         self._store_lock = threading.Lock()
         self._renderer = Renderer()
         self._render_lock = threading.Lock()
-        self.models, self.default_model = configured_models(self.environ, cwd)
+        self.catalog = ModelCatalog(self.environ, cwd)
+        self.default_model = self.catalog.default
         self._workers = Workers()
+        self.pages = Pages()
         self._secrets = api_keys(self.environ, cwd)
 
     # -- reading the history -------------------------------------------------------
@@ -89,18 +92,19 @@ class Chats:
         """Newest first; with `query`, those with a matching message (full-text)."""
         def run(store: Any) -> list[dict[str, Any]]:
             if not query.strip():
-                return [_summary_json(s) for s in store.list_conversations(limit)]
+                return [_summary_json(s, live) for s in store.list_conversations(limit)]
             found: dict[int, dict[str, Any]] = {}
             for hit in store.search(query, limit * 4):
                 if hit.conversation_id in found or len(found) >= limit:
                     continue
                 summary = store.conversation(hit.conversation_id)
                 if summary is not None:
-                    item = _summary_json(summary)
+                    item = _summary_json(summary, live)
                     item["snippet"] = "".join(f"<mark>{escape(t)}</mark>" if match else escape(t)
                                               for t, match in hit.parts())
                     found[hit.conversation_id] = item
             return list(found.values())
+        live = set(self.live_ids())
         result: list[dict[str, Any]] = self._read(run)
         return result
 
@@ -111,14 +115,14 @@ class Chats:
         blocks = [m.message.blocks for m in messages]  # stored as JSON; attachments with their bytes
         results = {b.call_id: b for found in blocks for b in found if isinstance(b, ToolResult)}
         with self._render_lock:
-            rendered = [{"role": m.role, "status": m.status, "model": m.model,
+            rendered = [{"role": m.role, "status": m.status, "model": m.model, "markdown": m.content,
                          "html": self._message_html(m.role, m.content, found, results)}
                         for m, found in zip(messages, blocks)
                         if not (found and all(isinstance(b, ToolResult) for b in found))]
         with self._lock:
             chat = self._chats.get(cid)
             live = chat is not None and chat.live is not None and not chat.live.done.is_set()
-        return {**_summary_json(summary), "messages": rendered, "live": live}
+        return {**_summary_json(summary, set()), "messages": rendered, "live": live}
 
     def _message_html(self, role: str, content: str, blocks: tuple[Block, ...],
                       results: Mapping[str, ToolResult]) -> str:
@@ -229,6 +233,7 @@ class Chats:
             with self._lock:
                 self._chats[new_cid] = chat
                 self._chats.move_to_end(new_cid)
+            self.changed()  # the sidebars show it (a new conversation at once) as streaming
         except BaseException:
             chat.lock.release()
             if cid is None:
@@ -236,6 +241,21 @@ class Chats:
             raise
         live.start(self._workers)
         return new_cid, live
+
+    def delete(self, cid: int) -> bool:
+        """Delete `cid` from the history (the page's undo window is over);
+        False if there was none. Busy while its reply streams."""
+        with self._lock:
+            chat = self._chats.get(cid)
+            if chat is not None:
+                if not chat.lock.acquire(blocking=False):
+                    raise Busy("a reply is streaming in this conversation; stop it first.")
+                del self._chats[cid]  # its lock stays taken: the closed session runs no more turns
+        if chat is not None:
+            chat.session.close()
+        deleted: bool = self._read(lambda store: store.delete_conversation(cid))
+        self.changed()
+        return deleted
 
     def stop(self, cid: int) -> bool:
         live = self.live(cid)
@@ -306,6 +326,25 @@ class Chats:
         if chat.live is live:
             chat.lock.release()
         self._close_idle()
+        self.changed()
+
+    # -- what every open page's sidebar shows ----------------------------------------
+
+    def live_ids(self) -> list[int]:
+        """The conversations whose reply streams now."""
+        with self._lock:
+            return [cid for cid, chat in self._chats.items()
+                    if chat.live is not None and not chat.live.done.is_set()]
+
+    def changed(self) -> None:
+        """Tell every open page that the conversation list changed."""
+        self.pages.tell({"t": "changed", "live": self.live_ids()})
+
+    def unwatched(self) -> list[LiveTurn]:
+        """Replies streaming with no page following them."""
+        with self._lock:
+            running = [chat.live for chat in self._chats.values() if chat.live is not None]
+        return [live for live in running if not live.done.is_set() and live.followers == 0]
 
     def _registered(self, cid: int) -> WebChat | None:
         with self._lock:
@@ -333,6 +372,7 @@ class Chats:
             running = [chat.live for chat in self._chats.values() if chat.live is not None]
         for live in running:
             live.cancel()
+        self.pages.end_all()  # so the shutdown waits for no open page
 
     def close(self) -> None:
         """Stop every reply and close every session and the read connection."""
@@ -343,6 +383,7 @@ class Chats:
                 chat.live.cancel()
                 chat.live.done.wait(2)
             chat.session.close()
+        self.catalog.close()
         with self._store_lock:
             if self._store is not None:
                 self._store.close()
@@ -354,6 +395,6 @@ class Chats:
         return text
 
 
-def _summary_json(summary: Any) -> dict[str, Any]:
+def _summary_json(summary: Any, live: set[int]) -> dict[str, Any]:
     return {"id": summary.id, "title": summary.title or "(empty)", "model": summary.model,
-            "updated_at": summary.updated_at, "turns": summary.turns}
+            "updated_at": summary.updated_at, "turns": summary.turns, "live": summary.id in live}

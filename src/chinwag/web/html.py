@@ -143,15 +143,17 @@ def code_html(code: str, lang: str) -> str:
 
 def code_style_css() -> str:
     """pygments' CSS for code blocks: a light theme, and a dark one under
-    `prefers-color-scheme: dark`. Built from the installed pygments, so
+    `prefers-color-scheme: dark` or the page's dark theme. Built from the installed pygments, so
     nothing is fetched."""
     from pygments.formatters import HtmlFormatter  # untyped, as above
 
     light = HtmlFormatter(style="default").get_style_defs(".hl")
-    dark = HtmlFormatter(style="github-dark").get_style_defs(".hl")
-    strip = re.compile(r"^\.hl\s*\{[^}]*\}\s*$", re.MULTILINE)  # keep our own background
-    light, dark = strip.sub("", light), strip.sub("", dark)
-    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+    system_dark = HtmlFormatter(style="github-dark").get_style_defs(':root:not([data-theme="light"]) .hl')
+    chosen_dark = HtmlFormatter(style="github-dark").get_style_defs(':root[data-theme="dark"] .hl')
+    strip = re.compile(r"^[^{\n]*\.hl\s*\{[^}]*\}\s*$", re.MULTILINE)  # keep our own background
+    light, system_dark, chosen_dark = strip.sub("", light), strip.sub("", system_dark), strip.sub("", chosen_dark)
+    # the page's theme toggle (html[data-theme]) wins over the system's choice
+    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{system_dark}\n}}\n{chosen_dark}\n"
 
 
 class Renderer:

@@ -200,7 +200,7 @@ class LiveTurn:
                         elif isinstance(event, ToolResultReady):
                             self._tool(event)
                         elif isinstance(event, (Retrying, Notice)):
-                            self._notice(_describe(event))
+                            self._notice(_describe(event), retry=isinstance(event, Retrying))
                         if self._cancelled.is_set():
                             turn.cancel()
                             break
@@ -238,11 +238,13 @@ class LiveTurn:
                 for op in ops:
                     follower.put(dict(op))
 
-    def _notice(self, text: str) -> None:
+    def _notice(self, text: str, retry: bool = False) -> None:
+        """A line for the page's notice; a retry's line (`retry`) is the page's
+        to take away once the reply ends, whichever way."""
         text = self.redact(text)
         with self._lock:
             self.notices.append(text)
-        self._publish([{"t": "notice", "text": text}])
+        self._publish([{"t": "notice", "text": text, "retry": retry}])
 
     def _text(self, text: str) -> None:
         """Text in, page operations out, on the turn's own thread: the first
@@ -301,7 +303,7 @@ class LiveTurn:
             else reply.status
         stats = figures(reply)
         return {"status": status, "error": self.redact(reply.error or "") if status != "stopped" else "",
-                "stats": stats}
+                "stats": stats, "markdown": reply.text}
 
 
 def _describe(event: Retrying | Notice) -> str:

@@ -62,9 +62,18 @@
 
   async function getJSON(path) {
     const response = await call(path, { headers: { accept: "application/json" } });
+    if (response.status === 403) throw new Error(STALE_PAGE);
     if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error || response.statusText);
     return response.json();
   }
+
+  // -- when the server is gone or was restarted ----------------------------------------
+
+  // Each start of `chinwag serve` has its own token: a page from an earlier one
+  // is refused (403) by the one listening now.
+  const STALE_PAGE = "This page is from an earlier chinwag serve; open the new address it printed.";
+  const SERVER_GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept.";
+  const LOST = "The connection to chinwag serve was lost.";
 
   // -- the conversation list and search ------------------------------------------------
 
@@ -89,6 +98,7 @@
       link.dataset.id = item.id;
       const head = make("span", "item-head");
       head.append(make("span", "item-title", item.title), make("span", "item-when", when(item.updated_at)));
+      if (item.live) liveMarker(link);
       link.append(head);
       if (item.snippet) {
         const snippet = make("span", "item-snippet");
@@ -99,6 +109,16 @@
       }
       ui.list.append(link);
     }
+    ui.list.dispatchEvent(new CustomEvent("chinwag:listed", { detail: data.conversations }));
+  }
+
+  // A conversation whose reply streams now, seen from the sidebar.
+  function liveMarker(link) {
+    link.classList.add("live");
+    const dot = make("span", "live-dot");
+    dot.title = "A reply is streaming";
+    dot.setAttribute("aria-label", "streaming");
+    link.querySelector(".item-head").prepend(dot);
   }
 
   function markCurrent() {
@@ -116,6 +136,11 @@
     const body = make("div", "body");
     node.append(body);
     if (role === "assistant") node.append(make("div", "meta"));
+    node.markdown = ""; // the message as the server keeps it (markdown), for Copy
+    const copy = make("button", "copy-msg", "Copy");
+    copy.type = "button";
+    copy.title = "Copy the whole message as markdown";
+    node.append(copy);
     ui.messages.append(node);
     return node;
   }
@@ -129,6 +154,7 @@
       body.append(chips);
     }
     body.append(document.createTextNode(text));
+    node.markdown = text;
     return node;
   }
 
@@ -209,6 +235,7 @@
           break;
         case "notice":
           showNotice(op.text);
+          this.retrying = op.retry ? op.text : null;
           break;
         case "approve":
           this.ask(op);
@@ -221,6 +248,10 @@
         case "end":
           setMeta(this.node, op.status, op.status === "complete" ? op.stats : statusLine(op.status, op.error));
           state.last = op.status;
+          if (typeof op.markdown === "string") this.node.markdown = op.markdown;
+          // "retrying in 1 s (attempt 3/3)" is over once the reply has ended, whichever way.
+          if (this.retrying && ui.notice.textContent === this.retrying) showNotice("");
+          this.retrying = null;
           break;
       }
     }
@@ -306,6 +337,7 @@
         else if (state.cid !== op.id) {
           state.cid = op.id;
           history.replaceState(null, "", "#c=" + op.id);
+          loadList(); // the new conversation is in the sidebar now, not after its reply
         }
       }
       keepBottom(near);
@@ -364,7 +396,7 @@
       ui.input.value = "";
       setPending([]);
       grow();
-      if (!state.cid) ui.title.textContent = text.trim().split("\n")[0].slice(0, 80);
+      if (!state.cid) setTitle(text.trim().split("\n")[0].slice(0, 80));
       node = bubble("assistant", "streaming");
     } else if (action === "retry") {
       const old = lastAssistant();
@@ -377,19 +409,24 @@
     window.scrollTo(0, document.documentElement.scrollHeight);
     state.last = null;
     setBusy(true);
+    let answered = false; // the server took the request (it may fail later)
+    const unsent = () => { // not sent: the words (and attachments) are kept, the bubbles go
+      if (asked) {
+        asked.remove();
+        if (!ui.input.value) ui.input.value = text;
+        if (!state.pending.length) setPending(attached);
+        grow();
+      }
+      if (action === "continue") setMeta(node, state.last = "interrupted", "");
+      else node.remove();
+    };
     try {
       const response = await request;
+      answered = true;
       if (!response.ok) {
         const problem = await response.json().catch(() => ({ error: response.statusText }));
-        if (asked) {
-          asked.remove();
-          if (!ui.input.value) ui.input.value = text; // not sent: the words are kept
-          if (!state.pending.length) setPending(attached);
-          grow();
-        }
-        if (action === "continue") setMeta(node, state.last = "interrupted", "");
-        else node.remove();
-        showNotice(problem.error);
+        unsent();
+        showNotice(response.status === 403 ? STALE_PAGE : problem.error);
         if (response.status === 409 && state.cid && letGo(controller)) {
           await openConversation(state.cid, true); // another tab's reply: follow it
         }
@@ -398,7 +435,13 @@
       await follow(response, new ReplyView(node));
     } catch (error) {
       if (error.name !== "AbortError") {
-        showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
+        if (!answered) {
+          unsent();
+          showNotice(SERVER_GONE);
+        } else {
+          if (node.dataset.status === "streaming") setMeta(node, state.last = "interrupted", "interrupted: " + LOST);
+          showNotice(LOST + " Reload the page to see what was saved.");
+        }
       }
     } finally {
       if (letGo(controller)) {
@@ -449,12 +492,12 @@
     state.cid = cid;
     state.last = null;
     clearMessages();
-    ui.title.textContent = data.title;
-    document.title = data.title + " · chinwag";
+    setTitle(data.title);
     pickModel(data.model);
     for (const message of data.messages) {
       const node = bubble(message.role, message.status);
       node.querySelector(".body").innerHTML = message.html; // escaped by the server
+      node.markdown = message.markdown || "";
       if (message.role === "assistant") {
         setMeta(node, message.status, statusLine(message.status, "") || message.model || "");
         state.last = message.status;
@@ -472,17 +515,22 @@
     setBusy(true);
     try {
       const response = await call(`/api/conversations/${cid}/live`, { signal: controller.signal });
+      if (response.status === 403) showNotice(STALE_PAGE);
       if (response.status !== 200) return;
       let node = lastAssistant();
       if (!node || node.dataset.status !== "streaming") node = bubble("assistant", "streaming");
       await follow(response, new ReplyView(node));
     } catch (error) {
-      if (error.name !== "AbortError") {
-        showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
-      }
+      if (error.name !== "AbortError") showNotice(LOST + " Reload the page to see what was saved.");
     } finally {
       if (letGo(controller)) loadList();
     }
+  }
+
+  // The conversation's title, in the header and on the tab.
+  function setTitle(title) {
+    ui.title.textContent = title;
+    document.title = title;
   }
 
   function newChat() {
@@ -493,7 +541,7 @@
     clearMessages();
     showNotice("");
     ui.title.textContent = "New chat";
-    document.title = "chinwag";
+    document.title = "New chat · chinwag";
     setBusy(false);
     markCurrent();
     closeSidebar();
@@ -586,18 +634,46 @@
     setTimeout(() => { button.textContent = "Copy"; }, 1200);
   }
 
+  // The model picker: what is known at once, then (without waiting for it) what
+  // each provider's server lists, grouped by provider.
   async function loadModels() {
     try {
       const data = await getJSON("/api/models");
-      for (const model of data.models) {
-        const option = make("option", "", model.label);
-        option.value = model.spec;
-        ui.model.append(option);
-      }
-      ui.model.value = data.default;
+      fillModels(data);
+      if (!data.complete) listModelsWhenReachedFor();
     } catch (error) {
       showNotice("Could not list the models: " + error.message);
     }
+  }
+
+  // Each provider's server is asked for its models once the user reaches for
+  // the picker (the pointer over it, a touch, the keyboard's focus).
+  function listModelsWhenReachedFor() {
+    const events = ["pointerenter", "touchstart", "focus"];
+    const ask = () => {
+      for (const name of events) ui.model.removeEventListener(name, ask);
+      getJSON("/api/models?wait=1").then(fillModels, () => {});
+    };
+    for (const name of events) ui.model.addEventListener(name, ask, { passive: true });
+  }
+
+  function fillModels(data) {
+    const chosen = ui.model.value || data.default;
+    const groups = new Map();
+    for (const model of data.models) {
+      const name = model.group || "Models";
+      if (!groups.has(name)) {
+        const group = make("optgroup");
+        group.label = name;
+        groups.set(name, group);
+      }
+      const option = make("option", "", model.label);
+      option.value = model.spec;
+      groups.get(name).append(option);
+    }
+    ui.model.replaceChildren(...groups.values());
+    ui.model.value = chosen;
+    if (ui.model.value !== chosen) ui.model.value = data.default;
   }
 
   ui.composer.addEventListener("submit", (event) => {
@@ -650,6 +726,12 @@
     searchTimer = setTimeout(loadList, 120);
   });
   window.addEventListener("hashchange", route);
+
+  // What the page's other scripts (daily.js) use; nothing else reaches in.
+  window.chinwag = {
+    ui, state, call, getJSON, readEvents, make, showNotice, loadList, openConversation, newChat, stop,
+    nearBottom, setTitle, STALE_PAGE, SERVER_GONE,
+  };
 
   (async () => {
     if (location.search) history.replaceState(null, "", location.pathname + location.hash); // the token is in the cookie now
