@@ -97,6 +97,6 @@ def test_m004_migrates_a_database_made_by_the_previous_main(tmp_path: Path) -> N
         _save(store, 1, Image("image/png", PNG, "a.png"), Text("and this?"))
         assert store.messages(1)[-1].message.blocks[0] == Image("image/png", PNG, "a.png")
     with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (5,)
         assert conn.execute("SELECT name FROM migrations ORDER BY rowid DESC LIMIT 1").fetchone() == (
-            "m004_attachment_blobs",)
+            "m005_conversation_titles",)

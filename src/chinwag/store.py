@@ -188,6 +188,12 @@ class Store:
             cur = conn.execute("DELETE FROM conversations WHERE id = ?", (cid,))
         return cur.rowcount > 0
 
+    def rename_conversation(self, cid: int, title: str | None) -> bool:
+        """Give a conversation a title (None: its first message's line again). False if there was none."""
+        with self._transaction() as conn:
+            cur = conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title or None, cid))
+        return cur.rowcount > 0
+
     def messages(self, cid: int) -> list[StoredMessage]:
         rows = self._query(f"SELECT {MESSAGE_COLUMNS} FROM messages"
                            " WHERE conversation_id = ? ORDER BY id", (cid,))

@@ -16,6 +16,7 @@ Routes (every one behind `security.Guard`; reading is GET, changing is POST):
     POST /api/conversations/{id}/continue    {"model"}: resume a cut-off reply (SSE)
     POST /api/conversations/{id}/stop        stop the reply now (closes the upstream connection)
     POST /api/conversations/{id}/delete      delete it (after the page's undo window)
+    POST /api/conversations/{id}/rename      {"title"}: its new title
     POST /api/conversations/{id}/approve     {"id", "answer": "yes"|"always"|"no", "reason"}: a tool call
     POST /api/attach?model=SPEC&name=NAME    the file's bytes (at most 32 MB): {"id", "line"} for the next send
 
@@ -76,6 +77,7 @@ def build_app(chats: Chats) -> Starlette:
         Route("/api/presence", api.presence, methods=["GET"]),
         Route("/api/conversations/{cid:int}/stop", api.stop, methods=["POST"]),
         Route("/api/conversations/{cid:int}/delete", api.delete, methods=["POST"]),
+        Route("/api/conversations/{cid:int}/rename", api.rename, methods=["POST"]),
         Route("/api/conversations/{cid:int}/approve", api.approve, methods=["POST"]),
         Route("/api/attach", api.attach, methods=["POST"]),
         Route("/api/conversations/{cid:int}/{action}", api.turn, methods=["POST"]),
@@ -113,6 +115,18 @@ class Api:
     async def presence(self, request: Request) -> Response:
         headers = {**NO_STORE, "x-accel-buffering": "no"}
         return StreamingResponse(_presence(self.chats), media_type="text/event-stream", headers=headers)
+
+    async def rename(self, request: Request) -> Response:
+        body = await _json(request)
+        if body is None or not isinstance(body.get("title"), str):
+            return JSONResponse({"error": "expected a JSON object with a title"}, status_code=400)
+        try:
+            renamed = await run_in_threadpool(self.chats.rename, request.path_params["cid"], body["title"])
+        except ChinwagError as exc:
+            return _error(self.chats, exc, 503)
+        if not renamed:
+            return JSONResponse({"error": "no such conversation"}, status_code=404, headers=NO_STORE)
+        return JSONResponse({"renamed": True}, headers=NO_STORE)
 
     async def delete(self, request: Request) -> Response:
         try:

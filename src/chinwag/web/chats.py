@@ -39,6 +39,7 @@ from chinwag.web.presence import Pages
 from chinwag.web.workers import SocketWatch, Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
+TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
 KEEP_UPLOADS = 32  # attachments uploaded and not sent yet; the oldest beyond are forgotten
 Action = Literal["send", "retry", "continue"]
 
@@ -241,6 +242,14 @@ class Chats:
             raise
         live.start(self._workers)
         return new_cid, live
+
+    def rename(self, cid: int, title: str) -> bool:
+        """Give `cid` the title `title` (one line; blank: its first message's line
+        again), in the history the terminal reads too; False if there is none."""
+        title = " ".join(title.split())[:TITLE_MAX]
+        renamed: bool = self._read(lambda store: store.rename_conversation(cid, title or None))
+        self.changed()
+        return renamed
 
     def delete(self, cid: int) -> bool:
         """Delete `cid` from the history (the page's undo window is over);

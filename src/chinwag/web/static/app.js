@@ -98,8 +98,8 @@
       link.dataset.id = item.id;
       const head = make("span", "item-head");
       head.append(make("span", "item-title", item.title), make("span", "item-when", when(item.updated_at)));
-      if (item.live) liveMarker(link);
       link.append(head);
+      if (item.live) liveMarker(link);
       if (item.snippet) {
         const snippet = make("span", "item-snippet");
         snippet.innerHTML = item.snippet; // escaped by the server, <mark> around matches
@@ -338,6 +338,7 @@
           state.cid = op.id;
           history.replaceState(null, "", "#c=" + op.id);
           loadList(); // the new conversation is in the sidebar now, not after its reply
+          announce();
         }
       }
       keepBottom(near);
@@ -419,6 +420,7 @@
       }
       if (action === "continue") setMeta(node, state.last = "interrupted", "");
       else node.remove();
+      if (!ui.messages.querySelector(".msg")) ui.empty.hidden = false;
     };
     try {
       const response = await request;
@@ -444,7 +446,7 @@
         }
       }
     } finally {
-      if (letGo(controller)) {
+      if (letGo(controller) && answered) { // (a server that is gone has no list to give)
         markCurrent();
         loadList();
       }
@@ -491,6 +493,7 @@
     if (!keepNotice) showNotice("");
     state.cid = cid;
     state.last = null;
+    announce();
     clearMessages();
     setTitle(data.title);
     pickModel(data.model);
@@ -527,6 +530,11 @@
     }
   }
 
+  // Tells the page's other scripts (daily.js) which conversation is shown now.
+  function announce() {
+    document.dispatchEvent(new CustomEvent("chinwag:conversation", { detail: state.cid }));
+  }
+
   // The conversation's title, in the header and on the tab.
   function setTitle(title) {
     ui.title.textContent = title;
@@ -537,6 +545,7 @@
     follows(null);
     state.cid = null;
     state.last = null;
+    announce();
     history.replaceState(null, "", location.pathname);
     clearMessages();
     showNotice("");

@@ -218,7 +218,7 @@
   function showTools() {
     tools.hidden = !state.cid;
   }
-  new MutationObserver(showTools).observe(ui.title, { childList: true, characterData: true, subtree: true });
+  document.addEventListener("chinwag:conversation", showTools);
   showTools();
 
   ui.list.addEventListener("chinwag:listed", () => {
