@@ -85,11 +85,9 @@ def test_a_reply_streams_on_while_the_user_reads_another_chat_and_the_sidebar_ma
     fake.enqueue(held)
     send(page, "Tell me a long story")
     wait_reply(page, "Once upon a time")
-    # a new chat is in the sidebar at once (not after its reply), marked as streaming
-    item(page, "Tell me a long story").locator(".live-dot").wait_for()
     assert page.title() == "Tell me a long story"
 
-    page.keyboard.press("Control+Shift+O")  # a new chat, while the first reply streams
+    page.click("#new-chat")  # a new chat, while the first reply streams
     page.wait_for_selector("#title:has-text('New chat')")
     fake.enqueue(Reply(chunks=["Pelicans are large water birds."]))
     send(page, "Tell me about pelicans")
@@ -97,7 +95,7 @@ def test_a_reply_streams_on_while_the_user_reads_another_chat_and_the_sidebar_ma
     page.wait_for_selector("#send:visible")
     assert not fake.wait_closed(1, timeout=ORPHAN_GRACE + 2), "leaving the chat stopped its reply"
     story = item(page, "Tell me a long story")
-    assert story.locator(".live-dot").count() == 1
+    story.locator(".live-dot").wait_for()
     assert item(page, "Tell me about pelicans").locator(".live-dot").count() == 0
     shoot(page, "sidebar-live.png")
 
@@ -227,6 +225,12 @@ def test_keys_escape_stops_slash_searches_and_jump_to_the_latest(page: Any, fake
     page.wait_for_selector(".jump", state="hidden")
 
     page.locator("body").click(position={"x": 640, "y": 300})  # not typing: / goes to search
+    page.keyboard.press("Control+Shift+O")
+    page.wait_for_selector("#title:has-text('New chat')")
+    assert page.locator(".msg").count() == 0
+    page.click(".list .item >> nth=0")  # back to the streaming reply
+    wait_reply(page, "Paragraph 59")
+    page.locator("body").click(position={"x": 640, "y": 300})
     page.keyboard.press("/")
     assert page.evaluate("() => document.activeElement.id") == "search"
     assert page.input_value("#search") == ""
@@ -299,13 +303,15 @@ def test_icons_fall_back_to_text_where_no_font_draws_them(
     page.context.close()
 
 
-def test_new_chats_and_their_end_reach_every_open_tab(browser: Any, served: Served, fake: ScriptedServer) -> None:
+def test_a_new_chat_is_listed_at_once_in_every_open_tab(browser: Any, served: Served, fake: ScriptedServer) -> None:
     first, second = open_page(browser, served.url), open_page(browser, served.url)
     held = Reply(chunks=["Seen from", " the other tab."], hold_after=1)
     fake.enqueue(held)
     send(first, "From tab one")
     wait_reply(first, "Seen from")
-    item(second, "From tab one").locator(".live-dot").wait_for()  # listed and marked, without a reload
+    # listed at once (not after its reply) and marked as streaming, in this tab and the other
+    item(first, "From tab one").locator(".live-dot").wait_for()
+    item(second, "From tab one").locator(".live-dot").wait_for()
     held.release.set()
     item(second, "From tab one").locator(".live-dot").wait_for(state="detached")
     first.context.close()

@@ -203,9 +203,28 @@
   const UNDO_SECONDS = 6;
   const deleting = new Map(); // id -> { timer, title }: gone from the list, not yet from the history
   const tools = make("span", "conv-tools");
-  const renameButton = make("button", "ghost small", "Rename");
-  const deleteButton = make("button", "ghost small", "Delete");
-  for (const button of [renameButton, deleteButton]) button.type = "button";
+  // An icon and a word; phones show the icon alone (daily.css).
+  function toolButton(word, path) {
+    const button = make("button", "ghost small");
+    button.type = "button";
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 20 20");
+    svg.setAttribute("width", "15");
+    svg.setAttribute("height", "15");
+    svg.setAttribute("aria-hidden", "true");
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    line.setAttribute("d", path);
+    for (const [name, value] of [["fill", "none"], ["stroke", "currentColor"], ["stroke-width", "1.6"],
+                                 ["stroke-linecap", "round"], ["stroke-linejoin", "round"]]) {
+      line.setAttribute(name, value);
+    }
+    svg.append(line);
+    button.append(svg, make("span", "word", word));
+    button.setAttribute("aria-label", word);
+    return button;
+  }
+  const renameButton = toolButton("Rename", "M4 16l1-4 8-8 3 3-8 8-4 1zM11 6l3 3");
+  const deleteButton = toolButton("Delete", "M4 6h12M8 6V4h4v2M6 6l1 10h6l1-10");
   renameButton.title = "Rename this conversation";
   deleteButton.title = "Delete this conversation (you can undo for a few seconds)";
   tools.append(renameButton, deleteButton);
