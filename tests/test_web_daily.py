@@ -85,7 +85,6 @@ def test_a_reply_streams_on_while_the_user_reads_another_chat_and_the_sidebar_ma
     fake.enqueue(held)
     send(page, "Tell me a long story")
     wait_reply(page, "Once upon a time")
-    assert page.title() == "Tell me a long story"
 
     page.click("#new-chat")  # a new chat, while the first reply streams
     page.wait_for_selector("#title:has-text('New chat')")
