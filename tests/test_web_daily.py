@@ -109,6 +109,25 @@ def test_a_reply_streams_on_while_the_user_reads_another_chat_and_the_sidebar_ma
     assert fake.closed_connections == 0
 
 
+def test_a_reply_stops_only_when_every_tab_of_the_page_is_closed(
+        browser: Any, served: Served, fake: ScriptedServer) -> None:
+    """Two tabs of one browser: the first holds the page's one presence
+    stream for both (a Web Lock); when it closes, the second takes over."""
+    asking = open_page(browser, served.url)
+    reading = asking.context.new_page()
+    reading.goto(served.url)
+    reading.wait_for_selector("#model option", state="attached")
+    fake.enqueue(Reply(chunks=["Still going", " on and on"], hold_after=1))
+    send(asking, "Keep talking")
+    wait_reply(asking, "Still going")
+    item(reading, "Keep talking").locator(".live-dot").wait_for()  # told by the tab holding the stream
+    asking.close()  # the tab that asked, followed the reply and held the presence stream is gone
+    assert not fake.wait_closed(1, timeout=ORPHAN_GRACE + 2), "closing one tab stopped the reply"
+    assert item(reading, "Keep talking").locator(".live-dot").count() == 1
+    reading.context.close()  # the last tab: nobody is left to come back to it
+    assert fake.wait_closed(1, timeout=ORPHAN_GRACE + 5), "the reply went on with no page open"
+
+
 def test_a_server_that_is_gone_or_restarted_is_said_in_one_line_and_the_words_stay(
         browser: Any, tmp_path: Path, fake: ScriptedServer) -> None:
     """The server is stopped with Ctrl-C as a user would, then started again

@@ -14,10 +14,14 @@
     return !!target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
   }
 
-  // -- presence: held open while this page is open -------------------------------------
-  // The server keeps a reply streaming while any page is open, followed or not,
-  // and says here when the conversation list changed (a new chat, a reply
-  // starting or ending). A page from an earlier start of the server is refused.
+  // -- presence: held open while any tab of the page is open ------------------------
+  // The server keeps a reply streaming while a page is open, followed or not,
+  // and says on the presence stream when the conversation list changed (a new
+  // chat, a reply starting or ending). One tab holds the stream for all tabs
+  // of this origin (a Web Lock elects it; the next takes over when it closes),
+  // so many tabs cost one connection, not one each (a browser allows six per
+  // host). Its news reaches the other tabs on a BroadcastChannel. A page from
+  // an earlier start of the server is refused (403).
 
   let listTimer = 0;
   function listChanged() {
@@ -25,20 +29,35 @@
     listTimer = setTimeout(cw.loadList, 50);
   }
 
-  async function stayPresent() {
+  function heard(event) {
+    if (event.t === "changed") listChanged();
+    else if (event.t === "stale") {
+      state.stale = true;
+      cw.showNotice(cw.STALE_PAGE);
+    }
+  }
+
+  const tabs = "BroadcastChannel" in window ? new BroadcastChannel("chinwag-presence") : null;
+  if (tabs) tabs.addEventListener("message", (message) => heard(message.data));
+
+  function tell(event) {
+    heard(event);
+    if (tabs) tabs.postMessage(event);
+  }
+
+  async function holdPresence() {
     let delay = 500;
     for (;;) {
       try {
         const response = await cw.call("/api/presence", { headers: { accept: "text/event-stream" } });
         if (response.status === 403) {
-          state.stale = true;
-          cw.showNotice(cw.STALE_PAGE);
+          tell({ t: "stale" });
           return;
         }
         if (response.ok) {
           delay = 500;
           await cw.readEvents(response, (events) => {
-            if (events.some((e) => e.t === "changed")) listChanged();
+            if (events.some((e) => e.t === "changed")) tell({ t: "changed" });
           });
         }
       } catch (error) {
@@ -166,11 +185,12 @@
 
   if (replace.length) {
     root.classList.add("no-emoji");
-    new MutationObserver((records) => {
+    const watch = new MutationObserver((records) => {
       for (const record of records) {
         for (const node of record.addedNodes) if (node.nodeType === 1) plainIcons(node);
       }
-    }).observe(document.body, { childList: true, subtree: true });
+    });
+    for (const scope of [ui.messages, ui.chips]) watch.observe(scope, { childList: true, subtree: true });
     plainIcons(document.body);
   }
 
@@ -348,5 +368,6 @@
     field.addEventListener("blur", () => finish(true));
   });
 
-  stayPresent();
+  if (navigator.locks) navigator.locks.request("chinwag-presence", holdPresence); // held while this tab lives
+  else holdPresence(); // (not a secure context: each tab holds its own)
 })();
