@@ -117,6 +117,7 @@
     link.classList.add("live");
     const dot = make("span", "live-dot");
     dot.title = "A reply is streaming";
+    dot.setAttribute("role", "img");
     dot.setAttribute("aria-label", "streaming");
     link.querySelector(".item-head").prepend(dot);
   }
