@@ -21,7 +21,7 @@
   // of this origin (a Web Lock elects it; the next takes over when it closes),
   // so many tabs cost one connection, not one each (a browser allows six per
   // host). Its news reaches the other tabs on a BroadcastChannel. A page from
-  // an earlier start of the server is refused (403).
+  // an earlier start of the server is refused (403), and says so.
 
   let listTimer = 0;
   function listChanged() {
@@ -31,10 +31,6 @@
 
   function heard(event) {
     if (event.t === "changed") listChanged();
-    else if (event.t === "stale") {
-      state.stale = true;
-      cw.showNotice(cw.STALE_PAGE);
-    }
   }
 
   const tabs = "BroadcastChannel" in window ? new BroadcastChannel("chinwag-presence") : null;
@@ -51,7 +47,9 @@
       try {
         const response = await cw.call("/api/presence", { headers: { accept: "text/event-stream" } });
         if (response.status === 403) {
-          tell({ t: "stale" });
+          // This tab is stale, not necessarily the others (one may have the new
+          // address): it says so itself and lets the next tab take the stream.
+          cw.showNotice(cw.STALE_PAGE);
           return;
         }
         if (response.ok) {
