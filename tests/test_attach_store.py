@@ -99,4 +99,4 @@ def test_m004_migrates_a_database_made_by_the_previous_main(tmp_path: Path) -> N
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (5,)
         assert conn.execute("SELECT name FROM migrations ORDER BY rowid DESC LIMIT 1").fetchone() == (
-            "m005_conversation_titles",)
+            "m006_conversation_titles",)

@@ -261,13 +261,22 @@ class Store:
 
     def conversation(self, cid: int) -> ConversationSummary | None:
         rows = self._query(SUMMARY_SELECT + " WHERE c.id = ?", (cid,))
-        return summary_of(rows[0]) if rows else None
+        return self._titled([summary_of(rows[0])])[0] if rows else None
 
     def list_conversations(self, limit: int = 20) -> list[ConversationSummary]:
         """The most recently active conversations first."""
         rows = self._query(SUMMARY_SELECT + " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
                            (limit,))
-        return [summary_of(row) for row in rows]
+        return self._titled([summary_of(row) for row in rows])
+
+    def _titled(self, summaries: list[ConversationSummary]) -> list[ConversationSummary]:
+        """`summaries` with the titles the user gave (`rename_conversation`), where there are some."""
+        if not summaries:
+            return summaries
+        ids = [s.id for s in summaries]
+        named = dict(self._query("SELECT id, title FROM conversations WHERE title IS NOT NULL"
+                                 f" AND id IN ({', '.join('?' * len(ids))})", ids))
+        return [replace(s, title=title_of(named[s.id])) if s.id in named else s for s in summaries]
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         """Messages containing every word of `text` (stemmed, case- and accent-

@@ -76,8 +76,8 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             sha256 TEXT NOT NULL REFERENCES blobs(sha256), PRIMARY KEY (message_id, sha256))""",
         "CREATE INDEX message_blobs_by_blob ON message_blobs(sha256)",
     )),
-    # A title the user gave (the page's Rename); NULL: the first user message's first line.
-    ("m005_conversation_titles", (
+    # A title the user gave (the page's Rename); NULL: titled from the first question.
+    ("m006_conversation_titles", (
         "ALTER TABLE conversations ADD COLUMN title TEXT",
     )),
 )
@@ -91,8 +91,7 @@ SUMMARY_SELECT = """
         (SELECT count(*) FROM messages m  -- a message of tool results is not a turn
             WHERE m.conversation_id = c.id AND m.role = 'user' AND (m.blocks IS NULL OR m.content != '')),
         (SELECT substr(m.content, 1, 1000) FROM messages m
-            WHERE m.conversation_id = c.id AND m.role = 'user' ORDER BY m.id LIMIT 1),
-        c.title
+            WHERE m.conversation_id = c.id AND m.role = 'user' ORDER BY m.id LIMIT 1)
     FROM conversations c"""
 
 
@@ -127,7 +126,7 @@ class ConversationSummary:
     model: str | None  # the model of the latest reply
     system: str | None
     turns: int  # number of user messages
-    title: str  # the title the user gave, else the first line of the first user message; at most TITLE_WIDTH
+    title: str  # first line of the first user message, at most TITLE_WIDTH
 
 
 @dataclass(frozen=True)
@@ -163,5 +162,5 @@ def fts_query(text: str) -> str:
 
 
 def summary_of(row: Sequence[Any]) -> ConversationSummary:
-    cid, created, updated, model, system, turns, first, named = row
-    return ConversationSummary(cid, created, updated, model, system, turns, title_of(named or first))
+    cid, created, updated, model, system, turns, first = row
+    return ConversationSummary(cid, created, updated, model, system, turns, title_of(first))
