@@ -258,11 +258,13 @@
   document.addEventListener("chinwag:conversation", showTools);
   showTools();
 
-  ui.list.addEventListener("chinwag:listed", () => {
+  function hideDeleted() {
     for (const link of ui.list.querySelectorAll(".item")) {
       if (deleting.has(Number(link.dataset.id))) link.remove();
     }
-  });
+    if (!ui.list.children.length) ui.list.append(make("p", "none", "No saved conversations yet."));
+  }
+  ui.list.addEventListener("chinwag:listed", hideDeleted);
 
   async function deleteForReal(cid, keepalive) {
     const entry = deleting.get(cid);
@@ -301,8 +303,7 @@
     }
     const title = ui.title.textContent;
     deleting.set(cid, { title, timer: setTimeout(() => deleteForReal(cid), UNDO_SECONDS * 1000) });
-    const item = ui.list.querySelector(`.item[data-id="${cid}"]`);
-    if (item) item.remove();
+    hideDeleted();
     cw.newChat();
     const undoButton = make("button", "ghost small", "Undo");
     undoButton.type = "button";
