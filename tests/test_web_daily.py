@@ -96,12 +96,14 @@ def test_a_reply_streams_on_while_the_user_reads_another_chat_and_the_sidebar_ma
     story = item(page, "Tell me a long story")
     story.locator(".live-dot").wait_for()
     assert item(page, "Tell me about pelicans").locator(".live-dot").count() == 0
+    page.wait_for_selector("#toggle-side.has-live", state="attached")  # a phone's drawer button says so too
     shoot(page, "sidebar-live.png")
 
     story.click()  # back to it: the reply so far, and it follows the rest live
     wait_reply(page, "Once upon a time")
     assert page.locator("#stop").is_visible()
     assert page.title() == "Tell me a long story"
+    page.wait_for_selector("#toggle-side:not(.has-live)", state="attached")  # it is the one shown now
     held.release.set()
     wait_reply(page, "happily ever after.")
     page.wait_for_selector(".msg.assistant .meta:has-text('to first token')")

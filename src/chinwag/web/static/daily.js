@@ -265,6 +265,12 @@
     if (!ui.list.children.length) ui.list.append(make("p", "none", "No saved conversations yet."));
   }
   ui.list.addEventListener("chinwag:listed", hideDeleted);
+  // On a phone the list is in a drawer: its button carries the dot for a reply streaming elsewhere.
+  function markDrawer() {
+    ui.toggle.classList.toggle("has-live", !!ui.list.querySelector(".item.live:not(.current)"));
+  }
+  ui.list.addEventListener("chinwag:listed", markDrawer);
+  document.addEventListener("chinwag:conversation", () => setTimeout(markDrawer)); // once marked current
 
   async function deleteForReal(cid, keepalive) {
     const entry = deleting.get(cid);
