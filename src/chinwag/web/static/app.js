@@ -54,10 +54,31 @@
     return date.toLocaleDateString([], { month: "short", day: "numeric" });
   }
 
+  // The session key (see web/security.py): the cookie opens only the page, so
+  // every request carries this key in a header. The token in the address is
+  // exchanged for it once, then leaves the address bar; the key is kept in
+  // localStorage, which is this origin's alone (its port included), so a
+  // reload or a second tab works and no page on another port can read it.
+  const SESSION_KEY = "chinwag-session";
+  const session = (async () => {
+    const token = new URLSearchParams(location.search).get("token");
+    if (location.search) history.replaceState(null, "", location.pathname + location.hash);
+    if (token) {
+      try {
+        const response = await fetch("/api/session", { method: "POST", headers: { "x-chinwag-token": token } });
+        if (response.ok) localStorage.setItem(SESSION_KEY, (await response.json()).session);
+      } catch (error) { /* the calls below say what is wrong */ }
+    }
+    return localStorage.getItem(SESSION_KEY) || "";
+  })();
+
   // Every request to the server goes through here, so what each one must carry
   // (credentials, headers) is decided in one place.
-  function call(path, init) {
-    return fetch(path, init || {});
+  async function call(path, init) {
+    const options = Object.assign({}, init);
+    options.headers = new Headers(options.headers);
+    options.headers.set("x-chinwag-session", await session);
+    return fetch(path, options);
   }
 
   async function getJSON(path) {
@@ -652,7 +673,6 @@
   window.addEventListener("hashchange", route);
 
   (async () => {
-    if (location.search) history.replaceState(null, "", location.pathname + location.hash); // the token is in the cookie now
     await loadModels();
     await loadList();
     if (/^#c=\d+$/.test(location.hash)) route();
