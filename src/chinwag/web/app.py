@@ -39,6 +39,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
 from chinwag.errors import ChinwagError
@@ -57,6 +58,23 @@ NO_STORE = {"cache-control": "no-store"}
 MAX_UPLOAD = 32 * 1024 * 1024  # bytes in one attachment (chinwag.attach's limit)
 
 
+class ConversationId(Convertor[int]):
+    """A conversation's id in a path: at most 18 digits, so it always fits
+    SQLite's 64-bit integer (a longer one would raise OverflowError, a 500);
+    anything else matches no route, a 404."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", ConversationId())
+
+
 def build_app(chats: Chats) -> Starlette:
     api = Api(chats)
     routes = [
@@ -64,13 +82,13 @@ def build_app(chats: Chats) -> Starlette:
         Route("/static/{name}", api.static_file, methods=["GET"]),
         Route("/api/models", api.models, methods=["GET"]),
         Route("/api/conversations", api.conversations, methods=["GET"]),
-        Route("/api/conversations/{cid:int}", api.conversation, methods=["GET"]),
-        Route("/api/conversations/{cid:int}/live", api.follow, methods=["GET"]),
+        Route("/api/conversations/{cid:id}", api.conversation, methods=["GET"]),
+        Route("/api/conversations/{cid:id}/live", api.follow, methods=["GET"]),
         Route("/api/chat", api.new_chat, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/stop", api.stop, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/approve", api.approve, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/stop", api.stop, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/approve", api.approve, methods=["POST"]),
         Route("/api/attach", api.attach, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/{action}", api.turn, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/{action}", api.turn, methods=["POST"]),
     ]
     return Starlette(routes=routes)
 
