@@ -57,8 +57,8 @@ class Served:
         self.page_key = headers["set-cookie"].split(";")[0].partition("=")[2]
         status, _, body = self.request("POST", "/api/session", cookie=False,
                                        headers={"X-Chinwag-Token": self.token})
-        assert status == 200, body
-        self.session = json.loads(body)["session"]
+        # Refused, the key stays empty and every API request says so (401) in the test that makes it.
+        self.session = json.loads(body)["session"] if status == 200 else ""
 
     def request(self, method: str, path: str, headers: Mapping[str, str] | None = None,
                 body: bytes | None = None, cookie: bool = True, origin: bool | None = None) -> tuple[int, dict[str, str], bytes]:
