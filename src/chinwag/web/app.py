@@ -42,7 +42,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
-from chinwag.errors import ChinwagError
+from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Busy, Chats
 from chinwag.web.html import code_style_css
 from chinwag.web.live import LiveTurn
@@ -119,6 +119,8 @@ class Api:
     async def conversations(self, request: Request) -> Response:
         try:
             found = await run_in_threadpool(self.chats.conversations, request.query_params.get("q", ""))
+        except UsageError as exc:  # a search too long or too slow: one line the page shows
+            return _error(self.chats, exc, 400)
         except ChinwagError as exc:
             return _error(self.chats, exc, 503)
         return JSONResponse({"conversations": found}, headers=NO_STORE)
