@@ -100,6 +100,7 @@ def test_the_cookie_another_port_receives_opens_nothing_and_the_page_still_works
     page.set_default_timeout(20_000)
     page.goto(served.url)
     shows_the_history(page)
+    assert page.evaluate("() => localStorage.length") == 1  # the session key, kept by chinwag's origin
 
     page.goto(other.base + "/")
     received = other.cookies[-1]

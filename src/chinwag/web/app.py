@@ -1,6 +1,9 @@
 """The Starlette application: the page, its files, the JSON API and the event streams.
 
-Routes (every one behind `security.Guard`; reading is GET, changing is POST):
+Routes (every one behind `security.Guard`, which itself answers POST
+/api/session, the token for the session key every API request carries;
+reading is GET, changing is POST; an {id} is at most 18 digits, so it fits
+SQLite's integer, and anything else is 404):
 
     GET  /                                   the page (GET /?token=... sets the cookie first)
     GET  /static/{app.js,app.css,code.css,icon.svg}
