@@ -62,6 +62,7 @@ MODULES = [
     ("bench_web", "chinwag serve: the page against the terminal"),
     ("bench_attachments", "Attachments: a 20 MB file"),
     ("bench_tools", "Tool use: loop overhead, MCP start-up, Ctrl-C in a tool"),
+    ("bench_search_bound", "A hostile search against opening a conversation"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}
