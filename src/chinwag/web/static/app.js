@@ -63,13 +63,18 @@
   const session = (async () => {
     const token = new URLSearchParams(location.search).get("token");
     if (location.search) history.replaceState(null, "", location.pathname + location.hash);
+    let key = "";
     if (token) {
       try {
         const response = await fetch("/api/session", { method: "POST", headers: { "x-chinwag-token": token } });
-        if (response.ok) localStorage.setItem(SESSION_KEY, (await response.json()).session);
+        if (response.ok) key = (await response.json()).session;
       } catch (error) { /* the calls below say what is wrong */ }
     }
-    return localStorage.getItem(SESSION_KEY) || "";
+    try {
+      if (key) localStorage.setItem(SESSION_KEY, key);
+      else key = localStorage.getItem(SESSION_KEY) || "";
+    } catch (error) { /* storage turned off: this tab keeps the key in memory */ }
+    return key;
   })();
 
   // Every request to the server goes through here, so what each one must carry
