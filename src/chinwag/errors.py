@@ -3,6 +3,7 @@
     ChinwagError                 exit 1 unless a subclass says otherwise
     ├── UsageError               exit 2: bad flags, empty prompt, unknown model
     ├── ConfigError              exit 2: unreadable config, missing key
+    ├── FetchFailed              exit 1: a URL to attach could not be fetched
     └── ProviderError            exit 1: the model or the network failed
         ├── AuthError            401/403: the key was refused
         ├── BadRequest           400/404/413/422: the server rejected the request
@@ -41,6 +42,10 @@ class UsageError(ChinwagError):
 
 class ConfigError(ChinwagError):
     exit_code = 2
+
+
+class FetchFailed(ChinwagError):
+    """The network failed fetching a URL to attach (not the user's mistake: exit 1)."""
 
 
 class ProviderError(ChinwagError):
