@@ -15,7 +15,7 @@ import pytest
 from PIL import Image as PILImage
 
 from chinwag.attach import LIMITS, MAX_BYTES, b64_size, check, image_size, load
-from chinwag.errors import UsageError
+from chinwag.errors import FetchFailed, UsageError
 from chinwag.records import Document, Image, Text
 
 
@@ -107,10 +107,10 @@ def test_an_unreadable_file_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     path = _write(tmp_path / "secret.txt", b"x")
 
     def refused(*args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied")  # as chmod 0 gives anyone but root
+        raise PermissionError(13, "Permission denied")  # as chmod 0 gives anyone but root (these tests run as root)
 
-    monkeypatch.setattr(Path, "open", refused)
-    with pytest.raises(UsageError, match="cannot attach .*secret.txt: Permission denied."):
+    with monkeypatch.context() as patch, pytest.raises(UsageError, match="cannot attach .*secret.txt: Permission denied."):
+        patch.setattr("chinwag.attach.reading.os.open", refused)
         load(str(path), "anthropic")
 
 
@@ -155,7 +155,7 @@ def test_a_url_is_fetched_and_a_slow_one_times_out_in_one_line(web: str, monkeyp
     attachment = load(f"{web}/data.csv", "anthropic")
     assert attachment.block == Text("# file: data.csv\n```\na,b\n1,2\n```\n\n")
     monkeypatch.setattr("chinwag.attach.URL_TIMEOUT", 0.5)
-    with pytest.raises(UsageError, match="timed out after 0.5 s"):
+    with pytest.raises(FetchFailed, match="timed out after 0.5 s"):
         load(f"{web}/slow", "anthropic")
 
 
