@@ -208,9 +208,12 @@ def _image(name: str, data: bytes, media: str, provider: str) -> Attachment:
     check((Image(media, b"", name),), provider)
     from chinwag.attach.image import fit_image
 
-    fitted, media, before, after = fit_image(name, data, media, LIMITS.get(provider, LIMITS["openai"]))
-    note = f"downscaled from {before[0]}×{before[1]} for {provider}" if before != after else ""
-    return Attachment(Image(media, fitted, name), _line(name, media, size=len(fitted), pixels=after, note=note))
+    fitted = fit_image(name, data, media, LIMITS.get(provider, LIMITS["openai"]))
+    notes = ["turned upright (EXIF)"] if fitted.turned else []
+    if fitted.before != fitted.after:
+        notes.append(f"downscaled from {fitted.before[0]}×{fitted.before[1]} for {provider}")
+    return Attachment(Image(fitted.media, fitted.data, name),
+                      _line(name, fitted.media, size=len(fitted.data), pixels=fitted.after, note=" · ".join(notes)))
 
 
 def _pdf_text(name: str, data: bytes) -> Attachment:
