@@ -49,6 +49,7 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Busy, Chats
 from chinwag.web.html import code_style_css
 from chinwag.web.live import LiveTurn
+from chinwag.web.uploads import too_large
 
 ORPHAN_GRACE = 3.0  # seconds a reply streams on with nobody following
 KEEPALIVE = 15.0  # seconds between comment lines on a quiet stream
@@ -167,15 +168,18 @@ class Api:
         return JSONResponse({"taken": taken}, status_code=200 if taken else 409, headers=NO_STORE)
 
     async def attach(self, request: Request) -> Response:
-        data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_UPLOAD:
-                return JSONResponse({"error": "that file is over 32 MB, the most chinwag attaches."},
-                                    status_code=413, headers=NO_STORE)
+        """Refused from its Content-Length before a byte is read; else streamed to
+        disk (a chunked body cut off past the cap) and made into a block there."""
+        too_big = JSONResponse({"error": "that file is over 32 MB, the most chinwag attaches."},
+                               status_code=413, headers=NO_STORE)
+        if too_large(request.headers.get("content-length"), MAX_UPLOAD):
+            return too_big
         name, model = request.query_params.get("name", ""), request.query_params.get("model") or None
+        path = await self.chats.uploads.receive(request.stream(), self.chats.upload_name(name), MAX_UPLOAD)
+        if path is None:
+            return too_big
         try:
-            key, line = await run_in_threadpool(self.chats.upload, name, bytes(data), model)
+            key, line = await run_in_threadpool(self.chats.upload, path, model)
         except ChinwagError as exc:
             return _error(self.chats, exc, 400)
         return JSONResponse({"id": key, "line": line}, headers=NO_STORE)
