@@ -10,7 +10,9 @@ image at a time), at most `PREPARING` files at once; the block's bytes go back
 to disk and only its 📎 line stays in memory (`hold`). A send takes the blocks
 by id (`take`). Unsent uploads expire after `TTL` seconds, and beyond the
 newest `KEEP` the oldest go, their files deleted with them; `close` (at
-shutdown) deletes the folder.
+shutdown) deletes the folder. Buffers of 1 MB and more are given back to the
+system when freed (see `_large_buffers_back_to_the_system`), so the server
+returns to its idle size after a burst.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def too_large(content_length: str | None, cap: int = MAX_BYTES) -> bool:
 class Uploads:
     def __init__(self, *, keep: int = KEEP, ttl: float = TTL, clock: Callable[[], float] = time.monotonic) -> None:
         self.keep, self.ttl, self.clock = keep, ttl, clock
+        _large_buffers_back_to_the_system()
         self._root: Path | None = None
         self._held: OrderedDict[str, _Held] = OrderedDict()
         self._lock = threading.Lock()
@@ -141,6 +144,21 @@ class Uploads:
         now = self.clock()
         gone = [key for key, held in self._held.items() if held.expires <= now]
         return [self._held.pop(key) for key in gone]
+
+
+def _large_buffers_back_to_the_system() -> None:
+    """Have glibc's malloc map every buffer of 1 MB or more on its own (M_MMAP_THRESHOLD),
+    so freeing it gives it back. By default the threshold rises to the largest
+    buffer freed (up to 32 MB), after which a file read or a decoded image lands in
+    the heap of whichever worker thread made it, and stays there: a server that
+    took a few uploads kept hundreds of MB. Elsewhere (musl, macOS) nothing to do."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # this process's C library
+    except (OSError, AttributeError):
+        return
+    mallopt(-3, 1024 * 1024)  # M_MMAP_THRESHOLD
 
 
 def _block(held: _Held) -> Block:
