@@ -62,6 +62,7 @@ MODULES = [
     ("bench_web", "chinwag serve: the page against the terminal"),
     ("bench_attachments", "Attachments: a 20 MB file"),
     ("bench_serve_memory", "chinwag serve: memory under hostile uploads"),
+    ("bench_device_reads", "Refusing /dev/zero: peak memory"),
     ("bench_tools", "Tool use: loop overhead, MCP start-up, Ctrl-C in a tool"),
     ("bench_search_bound", "A hostile search against opening a conversation"),
 ]
