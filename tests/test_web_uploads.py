@@ -83,6 +83,21 @@ def test_a_body_past_the_cap_is_cut_off_and_nothing_is_kept(tmp_path: Path) -> N
         uploads.close()
 
 
+async def _cut_short() -> AsyncIterator[bytes]:
+    yield b"x" * 1000
+    raise ConnectionResetError("the page went away")
+
+
+def test_an_upload_cut_short_leaves_nothing_behind() -> None:
+    uploads = Uploads()
+    try:
+        with pytest.raises(ConnectionResetError):
+            asyncio.run(uploads.receive(_cut_short(), "half.txt"))
+        assert list(uploads.root().iterdir()) == []
+    finally:
+        uploads.close()
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0

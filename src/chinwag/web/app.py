@@ -175,7 +175,11 @@ class Api:
         if too_large(request.headers.get("content-length"), MAX_UPLOAD):
             return too_big
         name, model = request.query_params.get("name", ""), request.query_params.get("model") or None
-        path = await self.chats.uploads.receive(request.stream(), self.chats.upload_name(name), MAX_UPLOAD)
+        try:
+            path = await self.chats.uploads.receive(request.stream(), self.chats.upload_name(name), MAX_UPLOAD)
+        except OSError as exc:  # the disk is full
+            return JSONResponse({"error": f"cannot keep the upload: {exc.strerror or exc}."}, status_code=507,
+                                headers=NO_STORE)
         if path is None:
             return too_big
         try:

@@ -163,7 +163,8 @@ class Chats:
         from chinwag.render.sanitize import sanitize
 
         safe = "".join(c for c in sanitize(Path(name.replace("\\", "/")).name) if c not in "/\0").strip()
-        return (safe.lstrip(".") or "upload")[:200]
+        fits = safe.lstrip(".").encode("utf-8", "ignore")[:200].decode("utf-8", "ignore")  # a file name: 255 bytes
+        return fits or "upload"
 
     def _take_uploads(self, keys: Sequence[str]) -> tuple[Block, ...]:
         return self.uploads.take(keys)

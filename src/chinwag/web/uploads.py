@@ -70,12 +70,16 @@ class Uploads:
         None, and nothing kept, once more than `cap` bytes arrived."""
         folder = Path(tempfile.mkdtemp(dir=self.root()))
         path, total = folder / name, 0
-        with path.open("xb") as file:
-            async for chunk in body:
-                total += len(chunk)
-                if total > cap:
-                    break
-                file.write(chunk)
+        try:
+            with path.open("xb") as file:
+                async for chunk in body:
+                    total += len(chunk)
+                    if total > cap:
+                        break
+                    file.write(chunk)
+        except BaseException:  # the page went away mid-upload, the disk is full: nothing kept
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         if total > cap:
             shutil.rmtree(folder, ignore_errors=True)
             return None
