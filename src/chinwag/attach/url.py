@@ -15,7 +15,7 @@ def fetch(url: str, max_bytes: int, timeout: float) -> tuple[str, bytes, str]:
     """(name from the URL's path, the body, the response's media type)."""
     import httpx2
 
-    from chinwag.attach import size_text
+    from chinwag.attach.reading import size_text
 
     deadline = time.monotonic() + timeout
     try:
