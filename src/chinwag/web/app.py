@@ -183,7 +183,7 @@ class Api:
         if path is None:
             return too_big
         try:
-            key, line = await run_in_threadpool(self.chats.upload, path, model)
+            key, line = await self.chats.uploads.prepare(path, lambda path: self.chats.upload(path, model))
         except ChinwagError as exc:
             return _error(self.chats, exc, 400)
         return JSONResponse({"id": key, "line": line}, headers=NO_STORE)

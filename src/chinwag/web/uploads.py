@@ -6,7 +6,9 @@ chunked ones included, is streamed to a file in a private folder (mkdtemp,
 0700) and cut off at `cap + 1` bytes (`receive`). The file is then made into
 an attachment block as `-a` makes one (`chinwag.attach.load`: the type from
 the content, images within the provider's limits, their pixels decoded one
-image at a time), at most `PREPARING` files at once; the block's bytes go back
+image at a time), at most `PREPARING` files at once (`prepare`: the others wait
+in the event loop, not in the thread pool the rest of the page needs); the
+block's bytes go back
 to disk and only its 📎 line stays in memory (`hold`). A send takes the blocks
 by id (`take`). Unsent uploads expire after `TTL` seconds, and beyond the
 newest `KEEP` the oldest go, their files deleted with them; `close` (at
@@ -17,6 +19,7 @@ returns to its idle size after a burst.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 import tempfile
@@ -33,7 +36,7 @@ from chinwag.records import Block, Document, Image, Text
 
 KEEP = 32  # uploads not sent yet; the oldest beyond are forgotten
 TTL = 30 * 60  # seconds an unsent upload is kept
-PREPARING = threading.BoundedSemaphore(2)  # uploads read and made into blocks at once
+PREPARING = 2  # uploads read and made into blocks at once
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Uploads:
         self._root: Path | None = None
         self._held: OrderedDict[str, _Held] = OrderedDict()
         self._lock = threading.Lock()
+        self._gate = asyncio.Semaphore(PREPARING)
 
     def root(self) -> Path:
         with self._lock:
@@ -85,6 +89,21 @@ class Uploads:
             return None
         return path
 
+    async def prepare(self, path: Path, make: Callable[[Path], tuple[str, str]]) -> tuple[str, str]:
+        """`make(path)` (which calls `hold`) in a worker thread once fewer than
+        `PREPARING` are running; a request gone while it waited leaves nothing."""
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            await self._gate.acquire()
+        except BaseException:
+            shutil.rmtree(path.parent, ignore_errors=True)
+            raise
+        try:
+            return await run_in_threadpool(make, path)  # not cancellable: it finishes, or refuses, whole
+        finally:
+            self._gate.release()
+
     def hold(self, path: Path, provider: str) -> tuple[str, str]:
         """The file at `path` (from `receive`) made into a block for `provider` and
         kept on disk; its id for the next send and its 📎 line. Refusals are
@@ -93,20 +112,19 @@ class Uploads:
 
         folder = path.parent
         try:
-            with PREPARING:
-                attachment = load(str(path), provider)
-                block = attachment.block
-                path.unlink()
-                if isinstance(block, (Image, Document)):
-                    (folder / "data").write_bytes(block.data)
-                    held = _Held(folder, type(block), block.media_type, block.name, attachment.line,
-                                 self.clock() + self.ttl)
-                elif isinstance(block, Text):
-                    (folder / "data").write_text(block.text, encoding="utf-8")
-                    held = _Held(folder, Text, "text/plain", "", attachment.line, self.clock() + self.ttl)
-                else:  # load makes nothing else
-                    raise UsageError("that file cannot be attached.")
-                del attachment, block
+            attachment = load(str(path), provider)
+            block = attachment.block
+            path.unlink()
+            if isinstance(block, (Image, Document)):
+                (folder / "data").write_bytes(block.data)
+                held = _Held(folder, type(block), block.media_type, block.name, attachment.line,
+                             self.clock() + self.ttl)
+            elif isinstance(block, Text):
+                (folder / "data").write_text(block.text, encoding="utf-8")
+                held = _Held(folder, Text, "text/plain", "", attachment.line, self.clock() + self.ttl)
+            else:  # load makes nothing else
+                raise UsageError("that file cannot be attached.")
+            del attachment, block
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
