@@ -155,5 +155,10 @@ def test_a_refused_upload_leaves_nothing_behind() -> None:
         with pytest.raises(UsageError, match="not a readable image"):
             uploads.hold(path, "anthropic")
         assert list(uploads.root().iterdir()) == [] and len(uploads) == 0
+        empty = asyncio.run(uploads.receive(_chunks_of(b""), "empty.txt"))
+        assert empty is not None
+        with pytest.raises(UsageError) as refused:
+            uploads.hold(empty, "anthropic")
+        assert refused.value.message == "empty.txt is empty; nothing attached."  # not where it was kept
     finally:
         uploads.close()

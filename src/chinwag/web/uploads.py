@@ -125,6 +125,9 @@ class Uploads:
             else:  # load makes nothing else
                 raise UsageError("that file cannot be attached.")
             del attachment, block
+        except UsageError as exc:  # named by the file's name, not by where it was kept
+            shutil.rmtree(folder, ignore_errors=True)
+            raise UsageError(exc.message.replace(f"{folder}/", "")) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
