@@ -9,8 +9,10 @@ the name: a `.png` that is not an image is refused, and `-` (stdin) works.
 Each provider's limits are honoured here, before anything is sent: an image
 over them is downscaled with Pillow to the provider's recommended size, and
 the line says so; nothing is dropped silently. A model known to read text only
-(the bundled one) refuses images and PDFs (`check`). Everything refused is one
-`UsageError` line, and nothing is sent. Pillow and pypdf are imported only when
+(the bundled one) refuses images and PDFs (`check`). Reading is bounded by the
+bytes read and takes regular files only (`reading.py`). Everything refused is
+one `UsageError` line, and nothing is sent; a URL the network failed to fetch is
+a `FetchFailed` (exit 1); an empty source is `NothingToAttach`. Pillow and pypdf are imported only when
 an image or a PDF's text needs them; nothing here is imported before `You:`.
 """
 
