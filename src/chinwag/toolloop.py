@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from chinwag.config import ToolSettings
-from chinwag.events import Event, ToolResultReady
+from chinwag.events import Event, ToolResultReady, ToolRunning
 from chinwag.records import ToolCall, ToolResult, ToolSpec, ToolStatus
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ class ToolUse:
                 refused = refusal(call, decision)
                 result, summary = ToolResult(call.id, refused.content, "denied"), refused.summary
             else:
+                yield ToolRunning(call.id, call.name)  # before it is saved as started: stopped here, it never ran
                 if record is not None:
                     record.tool_started(call)
                 try:

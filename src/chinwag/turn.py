@@ -28,6 +28,7 @@ from chinwag.events import (
     ToolCallStart,
     ToolInputDelta,
     ToolResultReady,
+    ToolRunning,
     Usage,
 )
 from chinwag.interrupts import InterruptGuard
@@ -77,7 +78,7 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
         return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens)
     if isinstance(event, Stop):
         return replace(reply, stop_reason=event.reason)
-    if isinstance(event, (Retrying, Notice, ToolCallStart, ToolInputDelta, ToolResultReady)):
+    if isinstance(event, (Retrying, Notice, ToolCallStart, ToolInputDelta, ToolRunning, ToolResultReady)):
         return reply
     raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
 

@@ -217,10 +217,8 @@ def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool, one_shot
     from chinwag.toolloop import ToolUse
 
     where = sys.stderr if one_shot else sys.stdout
-    color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
-    dim = (lambda text: f"\x1b[2m{text}\x1b[0m") if color and where.isatty() else str
     read = line_reader(where, sys.stdin) if one_shot else input
-    ask = terminal_ask(where, read=read, dim=dim) if can_ask and where.isatty() else None
+    ask = terminal_ask(where, read=read) if can_ask and where.isatty() else None
     session.tool_use = ToolUse(session.settings.tools, Path.cwd(), environ, ask)
 
 
