@@ -101,7 +101,7 @@ def test_a_shell_call_asks_in_the_page_and_allow_runs_it_once(page: Any, fake: S
     send(page, "run it")
     box = page.locator(".approval")
     box.wait_for()
-    assert "echo ran >> marker.txt" in box.locator(".call").inner_text()
+    assert "echo ran >> marker.txt" in box.locator(".arg-value").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "tool-approval.png"))
     time.sleep(0.3)
     assert not (work / "marker.txt").exists()  # nothing runs before the answer

@@ -50,10 +50,11 @@ def heading(name: str, reason: str) -> str:
     return f"⚙ {reveal(name)} asks{because}"
 
 
-def web_question(name: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The call as the page's approval box shows it (its text goes in with textContent)."""
-    return {"heading": heading(name, ""), "args": [{"name": a.name, "text": a.text, "about": a.about}
-                                                   for a in arguments(values)]}
+def web_question(name: str, values: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    """The call as the page's approval box shows it, in the terminal's words
+    (the page puts each text in with textContent)."""
+    return {"heading": heading(name, reason), "args": [{"name": a.name, "text": a.text, "about": a.about}
+                                                       for a in arguments(values)]}
 
 
 def terminal_lines(name: str, values: Mapping[str, Any], reason: str, width: int) -> list[str]:

@@ -252,13 +252,23 @@
     }
   }
 
-  // A tool call that needs approval: the call, why, and Allow once / Always / Deny.
+  // A tool call that needs approval: the whole call (every argument in full, each
+  // in a box that scrolls, with its length; controls made visible by the server),
+  // why it asks, and Allow once / Always / Deny.
   ReplyView.prototype.ask = function (op) {
     for (const old of this.node.querySelectorAll(".approval")) old.remove();
     const box = make("div", "approval");
     box.dataset.id = op.id;
     box.setAttribute("role", "group");
-    box.append(make("div", "call", op.call), make("div", "why", "Needs your approval: " + op.reason));
+    const question = op.question;
+    box.setAttribute("aria-label", question.heading);
+    box.append(make("div", "call", question.heading));
+    for (const arg of question.args) {
+      const value = make("pre", "arg-value", arg.text);
+      value.tabIndex = 0; // scrollable by keyboard too
+      box.append(make("div", "arg-name", arg.name + " · " + arg.about), value);
+    }
+    if (!question.args.length) box.append(make("div", "arg-name", "(no arguments)"));
     const row = make("div", "row");
     const reason = make("input");
     reason.type = "text";
