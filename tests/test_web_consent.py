@@ -83,3 +83,50 @@ def test_a_long_value_scrolls_in_its_box_and_controls_are_visible(page: Any, fak
     assert page.locator(".approval button[data-answer=yes]").is_visible()  # the buttons never scroll away
     page.locator(".approval button[data-answer=no]").click()
     page.locator(".msg.assistant .body").last.filter(has_text="Fine.").wait_for()
+
+
+# -- bidi controls (issue 18.3) -------------------------------------------------------
+
+RLO = "\u202e"
+
+
+def bidi_left(page: Any, selector: str) -> list[str]:
+    """Bidi controls left in the text of what `selector` matches (none may be)."""
+    return page.locator(selector).evaluate_all(
+        "nodes => nodes.map(n => n.textContent).join('').match(/[\\u202A-\\u202E\\u2066-\\u2069\\u200E\\u200F\\u061C]/g) || []")
+
+
+def test_bidi_controls_cannot_spoof_a_link_host_or_a_title(page: Any, fake: ScriptedServer, served: Served,
+                                                          tmp_path: Path) -> None:
+    """`[Sign in\u202e](https://moc.elgoog.ly/login)` read "(yl.google.com)"; now the
+    override shows as <U+202E> and the host label reads as it is, in the reply, the
+    sidebar, the header and the tab title; the history keeps the text as it came."""
+    fake.enqueue(Reply(chunks=[f"[Sign in to your account{RLO}](https://moc.elgoog.ly/login)", " and more."]))
+    send(page, f"log me in {RLO}moc.elgoog")
+    body = page.locator(".msg.assistant .body").last
+    body.filter(has_text="and more.").wait_for()
+    page.locator(".msg.assistant .meta").last.filter(has_text="tok").wait_for()
+    assert body.locator(".link-host").inner_text().strip() == "(moc.elgoog.ly)"
+    assert "Sign in to your account<U+202E>" in body.inner_text()
+    assert bidi_left(page, ".msg") == []
+    page.locator("#list .item-title").first.filter(has_text="log me in").wait_for()
+    assert page.locator("#list .item-title").first.inner_text() == "log me in <U+202E>moc.elgoog"
+    page.reload()  # the saved conversation, as the server sends it back
+    page.locator(".msg.assistant .body").last.filter(has_text="and more.").wait_for()
+    page.locator("#title").filter(has_text="log me in").wait_for()
+    assert page.locator("#title").inner_text() == "log me in <U+202E>moc.elgoog"
+    assert RLO not in page.title() and "<U+202E>" in page.title()
+    assert bidi_left(page, "#list, #title, .msg") == []
+    status, _, data = served.request("GET", "/api/conversations")
+    assert status == 200 and RLO in data.decode()  # the API (and the history) keep it as it came
+
+
+def test_bidi_controls_in_tool_output_are_shown(page: Any, fake: ScriptedServer) -> None:
+    fake.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "printf 'invoice\\342\\200\\256fdp.exe'"})]),
+                 Reply(chunks=["Done."]))
+    send(page, "go")
+    page.locator(".approval button[data-answer=yes]").click()
+    page.locator(".msg.assistant .body").last.filter(has_text="Done.").wait_for()
+    output = page.locator(".msg.assistant .tool-output").last
+    assert output.text_content().startswith("invoice<U+202E>fdp.exe")
+    assert bidi_left(page, ".msg") == []

@@ -18,10 +18,17 @@
 
   // -- small helpers ---------------------------------------------------------------
 
+  // Text for display with its bidi controls shown as <U+202E>, as the server shows
+  // them, so a title cannot reorder what follows it. What is sent back stays as it came.
+  const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+  function shown(text) {
+    return String(text).replace(BIDI, (c) => "<U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + ">");
+  }
+
   function make(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
+    if (text !== undefined) node.textContent = shown(text);
     return node;
   }
 
@@ -32,7 +39,7 @@
   }
 
   function showNotice(text) {
-    ui.notice.textContent = text || "";
+    ui.notice.textContent = shown(text || "");
     ui.notice.hidden = !text;
   }
 
@@ -154,7 +161,7 @@
       for (const line of lines) chips.append(make("span", "chip", line));
       body.append(chips);
     }
-    body.append(document.createTextNode(text));
+    body.append(document.createTextNode(shown(text)));
     return node;
   }
 
@@ -162,7 +169,7 @@
     node.dataset.status = status;
     const meta = node.querySelector(".meta");
     if (meta) {
-      meta.textContent = text || "";
+      meta.textContent = shown(text || "");
       meta.className = "meta" + (status === "complete" ? "" : " " + status);
     }
   }
@@ -400,7 +407,7 @@
       ui.input.value = "";
       setPending([]);
       grow();
-      if (!state.cid) ui.title.textContent = text.trim().split("\n")[0].slice(0, 80);
+      if (!state.cid) ui.title.textContent = shown(text.trim().split("\n")[0].slice(0, 80));
       node = bubble("assistant", "streaming");
     } else if (action === "retry") {
       const old = lastAssistant();
@@ -485,8 +492,8 @@
     state.cid = cid;
     state.last = null;
     clearMessages();
-    ui.title.textContent = data.title;
-    document.title = data.title + " · chinwag";
+    ui.title.textContent = shown(data.title);
+    document.title = shown(data.title) + " · chinwag";
     pickModel(data.model);
     for (const message of data.messages) {
       const node = bubble(message.role, message.status);
