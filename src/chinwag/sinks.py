@@ -76,10 +76,13 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
 
     In the chat, a stopped or failed reply gets a hint of what to do next; in
     one-shot use only the error line, since the exit status says the rest."""
+    # /continue resumes partial text; a reply stopped at its tool calls (at a question,
+    # or while one ran) or before any text has none, so only /retry is offered then.
+    resume = ", /continue to resume" if reply.text.strip() and not reply.tool_calls else ""
     if reply.cancelled:
-        return ("↳ stopped; /retry to ask again, /continue to resume" if interactive else None), None
+        return (f"↳ stopped; /retry to ask again{resume}" if interactive else None), None
     if reply.status == "interrupted":
-        hint = "↳ (interrupted) /retry to ask again, /continue to resume" if interactive else None
+        hint = f"↳ (interrupted) /retry to ask again{resume}" if interactive else None
         return hint, f"reply interrupted: {reply.error}"
     if reply.status == "error":
         return ("↳ /retry to send it again" if interactive else None), reply.error

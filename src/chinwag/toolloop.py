@@ -107,7 +107,8 @@ class ToolUse:
             yield ToolResultReady(call.id, call.name, result.content, result.status, summary)
 
     def describe(self) -> list[str]:
-        return self.toolbox.describe()
+        """/tools: each tool and how it is approved now, [a]lways answers included."""
+        return self.toolbox.describe(self.approvals.allowed_now())
 
     def take_notices(self) -> list[str]:
         return self.toolbox.take_notices()

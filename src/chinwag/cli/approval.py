@@ -79,6 +79,14 @@ def terminal_ask(out: TextIO, read: Callable[[str], str] = input) -> Callable[[T
         return "no", reason or None
 
     def ask(call: ToolCall, reason: str) -> tuple[str, str | None]:
+        try:
+            return asked(call, reason)
+        except KeyboardInterrupt:  # end the question's line: what is said next starts on its own
+            out.write("\n")
+            out.flush()
+            raise
+
+    def asked(call: ToolCall, reason: str) -> tuple[str, str | None]:
         columns, rows = screen_size(out)
         lines = terminal_lines(call.name, call.input, reason, columns - 1)
         try:
