@@ -229,3 +229,33 @@ def test_an_approved_tool_shows_that_it_runs(work: Path, home: Path, server: Scr
     assert not any("running" in line for line in term.lines())  # the result line took its place
     assert any(line.startswith("↳ exit 0") for line in term.lines())
     term.quit()
+
+
+# -- the words, without a terminal ----------------------------------------------------
+
+def test_wrapping_keeps_every_character_and_never_ends_a_line_in_a_space() -> None:
+    from chinwag.tools.question import wrap
+
+    for width in range(8, 40):
+        pieces = wrap(SNEAKY, width)
+        assert "".join(pieces) == SNEAKY
+        assert all(not piece.endswith(" ") for piece in pieces[:-1])
+        assert all(len(piece) <= width for piece in pieces)
+
+
+def test_wide_characters_wrap_by_columns() -> None:
+    from chinwag.tools.question import wrap
+
+    assert wrap("日本語のテキスト", 6) == ["日本語", "のテキ", "スト"]
+
+
+def test_every_argument_is_shown_with_its_length_and_non_strings_as_json() -> None:
+    from chinwag.tools.question import terminal_lines
+
+    lines = terminal_lines("fetch", {"url": "https://example.org/", "retries": 3, "headers": {"a": "b"}},
+                           "sends data out", 80)
+    assert lines == ["⚙ fetch asks because it sends data out",
+                     "  url · 20 characters", "  │ https://example.org/",
+                     "  retries · 1 character", "  │ 3",
+                     "  headers · 3 lines · 14 characters", "  │ {↵", '  │   "a": "b"↵', "  │ }"]
+    assert terminal_lines("ping", {}, "", 80) == ["⚙ ping asks", "  (no arguments)"]

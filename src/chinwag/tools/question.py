@@ -78,7 +78,9 @@ def wrap(line: str, width: int) -> list[str]:
     piece instead, where they show as indentation."""
     from wcwidth import wcwidth
 
-    pieces, piece, used = [], [], 0
+    pieces: list[str] = []
+    piece: list[str] = []
+    used = 0
     for char in line:
         cells = max(0, wcwidth(char))
         if used + cells > width and piece:
