@@ -64,3 +64,14 @@ def test_plain_output_to_a_file_shows_them(tmp_path: Path, server: ScriptedServe
     server.enqueue(Reply(chunks=[f"a{RLO}b"]))
     out = run_chinwag(["hi"], anthropic_env(tmp_path / "home", server.base_url))
     assert out.stdout == "a<U+202E>b\n"
+
+
+def test_every_bidi_control_is_shown_by_code_point_however_the_stream_is_split() -> None:
+    from chinwag.render.sanitize import StreamSanitizer, neutralise_bidi, sanitize
+
+    text = "a" + "b".join(BIDI) + "c"
+    expected = "a" + "b".join(f"<U+{ord(c):04X}>" for c in BIDI) + "c"
+    assert sanitize(text) == neutralise_bidi(text) == expected
+    stream = StreamSanitizer()
+    assert "".join(stream.feed(c) for c in text) + stream.flush() == expected
+    assert sanitize("שלום עולם مرحبا") == "שלום עולם مرحبا"  # right-to-left letters pass as they are

@@ -26,8 +26,6 @@ and invisible format character becomes visible (ESC as "␛", U+202E as
 
 from __future__ import annotations
 
-import unicodedata
-
 
 def codepoint(char: str) -> str:
     """`char` named by its code point, as less and vim show it: "<U+202E>"."""
@@ -126,6 +124,8 @@ def reveal(text: str) -> str:
     paragraph separators by code point ("<U+202E>", "<U+200B>"). Newlines
     stay newlines: the caller lays lines out. For a question that asks for
     consent, where what is shown must be all there is."""
+    import unicodedata
+
     out = []
     for char in text:
         if char == "\n":
