@@ -1,6 +1,7 @@
 """Command line entry point: parse, resolve settings, build a session, dispatch.
 
-Catches only ChinwagError (one line, its exit code) and KeyboardInterrupt (130).
+Catches only ChinwagError (one line, its exit code), KeyboardInterrupt (130)
+and Ending (SIGHUP 129, SIGTERM 143: see interrupts.py).
 Nothing slow is imported here: `--help` and `--version` import no HTTP, no
 model, no terminal library.
 """
@@ -16,6 +17,7 @@ from typing import Any, NoReturn, TextIO, cast
 
 from chinwag import __version__
 from chinwag.errors import ChinwagError, UsageError
+from chinwag.interrupts import Ending
 
 EXAMPLES = """\
 examples:
@@ -102,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return 130
+    except Ending as exc:  # the chat has unwound: what was shown is saved, tools and model closed
+        return exc.exit_code
     except BrokenPipeError:
         return _reader_left()
 

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
+from chinwag.cli.reader import Leave, LineReader, TypeaheadHidden, set_up_line_editing
 from chinwag.errors import ChinwagError
+from chinwag.records import Reply
 from chinwag.render.sanitize import one_line
 from chinwag.session import Session
 from chinwag.sinks import TerminalSink, assistant_name
@@ -33,6 +34,25 @@ def wants_to_leave(line: str) -> bool:
     """`quit`, `exit`, `:q`, or the `/exit` and `/quit` commands, whatever follows them."""
     command = line.split(maxsplit=1)[0] if line.startswith("/") else line
     return command.lower() in QUIT_WORDS
+
+
+class ChatSink(TerminalSink):
+    """The chat's view of a turn: keys typed while it streams stay out of the
+    reply on screen and wait for the next prompt (reader.TypeaheadHidden)."""
+
+    keyboard: TextIO = sys.stdin
+    _typeahead: TypeaheadHidden | None = None
+
+    def on_start(self) -> None:
+        self._typeahead = TypeaheadHidden(self.keyboard)
+        super().on_start()
+
+    def on_end(self, reply: Reply) -> None:
+        try:
+            super().on_end(reply)
+        finally:
+            if self._typeahead is not None:  # run_turn ends every sink, whatever happened
+                self._typeahead.restore()
 
 
 class Repl:
@@ -116,8 +136,8 @@ class Repl:
     def sink(self) -> TerminalSink:
         label = f"{assistant_name(self.session.provider.name)}: "
         spinner = self.out if self.out.isatty() and self.color else None
-        return TerminalSink(self.out, self.err, label=label, spinner_out=spinner, markdown=self.markdown,
-                            color=self.color, show_stats=not self.quiet, interactive=True)
+        return ChatSink(self.out, self.err, label=label, spinner_out=spinner, markdown=self.markdown,
+                        color=self.color, show_stats=not self.quiet, interactive=True)
 
     def dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.color else text

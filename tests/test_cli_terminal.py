@@ -1,0 +1,91 @@
+"""The chat in a real terminal emulator (tmux): pasting, typing ahead, the input history.
+
+tmux does what terminals do and pexpect cannot show: it brackets a paste only
+when the program asked for it (`paste-buffer -p`), and echoes keys typed while
+a reply streams unless the program turned echo off.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
+from tests.fakes.reply import Reply
+from tests.fakes.server import ScriptedServer
+from tests.tmux import Pane
+
+
+def test_a_pasted_block_of_200_lines_is_one_message(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.default_reply = lambda: Reply(chunks=["Got it."])
+    lines = [f"pasted line {i}" for i in range(200)]
+    with Pane(tmp_path, ["--render", "plain"], anthropic_env(tmp_path, scripted_server.base_url)) as pane:
+        pane.wait_for("You: ")
+        pane.paste("\n".join(lines) + "\n")
+        pane.wait_for("pasted line 199")
+        pane.press("Enter")  # a paste never sends itself: Enter does, as in a shell
+        screen = pane.wait_for("Got it.")
+        pane.wait_for("You: ", count=2)
+        assert "(one message of 200 lines; the screen showed part of it)" in screen
+        assert screen.count("Claude: ") == 1
+        written = pane.written()
+        assert b"\x1b[?2004h" in written and written.rstrip().endswith(b"\x1b[?2004hYou:")
+    assert [r.json["messages"][-1]["content"] for r in scripted_server.requests] == ["\n".join(lines)]
+
+
+def test_a_short_paste_shows_its_lines_and_can_be_added_to(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    with Pane(tmp_path, ["--render", "plain"], anthropic_env(tmp_path, scripted_server.base_url)) as pane:
+        pane.wait_for("You: ")
+        pane.type("Look at this: ")
+        pane.paste("first\nsecond")
+        pane.type(" - why?")
+        pane.press("Enter")
+        screen = pane.wait_for("Hello!")
+        assert "You: Look at this: first\nsecond - why?\nClaude: Hello!" in screen
+    assert scripted_server.requests[0].json["messages"][-1]["content"] == "Look at this: first\nsecond - why?"
+
+
+def test_keys_typed_while_a_reply_streams_stay_out_of_it_and_wait_for_the_prompt(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    words = [f"word{i} " for i in range(40)]
+    scripted_server.enqueue(Reply(chunks=words, chunk_delay=0.03), Reply(chunks=["Second answer."]))
+    for render in ("plain", "markdown"):
+        home = tmp_path / render
+        home.mkdir()
+        with Pane(home, ["--render", render], anthropic_env(home, scripted_server.base_url)) as pane:
+            pane.wait_for("You: ")
+            pane.type("go")
+            pane.press("Enter")
+            pane.wait_for("word3")
+            pane.type("typed ahead")  # mid-reply
+            screen = pane.wait_for("You: typed ahead")  # shown again at the next prompt, by readline
+            reply = screen.split("Claude: ", 1)[1].split("↳", 1)[0]
+            assert "typed" not in reply and " ".join(reply.split()) == "".join(words).strip()
+            pane.press("Enter")
+            pane.wait_for("Second answer.")
+        assert [r.json["messages"][-1]["content"] for r in scripted_server.requests[-2:]] == ["go", "typed ahead"]
+        scripted_server.enqueue(Reply(chunks=words, chunk_delay=0.03), Reply(chunks=["Second answer."]))
+
+
+def test_a_multi_line_message_is_one_up_arrow_entry_after_a_restart(scripted_server: ScriptedServer,
+                                                                    tmp_path: Path) -> None:
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    (tmp_path / "input_history").write_text("an older entry\nfrom readline's own file\n")  # an earlier chinwag's
+    child = spawn_chinwag(["--render", "plain"], env)
+    child.expect("You: ")
+    child.send("line one\x1b\rline two\r")  # Alt-Enter between the lines
+    child.expect("Hello!")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    child = spawn_chinwag(["--render", "plain"], env)
+    child.expect("You: ")
+    child.send("\x1b[A\x1b[A\r")  # Up-arrow past `quit`, Enter: the whole message again
+    child.expect("Hello!")
+    child.expect("You: ")
+    child.send("\x1b[A" * 4 + "\r")  # past it (twice) and quit: the older file's entries, one each
+    child.expect("Hello!")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    sent = [r.json["messages"][-1]["content"] for r in scripted_server.requests]
+    assert sent == ["line one\nline two", "line one\nline two", "from readline's own file"]
