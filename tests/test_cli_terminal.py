@@ -89,3 +89,24 @@ def test_a_multi_line_message_is_one_up_arrow_entry_after_a_restart(scripted_ser
     assert finish(child) == 0
     sent = [r.json["messages"][-1]["content"] for r in scripted_server.requests]
     assert sent == ["line one\nline two", "line one\nline two", "from readline's own file"]
+
+
+def test_the_reply_sits_under_its_label_as_the_readme_shows(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """README's example and the terminal agree: with markdown (the default on a
+    terminal) the reply starts on the line under `Claude:`; plain text follows
+    the label on its line."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("## Using it", 1)[1].split("```", 2)[1]
+    assert "\nClaude:\nA CPU, or central processing unit, ...\n↳ " in example
+    answer = "A CPU, or central processing unit, runs programs."
+    for render, shape in (("markdown", f"Claude:\n{answer}\n↳ "), ("plain", f"Claude: {answer}\n↳ ")):
+        scripted_server.enqueue(Reply(chunks=[answer[:9], answer[9:]]))
+        home = tmp_path / render
+        home.mkdir()
+        with Pane(home, ["--render", render], anthropic_env(home, scripted_server.base_url)) as pane:
+            pane.wait_for("You: ")
+            pane.type("Explain how a CPU works in one paragraph.")
+            pane.press("Enter")
+            pane.wait_for("↳ ")
+            screen = "\n".join(line.rstrip() for line in pane.screen().splitlines())
+        assert f"You: Explain how a CPU works in one paragraph.\n{shape}" in screen, (render, screen)
