@@ -5,7 +5,7 @@ editing, Ctrl-R search, history kept in the data dir): it costs ~3 ms to
 import where prompt_toolkit costs ~150 ms, and `You:` must be on screen at once.
 
 A paste is one message: readline asks the terminal for bracketed paste
-(`\e[?2004h` while it reads, off again after), so a pasted block lands in the
+(`CSI ?2004h` while it reads, off again after), so a pasted block lands in the
 line being edited, newlines kept, and Enter sends it whole. readline cannot
 draw a line taller than the screen (it overwrites the bottom row), so once
 such a message is sent a line says how many lines it holds.
