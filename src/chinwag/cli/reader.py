@@ -139,9 +139,10 @@ def _encodable(line: str) -> str:
 
 
 def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int], str | None],
-                        after_first_prompt: Callable[[], None]) -> None:
-    """readline: completion, Alt-Enter for a newline, the input history, and a
-    hook run once the first prompt is drawn (slow work starts only then)."""
+                        after_first_prompt: Callable[[], None], *, bracketed_paste: bool = True) -> None:
+    """readline: completion, Alt-Enter for a newline, bracketed paste (not
+    on TERM=dumb, which gets no escape codes), the input history, and a hook
+    run once the first prompt is drawn (slow work starts only then)."""
     try:
         import readline
     except ImportError:  # Windows without pyreadline: plain input() still works
@@ -155,7 +156,8 @@ def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int]
     readline.parse_and_bind(r'"\e\C-j": "\C-v\C-j"')
     # CPython turns bracketed paste off (for its own REPL, where a pasted line
     # must run on its own); here a pasted block is one message, so it is on.
-    readline.parse_and_bind("set enable-bracketed-paste on")
+    if bracketed_paste:
+        readline.parse_and_bind("set enable-bracketed-paste on")
 
     def hook() -> None:
         readline.set_pre_input_hook(None)

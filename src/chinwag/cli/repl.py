@@ -80,7 +80,8 @@ class Repl:
 
         self._banner()
         if self.reader.uses_readline:
-            set_up_line_editing(self.history_file, complete, self._start_warm_up)
+            set_up_line_editing(self.history_file, complete, self._start_warm_up,
+                                bracketed_paste=self.environ.get("TERM") != "dumb")
         else:
             self._start_warm_up()
         while True:
