@@ -110,3 +110,27 @@ def test_the_reply_sits_under_its_label_as_the_readme_shows(scripted_server: Scr
             pane.wait_for("↳ ")
             screen = "\n".join(line.rstrip() for line in pane.screen().splitlines())
         assert f"You: Explain how a CPU works in one paragraph.\n{shape}" in screen, (render, screen)
+
+
+def test_resizing_mid_reply_keeps_every_you_line_in_the_scrollback(scripted_server: ScriptedServer,
+                                                                    tmp_path: Path) -> None:
+    """Narrowing then widening tmux mid-reply: tmux marks the rows it wrapped and
+    joins them again on widening; the live region was drawn over such rows, so
+    it shrank under the cursor and the next frame erased the rows above it."""
+    text = "\n".join(f"- item {i} " + "lorem ipsum dolor sit amet " * 3 for i in range(30))
+    chunks = [text[i:i + 12] for i in range(0, len(text), 12)]
+    scripted_server.default_reply = lambda: Reply(chunks=chunks, chunk_delay=0.01)
+    with Pane(tmp_path, [], anthropic_env(tmp_path, scripted_server.base_url), size=(100, 30)) as pane:
+        for turn in range(3):
+            pane.wait_for("You: ", count=turn + 1)
+            pane.type(f"question {turn}")
+            pane.press("Enter")
+            pane.wait_for("item 3", history=False)
+            for columns in (60, 100, 45, 120):
+                pane.resize(columns, 30)
+                pane.wait_for("item", history=False)  # (tmux has redrawn)
+            pane.wait_for("↳", count=turn + 1)
+        screen = pane.wait_for("You: ", count=4)
+    shown = [line.rstrip() for line in screen.splitlines() if line.startswith(("You:", "Claude:"))]
+    assert shown == ["You: question 0", "Claude:", "You: question 1", "Claude:", "You: question 2", "Claude:",
+                     "You:"], screen

@@ -99,6 +99,10 @@ class MarkdownView:
         from chinwag.render.markdown import REPAINT_INTERVAL
 
         while not self._done.wait(REPAINT_INTERVAL):
+            size = terminal_size(self.out)
             with self._lock:
                 if self._renderer is not None and not self._done.is_set():
+                    if size != self._size:  # a resize while the model is quiet
+                        self._renderer.resize(*size)
+                        self._size = size
                     self._renderer.refresh()
