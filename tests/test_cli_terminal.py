@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
+from tests.cli_helpers import CHINWAG, anthropic_env, finish, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 from tests.tmux import Pane
@@ -134,3 +134,30 @@ def test_resizing_mid_reply_keeps_every_you_line_in_the_scrollback(scripted_serv
     shown = [line.rstrip() for line in screen.splitlines() if line.startswith(("You:", "Claude:"))]
     assert shown == ["You: question 0", "Claude:", "You: question 1", "Claude:", "You: question 2", "Claude:",
                      "You:"], screen
+
+
+def test_ctrl_z_then_fg_draws_the_reply_once_below_the_shell_lines(scripted_server: ScriptedServer,
+                                                                   tmp_path: Path) -> None:
+    """chinwag run from bash (job control), stopped with Ctrl-Z mid-paragraph and
+    brought back with `fg`: the paragraph was drawn again under a stale copy."""
+    words = " ".join(f"word{i}" for i in range(120))
+    scripted_server.enqueue(Reply(chunks=[words[i:i + 6] for i in range(0, len(words), 6)], chunk_delay=0.03))
+    env = anthropic_env(tmp_path, scripted_server.base_url, PS1="$ ")
+    with Pane(tmp_path, ["--norc", "--noprofile"], env, program="/bin/bash") as pane:
+        pane.wait_for("$ ")
+        pane.type(CHINWAG)
+        pane.press("Enter")
+        pane.wait_for("You: ")
+        pane.type("go")
+        pane.press("Enter")
+        pane.wait_for("word30")
+        pane.press("C-z")
+        pane.wait_for("Stopped")
+        pane.type("fg")
+        pane.press("Enter")
+        screen = pane.wait_for("↳")
+        pane.type("quit")
+        pane.press("Enter")
+        pane.wait_for("Goodbye!")
+    assert screen.count("word0 ") == 1 and screen.count("word30 ") == 1, screen
+    assert screen.index("$ fg") < screen.index("word0 ") < screen.index("word119"), screen

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
 from chinwag.render.sanitize import StreamSanitizer
@@ -76,6 +78,22 @@ class MarkdownView:
         with self._lock:
             if self._renderer is not None:
                 self._renderer.finish()
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Around a stop (Ctrl-Z) and `fg`: the live region is erased before and
+        drawn again after, at the cursor, instead of under a stale copy of it.
+        Run from the signal handler on the main thread, which may have been
+        stopped holding the lock: then the region is left as it is."""
+        if not self._lock.acquire(timeout=0.5):
+            yield
+            return
+        try:
+            if self._renderer is not None:
+                self._renderer.hide_live()
+            yield
+        finally:
+            self._lock.release()
 
     def _render(self, text: str) -> None:
         size = terminal_size(self.out)  # one cheap syscall: resizes need no signal handler
