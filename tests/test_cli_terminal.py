@@ -161,3 +161,31 @@ def test_ctrl_z_then_fg_draws_the_reply_once_below_the_shell_lines(scripted_serv
         pane.wait_for("Goodbye!")
     assert screen.count("word0 ") == 1 and screen.count("word30 ") == 1, screen
     assert screen.index("$ fg") < screen.index("word0 ") < screen.index("word119"), screen
+
+
+def test_a_zwj_emoji_in_a_table_is_written_whole_and_the_columns_line_up(scripted_server: ScriptedServer,
+                                                                         tmp_path: Path) -> None:
+    """The issue saw 👨‍👩‍👧‍👦 lose its last figure in a table. chinwag writes the
+    whole cluster and pads it as two cells (rich's cell_len and wcwidth agree on
+    grapheme clusters); the figure is dropped by tmux 3.3 itself, which keeps
+    at most 21 bytes of a cluster in a cell (`printf '👨‍👩‍👧‍👦'` loses it too).
+    So this checks the bytes chinwag wrote, not tmux's screen."""
+    import re
+
+    from wcwidth import width
+
+    family, cook = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466", "\U0001f9d1\U0001f3fd\u200d\U0001f373"
+    table = f"| who | emoji | note |\n|---|---|---|\n| family | {family} | four |\n| cook | {cook} | one |\n\nAfter.\n"
+    scripted_server.enqueue(Reply(chunks=[table[i:i + 5] for i in range(0, len(table), 5)]))
+    with Pane(tmp_path, [], anthropic_env(tmp_path, scripted_server.base_url)) as pane:
+        pane.wait_for("You: ")
+        pane.type("go")
+        pane.press("Enter")
+        pane.wait_for("After.")
+        written = pane.written().decode()
+    rows = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", row).rstrip(" \r")
+            for row in written.split("\n") if "four" in row or "one" in row and "cook" in row]
+    assert family in rows[-2] and cook in rows[-1], rows
+    assert rows[-2].index("four") - rows[-2].index(family) == rows[-1].index("one") - rows[-1].index(cook) + (
+        len(family) - len(cook)), rows
+    assert width(rows[-2][:rows[-2].index("four")]) == width(rows[-1][:rows[-1].index("one")]), rows
