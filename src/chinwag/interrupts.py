@@ -175,7 +175,7 @@ def _is_terminal(fd: int) -> bool:
     try:
         termios.tcgetattr(fd)
     except termios.error as exc:
-        return exc.args[0] == errno.EIO  # a terminal that has hung up
+        return bool(exc.args[0] == errno.EIO)  # a terminal that has hung up
     except OSError:
         return False
     return True
