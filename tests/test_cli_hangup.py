@@ -136,3 +136,23 @@ def test_sigterm_at_the_prompt_leaves_the_terminal_as_it_was(scripted_server: Sc
         assert gone(pane.pid, within=10)
         written = pane.written()
     assert written.rfind(b"\x1b[?2004l") > written.rfind(b"\x1b[?2004h") > 0  # bracketed paste off again
+
+
+def test_sigterm_ends_a_one_shot_reply_with_143_and_saves_it(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.cli_helpers import CHINWAG
+
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    scripted_server.enqueue(Reply(chunks=WORDS, chunk_delay=0.01))
+    proc = subprocess.Popen([CHINWAG, "Count, please."], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    shown = b""
+    while b"word20 " not in shown:
+        shown += proc.stdout.read1(4096)
+    proc.send_signal(signal.SIGTERM)
+    out, _err = proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    saved, status = last_reply(env)
+    assert saved == (shown + out).decode().rstrip("\n") and status == "interrupted", saved[-40:]
