@@ -156,3 +156,35 @@ def test_sigterm_ends_a_one_shot_reply_with_143_and_saves_it(scripted_server: Sc
     assert proc.returncode == 143
     saved, status = last_reply(env)
     assert saved == (shown + out).decode().rstrip("\n") and status == "interrupted", saved[-40:]
+
+
+def test_sigterm_mid_reply_gives_the_shell_back_its_echo(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """Echo is off while a reply streams (typed keys wait for the prompt); a
+    SIGTERM then must leave the terminal as it found it, for the shell."""
+    from tests.cli_helpers import CHINWAG
+
+    scripted_server.enqueue(Reply(chunks=WORDS, chunk_delay=0.02))
+    env = anthropic_env(tmp_path, scripted_server.base_url, PS1="$ ")
+    with Pane(tmp_path, ["--norc", "--noprofile"], env, program="/bin/bash") as pane:
+        pane.wait_for("$ ")
+        pane.type(f"{CHINWAG}; echo exit=$?")
+        pane.press("Enter")
+        pane.wait_for("You: ")
+        pane.type("Count, please.")
+        pane.press("Enter")
+        pane.wait_for("word20 ")
+        chat = next(pid for pid in (int(p) for p in os.listdir("/proc") if p.isdigit())
+                    if _parent(pid) == pane.pid)
+        os.kill(chat, signal.SIGTERM)
+        pane.wait_for("exit=143")
+        pane.type("stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo'")
+        pane.press("Enter")
+        screen = pane.wait_for("echo\n$ ")
+    assert screen.rstrip().endswith("echo\n$") and "-echo\n" not in screen.split("exit=143", 1)[1], screen
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return None
