@@ -19,7 +19,8 @@ input history, one Up-arrow away).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -190,6 +191,31 @@ class TypeaheadHidden:
         except (OSError, ValueError, AttributeError):
             return
         self._fd, self._saved = fd, saved
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The terminal as it was before, for a while (stopped by Ctrl-Z: the
+        shell gets it back); then whatever mode it had (ours, or readline's
+        at an approval question) again."""
+        fd, saved = self._fd, self._saved
+        if fd is None or saved is None:
+            yield
+            return
+        import termios
+
+        try:
+            current = termios.tcgetattr(fd)
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+        except (termios.error, OSError):
+            yield
+            return
+        try:
+            yield
+        finally:
+            try:
+                termios.tcsetattr(fd, termios.TCSANOW, current)
+            except (termios.error, OSError):
+                pass
 
     def restore(self) -> None:
         fd, saved, self._saved = self._fd, self._saved, None

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -67,13 +68,11 @@ class ChatSink(TerminalSink):
                 self._typeahead.restore()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        with self.renderer.suspended():
-            if self._typeahead is not None:
-                self._typeahead.restore()  # the shell gets its terminal as it was
+        typeahead = self._typeahead.paused() if self._typeahead is not None else nullcontext()
+        with self.renderer.suspended(), typeahead:  # the shell gets its terminal as it was
             signal.signal(signal.SIGTSTP, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until `fg`
             signal.signal(signal.SIGTSTP, self._on_stop)
-            self._typeahead = TypeaheadHidden(self.keyboard)
 
 
 class Repl:
