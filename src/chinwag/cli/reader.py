@@ -18,12 +18,10 @@ input history, one Up-arrow away).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from chinwag.cli.input_history import append_entry, load_entries
 from chinwag.interrupts import InterruptGuard
@@ -167,66 +165,6 @@ def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int]
     readline.set_pre_input_hook(hook)
     if history_file is not None:
         load_entries(history_file)
-
-
-class TypeaheadHidden:
-    """While a reply streams, keys typed are not echoed into it: ECHO is off on
-    the terminal (TCSANOW, nothing flushed), so they wait in the terminal's
-    input queue and readline shows them at the next prompt. `restore` is
-    idempotent and safe on a terminal that has gone away."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._fd: int | None = None
-        self._saved: list[Any] | None = None
-        try:
-            fd = stream.fileno()
-            if not os.isatty(fd):
-                return
-            import termios
-
-            saved = termios.tcgetattr(fd)
-            quiet = list(saved)
-            quiet[3] &= ~(termios.ECHO | termios.ECHONL)
-            termios.tcsetattr(fd, termios.TCSANOW, quiet)
-        except (OSError, ValueError, AttributeError):
-            return
-        self._fd, self._saved = fd, saved
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """The terminal as it was before, for a while (stopped by Ctrl-Z: the
-        shell gets it back); then whatever mode it had (ours, or readline's
-        at an approval question) again."""
-        fd, saved = self._fd, self._saved
-        if fd is None or saved is None:
-            yield
-            return
-        import termios
-
-        try:
-            current = termios.tcgetattr(fd)
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
-        except (termios.error, OSError):
-            yield
-            return
-        try:
-            yield
-        finally:
-            try:
-                termios.tcsetattr(fd, termios.TCSANOW, current)
-            except (termios.error, OSError):
-                pass
-
-    def restore(self) -> None:
-        fd, saved, self._saved = self._fd, self._saved, None
-        if fd is None or saved is None:
-            return
-        import termios
-
-        try:
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
-        except (termios.error, OSError):
-            pass  # the terminal hung up: there is nothing left to restore
 
 
 def taller_than_the_screen(out: TextIO, prompt: str, text: str) -> bool:

@@ -20,7 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from chinwag.cli.reader import Leave, LineReader, TypeaheadHidden, set_up_line_editing
+from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
+from chinwag.cli.typeahead import TypeaheadHidden
 from chinwag.errors import ChinwagError
 from chinwag.records import Reply
 from chinwag.render.sanitize import one_line
@@ -42,7 +43,7 @@ def wants_to_leave(line: str) -> bool:
 
 class ChatSink(TerminalSink):
     """The chat's view of a turn: keys typed while it streams stay out of the
-    reply on screen and wait for the next prompt (reader.TypeaheadHidden), and
+    reply on screen and wait for the next prompt (typeahead.py), and
     Ctrl-Z then `fg` draws the live part of the reply again where the shell
     left the cursor, not under a stale copy of it."""
 
