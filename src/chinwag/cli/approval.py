@@ -52,7 +52,15 @@ def terminal_ask(out: TextIO, read: Callable[[str], str] = input) -> Callable[[T
     """An `ask` for toolloop.ToolUse. With several calls in one reply, all
     their dim lines are on screen before the first is asked; each question
     then shows its own call in full."""
+    import sys
+
+    from chinwag.cli.typeahead import echoed
     from chinwag.tools.question import terminal_lines
+
+    def ask_line(prompt: str) -> str:
+        """What the person types, echoed even mid-turn, while typeahead is hidden."""
+        with echoed(sys.stdin):
+            return read(prompt)
 
     def page(lines: list[str], rows: int) -> bool:
         """Write `lines`, a screen at a time when they do not fit above the
@@ -63,7 +71,7 @@ def terminal_ask(out: TextIO, read: Callable[[str], str] = input) -> Callable[[T
             out.write("".join(line + "\n" for line in lines[start:start + room]))
             start += room
             out.flush()
-            answer = read(more_line(start, len(lines))).strip().lower()
+            answer = ask_line(more_line(start, len(lines))).strip().lower()
             if answer in ("n", "no"):
                 return False
             if out.isatty():  # the call reads on unbroken in the scrollback
@@ -73,7 +81,7 @@ def terminal_ask(out: TextIO, read: Callable[[str], str] = input) -> Callable[[T
 
     def why() -> tuple[str, str | None]:
         try:
-            reason = read("Why? (Enter to skip) ").strip()
+            reason = ask_line("Why? (Enter to skip) ").strip()
         except EOFError:
             reason = ""
         return "no", reason or None
@@ -98,7 +106,7 @@ def terminal_ask(out: TextIO, read: Callable[[str], str] = input) -> Callable[[T
         while True:
             out.flush()
             try:
-                answer = read(QUESTION).strip().lower()
+                answer = ask_line(QUESTION).strip().lower()
             except EOFError:  # Ctrl-D: no
                 out.write("\n")
                 return "no", None

@@ -71,3 +71,32 @@ class TypeaheadHidden:
             termios.tcsetattr(fd, termios.TCSANOW, saved)
         except (termios.error, OSError):
             pass  # the terminal hung up: there is nothing left to restore
+
+
+@contextmanager
+def echoed(stream: TextIO) -> Iterator[None]:
+    """The terminal's echo on for a while, as it was after: a question asked
+    mid-turn (tool approval) must show what is typed, and readline only echoes
+    when it finds ECHO on."""
+    try:
+        fd = stream.fileno()
+        if not os.isatty(fd):
+            raise ValueError
+        import termios
+
+        saved = termios.tcgetattr(fd)
+        if saved[3] & termios.ECHO:
+            raise ValueError  # already on: nothing to do or undo
+        loud = list(saved)
+        loud[3] |= termios.ECHO
+        termios.tcsetattr(fd, termios.TCSANOW, loud)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+        except (termios.error, OSError):
+            pass  # the terminal hung up
