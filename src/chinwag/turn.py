@@ -91,7 +91,8 @@ def _mixed(reply: Reply) -> tuple[Block, ...]:
 class Turn:
     """One request and its reply. Iterating yields the events and keeps
     `reply` up to date; a provider failure ends the iteration and lands in
-    `reply.status` and `reply.error`, never as an exception. `prepare` builds
+    `reply.status` and `reply.failure` (the typed error; `reply.error` its
+    message), never as an exception. `prepare` builds
     the request (fitting the history may load a model: it belongs to the turn),
     and `notices` says what preparing it told the user (history left out)."""
 
@@ -113,7 +114,7 @@ class Turn:
             self.reply = replace(self.reply, status="complete")
         except ChinwagError as exc:
             self.reply = replace(self.reply, status="interrupted" if self.reply.text else "error",
-                                 error=exc.message)
+                                 failure=exc)
         finally:
             self.close()
 
