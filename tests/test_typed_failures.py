@@ -11,9 +11,8 @@ on nothing else: the wording of a message no longer matters downstream.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -46,8 +45,11 @@ FAILURES: list[tuple[str, list[fake.Reply], type[ProviderError]]] = [
 ]
 
 
+ChatOn = Callable[[str], Chat]
+
+
 @pytest.fixture
-def chat_on(scripted_server: ScriptedServer, tmp_path: Path) -> Iterator[Any]:
+def chat_on(scripted_server: ScriptedServer, tmp_path: Path) -> Iterator[ChatOn]:
     """`chat_on(wire)`: a Chat talking to the scripted server in that wire's format, closed afterwards."""
     chats: list[Chat] = []
 
@@ -73,7 +75,7 @@ def _script(server: ScriptedServer, wire: str, replies: list[fake.Reply]) -> Non
 @pytest.mark.parametrize("wire", WIRES)
 @pytest.mark.parametrize(("name", "replies", "kind"), FAILURES, ids=[f[0] for f in FAILURES])
 def test_a_failed_reply_keeps_its_typed_error_and_raises_it_on_request(
-        chat_on: Any, scripted_server: ScriptedServer, wire: str, name: str,
+        chat_on: ChatOn, scripted_server: ScriptedServer, wire: str, name: str,
         replies: list[fake.Reply], kind: type[ProviderError]) -> None:
     chat = chat_on(wire)
     _script(scripted_server, wire, replies)
@@ -93,7 +95,7 @@ def test_a_failed_reply_keeps_its_typed_error_and_raises_it_on_request(
 
 
 @pytest.mark.parametrize("wire", WIRES)
-def test_the_default_stays_a_reply_not_an_exception(chat_on: Any, scripted_server: ScriptedServer, wire: str) -> None:
+def test_the_default_stays_a_reply_not_an_exception(chat_on: ChatOn, scripted_server: ScriptedServer, wire: str) -> None:
     chat = chat_on(wire)
     scripted_server.enqueue(fake.Reply(status=401), fake.Reply(chunks=["Fine."]))
     assert chat.ask("hi").status == "error"
@@ -104,7 +106,7 @@ def test_the_default_stays_a_reply_not_an_exception(chat_on: Any, scripted_serve
 
 @pytest.mark.parametrize("wire", WIRES)
 def test_a_stream_raises_its_failure_after_the_text_that_came_when_asked(
-        chat_on: Any, scripted_server: ScriptedServer, wire: str) -> None:
+        chat_on: ChatOn, scripted_server: ScriptedServer, wire: str) -> None:
     chat = chat_on(wire)
     scripted_server.enqueue(fake.Reply(chunks=["Half ", "a reply"], drop_after=1))
     texts: list[str] = []
@@ -117,13 +119,14 @@ def test_a_stream_raises_its_failure_after_the_text_that_came_when_asked(
 
 
 @pytest.mark.parametrize("wire", WIRES)
-def test_a_stopped_stream_raises_nothing(chat_on: Any, scripted_server: ScriptedServer, wire: str) -> None:
+def test_a_stopped_stream_raises_nothing(chat_on: ChatOn, scripted_server: ScriptedServer, wire: str) -> None:
     chat = chat_on(wire)
     scripted_server.enqueue(fake.Reply(chunks=["First ", "second"], hold_after=1))
     stream = chat.stream("go", raise_errors=True)
     assert next(e for e in stream if isinstance(e, TextDelta)).text == "First "
-    stream.close()
+    stream.close()  # type: ignore[attr-defined]  # a generator
     assert scripted_server.wait_closed(1, timeout=5)
+    assert chat.messages[-1].content == "First "
 
 
 def test_a_reply_without_its_error_object_keeps_its_text() -> None:
