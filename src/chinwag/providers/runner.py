@@ -44,6 +44,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+# llama-cpp-python's ValueError for a prompt longer than the window:
+# "Requested tokens (N) exceed context window of M".
+OVERFLOW_WORDS = "exceed context window"
 PR_SET_PDEATHSIG = 1
 
 Send = Callable[[dict[str, Any]], None]
@@ -83,11 +86,6 @@ def read_commands(commands: queue.Queue[dict[str, Any]], cancelled: set[int]) ->
         else:
             commands.put(command)
     os._exit(0)
-
-
-# llama-cpp-python's ValueError for a prompt longer than the window:
-# "Requested tokens (N) exceed context window of M".
-OVERFLOW_WORDS = "exceed context window"
 
 
 def load(path: str, n_ctx: int, threads: int) -> Any:
