@@ -1,6 +1,9 @@
 """The Starlette application: the page, its files, the JSON API and the event streams.
 
-Routes (every one behind `security.Guard`; reading is GET, changing is POST):
+Routes (every one behind `security.Guard`, which itself answers POST
+/api/session, the token for the session key every API request carries;
+reading is GET, changing is POST; an {id} is at most 18 digits, so it fits
+SQLite's integer, and anything else is 404):
 
     GET  /                                   the page (GET /?token=... sets the cookie first)
     GET  /static/{app.js,app.css,code.css,icon.svg}
@@ -44,12 +47,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
-from chinwag.errors import ChinwagError
+from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Busy, Chats
 from chinwag.web.html import code_style_css
 from chinwag.web.live import LiveTurn
+from chinwag.web.uploads import too_large
 
 ORPHAN_GRACE = 3.0  # seconds a reply streams on with nobody following
 KEEPALIVE = 15.0  # seconds between comment lines on a quiet stream
@@ -64,6 +69,23 @@ NO_STORE = {"cache-control": "no-store"}
 MAX_UPLOAD = 32 * 1024 * 1024  # bytes in one attachment (chinwag.attach's limit)
 
 
+class ConversationId(Convertor[int]):
+    """A conversation's id in a path: at most 18 digits, so it always fits
+    SQLite's 64-bit integer (a longer one would raise OverflowError, a 500);
+    anything else matches no route, a 404."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", ConversationId())
+
+
 def build_app(chats: Chats) -> Starlette:
     api = Api(chats)
     routes = [
@@ -71,16 +93,16 @@ def build_app(chats: Chats) -> Starlette:
         Route("/static/{name}", api.static_file, methods=["GET"]),
         Route("/api/models", api.models, methods=["GET"]),
         Route("/api/conversations", api.conversations, methods=["GET"]),
-        Route("/api/conversations/{cid:int}", api.conversation, methods=["GET"]),
-        Route("/api/conversations/{cid:int}/live", api.follow, methods=["GET"]),
+        Route("/api/conversations/{cid:id}", api.conversation, methods=["GET"]),
+        Route("/api/conversations/{cid:id}/live", api.follow, methods=["GET"]),
         Route("/api/chat", api.new_chat, methods=["POST"]),
         Route("/api/presence", api.presence, methods=["GET"]),
-        Route("/api/conversations/{cid:int}/stop", api.stop, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/delete", api.delete, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/rename", api.rename, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/approve", api.approve, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/stop", api.stop, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/delete", api.delete, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/rename", api.rename, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/approve", api.approve, methods=["POST"]),
         Route("/api/attach", api.attach, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/{action}", api.turn, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/{action}", api.turn, methods=["POST"]),
     ]
     return Starlette(routes=routes)
 
@@ -142,6 +164,8 @@ class Api:
     async def conversations(self, request: Request) -> Response:
         try:
             found = await run_in_threadpool(self.chats.conversations, request.query_params.get("q", ""))
+        except UsageError as exc:  # a search too long or too slow: one line the page shows
+            return _error(self.chats, exc, 400)
         except ChinwagError as exc:
             return _error(self.chats, exc, 503)
         return JSONResponse({"conversations": found}, headers=NO_STORE)
@@ -185,15 +209,22 @@ class Api:
         return JSONResponse({"taken": taken}, status_code=200 if taken else 409, headers=NO_STORE)
 
     async def attach(self, request: Request) -> Response:
-        data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_UPLOAD:
-                return JSONResponse({"error": "that file is over 32 MB, the most chinwag attaches."},
-                                    status_code=413, headers=NO_STORE)
+        """Refused from its Content-Length before a byte is read; else streamed to
+        disk (a chunked body cut off past the cap) and made into a block there."""
+        too_big = JSONResponse({"error": "that file is over 32 MB, the most chinwag attaches."},
+                               status_code=413, headers=NO_STORE)
+        if too_large(request.headers.get("content-length"), MAX_UPLOAD):
+            return too_big
         name, model = request.query_params.get("name", ""), request.query_params.get("model") or None
         try:
-            key, line = await run_in_threadpool(self.chats.upload, name, bytes(data), model)
+            path = await self.chats.uploads.receive(request.stream(), self.chats.upload_name(name), MAX_UPLOAD)
+        except OSError as exc:  # the disk is full
+            return JSONResponse({"error": f"cannot keep the upload: {exc.strerror or exc}."}, status_code=507,
+                                headers=NO_STORE)
+        if path is None:
+            return too_big
+        try:
+            key, line = await self.chats.uploads.prepare(path, lambda path: self.chats.upload(path, model))
         except ChinwagError as exc:
             return _error(self.chats, exc, 400)
         return JSONResponse({"id": key, "line": line}, headers=NO_STORE)

@@ -12,7 +12,8 @@ conversation) goes through one read connection to the same SQLite file.
 Each session gets the chat's tools (`ToolUse`, started with the session);
 a call that needs approval asks the page following the turn (`LiveTurn.ask`).
 Files the page uploads become attachment blocks here (`upload`, with
-`chinwag.attach`), kept until the next send takes them by id.
+`chinwag.attach`), kept on disk (`web/uploads.py`) until the next send takes
+them by id.
 
 Nothing here sends an API key anywhere but to its provider: the model list
 holds model specs, and every error and notice passes `redact` first.
@@ -36,11 +37,11 @@ from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
 from chinwag.web.live import LiveTurn
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
+from chinwag.web.uploads import Uploads
 from chinwag.web.workers import SocketWatch, Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
-KEEP_UPLOADS = 32  # attachments uploaded and not sent yet; the oldest beyond are forgotten
 Action = Literal["send", "retry", "continue"]
 
 
@@ -65,7 +66,7 @@ class Chats:
 
         self.environ, self.cwd = dict(environ), cwd
         self.tool_flags: dict[str, Any] = {"tools": list(tools) or None, "mcp_config": mcp_config}
-        self._uploads: OrderedDict[str, tuple[Block, str]] = OrderedDict()
+        self.uploads = Uploads()
         self.database = database_file(self.environ)
         self._chats: OrderedDict[int, WebChat] = OrderedDict()
         self._lock = threading.Lock()
@@ -151,37 +152,27 @@ class Chats:
 
     # -- attachments -----------------------------------------------------------------
 
-    def upload(self, name: str, data: bytes, model: str | None) -> tuple[str, str]:
-        """An uploaded file made into a block for `model`'s provider (as `-a`
-        makes one: the type from the content, images downscaled); its id for
-        the next send and its 📎 line. Refusals are UsageErrors."""
-        import secrets
-        import tempfile
-
-        from chinwag.attach import load
+    def upload(self, path: Path, model: str | None) -> tuple[str, str]:
+        """An uploaded file (streamed to `path` by `uploads.receive`) made into a
+        block for `model`'s provider, as `-a` makes one (the type from the
+        content, images downscaled); its id for the next send and its 📎 line.
+        Refusals are UsageErrors."""
         from chinwag.providers.registry import parse_model_spec
-        from chinwag.render.sanitize import sanitize
 
         provider, _ = parse_model_spec(model or self.default_model)
+        return self.uploads.hold(path, provider)
+
+    @staticmethod
+    def upload_name(name: str) -> str:
+        """The name an upload is shown (and sniffed) by: no folders, no control characters."""
+        from chinwag.render.sanitize import sanitize
+
         safe = "".join(c for c in sanitize(Path(name.replace("\\", "/")).name) if c not in "/\0").strip()
-        safe = safe.lstrip(".") or "upload"
-        with tempfile.TemporaryDirectory(prefix="chinwag-upload-") as folder:
-            path = Path(folder) / safe[:200]
-            path.write_bytes(data)
-            attachment = load(str(path), provider)
-        key = secrets.token_urlsafe(12)
-        with self._lock:
-            self._uploads[key] = (attachment.block, attachment.line)
-            while len(self._uploads) > KEEP_UPLOADS:
-                self._uploads.popitem(last=False)
-        return key, attachment.line
+        fits = safe.lstrip(".").encode("utf-8", "ignore")[:200].decode("utf-8", "ignore")  # a file name: 255 bytes
+        return fits or "upload"
 
     def _take_uploads(self, keys: Sequence[str]) -> tuple[Block, ...]:
-        with self._lock:
-            missing = [k for k in keys if k not in self._uploads]
-            if missing:
-                raise UsageError("an attachment is no longer on the server; attach it again.")
-            return tuple(self._uploads.pop(k)[0] for k in keys)
+        return self.uploads.take(keys)
 
     def approve(self, cid: int, question: int, answer: str, reason: str | None) -> bool:
         """The page's answer to the approval question `question` of `cid`'s turn."""
@@ -397,6 +388,7 @@ class Chats:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+        self.uploads.close()  # unsent uploads' files
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:

@@ -143,12 +143,14 @@ class LiveTurn:
         it waits); "no" if the turn is stopped, or nobody answers within
         APPROVAL_TIMEOUT (a page gone away stops the turn: see app.py)."""
         from chinwag.sinks import call_line
+        from chinwag.tools.question import web_question
 
         with self._answered:
             self._questions += 1
             self._answer = None
             self._asking = {"t": "approve", "id": self._questions, "call": f"⚙ {call_line(call.name, call.input)}",
-                            "reason": self.redact(reason), "tool": call.name}
+                            "reason": self.redact(reason), "tool": call.name,
+                            "question": web_question(call.name, call.input, self.redact(reason))}
             for follower in self._followers:
                 follower.put(dict(self._asking))
             deadline = time.monotonic() + APPROVAL_TIMEOUT

@@ -18,10 +18,17 @@
 
   // -- small helpers ---------------------------------------------------------------
 
+  // Text for display with its bidi controls shown as <U+202E>, as the server shows
+  // them, so a title cannot reorder what follows it. What is sent back stays as it came.
+  const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+  function shown(text) {
+    return String(text).replace(BIDI, (c) => "<U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + ">");
+  }
+
   function make(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
+    if (text !== undefined) node.textContent = shown(text);
     return node;
   }
 
@@ -32,7 +39,7 @@
   }
 
   function showNotice(text) {
-    ui.notice.textContent = text || "";
+    ui.notice.textContent = shown(text || "");
     ui.notice.hidden = !text;
   }
 
@@ -54,23 +61,52 @@
     return date.toLocaleDateString([], { month: "short", day: "numeric" });
   }
 
+  // The session key (see web/security.py): the cookie opens only the page, so
+  // every request carries this key in a header. The token in the address is
+  // exchanged for it once, then leaves the address bar; the key is kept in
+  // localStorage, which is this origin's alone (its port included), so a
+  // reload or a second tab works and no page on another port can read it.
+  const SESSION_KEY = "chinwag-session";
+  const session = (async () => {
+    const token = new URLSearchParams(location.search).get("token");
+    if (location.search) history.replaceState(null, "", location.pathname + location.hash);
+    let key = "";
+    if (token) {
+      try {
+        const response = await fetch("/api/session", { method: "POST", headers: { "x-chinwag-token": token } });
+        if (response.ok) key = (await response.json()).session;
+      } catch (error) { /* the calls below say what is wrong */ }
+    }
+    try {
+      if (key) localStorage.setItem(SESSION_KEY, key);
+      else key = localStorage.getItem(SESSION_KEY) || "";
+    } catch (error) { /* storage turned off: this tab keeps the key in memory */ }
+    return key;
+  })();
+
   // Every request to the server goes through here, so what each one must carry
   // (credentials, headers) is decided in one place.
-  function call(path, init) {
-    return fetch(path, init || {});
+  async function call(path, init) {
+    const options = Object.assign({}, init);
+    options.headers = new Headers(options.headers);
+    options.headers.set("x-chinwag-session", await session);
+    return fetch(path, options);
   }
 
   async function getJSON(path) {
     const response = await call(path, { headers: { accept: "application/json" } });
-    if (response.status === 403) throw new Error(STALE_PAGE);
+    if (stale(response)) throw new Error(STALE_PAGE);
     if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error || response.statusText);
     return response.json();
   }
 
   // -- when the server is gone or was restarted ----------------------------------------
 
-  // Each start of `chinwag serve` has its own token: a page from an earlier one
-  // is refused (403) by the one listening now.
+  // Each start of `chinwag serve` has its own keys: a server started since this
+  // page was loaded knows neither its session key (401) nor its page key (403).
+  function stale(response) {
+    return response.status === 401 || response.status === 403;
+  }
   const STALE_PAGE = "This page is from an earlier chinwag serve; open the new address it printed.";
   const SERVER_GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept.";
   const LOST = "The connection to chinwag serve was lost.";
@@ -154,7 +190,7 @@
       for (const line of lines) chips.append(make("span", "chip", line));
       body.append(chips);
     }
-    body.append(document.createTextNode(text));
+    body.append(document.createTextNode(shown(text)));
     node.markdown = text;
     return node;
   }
@@ -163,7 +199,7 @@
     node.dataset.status = status;
     const meta = node.querySelector(".meta");
     if (meta) {
-      meta.textContent = text || "";
+      meta.textContent = shown(text || "");
       meta.className = "meta" + (status === "complete" ? "" : " " + status);
     }
   }
@@ -258,13 +294,23 @@
     }
   }
 
-  // A tool call that needs approval: the call, why, and Allow once / Always / Deny.
+  // A tool call that needs approval: the whole call (every argument in full, each
+  // in a box that scrolls, with its length; controls made visible by the server),
+  // why it asks, and Allow once / Always / Deny.
   ReplyView.prototype.ask = function (op) {
     for (const old of this.node.querySelectorAll(".approval")) old.remove();
     const box = make("div", "approval");
     box.dataset.id = op.id;
     box.setAttribute("role", "group");
-    box.append(make("div", "call", op.call), make("div", "why", "Needs your approval: " + op.reason));
+    const question = op.question;
+    box.setAttribute("aria-label", question.heading);
+    box.append(make("div", "call", question.heading));
+    for (const arg of question.args) {
+      const value = make("pre", "arg-value", arg.text);
+      value.tabIndex = 0; // scrollable by keyboard too
+      box.append(make("div", "arg-name", arg.name + " · " + arg.about), value);
+    }
+    if (!question.args.length) box.append(make("div", "arg-name", "(no arguments)"));
     const row = make("div", "row");
     const reason = make("input");
     reason.type = "text";
@@ -429,7 +475,7 @@
       if (!response.ok) {
         const problem = await response.json().catch(() => ({ error: response.statusText }));
         unsent();
-        showNotice(response.status === 403 ? STALE_PAGE : problem.error);
+        showNotice(stale(response) ? STALE_PAGE : problem.error);
         if (response.status === 409 && state.cid && letGo(controller)) {
           await openConversation(state.cid, true); // another tab's reply: follow it
         }
@@ -519,7 +565,7 @@
     setBusy(true);
     try {
       const response = await call(`/api/conversations/${cid}/live`, { signal: controller.signal });
-      if (response.status === 403) showNotice(STALE_PAGE);
+      if (stale(response)) showNotice(STALE_PAGE);
       if (response.status !== 200) return;
       let node = lastAssistant();
       if (!node || node.dataset.status !== "streaming") node = bubble("assistant", "streaming");
@@ -538,8 +584,8 @@
 
   // The conversation's title, in the header and on the tab.
   function setTitle(title) {
-    ui.title.textContent = title;
-    document.title = title;
+    ui.title.textContent = shown(title);
+    document.title = shown(title);
   }
 
   function newChat() {
@@ -740,11 +786,10 @@
   // What the page's other scripts (daily.js) use; nothing else reaches in.
   window.chinwag = {
     ui, state, call, getJSON, readEvents, make, showNotice, loadList, openConversation, newChat, stop,
-    nearBottom, setTitle, STALE_PAGE, SERVER_GONE,
+    nearBottom, setTitle, stale, STALE_PAGE, SERVER_GONE,
   };
 
   (async () => {
-    if (location.search) history.replaceState(null, "", location.pathname + location.hash); // the token is in the cookie now
     await loadModels();
     await loadList();
     if (/^#c=\d+$/.test(location.hash)) route();

@@ -21,7 +21,7 @@
   // of this origin (a Web Lock elects it; the next takes over when it closes),
   // so many tabs cost one connection, not one each (a browser allows six per
   // host). Its news reaches the other tabs on a BroadcastChannel. A page from
-  // an earlier start of the server is refused (403), and says so.
+  // an earlier start of the server is refused (401 or 403), and says so.
 
   let listTimer = 0;
   function listChanged() {
@@ -46,7 +46,7 @@
     for (;;) {
       try {
         const response = await cw.call("/api/presence", { headers: { accept: "text/event-stream" } });
-        if (response.status === 403) {
+        if (cw.stale(response)) {
           // This tab is stale, not necessarily the others (one may have the new
           // address): it says so itself and lets the next tab take the stream.
           cw.showNotice(cw.STALE_PAGE);
@@ -282,7 +282,7 @@
       const response = await cw.call(`/api/conversations/${cid}/delete`, { method: "POST", keepalive: !!keepalive });
       if (!response.ok && response.status !== 404) {
         const problem = await response.json().catch(() => ({ error: response.statusText }));
-        cw.showNotice("Not deleted: " + (response.status === 403 ? cw.STALE_PAGE : problem.error));
+        cw.showNotice("Not deleted: " + (cw.stale(response) ? cw.STALE_PAGE : problem.error));
       }
     } catch (error) {
       cw.showNotice("Not deleted: chinwag serve is not reachable.");
@@ -351,7 +351,7 @@
         });
         if (!response.ok) {
           const problem = await response.json().catch(() => ({ error: response.statusText }));
-          cw.showNotice("Not renamed: " + (response.status === 403 ? cw.STALE_PAGE : problem.error));
+          cw.showNotice("Not renamed: " + (cw.stale(response) ? cw.STALE_PAGE : problem.error));
           return;
         }
         if (state.cid === cid) cw.setTitle(title);
