@@ -145,6 +145,8 @@ def test_a_server_that_is_gone_or_restarted_is_said_in_one_line_and_the_words_st
         page.wait_for_selector(f"#notice:has-text('{STALE}')")  # said before anything is sent
         page.press("#input", "Enter")
         page.wait_for_selector(f"#notice:has-text('{STALE}')")
+        # the notice was already up: wait for the refused send to give the words back
+        page.wait_for_function("() => document.querySelector('#input').value !== ''")
         assert page.input_value("#input") == "Are you there?"
         assert page.locator(".msg").count() == 0
         assert not [r for r in fake.requests if r.method == "POST"]

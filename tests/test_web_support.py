@@ -89,8 +89,9 @@ class Served:
 
 @contextmanager
 def serve(env: Mapping[str, str], *extra: str, cwd: Path | None = None) -> Iterator[Served]:
-    """`chinwag serve --port N` with `env` (in `cwd`), up to its first line; stopped with Ctrl-C (SIGINT) after."""
-    port = free_port()
+    """`chinwag serve --port N` with `env` (in `cwd`), up to its first line; stopped with Ctrl-C (SIGINT) after.
+    A `--port` in `extra` is the one used (a restart on the same address)."""
+    port = int(extra[extra.index("--port") + 1]) if "--port" in extra else free_port()
     process = subprocess.Popen([CHINWAG, "serve", "--port", str(port), *extra], env=dict(env), cwd=cwd,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
