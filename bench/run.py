@@ -61,7 +61,10 @@ MODULES = [
     ("bench_connection_reuse", "Turn-2 first token: connection reuse over TLS"),
     ("bench_web", "chinwag serve: the page against the terminal"),
     ("bench_attachments", "Attachments: a 20 MB file"),
+    ("bench_serve_memory", "chinwag serve: memory under hostile uploads"),
+    ("bench_device_reads", "Refusing /dev/zero: peak memory"),
     ("bench_tools", "Tool use: loop overhead, MCP start-up, Ctrl-C in a tool"),
+    ("bench_search_bound", "A hostile search against opening a conversation"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}

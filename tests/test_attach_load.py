@@ -15,7 +15,7 @@ import pytest
 from PIL import Image as PILImage
 
 from chinwag.attach import LIMITS, MAX_BYTES, b64_size, check, image_size, load
-from chinwag.errors import UsageError
+from chinwag.errors import FetchFailed, UsageError
 from chinwag.records import Document, Image, Text
 
 
@@ -107,10 +107,10 @@ def test_an_unreadable_file_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     path = _write(tmp_path / "secret.txt", b"x")
 
     def refused(*args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied")  # as chmod 0 gives anyone but root
+        raise PermissionError(13, "Permission denied")  # as chmod 0 gives anyone but root (these tests run as root)
 
-    monkeypatch.setattr(Path, "open", refused)
-    with pytest.raises(UsageError, match="cannot attach .*secret.txt: Permission denied."):
+    with monkeypatch.context() as patch, pytest.raises(UsageError, match="cannot attach .*secret.txt: Permission denied."):
+        patch.setattr("chinwag.attach.reading.os.open", refused)
         load(str(path), "anthropic")
 
 
@@ -155,7 +155,7 @@ def test_a_url_is_fetched_and_a_slow_one_times_out_in_one_line(web: str, monkeyp
     attachment = load(f"{web}/data.csv", "anthropic")
     assert attachment.block == Text("# file: data.csv\n```\na,b\n1,2\n```\n\n")
     monkeypatch.setattr("chinwag.attach.URL_TIMEOUT", 0.5)
-    with pytest.raises(UsageError, match="timed out after 0.5 s"):
+    with pytest.raises(FetchFailed, match="timed out after 0.5 s"):
         load(f"{web}/slow", "anthropic")
 
 
@@ -188,3 +188,46 @@ def test_an_image_with_too_many_pixels_is_one_line_not_a_warning(tmp_path: Path)
     PILImage.new("1", (12000, 8000)).save(path, "PNG")  # 96 MP of one colour: a small file
     with pytest.raises(UsageError, match="more pixels than chinwag will decode"):
         load(str(path), "anthropic")
+
+
+def _sideways_photo(path: Path, size: tuple[int, int]) -> Path:
+    """A JPEG stored as a phone stores a photo held upright: sideways, EXIF
+    Orientation 6 ("rotate 90° clockwise to show"). Stored left half red, right
+    half blue, so shown upright red is on top and blue below."""
+    width, height = size
+    image = PILImage.new("RGB", size, (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, width // 2, height))
+    exif = PILImage.Exif()
+    exif[0x0112] = 6
+    image.save(path, "JPEG", exif=exif.tobytes(), quality=85)
+    return path
+
+
+@pytest.mark.parametrize("provider,shown", [("openai", (1536, 2048)), ("anthropic", (1176, 1568))])
+def test_a_sideways_photo_is_turned_upright_before_it_is_downscaled(tmp_path: Path, provider: str,
+                                                                     shown: tuple[int, int]) -> None:
+    path = _sideways_photo(tmp_path / "photo.jpg", (4032, 3024))
+    attachment = load(str(path), provider)
+    assert isinstance(attachment.block, Image)
+    sent = PILImage.open(io.BytesIO(attachment.block.data))
+    assert sent.size == shown  # portrait, as the phone showed it
+    assert sent.getexif().get(0x0112, 1) == 1  # no tag left to turn it a second time
+    rgb = sent.convert("RGB")
+    top, bottom = rgb.getpixel((shown[0] // 2, shown[1] // 8)), rgb.getpixel((shown[0] // 2, shown[1] * 7 // 8))
+    assert top[0] > 200 and top[2] < 60 and bottom[2] > 200 and bottom[0] < 60, (top, bottom)
+    assert f"· {shown[0]}×{shown[1]} ·" in attachment.line
+    assert attachment.line.endswith(f"turned upright (EXIF) · downscaled from 3024×4032 for {provider}")
+
+
+def test_a_small_sideways_photo_is_turned_upright_too(tmp_path: Path) -> None:
+    attachment = load(str(_sideways_photo(tmp_path / "small.jpg", (800, 600))), "anthropic")
+    assert isinstance(attachment.block, Image)
+    assert PILImage.open(io.BytesIO(attachment.block.data)).size == (600, 800)
+    assert "· 600×800 ·" in attachment.line and attachment.line.endswith("turned upright (EXIF)")
+
+
+def test_a_png_too_large_to_decode_reduced_is_refused_from_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "poster.png"
+    PILImage.new("1", (9000, 5000)).save(path, "PNG")  # 45 MP: 180 MB decoded, a small file
+    with pytest.raises(UsageError, match="poster.png is 9000×5000 \\(45 MP\\); chinwag decodes images up to 40 MP"):
+        load(str(path), "openai")

@@ -217,7 +217,7 @@ def test_prompt_file_joins_the_prompt_and_a_missing_one_is_named(scripted_server
     assert scripted_server.requests[0].json["messages"][0]["content"] == "summarise\n\nthe notes"
     missing = run_chinwag(["-f", str(tmp_path / "nope.txt"), "summarise"], env)
     assert missing.returncode == 2
-    assert f"cannot read the prompt file {tmp_path / 'nope.txt'}: No such file or directory." in missing.stderr
+    assert f"cannot read the prompt file {tmp_path / 'nope.txt'}: no such file." in missing.stderr
     assert len(scripted_server.requests) == 1
 
 

@@ -290,3 +290,48 @@ def test_chinwag_against_a_real_llama_cpp_server_picks_its_model(llama_server: s
     assert result.returncode == 0, result.stderr
     assert "Paris" in result.stdout
     assert '"status": "complete"' in result.stdout
+
+
+def test_a_real_llama_cpp_server_saying_too_long_is_an_overflow_and_the_history_is_halved(llama_server: str) -> None:
+    """llama-cpp-python's server (window 2048) refuses ~4,000 tokens with a 400
+    and code context_length_exceeded: the provider raises ContextOverflow, and a
+    session, which cannot measure such a server, halves the history until it
+    fits. Not streamed: asked to stream, this server answers such a prompt with
+    200 and an empty body, which says nothing to act on."""
+    from dataclasses import replace
+
+    from chinwag.config import Settings
+    from chinwag.conversation import Conversation
+    from chinwag.errors import ContextOverflow
+    from chinwag.events import Event, Notice
+    from chinwag.records import Reply
+    from chinwag.session import Session
+
+    history = [Message(role, f"{role} {i}: " + "the lighthouse keeper watched the storm roll in " * 10)
+               for i in range(8) for role in ("user", "assistant")] * 3  # ~4,000 tokens
+    provider = OpenAIProvider(api_key=None, base_url=llama_server)
+    try:
+        request = ChatRequest(model="smollm2", messages=(*history, Message("user", "Say hi.")), max_tokens=8)
+        with pytest.raises(ContextOverflow, match="maximum context length is 2048"):
+            list(provider.stream(replace(request, stream=False)))
+        settings = Settings(provider="openai", model="smollm2", system=SYSTEM, max_tokens=8, temperature=0)
+        session = Session(settings, provider, Conversation(SYSTEM), stream=False)
+        session.conversation.messages = list(history)
+        shown: list[Event] = []
+
+        class Shown:
+            def on_start(self) -> None:
+                pass
+
+            def on_event(self, event: Event, reply: Reply) -> None:
+                shown.append(event)
+
+            def on_end(self, reply: Reply) -> None:
+                pass
+
+        reply = session.ask("Say hi.", [Shown()])
+        assert reply.status == "complete" and reply.failure is None, reply.error
+        notices = [e.text for e in shown if isinstance(e, Notice)]
+        assert len(notices) == 1 and "left out the oldest" in notices[0]
+    finally:
+        provider.close()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from chinwag.conversation import Conversation
 from chinwag.config import Settings
-from chinwag.context import drop_half, estimate_tokens, fit, is_context_overflow
+from chinwag.context import drop_half, estimate_tokens, fit
+from chinwag.providers import anthropic, openai
 from chinwag.records import Window
 from chinwag.events import Event, Notice
 from chinwag.providers.anthropic import AnthropicProvider
@@ -51,14 +52,23 @@ def test_fit_never_drops_the_latest_message_even_if_it_alone_is_too_long() -> No
 def test_drop_half_and_overflow_messages_from_real_servers() -> None:
     kept, dropped = drop_half(_turns(10))
     assert kept[0].role == "user" and dropped == 10 and kept[-1].content == "the latest question"
-    for message in [
-        "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens",  # vLLM, OpenAI
-        "prompt is too long: 215000 tokens > 200000 maximum",  # Anthropic
-        "the request exceeds the available context size, try increasing it",  # llama.cpp server
-        "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096",  # TGI
-    ][:3]:
-        assert is_context_overflow(message), message
-    assert not is_context_overflow("invalid x-api-key")
+    # Each provider reads its servers' error bodies (the session then tests the error's type).
+    for body in [
+        {"error": {"message": "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens",
+                   "type": "invalid_request_error", "code": "context_length_exceeded"}},  # OpenAI
+        {"object": "error", "message": "This model's maximum context length is 4096 tokens. However, you "
+                                       "requested 5000 tokens", "type": "BadRequestError", "code": 400},  # vLLM
+        {"error": {"message": "the request exceeds the available context size, try increasing it",
+                   "type": "exceed_context_size_error", "code": 400}},  # llama.cpp server
+        {"error": "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096",
+         "error_type": "validation"},  # TGI
+    ]:
+        assert openai.is_overflow(body), body
+    assert anthropic.is_overflow({"type": "error", "error": {
+        "type": "invalid_request_error", "message": "prompt is too long: 215000 tokens > 200000 maximum"}})
+    assert not anthropic.is_overflow({"type": "error", "error": {"type": "authentication_error",
+                                                                 "message": "invalid x-api-key"}})
+    assert not openai.is_overflow({"error": {"message": "invalid x-api-key", "type": "invalid_request_error"}})
 
 
 class Notices(list[str]):

@@ -617,7 +617,7 @@ class PtyWalk:
     """One seeded walk through the real `chinwag`: what was typed and scripted, what the screen showed."""
 
     def __init__(self, server: ScriptedServer, tmp: Path, seed: int) -> None:
-        self.server, self.tmp, self.rng = server, tmp, random.Random(seed)
+        self.server, self.tmp, self.rng, self.seed = server, tmp, random.Random(seed), seed
         self.env = anthropic_env(tmp, server.base_url)
         self.child = spawn_chinwag(["--render", "plain"], self.env, timeout=15)
         self.child._decoder = codecs.getincrementaldecoder("utf-8")("replace")  # it echoes what is pasted
@@ -696,7 +696,7 @@ class PtyWalk:
         self.step_start = len(self.screen)
         with self.server._cond:  # replies an earlier step did not use are not this one's
             self.server._queue.clear()
-        kinds = ["message"] * 5 + ["command"] * 3 + ["block", "latin1_paste"] + (
+        kinds = ["message"] * 5 + ["command"] * 3 + ["block", "latin1_paste", "paste"] + (
             [] if self.prompt_ctrl_c else ["ctrl_c_idle"])
         kind = self.rng.choice(kinds)
         if kind == "message":
@@ -708,6 +708,15 @@ class PtyWalk:
             self.typed.append(f"p{i} caf\ufffd au lait")
             self.log.append(f"p{i} caf\\xe9 au lait (pasted)")
             os.write(self.child.child_fd, f"\x1b[200~p{i} caf".encode() + b"\xe9 au lait\x1b[201~\r")
+            self._maybe_interrupt(tags)
+        elif kind == "paste":  # a block pasted as a terminal sends it (readline asked for bracketed paste)
+            tags = self._enqueue()
+            lines = [f"q{i} line {n}" for n in range(self.rng.randint(2, 40))]
+            self.typed.append("\n".join(lines))
+            self.log.append(f"q{i} paste of {len(lines)} lines")
+            self.child.send("\x1b[200~" + "\n".join(lines) + "\n\x1b[201~")
+            time.sleep(0.05)
+            self.child.send("\r")
             self._maybe_interrupt(tags)
         elif kind == "command":
             line = self.rng.choice(PTY_COMMANDS).format(tmp=self.tmp)
@@ -768,6 +777,12 @@ class PtyWalk:
         self.child.sendintr()
 
     def finish(self) -> int:
+        """Leave: `quit` (0), or, for odd seeds, close the terminal at the prompt (SIGHUP: 129)."""
+        if self.seed % 2:
+            self.log.append("terminal closed")
+            self._expect(pexpect.TIMEOUT, timeout=0.3)
+            self.child.ptyproc.fileobj.close()
+            return os.waitstatus_to_exitcode(os.waitpid(self.child.pid, 0)[1])
         self.child.sendline("quit")
         self.child.expect(pexpect.EOF)
         self.screen += str(self.child.before)
@@ -793,7 +808,7 @@ def test_the_installed_chat_survives_a_random_walk_in_a_terminal(scripted_server
         assert walk.child.isalive(), f"chinwag ended after {walk.log[-3:]}"
     code = walk.finish()
     assert "Traceback" not in walk.screen, walk.screen[walk.screen.index("Traceback") - 500:][:3000]
-    assert code == 0, f"quit gave exit code {code}"
+    assert code == (129 if walk.log[-1] == "terminal closed" else 0), f"{walk.log[-1]} gave exit code {code}"
 
     store = Store.open(database_file(walk.env), read_only=True)
     try:
@@ -825,7 +840,7 @@ def test_the_installed_chat_survives_a_random_walk_in_a_terminal(scripted_server
                 f"reply {j}: {shown.get(j, 0)} chunks shown, {len(ks)} saved ({m.content!r}, {m.status})\n{history}")
     runtime = time.monotonic() - started
     print(f"\nterminal walk: {PTY_STEPS} steps, {walk.replies} scripted replies, {len(scripted_server.requests)}"
-          f" requests, {runtime:.1f} s")
+          f" requests, {sum('paste of' in e for e in walk.log)} pastes, ended by {walk.log[-1]!r}, {runtime:.1f} s")
 
 
 def test_a_ctrl_c_that_lands_in_a_finalizer_is_kept_not_printed(capsys: pytest.CaptureFixture[str]) -> None:

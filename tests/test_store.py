@@ -60,8 +60,9 @@ def test_migrations_are_recorded_in_order_with_the_schema_version(store: Store, 
     with closing(sqlite3.connect(db)) as conn:
         names = [n for (n,) in conn.execute("SELECT name FROM migrations ORDER BY rowid")]
         assert names == ["m001_conversations_and_messages", "m002_full_text_search", "m003_content_blocks",
-                         "m004_attachment_blobs", "m005_system_prompt_per_turn"]
-        assert conn.execute("PRAGMA user_version").fetchone() == (5,)
+                         "m004_attachment_blobs", "m005_system_prompt_per_turn",
+                         "m006_conversation_titles"]
+        assert conn.execute("PRAGMA user_version").fetchone() == (6,)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 

@@ -145,7 +145,8 @@ def test_one_shot_puts_tool_lines_on_stderr_and_only_the_answer_on_stdout(
     out = run_chinwag(["-T", "read_file", "what do I need?"], env_for(wire, home, server), cwd=work)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "You need milk.\n"
-    assert '⚙ read_file(path="notes.txt")\n↳ 1 line\n' in out.stderr
+    # Off a terminal, "running" is one plain line (on one, it counts seconds in place).
+    assert '⚙ read_file(path="notes.txt")\n⚙ read_file … running\n↳ 1 line\n' in out.stderr
     assert results_sent(server.requests[1])[0]["content"] == "buy milk\n"
 
 
@@ -160,10 +161,12 @@ def test_parallel_calls_run_in_order_each_asked_and_a_denial_goes_back_with_the_
     child = chat(env_for(wire, home, server), work, "-T", "shell")
     say(child, "make two files")
     # Both calls' lines arrive with the reply; each question names the call it is about.
-    child.expect_exact('shell(command="echo one > one.txt") asks because it runs a command')
+    child.expect_exact("⚙ shell asks because it runs a command")
+    child.expect_exact("│ echo one > one.txt")
     child.expect_exact("Allow?")
     child.sendline("y")
-    child.expect_exact('shell(command="echo two > two.txt") asks because it runs a command')
+    child.expect_exact("⚙ shell asks because it runs a command")
+    child.expect_exact("│ echo two > two.txt")
     assert (work / "one.txt").read_text() == "one\n"  # the first ran before the second was asked
     child.expect_exact("Allow?")
     child.sendline("n")
@@ -671,7 +674,8 @@ def test_one_shot_in_a_terminal_asks_there_even_when_stdout_is_a_file(
     server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "touch ran.txt"})]), Reply(chunks=["Done."]))
     child = pexpect.spawn("/bin/sh", ["-c", f'"{CHINWAG}" -T shell "make a file" > out.txt'],
                           env=anthropic_env(home, server.base_url), cwd=str(work), encoding="utf-8", timeout=30)
-    child.expect_exact('shell(command="touch ran.txt") asks because it runs a command')
+    child.expect_exact("⚙ shell asks because it runs a command")
+    child.expect_exact("│ touch ran.txt")
     child.expect_exact("Allow?")
     child.sendline("y")
     assert finish(child) == 0

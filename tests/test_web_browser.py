@@ -78,7 +78,7 @@ def test_the_first_chunk_is_on_the_page_while_the_server_holds_the_rest(page: An
     wait_reply(page, "and the rest.")
     page.wait_for_selector("#send:visible")
     assert "to first token" in last_reply(page).locator(".meta").inner_text()
-    assert page.locator(".msg.user").inner_text() == "Hello there"
+    assert page.locator(".msg.user .body").inner_text() == "Hello there"
     assert page.url.endswith("#c=1")
 
 
@@ -127,7 +127,7 @@ def test_reload_mid_reply_shows_what_was_saved_and_follows_the_stream(page: Any,
     wait_reply(page, "Saved so far.")
     page.reload()
     wait_reply(page, "Saved so far.")
-    assert page.locator(".msg.user").inner_text() == "A long question"
+    assert page.locator(".msg.user .body").inner_text() == "A long question"
     assert page.locator("#stop").is_visible()
     held.release.set()
     wait_reply(page, "Then the rest.")

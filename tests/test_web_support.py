@@ -7,6 +7,7 @@ A missing browser or Playwright fails the browser tests; it never skips them.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import select
@@ -42,18 +43,32 @@ class Served:
     port: int
     token: str
     process: subprocess.Popen[bytes]
+    page_key: str = ""  # the cookie's value, from opening the page with the token
+    session: str = ""  # what the page's call() sends in X-Chinwag-Session
 
     @property
     def cookie(self) -> str:
-        return f"chinwag_{self.port}={self.token}"
+        return f"chinwag_{self.port}={self.page_key}"
+
+    def open_as_the_page(self) -> None:
+        """What the page does on opening: GET /?token= (the cookie), then the
+        token exchanged for the session key."""
+        _, headers, _ = self.request("GET", f"/?token={self.token}", cookie=False)
+        self.page_key = headers["set-cookie"].split(";")[0].partition("=")[2]
+        status, _, body = self.request("POST", "/api/session", cookie=False,
+                                       headers={"X-Chinwag-Token": self.token})
+        # Refused, the key stays empty and every API request says so (401) in the test that makes it.
+        self.session = json.loads(body)["session"] if status == 200 else ""
 
     def request(self, method: str, path: str, headers: Mapping[str, str] | None = None,
                 body: bytes | None = None, cookie: bool = True, origin: bool | None = None) -> tuple[int, dict[str, str], bytes]:
-        """One raw request (http.client sends the headers we give, Host included)."""
+        """One raw request (http.client sends the headers we give, Host included);
+        `cookie`: with the page's credentials (the cookie and the session key)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         sent = {"Host": f"127.0.0.1:{self.port}"}
         if cookie:
             sent["Cookie"] = self.cookie
+            sent["X-Chinwag-Session"] = self.session
         if origin or (origin is None and method == "POST"):
             sent["Origin"] = self.base
         if body is not None:
@@ -74,8 +89,9 @@ class Served:
 
 @contextmanager
 def serve(env: Mapping[str, str], *extra: str, cwd: Path | None = None) -> Iterator[Served]:
-    """`chinwag serve --port N` with `env` (in `cwd`), up to its first line; stopped with Ctrl-C (SIGINT) after."""
-    port = free_port()
+    """`chinwag serve --port N` with `env` (in `cwd`), up to its first line; stopped with Ctrl-C (SIGINT) after.
+    A `--port` in `extra` is the one used (a restart on the same address)."""
+    port = int(extra[extra.index("--port") + 1]) if "--port" in extra else free_port()
     process = subprocess.Popen([CHINWAG, "serve", "--port", str(port), *extra], env=dict(env), cwd=cwd,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -83,7 +99,9 @@ def serve(env: Mapping[str, str], *extra: str, cwd: Path | None = None) -> Itera
         line = _read_line(process, 20)
         match = URL_LINE.search(line)
         assert match, f"unexpected first line {line!r}; stderr: {_stderr(process)}"
-        yield Served(match.group(1), f"http://127.0.0.1:{port}", port, match.group(3), process)
+        served = Served(match.group(1), f"http://127.0.0.1:{port}", port, match.group(3), process)
+        served.open_as_the_page()
+        yield served
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)

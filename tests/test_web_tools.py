@@ -101,7 +101,7 @@ def test_a_shell_call_asks_in_the_page_and_allow_runs_it_once(page: Any, fake: S
     send(page, "run it")
     box = page.locator(".approval")
     box.wait_for()
-    assert "echo ran >> marker.txt" in box.locator(".call").inner_text()
+    assert "echo ran >> marker.txt" in box.locator(".arg-value").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "tool-approval.png"))
     time.sleep(0.3)
     assert not (work / "marker.txt").exists()  # nothing runs before the answer
@@ -225,7 +225,7 @@ def test_a_dropped_file_that_is_not_an_image_is_refused_in_the_page(page: Any) -
 @pytest.mark.parametrize("path", ["/api/conversations/1/approve", "/api/attach?name=a.txt"])
 def test_approve_and_upload_refuse_without_token_forged_origin_or_get(served: Served, path: str) -> None:
     body = json.dumps({"id": 1, "answer": "yes"}).encode()
-    assert served.request("POST", path, body=body, cookie=False)[0] == 403
+    assert served.request("POST", path, body=body, cookie=False)[0] == 401  # no session key
     assert served.request("POST", path, body=body, headers={"Origin": "http://evil.example"})[0] == 403
     assert served.request("POST", path, body=body, headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
     assert served.request("GET", path)[0] == 405

@@ -132,8 +132,9 @@ def test_ctrl_c_stops_streaming_replies_and_exits_cleanly(served: Served, fake: 
 def test_the_bundled_model_chats_offline(tmp_path: Path) -> None:
     with serve(chinwag_env(tmp_path)) as served:  # no key, no base URL: the bundled model
         _, _, body = served.request("GET", "/api/models")
-        assert json.loads(body) == {"models": [{"spec": "local", "label": "bundled model (SmolLM2-135M, offline)"}],
-                                    "default": "local"}
+        assert json.loads(body)["models"] == [{"spec": "local", "label": "bundled model (SmolLM2-135M, offline)",
+                                               "group": "On this machine"}]
+        assert json.loads(body)["default"] == "local"
         status, evs, _ = post(served, "/api/chat", text="Say hello in five words.", model="local")
         assert status == 200
         assert evs[-1]["t"] == "end" and evs[-1]["status"] == "complete", evs[-1]
@@ -161,3 +162,45 @@ def test_stop_during_a_retry_back_off_sends_nothing_more(served: Served, fake: S
     assert any(e["t"] == "notice" and "retrying in 1 s" in e["text"] for e in evs)  # type: ignore[attr-defined]
     time.sleep(1.2)
     assert len(posts(fake)) == 1
+
+
+def test_rename_and_delete_over_the_api(served: Served, fake: ScriptedServer) -> None:
+    fake.enqueue(Reply(chunks=["Hi."]))
+    post(served, "/api/chat", text="first words")
+    status, _, body = post(served, "/api/conversations/1/rename", title="  A  new\n name ")
+    assert status == 200 and json.loads(body) == {"renamed": True}
+    _, _, listing = served.request("GET", "/api/conversations")
+    assert json.loads(listing)["conversations"][0]["title"] == "A new name"  # one line
+    assert post(served, "/api/conversations/1/rename", title=5)[0] == 400
+    assert post(served, "/api/conversations/99/rename", title="x")[0] == 404
+    assert post(served, "/api/conversations/99/delete")[0] == 404
+
+    held = Reply(chunks=["Streaming", " on"], hold_after=1)
+    fake.enqueue(held)
+    thread = threading.Thread(target=post, args=(served, "/api/conversations/1/send"), kwargs={"text": "more"})
+    thread.start()
+    deadline = time.monotonic() + 5
+    while len(posts(fake)) < 2 or not fake.requests[-1].text_sent_at:
+        assert time.monotonic() < deadline, "the second turn never reached the server"
+        time.sleep(0.01)
+    status, _, body = post(served, "/api/conversations/1/delete")
+    assert status == 409 and "stop it first" in json.loads(body)["error"]
+    post(served, "/api/conversations/1/stop")
+    thread.join(5)
+    status, _, body = post(served, "/api/conversations/1/delete")
+    assert status == 200 and json.loads(body) == {"deleted": True}
+    assert served.request("GET", "/api/conversations/1")[0] == 404
+
+
+def test_the_model_list_asks_no_server_until_the_picker_is_reached_for(served: Served, fake: ScriptedServer) -> None:
+    _, _, body = served.request("GET", "/api/models")
+    first = json.loads(body)
+    assert first["complete"] is False and "openai:llama3.2" not in [m["spec"] for m in first["models"]]
+    assert not [r for r in fake.requests if r.path.endswith("/models")]
+    _, _, body = served.request("GET", "/api/models?wait=1")
+    listed = json.loads(body)
+    assert listed["complete"] is True
+    assert {"spec": "openai:llama3.2", "label": "llama3.2 · OpenAI-compatible", "group": "OpenAI-compatible"} \
+        in listed["models"]
+    served.request("GET", "/api/models?wait=1")
+    assert len([r for r in fake.requests if r.path.endswith("/models")]) == 1  # kept, not asked again

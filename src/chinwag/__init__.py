@@ -16,7 +16,20 @@ __version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from chinwag.api import Chat
-    from chinwag.errors import ChinwagError, ConfigError, ProviderError, UsageError
+    from chinwag.errors import (
+        AuthError,
+        BadRequest,
+        ChinwagError,
+        ConfigError,
+        ConnectionFailed,
+        ContextOverflow,
+        LocalModelError,
+        Overloaded,
+        ProviderError,
+        RateLimited,
+        StreamInterrupted,
+        UsageError,
+    )
     from chinwag.events import Event, Notice, Retrying, Stop, TextDelta, Usage
     from chinwag.records import Message, Reply
 
@@ -24,6 +37,9 @@ _EXPORTS = {
     "Chat": "chinwag.api",
     "ChinwagError": "chinwag.errors", "ConfigError": "chinwag.errors",
     "ProviderError": "chinwag.errors", "UsageError": "chinwag.errors",
+    "AuthError": "chinwag.errors", "BadRequest": "chinwag.errors", "ConnectionFailed": "chinwag.errors",
+    "ContextOverflow": "chinwag.errors", "LocalModelError": "chinwag.errors", "Overloaded": "chinwag.errors",
+    "RateLimited": "chinwag.errors", "StreamInterrupted": "chinwag.errors",
     "Event": "chinwag.events", "Notice": "chinwag.events", "Retrying": "chinwag.events",
     "Stop": "chinwag.events", "TextDelta": "chinwag.events", "Usage": "chinwag.events",
     "Message": "chinwag.records", "Reply": "chinwag.records",

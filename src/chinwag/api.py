@@ -13,8 +13,24 @@ arguments on top. A Chat keeps the conversation, retries like the CLI
 (overloaded, rate limited, connection failures before the first text), saves
 to the same history as the CLI unless `save=False`, and runs the bundled
 model with no API key. A failed reply is not an exception: it comes back with
-`status` "error" or "interrupted" and `error` saying why, and what text did
-arrive is kept (and sent with the next question, as in the chat).
+`status` "error" or "interrupted", `error` saying why and `failure` the typed
+error, and what text did arrive is kept (and sent with the next question, as
+in the chat). `reply.raise_for_status()`, or `raise_errors=True`, raises that
+error instead. Every one is a `chinwag.ChinwagError`; the model's and the
+network's are `chinwag.ProviderError`s, of these classes (each importable
+from `chinwag`):
+
+    AuthError          401/403: the key was refused
+    RateLimited        429, after the retries
+    Overloaded         529/5xx, after the retries
+    ContextOverflow    the prompt does not fit the model, even after the
+                       history was halved as far as it goes (a BadRequest)
+    BadRequest         the server rejected the request (400/404/413/422)
+    ConnectionFailed   no connection, or no answer in time
+    StreamInterrupted  the reply stopped part-way (the text so far is kept)
+    LocalModelError    the bundled or local model could not run
+
+A reply the user stopped (Ctrl-C, closing a stream) raises nothing.
 
 One Chat is one conversation, so its turns take turns: a thread that asks
 while another thread's turn runs waits for it to end, then asks after it
@@ -86,33 +102,44 @@ class Chat:
         recorder = self._session.recorder
         return recorder.conversation_id if recorder is not None else None
 
-    def stream(self, text: str, attachments: Sequence[str | Path | Block] = ()) -> Iterator[Event]:
+    def stream(self, text: str, attachments: Sequence[str | Path | Block] = (), *,
+               raise_errors: bool = False) -> Iterator[Event]:
         """Ask `text` and yield the reply's events as they arrive: `TextDelta`
         (type "text"), `Usage`, `Stop`, and `Retrying` / `Notice` along the way.
         Stopping early (break, close) closes the connection and keeps the partial reply;
-        nothing is sent or saved until the first event is asked for. `attachments`
-        as for `ask`."""
+        nothing is sent or saved until the first event is asked for. A failure
+        ends the events quietly, unless `raise_errors`: then, after the events
+        that came, its typed error is raised (see the module docstring).
+        `attachments` as for `ask`."""
         blocks = self._blocks(attachments)
         with self._one_turn():
             yield from self._drive(self._session.begin(text, blocks))
+            if raise_errors and (last := self._session.last_reply) is not None:
+                last.raise_for_status()
 
-    def ask(self, text: str, attachments: Sequence[str | Path | Block] = ()) -> Reply:
+    def ask(self, text: str, attachments: Sequence[str | Path | Block] = (), *,
+            raise_errors: bool = False) -> Reply:
         """Ask `text` and return the whole reply. `attachments` go with it: paths,
         http(s) URLs (images, PDFs, text files, as `chinwag -a`) or blocks
-        (`chinwag.records.Image(...)`); one that cannot be sent raises UsageError."""
+        (`chinwag.records.Image(...)`); one that cannot be sent raises UsageError.
+        A reply that failed comes back with `status`, `error` and `failure` set;
+        with `raise_errors`, its error is raised instead (as `reply.raise_for_status()`
+        would), after the reply is kept in the conversation."""
         blocks = self._blocks(attachments)
         with self._one_turn():
-            return self._consume(self._session.begin(text, blocks))
+            return self._consume(self._session.begin(text, blocks), raise_errors)
 
-    def retry(self) -> Reply:
-        """Drop the last reply and ask again (or the question last cancelled before a reply)."""
+    def retry(self, *, raise_errors: bool = False) -> Reply:
+        """Drop the last reply and ask again (or the question last cancelled
+        before a reply). `raise_errors` as for `ask`."""
         with self._one_turn():
-            return self._consume(self._session.begin_retry())
+            return self._consume(self._session.begin_retry(), raise_errors)
 
-    def continue_reply(self) -> Reply:
-        """Resume an interrupted reply where the provider can (Anthropic prefill)."""
+    def continue_reply(self, *, raise_errors: bool = False) -> Reply:
+        """Resume an interrupted reply where the provider can (Anthropic prefill).
+        `raise_errors` as for `ask`."""
         with self._one_turn():
-            return self._consume(self._session.begin_continue())
+            return self._consume(self._session.begin_continue(), raise_errors)
 
     def close(self) -> None:
         """Close connections, the local model's process and the history database."""
@@ -146,11 +173,13 @@ class Chat:
         provider = self._session.provider.name
         return tuple(load(str(a), provider).block if isinstance(a, (str, Path)) else a for a in attachments)
 
-    def _consume(self, turn: SessionTurn) -> Reply:
+    def _consume(self, turn: SessionTurn, raise_errors: bool) -> Reply:
         for _ in self._drive(turn):
             pass
         last = self._session.last_reply
         assert last is not None
+        if raise_errors:
+            last.raise_for_status()
         return last
 
     @staticmethod

@@ -7,8 +7,9 @@ room for the reply fits. The system prompt and the latest user message are
 never left out. The store keeps everything; only the request is shortened.
 
 Servers whose window we cannot know (an OpenAI-compatible server running
-any model) tell us when a prompt is too long: `is_context_overflow`
-recognises those errors, and the session then retries with half the turns.
+any model) tell us when a prompt is too long: the provider raises
+`ContextOverflow`, and the session then retries with half the turns
+(`drop_half`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,6 @@ CHARS_PER_TOKEN = 3.0  # conservative for English and code (real: ~3.5-4); CJK i
 PDF_PAGE_TOKENS = 3000  # a page's text (~1,500-3,000 tokens) and its image (~1,600), high
 PDF_BYTES_PER_PAGE = 20_000  # when the page objects cannot be counted (compressed object streams)
 _PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
-
-_OVERFLOW = re.compile(
-    r"context[ _-]?length|context window|maximum context|too many tokens|prompt is too long"
-    r"|exceeds? (the )?(available )?context|input is too long|reduce the length",
-    re.IGNORECASE,
-)
 
 
 def estimate_tokens(text: str) -> int:
@@ -85,7 +80,3 @@ def drop_half(messages: Sequence[Message]) -> tuple[list[Message], int]:
     while start < len(messages) - 1 and messages[start].role != "user":
         start += 1
     return list(messages[start:]), start
-
-
-def is_context_overflow(error: str | None) -> bool:
-    return bool(error) and bool(_OVERFLOW.search(error or ""))

@@ -3,9 +3,12 @@
     ChinwagError                 exit 1 unless a subclass says otherwise
     ├── UsageError               exit 2: bad flags, empty prompt, unknown model
     ├── ConfigError              exit 2: unreadable config, missing key
+    ├── FetchFailed              exit 1: a URL to attach could not be fetched
     └── ProviderError            exit 1: the model or the network failed
         ├── AuthError            401/403: the key was refused
         ├── BadRequest           400/404/413/422: the server rejected the request
+        │   └── ContextOverflow  the prompt is longer than the model takes (the
+        │                        server or the local model said so)
         ├── RateLimited          429 after the retries ran out
         ├── Overloaded           529/5xx after the retries ran out
         ├── ConnectionFailed     could not connect, or timed out before a reply
@@ -13,8 +16,11 @@
         │                        no end-of-message marker, malformed data)
         └── LocalModelError      the bundled/local model could not run
 
-Each message is one sentence the user can act on. `cli.py` prints
+Each message is one sentence the user can act on. The CLI prints
 `chinwag: <message>` and exits with `exit_code`; nothing else is caught there.
+A failed reply keeps its error object (`Reply.failure`), so the session and
+Python API callers decide by class, never by the message's words: the
+session answers a `ContextOverflow` by sending half the history again.
 
 A `ProviderError` also carries, set where it is made (constructor keywords):
 `reason`, a short phrase for one-line notices ("overloaded (529)",
@@ -41,6 +47,10 @@ class UsageError(ChinwagError):
 
 class ConfigError(ChinwagError):
     exit_code = 2
+
+
+class FetchFailed(ChinwagError):
+    """The network failed fetching a URL to attach (not the user's mistake: exit 1)."""
 
 
 class ProviderError(ChinwagError):
@@ -70,6 +80,14 @@ class AuthError(ProviderError):
 
 class BadRequest(ProviderError):
     default_reason = "request rejected"
+
+
+class ContextOverflow(BadRequest):
+    """The prompt does not fit the model's context window. Each provider
+    decides this where it reads the server's answer (an error code or type,
+    or the words a server without one uses); nothing downstream reads text."""
+
+    default_reason = "prompt too long"
 
 
 class RateLimited(ProviderError):

@@ -91,6 +91,16 @@ class ToolCallReady:
 
 
 @dataclass(frozen=True)
+class ToolRunning:
+    """An approved call starts running (after its question, if it had one).
+    Not from providers: the tool loop adds it, so a view can show that it runs."""
+
+    call_id: str
+    name: str
+    type: Literal["tool_running"] = field(default="tool_running", init=False)
+
+
+@dataclass(frozen=True)
 class ToolResultReady:
     """A tool ran (or was refused): the result that goes back to the model. Not
     from providers: the tool loop adds it. `summary` is the one line shown."""
@@ -113,7 +123,7 @@ class Notice:
 
 
 Event = Union[TextDelta, Usage, Stop, Retrying, Notice, ThinkingDelta, ToolCallStart, ToolInputDelta,
-              ToolCallReady, ToolResultReady]
+              ToolCallReady, ToolRunning, ToolResultReady]
 
 
 def to_json(event: Event) -> dict[str, object]:

@@ -15,14 +15,27 @@ command are `allowed()` too, so the only presses held back are those in the
 instant between Enter and the turn starting (they stop the reply, and the
 message is still recorded) and those while a turn is being recorded.
 
+The end of the process is guarded the same way. SIGHUP (the terminal was
+closed) and SIGTERM become `Ending`, raised where KeyboardInterrupt would be
+(at once in an `allowed()` section, else at the next one, or when the guard
+is left): the turn unwinds as for Ctrl-C, so the reply shown is saved, a
+running tool's process group is killed, and the caller closes the tools, the
+model and the history before exiting 129 (143). After a hang-up the terminal
+is gone (writes to it fail with EIO): stdin, stdout and stderr are pointed
+at /dev/null first, so nothing on the way out fails for want of a screen.
+A program started with SIGHUP ignored (nohup) keeps ignoring it.
+
 Signal handlers belong to the main thread; elsewhere (the Python API used
 from a worker thread) both context managers do nothing.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import sys
+import termios
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,11 +43,28 @@ from types import FrameType
 from typing import Any
 
 
+END_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+class Ending(BaseException):
+    """The process was told to end: the terminal hung up (SIGHUP) or SIGTERM.
+    Not a KeyboardInterrupt: nothing that cancels a reply and carries on may catch it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
 class InterruptGuard:
     def __init__(self) -> None:
         self._allowed = False
         self._pending = False
         self._depth = 0
+        self.ending: Ending | None = None  # set once SIGHUP or SIGTERM came
 
     @contextmanager
     def guarded(self) -> Iterator[None]:
@@ -57,20 +87,30 @@ class InterruptGuard:
         self._pending = False
         self._depth = 1
         signal.signal(signal.SIGINT, self._on_sigint)
+        ends = [sig for sig in END_SIGNALS if signal.getsignal(sig) is signal.SIG_DFL]
+        for sig in ends:
+            signal.signal(sig, self._on_end)
         unraisable, sys.unraisablehook = sys.unraisablehook, self._unraisable_hook(sys.unraisablehook)
         try:
             yield
         finally:
             sys.unraisablehook = unraisable
             signal.signal(signal.SIGINT, previous)
+            if self.ending is None:  # else they stay ignored: the process is on its way out
+                for sig in ends:
+                    signal.signal(sig, signal.SIG_DFL)
             self._depth = 0
             self._allowed = False
+            if self.ending is not None:
+                raise self.ending  # (the same object, if it is what is propagating)
 
     @contextmanager
     def allowed(self) -> Iterator[None]:
         """Ctrl-C raises KeyboardInterrupt in here: at once if it came earlier in the turn."""
         self._allowed = True
         try:
+            if self.ending is not None:
+                raise self.ending
             if self._pending:
                 self._pending = False
                 raise KeyboardInterrupt
@@ -91,6 +131,8 @@ class InterruptGuard:
         say) cannot propagate: Python would print it as "Exception ignored ...
         Traceback" and lose it. Keep it for the next `allowed()` instead."""
         def hook(unraisable: Any) -> object:
+            if isinstance(unraisable.exc_value, Ending):
+                return None  # kept in `ending`: the next `allowed()` raises it again
             if isinstance(unraisable.exc_value, KeyboardInterrupt):
                 self._pending = True
                 return None
@@ -98,8 +140,42 @@ class InterruptGuard:
 
         return hook
 
+    def _on_end(self, signum: int, frame: FrameType | None) -> None:
+        if self.ending is not None:
+            return  # a second signal: already on the way out
+        for sig in END_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        if signum == signal.SIGHUP:
+            detach_from_terminal()
+        self.ending = Ending(signum)
+        if self._allowed:
+            self._allowed = False
+            raise self.ending
+
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self._allowed:
             self._allowed = False  # one press, one KeyboardInterrupt
             raise KeyboardInterrupt
         self._pending = True
+
+
+def detach_from_terminal() -> None:
+    """Point stdin, stdout and stderr that are (or were) a terminal at /dev/null:
+    reads end, writes go nowhere instead of failing with EIO."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in (0, 1, 2):
+            if _is_terminal(fd):
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _is_terminal(fd: int) -> bool:
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as exc:
+        return bool(exc.args[0] == errno.EIO)  # a terminal that has hung up
+    except OSError:
+        return False
+    return True

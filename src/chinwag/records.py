@@ -1,10 +1,11 @@
 """The records every layer shares: messages and their content blocks,
 requests, tools, context windows, replies.
 
-This module (with `events.py`) sits at the bottom of chinwag: it imports
-nothing of chinwag, and everything else may import it. Providers receive a
-`ChatRequest` and yield events; the turn folds those events into a `Reply`
-snapshot; sinks and the store read the snapshot.
+This module (with `events.py` and `errors.py`) sits at the bottom of
+chinwag: it imports nothing of chinwag at run time, and everything else may
+import it. Providers receive a `ChatRequest` and yield events; the turn
+folds those events into a `Reply` snapshot; sinks and the store read the
+snapshot.
 
 A message is a list of content blocks: text, thinking, a tool call, a tool
 result. `Message.content` is always the message's text (its text blocks
@@ -18,7 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+if TYPE_CHECKING:
+    from chinwag.errors import ChinwagError
 
 Role = Literal["user", "assistant"]
 Status = Literal["streaming", "complete", "interrupted", "error"]
@@ -188,7 +192,13 @@ class Window:
 
 @dataclass(frozen=True)
 class Reply:
-    """What the assistant said so far, and how it went."""
+    """What the assistant said so far, and how it went.
+
+    A reply that failed keeps the error that ended it in `failure` (an
+    AuthError, Overloaded, ContextOverflow... from `chinwag.errors`), and
+    `error` is that error's message, kept in step here and nowhere else. A
+    reply the user stopped has `error` ("stopped") and no failure; so has a
+    reply rebuilt from saved text, which never had the object."""
 
     text: str = ""
     status: Status = "streaming"
@@ -197,10 +207,26 @@ class Reply:
     stop_reason: str | None = None
     ttft: float | None = None  # seconds from sending to the first text
     duration: float | None = None
-    error: str | None = None  # one line, when status is interrupted or error
+    error: str | None = None  # one line, when status is interrupted or error (the failure's message)
     cancelled: bool = False  # the user pressed Ctrl-C
     withdrawn: bool = False  # cancelled before any reply: the question is kept aside, not sent again
     blocks: tuple[Block, ...] = ()  # thinking, text and tool calls in order; empty when text alone
+    failure: ChinwagError | None = field(default=None, compare=False)  # why it failed, typed
+
+    def __post_init__(self) -> None:
+        if self.failure is not None:  # the one place `error` follows the failure
+            object.__setattr__(self, "error", self.failure.message)
+
+    def raise_for_status(self) -> None:
+        """Raise the error that made this reply fail; nothing for a complete
+        reply, or one the user stopped. A failed reply without its error
+        object (rebuilt from saved text) raises a ChinwagError with its text."""
+        if self.failure is not None:
+            raise self.failure
+        if self.status in ("error", "interrupted") and not self.cancelled:
+            from chinwag.errors import ChinwagError
+
+            raise ChinwagError(self.error or f"the reply ended with status {self.status}.")
 
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:

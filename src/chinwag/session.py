@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from chinwag.config import Settings
-from chinwag.context import drop_half, fit, is_context_overflow
+from chinwag.context import drop_half, fit
 from chinwag.conversation import Conversation
-from chinwag.errors import ChinwagError, UsageError
+from chinwag.errors import ChinwagError, ContextOverflow, UsageError
 from chinwag.events import Event, Notice
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
@@ -289,7 +289,7 @@ class SessionTurn:
                 yield event
             reply = self._attempt.reply
             # A server we could not measure says the prompt is too long: halve the history, ask again.
-            if reply.text or not is_context_overflow(reply.error) or len(self._sent) < 2:
+            if reply.text or not isinstance(reply.failure, ContextOverflow) or len(self._sent) < 2:
                 return
             self._end_savers()
             messages = session.left_out(*drop_half(self._sent))

@@ -12,11 +12,21 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from chinwag.events import Event, Notice, Retrying, TextDelta, ThinkingDelta, ToolCallReady, ToolResultReady, to_json
+from chinwag.events import (
+    Event,
+    Notice,
+    Retrying,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallReady,
+    ToolResultReady,
+    ToolRunning,
+    to_json,
+)
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
-from chinwag.render.spinner import Spinner
+from chinwag.render.spinner import Spinner, running
 from chinwag.render.terminal import MarkdownView
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -68,10 +78,13 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
     one-shot use only the error line, since the exit status says the rest."""
     if reply.withdrawn:
         return ("↳ cancelled before a reply; not sent again · /retry asks it again" if interactive else None), None
+    # /continue resumes partial text; a reply stopped at its tool calls (at a question,
+    # or while one ran) or before any text has none, so only /retry is offered then.
+    resume = ", /continue to resume" if reply.text.strip() and not reply.tool_calls else ""
     if reply.cancelled:
-        return ("↳ stopped; /retry to ask again, /continue to resume" if interactive else None), None
+        return (f"↳ stopped; /retry to ask again{resume}" if interactive else None), None
     if reply.status == "interrupted":
-        hint = "↳ (interrupted) /retry to ask again, /continue to resume" if interactive else None
+        hint = f"↳ (interrupted) /retry to ask again{resume}" if interactive else None
         return hint, f"reply interrupted: {reply.error}"
     if reply.status == "error":
         return ("↳ /retry to send it again" if interactive else None), reply.error
@@ -100,6 +113,7 @@ class TerminalSink:
         self._text_started = False
         self._label_shown = False
         self._thinking: StreamSanitizer | None = None  # set while thinking text is being shown
+        self._unanswered: set[str] = set()  # calls of this reply still without a result
 
     def on_start(self) -> None:
         if isinstance(self.renderer, MarkdownView):
@@ -118,9 +132,15 @@ class TerminalSink:
             self._show_thinking(event.text)
         elif isinstance(event, ToolCallReady):
             self._tool_line(f"⚙ {call_line(event.name, event.input)}")
+            self._unanswered.add(event.id)
+        elif isinstance(event, ToolRunning):
+            self._tool_running(event.name)
         elif isinstance(event, ToolResultReady):
             self._tool_line(f"↳ {sanitize(event.summary)}")
-            if self.spinner_out is not None:  # the model's next round is on its way
+            self._unanswered.discard(event.call_id)
+            # Only once every call has its result is the model's next round on its way:
+            # before that, the next call's question may be on screen, and a spinner would erase it.
+            if self.spinner_out is not None and not self._unanswered:
                 self.spinner = Spinner(self.spinner_out, "")
                 self.spinner.start()
         elif isinstance(event, Retrying):
@@ -180,6 +200,17 @@ class TerminalSink:
         where = self.out if self.interactive else self.err
         where.write(self._dim(line) + "\n")
         where.flush()
+
+    def _tool_running(self, name: str) -> None:
+        """"⚙ shell … running 3 s", counting in place on a terminal; one plain line elsewhere."""
+        name = one_line(name)
+        name = name if len(name) <= 40 else name[:39] + "…"
+        if self.spinner_out is not None and self.spinner_out is (self.out if self.interactive else self.err):
+            self._stop_spinner()
+            self.spinner = Spinner(self.spinner_out, "", running(name))
+            self.spinner.start()
+        else:
+            self._tool_line(f"⚙ {name} … running")
 
     def _finish_text(self) -> None:
         """End the text so far (a tool call or thinking comes between); later text starts afresh."""

@@ -55,6 +55,10 @@ __all__ = ["CANCELLED_QUESTION", "MARK_END", "MARK_START", "TITLE_WIDTH", "Conve
 ROLES = ("user", "assistant")
 STATUSES = ("streaming", "complete", "interrupted", "error")
 BUSY_TIMEOUT_S = 10.0
+# A search's cost grows much faster than its words (measured: 100 common words
+# 0.4 s, 1,000 words 20 s), and it holds the reader others wait on.
+MAX_SEARCH_WORDS = 32
+SEARCH_SECONDS = 2.0
 
 
 
@@ -197,6 +201,12 @@ class Store:
             cur = conn.execute("DELETE FROM conversations WHERE id = ?", (cid,))
         return cur.rowcount > 0
 
+    def rename_conversation(self, cid: int, title: str | None) -> bool:
+        """Give a conversation a title (None: its first message's line again). False if there was none."""
+        with self._transaction() as conn:
+            cur = conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title or None, cid))
+        return cur.rowcount > 0
+
     def messages(self, cid: int) -> list[StoredMessage]:
         rows = self._query(f"SELECT {MESSAGE_COLUMNS} FROM messages"
                            " WHERE conversation_id = ? ORDER BY id", (cid,))
@@ -290,25 +300,56 @@ class Store:
 
     def conversation(self, cid: int) -> ConversationSummary | None:
         rows = self._query(SUMMARY_SELECT + " WHERE c.id = ?", (cid,))
-        return summary_of(rows[0]) if rows else None
+        return self._titled([summary_of(rows[0])])[0] if rows else None
 
     def list_conversations(self, limit: int = 20) -> list[ConversationSummary]:
         """The most recently active conversations first."""
         rows = self._query(SUMMARY_SELECT + " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
                            (limit,))
-        return [summary_of(row) for row in rows]
+        return self._titled([summary_of(row) for row in rows])
 
-    def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+    def _titled(self, summaries: list[ConversationSummary]) -> list[ConversationSummary]:
+        """`summaries` with the titles the user gave (`rename_conversation`), where there are some."""
+        if not summaries:
+            return summaries
+        ids = [s.id for s in summaries]
+        named = dict(self._query("SELECT id, title FROM conversations WHERE title IS NOT NULL"
+                                 f" AND id IN ({', '.join('?' * len(ids))})", ids))
+        return [replace(s, title=title_of(named[s.id])) if s.id in named else s for s in summaries]
+
+    def search(self, text: str, limit: int = 20, seconds: float = SEARCH_SECONDS) -> list[SearchHit]:
         """Messages containing every word of `text` (stemmed, case- and accent-
-        insensitive), newest first. Replies still streaming are not indexed."""
+        insensitive), newest first. Replies still streaming are not indexed.
+
+        At most MAX_SEARCH_WORDS words, and stopped after `seconds` (SQLite's
+        progress handler), each a UsageError saying what to change."""
+        if (words := len(text.split())) > MAX_SEARCH_WORDS:
+            raise UsageError(f"a search can have at most {MAX_SEARCH_WORDS} words; this one has {words:,}.")
         if not (query := fts_query(text)):
             return []
-        rows = self._query(
-            "SELECT m.conversation_id, m.id, m.role,"
-            " snippet(messages_fts, 0, ?, ?, '…', 12), m.created_at"
-            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-            " WHERE messages_fts MATCH ? ORDER BY messages_fts.rowid DESC LIMIT ?",
-            (MARK_START, MARK_END, query, limit))
+        deadline = time.monotonic() + seconds
+        stopped = False
+
+        def too_long() -> bool:
+            nonlocal stopped
+            stopped = time.monotonic() > deadline
+            return stopped
+
+        self._conn.set_progress_handler(too_long, 1000)  # called every 1,000 SQLite VM steps
+        try:
+            rows = self._query(
+                "SELECT m.conversation_id, m.id, m.role,"
+                " snippet(messages_fts, 0, ?, ?, '…', 12), m.created_at"
+                " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+                " WHERE messages_fts MATCH ? ORDER BY messages_fts.rowid DESC LIMIT ?",
+                (MARK_START, MARK_END, query, limit))
+        except StorageError:
+            if stopped:
+                raise UsageError(f"the search took over {seconds:g} s and was stopped; "
+                                 "search for fewer or rarer words.") from None
+            raise
+        finally:
+            self._conn.set_progress_handler(None, 0)
         return [SearchHit(*row) for row in rows]
 
     def _insert_message(self, cid: int, role: str, content: str, status: str,

@@ -87,6 +87,10 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m005_system_prompt_per_turn", (
         "ALTER TABLE messages ADD COLUMN system TEXT",
     )),
+    # A title the user gave (the page's Rename); NULL: titled from the first question.
+    ("m006_conversation_titles", (
+        "ALTER TABLE conversations ADD COLUMN title TEXT",
+    )),
 )
 
 MESSAGE_COLUMNS = (

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from chinwag.config import ToolSettings
-from chinwag.events import Event, ToolResultReady
+from chinwag.events import Event, ToolResultReady, ToolRunning
 from chinwag.records import ToolCall, ToolResult, ToolSpec, ToolStatus
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ class ToolUse:
                 refused = refusal(call, decision)
                 result, summary = ToolResult(call.id, refused.content, "denied"), refused.summary
             else:
+                yield ToolRunning(call.id, call.name)  # before it is saved as started: stopped here, it never ran
                 if record is not None:
                     record.tool_started(call)
                 try:
@@ -106,7 +107,8 @@ class ToolUse:
             yield ToolResultReady(call.id, call.name, result.content, result.status, summary)
 
     def describe(self) -> list[str]:
-        return self.toolbox.describe()
+        """/tools: each tool and how it is approved now, [a]lways answers included."""
+        return self.toolbox.describe(self.approvals.allowed_now())
 
     def take_notices(self) -> list[str]:
         return self.toolbox.take_notices()

@@ -28,6 +28,7 @@ from chinwag.events import (
     ToolCallStart,
     ToolInputDelta,
     ToolResultReady,
+    ToolRunning,
     Usage,
 )
 from chinwag.interrupts import InterruptGuard
@@ -77,7 +78,7 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
         return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens)
     if isinstance(event, Stop):
         return replace(reply, stop_reason=event.reason)
-    if isinstance(event, (Retrying, Notice, ToolCallStart, ToolInputDelta, ToolResultReady)):
+    if isinstance(event, (Retrying, Notice, ToolCallStart, ToolInputDelta, ToolRunning, ToolResultReady)):
         return reply
     raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
 
@@ -90,7 +91,8 @@ def _mixed(reply: Reply) -> tuple[Block, ...]:
 class Turn:
     """One request and its reply. Iterating yields the events and keeps
     `reply` up to date; a provider failure ends the iteration and lands in
-    `reply.status` and `reply.error`, never as an exception. `prepare` builds
+    `reply.status` and `reply.failure` (the typed error; `reply.error` its
+    message), never as an exception. `prepare` builds
     the request (fitting the history may load a model: it belongs to the turn),
     and `notices` says what preparing it told the user (history left out)."""
 
@@ -112,7 +114,7 @@ class Turn:
             self.reply = replace(self.reply, status="complete")
         except ChinwagError as exc:
             self.reply = replace(self.reply, status="interrupted" if self.reply.text else "error",
-                                 error=exc.message)
+                                 failure=exc)
         finally:
             self.close()
 

@@ -150,7 +150,9 @@ def _error(reply: Reply, default_type: str) -> dict[str, str]:
     return {"type": kind, "message": reply.error_message or ERROR_MESSAGES.get(kind, kind)}
 
 
-def error_body(reply: Reply) -> dict[str, Any]:
+def error_body(reply: Reply) -> Any:
+    if reply.error_json is not None:
+        return reply.error_json
     default = ERROR_TYPES.get(reply.status, "api_error" if reply.status >= 500 else "invalid_request_error")
     return {"type": "error", "error": _error(reply, default)}
 

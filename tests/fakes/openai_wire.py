@@ -121,11 +121,13 @@ def _error(reply: Reply, kind: str, code: str | None, message: str) -> dict[str,
         "message": reply.error_message or message,
         "type": reply.error_type or kind,
         "param": None,
-        "code": code,
+        "code": reply.error_code or code,
     }
 
 
-def error_body(reply: Reply) -> dict[str, Any]:
+def error_body(reply: Reply) -> Any:
+    if reply.error_json is not None:
+        return reply.error_json
     generic = ("server_error" if reply.status >= 500 else "invalid_request_error", None, "Error")
     return {"error": _error(reply, *ERRORS.get(reply.status, generic))}
 

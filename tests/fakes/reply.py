@@ -32,6 +32,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     error_type: str | None = None  # None: the API's usual type for `status`
     error_message: str | None = None
+    error_code: str | None = None  # OpenAI wire: the error's `code` (None: the usual one for `status`)
+    error_json: Any = None  # an error status's whole JSON body, as a server of another shape sends it
 
     delay_first_byte: float = 0.0  # seconds before the status line
     chunk_delay: float = 0.0  # seconds between text events

@@ -9,8 +9,10 @@ the name: a `.png` that is not an image is refused, and `-` (stdin) works.
 Each provider's limits are honoured here, before anything is sent: an image
 over them is downscaled with Pillow to the provider's recommended size, and
 the line says so; nothing is dropped silently. A model known to read text only
-(the bundled one) refuses images and PDFs (`check`). Everything refused is one
-`UsageError` line, and nothing is sent. Pillow and pypdf are imported only when
+(the bundled one) refuses images and PDFs (`check`). Reading is bounded by the
+bytes read and takes regular files only (`reading.py`). Everything refused is
+one `UsageError` line, and nothing is sent; a URL the network failed to fetch is
+a `FetchFailed` (exit 1); an empty source is `NothingToAttach`. Pillow and pypdf are imported only when
 an image or a PDF's text needs them; nothing here is imported before `You:`.
 """
 
@@ -19,9 +21,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
+from chinwag.attach.reading import read_path, read_stream, size_text
 from chinwag.errors import UsageError
 from chinwag.records import Block, Document, Image, Text
 
@@ -47,6 +49,10 @@ LIMITS = {
     "anthropic": Limits(1568, 8000, 5 * 1024 * 1024),
     "openai": Limits(2048, 2048, 20 * 1024 * 1024),  # and any OpenAI-compatible server
 }
+
+
+class NothingToAttach(UsageError):
+    """The source was empty: nothing is attached (the one-shot says so and goes on)."""
 
 
 @dataclass(frozen=True)
@@ -109,14 +115,6 @@ def sniff(data: bytes) -> str | None:
     if head.startswith((b"II*\x00", b"MM\x00*")):
         return "image/tiff"
     return None
-
-
-def size_text(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n / 1024 / 1024:.1f} MB"
 
 
 def describe(block: Block) -> str:
@@ -184,36 +182,21 @@ def _read(spec: str, stdin: BinaryIO | None) -> tuple[str, bytes, str]:
     if spec == "-":
         import sys
 
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        data = stream.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            raise UsageError(f"standard input is over {size_text(MAX_BYTES)}, the most chinwag attaches.")
-        return "stdin", data, ""
+        data = read_stream(stdin if stdin is not None else sys.stdin.buffer, MAX_BYTES)
+        return "stdin", _not_empty("standard input", data), ""
     if re.match(r"https?://", spec, re.IGNORECASE):
         from chinwag.attach.url import fetch
 
-        return fetch(spec, MAX_BYTES, URL_TIMEOUT)
-    return _read_file(spec)
+        name, data, declared = fetch(spec, MAX_BYTES, URL_TIMEOUT)
+        return name, _not_empty(spec, data), declared
+    path, data = read_path(spec, MAX_BYTES, "cannot attach", "attaches")
+    return path.name, _not_empty(spec, data), ""
 
 
-def _read_file(spec: str) -> tuple[str, bytes, str]:
-    try:
-        path = Path(spec).expanduser()
-        if path.is_dir():
-            raise UsageError(f"{spec} is a directory; attach the files in it one by one"
-                             f" (e.g. -a {spec.rstrip('/')}/FILE), or pack it with zip or tar first.")
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise UsageError(f"{spec} is {size_text(size)}; chinwag attaches files up to {size_text(MAX_BYTES)}.")
-        with path.open("rb") as file:
-            data = file.read()  # sized from the open file: one buffer, no over-allocation
-    except FileNotFoundError:
-        raise UsageError(f"cannot attach {spec}: no such file.") from None
-    except (OSError, RuntimeError, ValueError) as exc:  # permission, a NUL in the name, ~nobody
-        raise UsageError(f"cannot attach {spec}: {str(getattr(exc, 'strerror', None) or exc).rstrip('.')}.") from None
-    if len(data) > MAX_BYTES:
-        raise UsageError(f"{spec} is over {size_text(MAX_BYTES)}, the most chinwag attaches.")
-    return path.name, data, ""
+def _not_empty(what: str, data: bytes) -> bytes:
+    if not data:
+        raise NothingToAttach(f"{what} is empty; nothing attached.")
+    return data
 
 
 # -- making blocks -----------------------------------------------------------
@@ -227,9 +210,12 @@ def _image(name: str, data: bytes, media: str, provider: str) -> Attachment:
     check((Image(media, b"", name),), provider)
     from chinwag.attach.image import fit_image
 
-    fitted, media, before, after = fit_image(name, data, media, LIMITS.get(provider, LIMITS["openai"]))
-    note = f"downscaled from {before[0]}×{before[1]} for {provider}" if before != after else ""
-    return Attachment(Image(media, fitted, name), _line(name, media, size=len(fitted), pixels=after, note=note))
+    fitted = fit_image(name, data, media, LIMITS.get(provider, LIMITS["openai"]))
+    notes = ["turned upright (EXIF)"] if fitted.turned else []
+    if fitted.before != fitted.after:
+        notes.append(f"downscaled from {fitted.before[0]}×{fitted.before[1]} for {provider}")
+    return Attachment(Image(fitted.media, fitted.data, name),
+                      _line(name, fitted.media, size=len(fitted.data), pixels=fitted.after, note=" · ".join(notes)))
 
 
 def _pdf_text(name: str, data: bytes) -> Attachment:
@@ -251,15 +237,39 @@ def _pdf_text(name: str, data: bytes) -> Attachment:
 
 
 def _text(name: str, data: bytes) -> Attachment:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{name} is binary, not text, image or PDF; chinwag cannot send it.") from None
-    if "\x00" in text:
+    decoded = decode_text(data)
+    if decoded is None:
         raise UsageError(f"{name} is binary, not text, image or PDF; chinwag cannot send it.")
+    text, encoding = decoded
     lines = text.count("\n") + (not text.endswith("\n") and bool(text))
-    return Attachment(_fenced(name, text), _line(name, "text/plain", size=len(data),
-                                                 note=f"{lines} line{'s' * (lines != 1)}"))
+    note = f"{lines} line{'s' * (lines != 1)}" + ("" if encoding == "UTF-8" else f" · decoded from {encoding}")
+    return Attachment(_fenced(name, text), _line(name, "text/plain", size=len(data), note=note))
+
+
+_C1 = bytes(range(0x80, 0xA0))  # never text in Latin-1; printable punctuation in Windows-1252
+_CONTROLS = bytes(b for b in range(0x20) if b not in b"\t\n\r\f\x1b") + b"\x7f"
+
+
+def decode_text(data: bytes) -> tuple[str, str] | None:
+    """(the text, the encoding it was in) or None for binary. UTF-8 when it is valid
+    UTF-8; else the 8-bit encodings text files still come in: Latin-1 (ISO 8859-1),
+    or Windows-1252 when it uses that one's punctuation (bytes 0x80-0x9F). Binary
+    is a NUL anywhere, or control characters in more than 1 % of the bytes."""
+    if b"\x00" in data:
+        return None
+    try:
+        text, encoding = data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        if len(data.translate(None, _C1)) == len(data):
+            text, encoding = data.decode("latin-1"), "Latin-1"
+        else:
+            try:
+                text, encoding = data.decode("cp1252"), "Windows-1252"
+            except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D are undefined there
+                return None
+        if (len(data) - len(data.translate(None, _CONTROLS))) * 100 > len(data):
+            return None
+    return text, encoding
 
 
 def _fenced(name: str, text: str) -> Text:

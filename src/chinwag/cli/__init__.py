@@ -1,6 +1,7 @@
 """Command line entry point: parse, resolve settings, build a session, dispatch.
 
-Catches only ChinwagError (one line, its exit code) and KeyboardInterrupt (130).
+Catches only ChinwagError (one line, its exit code), KeyboardInterrupt (130)
+and Ending (SIGHUP 129, SIGTERM 143: see interrupts.py).
 Nothing slow is imported here: `--help` and `--version` import no HTTP, no
 model, no terminal library.
 """
@@ -16,6 +17,7 @@ from typing import Any, NoReturn, TextIO, cast
 
 from chinwag import __version__
 from chinwag.errors import ChinwagError, UsageError
+from chinwag.interrupts import Ending
 
 EXAMPLES = """\
 examples:
@@ -102,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return 130
+    except Ending as exc:  # the chat has unwound: what was shown is saved, tools and model closed
+        return exc.exit_code
     except BrokenPipeError:
         return _reader_left()
 
@@ -169,9 +173,7 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         repl = Repl(session, color=color, quiet=args.quiet, environ=environ, markdown=markdown, flags=flags,
                     history_file=data_dir(environ) / "input_history" if settings.save else None)
         if attach:  # for the first message
-            from chinwag.attach import load
-
-            repl.pending = [load(spec, settings.provider, as_text=args.as_text) for spec in attach]
+            repl.pending = _load_all(attach, settings.provider, args.as_text)
         return repl.run()
     finally:
         session.close()
@@ -183,15 +185,33 @@ def _attachments(specs: list[str], provider: str, as_text: bool) -> tuple[Any, .
     """Each -a, read and checked before anything is sent; its 📎 line on stderr."""
     if not specs:
         return ()
-    from chinwag.attach import load
     from chinwag.render.sanitize import sanitize
 
-    loaded = [load(spec, provider, as_text=as_text) for spec in specs]
+    loaded = _load_all(specs, provider, as_text)
     dim = sys.stderr.isatty() and "NO_COLOR" not in os.environ
     for attachment in loaded:
         line = sanitize(attachment.line)
         sys.stderr.write(f"\x1b[2m{line}\x1b[0m\n" if dim else f"{line}\n")
     return tuple(a.block for a in loaded)
+
+
+def _load_all(specs: list[str], provider: str, as_text: bool) -> list[Any]:
+    """Each -a loaded; an empty one (stdin with nothing on it) is left out, and said so.
+    `-a -` on a terminal says what it waits for."""
+    from chinwag.attach import NothingToAttach, load
+    from chinwag.render.sanitize import sanitize
+
+    loaded = []
+    for spec in specs:
+        if spec == "-" and sys.stdin.isatty():
+            sys.stderr.write("chinwag: reading the attachment from standard input; end it with Ctrl-D"
+                             " on a line of its own.\n")
+            sys.stderr.flush()
+        try:
+            loaded.append(load(spec, provider, as_text=as_text))
+        except NothingToAttach as exc:
+            sys.stderr.write(f"chinwag: {sanitize(exc.message)}\n")
+    return loaded
 
 
 def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool, one_shot: bool) -> None:
@@ -203,10 +223,8 @@ def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool, one_shot
     from chinwag.toolloop import ToolUse
 
     where = sys.stderr if one_shot else sys.stdout
-    color = "NO_COLOR" not in environ and environ.get("TERM") != "dumb"
-    dim = (lambda text: f"\x1b[2m{text}\x1b[0m") if color and where.isatty() else str
     read = line_reader(where, sys.stdin) if one_shot else input
-    ask = terminal_ask(where, read=read, dim=dim) if can_ask and where.isatty() else None
+    ask = terminal_ask(where, read=read) if can_ask and where.isatty() else None
     session.tool_use = ToolUse(session.settings.tools, Path.cwd(), environ, ask)
 
 

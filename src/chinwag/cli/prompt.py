@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
 from chinwag.errors import UsageError
@@ -23,18 +22,21 @@ def read_prompt(words: Sequence[str], stdin: TextIO, file: str | None = None) ->
 
 
 def _read_file(name: str) -> str:
+    from chinwag.attach import MAX_BYTES
+    from chinwag.attach.reading import read_path
+
+    _, data = read_path(name, MAX_BYTES, "cannot read the prompt file")  # a regular file, capped as -a is
     try:
-        return Path(name).expanduser().read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"the prompt file {name} is not UTF-8 text.") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read the prompt file {name}: {exc.strerror}.") from None
-    except RuntimeError:  # "~name/..." for a user with no home directory here
-        raise UsageError(f"cannot read the prompt file {name}: there is no such home directory.") from None
 
 
 def _read_stdin(stdin: TextIO) -> str:
-    data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+    from chinwag.attach import MAX_BYTES
+    from chinwag.attach.reading import read_stream
+
+    data = read_stream(stdin.buffer, MAX_BYTES) if hasattr(stdin, "buffer") else stdin.read(MAX_BYTES + 1).encode()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -4,6 +4,12 @@ Lines are read with the standard library's `input()` + `readline` (line
 editing, Ctrl-R search, history kept in the data dir): it costs ~3 ms to
 import where prompt_toolkit costs ~150 ms, and `You:` must be on screen at once.
 
+A paste is one message: readline asks the terminal for bracketed paste
+(`CSI ?2004h` while it reads, off again after), so a pasted block lands in the
+line being edited, newlines kept, and Enter sends it whole. readline cannot
+draw a line taller than the screen (it overwrites the bottom row), so once
+such a message is sent a line says how many lines it holds.
+
 At `You:`, Ctrl-D leaves; Ctrl-C once shows a hint, twice in a row leaves
 (exit 130). A `\"\"\"` line starts a block that another `\"\"\"` ends: in a block,
 Ctrl-D sends what was typed and Ctrl-C drops the block (its lines stay in the
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from chinwag.cli.input_history import append_entry, load_entries
 from chinwag.interrupts import InterruptGuard
 
 BLOCK_MARK = '"""'
@@ -92,7 +99,10 @@ class LineReader:
             line = completed
             self.guard.hold()
         if self.history_file is not None:
-            _append_history(self.history_file)
+            append_entry(self.history_file)
+        if "\n" in line and self.uses_readline and taller_than_the_screen(self.out, prompt, line):
+            lines = line.strip().count("\n") + 1
+            self.out.write(self._dim(f"(one message of {lines} lines; the screen showed part of it)") + "\n")
         return _encodable(line)
 
 
@@ -128,9 +138,10 @@ def _encodable(line: str) -> str:
 
 
 def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int], str | None],
-                        after_first_prompt: Callable[[], None]) -> None:
-    """readline: completion, Alt-Enter for a newline, the input history, and a
-    hook run once the first prompt is drawn (slow work starts only then)."""
+                        after_first_prompt: Callable[[], None], *, bracketed_paste: bool = True) -> None:
+    """readline: completion, Alt-Enter for a newline, bracketed paste (not
+    on TERM=dumb, which gets no escape codes), the input history, and a hook
+    run once the first prompt is drawn (slow work starts only then)."""
     try:
         import readline
     except ImportError:  # Windows without pyreadline: plain input() still works
@@ -142,26 +153,30 @@ def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int]
     # Alt-Enter (ESC then Enter) puts a newline in the message instead of sending it.
     readline.parse_and_bind(r'"\e\C-m": "\C-v\C-j"')
     readline.parse_and_bind(r'"\e\C-j": "\C-v\C-j"')
+    # CPython turns bracketed paste off (for its own REPL, where a pasted line
+    # must run on its own); here a pasted block is one message, so it is on.
+    if bracketed_paste:
+        readline.parse_and_bind("set enable-bracketed-paste on")
 
     def hook() -> None:
         readline.set_pre_input_hook(None)
         after_first_prompt()
 
     readline.set_pre_input_hook(hook)
-    if history_file is not None and history_file.exists():
-        try:
-            readline.read_history_file(history_file)
-        except OSError:
-            pass
+    if history_file is not None:
+        load_entries(history_file)
 
 
-def _append_history(path: Path) -> None:
-    try:
-        import readline
+def taller_than_the_screen(out: TextIO, prompt: str, text: str) -> bool:
+    """Whether `prompt` + `text` takes more rows than the screen has: readline
+    then draws its first rows and writes every later one over the bottom row
+    (GNU readline 8, seen in tmux), so the screen shows only part of it."""
+    if not out.isatty():
+        return False
+    from wcwidth import width
 
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            path.touch(mode=0o600)
-        readline.append_history_file(1, path)
-    except (ImportError, OSError):
-        pass
+    from chinwag.render.terminal import terminal_size
+
+    columns, rows = terminal_size(out)
+    needed = sum(max(1, -(-max(width(line), 0) // columns)) for line in (prompt + text).split("\n"))
+    return needed > rows

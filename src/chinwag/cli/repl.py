@@ -10,14 +10,20 @@ background thread while the user types the first message.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
+from chinwag.cli.typeahead import TypeaheadHidden
 from chinwag.errors import ChinwagError
+from chinwag.records import Reply
 from chinwag.render.sanitize import one_line
 from chinwag.session import Session
 from chinwag.sinks import TerminalSink, assistant_name
@@ -33,6 +39,41 @@ def wants_to_leave(line: str) -> bool:
     """`quit`, `exit`, `:q`, or the `/exit` and `/quit` commands, whatever follows them."""
     command = line.split(maxsplit=1)[0] if line.startswith("/") else line
     return command.lower() in QUIT_WORDS
+
+
+class ChatSink(TerminalSink):
+    """The chat's view of a turn: keys typed while it streams stay out of the
+    reply on screen and wait for the next prompt (typeahead.py), and
+    Ctrl-Z then `fg` draws the live part of the reply again where the shell
+    left the cursor, not under a stale copy of it."""
+
+    keyboard: TextIO = sys.stdin
+    _typeahead: TypeaheadHidden | None = None
+    _stop_handler: Any = None  # SIGTSTP's handler before the turn, while ours is in place
+
+    def on_start(self) -> None:
+        self._typeahead = TypeaheadHidden(self.keyboard)
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGTSTP) is signal.SIG_DFL:
+            self._stop_handler = signal.signal(signal.SIGTSTP, self._on_stop)
+        super().on_start()
+
+    def on_end(self, reply: Reply) -> None:
+        try:
+            super().on_end(reply)
+        finally:
+            if self._stop_handler is not None:
+                signal.signal(signal.SIGTSTP, self._stop_handler)
+                self._stop_handler = None
+            if self._typeahead is not None:  # run_turn ends every sink, whatever happened
+                self._typeahead.restore()
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        typeahead = self._typeahead.paused() if self._typeahead is not None else nullcontext()
+        with self.renderer.suspended(), typeahead:  # the shell gets its terminal as it was
+            signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until `fg`
+            signal.signal(signal.SIGTSTP, self._on_stop)
 
 
 class Repl:
@@ -60,7 +101,8 @@ class Repl:
 
         self._banner()
         if self.reader.uses_readline:
-            set_up_line_editing(self.history_file, complete, self._start_warm_up)
+            set_up_line_editing(self.history_file, complete, self._start_warm_up,
+                                bracketed_paste=self.environ.get("TERM") != "dumb")
         else:
             self._start_warm_up()
         while True:
@@ -116,8 +158,8 @@ class Repl:
     def sink(self) -> TerminalSink:
         label = f"{assistant_name(self.session.provider.name)}: "
         spinner = self.out if self.out.isatty() and self.color else None
-        return TerminalSink(self.out, self.err, label=label, spinner_out=spinner, markdown=self.markdown,
-                            color=self.color, show_stats=not self.quiet, interactive=True)
+        return ChatSink(self.out, self.err, label=label, spinner_out=spinner, markdown=self.markdown,
+                        color=self.color, show_stats=not self.quiet, interactive=True)
 
     def dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.color else text

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from chinwag.context import estimate_tokens
-from chinwag.errors import ProviderError, StreamInterrupted
+from chinwag.errors import ContextOverflow, ProviderError, StreamInterrupted
 from chinwag.events import (
     Event,
     Stop,
@@ -48,6 +48,8 @@ CONTEXT_TOKENS = 200_000
 ERROR_EVENT_REASONS = {
     "overloaded_error": "overloaded", "api_error": "server error", "rate_limit_error": "rate limited",
 }
+# How the API says a prompt does not fit: an invalid_request_error (400) saying one of these.
+OVERFLOW_PHRASES = ("prompt is too long", "exceed context limit")
 # A tool_use block being streamed: id, name, input fragments, the `input` its start gave.
 _Call = tuple[str, str, list[str], object]
 
@@ -70,6 +72,7 @@ class AnthropicProvider(BaseProvider):
             key_variable="ANTHROPIC_API_KEY",
             secrets=(self.api_key,),
             not_found_hint="ANTHROPIC_BASE_URL should not end in /v1" if self.base_url.endswith("/v1") else "",
+            overflow=is_overflow,
         )
         parse = _parse_stream if request.stream else _parse_whole
         return stream_events(call, self.http, parse)
@@ -251,8 +254,22 @@ def _error_event(data: str) -> ProviderError:
     except (ValueError, AttributeError):
         error = {}
     kind = error.get("type", "error") if isinstance(error, dict) else "error"
+    message = f"the server stopped the reply: {error_detail(data)} ({kind})."
+    if is_overflow({"error": error}):
+        return ContextOverflow(message)
     return StreamInterrupted(
-        f"the server stopped the reply: {error_detail(data)} ({kind}).",
+        message,
         reason=ERROR_EVENT_REASONS.get(kind, "stopped by the server"),
         retryable=kind in ERROR_EVENT_REASONS,  # only ever retried before any text arrived
     )
+
+
+def is_overflow(body: object) -> bool:
+    """Whether an error body says the prompt does not fit the context window:
+    "prompt is too long: 215000 tokens > 200000 maximum", or "input length and
+    `max_tokens` exceed context limit: ..." (the API has no code for it)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or error.get("type") != "invalid_request_error":
+        return False
+    message = str(error.get("message", "")).lower()
+    return any(phrase in message for phrase in OVERFLOW_PHRASES)

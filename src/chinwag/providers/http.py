@@ -44,6 +44,7 @@ from chinwag.errors import (
     AuthError,
     BadRequest,
     ConnectionFailed,
+    ContextOverflow,
     Overloaded,
     ProviderError,
     RateLimited,
@@ -142,6 +143,9 @@ class ApiCall:
     key_variable: str  # e.g. "ANTHROPIC_API_KEY", for the 401 hint
     secrets: tuple[str, ...] = ()  # redacted from any message we show
     not_found_hint: str = ""  # added to a 404: the usual base-URL mistake, when the URL looks like it
+    # Whether an error body (parsed JSON, or None) says the prompt is longer than
+    # the model takes: each provider knows how its servers say so.
+    overflow: Callable[[object], bool] = lambda body: False
 
 
 Parser = Callable[["httpx2.Response"], Iterator[Event]]
@@ -306,6 +310,7 @@ STATUS_KINDS = {408: "request timed out", 409: "conflict", 529: "overloaded"}
 def _status_failure(response: httpx2.Response, call: ApiCall, max_wait: float) -> ProviderError:
     status = response.status_code
     response.read()  # the whole (small) body: the connection stays usable for the retry
+    body = parsed(response.text)
     detail = redact(error_detail(response.text), call.secrets)
     where = f"{_host(call.url)} answered {status}"
     delay = retry_after(response.headers)
@@ -319,6 +324,9 @@ def _status_failure(response: httpx2.Response, call: ApiCall, max_wait: float) -
     elif status == 429:
         kind, reason = RateLimited, "rate limited (429)"
         message = f"rate limited: {where} ({detail}); wait a moment and try again."
+    elif call.overflow(body):  # sending it again would fail again; the session sends less
+        kind, reason, retryable = ContextOverflow, f"prompt too long ({status})", False
+        message = f"{where}: {detail}"
     elif status >= 500 or status in RETRYABLE_STATUS:
         phrase = STATUS_KINDS.get(status, "server error")
         kind, reason = Overloaded, f"{phrase} ({status})"
@@ -330,12 +338,21 @@ def _status_failure(response: httpx2.Response, call: ApiCall, max_wait: float) -
     return kind(message + wait, reason=reason, retryable=retryable, retry_delay=delay)
 
 
-def error_detail(body: str) -> str:
-    """The human part of an API error body, in either provider's shape."""
+def parsed(body: str) -> object:
+    """An error body as JSON, or None if it is not JSON."""
     import json  # not at the top: json is not needed before the prompt
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except ValueError:
+        return None
+
+
+def error_detail(body: str) -> str:
+    """The human part of an API error body, in either provider's shape."""
+    import json
+
+    data = parsed(body)
+    if data is None:
         return body.strip()[:200] or "no details"
     error = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(error, dict):

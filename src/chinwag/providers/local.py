@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chinwag.errors import LocalModelError
+from chinwag.errors import ContextOverflow, LocalModelError
 from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import BaseProvider
 from chinwag.records import ChatRequest, Window
@@ -138,7 +138,8 @@ class LocalProvider(BaseProvider):
                     return
                 else:  # "error", or "cancelled" for a request we never cancelled
                     ended = True
-                    raise LocalModelError(str(message.get("message", "the local model stopped the reply")))
+                    text = str(message.get("message", "the local model stopped the reply"))
+                    raise ContextOverflow(text) if message.get("overflow") else LocalModelError(text)
         except LocalModelError:
             ended = True
             raise

@@ -15,12 +15,13 @@ index 0 for parallel calls, so a new `id` starts a new call. They end with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chinwag.context import estimate_tokens
-from chinwag.errors import StreamInterrupted, UsageError
+from chinwag.errors import ContextOverflow, StreamInterrupted, UsageError
 from chinwag.events import (
     Event,
     Stop,
@@ -48,6 +49,17 @@ SERVER_PREFILL = {"llamacpp": "trailing-assistant", "vllm": "vllm"}
 PREFILL_MODES = ("auto", "trailing-assistant", "vllm", "none")
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal",
                 "tool_calls": "tool_use", "function_call": "tool_use"}
+# How a server says the prompt is longer than the model takes. OpenAI (and
+# llama-cpp-python's server) set `code`, llama.cpp's llama-server sets `type`;
+# vLLM, Ollama, TGI and older llama-servers only say it in words.
+OVERFLOW_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
+OVERFLOW_WORDS = re.compile(
+    r"context[ _-]?length|context window|maximum context|too many tokens|prompt (is )?too long"
+    r"|exceeds? (the )?(available )?context|input is too long|reduce the length"
+    r"|longer than the maximum model length"  # vLLM: "The decoder prompt (length N) is longer than ..."
+    r"|`inputs` tokens \+ `max_new_tokens` must be|`inputs` must have less than",  # TGI
+    re.IGNORECASE,
+)
 
 
 class OpenAIProvider(BaseProvider):
@@ -98,6 +110,7 @@ class OpenAIProvider(BaseProvider):
             secrets=(self.api_key or "",),
             not_found_hint="" if self.base_url.endswith("/v1") else
             "OPENAI_BASE_URL usually ends in /v1, e.g. http://127.0.0.1:11434/v1",
+            overflow=is_overflow,
         )
         return stream_events(call, self.http, _parse_stream if request.stream else _parse_whole)
 
@@ -248,9 +261,11 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
         if not isinstance(chunk, dict):
             continue
         if chunk.get("error"):
+            message = f"the server stopped the reply: {error_detail(sse.data)}."
+            if is_overflow(chunk):  # llama-server says so in the stream, once it has begun one
+                raise ContextOverflow(message)
             # As for Anthropic: retried only if no text had arrived.
-            raise StreamInterrupted(f"the server stopped the reply: {error_detail(sse.data)}.",
-                                    reason="stopped by the server", retryable=True)
+            raise StreamInterrupted(message, reason="stopped by the server", retryable=True)
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
@@ -298,3 +313,17 @@ def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
     yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
     reason = choice.get("finish_reason") or "stop"
     yield Stop(STOP_REASONS.get(reason, reason))
+
+
+def is_overflow(body: object) -> bool:
+    """Whether an error body says the prompt does not fit the model's context
+    window, in any of the shapes compatible servers send: {"error": {...}}
+    (OpenAI, llama.cpp, Ollama, newer vLLM), the object itself (older vLLM),
+    or {"error": "text"} (TGI)."""
+    error = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(error, dict):
+        flags = (error.get("code"), error.get("type"))
+        if any(isinstance(flag, str) and flag in OVERFLOW_CODES for flag in flags):
+            return True
+        error = error.get("message")
+    return isinstance(error, str) and OVERFLOW_WORDS.search(error) is not None

@@ -17,6 +17,7 @@ carries the `id` of the request it answers.
                       {"id": 1, "t": "usage", "in": 31, "out": 12}
                       {"id": 1, "t": "stop", "reason": "end_turn"}
                    or {"id": 1, "t": "error", "message": "..."}
+                          ("overflow": true when the prompt did not fit the window)
                    or {"id": 1, "t": "cancelled"}
                       "continue": true (optional): the last message is the assistant's
                        partial reply, to be continued, not answered
@@ -43,6 +44,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+# llama-cpp-python's ValueError for a prompt longer than the window:
+# "Requested tokens (N) exceed context window of M".
+OVERFLOW_WORDS = "exceed context window"
 PR_SET_PDEATHSIG = 1
 
 Send = Callable[[dict[str, Any]], None]
@@ -119,7 +123,9 @@ def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = s
             finish = choice.get("finish_reason") or finish
     except ValueError as exc:  # e.g. the prompt is longer than the context
         what = "failed" if produced else "refused the prompt"
-        out({"id": rid, "t": "error", "message": f"the local model {what}: {exc}"})
+        # llama-cpp-python says so only in words (its own server matches them too).
+        overflow = not produced and OVERFLOW_WORDS in str(exc)
+        out({"id": rid, "t": "error", "message": f"the local model {what}: {exc}", "overflow": overflow})
         return
     finally:
         cancelled.discard(rid)

@@ -145,6 +145,15 @@ class MarkdownRenderer:
         finally:
             self._frames.draw(committed, [])
 
+    def hide_live(self) -> None:
+        """Erase the live region (the process is about to stop: Ctrl-Z); the
+        next `refresh` or `feed` draws it afresh wherever the cursor is then."""
+        if self._finished or not self._frames.has_live:
+            return
+        self._frames.draw([], [])
+        self._held = True
+        self._painted_at = None  # due at once
+
     def resize(self, width: int, height: int) -> None:
         """The terminal is now `width` x `height`: the live region is redrawn
         at the new width. Committed rows cannot be reflowed."""

@@ -32,6 +32,7 @@ class FrameWriter:
         self._sync = sync_output
         self._live: list[Line] = []
         self._rows = 0  # screen rows the live region occupies now
+        self._reflowed = False  # the terminal was resized since the last frame
 
     @property
     def has_live(self) -> bool:
@@ -46,6 +47,15 @@ class FrameWriter:
             parts.append("\r")
             if self._rows > 1:
                 parts.append(f"\x1b[{self._rows - 1}A")
+            if self._reflowed:
+                # A terminal that reflows (tmux, VTE, kitty) marked the region's
+                # rows as wrapped when it narrowed, and writing over them does not
+                # clear the mark: widening later would join them to the rows we
+                # write, the region would shrink under the cursor, and the next
+                # frame would climb into the scrollback and erase it (`You:`
+                # lines went). Erasing the rows clears the marks.
+                parts.append(ERASE_BELOW)
+        self._reflowed = False
         old = self._rows
         for index, line in enumerate(committed):
             parts += (line.text, ERASE_LINE if index < old else "", "\n")
@@ -67,4 +77,5 @@ class FrameWriter:
         live row longer than the new width onto several rows; count those so
         the next frame climbs back to the top of the region."""
         columns = max(columns, 1)
+        self._reflowed = True
         self._rows = sum(max(1, -(-line.cells // columns)) for line in self._live)

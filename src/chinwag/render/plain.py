@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from chinwag.render.sanitize import StreamSanitizer
@@ -25,6 +27,11 @@ class PlainRenderer:
         self._write(self._sanitizer.flush())
         if not self._ends_with_newline:
             self._write("\n")
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Around a stop (Ctrl-Z): plain text has nothing to redraw."""
+        yield
 
     def _write(self, text: str) -> None:
         if text:

@@ -1,9 +1,15 @@
-"""A spinner that fills the silence before the first token (terminals only)."""
+"""A spinner that fills the silence before the first token, and the line that
+shows a tool running (terminals only).
+
+Whoever draws one owns the current line: nothing else may be written while
+it runs (a question drawn under it would be erased by its next frame), so a
+sink stops it before writing anything, a question included."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -11,15 +17,17 @@ INTERVAL = 0.08
 
 
 class Spinner:
-    """Draws `prefix` + a frame + elapsed seconds on the current line until stopped.
+    """Draws `prefix` + a frame (by default a spinner and the elapsed seconds)
+    on the current line until stopped.
 
     `stop()` erases the frame and leaves `prefix` on the line, so text can follow
     it directly. It returns at once: the drawing thread is woken, not waited out.
     """
 
-    def __init__(self, out: TextIO, prefix: str = "") -> None:
+    def __init__(self, out: TextIO, prefix: str = "", frame: Callable[[int, float], str] | None = None) -> None:
         self.out = out
         self.prefix = prefix
+        self.frame = frame or spinning
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -32,16 +40,19 @@ class Spinner:
         self._thread.start()
 
     def _run(self) -> None:
-        frame = 0
+        frame, drawn = 0, ""
         # Wait a moment first: a reply that starts at once needs no spinner.
         while not self._stopped.wait(INTERVAL):
-            elapsed = time.monotonic() - self._started
+            text = self.frame(frame, time.monotonic() - self._started)
+            frame += 1
+            if text == drawn:  # a line that counts whole seconds changes once a second
+                continue
             with self._lock:
                 if self._stopped.is_set():
                     return
-                self.out.write(f"\r{self.prefix}\x1b[2m{FRAMES[frame % len(FRAMES)]} {elapsed:.1f}s\x1b[0m\x1b[K")
+                self.out.write(f"\r{self.prefix}\x1b[2m{text}\x1b[0m\x1b[K")
                 self.out.flush()
-            frame += 1
+            drawn = text
 
     def stop(self) -> None:
         if self._thread is None:
@@ -51,3 +62,13 @@ class Spinner:
             self.out.write(f"\r{self.prefix}\x1b[K")
             self.out.flush()
         self._thread = None
+
+
+def spinning(frame: int, elapsed: float) -> str:
+    """"⠙ 1.0s": the silence before the model's first token."""
+    return f"{FRAMES[frame % len(FRAMES)]} {elapsed:.1f}s"
+
+
+def running(name: str) -> Callable[[int, float], str]:
+    """"⚙ shell … running 3 s": an approved tool at work."""
+    return lambda frame, elapsed: f"⚙ {name} … running {elapsed:.0f} s"

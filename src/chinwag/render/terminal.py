@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
 from chinwag.render.sanitize import StreamSanitizer
@@ -77,6 +79,22 @@ class MarkdownView:
             if self._renderer is not None:
                 self._renderer.finish()
 
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Around a stop (Ctrl-Z) and `fg`: the live region is erased before and
+        drawn again after, at the cursor, instead of under a stale copy of it.
+        Run from the signal handler on the main thread, which may have been
+        stopped holding the lock: then the region is left as it is."""
+        if not self._lock.acquire(timeout=0.5):
+            yield
+            return
+        try:
+            if self._renderer is not None:
+                self._renderer.hide_live()
+            yield
+        finally:
+            self._lock.release()
+
     def _render(self, text: str) -> None:
         size = terminal_size(self.out)  # one cheap syscall: resizes need no signal handler
         with self._lock:
@@ -99,6 +117,10 @@ class MarkdownView:
         from chinwag.render.markdown import REPAINT_INTERVAL
 
         while not self._done.wait(REPAINT_INTERVAL):
+            size = terminal_size(self.out)
             with self._lock:
                 if self._renderer is not None and not self._done.is_set():
+                    if size != self._size:  # a resize while the model is quiet
+                        self._renderer.resize(*size)
+                        self._size = size
                     self._renderer.refresh()

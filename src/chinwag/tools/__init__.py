@@ -139,15 +139,19 @@ class Toolbox:
         except Exception as exc:  # a tool's bug must not end the chat; the model sees what went wrong
             return ToolOutput.error(f"{call.name} failed: {type(exc).__name__}: {exc}")
 
-    def describe(self) -> list[str]:
-        """One line per tool for /tools: name, where it comes from, how it is approved."""
+    def describe(self, allowed_now: Mapping[str, str] | None = None) -> list[str]:
+        """One line per tool for /tools: name, where it comes from, how it is approved.
+        `allowed_now`: tools the person allowed in this chat, and how it reads
+        ("allowed for this session ([a]lways)"); they no longer ask."""
+        now = allowed_now or {}
         builtins = self._builtin_table()
-        lines = [f"{name} · built-in · {'allowed by config' if name in self.allow else builtins[name].approval}"
+        lines = [f"{name} · built-in · " + ("allowed by config" if name in self.allow
+                                            else now.get(name) or builtins[name].approval)
                  for name in self._enabled]
         tools = self._hub.tools()
         for name, tool in tools.items():
             how = ("allowed by config" if name in self.allow
-                   else "runs without asking" if tool.read_only else "asks")
+                   else "runs without asking" if tool.read_only else now.get(name) or "asks")
             lines.append(f"{name} · MCP server {tool.server} · {how}")
         for server, state, detail in self._hub.states():
             if state != "up":

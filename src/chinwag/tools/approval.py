@@ -35,6 +35,10 @@ class Approvals:
         self.ask = ask
         self.always: set[str] = set()  # tools approved with [a]lways in this chat
 
+    def allowed_now(self) -> dict[str, str]:
+        """Tools that run without asking because of this chat's answers: for /tools."""
+        return {name: "allowed for this session ([a]lways)" for name in sorted(self.always)}
+
     def decide(self, call: ToolCall, verdict: Verdict) -> Decision:
         """May `call` run? Asks a person only when the verdict says so and nothing else settles it."""
         if not verdict.ask or self.yes or call.name in self.allow or call.name in self.always:

@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from chinwag.records import ToolSpec
 from chinwag.tools.config import McpServerConfig
-from chinwag.tools.output import ToolOutput, cap, count_lines, one_line, plural
+from chinwag.tools.output import ToolOutput, cap, count_lines, cut_summary, one_line, plural
 
 if TYPE_CHECKING:  # asyncio and mcp are imported on the loop thread; the prompt pays for neither
     import asyncio
@@ -297,7 +297,11 @@ def _output(result: CallToolResult, max_output: int) -> ToolOutput:
     content = cap(text, max_output)
     if result.is_error:
         return ToolOutput(content or "the tool failed (no message)", "error", one_line(text or "failed"))
-    return ToolOutput(content, "ok", plural(count_lines(text), "line"))
+    summary = plural(count_lines(text), "line")
+    total = len(text.encode("utf-8", "surrogateescape"))
+    if total > max_output:  # the line says so, as the model is told (cap's note)
+        summary += f" · {cut_summary(max_output, total)}"
+    return ToolOutput(content, "ok", summary)
 
 
 def _content_text(block: ContentBlock) -> str:

@@ -48,6 +48,12 @@ def one_line(text: str, width: int = SUMMARY_WIDTH) -> str:
     return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 
+def cut_summary(kept_bytes: int, total_bytes: int) -> str:
+    """For the one line the user sees when output was cut before the model got it:
+    "cut to 32 KB of 12.4 MB for the model"."""
+    return f"cut to {size(kept_bytes)} of {size(total_bytes)} for the model"
+
+
 def cut_note(cut_bytes: int) -> str:
     return f"[… {cut_bytes:,} more bytes cut]"
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from chinwag.tools.output import ToolOutput, cap_bytes, count_lines, one_line, plural
+from chinwag.tools.output import ToolOutput, cap_bytes, count_lines, cut_summary, one_line, plural
 
 SLICE = 0.02  # seconds per wait: how soon a Ctrl-C or a timeout is noticed
 TERM_GRACE = 0.2  # seconds between SIGTERM and SIGKILL
@@ -88,6 +88,8 @@ def run_shell(cwd: Path, args: Mapping[str, Any], max_output: int, default_timeo
     capture.join(TERM_GRACE)
     output = cap_bytes(bytes(capture.kept), capture.cut)
     lines = plural(count_lines(output), "line")
+    if capture.cut:  # the line says so, as the model is told (cap_bytes' note)
+        lines += f" · {cut_summary(len(capture.kept), len(capture.kept) + capture.cut)}"
     if timed_out:
         return ToolOutput(f"{output}\n[killed: the command ran past its {timeout:g} s timeout]", "error",
                           one_line(f"timed out after {timeout:g} s · {lines}"))

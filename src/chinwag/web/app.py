@@ -1,10 +1,15 @@
 """The Starlette application: the page, its files, the JSON API and the event streams.
 
-Routes (every one behind `security.Guard`; reading is GET, changing is POST):
+Routes (every one behind `security.Guard`, which itself answers POST
+/api/session, the token for the session key every API request carries;
+reading is GET, changing is POST; an {id} is at most 18 digits, so it fits
+SQLite's integer, and anything else is 404):
 
     GET  /                                   the page (GET /?token=... sets the cookie first)
     GET  /static/{app.js,app.css,code.css,icon.svg}
-    GET  /api/models                         the model picker: configured providers' models
+    GET  /api/models[?wait=1]                the model picker: configured providers' models (wait=1:
+                                             after their servers' listings, at most a few seconds)
+    GET  /api/presence                       held open while the page is open (SSE): list changes
     GET  /api/conversations?q=TEXT           newest first; full-text search with q
     GET  /api/conversations/{id}             its messages, rendered; whether a reply streams
     GET  /api/conversations/{id}/live        follow the reply streaming now (SSE), 204 if none
@@ -13,6 +18,8 @@ Routes (every one behind `security.Guard`; reading is GET, changing is POST):
     POST /api/conversations/{id}/retry       {"model"}: ask again (SSE)
     POST /api/conversations/{id}/continue    {"model"}: resume a cut-off reply (SSE)
     POST /api/conversations/{id}/stop        stop the reply now (closes the upstream connection)
+    POST /api/conversations/{id}/delete      delete it (after the page's undo window)
+    POST /api/conversations/{id}/rename      {"title"}: its new title
     POST /api/conversations/{id}/approve     {"id", "answer": "yes"|"always"|"no", "reason"}: a tool call
     POST /api/attach?model=SPEC&name=NAME    the file's bytes (at most 32 MB): {"id", "line"} for the next send
 
@@ -21,10 +28,11 @@ An event stream is `text/event-stream`, one JSON object per `data:` line:
 `commit` / `live` / `code_open` / `code` / `tail` / `code_end` (see
 html.py), `notice`, `approve` (a tool call waits for the page's answer:
 its id, call line and reason) and `approved` (it was answered), and `end`
-(status, error, stats). A stream whose last
-follower leaves (the tab closed, the network gone) is stopped after
-`ORPHAN_GRACE` seconds unless a page follows it again: a reload picks the
-same reply up where it is.
+(status, error, stats, markdown). A reply streams on while
+any page is open (presence.py), followed or not: the user may look at
+another conversation and come back. One that nobody follows once every page
+is gone (the tabs closed, the network down) is stopped after `ORPHAN_GRACE`
+seconds unless a page comes back: a reload picks the same reply up where it is.
 """
 
 from __future__ import annotations
@@ -39,12 +47,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
-from chinwag.errors import ChinwagError
+from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Busy, Chats
 from chinwag.web.html import code_style_css
 from chinwag.web.live import LiveTurn
+from chinwag.web.uploads import too_large
 
 ORPHAN_GRACE = 3.0  # seconds a reply streams on with nobody following
 KEEPALIVE = 15.0  # seconds between comment lines on a quiet stream
@@ -52,9 +62,28 @@ STATIC_TYPES = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",
+    "daily.js": "text/javascript; charset=utf-8",
+    "daily.css": "text/css; charset=utf-8",
 }
 NO_STORE = {"cache-control": "no-store"}
 MAX_UPLOAD = 32 * 1024 * 1024  # bytes in one attachment (chinwag.attach's limit)
+
+
+class ConversationId(Convertor[int]):
+    """A conversation's id in a path: at most 18 digits, so it always fits
+    SQLite's 64-bit integer (a longer one would raise OverflowError, a 500);
+    anything else matches no route, a 404."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", ConversationId())
 
 
 def build_app(chats: Chats) -> Starlette:
@@ -64,13 +93,16 @@ def build_app(chats: Chats) -> Starlette:
         Route("/static/{name}", api.static_file, methods=["GET"]),
         Route("/api/models", api.models, methods=["GET"]),
         Route("/api/conversations", api.conversations, methods=["GET"]),
-        Route("/api/conversations/{cid:int}", api.conversation, methods=["GET"]),
-        Route("/api/conversations/{cid:int}/live", api.follow, methods=["GET"]),
+        Route("/api/conversations/{cid:id}", api.conversation, methods=["GET"]),
+        Route("/api/conversations/{cid:id}/live", api.follow, methods=["GET"]),
         Route("/api/chat", api.new_chat, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/stop", api.stop, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/approve", api.approve, methods=["POST"]),
+        Route("/api/presence", api.presence, methods=["GET"]),
+        Route("/api/conversations/{cid:id}/stop", api.stop, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/delete", api.delete, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/rename", api.rename, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/approve", api.approve, methods=["POST"]),
         Route("/api/attach", api.attach, methods=["POST"]),
-        Route("/api/conversations/{cid:int}/{action}", api.turn, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/{action}", api.turn, methods=["POST"]),
     ]
     return Starlette(routes=routes)
 
@@ -96,11 +128,44 @@ class Api:
         return Response(self.static[name], media_type=kind, headers=NO_STORE)
 
     async def models(self, request: Request) -> Response:
-        return JSONResponse({"models": self.chats.models, "default": self.chats.default_model}, headers=NO_STORE)
+        catalog = self.chats.catalog
+        if request.query_params.get("wait"):
+            await run_in_threadpool(catalog.wait)
+        models, complete = catalog.choices()
+        return JSONResponse({"models": models, "default": catalog.default, "complete": complete}, headers=NO_STORE)
+
+    async def presence(self, request: Request) -> Response:
+        headers = {**NO_STORE, "x-accel-buffering": "no"}
+        return StreamingResponse(_presence(self.chats), media_type="text/event-stream", headers=headers)
+
+    async def rename(self, request: Request) -> Response:
+        body = await _json(request)
+        if body is None or not isinstance(body.get("title"), str):
+            return JSONResponse({"error": "expected a JSON object with a title"}, status_code=400)
+        try:
+            renamed = await run_in_threadpool(self.chats.rename, request.path_params["cid"], body["title"])
+        except ChinwagError as exc:
+            return _error(self.chats, exc, 503)
+        if not renamed:
+            return JSONResponse({"error": "no such conversation"}, status_code=404, headers=NO_STORE)
+        return JSONResponse({"renamed": True}, headers=NO_STORE)
+
+    async def delete(self, request: Request) -> Response:
+        try:
+            deleted = await run_in_threadpool(self.chats.delete, request.path_params["cid"])
+        except Busy as exc:
+            return _error(self.chats, exc, 409)
+        except ChinwagError as exc:
+            return _error(self.chats, exc, 503)
+        if not deleted:
+            return JSONResponse({"error": "no such conversation"}, status_code=404, headers=NO_STORE)
+        return JSONResponse({"deleted": True}, headers=NO_STORE)
 
     async def conversations(self, request: Request) -> Response:
         try:
             found = await run_in_threadpool(self.chats.conversations, request.query_params.get("q", ""))
+        except UsageError as exc:  # a search too long or too slow: one line the page shows
+            return _error(self.chats, exc, 400)
         except ChinwagError as exc:
             return _error(self.chats, exc, 503)
         return JSONResponse({"conversations": found}, headers=NO_STORE)
@@ -118,7 +183,7 @@ class Api:
         live = self.chats.live(request.path_params["cid"])
         if live is None:
             return Response(status_code=204, headers=NO_STORE)
-        return _event_stream(live, [])
+        return _event_stream(live, [], self.chats)
 
     async def new_chat(self, request: Request) -> Response:
         return await self._start(request, None, "send")
@@ -144,15 +209,22 @@ class Api:
         return JSONResponse({"taken": taken}, status_code=200 if taken else 409, headers=NO_STORE)
 
     async def attach(self, request: Request) -> Response:
-        data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_UPLOAD:
-                return JSONResponse({"error": "that file is over 32 MB, the most chinwag attaches."},
-                                    status_code=413, headers=NO_STORE)
+        """Refused from its Content-Length before a byte is read; else streamed to
+        disk (a chunked body cut off past the cap) and made into a block there."""
+        too_big = JSONResponse({"error": "that file is over 32 MB, the most chinwag attaches."},
+                               status_code=413, headers=NO_STORE)
+        if too_large(request.headers.get("content-length"), MAX_UPLOAD):
+            return too_big
         name, model = request.query_params.get("name", ""), request.query_params.get("model") or None
         try:
-            key, line = await run_in_threadpool(self.chats.upload, name, bytes(data), model)
+            path = await self.chats.uploads.receive(request.stream(), self.chats.upload_name(name), MAX_UPLOAD)
+        except OSError as exc:  # the disk is full
+            return JSONResponse({"error": f"cannot keep the upload: {exc.strerror or exc}."}, status_code=507,
+                                headers=NO_STORE)
+        if path is None:
+            return too_big
+        try:
+            key, line = await self.chats.uploads.prepare(path, lambda path: self.chats.upload(path, model))
         except ChinwagError as exc:
             return _error(self.chats, exc, 400)
         return JSONResponse({"id": key, "line": line}, headers=NO_STORE)
@@ -176,7 +248,7 @@ class Api:
             return _error(chats, exc, 409)
         except ChinwagError as exc:
             return _error(chats, exc, 400)
-        return _event_stream(live, [{"t": "conversation", "id": new_cid}])
+        return _event_stream(live, [{"t": "conversation", "id": new_cid}], chats)
 
 
 async def _json(request: Request) -> dict[str, Any] | None:
@@ -191,12 +263,12 @@ def _error(chats: Chats, exc: ChinwagError, status: int) -> Response:
     return JSONResponse({"error": chats.redact(exc.message)}, status_code=status, headers=NO_STORE)
 
 
-def _event_stream(live: LiveTurn, first: list[dict[str, Any]]) -> StreamingResponse:
+def _event_stream(live: LiveTurn, first: list[dict[str, Any]], chats: Chats) -> StreamingResponse:
     headers = {**NO_STORE, "x-accel-buffering": "no"}
-    return StreamingResponse(_events(live, first), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(_events(live, first, chats), media_type="text/event-stream", headers=headers)
 
 
-async def _events(live: LiveTurn, first: list[dict[str, Any]]) -> AsyncIterator[str]:
+async def _events(live: LiveTurn, first: list[dict[str, Any]], chats: Chats) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     follower, snapshot = live.follow(loop)
     try:
@@ -213,11 +285,33 @@ async def _events(live: LiveTurn, first: list[dict[str, Any]]) -> AsyncIterator[
             yield _sse(event)
     finally:
         if live.unfollow(follower) == 0 and not live.done.is_set():
-            loop.call_later(ORPHAN_GRACE, _stop_if_orphaned, live)
+            loop.call_later(ORPHAN_GRACE, _stop_if_orphaned, live, chats)
 
 
-def _stop_if_orphaned(live: LiveTurn) -> None:
-    if live.followers == 0 and not live.done.is_set():
+async def _presence(chats: Chats) -> AsyncIterator[str]:
+    """One open page: held open, with the list's changes, until the page goes."""
+    loop = asyncio.get_running_loop()
+    page = chats.pages.open(loop)
+    try:
+        yield _sse({"t": "changed", "live": chats.live_ids()})
+        while True:
+            try:
+                event = await asyncio.wait_for(page.queue.get(), KEEPALIVE)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if event is None:
+                return
+            yield _sse(event)
+    finally:
+        if chats.pages.close(page) == 0:
+            for live in chats.unwatched():
+                loop.call_later(ORPHAN_GRACE, _stop_if_orphaned, live, chats)
+
+
+def _stop_if_orphaned(live: LiveTurn, chats: Chats) -> None:
+    """Stop `live` if nobody follows it and no page is open (see presence.py)."""
+    if live.followers == 0 and chats.pages.count == 0 and not live.done.is_set():
         live.cancel()
 
 

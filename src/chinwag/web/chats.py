@@ -12,7 +12,8 @@ conversation) goes through one read connection to the same SQLite file.
 Each session gets the chat's tools (`ToolUse`, started with the session);
 a call that needs approval asks the page following the turn (`LiveTurn.ask`).
 Files the page uploads become attachment blocks here (`upload`, with
-`chinwag.attach`), kept until the next send takes them by id.
+`chinwag.attach`), kept on disk (`web/uploads.py`) until the next send takes
+them by id.
 
 Nothing here sends an API key anywhere but to its provider: the model list
 holds model specs, and every error and notice passes `redact` first.
@@ -34,11 +35,13 @@ from chinwag.session import Session, SessionTurn
 from chinwag.records import Block, Document, Image, Text, Thinking, ToolCall, ToolResult
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
 from chinwag.web.live import LiveTurn
-from chinwag.web.models import api_keys, configured_models
+from chinwag.web.models import ModelCatalog, api_keys
+from chinwag.web.presence import Pages
+from chinwag.web.uploads import Uploads
 from chinwag.web.workers import SocketWatch, Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
-KEEP_UPLOADS = 32  # attachments uploaded and not sent yet; the oldest beyond are forgotten
+TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
 Action = Literal["send", "retry", "continue"]
 
 
@@ -63,7 +66,7 @@ class Chats:
 
         self.environ, self.cwd = dict(environ), cwd
         self.tool_flags: dict[str, Any] = {"tools": list(tools) or None, "mcp_config": mcp_config}
-        self._uploads: OrderedDict[str, tuple[Block, str]] = OrderedDict()
+        self.uploads = Uploads()
         self.database = database_file(self.environ)
         self._chats: OrderedDict[int, WebChat] = OrderedDict()
         self._lock = threading.Lock()
@@ -71,8 +74,10 @@ class Chats:
         self._store_lock = threading.Lock()
         self._renderer = Renderer()
         self._render_lock = threading.Lock()
-        self.models, self.default_model = configured_models(self.environ, cwd)
+        self.catalog = ModelCatalog(self.environ, cwd)
+        self.default_model = self.catalog.default
         self._workers = Workers()
+        self.pages = Pages()
         self._secrets = api_keys(self.environ, cwd)
 
     # -- reading the history -------------------------------------------------------
@@ -89,18 +94,19 @@ class Chats:
         """Newest first; with `query`, those with a matching message (full-text)."""
         def run(store: Any) -> list[dict[str, Any]]:
             if not query.strip():
-                return [_summary_json(s) for s in store.list_conversations(limit)]
+                return [_summary_json(s, live) for s in store.list_conversations(limit)]
             found: dict[int, dict[str, Any]] = {}
             for hit in store.search(query, limit * 4):
                 if hit.conversation_id in found or len(found) >= limit:
                     continue
                 summary = store.conversation(hit.conversation_id)
                 if summary is not None:
-                    item = _summary_json(summary)
+                    item = _summary_json(summary, live)
                     item["snippet"] = "".join(f"<mark>{escape(t)}</mark>" if match else escape(t)
                                               for t, match in hit.parts())
                     found[hit.conversation_id] = item
             return list(found.values())
+        live = set(self.live_ids())
         result: list[dict[str, Any]] = self._read(run)
         return result
 
@@ -111,14 +117,14 @@ class Chats:
         blocks = [m.message.blocks for m in messages]  # stored as JSON; attachments with their bytes
         results = {b.call_id: b for found in blocks for b in found if isinstance(b, ToolResult)}
         with self._render_lock:
-            rendered = [{"role": m.role, "status": m.status, "model": m.model,
+            rendered = [{"role": m.role, "status": m.status, "model": m.model, "markdown": m.content,
                          "html": self._message_html(m.role, m.content, found, results)}
                         for m, found in zip(messages, blocks)
                         if not (found and all(isinstance(b, ToolResult) for b in found))]
         with self._lock:
             chat = self._chats.get(cid)
             live = chat is not None and chat.live is not None and not chat.live.done.is_set()
-        return {**_summary_json(summary), "messages": rendered, "live": live}
+        return {**_summary_json(summary, set()), "messages": rendered, "live": live}
 
     def _message_html(self, role: str, content: str, blocks: tuple[Block, ...],
                       results: Mapping[str, ToolResult]) -> str:
@@ -146,37 +152,27 @@ class Chats:
 
     # -- attachments -----------------------------------------------------------------
 
-    def upload(self, name: str, data: bytes, model: str | None) -> tuple[str, str]:
-        """An uploaded file made into a block for `model`'s provider (as `-a`
-        makes one: the type from the content, images downscaled); its id for
-        the next send and its 📎 line. Refusals are UsageErrors."""
-        import secrets
-        import tempfile
-
-        from chinwag.attach import load
+    def upload(self, path: Path, model: str | None) -> tuple[str, str]:
+        """An uploaded file (streamed to `path` by `uploads.receive`) made into a
+        block for `model`'s provider, as `-a` makes one (the type from the
+        content, images downscaled); its id for the next send and its 📎 line.
+        Refusals are UsageErrors."""
         from chinwag.providers.registry import parse_model_spec
-        from chinwag.render.sanitize import sanitize
 
         provider, _ = parse_model_spec(model or self.default_model)
+        return self.uploads.hold(path, provider)
+
+    @staticmethod
+    def upload_name(name: str) -> str:
+        """The name an upload is shown (and sniffed) by: no folders, no control characters."""
+        from chinwag.render.sanitize import sanitize
+
         safe = "".join(c for c in sanitize(Path(name.replace("\\", "/")).name) if c not in "/\0").strip()
-        safe = safe.lstrip(".") or "upload"
-        with tempfile.TemporaryDirectory(prefix="chinwag-upload-") as folder:
-            path = Path(folder) / safe[:200]
-            path.write_bytes(data)
-            attachment = load(str(path), provider)
-        key = secrets.token_urlsafe(12)
-        with self._lock:
-            self._uploads[key] = (attachment.block, attachment.line)
-            while len(self._uploads) > KEEP_UPLOADS:
-                self._uploads.popitem(last=False)
-        return key, attachment.line
+        fits = safe.lstrip(".").encode("utf-8", "ignore")[:200].decode("utf-8", "ignore")  # a file name: 255 bytes
+        return fits or "upload"
 
     def _take_uploads(self, keys: Sequence[str]) -> tuple[Block, ...]:
-        with self._lock:
-            missing = [k for k in keys if k not in self._uploads]
-            if missing:
-                raise UsageError("an attachment is no longer on the server; attach it again.")
-            return tuple(self._uploads.pop(k)[0] for k in keys)
+        return self.uploads.take(keys)
 
     def approve(self, cid: int, question: int, answer: str, reason: str | None) -> bool:
         """The page's answer to the approval question `question` of `cid`'s turn."""
@@ -229,6 +225,7 @@ class Chats:
             with self._lock:
                 self._chats[new_cid] = chat
                 self._chats.move_to_end(new_cid)
+            self.changed()  # the sidebars show it (a new conversation at once) as streaming
         except BaseException:
             chat.lock.release()
             if cid is None:
@@ -236,6 +233,29 @@ class Chats:
             raise
         live.start(self._workers)
         return new_cid, live
+
+    def rename(self, cid: int, title: str) -> bool:
+        """Give `cid` the title `title` (one line; blank: its first message's line
+        again), in the history the terminal reads too; False if there is none."""
+        title = " ".join(title.split())[:TITLE_MAX]
+        renamed: bool = self._read(lambda store: store.rename_conversation(cid, title or None))
+        self.changed()
+        return renamed
+
+    def delete(self, cid: int) -> bool:
+        """Delete `cid` from the history (the page's undo window is over);
+        False if there was none. Busy while its reply streams."""
+        with self._lock:
+            chat = self._chats.get(cid)
+            if chat is not None:
+                if not chat.lock.acquire(blocking=False):
+                    raise Busy("a reply is streaming in this conversation; stop it first.")
+                del self._chats[cid]  # its lock stays taken: the closed session runs no more turns
+        if chat is not None:
+            chat.session.close()
+        deleted: bool = self._read(lambda store: store.delete_conversation(cid))
+        self.changed()
+        return deleted
 
     def stop(self, cid: int) -> bool:
         live = self.live(cid)
@@ -306,6 +326,25 @@ class Chats:
         if chat.live is live:
             chat.lock.release()
         self._close_idle()
+        self.changed()
+
+    # -- what every open page's sidebar shows ----------------------------------------
+
+    def live_ids(self) -> list[int]:
+        """The conversations whose reply streams now."""
+        with self._lock:
+            return [cid for cid, chat in self._chats.items()
+                    if chat.live is not None and not chat.live.done.is_set()]
+
+    def changed(self) -> None:
+        """Tell every open page that the conversation list changed."""
+        self.pages.tell({"t": "changed", "live": self.live_ids()})
+
+    def unwatched(self) -> list[LiveTurn]:
+        """Replies streaming with no page following them."""
+        with self._lock:
+            running = [chat.live for chat in self._chats.values() if chat.live is not None]
+        return [live for live in running if not live.done.is_set() and live.followers == 0]
 
     def _registered(self, cid: int) -> WebChat | None:
         with self._lock:
@@ -333,6 +372,7 @@ class Chats:
             running = [chat.live for chat in self._chats.values() if chat.live is not None]
         for live in running:
             live.cancel()
+        self.pages.end_all()  # so the shutdown waits for no open page
 
     def close(self) -> None:
         """Stop every reply and close every session and the read connection."""
@@ -343,10 +383,12 @@ class Chats:
                 chat.live.cancel()
                 chat.live.done.wait(2)
             chat.session.close()
+        self.catalog.close()
         with self._store_lock:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+        self.uploads.close()  # unsent uploads' files
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -354,6 +396,6 @@ class Chats:
         return text
 
 
-def _summary_json(summary: Any) -> dict[str, Any]:
+def _summary_json(summary: Any, live: set[int]) -> dict[str, Any]:
     return {"id": summary.id, "title": summary.title or "(empty)", "model": summary.model,
-            "updated_at": summary.updated_at, "turns": summary.turns}
+            "updated_at": summary.updated_at, "turns": summary.turns, "live": summary.id in live}

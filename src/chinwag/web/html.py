@@ -14,8 +14,10 @@ Model output is untrusted. Raw HTML is escaped (markdown-it with `html`
 off), links are kept only for http, https and mailto targets and always
 show the host they lead to when their text does not, images become a text
 placeholder (nothing is fetched), and code language names are reduced to
-safe characters. Everything here is string building: the page inserts it
-as HTML, so nothing else may reach it unescaped.
+safe characters. Bidi controls in model and user text are shown as
+"<U+202E>" before parsing, so none can reorder what follows it (a link's
+host label included). Everything here is string building: the page inserts
+it as HTML, so nothing else may reach it unescaped.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from chinwag.render.md_blocks import BlockParser, closes_fence, is_final, settled
-from chinwag.render.sanitize import sanitize
+from chinwag.render.sanitize import neutralise_bidi, sanitize
 
 SAFE_SCHEMES = ("http", "https", "mailto")
 _LANG = re.compile(r"[^A-Za-z0-9_+#.-]")
@@ -143,15 +145,17 @@ def code_html(code: str, lang: str) -> str:
 
 def code_style_css() -> str:
     """pygments' CSS for code blocks: a light theme, and a dark one under
-    `prefers-color-scheme: dark`. Built from the installed pygments, so
+    `prefers-color-scheme: dark` or the page's dark theme. Built from the installed pygments, so
     nothing is fetched."""
     from pygments.formatters import HtmlFormatter  # untyped, as above
 
     light = HtmlFormatter(style="default").get_style_defs(".hl")
-    dark = HtmlFormatter(style="github-dark").get_style_defs(".hl")
-    strip = re.compile(r"^\.hl\s*\{[^}]*\}\s*$", re.MULTILINE)  # keep our own background
-    light, dark = strip.sub("", light), strip.sub("", dark)
-    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+    system_dark = HtmlFormatter(style="github-dark").get_style_defs(':root:not([data-theme="light"]) .hl')
+    chosen_dark = HtmlFormatter(style="github-dark").get_style_defs(':root[data-theme="dark"] .hl')
+    strip = re.compile(r"^[^{\n]*\.hl\s*\{[^}]*\}\s*$", re.MULTILINE)  # keep our own background
+    light, system_dark, chosen_dark = strip.sub("", light), strip.sub("", system_dark), strip.sub("", chosen_dark)
+    # the page's theme toggle (html[data-theme]) wins over the system's choice
+    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{system_dark}\n}}\n{chosen_dark}\n"
 
 
 class Renderer:
@@ -162,14 +166,14 @@ class Renderer:
 
     def html(self, text: str) -> str:
         """A whole text, e.g. a saved reply."""
-        return str(self._md.render(text))
+        return str(self._md.render(neutralise_bidi(text)))
 
 
 def user_html(text: str, attachments: Sequence[str] = ()) -> str:
     """What the user typed, as they typed it (the page keeps its line breaks),
     after a chip for each attachment's 📎 line."""
     chips = "".join(f'<span class="chip">{escape(sanitize(line))}</span>' for line in attachments)
-    return (f'<div class="chips">{chips}</div>' if chips else "") + escape(text)
+    return (f'<div class="chips">{chips}</div>' if chips else "") + escape(neutralise_bidi(text))
 
 
 def tool_html(line: str, status: str, output: str) -> str:
@@ -215,7 +219,7 @@ class HtmlStream:
         self._fresh = ""  # text fed since the last update
 
     def feed(self, text: str) -> None:
-        self._fresh += text
+        self._fresh += neutralise_bidi(text)  # per character: safe however the text was split
 
     @property
     def pending(self) -> bool:

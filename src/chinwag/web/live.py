@@ -143,12 +143,14 @@ class LiveTurn:
         it waits); "no" if the turn is stopped, or nobody answers within
         APPROVAL_TIMEOUT (a page gone away stops the turn: see app.py)."""
         from chinwag.sinks import call_line
+        from chinwag.tools.question import web_question
 
         with self._answered:
             self._questions += 1
             self._answer = None
             self._asking = {"t": "approve", "id": self._questions, "call": f"⚙ {call_line(call.name, call.input)}",
-                            "reason": self.redact(reason), "tool": call.name}
+                            "reason": self.redact(reason), "tool": call.name,
+                            "question": web_question(call.name, call.input, self.redact(reason))}
             for follower in self._followers:
                 follower.put(dict(self._asking))
             deadline = time.monotonic() + APPROVAL_TIMEOUT
@@ -200,7 +202,7 @@ class LiveTurn:
                         elif isinstance(event, ToolResultReady):
                             self._tool(event)
                         elif isinstance(event, (Retrying, Notice)):
-                            self._notice(_describe(event))
+                            self._notice(_describe(event), retry=isinstance(event, Retrying))
                         if self._cancelled.is_set():
                             turn.cancel()
                             break
@@ -238,11 +240,13 @@ class LiveTurn:
                 for op in ops:
                     follower.put(dict(op))
 
-    def _notice(self, text: str) -> None:
+    def _notice(self, text: str, retry: bool = False) -> None:
+        """A line for the page's notice; a retry's line (`retry`) is the page's
+        to take away once the reply ends, whichever way."""
         text = self.redact(text)
         with self._lock:
             self.notices.append(text)
-        self._publish([{"t": "notice", "text": text}])
+        self._publish([{"t": "notice", "text": text, "retry": retry}])
 
     def _text(self, text: str) -> None:
         """Text in, page operations out, on the turn's own thread: the first
@@ -301,7 +305,7 @@ class LiveTurn:
             else reply.status
         stats = figures(reply)
         return {"status": status, "error": self.redact(reply.error or "") if status != "stopped" else "",
-                "stats": stats}
+                "stats": stats, "markdown": reply.text}
 
 
 def _describe(event: Retrying | Notice) -> str:

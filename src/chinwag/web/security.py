@@ -1,5 +1,40 @@
 """The gate in front of every request: a local server is still a server.
 
+Browsers do not scope cookies by port: a cookie set by 127.0.0.1:8765 is
+also sent to 127.0.0.1:3000, where a dev server or another local user's
+process may read it and replay it. So no cookie here is a credential for
+anything worth having. Three secrets, each new at every start:
+
+- the *token*, printed in the address (`/?token=T`). It opens the page, and
+  the page's script exchanges it for the session key. It never goes in a
+  cookie, a header the browser adds by itself, or storage.
+- the *session key* S, which every API request and event stream must carry
+  in the `X-Chinwag-Session` header (the page's `call()` adds it). The
+  script gets it once, `POST /api/session` with `X-Chinwag-Token: T`, and
+  keeps it in `localStorage`, which browsers scope by origin (scheme, host
+  AND port), so a page on another port cannot read it, and no browser sends
+  it anywhere unasked. A reload, a second tab or a bookmark without the
+  token finds it there; an earlier server's key gets 401 and the page says
+  to open the new address. A custom header also cannot be sent cross-origin
+  without a CORS preflight, which this server never grants.
+- the *page key* in the `chinwag_<port>` cookie (HttpOnly, SameSite=Strict),
+  set when the page is opened with the token. It opens only the page and its
+  static files, which hold no data: the code anyone can read in the wheel.
+  Replayed from another port, it gets that and nothing else.
+
+`--open` hands the browser a one-shot token instead of T (in a file only the
+user can read, see `opener.py`): it is void after its first exchange.
+
+How Jupyter does it, and why this differs (jupyter_server 9a4d6ee,
+`auth/identity.py`, `base/handlers.py`): after `?token=` it sets a signed
+login cookie named `username-127-0-0-1-8888` (the port is in the NAME, but
+the browser still sends it to every port) and relies on tornado's `_xsrf`
+double-submit (an `_xsrf` cookie echoed in `X-XSRFToken`) for non-GET
+requests. Both cookies reach every port, so whoever receives them can echo
+one into the header; GETs skip the xsrf check and a missing Origin passes
+`check_origin`, so the replayed login cookie alone reads the API. Here the
+header's secret is never in a cookie, so receiving our cookies gives nothing.
+
 `Guard` is plain ASGI middleware (so streamed responses pass through
 unbuffered). For every HTTP request, in order:
 
@@ -7,13 +42,12 @@ unbuffered). For every HTTP request, in order:
    `localhost`: a DNS-rebinding page (Host: evil.example:8765) gets 403.
 2. `Origin`, when sent, must be this server's own origin, and
    `Sec-Fetch-Site: cross-site` is refused; a POST must carry `Origin`.
-   State changes are POST only (the routes say so), so a cross-site form,
-   image or script tag can neither read nor change anything.
-3. The token printed at start: in the `chinwag_<port>` cookie (HttpOnly,
-   SameSite=Strict), or as `?token=` on `GET /`, which answers with the page
-   and sets the cookie (the page's script then takes the token out of the
-   address bar). Anything else gets 403, static files and the event stream
-   included.
+   State changes are POST only (the routes say so). Only `GET /?token=`
+   (the printed link, which may be followed from anywhere) skips this.
+3. `GET`/`HEAD` of `/` and `/static/*`: the token in the address, or the
+   page key cookie; else 403. `POST /api/session`: the token (or a one-shot
+   token) in `X-Chinwag-Token`; else 403. Everything else: the session key
+   in `X-Chinwag-Session`; else 401.
 
 Every response carries a strict Content-Security-Policy (scripts and
 styles from this server only, no inline script, no eval, `connect-src
@@ -48,6 +82,11 @@ SECURITY_HEADERS = [
 ]
 WILDCARDS = ("0.0.0.0", "::")
 FORBIDDEN = "forbidden: open the address `chinwag serve` printed, with its ?token=\n"
+NO_SESSION = ('{"error": "this page is from an earlier chinwag serve, or was opened without its token: '
+              'open the address chinwag serve printed."}')
+SESSION_PATH = "/api/session"
+TOKEN_HEADER = "x-chinwag-token"  # the exchange: token in, session key out
+SESSION_HEADER = "x-chinwag-session"  # on every API request and event stream
 
 
 def new_token() -> str:
@@ -55,9 +94,15 @@ def new_token() -> str:
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, token: str, host: str, port: int) -> None:
+    """`token` is the printed one; `one_shot` tokens (for `--open`) work like
+    it until their first exchange."""
+
+    def __init__(self, app: ASGIApp, token: str, host: str, port: int, one_shot: tuple[str, ...] = ()) -> None:
         self.app, self.token, self.port = app, token, port
+        self.session = new_token()
+        self.page_key = new_token()
         self.cookie = f"chinwag_{port}"
+        self._one_shot = set(one_shot)
         self._wildcard = host in WILDCARDS
         self._hosts = {"localhost", "127.0.0.1", "::1", _bare(host)}
 
@@ -66,22 +111,33 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        host = headers.get("host", "")
+        host, method, path = headers.get("host", ""), scope["method"], scope["path"]
+        reading = method in ("GET", "HEAD")
         # The printed address may be followed from anywhere (a link in another
         # site's page is a cross-site navigation); nothing else may.
-        opening = scope["method"] == "GET" and scope["path"] == "/" and self._query_token(scope)
-        if not self.host_allowed(host) or not (opening or self.origin_allowed(scope["method"], host, headers)):
+        opening = reading and path == "/" and self._query_token(scope)
+        if not self.host_allowed(host) or not (opening or self.origin_allowed(method, host, headers)):
             await _respond(send, 403, FORBIDDEN)
             return
         extra = list(SECURITY_HEADERS)
         if opening:
-            # The page itself, with the cookie; its script takes the token out of
-            # the address. (A redirect would lose a Strict cookie when the link
-            # was followed from another site.)
-            cookie = f"{self.cookie}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+            # The page itself, with the page key; its script takes the token out
+            # of the address. (A redirect would lose a Strict cookie when the
+            # link was followed from another site.)
+            cookie = f"{self.cookie}={self.page_key}; HttpOnly; SameSite=Strict; Path=/"
             extra.append((b"set-cookie", cookie.encode()))
-        elif not self._has_token(headers):
-            await _respond(send, 403, FORBIDDEN)
+        elif reading and (path == "/" or path.startswith("/static/")):
+            if not self._has_page_key(headers):
+                await _respond(send, 403, FORBIDDEN)
+                return
+        elif path == SESSION_PATH and method == "POST":
+            if not self._exchange(headers.get(TOKEN_HEADER, "")):
+                await _respond(send, 403, FORBIDDEN)
+                return
+            await _respond(send, 200, f'{{"session": "{self.session}"}}', "application/json")
+            return
+        elif not _same(headers.get(SESSION_HEADER, ""), self.session):
+            await _respond(send, 401, NO_SESSION, "application/json")
             return
 
         async def secured(message: Message) -> None:
@@ -117,29 +173,46 @@ class Guard:
             return method in ("GET", "HEAD")
         return origin == f"http://{host}"
 
-    def _has_token(self, headers: dict[str, str]) -> bool:
-        """The cookie carries the token. Parsed by hand: http.cookies gives up
-        on the rest of the header at the first cookie it dislikes (another
+    def _has_page_key(self, headers: dict[str, str]) -> bool:
+        """The cookie carries the page key. Parsed by hand: http.cookies gives
+        up on the rest of the header at the first cookie it dislikes (another
         local app's), which would lock the page out."""
         for part in headers.get("cookie", "").split(";"):
             name, sep, value = part.strip().partition("=")
-            if sep and name == self.cookie and secrets.compare_digest(value.strip('"'), self.token):
+            if sep and name == self.cookie and _same(value.strip('"'), self.page_key):
                 return True
         return False
 
     def _query_token(self, scope: Scope) -> bool:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        given = (query.get("token") or [""])[0]
-        return bool(given) and secrets.compare_digest(given, self.token)
+        return self._valid((query.get("token") or [""])[0])
+
+    def _valid(self, given: str) -> bool:
+        if not given:
+            return False
+        return _same(given, self.token) or any(_same(given, once) for once in list(self._one_shot))
+
+    def _exchange(self, given: str) -> bool:
+        """The token for the session key; a one-shot token is spent by it."""
+        if not self._valid(given):
+            return False
+        self._one_shot.discard(given)
+        return True
+
+
+def _same(given: str, secret: str) -> bool:
+    """In constant time; as bytes, since compare_digest refuses non-ASCII str
+    (a header may carry any latin-1)."""
+    return secrets.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
 
 
 def _bare(host: str) -> str:
     return host.strip("[]").lower()
 
 
-async def _respond(send: Send, status: int, text: str) -> None:
+async def _respond(send: Send, status: int, text: str, kind: str = "text/plain") -> None:
     body = text.encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                "headers": [(b"content-type", f"{kind}; charset=utf-8".encode()), (b"cache-control", b"no-store"),
                             (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]})
     await send({"type": "http.response.body", "body": body})

@@ -3,7 +3,9 @@
     chinwag serve [--port N] [--host ADDRESS] [--open] [-T NAME]... [--mcp-config FILE]
 
 Prints `chinwag is serving on http://127.0.0.1:8765/?token=...` and serves
-until Ctrl-C. The token is new at each start. Binding anything but
+until Ctrl-C. The token is new at each start (what it opens: security.py).
+`--open` hands the browser a private file that redirects to the page, never
+the token on its command line (opener.py). Binding anything but
 127.0.0.1 needs `--host` and prints a warning: the token is then all that
 stands between the network and your chats and API keys' use. Tools are the
 chat's (config.toml `tools`, `allow`, `[mcp_servers]`, plus `-T` and
@@ -70,18 +72,25 @@ def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO) -> int:
     _check_history_once(environ)
     chats = Chats(environ, Path.cwd(), tools=args.tools, mcp_config=args.mcp_config)
     threading.Thread(target=_warm_up, name="chinwag-web-warm-up", daemon=True).start()
-    app = Guard(build_app(chats), token, host, port)
+    one_shot = new_token() if args.open else None  # what the browser gets, in a file: see opener.py
+    app = Guard(build_app(chats), token, host, port, (one_shot,) if one_shot else ())
     out.write(f"chinwag is serving on {url}\n")
     out.write("Ctrl-C stops it.\n")
     out.flush()
-    if args.open:
-        import webbrowser
+    opener = None
+    if one_shot:
+        from chinwag.web.opener import open_in_browser, write_opener
 
-        webbrowser.open(url)
+        opener = write_opener(f"http://{shown}:{port}/?token={one_shot}")
+        open_in_browser(opener)
     try:
         _run(app, sock, chats.stop_all)
     finally:
         chats.close()
+        if opener:
+            from chinwag.web.opener import remove_opener
+
+            remove_opener(opener)
     return 0
 
 

@@ -18,10 +18,17 @@
 
   // -- small helpers ---------------------------------------------------------------
 
+  // Text for display with its bidi controls shown as <U+202E>, as the server shows
+  // them, so a title cannot reorder what follows it. What is sent back stays as it came.
+  const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+  function shown(text) {
+    return String(text).replace(BIDI, (c) => "<U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + ">");
+  }
+
   function make(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
+    if (text !== undefined) node.textContent = shown(text);
     return node;
   }
 
@@ -32,7 +39,7 @@
   }
 
   function showNotice(text) {
-    ui.notice.textContent = text || "";
+    ui.notice.textContent = shown(text || "");
     ui.notice.hidden = !text;
   }
 
@@ -54,17 +61,55 @@
     return date.toLocaleDateString([], { month: "short", day: "numeric" });
   }
 
+  // The session key (see web/security.py): the cookie opens only the page, so
+  // every request carries this key in a header. The token in the address is
+  // exchanged for it once, then leaves the address bar; the key is kept in
+  // localStorage, which is this origin's alone (its port included), so a
+  // reload or a second tab works and no page on another port can read it.
+  const SESSION_KEY = "chinwag-session";
+  const session = (async () => {
+    const token = new URLSearchParams(location.search).get("token");
+    if (location.search) history.replaceState(null, "", location.pathname + location.hash);
+    let key = "";
+    if (token) {
+      try {
+        const response = await fetch("/api/session", { method: "POST", headers: { "x-chinwag-token": token } });
+        if (response.ok) key = (await response.json()).session;
+      } catch (error) { /* the calls below say what is wrong */ }
+    }
+    try {
+      if (key) localStorage.setItem(SESSION_KEY, key);
+      else key = localStorage.getItem(SESSION_KEY) || "";
+    } catch (error) { /* storage turned off: this tab keeps the key in memory */ }
+    return key;
+  })();
+
   // Every request to the server goes through here, so what each one must carry
   // (credentials, headers) is decided in one place.
-  function call(path, init) {
-    return fetch(path, init || {});
+  async function call(path, init) {
+    const options = Object.assign({}, init);
+    options.headers = new Headers(options.headers);
+    options.headers.set("x-chinwag-session", await session);
+    return fetch(path, options);
   }
 
   async function getJSON(path) {
     const response = await call(path, { headers: { accept: "application/json" } });
+    if (stale(response)) throw new Error(STALE_PAGE);
     if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error || response.statusText);
     return response.json();
   }
+
+  // -- when the server is gone or was restarted ----------------------------------------
+
+  // Each start of `chinwag serve` has its own keys: a server started since this
+  // page was loaded knows neither its session key (401) nor its page key (403).
+  function stale(response) {
+    return response.status === 401 || response.status === 403;
+  }
+  const STALE_PAGE = "This page is from an earlier chinwag serve; open the new address it printed.";
+  const SERVER_GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept.";
+  const LOST = "The connection to chinwag serve was lost.";
 
   // -- the conversation list and search ------------------------------------------------
 
@@ -90,6 +135,7 @@
       const head = make("span", "item-head");
       head.append(make("span", "item-title", item.title), make("span", "item-when", when(item.updated_at)));
       link.append(head);
+      if (item.live) liveMarker(link);
       if (item.snippet) {
         const snippet = make("span", "item-snippet");
         snippet.innerHTML = item.snippet; // escaped by the server, <mark> around matches
@@ -99,6 +145,17 @@
       }
       ui.list.append(link);
     }
+    ui.list.dispatchEvent(new CustomEvent("chinwag:listed", { detail: data.conversations }));
+  }
+
+  // A conversation whose reply streams now, seen from the sidebar.
+  function liveMarker(link) {
+    link.classList.add("live");
+    const dot = make("span", "live-dot");
+    dot.title = "A reply is streaming";
+    dot.setAttribute("role", "img");
+    dot.setAttribute("aria-label", "streaming");
+    link.querySelector(".item-head").prepend(dot);
   }
 
   function markCurrent() {
@@ -116,6 +173,11 @@
     const body = make("div", "body");
     node.append(body);
     if (role === "assistant") node.append(make("div", "meta"));
+    node.markdown = ""; // the message as the server keeps it (markdown), for Copy
+    const copy = make("button", "copy-msg", "Copy");
+    copy.type = "button";
+    copy.title = "Copy the whole message as markdown";
+    node.append(copy);
     ui.messages.append(node);
     return node;
   }
@@ -128,7 +190,8 @@
       for (const line of lines) chips.append(make("span", "chip", line));
       body.append(chips);
     }
-    body.append(document.createTextNode(text));
+    body.append(document.createTextNode(shown(text)));
+    node.markdown = text;
     return node;
   }
 
@@ -136,7 +199,7 @@
     node.dataset.status = status;
     const meta = node.querySelector(".meta");
     if (meta) {
-      meta.textContent = text || "";
+      meta.textContent = shown(text || "");
       meta.className = "meta" + (status === "complete" ? "" : " " + status);
     }
   }
@@ -209,6 +272,7 @@
           break;
         case "notice":
           showNotice(op.text);
+          this.retrying = op.retry ? op.text : null;
           break;
         case "approve":
           this.ask(op);
@@ -221,18 +285,32 @@
         case "end":
           setMeta(this.node, op.status, op.status === "complete" ? op.stats : statusLine(op.status, op.error));
           state.last = op.status;
+          if (typeof op.markdown === "string") this.node.markdown = op.markdown;
+          // "retrying in 1 s (attempt 3/3)" is over once the reply has ended, whichever way.
+          if (this.retrying && ui.notice.textContent === this.retrying) showNotice("");
+          this.retrying = null;
           break;
       }
     }
   }
 
-  // A tool call that needs approval: the call, why, and Allow once / Always / Deny.
+  // A tool call that needs approval: the whole call (every argument in full, each
+  // in a box that scrolls, with its length; controls made visible by the server),
+  // why it asks, and Allow once / Always / Deny.
   ReplyView.prototype.ask = function (op) {
     for (const old of this.node.querySelectorAll(".approval")) old.remove();
     const box = make("div", "approval");
     box.dataset.id = op.id;
     box.setAttribute("role", "group");
-    box.append(make("div", "call", op.call), make("div", "why", "Needs your approval: " + op.reason));
+    const question = op.question;
+    box.setAttribute("aria-label", question.heading);
+    box.append(make("div", "call", question.heading));
+    for (const arg of question.args) {
+      const value = make("pre", "arg-value", arg.text);
+      value.tabIndex = 0; // scrollable by keyboard too
+      box.append(make("div", "arg-name", arg.name + " · " + arg.about), value);
+    }
+    if (!question.args.length) box.append(make("div", "arg-name", "(no arguments)"));
     const row = make("div", "row");
     const reason = make("input");
     reason.type = "text";
@@ -306,6 +384,8 @@
         else if (state.cid !== op.id) {
           state.cid = op.id;
           history.replaceState(null, "", "#c=" + op.id);
+          loadList(); // the new conversation is in the sidebar now, not after its reply
+          announce();
         }
       }
       keepBottom(near);
@@ -364,7 +444,7 @@
       ui.input.value = "";
       setPending([]);
       grow();
-      if (!state.cid) ui.title.textContent = text.trim().split("\n")[0].slice(0, 80);
+      if (!state.cid) setTitle(text.trim().split("\n")[0].slice(0, 80));
       node = bubble("assistant", "streaming");
     } else if (action === "retry") {
       const old = lastAssistant();
@@ -377,19 +457,25 @@
     window.scrollTo(0, document.documentElement.scrollHeight);
     state.last = null;
     setBusy(true);
+    let answered = false; // the server took the request (it may fail later)
+    const unsent = () => { // not sent: the words (and attachments) are kept, the bubbles go
+      if (asked) {
+        asked.remove();
+        if (!ui.input.value) ui.input.value = text;
+        if (!state.pending.length) setPending(attached);
+        grow();
+      }
+      if (action === "continue") setMeta(node, state.last = "interrupted", "");
+      else node.remove();
+      if (!ui.messages.querySelector(".msg")) ui.empty.hidden = false;
+    };
     try {
       const response = await request;
+      answered = true;
       if (!response.ok) {
         const problem = await response.json().catch(() => ({ error: response.statusText }));
-        if (asked) {
-          asked.remove();
-          if (!ui.input.value) ui.input.value = text; // not sent: the words are kept
-          if (!state.pending.length) setPending(attached);
-          grow();
-        }
-        if (action === "continue") setMeta(node, state.last = "interrupted", "");
-        else node.remove();
-        showNotice(problem.error);
+        unsent();
+        showNotice(stale(response) ? STALE_PAGE : problem.error);
         if (response.status === 409 && state.cid && letGo(controller)) {
           await openConversation(state.cid, true); // another tab's reply: follow it
         }
@@ -398,10 +484,16 @@
       await follow(response, new ReplyView(node));
     } catch (error) {
       if (error.name !== "AbortError") {
-        showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
+        if (!answered) {
+          unsent();
+          showNotice(SERVER_GONE);
+        } else {
+          if (node.dataset.status === "streaming") setMeta(node, state.last = "interrupted", "interrupted: " + LOST);
+          showNotice(LOST + " Reload the page to see what was saved.");
+        }
       }
     } finally {
-      if (letGo(controller)) {
+      if (letGo(controller) && answered) { // (a server that is gone has no list to give)
         markCurrent();
         loadList();
       }
@@ -448,13 +540,14 @@
     if (!keepNotice) showNotice("");
     state.cid = cid;
     state.last = null;
+    announce();
     clearMessages();
-    ui.title.textContent = data.title;
-    document.title = data.title + " · chinwag";
+    setTitle(data.title);
     pickModel(data.model);
     for (const message of data.messages) {
       const node = bubble(message.role, message.status);
       node.querySelector(".body").innerHTML = message.html; // escaped by the server
+      node.markdown = message.markdown || "";
       if (message.role === "assistant") {
         setMeta(node, message.status, statusLine(message.status, "") || message.model || "");
         state.last = message.status;
@@ -472,28 +565,39 @@
     setBusy(true);
     try {
       const response = await call(`/api/conversations/${cid}/live`, { signal: controller.signal });
+      if (stale(response)) showNotice(STALE_PAGE);
       if (response.status !== 200) return;
       let node = lastAssistant();
       if (!node || node.dataset.status !== "streaming") node = bubble("assistant", "streaming");
       await follow(response, new ReplyView(node));
     } catch (error) {
-      if (error.name !== "AbortError") {
-        showNotice("The connection to chinwag was lost. Reload the page to see what was saved.");
-      }
+      if (error.name !== "AbortError") showNotice(LOST + " Reload the page to see what was saved.");
     } finally {
       if (letGo(controller)) loadList();
     }
+  }
+
+  // Tells the page's other scripts (daily.js) which conversation is shown now.
+  function announce() {
+    document.dispatchEvent(new CustomEvent("chinwag:conversation", { detail: state.cid }));
+  }
+
+  // The conversation's title, in the header and on the tab.
+  function setTitle(title) {
+    ui.title.textContent = shown(title);
+    document.title = shown(title);
   }
 
   function newChat() {
     follows(null);
     state.cid = null;
     state.last = null;
+    announce();
     history.replaceState(null, "", location.pathname);
     clearMessages();
     showNotice("");
     ui.title.textContent = "New chat";
-    document.title = "chinwag";
+    document.title = "New chat · chinwag";
     setBusy(false);
     markCurrent();
     closeSidebar();
@@ -586,18 +690,46 @@
     setTimeout(() => { button.textContent = "Copy"; }, 1200);
   }
 
+  // The model picker: what is known at once, then (without waiting for it) what
+  // each provider's server lists, grouped by provider.
   async function loadModels() {
     try {
       const data = await getJSON("/api/models");
-      for (const model of data.models) {
-        const option = make("option", "", model.label);
-        option.value = model.spec;
-        ui.model.append(option);
-      }
-      ui.model.value = data.default;
+      fillModels(data);
+      if (!data.complete) listModelsWhenReachedFor();
     } catch (error) {
       showNotice("Could not list the models: " + error.message);
     }
+  }
+
+  // Each provider's server is asked for its models once the user reaches for
+  // the picker (the pointer over it, a touch, the keyboard's focus).
+  function listModelsWhenReachedFor() {
+    const events = ["pointerenter", "touchstart", "focus"];
+    const ask = () => {
+      for (const name of events) ui.model.removeEventListener(name, ask);
+      getJSON("/api/models?wait=1").then(fillModels, () => {});
+    };
+    for (const name of events) ui.model.addEventListener(name, ask, { passive: true });
+  }
+
+  function fillModels(data) {
+    const chosen = ui.model.value || data.default;
+    const groups = new Map();
+    for (const model of data.models) {
+      const name = model.group || "Models";
+      if (!groups.has(name)) {
+        const group = make("optgroup");
+        group.label = name;
+        groups.set(name, group);
+      }
+      const option = make("option", "", model.label);
+      option.value = model.spec;
+      groups.get(name).append(option);
+    }
+    ui.model.replaceChildren(...groups.values());
+    ui.model.value = chosen;
+    if (ui.model.value !== chosen) ui.model.value = data.default;
   }
 
   ui.composer.addEventListener("submit", (event) => {
@@ -651,8 +783,13 @@
   });
   window.addEventListener("hashchange", route);
 
+  // What the page's other scripts (daily.js) use; nothing else reaches in.
+  window.chinwag = {
+    ui, state, call, getJSON, readEvents, make, showNotice, loadList, openConversation, newChat, stop,
+    nearBottom, setTitle, stale, STALE_PAGE, SERVER_GONE,
+  };
+
   (async () => {
-    if (location.search) history.replaceState(null, "", location.pathname + location.hash); // the token is in the cookie now
     await loadModels();
     await loadList();
     if (/^#c=\d+$/.test(location.hash)) route();

@@ -1,0 +1,102 @@
+"""Keys typed while a reply streams: kept for the next prompt, never echoed into the reply.
+
+ECHO is turned off on the terminal for the turn (TCSANOW: nothing in the
+input queue is flushed), so what is typed waits in the queue and readline
+shows it at the next `You:`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+
+class TypeaheadHidden:
+    """While a reply streams, keys typed are not echoed into it: ECHO is off on
+    the terminal (TCSANOW, nothing flushed), so they wait in the terminal's
+    input queue and readline shows them at the next prompt. `restore` is
+    idempotent and safe on a terminal that has gone away."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._fd: int | None = None
+        self._saved: list[Any] | None = None
+        try:
+            fd = stream.fileno()
+            if not os.isatty(fd):
+                return
+            import termios
+
+            saved = termios.tcgetattr(fd)
+            quiet = list(saved)
+            quiet[3] &= ~(termios.ECHO | termios.ECHONL)
+            termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        except (OSError, ValueError, AttributeError):
+            return
+        self._fd, self._saved = fd, saved
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The terminal as it was before, for a while (stopped by Ctrl-Z: the
+        shell gets it back); then whatever mode it had (ours, or readline's
+        at an approval question) again."""
+        fd, saved = self._fd, self._saved
+        if fd is None or saved is None:
+            yield
+            return
+        import termios
+
+        try:
+            current = termios.tcgetattr(fd)
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+        except (termios.error, OSError):
+            yield
+            return
+        try:
+            yield
+        finally:
+            try:
+                termios.tcsetattr(fd, termios.TCSANOW, current)
+            except (termios.error, OSError):
+                pass
+
+    def restore(self) -> None:
+        fd, saved, self._saved = self._fd, self._saved, None
+        if fd is None or saved is None:
+            return
+        import termios
+
+        try:
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+        except (termios.error, OSError):
+            pass  # the terminal hung up: there is nothing left to restore
+
+
+@contextmanager
+def echoed(stream: TextIO) -> Iterator[None]:
+    """The terminal's echo on for a while, as it was after: a question asked
+    mid-turn (tool approval) must show what is typed, and readline only echoes
+    when it finds ECHO on."""
+    try:
+        fd = stream.fileno()
+        if not os.isatty(fd):
+            raise ValueError
+        import termios
+
+        saved = termios.tcgetattr(fd)
+        if saved[3] & termios.ECHO:
+            raise ValueError  # already on: nothing to do or undo
+        loud = list(saved)
+        loud[3] |= termios.ECHO
+        termios.tcsetattr(fd, termios.TCSANOW, loud)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+        except (termios.error, OSError):
+            pass  # the terminal hung up
