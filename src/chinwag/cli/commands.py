@@ -233,9 +233,10 @@ def _exit(repl: Repl, arg: str) -> None:
 
 
 def _model_names(prefix: str) -> list[str]:
-    from chinwag.providers.registry import NAMES
+    from chinwag.providers.registry import FALLBACK, all_providers
 
-    return [f"{name}:" for name in NAMES if f"{name}:".startswith(prefix)] + (["local"] if "local".startswith(prefix) else [])
+    names = [f"{spec.name}:" for spec in all_providers()] + [FALLBACK]
+    return [name for name in names if name.startswith(prefix)]
 
 
 def _paths(prefix: str) -> list[str]:
