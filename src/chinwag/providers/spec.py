@@ -63,7 +63,6 @@ Prefill = Literal["always", "per server", "never"]
 # Settings a provider may honour; a request carries them all, a provider reads those it takes.
 Setting = Literal["temperature", "max_tokens", "thinking", "tools", "prefill", "context_size",
                   "timeout", "retries"]
-HTTP_SETTINGS: frozenset[Setting] = frozenset({"timeout", "retries"})
 
 
 @dataclass(frozen=True)
