@@ -87,7 +87,7 @@ BUILT_IN: tuple[ProviderSpec, ...] = (
         attachments=Attachments(text_only="the bundled local model"),
         unnamed_model="bundled model (SmolLM2-135M, offline)", models_are_files=True,
         lists_models=False,  # the bundled model is the one the picker shows already
-        requires="llama_cpp",
+        requires="llama_cpp", runs_here=True,
     ),
 )
 NAMES = tuple(spec.name for spec in BUILT_IN)

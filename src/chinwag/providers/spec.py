@@ -86,6 +86,7 @@ class ProviderSpec:
     models_are_files: bool = False  # a model is a file's path (the picker shows its name)
     lists_models: bool = True  # the page asks its server for more models
     requires: str | None = None  # a module that must be importable for the page to offer it
+    runs_here: bool = False  # each one built runs a model on this machine (the page keeps one idle)
 
     @property
     def tools(self) -> bool:

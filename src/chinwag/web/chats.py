@@ -354,10 +354,12 @@ class Chats:
         """Close the least recently used idle sessions beyond KEEP_IDLE, and
         beyond one on the bundled model (each runs the model in a process of
         its own). A closed session's lock stays taken: it runs no more turns."""
+        from chinwag.providers.registry import entry
+
         closing = []
         with self._lock:
             idle = [cid for cid, chat in self._chats.items() if not chat.lock.locked()]
-            local = [cid for cid in idle if self._chats[cid].session.settings.provider == "local"]
+            local = [cid for cid in idle if entry(self._chats[cid].session.settings.provider).runs_here]
             surplus = set(idle[: max(0, len(idle) - KEEP_IDLE)]) | set(local[:-1])
             for cid in surplus:
                 chat = self._chats[cid]
