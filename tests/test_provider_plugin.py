@@ -7,7 +7,9 @@ of chinwag changed.
 The plugin is installed the way pip leaves one: a `*.dist-info` directory
 with an `entry_points.txt`, on the child's PYTHONPATH (with the toy module,
 tests/plugins/chinwag_toy.py). Nothing is simulated: the real `chinwag`
-command runs in a subprocess, a pseudo-terminal, or as `chinwag serve`."""
+command runs in a subprocess, a pseudo-terminal, or as `chinwag serve` driven
+by Chromium. One test registers the toy in this process (`registry.register`)
+to use it from the Python API."""
 
 from __future__ import annotations
 
@@ -16,11 +18,17 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image as PILImage
 
+from chinwag import Chat
+from chinwag.config import resolve
+from chinwag.errors import UsageError
+from chinwag.providers import registry
 from tests.cli_helpers import chinwag_env, finish, run_chinwag, spawn_chinwag
 from tests.test_web_support import serve
 
@@ -140,3 +148,42 @@ def test_a_built_in_model_never_reads_the_entry_points(tmp_path: Path, model: st
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [model.partition(":")[0], "False"]
+
+
+def test_register_from_python_and_the_declaration_decides_prefill_and_tools(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`registry.register` in this process (undone after: monkeypatch restores
+    the table); the Python API chats with it, and what it can do is what its
+    row declares, not a check elsewhere."""
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    import chinwag_toy
+
+    monkeypatch.setattr(registry, "PROVIDERS", registry.PROVIDERS)
+    registry.register(chinwag_toy.SPEC)
+    registry.register(replace(chinwag_toy.SPEC, name="toyplus", prefill="always",
+                              settings=frozenset({"temperature", "max_tokens", "tools"})))
+    env = chinwag_env(tmp_path, TOY_API_KEY="toy-key")
+    with Chat("toyplus:toy-2", environ=env, save=False) as chat:
+        assert chat.ask("hi").text == "toy-2 heard: hi"
+    plain, plus = (registry.build(resolve(env, tmp_path, {"model": spec})) for spec in ("toy:", "toyplus:"))
+    assert (plain.supports_prefill, plain.supports_tools) == (False, False)
+    assert (plus.supports_prefill, plus.supports_tools) == (True, True)
+    with pytest.raises(UsageError, match="built into chinwag"):
+        registry.register(replace(chinwag_toy.SPEC, name="openai"))
+
+
+
+def test_chromium_picks_the_toy_from_the_page_and_chats_with_it(tmp_path: Path, browser: Any) -> None:
+    with serve(plugin_env(tmp_path)) as served:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(20_000)  # generous: the machine is shared
+        page.goto(served.url)
+        page.wait_for_selector("#model option[value='toy:toy-1']", state="attached")
+        page.hover("#model")  # reaching for the picker lists each provider's models
+        page.wait_for_selector("#model optgroup[label='Toy models'] option[value='toy:toy-2']", state="attached")
+        page.select_option("#model", "toy:toy-2")
+        page.fill("#input", "hello page")
+        page.press("#input", "Enter")
+        page.wait_for_selector(".msg.assistant:has-text('toy-2 heard: hello page')")
+        context.close()

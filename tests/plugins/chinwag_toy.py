@@ -24,8 +24,10 @@ MODELS = ["toy-1", "toy-2"]
 
 
 class ToyProvider(BaseProvider):
-    def __init__(self, name: str, settings: Settings) -> None:
-        self.name, self.settings = name, settings
+    """What it can do (prefill, tools) is read from its declaration, found by its name."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.name, self.settings = settings.provider, settings
 
     @property
     def model_name(self) -> str:
@@ -48,12 +50,12 @@ class ToyProvider(BaseProvider):
 
 
 SPEC = ProviderSpec(
-    "toy", lambda settings: ToyProvider("toy", settings), label="Toy", group="Toy models",
+    "toy", ToyProvider, label="Toy", group="Toy models",
     prefixes=("toy-",), key_variable="TOY_API_KEY", default_model=MODELS[0], needs="key",
     attachments=Attachments(images=ImageLimits(64, 64, 1024 * 1024)),
 )
 TEXT_SPEC = ProviderSpec(
-    "toytext", lambda settings: ToyProvider("toytext", settings), label="Toy", group="Toy models",
+    "toytext", ToyProvider, label="Toy", group="Toy models",
     key_variable="TOY_API_KEY", default_model=MODELS[0], needs="key",
     attachments=Attachments(text_only="the toy text model"),
 )
