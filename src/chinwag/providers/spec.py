@@ -8,15 +8,16 @@ a partial reply (prefill), and what it accepts as attachments. Configuration,
 `chinwag models`, `/model`, the page's model picker and the attachment checks
 read these declarations; none of them names a provider.
 
-This module imports nothing heavy: it is read before the prompt is drawn.
+This module imports nothing heavy, and defines one dataclass: it is read before
+the prompt is drawn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from chinwag.config import Settings
@@ -26,8 +27,7 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 MAX_ATTACHMENT_BYTES = 32 * 1024 * 1024  # one attachment above this is refused before it is read whole
 
 
-@dataclass(frozen=True)
-class ImageLimits:
+class ImageLimits(NamedTuple):  # a NamedTuple, as Attachments: a third of a dataclass's cost to define
     """What a provider takes in one image: over `max_edge` pixels or `max_bytes`
     of base64 it is downscaled to `long_edge` (the provider's recommended size)."""
 
@@ -36,8 +36,7 @@ class ImageLimits:
     max_bytes: int
 
 
-@dataclass(frozen=True)
-class Attachments:
+class Attachments(NamedTuple):
     """What a provider's models take besides text. A text-only model (`text_only`
     names it in the refusal) takes no images and no PDFs."""
 
@@ -81,7 +80,7 @@ class ProviderSpec:
     servers_choose: bool = False  # at a base URL of the user's own, the server's first model is the default
     settings: frozenset[Setting] = frozenset({"temperature", "max_tokens"})
     prefill: Prefill = "never"  # whether a final assistant message is continued (/continue)
-    attachments: Attachments = field(default_factory=Attachments)
+    attachments: Attachments = Attachments()
     unnamed_model: str = ""  # the picker's words for its default model when it has no name
     models_are_files: bool = False  # a model is a file's path (the picker shows its name)
     lists_models: bool = True  # the page asks its server for more models
