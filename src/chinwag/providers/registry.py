@@ -162,7 +162,8 @@ def at_base_url() -> ProviderSpec:
 
 def parse_model_spec(spec: str) -> tuple[str, str]:
     """`NAME:MODEL`, `local[:PATH]`, `PATH.gguf` or a bare model name -> (provider, model);
-    the provider is "" when a bare name matches none."""
+    the provider is "" when a bare name matches none. Built-in names and prefixes
+    are tried first; plugins (their entry points read now) only after."""
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in NAMES:
         return prefix, rest.strip()
@@ -216,7 +217,7 @@ class LazyProvider(BaseProvider):
 
     @property
     def supports_prefill(self) -> bool:
-        return self.real.supports_prefill  # "per server" needs the real one; it is built by then anyway
+        return self.real.supports_prefill  # the real one's: it reads the row, or asks its server ("per server")
 
     @property
     def supports_tools(self) -> bool:
