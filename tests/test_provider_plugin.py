@@ -100,6 +100,9 @@ def test_the_chat_switches_to_the_toy_with_slash_model(tmp_path: Path) -> None:
     child.expect("Toy: ")
     child.expect("toy-1 heard: hi")
     child.expect("You: ")
+    child.send("/model toyt\t")  # Tab completes a plugin's name as it does a built-in one's
+    child.expect("toytext:")
+    child.sendcontrol("u")
     child.sendline("/model toy:toy-2")
     child.expect("Now using toy:toy-2")
     child.sendline("again")
