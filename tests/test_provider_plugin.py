@@ -125,7 +125,8 @@ def test_the_pages_picker_offers_the_toy_and_its_uploads_meet_the_toys_limits(tm
         models = json.loads(body)["models"]
         assert {"spec": "toy:toy-1", "label": "toy-1 · Toy models", "group": "Toy models"} in models
         _, _, body = served.request("GET", "/api/models?wait=1")
-        assert {"spec": "toy:toy-2", "label": "toy-2 · Toy models", "group": "Toy models"} in json.loads(body)["models"]
+        listed = json.loads(body)["models"]
+        assert {"spec": "toy:toy-2", "label": "toy-2 · Toy models", "group": "Toy models"} in listed
 
         status, _, data = served.request("POST", "/api/attach?name=pic.png&model=toy:toy-2", body=image)
         assert status == 200, data
