@@ -53,7 +53,7 @@ SHORT_DELAY = 0.010
 
 
 def _seed(home: str) -> Path:
-    from chinwag.store import Store
+    from chinwag.history.store import Store
 
     db = Path(home) / "history.db"
     with closing(Store.open(db)) as store:

@@ -50,7 +50,7 @@ from chinwag.events import Event
 from chinwag.paths import database_file
 from chinwag.records import Reply as ChatReply
 from chinwag.session import Session, open_session
-from chinwag.store import CANCELLED_QUESTION, Store
+from chinwag.history.store import CANCELLED_QUESTION, Store
 from tests.cli_helpers import anthropic_env, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer

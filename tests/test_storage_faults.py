@@ -43,11 +43,11 @@ import pexpect
 import pytest
 
 from chinwag.events import TextDelta
-from chinwag.history import main as history_main
-from chinwag.recorder import Recorder
+from chinwag.cli.history import main as history_main
+from chinwag.history.recorder import Recorder
 from chinwag.records import Reply as Snapshot
-from chinwag.store import Store
-from chinwag.store_check import DAMAGED, FULL, LOCKED, READ_ONLY, StorageError, reason_of
+from chinwag.history.store import Store
+from chinwag.history.check import DAMAGED, FULL, LOCKED, READ_ONLY, StorageError, reason_of
 from tests.cli_helpers import CHINWAG, anthropic_env, finish, run_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer

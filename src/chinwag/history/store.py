@@ -29,9 +29,9 @@ from typing import Any
 
 from chinwag.errors import ConfigError, UsageError
 from chinwag.records import Message
-from chinwag import store_blobs
-from chinwag.store_blocks import Blob, answered, joined
-from chinwag.store_schema import (  # the records live with the schema; imported here for callers
+from chinwag.history import blobs as store_blobs
+from chinwag.history.blocks import Blob, answered, joined
+from chinwag.history.schema import (  # the records live with the schema; imported here for callers
     CANCELLED_QUESTION,
     MARK_END,
     MARK_START,
@@ -46,8 +46,8 @@ from chinwag.store_schema import (  # the records live with the schema; imported
     summary_of,
     title_of,
 )
-from chinwag.store_check import LOCKED, StorageError, create_private, remove_created, storage_error, writable
-from chinwag.writers import writer_alive
+from chinwag.history.check import LOCKED, StorageError, create_private, remove_created, storage_error, writable
+from chinwag.history.writers import writer_alive
 
 __all__ = ["CANCELLED_QUESTION", "MARK_END", "MARK_START", "TITLE_WIDTH", "ConversationSummary", "SearchHit", "Store",
            "StoredMessage", "fts_query", "title_of"]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chinwag.records import Message
-from chinwag.store_blocks import message_of
+from chinwag.history.blocks import message_of
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # around matches in SearchHit.snippet (private use)
 TITLE_WIDTH = 60

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from chinwag.errors import ChinwagError, UsageError
-from chinwag.store_blocks import Blob
+from chinwag.history.blocks import Blob
 
 if TYPE_CHECKING:
-    from chinwag.recorder import StoreSink
-    from chinwag.store import Store
+    from chinwag.history.recorder import StoreSink
+    from chinwag.history.store import Store
 
 SAVE_INTERVAL = 0.25  # seconds between progressive saves of a streaming reply
 RETRY_INTERVAL = 1.0  # seconds between tries while saving fails and no reply streams
@@ -192,7 +192,7 @@ class SaveQueue:
     def _failed(self, exc: ChinwagError, during_reply: bool, quiet_lock: bool = False) -> None:
         """Record a failure: keep the queue if it may clear, else stop saving;
         a notice if this fault is new. A reply's is told when the reply ends."""
-        from chinwag.store_check import LOCKED, StorageError, not_saved
+        from chinwag.history.check import LOCKED, StorageError, not_saved
 
         reason = exc.reason if isinstance(exc, StorageError) else exc.message
         if quiet_lock and reason == LOCKED:
@@ -221,9 +221,9 @@ class SaveQueue:
             return True
         if self._stopped:
             return False
-        from chinwag.store import Store
-        from chinwag.store_check import FULL, READ_ONLY, StorageError, disk_is_full, not_saved, refuse_if_damaged
-        from chinwag.store_check import writable
+        from chinwag.history.store import Store
+        from chinwag.history.check import FULL, READ_ONLY, StorageError, disk_is_full, not_saved, refuse_if_damaged
+        from chinwag.history.check import writable
 
         try:
             refuse_if_damaged(self.path)

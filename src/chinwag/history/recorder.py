@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from chinwag.errors import UsageError
 from chinwag.events import Event, TextDelta, ThinkingDelta, ToolCallReady
 from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
-from chinwag.save_queue import (
+from chinwag.history.queue import (
     BUSY_TIMEOUT_S,
     CLOSE_TIMEOUT_S,
     SAVE_INTERVAL,
@@ -37,11 +37,11 @@ from chinwag.save_queue import (
     _Op,
     _Row,
 )
-from chinwag.store_blocks import blocks_and_blobs, blocks_json
-from chinwag.store_schema import CANCELLED_QUESTION
+from chinwag.history.blocks import blocks_and_blobs, blocks_json
+from chinwag.history.schema import CANCELLED_QUESTION
 
 if TYPE_CHECKING:
-    from chinwag.store import Store
+    from chinwag.history.store import Store
 
 __all__ = ["SAVE_INTERVAL", "TEST_MAX_PAGES", "Recorder", "StoreSink"]
 
@@ -98,8 +98,8 @@ class Recorder(SaveQueue):
     def resume(self, conversation_id: int | None) -> tuple[str | None, list[Message]]:
         """Continue a saved conversation (the latest when None): its latest
         system prompt and its messages. At start-up, so faults raise (ConfigError)."""
-        from chinwag.store import Store
-        from chinwag.store_check import refuse_if_damaged
+        from chinwag.history.store import Store
+        from chinwag.history.check import refuse_if_damaged
 
         with self._write_lock:
             if self._store is None:

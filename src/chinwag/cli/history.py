@@ -26,15 +26,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from chinwag import history_blocks as blocks
+from chinwag.cli import history_blocks as blocks
 from chinwag.attach.export import markdown_links, write_beside
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file
-from chinwag.history_format import clean_line, flat, iso, isatty, local, table, when
+from chinwag.cli.history_format import clean_line, flat, iso, isatty, local, table, when
 from chinwag.records import block_to_json
 from chinwag.render.sanitize import sanitize
-from chinwag.store import CANCELLED_QUESTION, ConversationSummary, SearchHit, Store, StoredMessage
-from chinwag.store_check import READ_ONLY, StorageError
+from chinwag.history.store import CANCELLED_QUESTION, ConversationSummary, SearchHit, Store, StoredMessage
+from chinwag.history.check import READ_ONLY, StorageError
 
 _MAX_ID = 2**63 - 1  # SQLite's largest integer
 CANCELLED_NOTE = "cancelled before a reply; not sent again"
@@ -294,7 +294,7 @@ def _delete(args: argparse.Namespace, ctx: _Context) -> int:
 
 
 def _check(args: argparse.Namespace, ctx: _Context) -> int:
-    from chinwag.store_check import report
+    from chinwag.history.check import report
 
     return report(ctx.db, ctx.out)
 
