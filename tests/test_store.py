@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.errors import ConfigError, UsageError
+from chinwag.errors import ConfigError, ConversationDeleted
 from chinwag.history.store import MARK_END, MARK_START, TITLE_WIDTH, Store
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -271,7 +271,7 @@ def test_writing_to_a_deleted_conversation_is_a_clear_error(store: Store) -> Non
     cid = store.start_conversation()
     rid = store.begin_reply(cid)
     store.delete_conversation(cid)
-    with pytest.raises(UsageError, match=f"conversation {cid} does not exist"):
+    with pytest.raises(ConversationDeleted, match=f"conversation {cid} does not exist"):
         store.add_message(cid, "user", "hello?")
     assert store.update_reply(rid, "lost", status="complete") is False
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chinwag.errors import ChinwagError, UsageError
+from chinwag.errors import ChinwagError, ConversationDeleted
 from chinwag.history.ops import BeginReply, Op, Row, UpdateReply, target, write
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class SaveQueue:
         try:
             write(store, op)
             return True
-        except UsageError:  # the conversation was deleted meanwhile (`chinwag history delete`)
+        except ConversationDeleted:  # meanwhile, by `chinwag history delete` or the page
             target(op).id = None
             with self._cond:
                 self._notices.append("this conversation was deleted from the history; it is no longer saved")

@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chinwag.errors import ConfigError, UsageError
+from chinwag.errors import ConfigError, ConversationDeleted, UsageError
 from chinwag.records import Message
 from chinwag.history import blobs as store_blobs
 from chinwag.history.blocks import Blob, answered, joined
@@ -360,7 +360,7 @@ class Store:
                 "UPDATE conversations SET updated_at = ?, model = coalesce(?, model) WHERE id = ?",
                 (now, model if role == "assistant" else None, cid))
             if found.rowcount == 0:
-                raise UsageError(f"conversation {cid} does not exist (was it deleted?)")
+                raise ConversationDeleted(f"conversation {cid} does not exist (was it deleted?)")
             cur = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, model,"
                 " writer_pid, created_at, updated_at, blocks, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
