@@ -70,7 +70,7 @@ def test_deleting_a_conversation_keeps_blobs_others_use_and_deletes_the_rest(tmp
 
 def test_the_recorder_saves_attachments_before_the_request_leaves(tmp_path: Path) -> None:
     db = tmp_path / "history.db"
-    recorder = Recorder(db, environ={})
+    recorder = Recorder(db)
     recorder.open()
     try:
         message = Message.of("user", (Image("image/png", PNG, "a.png"), Text("hi")))

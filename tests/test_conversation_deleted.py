@@ -28,7 +28,7 @@ def test_conversation_deleted_is_its_own_error_not_a_usage_error(tmp_path: Path)
 
 def test_a_conversation_deleted_meanwhile_is_told_once_and_no_longer_saved(tmp_path: Path) -> None:
     db = tmp_path / "history.db"
-    recorder = Recorder(db, {})
+    recorder = Recorder(db)
     recorder.open()
     recorder.save_user("first", MODEL, None)
     cid = recorder.conversation_id

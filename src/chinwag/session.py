@@ -387,7 +387,7 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
         from chinwag.paths import database_file
         from chinwag.history.recorder import Recorder
 
-        recorder = Recorder(database_file(environ), environ)
+        recorder = Recorder(database_file(environ))
     session = Session(settings, LazyProvider(settings), Conversation(settings.system), recorder)
     if resume is not None or continue_last:
         if recorder is None:

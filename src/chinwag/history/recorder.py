@@ -23,9 +23,7 @@ operations (ops.py). This module is what the session calls.
 from __future__ import annotations
 
 import json
-import os
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,9 +46,7 @@ from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
 if TYPE_CHECKING:
     from chinwag.history.store import Store
 
-__all__ = ["TEST_MAX_PAGES", "Recorder", "StoreSink"]
-
-TEST_MAX_PAGES = "CHINWAG_TEST_MAX_PAGES"  # test hook: cap the database's size (see Recorder)
+__all__ = ["Recorder", "StoreSink"]
 
 
 class Recorder:
@@ -58,17 +54,15 @@ class Recorder:
 
     It keeps where the chat is (its conversation, the question and the reply
     being saved, tool calls running) and queues the writes that follow in its
-    SaveQueue. `CHINWAG_TEST_MAX_PAGES` (in `environ`, default os.environ) is
-    a test hook, not a setting: SQLite's max_page_count for the chat's
-    connection, so the end-to-end tests can make the database "full" without
-    a full disk."""
+    SaveQueue. `max_pages` caps the database at that many pages (SQLite's
+    max_page_count, for this connection; None: no cap): how tests make it
+    "full" without a full disk."""
 
     withdrawn: Message | None = None  # after `resume`: its last question, if cancelled before any reply
 
-    def __init__(self, path: Path, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, path: Path, *, max_pages: int | None = None) -> None:
         self.path = path
-        hook = (os.environ if environ is None else environ).get(TEST_MAX_PAGES, "")
-        self._queue = SaveQueue(path, int(hook) if hook.isdigit() else None)
+        self._queue = SaveQueue(path, max_pages)
         self._lock = threading.Lock()  # guards everything below; taken before the queue's own
         self._conversation: Row | None = None
         self._reply: Row | None = None
