@@ -1,12 +1,13 @@
 """`chinwag history`: list, show, search, export, delete and check saved conversations.
 
-`cli.py` calls `main(argv, environ, out)` with the arguments after "history".
+cli/__init__.py calls `main(argv, environ, out)` with the arguments after "history".
 Everything read from the database is shown through `sanitize`, so stored
 escape sequences never reach the terminal; `--json` and `export --format json`
 carry the raw text (JSON escapes control characters). A missing database is
 never created here: there is simply nothing to show yet. Reading works from a
 read-only directory or file too (the database is then opened read-only);
-`check` says whether the file is sound and how to recover it (store_check.py).
+`check` says whether the file is sound and how to recover it (history/check.py).
+How things print is history_format.py; a message's blocks, history_blocks.py.
 
 JSON: a list (`list --json`, `search --json`) is JSON lines, one object per
 line, as the chat's `--json` events are; one record (`show --json`, `export

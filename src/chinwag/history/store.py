@@ -1,6 +1,6 @@
 """The conversation store: one SQLite file (stdlib sqlite3) in WAL mode.
 
-Tables (built by the ordered `MIGRATIONS` of store_schema.py, whose names are recorded in table
+Tables (built by the ordered `MIGRATIONS` of schema.py, whose names are recorded in table
 `migrations` and count in `PRAGMA user_version`): `conversations`, `messages`,
 and `messages_fts`, an FTS5 index over message text kept in sync by triggers
 for rows not "streaming" (so progressive saves never touch the index). Times
@@ -11,9 +11,10 @@ killed process. Two processes may write at once (writers wait for the lock up
 to the busy timeout: `BUSY_TIMEOUT_S` for `history` commands, less for the
 chat, see recorder.py). A reply left "streaming" by a process that is gone is
 marked "interrupted" on the next open. A database that cannot be used raises
-`StorageError` (a `ConfigError`) naming it and the reason (store_check.py);
+`StorageError` (a `ConfigError`) naming it and the reason (check.py);
 it is never rewritten or removed. A file this module created and could not
-make into a database (disk full) is removed again: no debris.
+make into a database (disk full) is removed again: no debris. A write under
+a conversation deleted meanwhile raises `ConversationDeleted`.
 """
 
 from __future__ import annotations
