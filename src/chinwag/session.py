@@ -23,7 +23,7 @@ from chinwag.records import Block, ChatRequest, Message, Reply, Text, ToolCall, 
 from chinwag.turn import Sink, Turn, run_turn
 
 if TYPE_CHECKING:
-    from chinwag.recorder import Recorder, StoreSink
+    from chinwag.history.recorder import Recorder, StoreSink
     from chinwag.toolloop import ToolUse
 
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
@@ -385,9 +385,9 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
     recorder = None
     if settings.save:
         from chinwag.paths import database_file
-        from chinwag.recorder import Recorder
+        from chinwag.history.recorder import Recorder
 
-        recorder = Recorder(database_file(environ), environ)
+        recorder = Recorder(database_file(environ))
     session = Session(settings, LazyProvider(settings), Conversation(settings.system), recorder)
     if resume is not None or continue_last:
         if recorder is None:

@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
     try:
         if args[:1] == ["history"]:
-            from chinwag.history import main as history_main
+            from chinwag.cli.history import main as history_main
 
             return history_main(args[1:], environ, sys.stdout)
         if args[:1] == ["models"]:

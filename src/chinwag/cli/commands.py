@@ -80,7 +80,7 @@ def _history(repl: Repl, arg: str) -> None:
         raise UsageError("this chat is not being saved (--no-save).")
     import shlex
 
-    from chinwag.history import main as history_main
+    from chinwag.cli.history import main as history_main
 
     try:
         words = shlex.split(arg)
@@ -122,7 +122,7 @@ def _save(repl: Repl, arg: str) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             repl.out.write("Not saved.\n")
             return
-    from chinwag import history_blocks as blocks
+    from chinwag.cli import history_blocks as blocks
 
     assistant = assistant_name(repl.session.provider.name)
     messages = repl.session.conversation.messages

@@ -83,7 +83,7 @@ class Chats:
     # -- reading the history -------------------------------------------------------
 
     def _read(self, fn: Any) -> Any:
-        from chinwag.store import Store
+        from chinwag.history.store import Store
 
         with self._store_lock:
             if self._store is None:
@@ -132,7 +132,7 @@ class Chats:
         attachments' 📎 lines; a reply's text, thinking and tool calls in order."""
         from chinwag.attach import describe
         from chinwag.sinks import call_line
-        from chinwag.store_blocks import INTERRUPTED
+        from chinwag.history.blocks import INTERRUPTED
 
         if role == "user":
             return user_html(content, [describe(b) for b in blocks if isinstance(b, (Image, Document))])
