@@ -18,6 +18,7 @@ from typing import TextIO
 from chinwag.records import ToolCall
 
 QUESTION = "Allow? [y]es once · [a]lways for this tool in this session · [n]o (say why) "  # fits 80 columns
+TYPEAHEAD_DROPPED = "(keys typed before this question were dropped: answer it now)\n"
 ERASE_LINE_ABOVE = "\x1b[1A\r\x1b[2K"
 QUESTION_ROWS = 3  # the question (it wraps on a narrow screen) and the line the answer ends on
 
@@ -54,13 +55,22 @@ def terminal_ask(out: TextIO, read: Callable[[str], str] = input) -> Callable[[T
     then shows its own call in full."""
     import sys
 
-    from chinwag.cli.typeahead import echoed
+    from chinwag.cli.typeahead import discard_typeahead, echoed
     from chinwag.tools.question import terminal_lines
 
     def ask_line(prompt: str) -> str:
         """What the person types, echoed even mid-turn, while typeahead is hidden."""
         with echoed(sys.stdin):
             return read(prompt)
+
+    def consent_line(prompt: str) -> str:
+        """An answer that can let the call go on: only keys typed after the
+        question is on screen count. Keys typed ahead while the reply streamed
+        (`y` and Enter meant for the next prompt) are dropped, and the person is told."""
+        out.flush()
+        if discard_typeahead(sys.stdin):
+            out.write(TYPEAHEAD_DROPPED)
+        return ask_line(prompt)
 
     def page(lines: list[str], rows: int) -> bool:
         """Write `lines`, a screen at a time when they do not fit above the
@@ -71,7 +81,7 @@ def terminal_ask(out: TextIO, read: Callable[[str], str] = input) -> Callable[[T
             out.write("".join(line + "\n" for line in lines[start:start + room]))
             start += room
             out.flush()
-            answer = ask_line(more_line(start, len(lines))).strip().lower()
+            answer = consent_line(more_line(start, len(lines))).strip().lower()
             if answer in ("n", "no"):
                 return False
             if out.isatty():  # the call reads on unbroken in the scrollback
@@ -106,7 +116,7 @@ def terminal_ask(out: TextIO, read: Callable[[str], str] = input) -> Callable[[T
         while True:
             out.flush()
             try:
-                answer = ask_line(QUESTION).strip().lower()
+                answer = consent_line(QUESTION).strip().lower()
             except EOFError:  # Ctrl-D: no
                 out.write("\n")
                 return "no", None

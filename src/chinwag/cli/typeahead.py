@@ -100,3 +100,23 @@ def echoed(stream: TextIO) -> Iterator[None]:
             termios.tcsetattr(fd, termios.TCSANOW, saved)
         except (termios.error, OSError):
             pass  # the terminal hung up
+
+
+def discard_typeahead(stream: TextIO) -> int:
+    """Throw away keys typed before now (the terminal's input queue); how many
+    bytes there were. A consent question calls it once it is on screen: keys
+    typed while the reply streamed were meant for the next prompt, and must
+    not answer a question the person had not seen."""
+    try:
+        fd = stream.fileno()
+        if not os.isatty(fd):
+            return 0
+        import fcntl
+        import struct
+        import termios
+
+        pending = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        termios.tcflush(fd, termios.TCIFLUSH)
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return pending
