@@ -45,6 +45,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see chinwag --help)")
 
 
+def _conversation_id(text: str) -> int:
+    """A conversation number as SQLite can hold it: a larger one is no conversation, not a crash."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a conversation ID is a number, not {text!r}") from None
+    if not 1 <= number <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"no conversation {text}; see chinwag history list")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="chinwag", description="A streaming chat client for the terminal.",
                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="newline-delimited JSON events on stdout")
     p.add_argument("-c", "--continue", dest="continue_last", action="store_true",
                    help="continue the last conversation")
-    p.add_argument("--resume", metavar="ID", type=int, help="continue conversation ID")
+    p.add_argument("--resume", metavar="ID", type=_conversation_id, help="continue conversation ID")
     p.add_argument("--no-save", action="store_true", help="do not save this conversation")
     p.add_argument("--render", choices=("auto", "markdown", "plain"),
                    help="markdown on a terminal (auto, the default), or raw text")
