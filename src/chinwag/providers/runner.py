@@ -91,7 +91,32 @@ def read_commands(commands: queue.Queue[dict[str, Any]], cancelled: set[int]) ->
 def load(path: str, n_ctx: int, threads: int) -> Any:
     from llama_cpp import Llama
 
+    if n_ctx > 0:  # never past what the model was trained on: a typo'd context_size would allocate gigabytes
+        n_ctx = min(n_ctx, trained_length(path) or n_ctx)
     return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+
+
+def trained_length(path: str) -> int | None:
+    """The context length the model was trained with, from its GGUF header
+    (`<architecture>.context_length`; no weights are read); None if it has none."""
+    import ctypes
+
+    import llama_cpp
+
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(path.encode(), params)
+    if not model:
+        return None  # the real load says why
+    try:
+        arch, value = ctypes.create_string_buffer(128), ctypes.create_string_buffer(32)
+        if llama_cpp.llama_model_meta_val_str(model, b"general.architecture", arch, len(arch)) < 0:
+            return None
+        if llama_cpp.llama_model_meta_val_str(model, arch.value + b".context_length", value, len(value)) < 0:
+            return None
+        return int(value.value) if value.value.isdigit() else None
+    finally:
+        llama_cpp.llama_model_free(model)
 
 
 def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = send) -> None:
