@@ -254,7 +254,7 @@ class Api:
 async def _json(request: Request) -> dict[str, Any] | None:
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested 100,000 deep
         return None
     return body if isinstance(body, dict) else None
 
