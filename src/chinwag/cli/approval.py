@@ -60,7 +60,7 @@ def terminal_ask(out: TextIO, read: Callable[[str], str] = input) -> Callable[[T
 
     def ask_line(prompt: str) -> str:
         """What the person types, echoed even mid-turn, while typeahead is hidden."""
-        with echoed(sys.stdin):
+        with echoed(sys.stdin, out):
             return read(prompt)
 
     def consent_line(prompt: str) -> str:

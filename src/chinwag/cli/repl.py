@@ -52,7 +52,7 @@ class ChatSink(TerminalSink):
     _stop_handler: Any = None  # SIGTSTP's handler before the turn, while ours is in place
 
     def on_start(self) -> None:
-        self._typeahead = TypeaheadHidden(self.keyboard)
+        self._typeahead = TypeaheadHidden(self.keyboard, self.out)
         if threading.current_thread() is threading.main_thread() and \
                 signal.getsignal(signal.SIGTSTP) is signal.SIG_DFL:
             self._stop_handler = signal.signal(signal.SIGTSTP, self._on_stop)

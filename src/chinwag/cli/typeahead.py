@@ -2,7 +2,10 @@
 
 ECHO is turned off on the terminal for the turn (TCSANOW: nothing in the
 input queue is flushed), so what is typed waits in the queue and readline
-shows it at the next `You:`.
+shows it at the next `You:`. Bracketed paste stays on for the turn too
+(readline turns it off when a read ends): a block pasted while a reply
+streams waits as one paste, and is one message at the next prompt, not one
+message per line.
 """
 
 from __future__ import annotations
@@ -12,6 +15,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+PASTE_ON, PASTE_OFF = "\x1b[?2004h", "\x1b[?2004l"  # bracketed paste (xterm)
+
+
+def _say(screen: TextIO | None, sequence: str) -> None:
+    """Write a mode sequence to the terminal, if `screen` is one (a hung-up one is ignored)."""
+    try:
+        if screen is not None and screen.isatty():
+            screen.write(sequence)
+            screen.flush()
+    except (OSError, ValueError):
+        pass
+
 
 class TypeaheadHidden:
     """While a reply streams, keys typed are not echoed into it: ECHO is off on
@@ -19,9 +34,10 @@ class TypeaheadHidden:
     input queue and readline shows them at the next prompt. `restore` is
     idempotent and safe on a terminal that has gone away."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, screen: TextIO | None = None) -> None:
         self._fd: int | None = None
         self._saved: list[Any] | None = None
+        self._screen = screen  # where the terminal is told to bracket pastes
         try:
             fd = stream.fileno()
             if not os.isatty(fd):
@@ -35,6 +51,7 @@ class TypeaheadHidden:
         except (OSError, ValueError, AttributeError):
             return
         self._fd, self._saved = fd, saved
+        _say(screen, PASTE_ON)
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -53,6 +70,7 @@ class TypeaheadHidden:
         except (termios.error, OSError):
             yield
             return
+        _say(self._screen, PASTE_OFF)
         try:
             yield
         finally:
@@ -60,6 +78,7 @@ class TypeaheadHidden:
                 termios.tcsetattr(fd, termios.TCSANOW, current)
             except (termios.error, OSError):
                 pass
+            _say(self._screen, PASTE_ON)
 
     def restore(self) -> None:
         fd, saved, self._saved = self._fd, self._saved, None
@@ -71,13 +90,15 @@ class TypeaheadHidden:
             termios.tcsetattr(fd, termios.TCSANOW, saved)
         except (termios.error, OSError):
             pass  # the terminal hung up: there is nothing left to restore
+        _say(self._screen, PASTE_OFF)
 
 
 @contextmanager
-def echoed(stream: TextIO) -> Iterator[None]:
+def echoed(stream: TextIO, screen: TextIO | None = None) -> Iterator[None]:
     """The terminal's echo on for a while, as it was after: a question asked
     mid-turn (tool approval) must show what is typed, and readline only echoes
-    when it finds ECHO on."""
+    when it finds ECHO on. After it, bracketed paste is on again on `screen`:
+    readline turned it off when its read ended, and the turn goes on."""
     try:
         fd = stream.fileno()
         if not os.isatty(fd):
@@ -100,6 +121,7 @@ def echoed(stream: TextIO) -> Iterator[None]:
             termios.tcsetattr(fd, termios.TCSANOW, saved)
         except (termios.error, OSError):
             pass  # the terminal hung up
+        _say(screen, PASTE_ON)
 
 
 def discard_typeahead(stream: TextIO) -> int:
