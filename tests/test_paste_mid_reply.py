@@ -68,3 +68,16 @@ def test_a_block_pasted_after_an_approval_question_mid_turn_is_one_message(scrip
         _paste_mid_reply_then_send(pane, "word5")
     contents = [r.json["messages"][-1]["content"] for r in scripted_server.requests]
     assert contents[-1] == "\n".join(LINES) and len(contents) == 3, contents
+
+
+def test_term_dumb_gets_no_bracketed_paste_during_a_reply(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    scripted_server.default_reply = lambda: Reply(chunks=["Plain."])
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    # tmux sets the pane's TERM itself: the program is given TERM=dumb by the shell line
+    with Pane(tmp_path, ["-c", f"TERM=dumb exec {CHINWAG}"], env, program="/bin/sh") as pane:
+        pane.wait_for("You: ")
+        pane.type("go")
+        pane.press("Enter")
+        pane.wait_for("Plain.")
+        pane.wait_for("You: ", count=2)
+        assert b"\x1b[?2004" not in pane.written()

@@ -19,9 +19,10 @@ PASTE_ON, PASTE_OFF = "\x1b[?2004h", "\x1b[?2004l"  # bracketed paste (xterm)
 
 
 def _say(screen: TextIO | None, sequence: str) -> None:
-    """Write a mode sequence to the terminal, if `screen` is one (a hung-up one is ignored)."""
+    """Write a mode sequence to the terminal, if `screen` is one (a hung-up one is
+    ignored); TERM=dumb gets no escape codes, as at the prompt (reader.py)."""
     try:
-        if screen is not None and screen.isatty():
+        if screen is not None and screen.isatty() and os.environ.get("TERM") != "dumb":
             screen.write(sequence)
             screen.flush()
     except (OSError, ValueError):
