@@ -143,7 +143,23 @@ def _run(app: object, sock: socket.socket, stop_all: Callable[[], None]) -> None
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",  # type: ignore[arg-type]
                             timeout_graceful_shutdown=2, ws="none")
-    Server(config).run(sockets=[sock])
+    # Once shut down, uvicorn raises the signal it caught again, with the handler
+    # it found: SIGTERM's default would kill us before serve's cleanup (uploads,
+    # the --open file, tools and model). Ours unwinds instead, and exits 143.
+    import signal
+
+    from chinwag.interrupts import Ending
+
+    def ending(signum: int, frame: FrameType | None) -> NoReturn:
+        raise Ending(signum)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, ending) if main_thread else None
+    try:
+        Server(config).run(sockets=[sock])
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _warm_up() -> None:
