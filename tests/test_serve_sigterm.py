@@ -38,3 +38,20 @@ def test_sigterm_deletes_uploads_and_the_open_file_and_exits_143(scripted_server
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(20) == 143
     assert _left_in(temp) == []
+
+
+def test_a_hang_up_deletes_the_uploads_and_exits_129(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """The terminal `chinwag serve` runs in is closed (SIGHUP, sent here with kill)."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = anthropic_env(home, scripted_server.base_url, TMPDIR=str(temp))
+    with serve(env) as served:
+        status, _, body = served.request("POST", "/api/attach?name=notes.txt", body=b"private notes\n",
+                                         headers={"Content-Type": "application/octet-stream"})
+        assert status == 200, body
+        assert _left_in(temp)
+        served.process.send_signal(signal.SIGHUP)
+        assert served.process.wait(20) == 129
+    assert _left_in(temp) == []

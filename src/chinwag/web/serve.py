@@ -146,6 +146,8 @@ def _run(app: object, sock: socket.socket, stop_all: Callable[[], None]) -> None
     # Once shut down, uvicorn raises the signal it caught again, with the handler
     # it found: SIGTERM's default would kill us before serve's cleanup (uploads,
     # the --open file, tools and model). Ours unwinds instead, and exits 143.
+    # A hang-up (the terminal serve runs in is closed) shuts down the same way,
+    # and exits 129.
     import signal
 
     from chinwag.interrupts import Ending
@@ -153,13 +155,27 @@ def _run(app: object, sock: socket.socket, stop_all: Callable[[], None]) -> None
     def ending(signum: int, frame: FrameType | None) -> NoReturn:
         raise Ending(signum)
 
+    server = Server(config)
+    hung_up: list[int] = []
+
+    def hang_up(signum: int, frame: FrameType | None) -> None:
+        if not hung_up:
+            hung_up.append(signum)
+            server.handle_exit(signal.SIGINT, frame)  # a graceful stop, as Ctrl-C asks
+
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, ending) if main_thread else None
+    previous = {sig: signal.signal(sig, handler) for sig, handler in
+                ((signal.SIGTERM, ending), (signal.SIGHUP, hang_up))} if main_thread else {}
     try:
-        Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        if not hung_up:
+            raise
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if hung_up:
+        raise Ending(signal.SIGHUP)
 
 
 def _warm_up() -> None:
