@@ -138,7 +138,7 @@ def discard_typeahead(stream: TextIO) -> int:
         import struct
         import termios
 
-        pending = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        pending: int = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
         termios.tcflush(fd, termios.TCIFLUSH)
     except (OSError, ValueError, AttributeError):
         return 0
