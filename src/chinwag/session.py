@@ -239,6 +239,7 @@ class SessionTurn:
         self._joined_prefill = ""  # a /continue's partial, once recorded with its continuation
         self._saved_this_round = False  # a saver was started for this round's reply row
         self._finished = False
+        self._stopping = threading.Event()  # `stop()` was called, from any thread
         if session.recorder is not None:
             session.recorder.begin_reply(session.model, prefill)
 
@@ -281,7 +282,7 @@ class SessionTurn:
                 self._sent = fitted
                 return session.request(fitted, continuing=bool(self.prefill))
 
-            self._attempt = Turn(session.provider, prepare, session.take_notices)
+            self._attempt = Turn(session.provider, prepare, session.take_notices, stopping=self._stopping)
             self._start_savers()
             for event in self._attempt:
                 for saver in self._savers:
@@ -293,6 +294,13 @@ class SessionTurn:
                 return
             self._end_savers()
             messages = session.left_out(*drop_half(self._sent))
+
+    def stop(self) -> None:
+        """Stop the turn from any thread (the page's Stop): the provider's stream
+        is cancelled at once and no later attempt starts one. The iterating
+        thread still ends the turn (`cancel`, `finish`)."""
+        self._stopping.set()
+        self.session.provider.cancel()
 
     def cancel(self) -> None:
         if self._attempt is None:

@@ -11,6 +11,7 @@ ends every sink whatever happened, each on its own, savers first.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -97,17 +98,22 @@ class Turn:
     and `notices` says what preparing it told the user (history left out)."""
 
     def __init__(self, provider: Provider, prepare: Callable[[], ChatRequest],
-                 notices: Callable[[], list[str]] = list, clock: Callable[[], float] = time.monotonic) -> None:
+                 notices: Callable[[], list[str]] = list, clock: Callable[[], float] = time.monotonic,
+                 stopping: threading.Event | None = None) -> None:
         self.provider, self.prepare, self.notices, self.clock = provider, prepare, notices, clock
         self.reply = Reply()
         self._started = clock()
         self._events: Iterator[Event] | None = None
+        self._stopping = stopping if stopping is not None else threading.Event()
 
     def __iter__(self) -> Iterator[Event]:
         try:
             request = self.prepare()
             yield from (Notice(text) for text in self.notices())
             self._events = self.provider.stream(request)
+            if self._stopping.is_set():  # stopped before the stream began: it never will
+                self.cancel()
+                return
             for event in self._events:
                 self.reply = accumulate(self.reply, event, self.clock() - self._started)
                 yield event
@@ -118,8 +124,15 @@ class Turn:
         finally:
             self.close()
 
+    def stop(self) -> None:
+        """Stop the reply from any thread (the page's Stop): the provider's
+        stream is cancelled at once (see `Provider.cancel`), and a stream not
+        begun yet never begins. The iterating thread then ends the turn."""
+        self._stopping.set()
+        self.provider.cancel()
+
     def cancel(self) -> None:
-        """The user stopped the reply (Ctrl-C): keep what arrived."""
+        """The user stopped the reply (Ctrl-C), on the iterating thread: keep what arrived."""
         if self.reply.status == "streaming":
             self.reply = replace(self.reply, status="interrupted", error="stopped", cancelled=True)
         self.close()

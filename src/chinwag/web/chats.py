@@ -38,7 +38,7 @@ from chinwag.web.live import LiveTurn
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
 from chinwag.web.uploads import Uploads
-from chinwag.web.workers import SocketWatch, Workers
+from chinwag.web.workers import Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
@@ -53,7 +53,6 @@ class Busy(ChinwagError):
 class WebChat:
     session: Session
     spec: str
-    watch: SocketWatch = field(default_factory=SocketWatch)
     lock: threading.Lock = field(default_factory=threading.Lock)
     live: LiveTurn | None = None
     renderer: Renderer = field(default_factory=Renderer)  # its turns run one at a time
@@ -220,7 +219,7 @@ class Chats:
             if new_cid is None:
                 turn.finish()
                 raise UsageError("the history database cannot be written; see `chinwag history check`.")
-            live = LiveTurn(turn, chat.watch, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
+            live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
             chat.live = live
             with self._lock:
                 self._chats[new_cid] = chat

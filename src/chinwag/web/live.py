@@ -15,14 +15,12 @@ it as one collapsible block. A call that needs approval waits in `ask` for
 the page's answer (`answer`), at most APPROVAL_TIMEOUT; stopping the turn
 denies it.
 
-Stopping. `SessionTurn.cancel()` must run on the thread that iterates the
-turn (it closes the provider's generator, which another thread cannot do
-while it is blocked reading). So `cancel()` here sets a flag the worker
-checks after each event, and, because the worker may be blocked waiting for
-the server's next byte (a server holding its reply), shuts down the
-sockets the session's provider connected (`SocketWatch`): the read returns at
-once, the server sees the connection close, and the worker finishes the
-turn as "stopped", keeping the text that arrived.
+Stopping. `cancel()` here, from any thread, sets a flag the worker checks
+after each event and stops the turn (`SessionTurn.stop`), which cancels the
+provider's stream: a worker blocked waiting for the server's next byte (a
+server holding its reply) returns at once, the server sees the connection
+close, and the worker finishes the turn as "stopped", keeping the text that
+arrived.
 """
 
 from __future__ import annotations
@@ -38,7 +36,7 @@ from chinwag.records import Reply, ToolCall
 from chinwag.session import SessionTurn
 from chinwag.sinks import figures, retry_line
 from chinwag.web.html import HtmlStream, Renderer, thinking_html, tool_html
-from chinwag.web.workers import SocketWatch, Workers
+from chinwag.web.workers import Workers
 
 REPAINT_INTERVAL = 0.05  # seconds between re-renders of the unfinished block
 APPROVAL_TIMEOUT = 300.0  # seconds a call waits for the page's answer; then it is denied
@@ -61,9 +59,9 @@ class Follower:
 class LiveTurn:
     """One turn of one conversation, as the page sees it."""
 
-    def __init__(self, turn: SessionTurn, watch: SocketWatch, renderer: Renderer,
+    def __init__(self, turn: SessionTurn, renderer: Renderer,
                  on_end: Callable[[LiveTurn], None], redact: Callable[[str], str] = str) -> None:
-        self.turn, self.watch, self.on_end, self.redact = turn, watch, on_end, redact
+        self.turn, self.on_end, self.redact = turn, on_end, redact
         self._html_renderer = renderer
         self._html = HtmlStream(renderer)
         self._lock = threading.Lock()
@@ -131,7 +129,7 @@ class LiveTurn:
     def cancel(self) -> None:
         """Stop the reply now (see the module docstring); safe from any thread, idempotent."""
         self._cancelled.set()
-        self.watch.cut()
+        self.turn.stop()
         with self._answered:
             self._answered.notify_all()
 
@@ -183,29 +181,28 @@ class LiveTurn:
     def _run(self) -> None:
         turn = self.turn
         try:
-            with self.watch.watching():
-                if self._cancelled.is_set():
-                    turn.cancel()
-                else:
-                    for event in turn:
-                        if isinstance(event, TextDelta):
-                            if self._thinking:
-                                self._part(thinking_html(self._take_thinking()))
-                            self._text(event.text)
-                        elif isinstance(event, ThinkingDelta):
-                            self._thinking += event.text
-                        elif isinstance(event, ToolCallStart):
-                            if self._thinking:
-                                self._part(thinking_html(self._take_thinking()))
-                        elif isinstance(event, ToolCallReady):
-                            self._calls[event.id] = ToolCall(event.id, event.name, event.input)
-                        elif isinstance(event, ToolResultReady):
-                            self._tool(event)
-                        elif isinstance(event, (Retrying, Notice)):
-                            self._notice(_describe(event), retry=isinstance(event, Retrying))
-                        if self._cancelled.is_set():
-                            turn.cancel()
-                            break
+            if self._cancelled.is_set():
+                turn.cancel()
+            else:
+                for event in turn:
+                    if isinstance(event, TextDelta):
+                        if self._thinking:
+                            self._part(thinking_html(self._take_thinking()))
+                        self._text(event.text)
+                    elif isinstance(event, ThinkingDelta):
+                        self._thinking += event.text
+                    elif isinstance(event, ToolCallStart):
+                        if self._thinking:
+                            self._part(thinking_html(self._take_thinking()))
+                    elif isinstance(event, ToolCallReady):
+                        self._calls[event.id] = ToolCall(event.id, event.name, event.input)
+                    elif isinstance(event, ToolResultReady):
+                        self._tool(event)
+                    elif isinstance(event, (Retrying, Notice)):
+                        self._notice(_describe(event), retry=isinstance(event, Retrying))
+                    if self._cancelled.is_set():
+                        turn.cancel()
+                        break
         except Exception as exc:  # noqa: BLE001 - the page must hear how its turn ended
             self._notice(self.redact(f"the reply failed: {exc}"))
         finally:
