@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from chinwag.errors import ChinwagError
 from chinwag.events import (
@@ -53,35 +53,39 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
     A reply of text alone keeps `blocks` empty (no copy of the text per
     chunk); once thinking or a tool call appears, blocks hold every part in
     order, the text so far included."""
-    if isinstance(event, TextDelta):
-        ttft = reply.ttft if reply.ttft is not None else elapsed
-        blocks = reply.blocks
-        if blocks:
-            last = blocks[-1]
-            blocks = (blocks[:-1] + (Text(last.text + event.text),) if isinstance(last, Text)
-                      else blocks + (Text(event.text),))
-        return replace(reply, text=reply.text + event.text, ttft=ttft, blocks=blocks)
-    if isinstance(event, ThinkingDelta):
-        blocks = _mixed(reply)
-        open_thinking = blocks[-1] if blocks and isinstance(blocks[-1], Thinking) else None
-        if event.redacted:
-            blocks = blocks + (Thinking("", "", event.redacted),)
-        elif open_thinking is not None and not open_thinking.signature and not open_thinking.redacted:
-            blocks = blocks[:-1] + (Thinking(open_thinking.text + event.text, event.signature),)
-        else:
-            blocks = blocks + (Thinking(event.text, event.signature),)
-        ttft = reply.ttft if reply.ttft is not None else elapsed
-        return replace(reply, blocks=blocks, ttft=ttft)
-    if isinstance(event, ToolCallReady):
-        ttft = reply.ttft if reply.ttft is not None else elapsed
-        return replace(reply, blocks=_mixed(reply) + (ToolCall(event.id, event.name, event.input),), ttft=ttft)
-    if isinstance(event, Usage):
-        return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens)
-    if isinstance(event, Stop):
-        return replace(reply, stop_reason=event.reason)
-    if isinstance(event, (Retrying, Notice, ToolCallStart, ToolInputDelta, ToolRunning, ToolResultReady)):
-        return reply
-    raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
+    match event:
+        case TextDelta():
+            ttft = reply.ttft if reply.ttft is not None else elapsed
+            blocks = reply.blocks
+            if blocks:
+                last = blocks[-1]
+                blocks = (blocks[:-1] + (Text(last.text + event.text),) if isinstance(last, Text)
+                          else blocks + (Text(event.text),))
+            return replace(reply, text=reply.text + event.text, ttft=ttft, blocks=blocks)
+        case ThinkingDelta():
+            blocks = _mixed(reply)
+            open_thinking = blocks[-1] if blocks and isinstance(blocks[-1], Thinking) else None
+            if event.redacted:
+                blocks = blocks + (Thinking("", "", event.redacted),)
+            elif open_thinking is not None and not open_thinking.signature and not open_thinking.redacted:
+                blocks = blocks[:-1] + (Thinking(open_thinking.text + event.text, event.signature),)
+            else:
+                blocks = blocks + (Thinking(event.text, event.signature),)
+            ttft = reply.ttft if reply.ttft is not None else elapsed
+            return replace(reply, blocks=blocks, ttft=ttft)
+        case ToolCallReady():
+            ttft = reply.ttft if reply.ttft is not None else elapsed
+            return replace(reply, blocks=_mixed(reply) + (ToolCall(event.id, event.name, event.input),), ttft=ttft)
+        case Usage():
+            return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens)
+        case Stop():
+            return replace(reply, stop_reason=event.reason)
+        case ToolCallStart() | ToolInputDelta():
+            return reply  # the call joins the reply whole, with ToolCallReady
+        case Retrying() | Notice() | ToolRunning() | ToolResultReady():
+            return reply  # about the turn, not part of the reply
+        case _:
+            assert_never(event)
 
 
 def _mixed(reply: Reply) -> tuple[Block, ...]:

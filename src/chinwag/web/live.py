@@ -29,9 +29,10 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, assert_never
 
-from chinwag.events import Notice, Retrying, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart, ToolResultReady
+from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                            ToolInputDelta, ToolResultReady, ToolRunning, Usage)
 from chinwag.records import Reply, ToolCall
 from chinwag.session import SessionTurn
 from chinwag.sinks import figures, retry_line
@@ -40,16 +41,16 @@ from chinwag.web.workers import Workers
 
 REPAINT_INTERVAL = 0.05  # seconds between re-renders of the unfinished block
 APPROVAL_TIMEOUT = 300.0  # seconds a call waits for the page's answer; then it is denied
-Event = dict[str, Any]
+Op = dict[str, Any]  # one operation for the page, as JSON
 
 class Follower:
     """One SSE response following a turn: its loop and queue."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Op | None] = asyncio.Queue()
 
-    def put(self, event: Event | None) -> None:
+    def put(self, event: Op | None) -> None:
         try:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
         except RuntimeError:  # the server is shutting down: its loop is closed
@@ -71,12 +72,12 @@ class LiveTurn:
         self._followers: list[Follower] = []
         self._cancelled = threading.Event()
         self.done = threading.Event()
-        self.end: Event | None = None
+        self.end: Op | None = None
         self.notices: list[str] = []
         self._before = ""  # HTML of the reply's earlier parts (text, thinking, tool calls), final
         self._thinking = ""  # reasoning not shown yet (shown whole when it ends)
         self._calls: dict[str, ToolCall] = {}
-        self._asking: Event | None = None  # the approval question the page is asked now
+        self._asking: Op | None = None  # the approval question the page is asked now
         self._answer: tuple[str, str | None] | None = None
         self._answered = threading.Condition(self._lock)
         self._questions = 0
@@ -86,7 +87,7 @@ class LiveTurn:
 
     # -- following ---------------------------------------------------------------
 
-    def follow(self, loop: asyncio.AbstractEventLoop) -> tuple[Follower, Event]:
+    def follow(self, loop: asyncio.AbstractEventLoop) -> tuple[Follower, Op]:
         """A new follower and the snapshot it starts from (the end event, if
         the turn is over already, arrives in its queue)."""
         follower = Follower(loop)
@@ -113,7 +114,7 @@ class LiveTurn:
         with self._lock:
             return len(self._followers)
 
-    def _publish(self, events: list[Event]) -> None:
+    def _publish(self, events: list[Op]) -> None:
         with self._lock:
             for follower in self._followers:
                 for event in events:
@@ -185,21 +186,7 @@ class LiveTurn:
                 turn.cancel()
             else:
                 for event in turn:
-                    if isinstance(event, TextDelta):
-                        if self._thinking:
-                            self._part(thinking_html(self._take_thinking()))
-                        self._text(event.text)
-                    elif isinstance(event, ThinkingDelta):
-                        self._thinking += event.text
-                    elif isinstance(event, ToolCallStart):
-                        if self._thinking:
-                            self._part(thinking_html(self._take_thinking()))
-                    elif isinstance(event, ToolCallReady):
-                        self._calls[event.id] = ToolCall(event.id, event.name, event.input)
-                    elif isinstance(event, ToolResultReady):
-                        self._tool(event)
-                    elif isinstance(event, (Retrying, Notice)):
-                        self._notice(_describe(event), retry=isinstance(event, Retrying))
+                    self.on_event(event, turn.reply)
                     if self._cancelled.is_set():
                         turn.cancel()
                         break
@@ -208,10 +195,34 @@ class LiveTurn:
         finally:
             try:
                 for event in turn.finish():
-                    if isinstance(event, Notice):
-                        self._notice(event.text)
+                    self.on_event(event, turn.reply)
             finally:
                 self._finish()
+
+    def on_event(self, event: Event, reply: Reply) -> None:
+        """One event of the turn, as page operations."""
+        match event:
+            case TextDelta():
+                if self._thinking:
+                    self._part(thinking_html(self._take_thinking()))
+                self._text(event.text)
+            case ThinkingDelta():
+                self._thinking += event.text
+            case ToolCallStart():
+                if self._thinking:
+                    self._part(thinking_html(self._take_thinking()))
+            case ToolCallReady():
+                self._calls[event.id] = ToolCall(event.id, event.name, event.input)
+            case ToolResultReady():
+                self._tool(event)
+            case Retrying():
+                self._notice(retry_line(event), retry=True)
+            case Notice():
+                self._notice(event.text)
+            case ToolInputDelta() | Usage() | Stop() | ToolRunning():
+                pass  # the call is shown whole with its result; the figures at the end
+            case _:
+                assert_never(event)
 
     def _take_thinking(self) -> str:
         text, self._thinking = self._thinking, ""
@@ -297,13 +308,10 @@ class LiveTurn:
         self.done.set()
         self.on_end(self)
 
-    def describe(self, reply: Reply) -> Event:
+    def describe(self, reply: Reply) -> Op:
         status = "stopped" if reply.cancelled or (self._cancelled.is_set() and reply.status != "complete") \
             else reply.status
         stats = figures(reply)
         return {"status": status, "error": self.redact(reply.error or "") if status != "stopped" else "",
                 "stats": stats, "markdown": reply.text}
 
-
-def _describe(event: Retrying | Notice) -> str:
-    return retry_line(event) if isinstance(event, Retrying) else event.text
