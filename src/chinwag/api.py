@@ -53,7 +53,8 @@ from typing import Any
 from chinwag.errors import UsageError
 from chinwag.events import Event
 from chinwag.records import Block, Message, Reply
-from chinwag.session import Session, SessionTurn, open_session
+from chinwag.session import Session, open_session
+from chinwag.session_turn import SessionTurn
 
 
 class Chat:

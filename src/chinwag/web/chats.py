@@ -31,7 +31,8 @@ from typing import Any, Literal
 
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
-from chinwag.session import Session, SessionTurn
+from chinwag.session import Session
+from chinwag.session_turn import SessionTurn
 from chinwag.records import Block, Document, Image, Text, Thinking, ToolCall, ToolResult
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
 from chinwag.web.live import LiveTurn

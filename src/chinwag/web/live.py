@@ -34,7 +34,7 @@ from typing import Any, assert_never
 from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
                             ToolInputDelta, ToolResultReady, ToolRunning, Usage)
 from chinwag.records import Reply, ToolCall
-from chinwag.session import SessionTurn
+from chinwag.session_turn import SessionTurn
 from chinwag.sinks import figures, retry_line
 from chinwag.web.html import HtmlStream, Renderer, thinking_html, tool_html
 from chinwag.web.workers import Workers
