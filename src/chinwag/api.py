@@ -50,6 +50,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from chinwag.driver import TurnDriver
 from chinwag.errors import UsageError
 from chinwag.events import Event
 from chinwag.records import Block, Message, Reply
@@ -185,10 +186,5 @@ class Chat:
 
     @staticmethod
     def _drive(turn: SessionTurn) -> Iterator[Event]:
-        try:
-            yield from turn
-        except BaseException:  # GeneratorExit (the caller stopped early) or Ctrl-C: keep what came
-            turn.cancel()
-            raise
-        finally:
-            turn.finish()
+        """The turn's events, pulled (driver.py: the caller's break cancels it)."""
+        return TurnDriver(turn).pull()

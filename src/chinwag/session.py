@@ -18,7 +18,7 @@ from chinwag.conversation import Conversation
 from chinwag.errors import UsageError
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
-from chinwag.driver import Sink, run_turn
+from chinwag.driver import Sink, TurnDriver
 from chinwag.records import Block, ChatRequest, Message, Reply, Text
 from chinwag.session_turn import SessionTurn
 
@@ -57,17 +57,17 @@ class Session:
     def ask(self, text: str, sinks: list[Sink], attachments: tuple[Block, ...] = ()) -> Reply:
         """Send `text` (after any `attachments`) as the next user message and stream the reply to `sinks`."""
         with self.guard.guarded():
-            return run_turn(self.begin(text, attachments), sinks, self.guard)
+            return TurnDriver(self.begin(text, attachments), sinks).run(self.guard)
 
     def retry(self, sinks: list[Sink]) -> Reply:
         """Ask again: drop the last reply (if any) and resend the history."""
         with self.guard.guarded():
-            return run_turn(self.begin_retry(), sinks, self.guard)
+            return TurnDriver(self.begin_retry(), sinks).run(self.guard)
 
     def continue_reply(self, sinks: list[Sink]) -> Reply:
         """Resume the last, interrupted reply by prefilling it (where the provider can)."""
         with self.guard.guarded():
-            return run_turn(self.begin_continue(), sinks, self.guard)
+            return TurnDriver(self.begin_continue(), sinks).run(self.guard)
 
     # -- turns, pulled (the Python API) ---------------------------------------
 

@@ -1,5 +1,13 @@
-"""One turn of a session: the reply, its attempts and its rounds of tool calls.
-(Moved from session.py.)
+"""One turn of a session: the reply, its attempts and its rounds of tool calls,
+as a state machine of explicit phases (`Phase`, `TRANSITIONS`).
+
+    PREPARING -> STREAMING -> FINISHING -> DONE
+        ^            |  ^
+        |            |  +-- (the prompt was too long: half the history, PREPARING again)
+        |            v
+        +---- RUNNING_TOOLS -> FINISHING (stopped, or the round limit: calls answered as not run)
+
+`TurnDriver` (driver.py) drives it; each attempt is a `Turn` (turn.py).
 """
 
 from __future__ import annotations
@@ -7,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from chinwag.context import drop_half
@@ -22,38 +31,73 @@ if TYPE_CHECKING:
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
 
 
+class Phase(Enum):
+    """Where a session's turn is. The transitions are all in `TRANSITIONS`."""
+
+    PREPARING = "preparing"  # an attempt's request is being built (the history fitted) and sent
+    STREAMING = "streaming"  # the request went out: the model's reply arrives
+    RUNNING_TOOLS = "running tools"  # the reply is recorded; its calls are approved and run
+    FINISHING = "finishing"  # recording what the turn leaves in the conversation
+    DONE = "done"
+
+
+TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    # PREPARING again: preparing failed (the attempt ended) and the next one begins
+    Phase.PREPARING: frozenset({Phase.STREAMING, Phase.PREPARING, Phase.FINISHING}),
+    # PREPARING: the prompt was too long, half the history is sent again
+    Phase.STREAMING: frozenset({Phase.PREPARING, Phase.RUNNING_TOOLS, Phase.FINISHING}),
+    # PREPARING: the results go back to the model for its next round
+    Phase.RUNNING_TOOLS: frozenset({Phase.PREPARING, Phase.FINISHING}),
+    Phase.FINISHING: frozenset({Phase.DONE}),
+    Phase.DONE: frozenset(),
+}
+
+
 class SessionTurn:
     """One turn of a session: the model's reply and, while it asks for tools,
     rounds of running them and asking again (up to the tool round limit).
     Each reply may take several attempts (a server that says the prompt is
     too long gets half the history), each saved while it streams; `finish()`
-    records what the turn leaves in the conversation."""
+    records what the turn leaves in the conversation. `TurnDriver` drives it
+    (driver.py); its phases are `Phase`."""
 
     def __init__(self, session: Session, prefill: str, question: Message | None = None) -> None:
         self.session, self.prefill = session, prefill
+        self.phase = Phase.PREPARING
         self._question = question  # the user's question this turn answers (not tool results)
-        self._withdrawn = False
-        self._attempt: Turn | None = None
+        self._attempt: Turn | None = None  # the latest request and its reply
+        self._cancelled_in: Phase | None = None  # where the user stopped the turn, if they did
+        self._withdrawn = False  # the question was taken back (stopped before any reply)
+        self._stopping = threading.Event()  # `stop()` was called, from any thread
         self._savers: list[StoreSink] = []
         self._sent: list[Message] = []  # the messages the latest attempt sent
         self._calls: tuple[ToolCall, ...] = ()  # the recorded reply's calls awaiting results
         self._results: list[ToolResult] = []
-        self._stopped_in_tools = False
         self._joined_prefill = ""  # a /continue's partial, once recorded with its continuation
         self._saved_this_round = False  # a saver was started for this round's reply row
-        self._finished = False
-        self._stopping = threading.Event()  # `stop()` was called, from any thread
         if session.recorder is not None:
             session.recorder.begin_reply(session.model, prefill)
 
+    def _enter(self, phase: Phase) -> None:
+        assert phase in TRANSITIONS[self.phase], f"a turn cannot go from {self.phase.value} to {phase.value}"
+        self.phase = phase
+
     @property
     def reply(self) -> Reply:
-        reply = self._attempt.reply if self._attempt is not None else Reply()
-        if self._stopped_in_tools:
+        reply = self._latest()
+        if self._cancelled_in is Phase.RUNNING_TOOLS:  # the reply had ended; a tool (or its approval) was stopped
             reply = replace(reply, status="interrupted", error="stopped while a tool ran", cancelled=True)
         if self._withdrawn:
             reply = replace(reply, withdrawn=True)
         return reply
+
+    def _latest(self) -> Reply:
+        """The latest attempt's reply (stopped before any attempt: an empty, stopped one)."""
+        if self._attempt is not None:
+            return self._attempt.reply
+        if self._cancelled_in is not None:
+            return Reply(status="interrupted", error="stopped", cancelled=True, duration=0.0)
+        return Reply()
 
     def __iter__(self) -> Iterator[Event]:
         session = self.session
@@ -61,16 +105,18 @@ class SessionTurn:
         rounds = tool_use.settings.max_rounds if tool_use is not None else 0
         for round_ in range(rounds + 1):
             yield from self._reply()
-            reply = self._attempt.reply if self._attempt is not None else Reply()
+            reply = self._latest()
             if tool_use is None or reply.status != "complete" or not reply.tool_calls:
                 return
             self._record_reply()
             self._calls, self._results = reply.tool_calls, []
+            self._enter(Phase.RUNNING_TOOLS)
             if round_ == rounds:
                 session.notice(f"stopped after {rounds} round{'s' * (rounds != 1)} of tool calls (max_tool_rounds)")
                 return  # finish() answers the calls as not run
             yield from tool_use.run_calls(self._calls, session.recorder, self._results)
             self._send_results()
+            self._enter(Phase.PREPARING)
             if session.recorder is not None:
                 session.recorder.begin_reply(session.model, "")
             self._saved_this_round = False
@@ -83,7 +129,9 @@ class SessionTurn:
                 session.wait_for_warm_up()
                 fitted = session.fitted(session.conversation.sendable()) if messages is None else messages
                 self._sent = fitted
-                return session.request(fitted, continuing=bool(self.prefill))
+                request = session.request(fitted, continuing=bool(self.prefill))
+                self._enter(Phase.STREAMING)
+                return request
 
             self._attempt = Turn(session.provider, prepare, session.take_notices, stopping=self._stopping)
             self._start_savers()
@@ -96,37 +144,42 @@ class SessionTurn:
             if reply.text or not isinstance(reply.failure, ContextOverflow) or len(self._sent) < 2:
                 return
             self._end_savers()
+            self._enter(Phase.PREPARING)
             messages = session.left_out(*drop_half(self._sent))
 
     def stop(self) -> None:
         """Stop the turn from any thread (the page's Stop): the provider's stream
-        is cancelled at once and no later attempt starts one. The iterating
+        is cancelled at once and no later attempt starts one. The driving
         thread still ends the turn (`cancel`, `finish`)."""
         self._stopping.set()
         self.session.provider.cancel()
 
     def cancel(self) -> None:
-        if self._attempt is None:
-            self._attempt = Turn(self.session.provider, lambda: ChatRequest("", ()))
-        if self._calls and self._attempt.reply.status == "complete":
-            self._stopped_in_tools = True  # the reply had ended; a tool (or its approval) was stopped
-        self._attempt.cancel()
+        """The user stopped the turn (on the driving thread): keep what arrived."""
+        if self.phase in (Phase.FINISHING, Phase.DONE):
+            return
+        if self._cancelled_in is None:
+            self._cancelled_in = self.phase
+        if self._attempt is not None:
+            self._attempt.cancel()
 
     def finish(self) -> list[Event]:
         """Save and record the turn (once); the notices that leaves for the user."""
-        if self._finished:
+        if self.phase in (Phase.FINISHING, Phase.DONE):
             return []
-        self._finished = True
         if self._attempt is None or self._attempt.reply.status == "streaming":
             self.cancel()
-        assert self._attempt is not None
-        self._attempt.finish()
-        if self._calls:  # stopped while running tools, or at the round limit
+        was = self.phase
+        self._enter(Phase.FINISHING)
+        if self._attempt is not None:
+            self._attempt.close()
+        if was is Phase.RUNNING_TOOLS:  # stopped while running tools, or at the round limit
             self._send_results()
         else:
             self._record_reply()
             self._withdraw_if_unanswered()
         self.session.last_reply = self._shown(self.reply)
+        self._enter(Phase.DONE)
         return [Notice(text) for text in self.session.take_notices()]
 
     def _withdraw_if_unanswered(self) -> None:
@@ -144,11 +197,10 @@ class SessionTurn:
 
     def _record_reply(self) -> None:
         """The latest reply into the conversation (and its final save)."""
-        assert self._attempt is not None
         if not self._saved_this_round:  # stopped before any attempt streamed: the row still gets its end
             self._start_savers()
         self._end_savers()
-        reply = self._shown(self._attempt.reply)
+        reply = self._shown(self._latest())
         conversation = self.session.conversation
         if self.prefill:
             conversation.messages.pop()  # the partial reply, now part of this one

@@ -4,9 +4,9 @@ Data flows one way: provider events -> `accumulate` (the reply snapshot) ->
 every sink (terminal, --json, store). Sinks hold no state the others need;
 the `Reply` snapshot is the single record of what was shown.
 
-`Turn` is the pull side (iterate it for events; the Python API does), and
-`run_turn` the push side the CLI uses: it feeds each event to every sink and
-ends every sink whatever happened, each on its own, savers first.
+`Turn` is one attempt of a reply: a request and the provider's events
+(iterate it; the session's turn does, session_turn.py). Where a turn is
+driven to the terminal, --json, the page and the Python API: driver.py.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _mixed(reply: Reply) -> tuple[Block, ...]:
 
 
 class Turn:
-    """One request and its reply. Iterating yields the events and keeps
+    """One attempt at a turn's reply: a request and its reply. Iterating yields the events and keeps
     `reply` up to date; a provider failure ends the iteration and lands in
     `reply.status` and `reply.failure` (the typed error; `reply.error` its
     message), never as an exception. `prepare` builds
@@ -97,6 +97,8 @@ class Turn:
         self.reply = Reply()
         self._started = clock()
         self._events: Iterator[Event] | None = None
+        # Set from another thread by whoever stops the turn (SessionTurn.stop, which
+        # also cancels the provider's stream): a stream not begun yet never begins.
         self._stopping = stopping if stopping is not None else threading.Event()
 
     def __iter__(self) -> Iterator[Event]:
@@ -117,13 +119,6 @@ class Turn:
         finally:
             self.close()
 
-    def stop(self) -> None:
-        """Stop the reply from any thread (the page's Stop): the provider's
-        stream is cancelled at once (see `Provider.cancel`), and a stream not
-        begun yet never begins. The iterating thread then ends the turn."""
-        self._stopping.set()
-        self.provider.cancel()
-
     def cancel(self) -> None:
         """The user stopped the reply (Ctrl-C), on the iterating thread: keep what arrived."""
         if self.reply.status == "streaming":
@@ -141,7 +136,3 @@ class Turn:
                 pass  # it was being abandoned anyway
         if self.reply.duration is None and self.reply.status != "streaming":
             self.reply = replace(self.reply, duration=self.clock() - self._started)
-
-    def finish(self) -> list[Event]:
-        self.cancel()  # no-op unless it never ran to the end
-        return []

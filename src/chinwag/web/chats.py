@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
+from chinwag.driver import TurnDriver
 from chinwag.session import Session
 from chinwag.session_turn import SessionTurn
 from chinwag.records import Block, Document, Image, Text, Thinking, ToolCall, ToolResult
@@ -218,7 +219,7 @@ class Chats:
             recorder = chat.session.recorder
             new_cid = recorder.conversation_id if recorder is not None else None
             if new_cid is None:
-                turn.finish()
+                TurnDriver(turn).end()  # never streamed: ended as any turn is
                 raise UsageError("the history database cannot be written; see `chinwag history check`.")
             live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
             chat.live = live

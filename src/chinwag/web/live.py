@@ -1,7 +1,7 @@
 """A turn running for the page: a worker thread, its HTML operations, and who follows them.
 
 `LiveTurn.start` runs a `SessionTurn` (the same turn logic as the terminal)
-in a worker thread, which turns its text into page operations
+in a worker thread, as a sink that turns its text into page operations
 (`html.HtmlStream`): the first text at once, then at most every
 `REPAINT_INTERVAL`, so a long reply costs linear time; a second thread,
 started once the throttle first holds text back, paints it if the stream
@@ -15,9 +15,12 @@ it as one collapsible block. A call that needs approval waits in `ask` for
 the page's answer (`answer`), at most APPROVAL_TIMEOUT; stopping the turn
 denies it.
 
-Stopping. `cancel()` here, from any thread, sets a flag the worker checks
-after each event and stops the turn (`SessionTurn.stop`), which cancels the
-provider's stream: a worker blocked waiting for the server's next byte (a
+The worker drives the turn with `TurnDriver` (driver.py), this object being
+its sink, as the terminal's sinks are.
+
+Stopping. `cancel()` here, from any thread, stops the driver
+(`TurnDriver.stop`): it cancels the provider's stream at once, and the
+driver cancels the turn after the event it holds: a worker blocked waiting for the server's next byte (a
 server holding its reply) returns at once, the server sees the connection
 close, and the worker finishes the turn as "stopped", keeping the text that
 arrived.
@@ -33,6 +36,7 @@ from typing import Any, assert_never
 
 from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
                             ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+from chinwag.driver import TurnDriver
 from chinwag.records import Reply, ToolCall
 from chinwag.session_turn import SessionTurn
 from chinwag.sinks import figures, retry_line
@@ -62,7 +66,8 @@ class LiveTurn:
 
     def __init__(self, turn: SessionTurn, renderer: Renderer,
                  on_end: Callable[[LiveTurn], None], redact: Callable[[str], str] = str) -> None:
-        self.turn, self.on_end, self.redact = turn, on_end, redact
+        self.turn, self.ended, self.redact = turn, on_end, redact
+        self._driver = TurnDriver(turn, [self])
         self._html_renderer = renderer
         self._html = HtmlStream(renderer)
         self._lock = threading.Lock()
@@ -130,7 +135,7 @@ class LiveTurn:
     def cancel(self) -> None:
         """Stop the reply now (see the module docstring); safe from any thread, idempotent."""
         self._cancelled.set()
-        self.turn.stop()
+        self._driver.stop()
         with self._answered:
             self._answered.notify_all()
 
@@ -180,24 +185,13 @@ class LiveTurn:
             return True
 
     def _run(self) -> None:
-        turn = self.turn
-        try:
-            if self._cancelled.is_set():
-                turn.cancel()
-            else:
-                for event in turn:
-                    self.on_event(event, turn.reply)
-                    if self._cancelled.is_set():
-                        turn.cancel()
-                        break
-        except Exception as exc:  # noqa: BLE001 - the page must hear how its turn ended
-            self._notice(self.redact(f"the reply failed: {exc}"))
-        finally:
-            try:
-                for event in turn.finish():
-                    self.on_event(event, turn.reply)
-            finally:
-                self._finish()
+        """The worker's job: the turn driven to this page (a sink), as every turn is."""
+        self._driver.run(failed=lambda exc: self._notice(self.redact(f"the reply failed: {exc}")))
+
+    # -- the turn's sink ---------------------------------------------------------
+
+    def on_start(self) -> None:
+        pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
         """One event of the turn, as page operations."""
@@ -292,12 +286,13 @@ class LiveTurn:
             for follower in self._followers:
                 follower.put(dict(op))
 
-    def _finish(self) -> None:
+    def on_end(self, reply: Reply) -> None:
+        """The turn ended (finished, stopped or failed): the page's last operations."""
         if self._thinking:
             self._part(thinking_html(self._take_thinking()))
         with self._changed:
             ops = self._html.finish()
-            self.end = {"t": "end", **self.describe(self.turn.reply)}
+            self.end = {"t": "end", **self.describe(reply)}
             followers, self._followers = self._followers, []
             for follower in followers:
                 for op in ops:
@@ -306,7 +301,7 @@ class LiveTurn:
                 follower.put(None)
             self._changed.notify_all()
         self.done.set()
-        self.on_end(self)
+        self.ended(self)
 
     def describe(self, reply: Reply) -> Op:
         status = "stopped" if reply.cancelled or (self._cancelled.is_set() and reply.status != "complete") \
