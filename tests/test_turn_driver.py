@@ -97,3 +97,55 @@ def test_stop_before_the_turn_starts_sends_nothing(chat: Chat, scripted_server: 
     reply = driver.run()
     assert reply.cancelled and reply.status == "interrupted"
     assert not [r for r in scripted_server.requests if r.method == "POST"]
+
+
+def test_ctrl_c_between_a_tool_round_and_the_next_request_records_the_calls_once(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """A Ctrl-C that lands after a round's results went back and before the next
+    request was built (simulated: the recorder's `begin_reply` for the next round
+    raises KeyboardInterrupt, as a SIGINT there would). The reply that asked for
+    the call is recorded once: no second copy of a call after its result."""
+    from chinwag.config import resolve
+    from chinwag.session import open_session
+    from chinwag.toolloop import ToolUse
+    from tests.fakes.tool_wire import anthropic_calls
+
+    (tmp_path / "a.txt").write_text("x\n")
+    env = {"ANTHROPIC_API_KEY": "test", "ANTHROPIC_BASE_URL": scripted_server.base_url,
+           "CHINWAG_HOME": str(tmp_path / "home")}
+    settings = resolve(env, tmp_path, {"tools": ["list_files"]})
+    session = open_session(settings, env)
+    session.tool_use = ToolUse(settings.tools, tmp_path, env, None)
+    try:
+        recorder = session.recorder
+        assert recorder is not None
+        begin_reply, calls = recorder.begin_reply, []
+
+        def interrupted_next_round(*args: object) -> None:
+            calls.append(args)
+            if len(calls) == 2:  # the first is the turn's own; the second starts round two
+                raise KeyboardInterrupt
+            begin_reply(*args)  # type: ignore[arg-type]
+
+        recorder.begin_reply = interrupted_next_round  # type: ignore[method-assign]
+        scripted_server.enqueue(anthropic_calls([("toolu_1", "list_files", {})]))
+        reply = session.ask("look", [])
+        recorder.begin_reply = begin_reply  # type: ignore[method-assign]
+        roles = [(m.role, [b.type for b in m.blocks]) for m in session.conversation.messages]
+        tool_uses = [b for m in session.conversation.messages for b in m.blocks if b.type == "tool_call"]
+        results = [b for m in session.conversation.messages for b in m.blocks if b.type == "tool_result"]
+        assert len(tool_uses) == 1 and len(results) == 1, roles
+        assert session.conversation.messages[-1].role == "user", roles  # the results, last
+        assert reply.cancelled
+        scripted_server.enqueue(fake.Reply(chunks=["Next."]))
+        assert session.ask("go on", []).text == "Next."
+        sent = scripted_server.requests[-1].json["messages"]
+        assert sum(1 for m in sent for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_use") == 1
+    finally:
+        session.close()
+    resumed = open_session(settings, env, continue_last=True)  # the history holds the call once too
+    try:
+        kept = [b.type for m in resumed.conversation.messages for b in m.blocks]
+        assert kept.count("tool_call") == 1 and kept.count("tool_result") == 1, kept
+    finally:
+        resumed.close()

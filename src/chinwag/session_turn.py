@@ -115,11 +115,13 @@ class SessionTurn:
                 session.notice(f"stopped after {rounds} round{'s' * (rounds != 1)} of tool calls (max_tool_rounds)")
                 return  # finish() answers the calls as not run
             yield from tool_use.run_calls(self._calls, session.recorder, self._results)
+            # Until the next round is set up, a Ctrl-C finds the turn still running its
+            # tools, with every call answered: nothing is recorded twice.
             self._send_results()
-            self._enter(Phase.PREPARING)
             if session.recorder is not None:
                 session.recorder.begin_reply(session.model, "")
-            self._saved_this_round = False
+            self._attempt, self._saved_this_round = None, False  # the next reply has not begun
+            self._enter(Phase.PREPARING)
 
     def _reply(self) -> Iterator[Event]:
         session = self.session
@@ -213,9 +215,12 @@ class SessionTurn:
         return replace(reply, text=prefix + reply.text) if prefix else reply
 
     def _send_results(self) -> None:
-        """Answer every call of the recorded reply (those not run, as not run) as the next user message."""
+        """Answer every call of the recorded reply (those not run, as not run) as
+        the next user message; nothing if they are answered already."""
         from chinwag.toolloop import unanswered
 
+        if not self._calls:
+            return
         results = unanswered(self._calls, self._results)
         self._calls, self._results = (), []
         self.session.conversation.add_results(results)
