@@ -14,12 +14,12 @@ inside the HTTP stack itself (rather than while the consumer holds an event)
 discards the whole client, since httpcore's bookkeeping may be half-done;
 the next request builds a new one. `close()` at exit closes the client.
 
-Cancelling from another thread (`HttpSettings.cancel`, the page's Stop): the
-client's trace hook notes the socket of every connection it opens, so a
-cancel can shut them down (a read blocked waiting for the server returns at
-once, and the server sees the close), wake a retry's back-off wait, and
-refuse new connections until the next stream begins. The stream then ends
-with `StreamInterrupted` (reason "stopped"), never a retry.
+Cancelling from another thread (`HttpSettings.cancel`, the page's Stop):
+the client's trace hook notes the socket of every connection it opens
+(connections.py), so a cancel can shut them down (a read blocked waiting
+for the server returns at once, and the server sees the close), wake a
+retry's back-off wait, and refuse new connections for that stream. The
+stream then ends with `StreamInterrupted` (reason "stopped"), never a retry.
 
 A kept-alive connection can die while idle: the server's keep-alive timer
 closes it. httpcore notices a close that has already arrived and connects
@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,9 +58,9 @@ from chinwag.errors import (
     StreamInterrupted,
 )
 from chinwag.events import Event, Retrying, Stop, Usage
+from chinwag.providers.connections import Connections
 
 if TYPE_CHECKING:
-    import socket
     import ssl
 
     import httpx2
@@ -96,9 +95,7 @@ class HttpSettings:
     _ssl: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     _client: httpx2.Client | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-    _stream: threading.Event | None = field(default=None, repr=False, compare=False)  # the stream's stop
-    # Every socket the client connected and that still exists (the pool's kept-alive ones too).
-    _sockets: weakref.WeakSet[socket.socket] = field(default_factory=weakref.WeakSet, repr=False, compare=False)
+    connections: Connections = field(default_factory=Connections, repr=False, compare=False)
 
     def client(self, url: str) -> httpx2.Client:
         """The session's client, built on first use; it keeps connections alive."""
@@ -129,37 +126,9 @@ class HttpSettings:
             self._client = None
         client.close()
 
-    def begin(self) -> threading.Event:
-        """A new stream starts: the event a cancel sets for it (a cancel meant
-        for an earlier one is forgotten)."""
-        stop = threading.Event()
-        with self._lock:
-            self._stream = stop
-        return stop
-
-    def end(self, stop: threading.Event) -> None:
-        """The stream `stop` belongs to is over: nothing to cancel any more."""
-        with self._lock:
-            if self._stream is stop:
-                self._stream = None
-
     def cancel(self) -> None:
-        """Stop the stream in flight, from any thread (see the module docstring)."""
-        with self._lock:
-            stop, sockets = self._stream, list(self._sockets)
-        if stop is None:
-            return  # nothing streams
-        stop.set()
-        for sock in sockets:
-            _shut(sock)
-
-    def connected(self, sock: socket.socket) -> None:
-        """The client opened a connection on `sock` (from the request's trace)."""
-        with self._lock:
-            self._sockets.add(sock)
-            stop = self._stream
-        if stop is not None and stop.is_set():  # the cancel came while it connected
-            _shut(sock)
+        """Stop the stream in flight, from any thread (connections.py)."""
+        self.connections.cancel()
 
     def wait(self, delay: float, stop: threading.Event) -> None:
         """A retry's back-off: `sleep` if given, else a wait a cancel ends."""
@@ -208,7 +177,7 @@ def stream_events(call: ApiCall, settings: HttpSettings, parse: Parser) -> Itera
     failures that happen before the first text (see the module docstring).
     The stream begins now, not at the first `next`: a cancel from here on
     stops it."""
-    return _stream_events(call, settings, parse, settings.begin())
+    return _stream_events(call, settings, parse, settings.connections.begin())
 
 
 def _stream_events(call: ApiCall, settings: HttpSettings, parse: Parser, stop: threading.Event) -> Iterator[Event]:
@@ -229,7 +198,7 @@ def _stream_events(call: ApiCall, settings: HttpSettings, parse: Parser, stop: t
             settings.discard(client)
             raise
     finally:
-        settings.end(stop)
+        settings.connections.end(stop)
 
 
 def _attempts(call: ApiCall, settings: HttpSettings, parse: Parser, stop: threading.Event) -> Iterator[Event]:
@@ -279,16 +248,6 @@ def _stopped() -> StreamInterrupted:
     return StreamInterrupted("the reply was stopped.", reason="stopped")
 
 
-def _shut(sock: socket.socket) -> None:
-    """Shut `sock` down both ways: a read blocked on it returns at once, the peer sees the close."""
-    import socket
-
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # closed already
-
-
 @contextmanager
 def _post(call: ApiCall, settings: HttpSettings, stop: threading.Event) -> Iterator[httpx2.Response]:
     headers = {"user-agent": USER_AGENT, "content-type": "application/json", **call.headers}
@@ -323,7 +282,7 @@ def send(settings: HttpSettings, method: str, url: str, headers: Mapping[str, st
             if name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
                 sock = info["return_value"].get_extra_info("socket")
                 if sock is not None:
-                    settings.connected(sock)
+                    settings.connections.opened(sock)
 
         request = client.build_request(method, url, headers=headers, json=body, extensions={"trace": trace})
         try:
