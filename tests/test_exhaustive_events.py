@@ -17,7 +17,7 @@ from pathlib import Path
 import chinwag
 
 # accumulate; the store's sink; TerminalSink and JsonSink (--json); the page; sorted.
-CONSUMERS = ["chinwag/recorder.py", "chinwag/sinks.py", "chinwag/sinks.py", "chinwag/turn.py", "chinwag/web/live.py"]
+CONSUMERS = ["chinwag/history/recorder.py", "chinwag/sinks.py", "chinwag/sinks.py", "chinwag/turn.py", "chinwag/web/live.py"]
 
 NEW_EVENTS = '''
 

@@ -70,14 +70,14 @@ class Chat:
         server (vLLM, TGI, Ollama, llama.cpp). Bad settings raise
         `chinwag.ChinwagError` (a UsageError or ConfigError) here."""
         from chinwag.config import resolve
-        from chinwag.providers.registry import entry, parse_model_spec
+        from chinwag.providers.registry import at_base_url, entry, parse_model_spec
 
         environ = dict(os.environ if environ is None else environ)
         flags: dict[str, Any] = {"model": model, "system": system, "max_tokens": max_tokens,
                                  "temperature": temperature, "save": save}
         if base_url is not None or api_key is not None:
             provider = parse_model_spec(model)[0] if model else ""
-            chosen = entry(provider or "openai")
+            chosen = entry(provider) if provider else at_base_url()
             if chosen.url_variable and base_url is not None:
                 flags[chosen.url_variable] = base_url
             if chosen.key_variable and api_key is not None:

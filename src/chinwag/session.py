@@ -23,7 +23,7 @@ from chinwag.records import Block, ChatRequest, Message, Reply, Text
 from chinwag.session_turn import SessionTurn
 
 if TYPE_CHECKING:
-    from chinwag.recorder import Recorder
+    from chinwag.history.recorder import Recorder
     from chinwag.toolloop import ToolUse
 
 REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put
@@ -226,9 +226,9 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
     recorder = None
     if settings.save:
         from chinwag.paths import database_file
-        from chinwag.recorder import Recorder
+        from chinwag.history.recorder import Recorder
 
-        recorder = Recorder(database_file(environ), environ)
+        recorder = Recorder(database_file(environ))
     session = Session(settings, LazyProvider(settings), Conversation(settings.system), recorder)
     if resume is not None or continue_last:
         if recorder is None:

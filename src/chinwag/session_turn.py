@@ -25,7 +25,7 @@ from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
 from chinwag.turn import Turn
 
 if TYPE_CHECKING:
-    from chinwag.recorder import StoreSink
+    from chinwag.history.recorder import StoreSink
     from chinwag.session import Session
 
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error

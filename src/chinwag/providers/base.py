@@ -12,19 +12,23 @@ thread that iterates may close it; any other thread stops it with `cancel()`
 (the page's Stop): the stream's blocked read returns, and it ends with a
 ProviderError.
 
-Every capability is declared here: `Provider` is the protocol the rest of
-chinwag types against, `BaseProvider` gives each capability its default, so a
-new provider states only what differs.
+`Provider` is the protocol the rest of chinwag types against; `BaseProvider`
+gives each method its default, and reads what the provider can do (prefill,
+tools) from its declaration, the `ProviderSpec` in its registry row
+(providers/spec.py), so a new provider states it once, there.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chinwag.events import Event
 from chinwag.records import ChatRequest, Window
+
+if TYPE_CHECKING:
+    from chinwag.providers.spec import ProviderSpec
 
 
 class Provider(Protocol):
@@ -40,7 +44,8 @@ class Provider(Protocol):
 
     @property
     def supports_prefill(self) -> bool:
-        """Whether a final assistant message is continued, not answered (/continue)."""
+        """Whether a final assistant message is continued, not answered (/continue):
+        the declaration's `prefill` ("per server": asked of the provider)."""
         ...
 
     @property
@@ -77,11 +82,20 @@ class Provider(Protocol):
 
 
 class BaseProvider(ABC):
-    """Defaults for every capability but `stream`."""
+    """Defaults for every method but `stream`; capabilities as declared in the registry."""
 
     name = ""
-    supports_prefill = False
-    supports_tools = False
+
+    @property
+    def supports_prefill(self) -> bool:
+        """As declared; a provider declaring "per server" overrides this to ask its server."""
+        spec = _declared(self.name)
+        return spec is not None and spec.prefill == "always"
+
+    @property
+    def supports_tools(self) -> bool:
+        spec = _declared(self.name)
+        return spec is not None and spec.tools
 
     @property
     def model_name(self) -> str:
@@ -104,3 +118,9 @@ class BaseProvider(ABC):
 
     def close(self) -> None:
         pass
+
+
+def _declared(name: str) -> ProviderSpec | None:
+    from chinwag.providers.registry import find
+
+    return find(name)

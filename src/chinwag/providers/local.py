@@ -45,8 +45,7 @@ def bundled_model_path() -> Path:
 
 
 class LocalProvider(BaseProvider):
-    name = "local"
-    supports_prefill = True  # the whole prompt is ours: a partial reply is continued in the model's template
+    name = "local"  # what it can do is declared in its registry row
 
     def __init__(self, model_path: str | None = None, context_size: int | None = None) -> None:
         self.model_path = Path(model_path).expanduser() if model_path else None

@@ -84,7 +84,7 @@ class Chats:
     # -- reading the history -------------------------------------------------------
 
     def _read(self, fn: Any) -> Any:
-        from chinwag.store import Store
+        from chinwag.history.store import Store
 
         with self._store_lock:
             if self._store is None:
@@ -133,7 +133,7 @@ class Chats:
         attachments' 📎 lines; a reply's text, thinking and tool calls in order."""
         from chinwag.attach import describe
         from chinwag.sinks import call_line
-        from chinwag.store_blocks import INTERRUPTED
+        from chinwag.history.blocks import INTERRUPTED
 
         if role == "user":
             return user_html(content, [describe(b) for b in blocks if isinstance(b, (Image, Document))])
@@ -355,10 +355,12 @@ class Chats:
         """Close the least recently used idle sessions beyond KEEP_IDLE, and
         beyond one on the bundled model (each runs the model in a process of
         its own). A closed session's lock stays taken: it runs no more turns."""
+        from chinwag.providers.registry import entry
+
         closing = []
         with self._lock:
             idle = [cid for cid, chat in self._chats.items() if not chat.lock.locked()]
-            local = [cid for cid in idle if self._chats[cid].session.settings.provider == "local"]
+            local = [cid for cid in idle if entry(self._chats[cid].session.settings.provider).runs_here]
             surplus = set(idle[: max(0, len(idle) - KEEP_IDLE)]) | set(local[:-1])
             for cid in surplus:
                 chat = self._chats[cid]
