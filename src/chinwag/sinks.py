@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
-from typing import Any, TextIO, assert_never
+from typing import TextIO, assert_never
 
 from chinwag.events import (
     Event,
@@ -27,6 +26,7 @@ from chinwag.events import (
     Usage,
     to_json,
 )
+from chinwag.present import call_line
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
@@ -64,15 +64,6 @@ def assistant_name(provider: str) -> str:
     from chinwag.providers.registry import PROVIDERS
 
     return next((p.label for p in PROVIDERS if p.name == provider), "Assistant")
-
-
-def call_line(name: str, arguments: Mapping[str, Any], width: int = 100) -> str:
-    """`read_file(path="src/app.py")`: a tool call on one line, sanitized, cut to `width`."""
-    import json
-
-    args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in arguments.items())
-    line = " ".join(sanitize(f"{name}({args})").split())
-    return line if len(line) <= width else line[: width - 2] + "…)"
 
 
 def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | None]:

@@ -122,7 +122,7 @@ def _save(repl: Repl, arg: str) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             repl.out.write("Not saved.\n")
             return
-    from chinwag.cli import history_blocks as blocks
+    from chinwag import present as blocks
 
     assistant = assistant_name(repl.session.provider.name)
     messages = repl.session.conversation.messages
@@ -196,7 +196,7 @@ def _show(repl: Repl, arg: str) -> None:
     if last is None:
         raise UsageError("no tool has run yet.")
     call, result = last
-    from chinwag.sinks import call_line
+    from chinwag.present import call_line
 
     repl.out.write(repl.dim(f"⚙ {call_line(call.name, call.input)} · {result.status}") + "\n")
     repl.out.write(sanitize(result.content) + ("" if result.content.endswith("\n") else "\n"))

@@ -7,7 +7,7 @@ carry the raw text (JSON escapes control characters). A missing database is
 never created here: there is simply nothing to show yet. Reading works from a
 read-only directory or file too (the database is then opened read-only);
 `check` says whether the file is sound and how to recover it (history/check.py).
-How things print is history_format.py; a message's blocks, history_blocks.py.
+How things print is history_format.py; a message's blocks, chinwag/present.py.
 
 JSON: a list (`list --json`, `search --json`) is JSON lines, one object per
 line, as the chat's `--json` events are; one record (`show --json`, `export
@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from chinwag.cli import history_blocks as blocks
+from chinwag import present as blocks
 from chinwag.attach.export import markdown_links, write_beside
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file

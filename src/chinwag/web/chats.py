@@ -132,7 +132,7 @@ class Chats:
         """A saved message as the page shows it: the user's text after its
         attachments' 📎 lines; a reply's text, thinking and tool calls in order."""
         from chinwag.attach import describe
-        from chinwag.sinks import call_line
+        from chinwag.present import call_line
         from chinwag.history.blocks import INTERRUPTED
 
         if role == "user":

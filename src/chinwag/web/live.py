@@ -146,7 +146,7 @@ class LiveTurn:
         thread: the question goes to every follower (and to any that joins while
         it waits); "no" if the turn is stopped, or nobody answers within
         APPROVAL_TIMEOUT (a page gone away stops the turn: see app.py)."""
-        from chinwag.sinks import call_line
+        from chinwag.present import call_line
         from chinwag.tools.question import web_question
 
         with self._answered:
@@ -223,7 +223,7 @@ class LiveTurn:
         return text
 
     def _tool(self, event: ToolResultReady) -> None:
-        from chinwag.sinks import call_line
+        from chinwag.present import call_line
 
         call = self._calls.get(event.call_id)
         line = f"⚙ {call_line(event.name, call.input if call is not None else {})}"

@@ -6,12 +6,22 @@ sanitized here, since what a tool returned is as untrusted as model output.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from chinwag.records import Document, Image, Message, Text, Thinking, ToolCall, ToolResult
 from chinwag.render.sanitize import sanitize
 
 FIRST_LINE_WIDTH = 80
+
+
+def call_line(name: str, arguments: Mapping[str, Any], width: int = 100) -> str:
+    """`read_file(path="src/app.py")`: a tool call on one line, sanitized, cut to `width`."""
+    import json
+
+    args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in arguments.items())
+    line = " ".join(sanitize(f"{name}({args})").split())
+    return line if len(line) <= width else line[: width - 2] + "…)"
 
 
 def has_tool_blocks(message: Message) -> bool:
@@ -41,7 +51,6 @@ def parts(message: Message, answered: set[str] | None = None) -> Iterator[tuple[
     "call" or "result"; a call and a result are one line each. A call whose id
     is not in `answered` (chinwag died while it ran) is followed by the result
     the model was sent for it: interrupted."""
-    from chinwag.sinks import call_line
     from chinwag.history.blocks import INTERRUPTED
 
     for block in message.parts:
