@@ -122,17 +122,17 @@ def _save(repl: Repl, arg: str) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             repl.out.write("Not saved.\n")
             return
-    from chinwag import present as blocks
+    from chinwag import present
 
     assistant = assistant_name(repl.session.provider.name)
     messages = repl.session.conversation.messages
     parts = [f"# Conversation with {sanitize(repl.session.model)}\n"]
     for message in messages:
-        if blocks.is_results_only(message):
-            parts.append(blocks.markdown(message) + "\n")
+        if present.is_results_only(message):
+            parts.append(present.markdown(message) + "\n")
             continue
         who = "You" if message.role == "user" else assistant
-        body = blocks.markdown(message) if blocks.has_tool_blocks(message) else sanitize(message.content)
+        body = present.markdown(message) if present.has_tool_blocks(message) else sanitize(message.content)
         parts.append(f"**{who}:** {body}\n")
     try:
         path.write_text("\n".join(parts), encoding="utf-8")
