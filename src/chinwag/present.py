@@ -18,6 +18,8 @@ from chinwag.records import Document, Image, Message, Text, Thinking, ToolCall, 
 from chinwag.render.sanitize import sanitize
 
 FIRST_LINE_WIDTH = 80
+# Under a question the user cancelled before any reply (history show, the chat's hint).
+CANCELLED_NOTE = "cancelled before a reply; not sent again"
 
 
 def call_line(name: str, arguments: Mapping[str, Any], width: int = 100) -> str:
@@ -27,6 +29,11 @@ def call_line(name: str, arguments: Mapping[str, Any], width: int = 100) -> str:
     args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in arguments.items())
     line = " ".join(sanitize(f"{name}({args})").split())
     return line if len(line) <= width else line[: width - 2] + "…)"
+
+
+def tool_call_line(name: str, arguments: Mapping[str, Any]) -> str:
+    """`⚙ read_file(path="src/app.py")`: how every surface names a tool call."""
+    return f"⚙ {call_line(name, arguments)}"
 
 
 def result_line(result: ToolResult) -> str:
@@ -68,7 +75,7 @@ class ToolCallPart:
 
     @property
     def line(self) -> str:
-        return f"⚙ {call_line(self.call.name, self.call.input)}"
+        return tool_call_line(self.call.name, self.call.input)
 
     @property
     def answer(self) -> ToolResult | None:

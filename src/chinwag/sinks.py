@@ -26,7 +26,7 @@ from chinwag.events import (
     Usage,
     to_json,
 )
-from chinwag.present import call_line
+from chinwag.present import CANCELLED_NOTE, tool_call_line
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
@@ -72,7 +72,7 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
     In the chat, a stopped or failed reply gets a hint of what to do next; in
     one-shot use only the error line, since the exit status says the rest."""
     if reply.withdrawn:
-        return ("↳ cancelled before a reply; not sent again · /retry asks it again" if interactive else None), None
+        return (f"↳ {CANCELLED_NOTE} · /retry asks it again" if interactive else None), None
     # /continue resumes partial text; a reply stopped at its tool calls (at a question,
     # or while one ran) or before any text has none, so only /retry is offered then.
     resume = ", /continue to resume" if reply.text.strip() and not reply.tool_calls else ""
@@ -128,7 +128,7 @@ class TerminalSink:
                 if event.text:  # a signature or redacted block shows nothing
                     self._show_thinking(event.text)
             case ToolCallReady():
-                self._tool_line(f"⚙ {call_line(event.name, event.input)}")
+                self._tool_line(tool_call_line(event.name, event.input))
                 self._unanswered.add(event.id)
             case ToolRunning():
                 self._tool_running(event.name)

@@ -196,9 +196,9 @@ def _show(repl: Repl, arg: str) -> None:
     if last is None:
         raise UsageError("no tool has run yet.")
     call, result = last
-    from chinwag.present import call_line
+    from chinwag.present import tool_call_line
 
-    repl.out.write(repl.dim(f"⚙ {call_line(call.name, call.input)} · {result.status}") + "\n")
+    repl.out.write(repl.dim(f"{tool_call_line(call.name, call.input)} · {result.status}") + "\n")
     repl.out.write(sanitize(result.content) + ("" if result.content.endswith("\n") else "\n"))
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO, assert_never
 
 from chinwag import present
+from chinwag.present import CANCELLED_NOTE
 from chinwag.attach.export import markdown_links, write_beside
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file
@@ -38,7 +39,6 @@ from chinwag.history.store import CANCELLED_QUESTION, ConversationSummary, Searc
 from chinwag.history.check import READ_ONLY, StorageError
 
 _MAX_ID = 2**63 - 1  # SQLite's largest integer
-CANCELLED_NOTE = "cancelled before a reply; not sent again"
 _MARKS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "streaming": "… still streaming"}
 
 

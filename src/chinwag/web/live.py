@@ -146,13 +146,13 @@ class LiveTurn:
         thread: the question goes to every follower (and to any that joins while
         it waits); "no" if the turn is stopped, or nobody answers within
         APPROVAL_TIMEOUT (a page gone away stops the turn: see app.py)."""
-        from chinwag.present import call_line
+        from chinwag.present import tool_call_line
         from chinwag.tools.question import web_question
 
         with self._answered:
             self._questions += 1
             self._answer = None
-            self._asking = {"t": "approve", "id": self._questions, "call": f"⚙ {call_line(call.name, call.input)}",
+            self._asking = {"t": "approve", "id": self._questions, "call": tool_call_line(call.name, call.input),
                             "reason": self.redact(reason), "tool": call.name,
                             "question": web_question(call.name, call.input, self.redact(reason))}
             for follower in self._followers:
@@ -223,10 +223,10 @@ class LiveTurn:
         return text
 
     def _tool(self, event: ToolResultReady) -> None:
-        from chinwag.present import call_line
+        from chinwag.present import tool_call_line
 
         call = self._calls.get(event.call_id)
-        line = f"⚙ {call_line(event.name, call.input if call is not None else {})}"
+        line = tool_call_line(event.name, call.input if call is not None else {})
         self._part(tool_html(line, event.status, self.redact(event.content)))
 
     def _part(self, html: str) -> None:
