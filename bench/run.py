@@ -47,6 +47,7 @@ PYTHON = sys.executable
 # In the order they run and appear in RESULTS.md; (module, title for errors).
 MODULES = [
     ("bench_startup", "Start-up"),
+    ("bench_startup_pty", "Start-up through a bare pseudo-terminal"),
     ("bench_first_token", "One-shot time to first token"),
     ("bench_repl_latency", "REPL latency"),
     ("bench_local_decode", "Local decode"),
