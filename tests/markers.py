@@ -7,8 +7,9 @@
   fixture it calls;
 - local: runs the bundled SmolLM2 model (LocalProvider, bundled_model_path or
   llama_cpp reached the same way, or in LOCAL_FILES);
-- slow: in SLOW_FILES or SLOW_TESTS below, found with `pytest --durations=0`
-  on a 2-core machine. `pytest -m "not slow"` is the fast subset.
+- slow: listed in tests/slow.txt (a file, or one test), found with
+  `pytest --durations=0` on a 2-core machine. `pytest -m "not slow"` is the
+  fast subset.
 
 So no test file carries a marker: a new test that spawns chinwag in a terminal
 is marked `pty` because it calls spawn_chinwag (which reaches pexpect).
@@ -29,14 +30,13 @@ import pytest
 
 # Files that run the bundled model as a whole.
 LOCAL_FILES = frozenset({"test_local_model.py", "test_local_runner.py"})
-# Whole files whose tests are slow: the bundled model, random walks, tmux sessions.
-SLOW_FILES = frozenset({
-    "test_local_model.py",
-    "test_local_runner.py",
-    "test_repl_properties.py",
-})
-# Single slow tests in otherwise quick files: "file.py::test_name" (parameters ignored).
-SLOW_TESTS = frozenset[str]()
+SLOW_LIST = Path(__file__).with_name("slow.txt")
+
+
+def _slow_list() -> frozenset[str]:
+    """tests/slow.txt's entries: `file.py` or `file.py::test_name`."""
+    lines = (line.strip() for line in SLOW_LIST.read_text().splitlines())
+    return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
 def _pty_targets() -> tuple[object, ...]:
@@ -131,8 +131,14 @@ def _roots(item: pytest.Item) -> list[Any]:
     return [r for r in roots if r is not None]
 
 
+def _key(item: pytest.Item) -> str:
+    """`file.py::test_name` (or `file.py::Class::test_name`), parameters left out."""
+    return "::".join([item.path.name, *item.nodeid.split("::")[1:]]).split("[")[0]
+
+
 def mark(items: list[pytest.Item]) -> None:
     reach = _Reach()
+    slow = _slow_list()
     pty_targets, local_targets = _pty_targets(), _local_targets()
     for item in items:
         file = item.path.name
@@ -143,6 +149,30 @@ def mark(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.pty)
         if file in LOCAL_FILES or reach.reaches(roots, local_targets):
             item.add_marker(pytest.mark.local)
-        name = getattr(item, "originalname", item.name)
-        if file in SLOW_FILES or f"{file}::{name}" in SLOW_TESTS:
+        if file in slow or _key(item) in slow:
             item.add_marker(pytest.mark.slow)
+
+
+SLOW_HEADER = """\
+# Slow tests, for the `slow` marker (tests/markers.py reads this): `file.py::name`
+# marks one test, all its cases. Made from a whole run's durations on 2 cores
+# (`pytest -q -p no:cacheprovider --durations=0 > LOG`): every test whose cases'
+# setup, call and teardown add up to half a second or more. Regenerate with
+# `python -m tests.markers LOG > tests/slow.txt`."""
+
+
+def slow_list(durations_log: str, threshold: float = 0.5) -> list[str]:
+    """tests/slow.txt's entries from a durations log: every test whose cases' setup,
+    call and teardown add up to `threshold` seconds or more."""
+    times: dict[str, float] = {}
+    for line in Path(durations_log).read_text().splitlines():
+        parts = line.split(maxsplit=2)  # a case's id may hold spaces
+        if len(parts) == 3 and parts[0].endswith("s") and parts[1] in ("setup", "call", "teardown"):
+            file, _, rest = parts[2].partition("::")
+            key = f"{Path(file).name}::{rest}".split("[")[0]
+            times[key] = times.get(key, 0.0) + float(parts[0][:-1])
+    return sorted(key for key, seconds in times.items() if seconds >= threshold)
+
+
+if __name__ == "__main__":
+    print("\n".join([SLOW_HEADER, *slow_list(sys.argv[1])]))
