@@ -7,7 +7,7 @@
   fixture it calls;
 - local: runs the bundled SmolLM2 model (LocalProvider, bundled_model_path or
   llama_cpp reached the same way, or in LOCAL_FILES);
-- slow: listed in tests/slow.txt (a file, or one test), found with
+- slow: listed in tests/slow.txt (`file.py::test_name`), found with
   `pytest --durations=0` on a 2-core machine. `pytest -m "not slow"` is the
   fast subset.
 
@@ -34,7 +34,7 @@ SLOW_LIST = Path(__file__).with_name("slow.txt")
 
 
 def _slow_list() -> frozenset[str]:
-    """tests/slow.txt's entries: `file.py` or `file.py::test_name`."""
+    """tests/slow.txt's entries: `file.py::test_name` (or a whole `file.py`)."""
     lines = (line.strip() for line in SLOW_LIST.read_text().splitlines())
     return frozenset(line for line in lines if line and not line.startswith("#"))
 
@@ -108,7 +108,7 @@ class _Reach:
             return []
         if isinstance(obj, type):
             return list(vars(obj).values())
-        func = inspect.unwrap(obj) if callable(obj) else obj  # type: ignore[arg-type]
+        func = inspect.unwrap(obj) if callable(obj) else obj
         code = getattr(func, "__code__", None)
         if code is None:
             return []
