@@ -191,7 +191,12 @@ class PtyReader:
 def spawn(command: str, args: list[str], env: dict[str, str], cwd: str | None = None,
           size: tuple[int, int] = (24, 200)) -> Any:
     import pexpect
+    import signal
 
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started from a background job: exec would pass SIGINT ignored on to the child,
+        # and the Ctrl-C benchmarks' chinwag would never see its Ctrl-C. A handler resets.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     child = pexpect.spawn(command, args, env=env, cwd=cwd, timeout=30, dimensions=size)
     child.delaybeforesend = None  # pexpect sleeps 50 ms before each send by default
     return child
