@@ -38,7 +38,7 @@ from tests.cli_helpers import (
 )
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls, openai_calls
-from tests.procs import group_members
+from tests.procs import group_members, wait_until_reading_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "title \x1b]0;pwned\x07 clear \x1b[2J end\n"
@@ -99,7 +99,7 @@ def chat(env: dict[str, str], cwd: Path, *args: str) -> pexpect.spawn:
 
 
 def say(child: pexpect.spawn, text: str) -> None:
-    time.sleep(0.1)  # a person's pause: readline is waiting for keys
+    wait_until_reading_keys(child.pid)
     child.sendline(text)
 
 
