@@ -10,7 +10,7 @@ pseudo-terminal against an in-process scripted Anthropic server (127.0.0.1).
    (bench/tutorial_bot.py), turn by turn alternated with chinwag.
 2. Saved conversations: two chinwag REPLs side by side, one with an empty
    CHINWAG_HOME, one whose history already holds SAVED conversations (built
-   with chinwag.store's public API), alternated turn by turn; per-turn time
+   with chinwag.history.store's public API), alternated turn by turn; per-turn time
    should not depend on how much is saved.
 
 Targets (issue 7): peak RSS < 150 MB; per-turn time does not grow with the
@@ -86,7 +86,7 @@ class Chat:
 
 def _prefill(home: str) -> float:
     from chinwag.paths import database_file
-    from chinwag.store import Store
+    from chinwag.history.store import Store
 
     start = time.perf_counter()
     store = Store.open(database_file({"CHINWAG_HOME": home}))

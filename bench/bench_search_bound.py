@@ -47,7 +47,7 @@ def _common_words(path: Path, count: int) -> list[str]:
 
 def _raw_search_s(path: Path, words: list[str]) -> tuple[float, bool]:
     """The FTS query as it ran before the cap; (seconds, stopped at RAW_LIMIT_S)."""
-    from chinwag.store_schema import fts_query
+    from chinwag.history.schema import fts_query
 
     with closing(sqlite3.connect(path)) as conn:
         deadline = time.monotonic() + RAW_LIMIT_S
@@ -85,7 +85,7 @@ def run(quick: bool = False) -> str:
     import bench_store
     from tests.test_web_support import serve
 
-    from chinwag.store import MAX_SEARCH_WORDS
+    from chinwag.history.store import MAX_SEARCH_WORDS
 
     messages, conversations = (4_000, 200) if quick else (20_000, 1_000)
     rounds = 7 if quick else 21

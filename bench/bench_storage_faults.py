@@ -10,8 +10,9 @@ Latencies are as in bench_save_overhead.py: the server hands a text event to
 the socket (RecordedRequest.text_sent_at, time.monotonic) -> this process
 reads that text from the pty (same clock).
 
-(a) Full: the database is capped at its present size (CHINWAG_TEST_MAX_PAGES=1,
-the test hook for SQLite's max_page_count on the chat's connection), so every
+(a) Full: the database is capped at its present size (SQLite's max_page_count
+on the chat's connection, set to 1 by tests/hooks/sitecustomize.py through
+tests/max_pages.py: test code, not chinwag's), so every
 save of a reply of LONG_CHUNKS events of ~70 bytes fails with "disk full",
 and is retried at each save point. Against the same chinwag with room, both
 with `--render plain` (the reply is one long paragraph). The latency of every
@@ -28,6 +29,7 @@ Run alone: `python bench/bench_storage_faults.py [--quick]`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import sys
@@ -53,7 +55,7 @@ SHORT_DELAY = 0.010
 
 
 def _seed(home: str) -> Path:
-    from chinwag.store import Store
+    from chinwag.history.store import Store
 
     db = Path(home) / "history.db"
     with closing(Store.open(db)) as store:
@@ -76,6 +78,7 @@ def _notices(c: Contender) -> int:
 
 def _full_vs_room(quick: bool, cwd: str) -> tuple[list[str], bool]:
     from tests.fakes.server import ScriptedServer
+    from tests.max_pages import capped
 
     turns = 3 if quick else 8
     homes = [tempfile.mkdtemp(prefix="chinwag-bench-home-") for _ in range(2)]
@@ -83,7 +86,8 @@ def _full_vs_room(quick: bool, cwd: str) -> tuple[list[str], bool]:
     lat: dict[str, list[float]] = {"full": [], "room": []}
     with ScriptedServer() as s1, ScriptedServer() as s2:
         # Plain rendering: the reply is one long paragraph, whose markdown re-rendering would swamp the figures.
-        full = Contender("full (every save fails)", PLAIN, s1, homes[0], cwd, CHINWAG_TEST_MAX_PAGES="1")
+        full = Contender("full (every save fails)", PLAIN, s1, homes[0], cwd,
+                         **capped({"PYTHONPATH": os.environ.get("PYTHONPATH", "")}, 1))
         room = Contender("room (saves succeed)", PLAIN, s2, homes[1], cwd)
         try:
             for i in range(turns + 1):

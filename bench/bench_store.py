@@ -27,7 +27,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-from chinwag.store import Store
+from chinwag.history.store import Store
 
 SEED = 20251126
 SEARCHES = ("function", "generator", "coroutine", "exception handler", "__init__ method",
@@ -77,7 +77,7 @@ def _median_p95(samples: list[float]) -> tuple[float, float]:
 
 
 def _matches(path: Path, query: str) -> int:
-    from chinwag.store import fts_query
+    from chinwag.history.store import fts_query
 
     with closing(sqlite3.connect(path)) as conn:
         row = conn.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?",
@@ -169,7 +169,7 @@ def _per_turn(medians: dict[str, float]) -> str:
 
 def _fresh_process_search(home: Path, repeat: int) -> str:
     """`chinwag history search` as a user runs it: a new interpreter each time."""
-    code = ("import os, sys; from chinwag.history import main; "
+    code = ("import os, sys; from chinwag.cli.history import main; "
             "sys.exit(main(sys.argv[1:], os.environ, sys.stdout))")
     env = {**os.environ, "CHINWAG_HOME": str(home),
            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -179,10 +179,10 @@ def _fresh_process_search(home: Path, repeat: int) -> str:
         start = time.perf_counter()
         subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
         samples.append(time.perf_counter() - start)
-    empty = [sys.executable, "-c", "import chinwag.history"]
+    empty = [sys.executable, "-c", "import chinwag.cli.history"]
     base = statistics.median(_wall(empty, env) for _ in range(repeat))
     return (f"| `chinwag history search generator` in a fresh Python process"
-            f" (start-up included; importing `chinwag.history` alone:"
+            f" (start-up included; importing `chinwag.cli.history` alone:"
             f" {base * 1000:.0f} ms) | {statistics.median(samples) * 1000:.0f} ms"
             f" | {max(samples) * 1000:.0f} ms (max) | |")
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from chinwag.store_schema import MIGRATIONS
+from chinwag.history.schema import MIGRATIONS
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import pytest
 
 import chinwag
 from chinwag import Chat, ChinwagError, Stop, TextDelta, Usage
-from chinwag.store import Store
+from chinwag.history.store import Store
 from tests.fakes.server import Reply, ScriptedServer
 
 

@@ -19,7 +19,7 @@ import pytest
 from chinwag import Chat, TextDelta
 from chinwag.errors import UsageError
 from chinwag.records import Reply as ChatReply
-from chinwag.store import Store
+from chinwag.history.store import Store
 from tests.fakes.server import Reply, ScriptedServer
 
 

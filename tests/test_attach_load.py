@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image as PILImage
 
-from chinwag.attach import LIMITS, MAX_BYTES, b64_size, check, image_size, load
+from chinwag.attach import MAX_BYTES, b64_size, check, image_size, load
+from chinwag.providers.registry import entry
 from chinwag.errors import FetchFailed, UsageError
 from chinwag.records import Document, Image, Text
 
@@ -50,9 +51,9 @@ def test_an_image_over_anthropics_byte_limit_is_downscaled_below_it(tmp_path: Pa
     noise.save(path, "PNG", compress_level=0)  # 2600×2600 of noise: a 20 MB PNG
     attachment = load(str(path), "anthropic")
     assert isinstance(attachment.block, Image)
-    assert b64_size(len(attachment.block.data)) <= LIMITS["anthropic"].max_bytes
+    assert b64_size(len(attachment.block.data)) <= entry("anthropic").attachments.images.max_bytes
     assert max(image_size(attachment.block.data) or (0, 0)) == 1568
-    assert path.stat().st_size > LIMITS["anthropic"].max_bytes
+    assert path.stat().st_size > entry("anthropic").attachments.images.max_bytes
     assert "downscaled from 2600×2600" in attachment.line
 
 

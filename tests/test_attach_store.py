@@ -12,11 +12,11 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from chinwag.recorder import Recorder
+from chinwag.history.recorder import Recorder
 from chinwag.records import Document, Image, Message, Text
-from chinwag.store import Store
-from chinwag.store_blocks import blocks_and_blobs
-from chinwag.store_schema import MIGRATIONS
+from chinwag.history.store import Store
+from chinwag.history.blocks import blocks_and_blobs
+from chinwag.history.schema import MIGRATIONS
 from tests.old_history import database_as_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
@@ -70,7 +70,7 @@ def test_deleting_a_conversation_keeps_blobs_others_use_and_deletes_the_rest(tmp
 
 def test_the_recorder_saves_attachments_before_the_request_leaves(tmp_path: Path) -> None:
     db = tmp_path / "history.db"
-    recorder = Recorder(db, environ={})
+    recorder = Recorder(db)
     recorder.open()
     try:
         message = Message.of("user", (Image("image/png", PNG, "a.png"), Text("hi")))

@@ -188,7 +188,7 @@ def test_prompt_appears_before_any_provider_module_is_imported(tmp_path: Path) -
     imported = {line.split("|")[-1].strip() for line in before_prompt.splitlines() if "|" in line}
     assert "chinwag.cli" in imported
     assert not {"httpx2", "llama_cpp", "rich", "prompt_toolkit", "anthropic", "openai", "sqlite3",
-                "chinwag.providers.anthropic", "chinwag.store"} & imported
+                "chinwag.providers.anthropic", "chinwag.history.store"} & imported
 
 
 def test_no_traceback_when_the_server_is_gone_mid_session(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from chinwag.paths import database_file
-from chinwag.store import Store
+from chinwag.history.store import Store
 from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.history import main
-from chinwag.store import Store
+from chinwag.cli.history import main
+from chinwag.history.store import Store
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
@@ -302,7 +302,7 @@ def test_damaged_database_is_reported_and_left_alone(environ: dict[str, str]) ->
 
 
 def shell(argv: list[str], environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    code = "import os, sys; from chinwag.history import main; " \
+    code = "import os, sys; from chinwag.cli.history import main; " \
            "sys.exit(main(sys.argv[1:], os.environ, sys.stdout))"
     return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60,

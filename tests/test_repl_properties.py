@@ -50,7 +50,7 @@ from chinwag.events import Event
 from chinwag.paths import database_file
 from chinwag.records import Reply as ChatReply
 from chinwag.session import Session, open_session
-from chinwag.store import CANCELLED_QUESTION, Store
+from chinwag.history.store import CANCELLED_QUESTION, Store
 from tests.cli_helpers import anthropic_env, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
@@ -577,11 +577,9 @@ def _settle(recorder: Any) -> None:
     thread may hold the final save of a turn for a moment)."""
     deadline = time.monotonic() + SETTLE_S
     while True:
-        with recorder._write_lock:
-            with recorder._cond:
-                if not recorder._pending or recorder._stopped:
-                    return
-        assert time.monotonic() < deadline, f"the history did not catch up: {recorder._pending}"
+        if recorder.settled():
+            return
+        assert time.monotonic() < deadline, "the history did not catch up"
         time.sleep(0.005)
 
 

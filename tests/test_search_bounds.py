@@ -20,7 +20,7 @@ import pytest
 
 from chinwag.errors import UsageError
 from chinwag.paths import database_file
-from chinwag.store import MAX_SEARCH_WORDS, Store
+from chinwag.history.store import MAX_SEARCH_WORDS, Store
 from tests.cli_helpers import anthropic_env, chinwag_env, run_chinwag
 from tests.fakes.server import ScriptedServer
 from tests.test_web_support import Served, serve

@@ -6,8 +6,9 @@ clears, saves the turns it missed. Faults are real where we can make them
 without root or special file systems:
 
 - disk full: SQLite's max_page_count caps the database. It is a setting of
-  one connection, so the real `chinwag` reads it from CHINWAG_TEST_MAX_PAGES,
-  a test hook (recorder.py), never a user setting. "Room again" is space
+  one connection: Recorder takes it as `max_pages`, and the real `chinwag`
+  gets it from tests/hooks/sitecustomize.py (tests/max_pages.py), test code
+  that chinwag itself does not have. "Room again" is space
   freed inside the file (a ballast table dropped by another process), which
   the capped connection can reuse. Where a private mount namespace is
   available (`unshare -m`, root or user namespaces), one test also fills a
@@ -43,14 +44,15 @@ import pexpect
 import pytest
 
 from chinwag.events import TextDelta
-from chinwag.history import main as history_main
-from chinwag.recorder import Recorder
+from chinwag.cli.history import main as history_main
+from chinwag.history.recorder import Recorder
 from chinwag.records import Reply as Snapshot
-from chinwag.store import Store
-from chinwag.store_check import DAMAGED, FULL, LOCKED, READ_ONLY, StorageError, reason_of
+from chinwag.history.store import Store
+from chinwag.history.check import DAMAGED, FULL, LOCKED, READ_ONLY, StorageError, reason_of
 from tests.cli_helpers import CHINWAG, anthropic_env, finish, run_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
+from tests.max_pages import capped
 
 MODEL = "claude-sonnet-4-20250514"
 WARNING = re.compile(r"not being saved|could not be saved")
@@ -230,7 +232,7 @@ def test_sqlite_failures_are_classified_into_short_reasons(tmp_path: Path) -> No
 
 def test_disk_full_at_start_without_a_database_chats_and_leaves_no_file(tmp_path: Path) -> None:
     db = tmp_path / "history.db"
-    recorder = Recorder(db, {"CHINWAG_TEST_MAX_PAGES": "1"})
+    recorder = Recorder(db, max_pages=1)
     recorder.open()
     assert recorder.take_notices() == [f"history is not being saved: disk full ({db})"]
     run_turn(recorder, "hello", ["Hi ", "there"])
@@ -255,7 +257,7 @@ def test_disk_full_mid_reply_tells_once_and_room_again_saves_every_turn(tmp_path
     db = tmp_path / "history.db"
     before = seed(db)
     pages = add_ballast(db)
-    recorder = Recorder(db, {"CHINWAG_TEST_MAX_PAGES": str(pages + 8)})
+    recorder = Recorder(db, max_pages=pages + 8)
     recorder.open()
     assert recorder.take_notices() == []
     long_reply = ["word " * 200] * 100  # 100 KB: far more than 8 pages
@@ -277,7 +279,7 @@ def test_disk_full_mid_reply_tells_once_and_room_again_saves_every_turn(tmp_path
 def test_locked_database_never_holds_up_a_turn_and_saves_when_the_lock_clears(tmp_path: Path) -> None:
     db = tmp_path / "history.db"
     before = seed(db)
-    recorder = Recorder(db, {})
+    recorder = Recorder(db)
     recorder.open()
     with locked(db):
         started = time.perf_counter()
@@ -317,7 +319,7 @@ def test_damaged_database_is_never_modified_and_the_chat_goes_on(tmp_path: Path,
     else:
         Path(f"{db}-wal").write_bytes(b"\x37\x7f\x06\x82" + b"\x00" * 28 + b"junk" * 100)
     files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    recorder = Recorder(db, {})
+    recorder = Recorder(db)
     recorder.open()
     (notice,) = recorder.take_notices()
     assert notice == f"history is not being saved: damaged ({db}); see `chinwag history check`"
@@ -335,7 +337,7 @@ def test_read_only_file_chats_with_one_notice(tmp_path: Path) -> None:
     db = tmp_path / "history.db"
     before = seed(db)
     with read_only_dir(tmp_path):
-        recorder = Recorder(db, {})
+        recorder = Recorder(db)
         recorder.open()
         run_turn(recorder, "hello", ["Hi"])
         recorder.close()
@@ -349,7 +351,7 @@ def test_a_turn_cancelled_before_its_request_leaves_no_reply_streaming(tmp_path:
     interrupted at the next save point, not "streaming" for ever: it also
     stands for the turn, as a /retry's would (history_for_model)."""
     db = tmp_path / "history.db"
-    recorder = Recorder(db, {})
+    recorder = Recorder(db)
     recorder.save_user("never answered", MODEL, None)
     recorder.begin_reply(MODEL, "")  # no attempt: the turn was cancelled
     run_turn(recorder, "answered", ["ok"])
@@ -438,7 +440,7 @@ def one_shot(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProces
 
 def test_chat_with_disk_full_and_no_database_answers_and_leaves_nothing(
         scripted_server: ScriptedServer, tmp_path: Path) -> None:
-    env = anthropic_env(tmp_path, scripted_server.base_url, CHINWAG_TEST_MAX_PAGES="1")
+    env = capped(anthropic_env(tmp_path, scripted_server.base_url), 1)
     scripted_server.enqueue(Reply(chunks=["Hello ", "from a full disk"]), Reply(chunks=["Second answer"]))
     shown = chat(env, ["hi", "again"], expect=["Hello from a full disk", "Second answer"])
     assert warnings(shown) == [f"history is not being saved: disk full ({tmp_path / 'history.db'})"]
@@ -450,7 +452,7 @@ def test_chat_with_disk_full_and_no_database_answers_and_leaves_nothing(
 
 
 def test_json_mode_carries_the_storage_notice_as_an_event(scripted_server: ScriptedServer, tmp_path: Path) -> None:
-    env = anthropic_env(tmp_path, scripted_server.base_url, CHINWAG_TEST_MAX_PAGES="1")
+    env = capped(anthropic_env(tmp_path, scripted_server.base_url), 1)
     result = run_chinwag(["--json", "hi"], env)
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
@@ -478,7 +480,7 @@ def test_chat_with_a_database_that_cannot_grow_answers_and_keeps_the_past(
         scripted_server: ScriptedServer, tmp_path: Path) -> None:
     db = tmp_path / "history.db"
     before = seed(db)
-    env = anthropic_env(tmp_path, scripted_server.base_url, CHINWAG_TEST_MAX_PAGES="1")
+    env = capped(anthropic_env(tmp_path, scripted_server.base_url), 1)
     scripted_server.enqueue(Reply(chunks=["Fine ", "without saving. " * 500]))
     shown = chat(env, ["hi"], expect=["Fine without saving."])
     assert warnings(shown) == [f"history is not being saved: disk full ({db})"]
@@ -493,7 +495,7 @@ def test_disk_full_mid_reply_then_room_again_saves_every_turn_that_was_shown(
     db = tmp_path / "history.db"
     before = seed(db)
     pages = add_ballast(db)
-    env = anthropic_env(tmp_path, scripted_server.base_url, CHINWAG_TEST_MAX_PAGES=str(pages + 8))
+    env = capped(anthropic_env(tmp_path, scripted_server.base_url), pages + 8)
     long_chunks = [f"chunk{i:03d} " + "word " * 200 for i in range(100)]  # ~100 KB
     scripted_server.enqueue(Reply(chunks=long_chunks, chunk_delay=0.005), Reply(chunks=["Room again."]))
 
@@ -517,7 +519,7 @@ def test_disk_full_mid_reply_in_one_shot_still_answers_and_exits_0(
     db = tmp_path / "history.db"
     before = seed(db)
     pages = add_ballast(db)
-    env = anthropic_env(tmp_path, scripted_server.base_url, CHINWAG_TEST_MAX_PAGES=str(pages + 8))
+    env = capped(anthropic_env(tmp_path, scripted_server.base_url), pages + 8)
     long_chunks = [f"chunk{i:03d} " + "word " * 200 for i in range(100)]
     scripted_server.enqueue(Reply(chunks=long_chunks, chunk_delay=0.005))
     result = run_chinwag(["a long question"], env)
@@ -617,7 +619,7 @@ def test_disk_full_with_no_data_directory_yet_leaves_no_directory_either(tmp_pat
     with pytest.raises(StorageError):
         Store.open(home / "history.db", max_pages=1)
     assert os.listdir(tmp_path) == []
-    recorder = Recorder(home / "history.db", {"CHINWAG_TEST_MAX_PAGES": "1"})
+    recorder = Recorder(home / "history.db", max_pages=1)
     run_turn(recorder, "hello", ["Hi"])
     recorder.close()
     assert recorder.take_notices() == [f"history is not being saved: disk full ({home / 'history.db'})"]

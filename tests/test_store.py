@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.errors import ConfigError, UsageError
-from chinwag.store import MARK_END, MARK_START, TITLE_WIDTH, Store
+from chinwag.errors import ConfigError, ConversationDeleted
+from chinwag.history.store import MARK_END, MARK_START, TITLE_WIDTH, Store
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -145,7 +145,7 @@ def test_progressive_text_is_visible_to_another_process_while_streaming(
     cid = store.start_conversation()
     store.update_reply(store.begin_reply(cid), "half a thought", status="streaming")
     code, out = run_python("""
-        import sys; from chinwag.store import Store
+        import sys; from chinwag.history.store import Store
         print(Store.open(sys.argv[1]).messages(int(sys.argv[2]))[-1].content)
     """, str(db), str(cid))
     assert (code, out.strip()) == (0, "half a thought")
@@ -153,7 +153,7 @@ def test_progressive_text_is_visible_to_another_process_while_streaming(
 
 def test_reply_left_streaming_by_a_killed_process_reads_interrupted_on_reopen(db: Path) -> None:
     code, _ = run_python("""
-        import os, signal, sys; from chinwag.store import Store
+        import os, signal, sys; from chinwag.history.store import Store
         store = Store.open(sys.argv[1])
         cid = store.start_conversation(model="m")
         store.add_message(cid, "user", "Tell me a story")
@@ -169,7 +169,7 @@ def test_reply_left_streaming_by_a_killed_process_reads_interrupted_on_reopen(db
 
 def test_reply_still_streaming_in_a_live_process_is_left_alone(db: Path) -> None:
     writer = python("""
-        import sys; from chinwag.store import Store
+        import sys; from chinwag.history.store import Store
         store = Store.open(sys.argv[1])
         rid = store.begin_reply(store.start_conversation())
         store.update_reply(rid, "still going", status="streaming")
@@ -190,7 +190,7 @@ def test_two_processes_writing_at_once_both_keep_all_their_messages(db: Path) ->
     (each reply is begun, saved while streaming, then finished)."""
     go = db.parent / "go"
     writer = """
-        import os, sys, time; from chinwag.store import Store
+        import os, sys, time; from chinwag.history.store import Store
         db, go, name = sys.argv[1:]
         while not os.path.exists(go): time.sleep(0.001)
         store = Store.open(db)
@@ -271,7 +271,7 @@ def test_writing_to_a_deleted_conversation_is_a_clear_error(store: Store) -> Non
     cid = store.start_conversation()
     rid = store.begin_reply(cid)
     store.delete_conversation(cid)
-    with pytest.raises(UsageError, match=f"conversation {cid} does not exist"):
+    with pytest.raises(ConversationDeleted, match=f"conversation {cid} does not exist"):
         store.add_message(cid, "user", "hello?")
     assert store.update_reply(rid, "lost", status="complete") is False
 
@@ -376,7 +376,7 @@ def test_chats_started_together_on_a_new_database_all_open_it(tmp_path: Path) ->
     once instead of waiting: before Store.open retried, about one start in six
     failed when three began together (10 rounds x 3 processes here)."""
     opener = """
-        import os, sys, time; from chinwag.store import Store
+        import os, sys, time; from chinwag.history.store import Store
         db, go = sys.argv[1:]
         open(f"{go}.{os.getpid()}", "w").close()  # at the starting line
         while not os.path.exists(go): time.sleep(0.0005)

@@ -14,9 +14,9 @@ from contextlib import closing
 from pathlib import Path
 
 from chinwag.records import Message, Text, Thinking, ToolCall, ToolResult
-from chinwag.store import Store
-from chinwag.store_blocks import INTERRUPTED, blocks_json
-from chinwag.store_schema import MIGRATIONS
+from chinwag.history.store import Store
+from chinwag.history.blocks import INTERRUPTED, blocks_json
+from chinwag.history.schema import MIGRATIONS
 from tests.old_history import database_as_of
 
 

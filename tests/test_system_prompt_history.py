@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from chinwag.config import DEFAULT_SYSTEM
-from chinwag.store import Store
-from chinwag.store_schema import MIGRATIONS
+from chinwag.history.store import Store
+from chinwag.history.schema import MIGRATIONS
 from tests.cli_helpers import anthropic_env, finish, run_chinwag, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer

@@ -292,7 +292,7 @@ def test_ctrl_c_while_a_tool_runs_stops_it_and_the_model_hears_it_was_interrupte
     assert sent["id"] == "toolu_1" and sent["is_error"] is True and "interrupted" in sent["content"]
     results = [b for b in stored_blocks(home) if b["type"] == "tool_result"]
     assert [r["status"] for r in results] == ["interrupted"]
-    from chinwag.store import Store
+    from chinwag.history.store import Store
 
     store = Store.open(home / "history.db")
     try:

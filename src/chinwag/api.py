@@ -50,10 +50,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from chinwag.driver import TurnDriver
 from chinwag.errors import UsageError
 from chinwag.events import Event
 from chinwag.records import Block, Message, Reply
-from chinwag.session import Session, SessionTurn, open_session
+from chinwag.session import Session, open_session
+from chinwag.session_turn import SessionTurn
 
 
 class Chat:
@@ -68,14 +70,14 @@ class Chat:
         server (vLLM, TGI, Ollama, llama.cpp). Bad settings raise
         `chinwag.ChinwagError` (a UsageError or ConfigError) here."""
         from chinwag.config import resolve
-        from chinwag.providers.registry import entry, parse_model_spec
+        from chinwag.providers.registry import at_base_url, entry, parse_model_spec
 
         environ = dict(os.environ if environ is None else environ)
         flags: dict[str, Any] = {"model": model, "system": system, "max_tokens": max_tokens,
                                  "temperature": temperature, "save": save}
         if base_url is not None or api_key is not None:
             provider = parse_model_spec(model)[0] if model else ""
-            chosen = entry(provider or "openai")
+            chosen = entry(provider) if provider else at_base_url()
             if chosen.url_variable and base_url is not None:
                 flags[chosen.url_variable] = base_url
             if chosen.key_variable and api_key is not None:
@@ -184,10 +186,5 @@ class Chat:
 
     @staticmethod
     def _drive(turn: SessionTurn) -> Iterator[Event]:
-        try:
-            yield from turn
-        except BaseException:  # GeneratorExit (the caller stopped early) or Ctrl-C: keep what came
-            turn.cancel()
-            raise
-        finally:
-            turn.finish()
+        """The turn's events, pulled (driver.py: the caller's break cancels it)."""
+        return TurnDriver(turn).pull()

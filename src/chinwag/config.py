@@ -179,22 +179,23 @@ def _tool_settings(environ: Mapping[str, str], flags: Mapping[str, Any], config:
 
 
 def _choose_provider(spec: str | None, src: Sources, where: str) -> tuple[str, str, str | None]:
-    from chinwag.providers.registry import PROVIDERS, parse_model_spec
+    from chinwag.providers.registry import BUILT_IN, FALLBACK, at_base_url, parse_model_spec
 
     if spec:
         provider, model = parse_model_spec(str(spec))
         if provider:
             return provider, model, None
-        if src.get("OPENAI_BASE_URL")[0]:  # Ollama/vLLM model names like "llama3.2"
-            return "openai", model, None
+        served = at_base_url()
+        if served.url_variable and src.get(served.url_variable)[0]:  # Ollama/vLLM model names like "llama3.2"
+            return served.name, model, None
         raise UsageError(f"unknown model {spec!r} (from {where}); use anthropic:NAME, openai:NAME, local"
                          " or local:PATH.gguf.")
-    for candidate in PROVIDERS:
+    for candidate in BUILT_IN:  # a plugin is used when named, never chosen for the user
         variables = [v for v in (candidate.key_variable, candidate.url_variable) if v]
         if any(src.get(v)[0] for v in variables):
             return candidate.name, "", None
-    return "local", "", ("no API key set: using the bundled local model (SmolLM2-135M). "
-                         "Set ANTHROPIC_API_KEY to chat with Claude.")
+    return FALLBACK, "", ("no API key set: using the bundled local model (SmolLM2-135M). "
+                          "Set ANTHROPIC_API_KEY to chat with Claude.")
 
 
 def _number(src: Sources, key: str, kind: type[int] | type[float], low: float, high: float = math.inf,
@@ -275,14 +276,16 @@ def _read_config(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
 def _config_as_env(config: Mapping[str, Any]) -> dict[str, Any]:
     """Top-level keys as settings; [anthropic]/[openai] tables as their env variables."""
     flat = {k: v for k, v in config.items() if k in CONFIG_KEYS}
-    from chinwag.providers.registry import PROVIDERS
+    from chinwag.providers.registry import BUILT_IN
 
-    for provider in (p.name for p in PROVIDERS if p.key_variable or p.url_variable):
-        table = config.get(provider)
+    for provider in BUILT_IN:
+        table = config.get(provider.name)
         if isinstance(table, dict):
-            for key in ("api_key", "base_url", "prefill"):
-                if table.get(key):
-                    flat[f"{provider.upper()}_{key.upper()}"] = str(table[key])
+            variables = {"api_key": provider.key_variable, "base_url": provider.url_variable,
+                         "prefill": f"{provider.name.upper()}_PREFILL" if "prefill" in provider.settings else None}
+            for key, variable in variables.items():
+                if variable and table.get(key):
+                    flat[variable] = str(table[key])
     return flat
 
 

@@ -80,14 +80,20 @@ PROVIDER_TABLE: Mapping[str, Check] = {
     "api_key": _text, "base_url": _text,
     "prefill": _one_of("auto", "trailing-assistant", "vllm", "none"),
 }
-PROVIDER_TABLES = ("anthropic", "openai")
+
+
+def _provider_tables() -> tuple[str, ...]:
+    """The [NAME] tables: each built-in provider that reads a key or a base URL."""
+    from chinwag.providers.registry import BUILT_IN
+
+    return tuple(p.name for p in BUILT_IN if p.key_variable or p.url_variable)
 
 
 def check_config(config: Mapping[str, Any], text: str, path: Path) -> tuple[str, ...]:
     """Warnings for unknown keys; ConfigError for a known key of the wrong type."""
     warnings: list[str] = []
     for key, value in config.items():
-        if key in PROVIDER_TABLES:
+        if key in _provider_tables():
             if (wanted := _table(value)) is not None:
                 raise _wrong(path, text, key, None, wanted, value)
             for inner, inner_value in value.items():
@@ -107,7 +113,7 @@ def _unknown(path: Path, text: str, key: str, table: str | None) -> str:
     import difflib
 
     where = f"[{table}] " if table else ""
-    known = list(PROVIDER_TABLE) if table else [*TOP_LEVEL, *PROVIDER_TABLES]
+    known = list(PROVIDER_TABLE) if table else [*TOP_LEVEL, *_provider_tables()]
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean {close[0]!r}?" if close else "see README: Settings"
     return f"warning: {_at(path, text, key, table)}: unknown setting {where}{key!r}, ignored ({hint})"

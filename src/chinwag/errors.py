@@ -3,6 +3,8 @@
     ChinwagError                 exit 1 unless a subclass says otherwise
     ├── UsageError               exit 2: bad flags, empty prompt, unknown model
     ├── ConfigError              exit 2: unreadable config, missing key
+    ├── ConversationDeleted      exit 2: a write to a saved conversation that was
+    │                            deleted meanwhile (the recorder stops saving it)
     ├── FetchFailed              exit 1: a URL to attach could not be fetched
     └── ProviderError            exit 1: the model or the network failed
         ├── AuthError            401/403: the key was refused
@@ -46,6 +48,13 @@ class UsageError(ChinwagError):
 
 
 class ConfigError(ChinwagError):
+    exit_code = 2
+
+
+class ConversationDeleted(ChinwagError):
+    """The saved conversation a write belongs to no longer exists (`chinwag
+    history delete`, or the page's delete, from another process or thread)."""
+
     exit_code = 2
 
 

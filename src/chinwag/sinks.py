@@ -10,17 +10,21 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import Any, TextIO, assert_never
 
 from chinwag.events import (
     Event,
     Notice,
     Retrying,
+    Stop,
     TextDelta,
     ThinkingDelta,
     ToolCallReady,
+    ToolCallStart,
+    ToolInputDelta,
     ToolResultReady,
     ToolRunning,
+    Usage,
     to_json,
 )
 from chinwag.records import Reply
@@ -121,32 +125,38 @@ class TerminalSink:
         self._show_label()
 
     def on_event(self, event: Event, reply: Reply) -> None:
-        if isinstance(event, TextDelta):
-            self._stop_spinner()
-            self._end_thinking()
-            if not self._text_started and self.markdown and self._label_shown:
-                self.out.write("\n")  # markdown blocks start at column 0, under the label
-            self._text_started = True
-            self.renderer.feed(event.text)
-        elif isinstance(event, ThinkingDelta) and event.text:  # a signature or redacted block shows nothing
-            self._show_thinking(event.text)
-        elif isinstance(event, ToolCallReady):
-            self._tool_line(f"⚙ {call_line(event.name, event.input)}")
-            self._unanswered.add(event.id)
-        elif isinstance(event, ToolRunning):
-            self._tool_running(event.name)
-        elif isinstance(event, ToolResultReady):
-            self._tool_line(f"↳ {sanitize(event.summary)}")
-            self._unanswered.discard(event.call_id)
-            # Only once every call has its result is the model's next round on its way:
-            # before that, the next call's question may be on screen, and a spinner would erase it.
-            if self.spinner_out is not None and not self._unanswered:
-                self.spinner = Spinner(self.spinner_out, "")
-                self.spinner.start()
-        elif isinstance(event, Retrying):
-            self._interject(retry_line(event), chinwag=False)
-        elif isinstance(event, Notice):
-            self._interject(f"({event.text})" if self.interactive else event.text, chinwag=not self.interactive)
+        match event:
+            case TextDelta():
+                self._stop_spinner()
+                self._end_thinking()
+                if not self._text_started and self.markdown and self._label_shown:
+                    self.out.write("\n")  # markdown blocks start at column 0, under the label
+                self._text_started = True
+                self.renderer.feed(event.text)
+            case ThinkingDelta():
+                if event.text:  # a signature or redacted block shows nothing
+                    self._show_thinking(event.text)
+            case ToolCallReady():
+                self._tool_line(f"⚙ {call_line(event.name, event.input)}")
+                self._unanswered.add(event.id)
+            case ToolRunning():
+                self._tool_running(event.name)
+            case ToolResultReady():
+                self._tool_line(f"↳ {sanitize(event.summary)}")
+                self._unanswered.discard(event.call_id)
+                # Only once every call has its result is the model's next round on its way:
+                # before that, the next call's question may be on screen, and a spinner would erase it.
+                if self.spinner_out is not None and not self._unanswered:
+                    self.spinner = Spinner(self.spinner_out, "")
+                    self.spinner.start()
+            case Retrying():
+                self._interject(retry_line(event), chinwag=False)
+            case Notice():
+                self._interject(f"({event.text})" if self.interactive else event.text, chinwag=not self.interactive)
+            case ToolCallStart() | ToolInputDelta() | Usage() | Stop():
+                pass  # shown by the call's line once it is whole, by the line after the reply
+            case _:
+                assert_never(event)
 
     def on_end(self, reply: Reply) -> None:
         self._stop_spinner()
@@ -276,7 +286,12 @@ class JsonSink:
         pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
-        self._write(to_json(event))
+        match event:
+            case (TextDelta() | ThinkingDelta() | ToolCallStart() | ToolInputDelta() | ToolCallReady() | Usage()
+                  | Stop() | Retrying() | Notice() | ToolRunning() | ToolResultReady()):
+                self._write(to_json(event))  # every event, as it is
+            case _:
+                assert_never(event)
 
     def on_end(self, reply: Reply) -> None:
         self._write({

@@ -6,10 +6,12 @@ the file) and the one dim line the user sees (`📎 diagram.png · image/png ·
 1280×720 · 212 KB`). The type comes from the content (magic bytes), never from
 the name: a `.png` that is not an image is refused, and `-` (stdin) works.
 
-Each provider's limits are honoured here, before anything is sent: an image
-over them is downscaled with Pillow to the provider's recommended size, and
-the line says so; nothing is dropped silently. A model known to read text only
-(the bundled one) refuses images and PDFs (`check`). Reading is bounded by the
+Each provider's limits, as its registry row declares them (`Attachments` in
+providers/spec.py), are honoured here, before anything is sent: an image over
+them is downscaled with Pillow to the provider's recommended size, and the
+line says so; nothing is dropped silently. A provider declared text only (the
+bundled model) refuses images and PDFs, one declared without PDFs refuses
+those, and each takes its declared image types (`check`). Reading is bounded by the
 bytes read and takes regular files only (`reading.py`). Everything refused is
 one `UsageError` line, and nothing is sent; a URL the network failed to fetch is
 a `FetchFailed` (exit 1); an empty source is `NothingToAttach`. Pillow and pypdf are imported only when
@@ -25,30 +27,13 @@ from typing import BinaryIO
 
 from chinwag.attach.reading import read_path, read_stream, size_text
 from chinwag.errors import UsageError
+from chinwag.providers.spec import IMAGE_TYPES, MAX_ATTACHMENT_BYTES, Attachments
 from chinwag.records import Block, Document, Image, Text
 
-MAX_BYTES = 32 * 1024 * 1024  # refused above this, before it is read whole
+MAX_BYTES = MAX_ATTACHMENT_BYTES  # refused above this, before it is read whole (a provider may take less)
 URL_TIMEOUT = 20.0  # seconds for a URL's whole body
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 PDF = "application/pdf"
-TEXT_ONLY = {"local": "the bundled local model"}  # providers whose models read text alone
 _IMAGE_NAMES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".avif", ".ico")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a provider takes in one image: over `max_edge` pixels or `max_bytes`
-    of base64 it is downscaled to `long_edge` (the provider's recommended size)."""
-
-    long_edge: int
-    max_edge: int
-    max_bytes: int
-
-
-LIMITS = {
-    "anthropic": Limits(1568, 8000, 5 * 1024 * 1024),
-    "openai": Limits(2048, 2048, 20 * 1024 * 1024),  # and any OpenAI-compatible server
-}
 
 
 class NothingToAttach(UsageError):
@@ -62,11 +47,13 @@ class Attachment:
 
 
 def load(spec: str, provider: str, *, as_text: bool = False, stdin: BinaryIO | None = None) -> Attachment:
-    """Read `spec` (a path, an http(s) URL, or `-` for stdin) as a block for `provider`."""
-    name, data, declared = _read(spec, stdin)
+    """Read `spec` (a path, an http(s) URL, or `-` for stdin) as a block for `provider`
+    (a registry name; "" for a model name no provider claims, sent to a base URL)."""
+    takes = accepted(provider)
+    name, data, declared = _read(spec, stdin, min(MAX_BYTES, takes.max_bytes))
     media = sniff(data)
     if media in IMAGE_TYPES:
-        return _image(name, data, media, provider)
+        return _image(name, data, media, provider, takes)
     if media == PDF:
         return _pdf_text(name, data) if as_text else _checked(Attachment(
             Document(PDF, data, name), _line(name, PDF, size=len(data))), provider)
@@ -79,13 +66,32 @@ def load(spec: str, provider: str, *, as_text: bool = False, stdin: BinaryIO | N
     return _text(name, data)
 
 
+def accepted(provider: str) -> Attachments:
+    """What `provider` declares it takes; "" (a bare model name at a base URL)
+    is the OpenAI-compatible provider's. An unknown name is a UsageError."""
+    from chinwag.providers.registry import at_base_url, entry
+
+    return (entry(provider) if provider else at_base_url()).attachments
+
+
 def check(blocks: Iterable[Block], provider: str) -> None:
-    """Refuse, before any request, images and PDFs for a model known to read text only."""
+    """Refuse, before any request, an image or a PDF the provider declares it cannot take.
+    A provider outside the registry (a test double) is left to its server."""
+    from chinwag.providers.registry import at_base_url, find
+
+    spec = find(provider) if provider else at_base_url()
+    if spec is None:
+        return
     for block in blocks:
-        if isinstance(block, (Image, Document)) and provider in TEXT_ONLY:
-            what = "an image" if isinstance(block, Image) else "a PDF (try --as-text)"
-            raise UsageError(f"{TEXT_ONLY[provider]} reads text only and cannot take {block.name or what}"
-                             f" ({what}); use a model that sees images, e.g. -m anthropic:NAME.")
+        if isinstance(block, (Image, Document)):
+            why = (spec.attachments.refusal("image", block.media_type) if isinstance(block, Image)
+                   else spec.attachments.refusal("document"))
+            if why is not None:
+                what = "an image" if isinstance(block, Image) else "a PDF (try --as-text)"
+                if spec.attachments.text_only:
+                    raise UsageError(f"{why} and cannot take {block.name or what} ({what});"
+                                     " use a model that sees images, e.g. -m anthropic:NAME.")
+                raise UsageError(f"{spec.name} cannot take {block.name or what} ({what}): {why}.")
 
 
 def refusal_hint(blocks: Iterable[Block], error: str | None) -> str | None:
@@ -175,21 +181,21 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 # -- reading -----------------------------------------------------------------
 
-def _read(spec: str, stdin: BinaryIO | None) -> tuple[str, bytes, str]:
+def _read(spec: str, stdin: BinaryIO | None, cap: int = MAX_BYTES) -> tuple[str, bytes, str]:
     """(name to show, the bytes, the media type a server declared or "")."""
     if not spec.strip():
         raise UsageError("say what to attach: a file's path, an http(s) URL, or - for stdin.")
     if spec == "-":
         import sys
 
-        data = read_stream(stdin if stdin is not None else sys.stdin.buffer, MAX_BYTES)
+        data = read_stream(stdin if stdin is not None else sys.stdin.buffer, cap)
         return "stdin", _not_empty("standard input", data), ""
     if re.match(r"https?://", spec, re.IGNORECASE):
         from chinwag.attach.url import fetch
 
-        name, data, declared = fetch(spec, MAX_BYTES, URL_TIMEOUT)
+        name, data, declared = fetch(spec, cap, URL_TIMEOUT)
         return name, _not_empty(spec, data), declared
-    path, data = read_path(spec, MAX_BYTES, "cannot attach", "attaches")
+    path, data = read_path(spec, cap, "cannot attach", "attaches")
     return path.name, _not_empty(spec, data), ""
 
 
@@ -206,11 +212,11 @@ def _checked(attachment: Attachment, provider: str) -> Attachment:
     return attachment
 
 
-def _image(name: str, data: bytes, media: str, provider: str) -> Attachment:
+def _image(name: str, data: bytes, media: str, provider: str, takes: Attachments) -> Attachment:
     check((Image(media, b"", name),), provider)
     from chinwag.attach.image import fit_image
 
-    fitted = fit_image(name, data, media, LIMITS.get(provider, LIMITS["openai"]))
+    fitted = fit_image(name, data, media, takes.images)
     notes = ["turned upright (EXIF)"] if fitted.turned else []
     if fitted.before != fitted.after:
         notes.append(f"downscaled from {fitted.before[0]}×{fitted.before[1]} for {provider}")

@@ -23,8 +23,9 @@ import io
 import threading
 from dataclasses import dataclass
 
-from chinwag.attach import Limits, b64_size
+from chinwag.attach import b64_size
 from chinwag.errors import UsageError
+from chinwag.providers.spec import ImageLimits
 
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
 DECODE_PIXELS = 40_000_000  # the most pixels decoded at once: 160 MB in Pillow's 4 bytes a pixel
@@ -41,7 +42,7 @@ class Fitted:
     turned: bool  # turned upright from an EXIF orientation
 
 
-def fit_image(name: str, data: bytes, media: str, limits: Limits) -> Fitted:
+def fit_image(name: str, data: bytes, media: str, limits: ImageLimits) -> Fitted:
     """The image as it is sent to a provider with `limits`."""
     import warnings
 
@@ -85,7 +86,7 @@ def _orientation(image: object) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _shrunk(name: str, image: object, media: str, limits: Limits, source: int, orientation: int) -> Fitted:
+def _shrunk(name: str, image: object, media: str, limits: ImageLimits, source: int, orientation: int) -> Fitted:
     from PIL import Image, ImageOps
 
     assert isinstance(image, Image.Image)

@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
     try:
         if args[:1] == ["history"]:
-            from chinwag.history import main as history_main
+            from chinwag.cli.history import main as history_main
 
             return history_main(args[1:], environ, sys.stdout)
         if args[:1] == ["models"]:
@@ -231,7 +231,9 @@ def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool, one_shot
 def _notice_base_url(settings: Any, err: Any) -> None:
     """Say where requests (and the key) go when it is not the provider's default."""
     if settings.base_url:
-        variable = f"{settings.provider.upper()}_BASE_URL"
+        from chinwag.providers.registry import entry
+
+        variable = entry(settings.provider).url_variable
         err.write(f"chinwag: using {variable}={settings.base_url} from {settings.base_url_source}\n")
 
 

@@ -80,7 +80,7 @@ def _history(repl: Repl, arg: str) -> None:
         raise UsageError("this chat is not being saved (--no-save).")
     import shlex
 
-    from chinwag.history import main as history_main
+    from chinwag.cli.history import main as history_main
 
     try:
         words = shlex.split(arg)
@@ -122,7 +122,7 @@ def _save(repl: Repl, arg: str) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             repl.out.write("Not saved.\n")
             return
-    from chinwag import history_blocks as blocks
+    from chinwag.cli import history_blocks as blocks
 
     assistant = assistant_name(repl.session.provider.name)
     messages = repl.session.conversation.messages
@@ -233,9 +233,10 @@ def _exit(repl: Repl, arg: str) -> None:
 
 
 def _model_names(prefix: str) -> list[str]:
-    from chinwag.providers.registry import NAMES
+    from chinwag.providers.registry import FALLBACK, all_providers
 
-    return [f"{name}:" for name in NAMES if f"{name}:".startswith(prefix)] + (["local"] if "local".startswith(prefix) else [])
+    names = [f"{spec.name}:" for spec in all_providers()] + [FALLBACK]
+    return [name for name in names if name.startswith(prefix)]
 
 
 def _paths(prefix: str) -> list[str]:

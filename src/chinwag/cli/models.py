@@ -1,4 +1,4 @@
-"""`chinwag models`: the providers configured here, their models, and the default."""
+"""`chinwag models`: the providers configured here (plugins' too), their models, and the default."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from chinwag.providers.base import Provider
 
 
 def list_models(environ: Mapping[str, str], cwd: Path, out: TextIO) -> int:
-    from chinwag.providers.registry import PROVIDERS, build
+    from chinwag.providers.registry import all_providers, build
 
     default = resolve(environ, cwd, {})
     out.write(f"default: {_spec(default)}\n")
-    for entry in PROVIDERS:
+    for entry in all_providers():
         provider = entry.name
         try:
             settings = resolve(environ, cwd, {"model": f"{provider}:"})

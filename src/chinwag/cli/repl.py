@@ -65,7 +65,7 @@ class ChatSink(TerminalSink):
             if self._stop_handler is not None:
                 signal.signal(signal.SIGTSTP, self._stop_handler)
                 self._stop_handler = None
-            if self._typeahead is not None:  # run_turn ends every sink, whatever happened
+            if self._typeahead is not None:  # the turn's driver ends every sink, whatever happened
                 self._typeahead.restore()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:

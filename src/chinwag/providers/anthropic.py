@@ -55,9 +55,7 @@ _Call = tuple[str, str, list[str], object]
 
 
 class AnthropicProvider(BaseProvider):
-    name = "anthropic"
-    supports_prefill = True
-    supports_tools = True
+    name = "anthropic"  # what it can do is declared in its registry row
 
     def __init__(self, api_key: str, base_url: str | None = None, **http: Any) -> None:
         self.api_key = api_key
@@ -90,6 +88,9 @@ class AnthropicProvider(BaseProvider):
 
     def warm_up(self) -> None:
         self.http.warm_up(self.base_url)
+
+    def cancel(self) -> None:
+        self.http.cancel()
 
     def close(self) -> None:
         self.http.close()

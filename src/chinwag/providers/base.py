@@ -7,21 +7,28 @@ the text arrives, then `Usage` (when known) and finally one `Stop`;
 
 Closing the iterator early (`gen.close()`, or breaking out of a `for` loop
 over it and dropping it) closes the HTTP connection or stops the model at
-once: every provider wraps its work in `with` / `try ... finally`.
+once: every provider wraps its work in `with` / `try ... finally`. Only the
+thread that iterates may close it; any other thread stops it with `cancel()`
+(the page's Stop): the stream's blocked read returns, and it ends with a
+ProviderError.
 
-Every capability is declared here: `Provider` is the protocol the rest of
-chinwag types against, `BaseProvider` gives each capability its default, so a
-new provider states only what differs.
+`Provider` is the protocol the rest of chinwag types against; `BaseProvider`
+gives each method its default, and reads what the provider can do (prefill,
+tools) from its declaration, the `ProviderSpec` in its registry row
+(providers/spec.py), so a new provider states it once, there.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chinwag.events import Event
 from chinwag.records import ChatRequest, Window
+
+if TYPE_CHECKING:
+    from chinwag.providers.spec import ProviderSpec
 
 
 class Provider(Protocol):
@@ -37,7 +44,8 @@ class Provider(Protocol):
 
     @property
     def supports_prefill(self) -> bool:
-        """Whether a final assistant message is continued, not answered (/continue)."""
+        """Whether a final assistant message is continued, not answered (/continue):
+        the declaration's `prefill` ("per server": asked of the provider)."""
         ...
 
     @property
@@ -47,6 +55,13 @@ class Provider(Protocol):
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         """Yield the reply's events; see the module docstring for the contract."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop the stream in flight (the last `stream()` called) from any thread,
+        at once: close its connection, or tell the model runner to stop. The
+        iterating thread's stream then ends with a ProviderError. Nothing
+        streaming: nothing happens."""
         ...
 
     def list_models(self) -> list[str]:
@@ -67,11 +82,20 @@ class Provider(Protocol):
 
 
 class BaseProvider(ABC):
-    """Defaults for every capability but `stream`."""
+    """Defaults for every method but `stream`; capabilities as declared in the registry."""
 
     name = ""
-    supports_prefill = False
-    supports_tools = False
+
+    @property
+    def supports_prefill(self) -> bool:
+        """As declared; a provider declaring "per server" overrides this to ask its server."""
+        spec = _declared(self.name)
+        return spec is not None and spec.prefill == "always"
+
+    @property
+    def supports_tools(self) -> bool:
+        spec = _declared(self.name)
+        return spec is not None and spec.tools
 
     @property
     def model_name(self) -> str:
@@ -89,5 +113,14 @@ class BaseProvider(ABC):
     def warm_up(self) -> None:
         pass
 
+    def cancel(self) -> None:
+        pass  # nothing that blocks: the iterating thread sees the stop between events
+
     def close(self) -> None:
         pass
+
+
+def _declared(name: str) -> ProviderSpec | None:
+    from chinwag.providers.registry import find
+
+    return find(name)

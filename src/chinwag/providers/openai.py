@@ -63,8 +63,7 @@ OVERFLOW_WORDS = re.compile(
 
 
 class OpenAIProvider(BaseProvider):
-    name = "openai"
-    supports_tools = True
+    name = "openai"  # what it can do is declared in its registry row
 
     def __init__(self, api_key: str | None, base_url: str | None = None, prefill: str = "auto",
                  **http: Any) -> None:
@@ -75,7 +74,8 @@ class OpenAIProvider(BaseProvider):
         self._prefill = prefill  # how this server continues a reply; "auto": ask /models once
 
     @property
-    def supports_prefill(self) -> bool:  # type: ignore[override]  # a property: it depends on the server
+    def supports_prefill(self) -> bool:
+        """Declared "per server": the `prefill` setting, or what the server says it is."""
         return self.prefill_mode() != "none"
 
     def prefill_mode(self) -> str:
@@ -139,6 +139,9 @@ class OpenAIProvider(BaseProvider):
 
     def warm_up(self) -> None:
         self.http.warm_up(self.base_url)
+
+    def cancel(self) -> None:
+        self.http.cancel()
 
     def close(self) -> None:
         self.http.close()

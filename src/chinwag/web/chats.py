@@ -31,14 +31,16 @@ from typing import Any, Literal
 
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
-from chinwag.session import Session, SessionTurn
+from chinwag.driver import TurnDriver
+from chinwag.session import Session
+from chinwag.session_turn import SessionTurn
 from chinwag.records import Block, Document, Image, Text, Thinking, ToolCall, ToolResult
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
 from chinwag.web.live import LiveTurn
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
 from chinwag.web.uploads import Uploads
-from chinwag.web.workers import SocketWatch, Workers
+from chinwag.web.workers import Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
@@ -53,7 +55,6 @@ class Busy(ChinwagError):
 class WebChat:
     session: Session
     spec: str
-    watch: SocketWatch = field(default_factory=SocketWatch)
     lock: threading.Lock = field(default_factory=threading.Lock)
     live: LiveTurn | None = None
     renderer: Renderer = field(default_factory=Renderer)  # its turns run one at a time
@@ -83,7 +84,7 @@ class Chats:
     # -- reading the history -------------------------------------------------------
 
     def _read(self, fn: Any) -> Any:
-        from chinwag.store import Store
+        from chinwag.history.store import Store
 
         with self._store_lock:
             if self._store is None:
@@ -132,7 +133,7 @@ class Chats:
         attachments' 📎 lines; a reply's text, thinking and tool calls in order."""
         from chinwag.attach import describe
         from chinwag.sinks import call_line
-        from chinwag.store_blocks import INTERRUPTED
+        from chinwag.history.blocks import INTERRUPTED
 
         if role == "user":
             return user_html(content, [describe(b) for b in blocks if isinstance(b, (Image, Document))])
@@ -218,9 +219,9 @@ class Chats:
             recorder = chat.session.recorder
             new_cid = recorder.conversation_id if recorder is not None else None
             if new_cid is None:
-                turn.finish()
+                TurnDriver(turn).end()  # never streamed: ended as any turn is
                 raise UsageError("the history database cannot be written; see `chinwag history check`.")
-            live = LiveTurn(turn, chat.watch, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
+            live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
             chat.live = live
             with self._lock:
                 self._chats[new_cid] = chat
@@ -354,10 +355,12 @@ class Chats:
         """Close the least recently used idle sessions beyond KEEP_IDLE, and
         beyond one on the bundled model (each runs the model in a process of
         its own). A closed session's lock stays taken: it runs no more turns."""
+        from chinwag.providers.registry import entry
+
         closing = []
         with self._lock:
             idle = [cid for cid, chat in self._chats.items() if not chat.lock.locked()]
-            local = [cid for cid in idle if self._chats[cid].session.settings.provider == "local"]
+            local = [cid for cid in idle if entry(self._chats[cid].session.settings.provider).runs_here]
             surplus = set(idle[: max(0, len(idle) - KEEP_IDLE)]) | set(local[:-1])
             for cid in surplus:
                 chat = self._chats[cid]

@@ -27,7 +27,7 @@ def configured_models(environ: Mapping[str, str], cwd: Path) -> tuple[list[dict[
     bundled model when llama-cpp-python is installed, and the default
     (as `chinwag` alone would pick it) first."""
     from chinwag.config import resolve
-    from chinwag.providers.registry import PROVIDERS
+    from chinwag.providers.registry import FALLBACK, all_providers
 
     def spec_of(settings: Any) -> str:
         return f"{settings.provider}:{settings.model}" if settings.model else settings.provider
@@ -35,10 +35,10 @@ def configured_models(environ: Mapping[str, str], cwd: Path) -> tuple[list[dict[
     try:
         default = spec_of(resolve(environ, cwd, {}))
     except ChinwagError:
-        default = "local"
+        default = FALLBACK
     specs = [default]
-    for entry in PROVIDERS:
-        if entry.name == "local" and importlib.util.find_spec("llama_cpp") is None:
+    for entry in all_providers():
+        if entry.requires and importlib.util.find_spec(entry.requires) is None:
             continue
         try:
             specs.append(spec_of(resolve(environ, cwd, {"model": f"{entry.name}:"})))
@@ -106,13 +106,13 @@ class ModelCatalog:
 
     def _list_all(self) -> None:
         from chinwag.config import resolve
-        from chinwag.providers.registry import PROVIDERS, LazyProvider
+        from chinwag.providers.registry import LazyProvider, all_providers
 
         listed: dict[str, list[str]] = {}
         try:
-            for entry in PROVIDERS:
-                if entry.name == "local":
-                    continue  # the bundled model is the one the picker shows already
+            for entry in all_providers():
+                if not entry.lists_models:
+                    continue  # e.g. the bundled model: the one the picker shows already
                 try:
                     settings = resolve(self.environ, self.cwd, {"model": f"{entry.name}:"})
                 except ChinwagError:
@@ -131,29 +131,23 @@ class ModelCatalog:
 def _group(spec: str) -> str:
     from chinwag.providers.registry import entry, parse_model_spec
 
-    provider, _ = parse_model_spec(spec)
-    if provider == "local":
-        return "On this machine"
-    return {"anthropic": "Claude", "openai": "OpenAI-compatible"}.get(provider, entry(provider).label)
+    return entry(parse_model_spec(spec)[0]).picker_group
 
 
 def _label(spec: str) -> str:
     from chinwag.providers.registry import entry, parse_model_spec
 
     provider, model = parse_model_spec(spec)
-    if provider == "local":
-        return f"local · {Path(model).name}" if model else "bundled model (SmolLM2-135M, offline)"
-    name = {"anthropic": "Claude", "openai": "OpenAI-compatible"}.get(provider, entry(provider).label)
-    return f"{model} · {name}" if model else f"{name} · the server's first model"
+    return entry(provider).picker_label(model)
 
 
 def api_keys(environ: Mapping[str, str], cwd: Path) -> tuple[str, ...]:
     """Every API key this server could use, to keep out of anything the page sees."""
     from chinwag.config import resolve
-    from chinwag.providers.registry import PROVIDERS
+    from chinwag.providers.registry import all_providers
 
     found = {v for k, v in {**os.environ, **environ}.items() if k.endswith("_API_KEY") and v}
-    for entry in PROVIDERS:
+    for entry in all_providers():
         try:
             key = resolve(environ, cwd, {"model": f"{entry.name}:"}).api_key
         except ChinwagError:

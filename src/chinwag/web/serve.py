@@ -106,7 +106,7 @@ def _check_history_once(environ: Mapping[str, str]) -> None:
     ours, losing what we save. So the check is made here, once, and not again
     while the server runs. (Stopgap until store_check reads the bytes only
     when no connection is open; see the web module's report.)"""
-    from chinwag import store_check
+    from chinwag.history import check as store_check
     from chinwag.paths import database_file
 
     store_check.refuse_if_damaged(database_file(environ))
@@ -152,7 +152,7 @@ def _warm_up() -> None:
     import importlib
 
     for name in ("chinwag.providers.anthropic", "chinwag.providers.openai", "httpx2", "httpcore2",
-                 "pygments.lexers", "pygments.formatters.html", "chinwag.store", "chinwag.recorder"):
+                 "pygments.lexers", "pygments.formatters.html", "chinwag.history.store", "chinwag.history.recorder"):
         try:
             importlib.import_module(name)
         except ImportError:

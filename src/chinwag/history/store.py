@@ -1,6 +1,6 @@
 """The conversation store: one SQLite file (stdlib sqlite3) in WAL mode.
 
-Tables (built by the ordered `MIGRATIONS` of store_schema.py, whose names are recorded in table
+Tables (built by the ordered `MIGRATIONS` of schema.py, whose names are recorded in table
 `migrations` and count in `PRAGMA user_version`): `conversations`, `messages`,
 and `messages_fts`, an FTS5 index over message text kept in sync by triggers
 for rows not "streaming" (so progressive saves never touch the index). Times
@@ -11,9 +11,10 @@ killed process. Two processes may write at once (writers wait for the lock up
 to the busy timeout: `BUSY_TIMEOUT_S` for `history` commands, less for the
 chat, see recorder.py). A reply left "streaming" by a process that is gone is
 marked "interrupted" on the next open. A database that cannot be used raises
-`StorageError` (a `ConfigError`) naming it and the reason (store_check.py);
+`StorageError` (a `ConfigError`) naming it and the reason (check.py);
 it is never rewritten or removed. A file this module created and could not
-make into a database (disk full) is removed again: no debris.
+make into a database (disk full) is removed again: no debris. A write under
+a conversation deleted meanwhile raises `ConversationDeleted`.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chinwag.errors import ConfigError, UsageError
+from chinwag.errors import ConfigError, ConversationDeleted, UsageError
 from chinwag.records import Message
-from chinwag import store_blobs
-from chinwag.store_blocks import Blob, answered, joined
-from chinwag.store_schema import (  # the records live with the schema; imported here for callers
+from chinwag.history import blobs as store_blobs
+from chinwag.history.blocks import Blob, answered, joined
+from chinwag.history.schema import (  # the records live with the schema; imported here for callers
     CANCELLED_QUESTION,
     MARK_END,
     MARK_START,
@@ -46,8 +47,8 @@ from chinwag.store_schema import (  # the records live with the schema; imported
     summary_of,
     title_of,
 )
-from chinwag.store_check import LOCKED, StorageError, create_private, remove_created, storage_error, writable
-from chinwag.writers import writer_alive
+from chinwag.history.check import LOCKED, StorageError, create_private, remove_created, storage_error, writable
+from chinwag.history.writers import writer_alive
 
 __all__ = ["CANCELLED_QUESTION", "MARK_END", "MARK_START", "TITLE_WIDTH", "ConversationSummary", "SearchHit", "Store",
            "StoredMessage", "fts_query", "title_of"]
@@ -360,7 +361,7 @@ class Store:
                 "UPDATE conversations SET updated_at = ?, model = coalesce(?, model) WHERE id = ?",
                 (now, model if role == "assistant" else None, cid))
             if found.rowcount == 0:
-                raise UsageError(f"conversation {cid} does not exist (was it deleted?)")
+                raise ConversationDeleted(f"conversation {cid} does not exist (was it deleted?)")
             cur = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, status, model,"
                 " writer_pid, created_at, updated_at, blocks, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -42,7 +42,7 @@ def parts(message: Message, answered: set[str] | None = None) -> Iterator[tuple[
     is not in `answered` (chinwag died while it ran) is followed by the result
     the model was sent for it: interrupted."""
     from chinwag.sinks import call_line
-    from chinwag.store_blocks import INTERRUPTED
+    from chinwag.history.blocks import INTERRUPTED
 
     for block in message.parts:
         if isinstance(block, Text):

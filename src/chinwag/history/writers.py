@@ -1,4 +1,5 @@
-"""Whether the process that began a streaming reply may still be writing it."""
+"""Whether the process that began a streaming reply may still be writing it
+(store.py marks the reply "interrupted" on open when it cannot be)."""
 
 from __future__ import annotations
 

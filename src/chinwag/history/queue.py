@@ -1,76 +1,63 @@
 """The recorder's write-behind queue: what is to be saved, written in order,
 never in the chat's way (see recorder.py for the whole story).
 
-Operations are keyed by local rows (`_Row`) because a row's database id is
-only known once it is written. `SaveQueue` writes them at once on the
-caller's thread when that cannot wait on anything, else from one writer
-thread, and turns failures into notices (store_check.py names the reason).
+The queue holds typed operations (ops.py). `SaveQueue` writes them at once on
+the caller's thread when that cannot wait on anything, else from one writer
+thread, and turns failures into notices (check.py names the reason). It
+knows nothing of conversations: the Recorder that owns it decides what to
+queue.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chinwag.errors import ChinwagError, UsageError
-from chinwag.store_blocks import Blob
+from chinwag.errors import ChinwagError, ConversationDeleted
+from chinwag.history.ops import BeginReply, Op, Row, UpdateReply, target, write
 
 if TYPE_CHECKING:
-    from chinwag.recorder import StoreSink
-    from chinwag.store import Store
+    from chinwag.history.store import Store
+    from chinwag.records import Reply
 
 SAVE_INTERVAL = 0.25  # seconds between progressive saves of a streaming reply
 RETRY_INTERVAL = 1.0  # seconds between tries while saving fails and no reply streams
 BUSY_TIMEOUT_S = 0.25  # the writer thread's wait for another process's lock
 CLOSE_TIMEOUT_S = 1.0  # the last try at exit: bounded, never a hang
-TEST_MAX_PAGES = "CHINWAG_TEST_MAX_PAGES"  # test hook: cap the database's size (see Recorder)
 
 
-@dataclass(eq=False)
-class _Row:
-    """A conversation or a reply, before and after the database gives it an id."""
+class Streaming(Protocol):
+    """A reply streaming into `row` (the recorder's StoreSink)."""
 
-    id: int | None = None
-    values: dict[str, Any] | None = None  # a reply's text to write next (coalesced)
-    queued: bool = False  # an "update" for this reply is in the queue
-    ended: bool = False  # a reply's end has been queued
+    @property
+    def row(self) -> Row: ...
 
+    @property
+    def prefix(self) -> str: ...  # a /continue's partial text, saved before the new text
 
-@dataclass(eq=False)
-class _Op:
-    kind: Literal["conversation", "user", "status", "reply", "update", "tool_start", "tool_end"]
-    row: _Row  # the conversation, the user message (user, status), the reply (reply, update), the call (tool_*)
-    parent: _Row | None = None  # a user message's or a reply's conversation; a tool call's reply
-    text: str = ""
-    model: str | None = None
-    system: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)  # an update's, when taken from the row
-    blocks: str | None = None  # a user message's blocks (tool results, attachments), as JSON
-    blobs: tuple[Blob, ...] = ()  # a user message's attachments, stored by hash beside its blocks
+    def take(self) -> Reply | None:
+        """The reply's latest snapshot, if newer than the last one taken."""
+        ...
 
 
 class SaveQueue:
-    """The queue, the connection and the writer thread of one chat's Recorder."""
+    """The queue, the connection and the writer thread of one chat's Recorder.
 
-    def __init__(self, path: Path, environ: Mapping[str, str] | None = None) -> None:
+    `max_pages` caps the database's size in pages for this connection
+    (SQLite's max_page_count; None: no cap)."""
+
+    def __init__(self, path: Path, max_pages: int | None = None) -> None:
         self.path = path
-        hook = (os.environ if environ is None else environ).get(TEST_MAX_PAGES, "")
-        self._max_pages = int(hook) if hook.isdigit() else None
+        self._max_pages = max_pages
         self._store: Store | None = None
         self._write_lock = threading.Lock()  # held while the connection is in use
         self._cond = threading.Condition()  # guards everything below
-        self._pending: list[_Op] = []
-        self._sinks: list[StoreSink] = []  # replies streaming now
-        self._conversation: _Row | None = None
-        self._reply: _Row | None = None
-        self._question: _Row | None = None  # the last user question saved (not tool results)
-        self._system: str | None = None  # the system prompt of the conversation's latest question
-        self._calls: dict[str, _Row] = {}  # tool calls saved as running, by call id
+        self._pending: list[Op] = []
+        self._sinks: list[Streaming] = []  # replies streaming now
         self._notices: list[str] = []
         self._after_reply: list[str] = []  # notices about a reply, told when it ends
         self._fault: str | None = None  # the reason last told, while it lasts
@@ -81,30 +68,35 @@ class SaveQueue:
         self._closing = False
         self._thread: threading.Thread | None = None
 
-    # -- the queue ------------------------------------------------------------
+    # -- what the recorder calls --------------------------------------------------
 
-    def _queue(self, op: _Op) -> None:
-        if not self._stopped:
-            self._pending.append(op)
+    @property
+    def stopped(self) -> bool:
+        """Saving is off for the session (a fault that will not clear)."""
+        with self._cond:
+            return self._stopped
 
-    def _update(self, row: _Row, text: str, **values: Any) -> None:
+    def put(self, *ops: Op) -> None:
+        """Queue `ops` in order (together: the writer sees all or none). Call
+        `save_soon` afterwards."""
+        with self._cond:
+            if not self._stopped:
+                self._pending.extend(ops)
+
+    def update(self, row: Row, text: str, **values: Any) -> None:
         """Queue the reply's latest text; an update already queued for it is replaced."""
-        if self._stopped:
-            return
-        row.values = {"text": text, **values}
-        if not row.queued:
-            row.queued = True
-            self._pending.append(_Op("update", row))
+        with self._cond:
+            self._update(row, text, **values)
 
-    def _close_unended_reply(self) -> None:
-        """(Holding _cond.) The current reply row, if no sink ever ended it (its
-        turn was cancelled before the request), ends empty and "interrupted"."""
-        row = self._reply
-        if row is not None and not row.ended and all(sink.row is not row for sink in self._sinks):
-            row.ended = True
-            self._update(row, "", status="interrupted")
+    def end_unended(self, row: Row | None) -> None:
+        """The reply `row`, if no sink ever ended it (its turn was cancelled
+        before the request), ends empty and "interrupted"."""
+        with self._cond:
+            if row is not None and not row.ended and all(sink.row is not row for sink in self._sinks):
+                row.ended = True
+                self._update(row, "", status="interrupted")
 
-    def _save_soon(self) -> None:
+    def save_soon(self) -> None:
         """Write the queue now if that cannot wait on anything (the database is
         open, no lock to wait for), else wake the writer."""
         with self._cond:
@@ -115,6 +107,83 @@ class SaveQueue:
                     self._flush_now = True
                     self._start_thread()
                     self._cond.notify_all()
+
+    def watch(self, sink: Streaming) -> None:
+        """`sink`'s reply is streaming: save its latest text every SAVE_INTERVAL."""
+        with self._cond:
+            if not self._sinks:
+                self._next_tick = time.monotonic() + SAVE_INTERVAL
+            self._sinks.append(sink)
+            self._start_thread()
+            self._cond.notify_all()
+
+    def reply_ended(self, sink: Streaming, text: str, **values: Any) -> None:
+        """`sink`'s reply ended with `text`: queue it (call `save_soon` after);
+        notices held back while replies streamed are told when the last ends."""
+        with self._cond:
+            sink.row.ended = True
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+            if not self._sinks:
+                self._notices += self._after_reply
+                self._after_reply = []
+            self._update(sink.row, text, **values)
+
+    def take_notices(self) -> list[str]:
+        """One-line notices about saving since the last call (e.g. "disk full")."""
+        with self._cond:
+            notices, self._notices = self._notices, []
+        return notices
+
+    def open(self) -> Store | None:
+        """Open the database now. A fault becomes a notice, never an exception."""
+        with self._write_lock:
+            self._open_locked()
+            return self._store
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """The store, opened now if it is not (faults raise: ConfigError,
+        StorageError), for reads while no write is under way."""
+        from chinwag.history.check import refuse_if_damaged
+        from chinwag.history.store import Store
+
+        with self._write_lock:
+            if self._store is None:
+                refuse_if_damaged(self.path)
+                self._store = Store.open(self.path, busy_timeout=BUSY_TIMEOUT_S, max_pages=self._max_pages)
+            yield self._store
+
+    def settled(self) -> bool:
+        """Everything queued is written, or saving has stopped (after any write under way)."""
+        with self._write_lock, self._cond:
+            return not self._pending or self._stopped
+
+    def close(self) -> None:
+        """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
+        lock) and close. What could not be written is lost, and told."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        if self._pending:
+            self._flush(CLOSE_TIMEOUT_S, blocking=True)  # a failure here is told as any other
+        with self._write_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # -- writing ------------------------------------------------------------------
+
+    def _update(self, row: Row, text: str, **values: Any) -> None:
+        """(Holding _cond.) See `update`."""
+        if self._stopped:
+            return
+        row.values = {"text": text, **values}
+        if not row.queued:
+            row.queued = True
+            self._pending.append(UpdateReply(row))
 
     def _flush(self, busy_timeout: float, *, blocking: bool) -> bool:
         """Write the queue in order, stopping at the first failure. True when it
@@ -141,58 +210,40 @@ class SaveQueue:
         finally:
             self._write_lock.release()
 
-    def _next_op(self) -> _Op | None:
+    def _next_op(self) -> Op | None:
         with self._cond:
             if not self._pending or self._stopped:
                 return None
             op = self._pending.pop(0)
-            if op.kind == "update":
-                op.values, op.row.values, op.row.queued = op.row.values or {}, None, False
+            if isinstance(op, UpdateReply):  # the reply's latest values, taken now
+                op = UpdateReply(op.reply, op.reply.values or {})
+                op.reply.values, op.reply.queued = None, False
             return op
 
-    def _apply(self, store: Store, op: _Op, quiet_lock: bool) -> bool:
+    def _apply(self, store: Store, op: Op, quiet_lock: bool) -> bool:
         """Write one operation; False (the fault recorded) when it failed."""
-        target = op.parent if op.kind in ("user", "reply", "tool_start") else op.row
         try:
-            if op.kind == "conversation":
-                op.row.id = store.start_conversation(op.model, op.system)
-            elif target is None or target.id is None:
-                pass  # its conversation was deleted meanwhile: nothing to attach it to
-            elif op.kind == "user":
-                op.row.id = store.add_message(target.id, "user", op.text, model=op.model, blocks=op.blocks,
-                                              blobs=op.blobs, system=op.system)
-            elif op.kind == "status":
-                store.set_question_status(target.id, op.text)
-            elif op.kind == "reply":
-                op.row.id = store.begin_reply(target.id, model=op.model)
-            elif op.kind == "tool_start":
-                op.row.id = store.start_tool_call(target.id, op.text, op.model or "", op.values["input"])
-            elif op.kind == "tool_end":
-                store.end_tool_call(target.id, op.values["status"], op.values["result"])
-            else:
-                values = dict(op.values)
-                store.update_reply(target.id, values.pop("text"), **values)
+            write(store, op)
             return True
-        except UsageError:  # the conversation was deleted meanwhile (`chinwag history delete`)
-            if target is not None:
-                target.id = None
+        except ConversationDeleted:  # meanwhile, by `chinwag history delete` or the page
+            target(op).id = None
             with self._cond:
                 self._notices.append("this conversation was deleted from the history; it is no longer saved")
             return True
         except ChinwagError as exc:
             with self._cond:
-                if op.kind != "update":
+                if not isinstance(op, UpdateReply):
                     self._pending.insert(0, op)
-                elif not op.row.queued:  # nothing newer queued meanwhile: keep these values
-                    op.row.values, op.row.queued = op.values, True
-                    self._pending.insert(0, _Op("update", op.row))
-            self._failed(exc, during_reply=op.kind in ("reply", "update"), quiet_lock=quiet_lock)
+                elif not op.reply.queued:  # nothing newer queued meanwhile: keep these values
+                    op.reply.values, op.reply.queued = dict(op.values or {}), True
+                    self._pending.insert(0, UpdateReply(op.reply))
+            self._failed(exc, during_reply=isinstance(op, (BeginReply, UpdateReply)), quiet_lock=quiet_lock)
             return False
 
     def _failed(self, exc: ChinwagError, during_reply: bool, quiet_lock: bool = False) -> None:
         """Record a failure: keep the queue if it may clear, else stop saving;
         a notice if this fault is new. A reply's is told when the reply ends."""
-        from chinwag.store_check import LOCKED, StorageError, not_saved
+        from chinwag.history.check import LOCKED, StorageError, not_saved
 
         reason = exc.reason if isinstance(exc, StorageError) else exc.message
         if quiet_lock and reason == LOCKED:
@@ -221,9 +272,9 @@ class SaveQueue:
             return True
         if self._stopped:
             return False
-        from chinwag.store import Store
-        from chinwag.store_check import FULL, READ_ONLY, StorageError, disk_is_full, not_saved, refuse_if_damaged
-        from chinwag.store_check import writable
+        from chinwag.history.store import Store
+        from chinwag.history.check import FULL, READ_ONLY, StorageError, disk_is_full, not_saved, refuse_if_damaged
+        from chinwag.history.check import writable
 
         try:
             refuse_if_damaged(self.path)

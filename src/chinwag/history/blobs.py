@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from chinwag.store_blocks import Blob, with_data
+from chinwag.history.blocks import Blob, with_data
 
 
 def save(conn: sqlite3.Connection, message_id: int, blobs: Sequence[Blob]) -> None:

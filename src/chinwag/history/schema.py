@@ -1,7 +1,9 @@
 """The history database's schema: ordered migrations, each recorded by name.
 
 store.py applies the ones not yet recorded, in order, in one transaction.
-Never edit a migration that has shipped; add the next one.
+Never edit a migration that has shipped; add the next one. The records read
+back from those tables (StoredMessage, ConversationSummary, SearchHit) and the
+SQL and text helpers they are built with (titles, the FTS query) live here too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chinwag.records import Message
-from chinwag.store_blocks import message_of
+from chinwag.history.blocks import message_of
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # around matches in SearchHit.snippet (private use)
 TITLE_WIDTH = 60
@@ -71,7 +73,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Attachments, stored once by content hash however many messages use them:
     # a message's `blocks` names each by sha256 (no base64 in the JSON), and
     # `message_blobs` says which messages use which, so deleting a conversation
-    # can delete the blobs nothing else uses (store_blobs.py).
+    # can delete the blobs nothing else uses (blobs.py).
     ("m004_attachment_blobs", (
         """CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, media_type TEXT NOT NULL,
             size INTEGER NOT NULL, data BLOB NOT NULL)""",

@@ -1,12 +1,13 @@
 """`chinwag history`: list, show, search, export, delete and check saved conversations.
 
-`cli.py` calls `main(argv, environ, out)` with the arguments after "history".
+cli/__init__.py calls `main(argv, environ, out)` with the arguments after "history".
 Everything read from the database is shown through `sanitize`, so stored
 escape sequences never reach the terminal; `--json` and `export --format json`
 carry the raw text (JSON escapes control characters). A missing database is
 never created here: there is simply nothing to show yet. Reading works from a
 read-only directory or file too (the database is then opened read-only);
-`check` says whether the file is sound and how to recover it (store_check.py).
+`check` says whether the file is sound and how to recover it (history/check.py).
+How things print is history_format.py; a message's blocks, history_blocks.py.
 
 JSON: a list (`list --json`, `search --json`) is JSON lines, one object per
 line, as the chat's `--json` events are; one record (`show --json`, `export
@@ -26,15 +27,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from chinwag import history_blocks as blocks
+from chinwag.cli import history_blocks as blocks
 from chinwag.attach.export import markdown_links, write_beside
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file
-from chinwag.history_format import clean_line, flat, iso, isatty, local, table, when
+from chinwag.cli.history_format import clean_line, flat, iso, isatty, local, table, when
 from chinwag.records import block_to_json
 from chinwag.render.sanitize import sanitize
-from chinwag.store import CANCELLED_QUESTION, ConversationSummary, SearchHit, Store, StoredMessage
-from chinwag.store_check import READ_ONLY, StorageError
+from chinwag.history.store import CANCELLED_QUESTION, ConversationSummary, SearchHit, Store, StoredMessage
+from chinwag.history.check import READ_ONLY, StorageError
 
 _MAX_ID = 2**63 - 1  # SQLite's largest integer
 CANCELLED_NOTE = "cancelled before a reply; not sent again"
@@ -294,7 +295,7 @@ def _delete(args: argparse.Namespace, ctx: _Context) -> int:
 
 
 def _check(args: argparse.Namespace, ctx: _Context) -> int:
-    from chinwag.store_check import report
+    from chinwag.history.check import report
 
     return report(ctx.db, ctx.out)
 

@@ -1,0 +1,15 @@
+"""The history: every saved conversation, in one SQLite file, and the way a chat writes to it.
+
+    store.py     the Store: conversations, messages, tool calls, search (one connection)
+    schema.py    the tables' ordered migrations and the records read back (StoredMessage, ...)
+    blocks.py    content blocks to and from the `blocks` column; keeping a transcript sendable
+    blobs.py     attachments, stored once per content hash
+    check.py     faults (full, locked, damaged, read-only) named in a few words; `history check`
+    writers.py   whether the process that began a streaming reply may still be writing it
+    recorder.py  the Recorder, a chat's only way in: where the chat is, and StoreSink for replies
+    ops.py       the writes the Recorder queues, one frozen dataclass per kind
+    queue.py     the SaveQueue the Recorder owns: writes in order, never in the chat's way
+
+Nothing is imported here, so `import chinwag.history.recorder` loads only what it needs.
+The `chinwag history` commands that read it live in cli/history.py.
+"""
