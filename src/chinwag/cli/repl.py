@@ -97,7 +97,10 @@ class Repl:
             return self._loop()
 
     def _loop(self) -> int:
-        from chinwag.cli.commands import complete
+        def complete(text: str, state: int) -> str | None:  # the command table is imported at the first Tab
+            from chinwag.cli.commands import complete
+
+            return complete(text, state)
 
         self._banner()
         if self.reader.uses_readline:
