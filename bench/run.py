@@ -47,6 +47,7 @@ PYTHON = sys.executable
 # In the order they run and appear in RESULTS.md; (module, title for errors).
 MODULES = [
     ("bench_startup", "Start-up"),
+    ("bench_startup_pty", "Start-up through a bare pseudo-terminal"),
     ("bench_first_token", "One-shot time to first token"),
     ("bench_repl_latency", "REPL latency"),
     ("bench_local_decode", "Local decode"),
@@ -190,7 +191,12 @@ class PtyReader:
 def spawn(command: str, args: list[str], env: dict[str, str], cwd: str | None = None,
           size: tuple[int, int] = (24, 200)) -> Any:
     import pexpect
+    import signal
 
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started from a background job: exec would pass SIGINT ignored on to the child,
+        # and the Ctrl-C benchmarks' chinwag would never see its Ctrl-C. A handler resets.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     child = pexpect.spawn(command, args, env=env, cwd=cwd, timeout=30, dimensions=size)
     child.delaybeforesend = None  # pexpect sleeps 50 ms before each send by default
     return child

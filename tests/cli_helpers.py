@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import pexpect
+
+from tests.procs import wait_until_reading_keys
 
 CHINWAG = str(Path(sys.executable).with_name("chinwag"))
 PROVIDER_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY",
@@ -60,14 +61,14 @@ def finish(child: pexpect.spawn) -> int:
 def ctrl_c_twice_at_the_prompt(child: pexpect.spawn) -> None:
     """At a `You:` prompt: Ctrl-C shows the hint, a second one leaves with 130.
 
-    Each press waits a person's pause first: a SIGINT that lands between
+    Each press waits until chinwag waits for keys: a SIGINT that lands between
     readline drawing the prompt and it waiting for keys is only seen at the
     next key press (CPython's readline loop)."""
-    time.sleep(0.3)
+    wait_until_reading_keys(child.pid)
     child.sendintr()
     child.expect("Ctrl-C again")
     child.expect("You: ")
-    time.sleep(0.3)
+    wait_until_reading_keys(child.pid)
     child.sendintr()
     child.expect("Goodbye!")
     assert finish(child) == 130

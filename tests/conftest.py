@@ -1,11 +1,14 @@
 """Fixtures shared by the whole test suite.
 
 Fakes live in `tests/fakes/` (scripted servers, a recording sleep); raw wire
-transcripts in `tests/fixtures/`. Keep this file to fixtures only.
+transcripts in `tests/fixtures/`. Keep this file to fixtures, plus the two
+hooks below: markers from what a test uses (tests/markers.py), and SIGINT
+restored for children when pytest runs as a background job.
 """
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +17,19 @@ import pytest
 
 from tests.fakes.server import ScriptedServer
 from tests.fakes.sleep import RecordingSleep
+from tests.markers import mark
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A background job (`pytest &`) starts with SIGINT ignored, and every child inherits
+    # that through exec: the Ctrl-C tests' chinwag would never see their Ctrl-C. A handler
+    # (unlike SIG_IGN) is reset to the default in each child, as from a foreground shell.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mark(items)
 
 
 @pytest.fixture

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import platform
 import time
 from pathlib import Path
+
+# The system calls a program's main thread sits in while it waits for keys (readline:
+# pselect6 or select; input() without readline: read), by machine.
+_WAITING_FOR_KEYS = {"x86_64": {"0", "7", "23", "270", "271"}, "aarch64": {"63", "72", "73"}}
 
 
 def state(pid: int) -> str | None:
@@ -45,3 +50,25 @@ def group_members(pgid: int) -> list[int]:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_reading_keys(pid: int, within: float = 20.0) -> None:
+    """Wait until the process's main thread is blocked waiting for input (its
+    /proc/PID/syscall). A SIGINT that lands before that, between readline
+    drawing the prompt and waiting for keys, is only seen at the next key press
+    (CPython's readline loop). Where the calls are not known, a person's pause."""
+    calls = _WAITING_FOR_KEYS.get(platform.machine())
+    if calls is None:
+        time.sleep(0.3)
+        return
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            call = Path(f"/proc/{pid}/syscall").read_text().split()[0]
+        except (OSError, IndexError):
+            call = ""
+        if call in calls:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"process {pid} never waited for keys (last: {call!r})")
+        time.sleep(0.005)

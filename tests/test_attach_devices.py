@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 import pexpect
 import pytest
@@ -95,18 +95,27 @@ def test_in_the_chat_a_device_and_a_fifo_are_refused_and_the_chat_goes_on(
     leave_chat(child)
 
 
+class Trickle(NamedTuple):
+    url: str
+    reading: threading.Event  # set once the client has been sent a few bytes
+
+
 @pytest.fixture
-def trickle() -> Iterator[str]:
+def trickle() -> Iterator[Trickle]:
     """An http server on 127.0.0.1 whose body comes one byte every 0.2 s, for a minute."""
+    reading = threading.Event()
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
             self.send_response(200)
             self.send_header("content-type", "text/plain")
             self.end_headers()
             try:
-                for _ in range(300):
+                for sent in range(300):
                     self.wfile.write(b"x")
                     self.wfile.flush()
+                    if sent == 3:
+                        reading.set()
                     time.sleep(0.2)
             except OSError:
                 pass  # the client gave up
@@ -116,18 +125,18 @@ def trickle() -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/slow.txt"
+    yield Trickle(f"http://127.0.0.1:{server.server_address[1]}/slow.txt", reading)
     server.shutdown()
     server.server_close()
 
 
 def test_ctrl_c_ends_a_slow_attach_at_once_and_the_chat_goes_on(
-        scripted_server: ScriptedServer, tmp_path: Path, trickle: str) -> None:
+        scripted_server: ScriptedServer, tmp_path: Path, trickle: Trickle) -> None:
     child = pexpect.spawn(CHINWAG, [], env=anthropic_env(tmp_path / "home", scripted_server.base_url),
                           encoding="utf-8", timeout=20, dimensions=(24, 200), preexec_fn=_limited)
     child.expect("You: ")
-    child.sendline(f"/attach {trickle}")
-    time.sleep(1.5)  # reading, a byte at a time
+    child.sendline(f"/attach {trickle.url}")
+    assert trickle.reading.wait(20)  # reading, a byte at a time
     child.sendintr()  # a real SIGINT from the terminal
     child.expect(r"\(cancelled\)", timeout=3)
     child.expect("You: ")

@@ -19,7 +19,7 @@ from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
-from tests.procs import gone
+from tests.procs import gone, wait_until_reading_keys
 from tests.tmux import Pane
 
 WORDS = [f"word{i} " for i in range(400)]
@@ -131,7 +131,7 @@ def test_sigterm_at_the_prompt_leaves_the_terminal_as_it_was(scripted_server: Sc
                                                              tmp_path: Path) -> None:
     with Pane(tmp_path, ["--render", "plain"], anthropic_env(tmp_path, scripted_server.base_url)) as pane:
         pane.wait_for("You: ")
-        time.sleep(0.3)  # readline waits for keys
+        wait_until_reading_keys(pane.pid)
         os.kill(pane.pid, signal.SIGTERM)
         assert gone(pane.pid, within=10)
         written = pane.written()

@@ -13,6 +13,7 @@ import os
 import signal
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 from tests.cli_helpers import anthropic_env, finish, run_chinwag, spawn_chinwag
@@ -31,6 +32,15 @@ def test_one_shot_conversation_is_saved_and_shown(scripted_server: ScriptedServe
     assert "s to first token" in shown.stdout
 
 
+def _saved_reply_contains(db: Path, text: str) -> bool:
+    try:
+        with closing(sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT content FROM messages WHERE role = 'assistant'").fetchall()
+    except sqlite3.OperationalError:  # not created yet, or busy
+        return False
+    return any(text in (content or "") for content, in rows)
+
+
 def test_kill_9_mid_reply_keeps_what_was_on_screen(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     reply = Reply(chunks=["Shown before ", "the crash", " never shown"], hold_after=2)
     scripted_server.enqueue(reply)
@@ -39,7 +49,10 @@ def test_kill_9_mid_reply_keeps_what_was_on_screen(scripted_server: ScriptedServ
     child.expect("You: ")
     child.sendline("Tell me something")
     child.expect("Shown before the crash")
-    time.sleep(0.6)  # longer than the 250 ms save interval
+    deadline = time.monotonic() + 20
+    while not _saved_reply_contains(tmp_path / "history.db", "Shown before the crash"):  # the 250 ms save interval
+        assert time.monotonic() < deadline, "the reply so far was never saved"
+        time.sleep(0.02)
     os.kill(child.pid, signal.SIGKILL)
     finish(child)
     reply.release.set()

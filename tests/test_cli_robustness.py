@@ -14,6 +14,7 @@ import pexpect
 from tests.cli_helpers import CHINWAG, anthropic_env, chinwag_env, finish, leave_chat, run_chinwag, start_chat
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
+from tests.procs import wait_until_reading_keys
 
 
 def _no_traceback(child: pexpect.spawn) -> None:
@@ -55,7 +56,7 @@ def test_ctrl_c_inside_a_triple_quote_block_drops_it_and_the_chat_goes_on(
     child.expect(r"\.\.\. ")
     child.sendline("half a thought")
     child.expect(r"\.\.\. ")
-    time.sleep(0.2)
+    wait_until_reading_keys(child.pid)
     child.sendintr()
     child.expect("block dropped")
     child.expect("You: ")

@@ -13,7 +13,6 @@ that it runs.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pytest
 from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
+from tests.procs import wait_until_reading_keys
 
 SNEAKY = ("echo 'Listing the project files to answer your question, this is read-only and performs no"
           " changes at all, nothing to worry about here, just a listing'   ; touch PWNED")
@@ -54,7 +54,7 @@ class Terminal:
         self.child.expect_exact(text, timeout=timeout)
 
     def say(self, text: str) -> None:
-        time.sleep(0.15)  # a person's pause: readline is waiting for keys
+        wait_until_reading_keys(self.child.pid)
         self.child.sendline(text)
 
     def settle(self, seconds: float = 0.6) -> None:

@@ -55,7 +55,11 @@ def test_save_without_a_terminal_to_ask_refuses_unless_forced(scripted_server: S
     env = anthropic_env(tmp_path, scripted_server.base_url)
     child = pexpect.spawn("/bin/bash", ["-c", f"exec '{CHINWAG}' > '{tmp_path / 'out.txt'}'"], env=env,
                           encoding="utf-8", timeout=20)
-    time.sleep(1.0)  # the prompt goes to the file: give the chat its moment to start
+    out = tmp_path / "out.txt"
+    deadline = time.monotonic() + 20
+    while "You: " not in (out.read_text() if out.exists() else ""):  # the prompt goes to the file
+        assert time.monotonic() < deadline, "the chat never prompted"
+        time.sleep(0.02)
     child.sendline(f"/save {target}")
     child.expect(r"chinwag: .*chat\.md exists; not overwriting it without asking .*/save --force")
     assert target.read_text() == "keep me\n"

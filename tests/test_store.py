@@ -378,6 +378,7 @@ def test_chats_started_together_on_a_new_database_all_open_it(tmp_path: Path) ->
     opener = """
         import os, sys, time; from chinwag.history.store import Store
         db, go = sys.argv[1:]
+        open(f"{go}.{os.getpid()}", "w").close()  # at the starting line
         while not os.path.exists(go): time.sleep(0.0005)
         store = Store.open(db)
         store.add_message(store.start_conversation(model="m"), "user", "hi")
@@ -386,7 +387,10 @@ def test_chats_started_together_on_a_new_database_all_open_it(tmp_path: Path) ->
         home = tmp_path / str(round_)
         home.mkdir()
         procs = [python(opener, str(home / "history.db"), str(home / "go")) for _ in range(3)]
-        time.sleep(0.2)  # let all three reach the starting line
+        deadline = time.monotonic() + 60
+        while len(list(home.glob("go.*"))) < 3:  # all three at the starting line
+            assert time.monotonic() < deadline, "the openers never started"
+            time.sleep(0.005)
         (home / "go").touch()
         for proc in procs:
             proc.communicate(timeout=60)

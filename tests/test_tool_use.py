@@ -18,9 +18,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from tests.cli_helpers import (
 )
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls, openai_calls
-from tests.procs import group_members
+from tests.procs import group_members, wait_until_reading_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "title \x1b]0;pwned\x07 clear \x1b[2J end\n"
@@ -97,7 +99,7 @@ def chat(env: dict[str, str], cwd: Path, *args: str) -> pexpect.spawn:
 
 
 def say(child: pexpect.spawn, text: str) -> None:
-    time.sleep(0.1)  # a person's pause: readline is waiting for keys
+    wait_until_reading_keys(child.pid)
     child.sendline(text)
 
 
@@ -301,6 +303,14 @@ def test_ctrl_c_while_a_tool_runs_stops_it_and_the_model_hears_it_was_interrupte
 
 # -- 7. kill -9 during a tool ------------------------------------------------------------
 
+def _saved_call_statuses(db: Path) -> list[str]:
+    try:
+        with closing(sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True)) as conn:
+            return [status for status, in conn.execute("SELECT status FROM tool_calls")]
+    except sqlite3.OperationalError:  # not created yet, or busy
+        return []
+
+
 def test_a_call_cut_off_by_kill_9_is_answered_as_interrupted_and_never_run_again(
         work: Path, home: Path, server: ScriptedServer) -> None:
     command = "echo ran >> marker.txt; echo $$ > pid.txt; sleep 30"
@@ -311,7 +321,9 @@ def test_a_call_cut_off_by_kill_9_is_answered_as_interrupted_and_never_run_again
     while not (work / "pid.txt").exists() or not (work / "pid.txt").read_text().strip():
         assert time.monotonic() < deadline, "the command never started"
         time.sleep(0.02)
-    time.sleep(0.3)  # the call was saved as running before it started
+    while "running" not in _saved_call_statuses(home / "history.db"):  # saved as running before it started
+        assert time.monotonic() < deadline, "the call was never saved as running"
+        time.sleep(0.02)
     os.kill(child.pid, signal.SIGKILL)
     child.expect(pexpect.EOF)
     child.close()

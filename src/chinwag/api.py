@@ -50,10 +50,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from chinwag.driver import TurnDriver
 from chinwag.errors import UsageError
 from chinwag.events import Event
 from chinwag.records import Block, Message, Reply
-from chinwag.session import Session, SessionTurn, open_session
+from chinwag.session import Session, open_session
+from chinwag.session_turn import SessionTurn
 
 
 class Chat:
@@ -184,10 +186,5 @@ class Chat:
 
     @staticmethod
     def _drive(turn: SessionTurn) -> Iterator[Event]:
-        try:
-            yield from turn
-        except BaseException:  # GeneratorExit (the caller stopped early) or Ctrl-C: keep what came
-            turn.cancel()
-            raise
-        finally:
-            turn.finish()
+        """The turn's events, pulled (driver.py: the caller's break cancels it)."""
+        return TurnDriver(turn).pull()

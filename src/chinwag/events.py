@@ -1,8 +1,14 @@
-"""The one event vocabulary every provider yields.
+"""The events of a turn, in two unions.
 
-Providers turn their wire format into these records; `turn.py` consumes them,
-feeding renderers and the store. `--json` writes them out as they are (see
-`to_json`). Nothing outside `providers/` ever sees a provider's own objects.
+`ProviderEvent`s are the reply itself, as every provider yields it (text,
+thinking, tool calls, usage, stop): providers turn their wire format into
+these records, and nothing outside `providers/` sees a provider's own objects.
+`TurnEvent`s are what happens around the reply: a retry (said by the HTTP
+layer, before any text), a notice, a tool running, a tool's result.
+`Event` is either; `--json` writes each out as it is (see `to_json`).
+
+Every consumer handles them with `match` and `assert_never`, so `mypy`
+fails where an event is added and not handled (tests/test_exhaustive_events.py).
 """
 
 from __future__ import annotations
@@ -122,8 +128,9 @@ class Notice:
     type: Literal["notice"] = field(default="notice", init=False)
 
 
-Event = Union[TextDelta, Usage, Stop, Retrying, Notice, ThinkingDelta, ToolCallStart, ToolInputDelta,
-              ToolCallReady, ToolRunning, ToolResultReady]
+ProviderEvent = Union[TextDelta, ThinkingDelta, ToolCallStart, ToolInputDelta, ToolCallReady, Usage, Stop]
+TurnEvent = Union[Retrying, Notice, ToolRunning, ToolResultReady]
+Event = Union[ProviderEvent, TurnEvent]
 
 
 def to_json(event: Event) -> dict[str, object]:

@@ -8,25 +8,24 @@ saved before the request leaves and the reply while it streams (recorder.py).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from chinwag.config import Settings
-from chinwag.context import drop_half, fit
+from chinwag.context import fit
 from chinwag.conversation import Conversation
-from chinwag.errors import ChinwagError, ContextOverflow, UsageError
-from chinwag.events import Event, Notice
+from chinwag.errors import UsageError
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
-from chinwag.records import Block, ChatRequest, Message, Reply, Text, ToolCall, ToolResult
-from chinwag.turn import Sink, Turn, run_turn
+from chinwag.driver import Sink, TurnDriver
+from chinwag.records import Block, ChatRequest, Message, Reply, Text
+from chinwag.session_turn import SessionTurn
 
 if TYPE_CHECKING:
-    from chinwag.history.recorder import Recorder, StoreSink
+    from chinwag.history.recorder import Recorder
     from chinwag.toolloop import ToolUse
 
-OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
 REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put
 
 
@@ -58,17 +57,17 @@ class Session:
     def ask(self, text: str, sinks: list[Sink], attachments: tuple[Block, ...] = ()) -> Reply:
         """Send `text` (after any `attachments`) as the next user message and stream the reply to `sinks`."""
         with self.guard.guarded():
-            return run_turn(self.begin(text, attachments), sinks, self.guard)
+            return TurnDriver(self.begin(text, attachments), sinks).run(self.guard)
 
     def retry(self, sinks: list[Sink]) -> Reply:
         """Ask again: drop the last reply (if any) and resend the history."""
         with self.guard.guarded():
-            return run_turn(self.begin_retry(), sinks, self.guard)
+            return TurnDriver(self.begin_retry(), sinks).run(self.guard)
 
     def continue_reply(self, sinks: list[Sink]) -> Reply:
         """Resume the last, interrupted reply by prefilling it (where the provider can)."""
         with self.guard.guarded():
-            return run_turn(self.begin_continue(), sinks, self.guard)
+            return TurnDriver(self.begin_continue(), sinks).run(self.guard)
 
     # -- turns, pulled (the Python API) ---------------------------------------
 
@@ -217,164 +216,6 @@ class Session:
                 self._notices.append(f"{self.model} cannot call tools reliably; chatting without them")
             tools = ()
         return replace(request, tools=tools, thinking_budget=s.tools.think)
-
-
-class SessionTurn:
-    """One turn of a session: the model's reply and, while it asks for tools,
-    rounds of running them and asking again (up to the tool round limit).
-    Each reply may take several attempts (a server that says the prompt is
-    too long gets half the history), each saved while it streams; `finish()`
-    records what the turn leaves in the conversation."""
-
-    def __init__(self, session: Session, prefill: str, question: Message | None = None) -> None:
-        self.session, self.prefill = session, prefill
-        self._question = question  # the user's question this turn answers (not tool results)
-        self._withdrawn = False
-        self._attempt: Turn | None = None
-        self._savers: list[StoreSink] = []
-        self._sent: list[Message] = []  # the messages the latest attempt sent
-        self._calls: tuple[ToolCall, ...] = ()  # the recorded reply's calls awaiting results
-        self._results: list[ToolResult] = []
-        self._stopped_in_tools = False
-        self._joined_prefill = ""  # a /continue's partial, once recorded with its continuation
-        self._saved_this_round = False  # a saver was started for this round's reply row
-        self._finished = False
-        if session.recorder is not None:
-            session.recorder.begin_reply(session.model, prefill)
-
-    @property
-    def reply(self) -> Reply:
-        reply = self._attempt.reply if self._attempt is not None else Reply()
-        if self._stopped_in_tools:
-            reply = replace(reply, status="interrupted", error="stopped while a tool ran", cancelled=True)
-        if self._withdrawn:
-            reply = replace(reply, withdrawn=True)
-        return reply
-
-    def __iter__(self) -> Iterator[Event]:
-        session = self.session
-        tool_use = session.tool_use
-        rounds = tool_use.settings.max_rounds if tool_use is not None else 0
-        for round_ in range(rounds + 1):
-            yield from self._reply()
-            reply = self._attempt.reply if self._attempt is not None else Reply()
-            if tool_use is None or reply.status != "complete" or not reply.tool_calls:
-                return
-            self._record_reply()
-            self._calls, self._results = reply.tool_calls, []
-            if round_ == rounds:
-                session.notice(f"stopped after {rounds} round{'s' * (rounds != 1)} of tool calls (max_tool_rounds)")
-                return  # finish() answers the calls as not run
-            yield from tool_use.run_calls(self._calls, session.recorder, self._results)
-            self._send_results()
-            if session.recorder is not None:
-                session.recorder.begin_reply(session.model, "")
-            self._saved_this_round = False
-
-    def _reply(self) -> Iterator[Event]:
-        session = self.session
-        messages: list[Message] | None = None
-        for _ in range(OVERFLOW_RETRIES + 1):
-            def prepare(messages: list[Message] | None = messages) -> ChatRequest:
-                session.wait_for_warm_up()
-                fitted = session.fitted(session.conversation.sendable()) if messages is None else messages
-                self._sent = fitted
-                return session.request(fitted, continuing=bool(self.prefill))
-
-            self._attempt = Turn(session.provider, prepare, session.take_notices)
-            self._start_savers()
-            for event in self._attempt:
-                for saver in self._savers:
-                    saver.on_event(event, self._attempt.reply)
-                yield event
-            reply = self._attempt.reply
-            # A server we could not measure says the prompt is too long: halve the history, ask again.
-            if reply.text or not isinstance(reply.failure, ContextOverflow) or len(self._sent) < 2:
-                return
-            self._end_savers()
-            messages = session.left_out(*drop_half(self._sent))
-
-    def cancel(self) -> None:
-        if self._attempt is None:
-            self._attempt = Turn(self.session.provider, lambda: ChatRequest("", ()))
-        if self._calls and self._attempt.reply.status == "complete":
-            self._stopped_in_tools = True  # the reply had ended; a tool (or its approval) was stopped
-        self._attempt.cancel()
-
-    def finish(self) -> list[Event]:
-        """Save and record the turn (once); the notices that leaves for the user."""
-        if self._finished:
-            return []
-        self._finished = True
-        if self._attempt is None or self._attempt.reply.status == "streaming":
-            self.cancel()
-        assert self._attempt is not None
-        self._attempt.finish()
-        if self._calls:  # stopped while running tools, or at the round limit
-            self._send_results()
-        else:
-            self._record_reply()
-            self._withdraw_if_unanswered()
-        self.session.last_reply = self._shown(self.reply)
-        return [Notice(text) for text in self.session.take_notices()]
-
-    def _withdraw_if_unanswered(self) -> None:
-        """Ctrl-C before any reply: the question is kept aside, marked cancelled in
-        the history, and not sent with the next one (/retry asks it again)."""
-        reply, messages = self.reply, self.session.conversation.messages
-        if (not reply.cancelled or reply.text or reply.blocks or self._question is None
-                or not messages or messages[-1] is not self._question):
-            return
-        recorder = self.session.recorder
-        if recorder is not None and not recorder.question_cancelled():
-            return  # (a question from before `-c`: it cannot be marked, so it stays, as it is saved)
-        self.session.withdrawn = messages.pop()
-        self._withdrawn = True
-
-    def _record_reply(self) -> None:
-        """The latest reply into the conversation (and its final save)."""
-        assert self._attempt is not None
-        if not self._saved_this_round:  # stopped before any attempt streamed: the row still gets its end
-            self._start_savers()
-        self._end_savers()
-        reply = self._shown(self._attempt.reply)
-        conversation = self.session.conversation
-        if self.prefill:
-            conversation.messages.pop()  # the partial reply, now part of this one
-            self._joined_prefill, self.prefill = self.prefill, ""
-        conversation.record(reply)
-
-    def _shown(self, reply: Reply) -> Reply:
-        """The reply as the user sees it: a /continue's text joins the partial it resumed."""
-        prefix = self.prefill or self._joined_prefill
-        return replace(reply, text=prefix + reply.text) if prefix else reply
-
-    def _send_results(self) -> None:
-        """Answer every call of the recorded reply (those not run, as not run) as the next user message."""
-        from chinwag.toolloop import unanswered
-
-        results = unanswered(self._calls, self._results)
-        self._calls, self._results = (), []
-        self.session.conversation.add_results(results)
-        if self.session.recorder is not None:
-            self.session.recorder.save_results(results, self.session.model)
-
-    def _start_savers(self) -> None:
-        self._saved_this_round = True
-        recorder = self.session.recorder
-        saver = recorder.reply_sink(self.prefill) if recorder is not None else None
-        self._savers = [saver] if saver is not None else []
-        for saver in self._savers:
-            saver.on_start()
-
-    def _end_savers(self) -> None:
-        savers, self._savers = self._savers, []
-        reply = self.reply
-        for saver in savers:
-            try:
-                saver.on_end(reply)
-            except (ChinwagError, OSError) as exc:  # saving must never end the chat
-                self.session.notice(f"this reply could not be saved: {exc}")
 
 
 def open_session(settings: Settings, environ: Mapping[str, str], *,

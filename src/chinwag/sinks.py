@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TextIO, assert_never
 
 from chinwag.events import (
     Event,
     Notice,
     Retrying,
+    Stop,
     TextDelta,
     ThinkingDelta,
     ToolCallReady,
+    ToolCallStart,
+    ToolInputDelta,
     ToolResultReady,
     ToolRunning,
+    Usage,
     to_json,
 )
+from chinwag.present import CANCELLED_NOTE, tool_call_line
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
@@ -62,22 +66,13 @@ def assistant_name(provider: str) -> str:
     return next((p.label for p in PROVIDERS if p.name == provider), "Assistant")
 
 
-def call_line(name: str, arguments: Mapping[str, Any], width: int = 100) -> str:
-    """`read_file(path="src/app.py")`: a tool call on one line, sanitized, cut to `width`."""
-    import json
-
-    args = ", ".join(f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in arguments.items())
-    line = " ".join(sanitize(f"{name}({args})").split())
-    return line if len(line) <= width else line[: width - 2] + "…)"
-
-
 def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | None]:
     """What to say once a reply has ended: (a dim line for the chat, an error line).
 
     In the chat, a stopped or failed reply gets a hint of what to do next; in
     one-shot use only the error line, since the exit status says the rest."""
     if reply.withdrawn:
-        return ("↳ cancelled before a reply; not sent again · /retry asks it again" if interactive else None), None
+        return (f"↳ {CANCELLED_NOTE} · /retry asks it again" if interactive else None), None
     # /continue resumes partial text; a reply stopped at its tool calls (at a question,
     # or while one ran) or before any text has none, so only /retry is offered then.
     resume = ", /continue to resume" if reply.text.strip() and not reply.tool_calls else ""
@@ -121,32 +116,38 @@ class TerminalSink:
         self._show_label()
 
     def on_event(self, event: Event, reply: Reply) -> None:
-        if isinstance(event, TextDelta):
-            self._stop_spinner()
-            self._end_thinking()
-            if not self._text_started and self.markdown and self._label_shown:
-                self.out.write("\n")  # markdown blocks start at column 0, under the label
-            self._text_started = True
-            self.renderer.feed(event.text)
-        elif isinstance(event, ThinkingDelta) and event.text:  # a signature or redacted block shows nothing
-            self._show_thinking(event.text)
-        elif isinstance(event, ToolCallReady):
-            self._tool_line(f"⚙ {call_line(event.name, event.input)}")
-            self._unanswered.add(event.id)
-        elif isinstance(event, ToolRunning):
-            self._tool_running(event.name)
-        elif isinstance(event, ToolResultReady):
-            self._tool_line(f"↳ {sanitize(event.summary)}")
-            self._unanswered.discard(event.call_id)
-            # Only once every call has its result is the model's next round on its way:
-            # before that, the next call's question may be on screen, and a spinner would erase it.
-            if self.spinner_out is not None and not self._unanswered:
-                self.spinner = Spinner(self.spinner_out, "")
-                self.spinner.start()
-        elif isinstance(event, Retrying):
-            self._interject(retry_line(event), chinwag=False)
-        elif isinstance(event, Notice):
-            self._interject(f"({event.text})" if self.interactive else event.text, chinwag=not self.interactive)
+        match event:
+            case TextDelta():
+                self._stop_spinner()
+                self._end_thinking()
+                if not self._text_started and self.markdown and self._label_shown:
+                    self.out.write("\n")  # markdown blocks start at column 0, under the label
+                self._text_started = True
+                self.renderer.feed(event.text)
+            case ThinkingDelta():
+                if event.text:  # a signature or redacted block shows nothing
+                    self._show_thinking(event.text)
+            case ToolCallReady():
+                self._tool_line(tool_call_line(event.name, event.input))
+                self._unanswered.add(event.id)
+            case ToolRunning():
+                self._tool_running(event.name)
+            case ToolResultReady():
+                self._tool_line(f"↳ {sanitize(event.summary)}")
+                self._unanswered.discard(event.call_id)
+                # Only once every call has its result is the model's next round on its way:
+                # before that, the next call's question may be on screen, and a spinner would erase it.
+                if self.spinner_out is not None and not self._unanswered:
+                    self.spinner = Spinner(self.spinner_out, "")
+                    self.spinner.start()
+            case Retrying():
+                self._interject(retry_line(event), chinwag=False)
+            case Notice():
+                self._interject(f"({event.text})" if self.interactive else event.text, chinwag=not self.interactive)
+            case ToolCallStart() | ToolInputDelta() | Usage() | Stop():
+                pass  # shown by the call's line once it is whole, by the line after the reply
+            case _:
+                assert_never(event)
 
     def on_end(self, reply: Reply) -> None:
         self._stop_spinner()
@@ -276,7 +277,12 @@ class JsonSink:
         pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
-        self._write(to_json(event))
+        match event:
+            case (TextDelta() | ThinkingDelta() | ToolCallStart() | ToolInputDelta() | ToolCallReady() | Usage()
+                  | Stop() | Retrying() | Notice() | ToolRunning() | ToolResultReady()):
+                self._write(to_json(event))  # every event, as it is
+            case _:
+                assert_never(event)
 
     def on_end(self, reply: Reply) -> None:
         self._write({

@@ -4,17 +4,18 @@ Data flows one way: provider events -> `accumulate` (the reply snapshot) ->
 every sink (terminal, --json, store). Sinks hold no state the others need;
 the `Reply` snapshot is the single record of what was shown.
 
-`Turn` is the pull side (iterate it for events; the Python API does), and
-`run_turn` the push side the CLI uses: it feeds each event to every sink and
-ends every sink whatever happened, each on its own, savers first.
+`Turn` is one attempt of a reply: a request and the provider's events
+(iterate it; the session's turn does, session_turn.py). Where a turn is
+driven to the terminal, --json, the page and the Python API: driver.py.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Protocol
+from typing import assert_never
 
 from chinwag.errors import ChinwagError
 from chinwag.events import (
@@ -31,19 +32,8 @@ from chinwag.events import (
     ToolRunning,
     Usage,
 )
-from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
 from chinwag.records import Block, ChatRequest, Reply, Text, Thinking, ToolCall
-
-
-class Sink(Protocol):
-    """Something that watches a turn: the terminal, --json output, the store."""
-
-    def on_start(self) -> None: ...
-
-    def on_event(self, event: Event, reply: Reply) -> None: ...
-
-    def on_end(self, reply: Reply) -> None: ...
 
 
 def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
@@ -52,35 +42,39 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
     A reply of text alone keeps `blocks` empty (no copy of the text per
     chunk); once thinking or a tool call appears, blocks hold every part in
     order, the text so far included."""
-    if isinstance(event, TextDelta):
-        ttft = reply.ttft if reply.ttft is not None else elapsed
-        blocks = reply.blocks
-        if blocks:
-            last = blocks[-1]
-            blocks = (blocks[:-1] + (Text(last.text + event.text),) if isinstance(last, Text)
-                      else blocks + (Text(event.text),))
-        return replace(reply, text=reply.text + event.text, ttft=ttft, blocks=blocks)
-    if isinstance(event, ThinkingDelta):
-        blocks = _mixed(reply)
-        open_thinking = blocks[-1] if blocks and isinstance(blocks[-1], Thinking) else None
-        if event.redacted:
-            blocks = blocks + (Thinking("", "", event.redacted),)
-        elif open_thinking is not None and not open_thinking.signature and not open_thinking.redacted:
-            blocks = blocks[:-1] + (Thinking(open_thinking.text + event.text, event.signature),)
-        else:
-            blocks = blocks + (Thinking(event.text, event.signature),)
-        ttft = reply.ttft if reply.ttft is not None else elapsed
-        return replace(reply, blocks=blocks, ttft=ttft)
-    if isinstance(event, ToolCallReady):
-        ttft = reply.ttft if reply.ttft is not None else elapsed
-        return replace(reply, blocks=_mixed(reply) + (ToolCall(event.id, event.name, event.input),), ttft=ttft)
-    if isinstance(event, Usage):
-        return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens)
-    if isinstance(event, Stop):
-        return replace(reply, stop_reason=event.reason)
-    if isinstance(event, (Retrying, Notice, ToolCallStart, ToolInputDelta, ToolRunning, ToolResultReady)):
-        return reply
-    raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
+    match event:
+        case TextDelta():
+            ttft = reply.ttft if reply.ttft is not None else elapsed
+            blocks = reply.blocks
+            if blocks:
+                last = blocks[-1]
+                blocks = (blocks[:-1] + (Text(last.text + event.text),) if isinstance(last, Text)
+                          else blocks + (Text(event.text),))
+            return replace(reply, text=reply.text + event.text, ttft=ttft, blocks=blocks)
+        case ThinkingDelta():
+            blocks = _mixed(reply)
+            open_thinking = blocks[-1] if blocks and isinstance(blocks[-1], Thinking) else None
+            if event.redacted:
+                blocks = blocks + (Thinking("", "", event.redacted),)
+            elif open_thinking is not None and not open_thinking.signature and not open_thinking.redacted:
+                blocks = blocks[:-1] + (Thinking(open_thinking.text + event.text, event.signature),)
+            else:
+                blocks = blocks + (Thinking(event.text, event.signature),)
+            ttft = reply.ttft if reply.ttft is not None else elapsed
+            return replace(reply, blocks=blocks, ttft=ttft)
+        case ToolCallReady():
+            ttft = reply.ttft if reply.ttft is not None else elapsed
+            return replace(reply, blocks=_mixed(reply) + (ToolCall(event.id, event.name, event.input),), ttft=ttft)
+        case Usage():
+            return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens)
+        case Stop():
+            return replace(reply, stop_reason=event.reason)
+        case ToolCallStart() | ToolInputDelta():
+            return reply  # the call joins the reply whole, with ToolCallReady
+        case Retrying() | Notice() | ToolRunning() | ToolResultReady():
+            return reply  # about the turn, not part of the reply
+        case _:
+            assert_never(event)
 
 
 def _mixed(reply: Reply) -> tuple[Block, ...]:
@@ -89,7 +83,7 @@ def _mixed(reply: Reply) -> tuple[Block, ...]:
 
 
 class Turn:
-    """One request and its reply. Iterating yields the events and keeps
+    """One attempt at a turn's reply: a request and its reply. Iterating yields the events and keeps
     `reply` up to date; a provider failure ends the iteration and lands in
     `reply.status` and `reply.failure` (the typed error; `reply.error` its
     message), never as an exception. `prepare` builds
@@ -97,17 +91,24 @@ class Turn:
     and `notices` says what preparing it told the user (history left out)."""
 
     def __init__(self, provider: Provider, prepare: Callable[[], ChatRequest],
-                 notices: Callable[[], list[str]] = list, clock: Callable[[], float] = time.monotonic) -> None:
+                 notices: Callable[[], list[str]] = list, clock: Callable[[], float] = time.monotonic,
+                 stopping: threading.Event | None = None) -> None:
         self.provider, self.prepare, self.notices, self.clock = provider, prepare, notices, clock
         self.reply = Reply()
         self._started = clock()
         self._events: Iterator[Event] | None = None
+        # Set from another thread by whoever stops the turn (SessionTurn.stop, which
+        # also cancels the provider's stream): a stream not begun yet never begins.
+        self._stopping = stopping if stopping is not None else threading.Event()
 
     def __iter__(self) -> Iterator[Event]:
         try:
             request = self.prepare()
             yield from (Notice(text) for text in self.notices())
             self._events = self.provider.stream(request)
+            if self._stopping.is_set():  # stopped before the stream began: it never will
+                self.cancel()
+                return
             for event in self._events:
                 self.reply = accumulate(self.reply, event, self.clock() - self._started)
                 yield event
@@ -119,7 +120,7 @@ class Turn:
             self.close()
 
     def cancel(self) -> None:
-        """The user stopped the reply (Ctrl-C): keep what arrived."""
+        """The user stopped the reply (Ctrl-C), on the iterating thread: keep what arrived."""
         if self.reply.status == "streaming":
             self.reply = replace(self.reply, status="interrupted", error="stopped", cancelled=True)
         self.close()
@@ -135,86 +136,3 @@ class Turn:
                 pass  # it was being abandoned anyway
         if self.reply.duration is None and self.reply.status != "streaming":
             self.reply = replace(self.reply, duration=self.clock() - self._started)
-
-    def finish(self) -> list[Event]:
-        self.cancel()  # no-op unless it never ran to the end
-        return []
-
-
-class TurnLike(Protocol):
-    """A turn as `run_turn` drives it: `Turn`, or the session's turn around it."""
-
-    @property
-    def reply(self) -> Reply: ...
-
-    def __iter__(self) -> Iterator[Event]: ...
-
-    def cancel(self) -> None: ...
-
-    def finish(self) -> list[Event]: ...
-
-
-def run_turn(turn: TurnLike, sinks: list[Sink], guard: InterruptGuard | None = None) -> Reply:
-    """Stream one turn to every sink and return the reply. Ctrl-C while
-    waiting or streaming cancels the turn. However the turn ends, the turn's
-    own bookkeeping (saving, recording) runs first, then every sink's `on_end`,
-    each on its own; a second Ctrl-C meanwhile skips none of it (see interrupts.py)."""
-    guard = guard or InterruptGuard()
-    events = iter(turn)
-    shown = ""  # the reply's text as far as the sinks were given it
-    try:
-        with guard.allowed():
-            for sink in sinks:
-                sink.on_start()
-        while True:
-            # Ctrl-C may stop the wait for the next event, not the handing of
-            # one to the sinks: the reply kept is the reply shown.
-            with guard.allowed():
-                event = next(events, None)
-            if event is None:
-                break
-            for sink in sinks:
-                sink.on_event(event, turn.reply)
-            shown = turn.reply.text
-    except KeyboardInterrupt:
-        turn.cancel()
-    finally:
-        if turn.reply.status == "streaming":  # a sink failed (a closed pipe): the turn is over all the same
-            turn.cancel()
-        _close(events)
-        # A press can land in the instant after text joined the reply and before
-        # it was handed on: it arrived, so it is kept, and shown like the rest.
-        text = turn.reply.text
-        unshown = [TextDelta(text[len(shown):])] if len(text) > len(shown) and text.startswith(shown) else []
-        late = unshown + turn.finish()
-        try:
-            for event in late:
-                for sink in sinks:
-                    sink.on_event(event, turn.reply)
-        finally:
-            end_all(sinks, turn.reply)
-            guard.discard()  # a press while the turn was ending was for this turn
-    return turn.reply
-
-
-def _close(events: Iterator[Event]) -> None:
-    """End the turn's iteration now, not whenever it is collected."""
-    close = getattr(events, "close", None)
-    if close is not None:
-        try:
-            close()
-        except ChinwagError:
-            pass
-
-
-def end_all(sinks: Iterable[Sink], reply: Reply) -> None:
-    """Call every sink's `on_end`, each on its own: one failing (a closed pipe,
-    a full disk) does not keep the others from finishing."""
-    failure: BaseException | None = None
-    for sink in sinks:
-        try:
-            sink.on_end(reply)
-        except (ChinwagError, OSError) as exc:
-            failure = failure or exc
-    if failure is not None:
-        raise failure

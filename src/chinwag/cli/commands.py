@@ -122,17 +122,17 @@ def _save(repl: Repl, arg: str) -> None:
         if answer.strip().lower() not in ("y", "yes"):
             repl.out.write("Not saved.\n")
             return
-    from chinwag.cli import history_blocks as blocks
+    from chinwag import present
 
     assistant = assistant_name(repl.session.provider.name)
     messages = repl.session.conversation.messages
     parts = [f"# Conversation with {sanitize(repl.session.model)}\n"]
     for message in messages:
-        if blocks.is_results_only(message):
-            parts.append(blocks.markdown(message) + "\n")
+        if present.is_results_only(message):
+            parts.append(present.markdown(message) + "\n")
             continue
         who = "You" if message.role == "user" else assistant
-        body = blocks.markdown(message) if blocks.has_tool_blocks(message) else sanitize(message.content)
+        body = present.markdown(message) if present.has_tool_blocks(message) else sanitize(message.content)
         parts.append(f"**{who}:** {body}\n")
     try:
         path.write_text("\n".join(parts), encoding="utf-8")
@@ -196,9 +196,9 @@ def _show(repl: Repl, arg: str) -> None:
     if last is None:
         raise UsageError("no tool has run yet.")
     call, result = last
-    from chinwag.sinks import call_line
+    from chinwag.present import tool_call_line
 
-    repl.out.write(repl.dim(f"⚙ {call_line(call.name, call.input)} · {result.status}") + "\n")
+    repl.out.write(repl.dim(f"{tool_call_line(call.name, call.input)} · {result.status}") + "\n")
     repl.out.write(sanitize(result.content) + ("" if result.content.endswith("\n") else "\n"))
 
 

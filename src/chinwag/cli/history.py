@@ -7,7 +7,7 @@ carry the raw text (JSON escapes control characters). A missing database is
 never created here: there is simply nothing to show yet. Reading works from a
 read-only directory or file too (the database is then opened read-only);
 `check` says whether the file is sound and how to recover it (history/check.py).
-How things print is history_format.py; a message's blocks, history_blocks.py.
+How things print is history_format.py; a message's blocks, chinwag/present.py.
 
 JSON: a list (`list --json`, `search --json`) is JSON lines, one object per
 line, as the chat's `--json` events are; one record (`show --json`, `export
@@ -25,20 +25,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, assert_never
 
-from chinwag.cli import history_blocks as blocks
+from chinwag import present
+from chinwag.present import CANCELLED_NOTE
 from chinwag.attach.export import markdown_links, write_beside
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.paths import database_file
 from chinwag.cli.history_format import clean_line, flat, iso, isatty, local, table, when
-from chinwag.records import block_to_json
+from chinwag.records import Message, ToolResult, block_to_json
 from chinwag.render.sanitize import sanitize
 from chinwag.history.store import CANCELLED_QUESTION, ConversationSummary, SearchHit, Store, StoredMessage
 from chinwag.history.check import READ_ONLY, StorageError
 
 _MAX_ID = 2**63 - 1  # SQLite's largest integer
-CANCELLED_NOTE = "cancelled before a reply; not sent again"
 _MARKS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "streaming": "… still streaming"}
 
 
@@ -195,29 +195,43 @@ def _show(args: argparse.Namespace, ctx: _Context) -> int:
     ctx.out.write(dim[0] + "\n".join(head) + dim[1] + "\n")
     if summary.system:
         ctx.out.write(f"{dim[0]}System: {sanitize(summary.system)}{dim[1]}\n")
-    answered = blocks.answered_ids(m.message for m in messages)
+    results = present.saved_results(m.message for m in messages)
     for msg in _shown(messages):
         message = msg.message
-        if blocks.is_results_only(message):
-            ctx.out.write("".join(f"{dim[0]}{text}{dim[1]}\n" for _, text in blocks.parts(message)))
+        if present.is_results_only(message):
+            ctx.out.write("".join(line + "\n" for line in _transcript_lines(message, None, dim)))
         elif msg.role == "user":
             if msg.system is not None:  # /system changed it for this question on
                 ctx.out.write(f"\n{dim[0]}System (changed): {sanitize(msg.system)}{dim[1]}")
             ctx.out.write(f"\nYou: {sanitize(msg.content)}\n")
-            ctx.out.write("".join(f"{dim[0]}{text}{dim[1]}\n" for kind, text in blocks.parts(message)
-                                  if kind == "attachment"))
+            ctx.out.write("".join(f"{dim[0]}{sanitize(part.line)}{dim[1]}\n" for part in present.transcript(message)
+                                  if isinstance(part, present.AttachmentPart)))
             if msg.status == CANCELLED_QUESTION:
                 ctx.out.write(f"{dim[0]}  ↳ {CANCELLED_NOTE}{dim[1]}\n")
-        elif blocks.has_tool_blocks(message):
+        elif present.has_tool_blocks(message):
             ctx.out.write(f"{_speaker(msg.model)}:\n")
-            for kind, text in blocks.parts(message, answered):
-                line = f"thinking: {text}" if kind == "thinking" else text
-                ctx.out.write(line + "\n" if kind == "text" else f"{dim[0]}{line}{dim[1]}\n")
+            ctx.out.write("".join(line + "\n" for line in _transcript_lines(message, results, dim)))
             ctx.out.write(f"{dim[0]}  ↳ {_reply_facts(msg)}{dim[1]}\n")
         else:
             ctx.out.write(f"{_speaker(msg.model)}: {sanitize(msg.content) or '(no text)'}\n")
             ctx.out.write(f"{dim[0]}  ↳ {_reply_facts(msg)}{dim[1]}\n")
     return 0
+
+
+def _transcript_lines(message: Message, results: Mapping[str, ToolResult] | None, dim: tuple[str, str]) -> list[str]:
+    """A message's parts as `history show` prints them: text as it is, the rest dim."""
+    out = []
+    for part in present.transcript(message, results):
+        match part:
+            case present.TextPart(text):
+                out.append(sanitize(text))
+            case present.ThinkingPart(text):
+                out.append(f"{dim[0]}thinking: {sanitize(text)}{dim[1]}")
+            case present.ToolCallPart() | present.ToolResultPart() | present.AttachmentPart():
+                out.extend(f"{dim[0]}{line}{dim[1]}" for line in present.one_liners(part))
+            case _:
+                assert_never(part)
+    return out
 
 
 def _search(args: argparse.Namespace, ctx: _Context) -> int:
@@ -324,11 +338,11 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links
              f"- Model: {clean_line(summary.model or 'unknown')}\n"]
     if summary.system:
         parts.append(_quoted("System prompt", summary.system))
-    answered = blocks.answered_ids(m.message for m in messages)
+    results = present.saved_results(m.message for m in messages)
     for msg in _shown(messages):
         message = msg.message
-        if blocks.is_results_only(message):
-            parts.append(f"{blocks.markdown(message)}\n")
+        if present.is_results_only(message):
+            parts.append(f"{present.markdown(message)}\n")
         elif msg.role == "user":
             if msg.system is not None:
                 parts.append(_quoted("System prompt (changed)", msg.system))
@@ -338,7 +352,7 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links
             if links and (attached := markdown_links(message, links)):
                 parts.append(attached + "\n")
         else:
-            body = (blocks.markdown(message, answered) if blocks.has_tool_blocks(message) else sanitize(msg.content)) \
+            body = (present.markdown(message, results) if present.has_tool_blocks(message) else sanitize(msg.content)) \
                 or "*(no text)*"
             parts.append(f"## {_speaker(msg.model)}\n\n{body}\n\n*{_reply_facts(msg)}*\n")
     return "\n".join(parts)

@@ -8,7 +8,7 @@ from typing import TextIO
 from chinwag.records import Block
 from chinwag.session import Session
 from chinwag.sinks import JsonSink, TerminalSink
-from chinwag.turn import Sink
+from chinwag.driver import Sink
 
 
 def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: bool = False,

@@ -65,7 +65,7 @@ class ChatSink(TerminalSink):
             if self._stop_handler is not None:
                 signal.signal(signal.SIGTSTP, self._stop_handler)
                 self._stop_handler = None
-            if self._typeahead is not None:  # run_turn ends every sink, whatever happened
+            if self._typeahead is not None:  # the turn's driver ends every sink, whatever happened
                 self._typeahead.restore()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -97,7 +97,10 @@ class Repl:
             return self._loop()
 
     def _loop(self) -> int:
-        from chinwag.cli.commands import complete
+        def complete(text: str, state: int) -> str | None:  # the command table is imported at the first Tab
+            from chinwag.cli.commands import complete
+
+            return complete(text, state)
 
         self._banner()
         if self.reader.uses_readline:

@@ -59,38 +59,21 @@ class TypeaheadHidden:
         """The terminal as it was before, for a while (stopped by Ctrl-Z: the
         shell gets it back); then whatever mode it had (ours, or readline's
         at an approval question) again."""
-        fd, saved = self._fd, self._saved
-        if fd is None or saved is None:
-            yield
-            return
-        import termios
-
-        try:
-            current = termios.tcgetattr(fd)
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
-        except (termios.error, OSError):
+        if self._fd is None or self._saved is None:
             yield
             return
         _say(self._screen, PASTE_OFF)
         try:
-            yield
+            with _in_mode(self._fd, self._saved):
+                yield
         finally:
-            try:
-                termios.tcsetattr(fd, termios.TCSANOW, current)
-            except (termios.error, OSError):
-                pass
             _say(self._screen, PASTE_ON)
 
     def restore(self) -> None:
         fd, saved, self._saved = self._fd, self._saved, None
         if fd is None or saved is None:
             return
-        import termios
-
-        try:
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
-        except (termios.error, OSError):
-            pass  # the terminal hung up: there is nothing left to restore
+        _set_mode(fd, saved)
         _say(self._screen, PASTE_OFF)
 
 
@@ -100,29 +83,52 @@ def echoed(stream: TextIO, screen: TextIO | None = None) -> Iterator[None]:
     mid-turn (tool approval) must show what is typed, and readline only echoes
     when it finds ECHO on. After it, bracketed paste is on again on `screen`:
     readline turned it off when its read ended, and the turn goes on."""
+    loud: list[Any] | None = None
     try:
         fd = stream.fileno()
-        if not os.isatty(fd):
-            raise ValueError
-        import termios
+        if os.isatty(fd):
+            import termios
 
-        saved = termios.tcgetattr(fd)
-        if saved[3] & termios.ECHO:
-            raise ValueError  # already on: nothing to do or undo
-        loud = list(saved)
-        loud[3] |= termios.ECHO
-        termios.tcsetattr(fd, termios.TCSANOW, loud)
+            mode = termios.tcgetattr(fd)
+            if not mode[3] & termios.ECHO:  # already on: nothing to do or undo
+                loud = list(mode)
+                loud[3] |= termios.ECHO
     except (OSError, ValueError, AttributeError):
+        pass
+    if loud is None:
+        yield
+        return
+    try:
+        with _in_mode(fd, loud):
+            yield
+    finally:
+        _say(screen, PASTE_ON)
+
+
+@contextmanager
+def _in_mode(fd: int, mode: list[Any]) -> Iterator[None]:
+    """The terminal in `mode` for a while, then in the mode it had."""
+    import termios
+
+    try:
+        before = termios.tcgetattr(fd)
+        termios.tcsetattr(fd, termios.TCSANOW, mode)
+    except (termios.error, OSError):
         yield
         return
     try:
         yield
     finally:
-        try:
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
-        except (termios.error, OSError):
-            pass  # the terminal hung up
-        _say(screen, PASTE_ON)
+        _set_mode(fd, before)
+
+
+def _set_mode(fd: int, mode: list[Any]) -> None:
+    import termios
+
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, mode)
+    except (termios.error, OSError):
+        pass  # the terminal hung up: there is nothing left to set
 
 
 def discard_typeahead(stream: TextIO) -> int:

@@ -25,10 +25,11 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from chinwag.errors import UsageError
-from chinwag.events import Event, TextDelta, ThinkingDelta, ToolCallReady
+from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                            ToolInputDelta, ToolResultReady, ToolRunning, Usage)
 from chinwag.history.blocks import blocks_and_blobs, blocks_json
 from chinwag.history.ops import (
     AddUserMessage,
@@ -246,11 +247,18 @@ class StoreSink:
         pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
-        if isinstance(event, (TextDelta, ThinkingDelta, ToolCallReady)):
-            self._latest = reply  # the snapshot, not its text: no copying per chunk
-            if not self._watched:  # from the first text, not before the request
-                self._watched = True
-                self.recorder._watch(self)
+        match event:
+            case TextDelta() | ThinkingDelta() | ToolCallReady():
+                self._latest = reply  # the snapshot, not its text: no copying per chunk
+                if not self._watched:  # from the first text, not before the request
+                    self._watched = True
+                    self.recorder._watch(self)
+            case ToolCallStart() | ToolInputDelta() | Usage() | Stop():
+                pass  # saved with the reply's end (the call whole, with ToolCallReady)
+            case Retrying() | Notice() | ToolRunning() | ToolResultReady():
+                pass  # not the reply's (a call's result is saved by the tool loop)
+            case _:
+                assert_never(event)
 
     def on_end(self, reply: Reply) -> None:
         self._latest = None

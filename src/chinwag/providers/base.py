@@ -7,7 +7,10 @@ the text arrives, then `Usage` (when known) and finally one `Stop`;
 
 Closing the iterator early (`gen.close()`, or breaking out of a `for` loop
 over it and dropping it) closes the HTTP connection or stops the model at
-once: every provider wraps its work in `with` / `try ... finally`.
+once: every provider wraps its work in `with` / `try ... finally`. Only the
+thread that iterates may close it; any other thread stops it with `cancel()`
+(the page's Stop): the stream's blocked read returns, and it ends with a
+ProviderError.
 
 `Provider` is the protocol the rest of chinwag types against; `BaseProvider`
 gives each method its default, and reads what the provider can do (prefill,
@@ -52,6 +55,13 @@ class Provider(Protocol):
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         """Yield the reply's events; see the module docstring for the contract."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop the stream in flight (the last `stream()` called) from any thread,
+        at once: close its connection, or tell the model runner to stop. The
+        iterating thread's stream then ends with a ProviderError. Nothing
+        streaming: nothing happens."""
         ...
 
     def list_models(self) -> list[str]:
@@ -102,6 +112,9 @@ class BaseProvider(ABC):
 
     def warm_up(self) -> None:
         pass
+
+    def cancel(self) -> None:
+        pass  # nothing that blocks: the iterating thread sees the stop between events
 
     def close(self) -> None:
         pass

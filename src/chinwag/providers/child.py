@@ -119,6 +119,7 @@ class RunnerProcess:
         self._buffer = b""
         self._lines: deque[bytes] = deque()
         self._last_id = 0
+        self._sending = threading.Lock()
         self.window: int | None = None  # tokens the model takes, once loaded
         self.broken = False  # a write was cut short: the pipe is out of step
         self._death: LocalModelError | None = None
@@ -156,14 +157,16 @@ class RunnerProcess:
                 pass
 
     def send(self, message: dict[str, Any]) -> None:
+        """One line to the runner; a cancel may come from another thread, so lines never interleave."""
         data = (json.dumps(message) + "\n").encode("ascii")
-        self.broken = True  # until the whole line is written
-        try:
-            while data:
-                data = data[os.write(self._in, data):]
-        except OSError:  # EPIPE: it died
-            raise self.died() from None
-        self.broken = False
+        with self._sending:
+            self.broken = True  # until the whole line is written
+            try:
+                while data:
+                    data = data[os.write(self._in, data):]
+            except OSError:  # EPIPE: it died
+                raise self.died() from None
+            self.broken = False
 
     def receive_for(self, rid: int) -> dict[str, Any]:
         """The next message about request `rid`; messages about earlier ones are dropped."""

@@ -14,6 +14,13 @@ inside the HTTP stack itself (rather than while the consumer holds an event)
 discards the whole client, since httpcore's bookkeeping may be half-done;
 the next request builds a new one. `close()` at exit closes the client.
 
+Cancelling from another thread (`HttpSettings.cancel`, the page's Stop):
+the client's trace hook notes the socket of every connection it opens
+(connections.py), so a cancel can shut them down (a read blocked waiting
+for the server returns at once, and the server sees the close), wake a
+retry's back-off wait, and refuse new connections for that stream. The
+stream then ends with `StreamInterrupted` (reason "stopped"), never a retry.
+
 A kept-alive connection can die while idle: the server's keep-alive timer
 closes it. httpcore notices a close that has already arrived and connects
 afresh; when the close crosses our request on the wire, the request fails
@@ -51,6 +58,7 @@ from chinwag.errors import (
     StreamInterrupted,
 )
 from chinwag.events import Event, Retrying, Stop, Usage
+from chinwag.providers.connections import Connections
 
 if TYPE_CHECKING:
     import ssl
@@ -74,18 +82,20 @@ END_SLACK = 64
 class HttpSettings:
     """How a provider talks HTTP, and the one client it talks through.
 
-    `sleep` is passed in so tests need not wait. Safe to use from more than
-    one thread over its life (the REPL's warm-up thread, then the main
-    thread), one request at a time."""
+    `sleep` is passed in so tests need not wait (None: a back-off wait that a
+    cancel ends at once). Safe to use from more than one thread over its life
+    (the REPL's warm-up thread, then the main thread), one request at a time;
+    `cancel` from any thread at any time."""
 
     max_retries: int = 2
     max_wait: float = 60.0  # longest retry-after we honour before giving up
     connect_timeout: float = 10.0
     read_timeout: float = 600.0  # between bytes: a slow first token is not an error
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None
     _ssl: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     _client: httpx2.Client | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    connections: Connections = field(default_factory=Connections, repr=False, compare=False)
 
     def client(self, url: str) -> httpx2.Client:
         """The session's client, built on first use; it keeps connections alive."""
@@ -115,6 +125,17 @@ class HttpSettings:
                 return
             self._client = None
         client.close()
+
+    def cancel(self) -> None:
+        """Stop the stream in flight, from any thread (connections.py)."""
+        self.connections.cancel()
+
+    def wait(self, delay: float, stop: threading.Event) -> None:
+        """A retry's back-off: `sleep` if given, else a wait a cancel ends."""
+        if self.sleep is not None:
+            self.sleep(delay)
+        else:
+            stop.wait(delay)
 
     def warm_up(self, url: str) -> None:
         """Import the HTTP stack, build the TLS context and the client ahead of the first request."""
@@ -154,35 +175,49 @@ Parser = Callable[["httpx2.Response"], Iterator[Event]]
 def stream_events(call: ApiCall, settings: HttpSettings, parse: Parser) -> Iterator[Event]:
     """Send `call` and yield what `parse` makes of the response, retrying
     failures that happen before the first text (see the module docstring).
+    The stream begins now, not at the first `next`: a cancel from here on
+    stops it."""
+    return _stream_events(call, settings, parse, settings.connections.begin())
+
+
+def _stream_events(call: ApiCall, settings: HttpSettings, parse: Parser, stop: threading.Event) -> Iterator[Event]:
+    """The generator behind `stream_events`.
 
     Every path out closes the response (it sits in a `with` block): after a
     normal end its connection goes back to the pool; on any other (exception,
     the consumer closing us) httpcore closes the connection, body unread.
     An exception from inside (Ctrl-C while we were reading, not while the
     consumer held an event) discards the whole client, connections and all."""
-    client = settings.client(call.url)
     try:
-        yield from _attempts(call, settings, parse)
-    except (GeneratorExit, ProviderError):
-        raise
-    except BaseException:
-        settings.discard(client)
-        raise
+        client = settings.client(call.url)
+        try:
+            yield from _attempts(call, settings, parse, stop)
+        except (GeneratorExit, ProviderError):
+            raise
+        except BaseException:
+            settings.discard(client)
+            raise
+    finally:
+        settings.connections.end(stop)
 
 
-def _attempts(call: ApiCall, settings: HttpSettings, parse: Parser) -> Iterator[Event]:
+def _attempts(call: ApiCall, settings: HttpSettings, parse: Parser, stop: threading.Event) -> Iterator[Event]:
     import httpx2
 
     attempts = settings.max_retries + 1
     for attempt in range(1, attempts + 1):
         text_seen = False
         try:
-            with _post(call, settings) as response:
+            with _post(call, settings, stop) as response:
                 try:
+                    stopped = False
                     for event in parse(response):
                         # Text, thinking or a tool call on screen: no retry after that.
                         text_seen = text_seen or not isinstance(event, (Retrying, Usage, Stop))
+                        stopped = stopped or isinstance(event, Stop)
                         yield event
+                    if stop.is_set() and not stopped:  # cut by a cancel where the body could end
+                        raise _stopped()
                     return
                 except httpx2.TimeoutException as exc:
                     raise StreamInterrupted(
@@ -198,17 +233,25 @@ def _attempts(call: ApiCall, settings: HttpSettings, parse: Parser) -> Iterator[
                     raise StreamInterrupted(f"the server sent malformed data ({exc}).",
                                             reason="malformed data") from exc
         except ProviderError as failure:
+            if stop.is_set():
+                raise _stopped() from failure
             delay = failure.retry_delay if failure.retry_delay is not None else backoff(attempt)
             if text_seen or not failure.retryable or attempt == attempts or delay > settings.max_wait:
                 raise
             yield Retrying(attempt + 1, attempts, delay, failure.reason)
-            settings.sleep(delay)
+            settings.wait(delay, stop)
+            if stop.is_set():
+                raise _stopped()
+
+
+def _stopped() -> StreamInterrupted:
+    return StreamInterrupted("the reply was stopped.", reason="stopped")
 
 
 @contextmanager
-def _post(call: ApiCall, settings: HttpSettings) -> Iterator[httpx2.Response]:
+def _post(call: ApiCall, settings: HttpSettings, stop: threading.Event) -> Iterator[httpx2.Response]:
     headers = {"user-agent": USER_AGENT, "content-type": "application/json", **call.headers}
-    response = send(settings, "POST", call.url, headers, call.body, stream=True)
+    response = send(settings, "POST", call.url, headers, call.body, stream=True, stop=stop)
     try:
         if response.status_code >= 300:
             raise _status_failure(response, call, settings.max_wait)
@@ -218,20 +261,28 @@ def _post(call: ApiCall, settings: HttpSettings) -> Iterator[httpx2.Response]:
 
 
 def send(settings: HttpSettings, method: str, url: str, headers: Mapping[str, str],
-         body: object = None, stream: bool = False) -> httpx2.Response:
+         body: object = None, stream: bool = False, stop: threading.Event | None = None) -> httpx2.Response:
     """One request through the session's client (streamed: the caller closes
-    the response). A kept-alive connection the server closed as we reused it
+    the response); none once `stop` is set. A kept-alive connection the server closed as we reused it
     gets the request again at once on a new connection (module docstring);
     other failures to get a response raise `ConnectionFailed`."""
     import httpx2
 
     client = settings.client(url)
     for stale_retry_left in (True, False):
+        if stop is not None and stop.is_set():
+            raise _stopped()
         opened: list[str] = []
 
         def trace(name: str, info: Mapping[str, Any], opened: list[str] = opened) -> None:
             if name.startswith("connection.connect_"):  # connect_tcp / connect_unix_socket
                 opened.append(name)
+            # httpcore's trace hands over the new network stream: note its socket, so
+            # a cancel can shut it (start_tls: the TLS socket that replaced the plain one).
+            if name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+                sock = info["return_value"].get_extra_info("socket")
+                if sock is not None:
+                    settings.connections.opened(sock)
 
         request = client.build_request(method, url, headers=headers, json=body, extensions={"trace": trace})
         try:

@@ -57,6 +57,10 @@ class LocalProvider(BaseProvider):
         # count): the next reply reports it, once, before starting afresh.
         self._untold: LocalModelError | None = None
         self._counts: dict[str, int] = {}
+        # The stream in flight, for `cancel` from another thread: its stop flag
+        # (set by a cancel), and its runner and request once it is sent.
+        self._stop = threading.Event()
+        self._streaming: tuple[RunnerProcess, int] | None = None
 
     @property
     def model_name(self) -> str:
@@ -113,15 +117,29 @@ class LocalProvider(BaseProvider):
         return RunnerProcess(runner_argv(str(path), self.context_size, threads), self._spawner)
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
+        stop = self._stop = threading.Event()  # a new stream: a cancel from now on stops it
         self._ready(report=True)  # a model that cannot load fails here, before any event
-        return self._reply(request)
+        return self._reply(request, stop)
 
-    def _reply(self, request: ChatRequest) -> Iterator[Event]:
+    def cancel(self) -> None:
+        """Tell the runner to stop the reply between two tokens (from any thread):
+        it answers "cancelled", and the stream ends with a LocalModelError."""
+        self._stop.set()
+        streaming = self._streaming
+        if streaming is not None:
+            streaming[0].cancel(streaming[1])
+
+    def _reply(self, request: ChatRequest, stop: threading.Event) -> Iterator[Event]:
         runner = self._ready(report=True)
+        if stop.is_set():
+            raise LocalModelError("the reply was stopped.")
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
         rid = runner.request("chat", messages=messages, max_tokens=request.max_tokens,
                              temperature=request.temperature, **{"continue": request.continue_reply})
+        self._streaming = (runner, rid)
+        if stop.is_set():  # the cancel came as it was sent (it saw no request to cancel)
+            runner.cancel(rid)
         ended = False
         try:
             while True:
@@ -135,6 +153,9 @@ class LocalProvider(BaseProvider):
                     ended = True
                     yield Stop(message["reason"])
                     return
+                elif kind == "cancelled" and stop.is_set():
+                    ended = True
+                    raise LocalModelError("the reply was stopped.")
                 else:  # "error", or "cancelled" for a request we never cancelled
                     ended = True
                     text = str(message.get("message", "the local model stopped the reply"))
@@ -143,6 +164,7 @@ class LocalProvider(BaseProvider):
             ended = True
             raise
         finally:
+            self._streaming = None
             if not ended:  # closed early (Ctrl-C, a sink's error): stop generating now
                 runner.cancel(rid)
 

@@ -140,6 +140,9 @@ class OpenAIProvider(BaseProvider):
     def warm_up(self) -> None:
         self.http.warm_up(self.base_url)
 
+    def cancel(self) -> None:
+        self.http.cancel()
+
     def close(self) -> None:
         self.http.close()
 

@@ -235,6 +235,11 @@ class LazyProvider(BaseProvider):
     def warm_up(self) -> None:
         self.real.warm_up()
 
+    def cancel(self) -> None:
+        real = self._real  # not built yet: nothing streams
+        if real is not None:
+            real.cancel()
+
     def close(self) -> None:
         with self._lock:
             real, self._real = self._real, None

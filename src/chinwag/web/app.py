@@ -274,18 +274,25 @@ async def _events(live: LiveTurn, first: list[dict[str, Any]], chats: Chats) -> 
     try:
         for opening in [*first, snapshot]:
             yield _sse(opening)
-        while True:
-            try:
-                event = await asyncio.wait_for(follower.queue.get(), KEEPALIVE)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
-            if event is None:
-                return
-            yield _sse(event)
+        async for chunk in _drained(follower.queue):
+            yield chunk
     finally:
         if live.unfollow(follower) == 0 and not live.done.is_set():
             loop.call_later(ORPHAN_GRACE, _stop_if_orphaned, live, chats)
+
+
+async def _drained(queue: asyncio.Queue[Any]) -> AsyncIterator[str]:
+    """A queue's events as SSE until its None, with a keep-alive comment when
+    it is quiet, so a silent stream is not taken for a dead one."""
+    while True:
+        try:
+            event = await asyncio.wait_for(queue.get(), KEEPALIVE)
+        except TimeoutError:
+            yield ": keep-alive\n\n"
+            continue
+        if event is None:
+            return
+        yield _sse(event)
 
 
 async def _presence(chats: Chats) -> AsyncIterator[str]:
@@ -294,15 +301,8 @@ async def _presence(chats: Chats) -> AsyncIterator[str]:
     page = chats.pages.open(loop)
     try:
         yield _sse({"t": "changed", "live": chats.live_ids()})
-        while True:
-            try:
-                event = await asyncio.wait_for(page.queue.get(), KEEPALIVE)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
-            if event is None:
-                return
-            yield _sse(event)
+        async for chunk in _drained(page.queue):
+            yield chunk
     finally:
         if chats.pages.close(page) == 0:
             for live in chats.unwatched():

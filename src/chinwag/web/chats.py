@@ -27,18 +27,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
+from chinwag import present
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
-from chinwag.session import Session, SessionTurn
-from chinwag.records import Block, Document, Image, Text, Thinking, ToolCall, ToolResult
+from chinwag.driver import TurnDriver
+from chinwag.session import Session
+from chinwag.session_turn import SessionTurn
+from chinwag.records import Block, ToolCall
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
 from chinwag.web.live import LiveTurn
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
 from chinwag.web.uploads import Uploads
-from chinwag.web.workers import SocketWatch, Workers
+from chinwag.web.workers import Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
@@ -53,7 +56,6 @@ class Busy(ChinwagError):
 class WebChat:
     session: Session
     spec: str
-    watch: SocketWatch = field(default_factory=SocketWatch)
     lock: threading.Lock = field(default_factory=threading.Lock)
     live: LiveTurn | None = None
     renderer: Renderer = field(default_factory=Renderer)  # its turns run one at a time
@@ -114,41 +116,40 @@ class Chats:
         summary, messages = self._read(lambda store: (store.conversation(cid), store.messages(cid)))
         if summary is None:
             return None
-        blocks = [m.message.blocks for m in messages]  # stored as JSON; attachments with their bytes
-        results = {b.call_id: b for found in blocks for b in found if isinstance(b, ToolResult)}
+        saved = [m.message for m in messages]  # blocks stored as JSON; attachments with their bytes
+        results = present.saved_results(saved)
         with self._render_lock:
             rendered = [{"role": m.role, "status": m.status, "model": m.model, "markdown": m.content,
-                         "html": self._message_html(m.role, m.content, found, results)}
-                        for m, found in zip(messages, blocks)
-                        if not (found and all(isinstance(b, ToolResult) for b in found))]
+                         "html": self._message_html(m.role, m.content, present.transcript(message, results))}
+                        for m, message in zip(messages, saved) if not present.is_results_only(message)]
         with self._lock:
             chat = self._chats.get(cid)
             live = chat is not None and chat.live is not None and not chat.live.done.is_set()
         return {**_summary_json(summary, set()), "messages": rendered, "live": live}
 
-    def _message_html(self, role: str, content: str, blocks: tuple[Block, ...],
-                      results: Mapping[str, ToolResult]) -> str:
+    def _message_html(self, role: str, content: str, parts: tuple[present.Part, ...]) -> str:
         """A saved message as the page shows it: the user's text after its
-        attachments' 📎 lines; a reply's text, thinking and tool calls in order."""
-        from chinwag.attach import describe
-        from chinwag.sinks import call_line
-        from chinwag.history.blocks import INTERRUPTED
-
+        attachments' 📎 lines; a reply's text, thinking and tool calls in order
+        (each call with its result: a result's own message is not shown)."""
         if role == "user":
-            return user_html(content, [describe(b) for b in blocks if isinstance(b, (Image, Document))])
-        if not blocks:
+            return user_html(content, [p.line for p in parts if isinstance(p, present.AttachmentPart)])
+        if not parts:
             return self._renderer.html(content)
-        parts = []
-        for block in blocks:
-            if isinstance(block, Text):
-                parts.append(self._renderer.html(block.text) if block.text else "")
-            elif isinstance(block, Thinking):
-                parts.append(thinking_html(block.text) if block.text else "")
-            elif isinstance(block, ToolCall):
-                result = results.get(block.id, ToolResult(block.id, INTERRUPTED, "interrupted"))
-                parts.append(tool_html(f"⚙ {call_line(block.name, block.input)}", result.status,
-                                       self.redact(result.content)))
-        return "".join(parts)
+        out = []
+        for part in parts:
+            match part:
+                case present.TextPart(text):
+                    out.append(self._renderer.html(text))
+                case present.ThinkingPart(text):
+                    out.append(thinking_html(text))
+                case present.ToolCallPart():
+                    result = part.answer or present.lost_result(part.call)
+                    out.append(tool_html(part.line, result.status, self.redact(result.content)))
+                case present.ToolResultPart() | present.AttachmentPart():
+                    pass  # a reply carries neither; results show on their call
+                case _:
+                    assert_never(part)
+        return "".join(out)
 
     # -- attachments -----------------------------------------------------------------
 
@@ -218,9 +219,9 @@ class Chats:
             recorder = chat.session.recorder
             new_cid = recorder.conversation_id if recorder is not None else None
             if new_cid is None:
-                turn.finish()
+                TurnDriver(turn).end()  # never streamed: ended as any turn is
                 raise UsageError("the history database cannot be written; see `chinwag history check`.")
-            live = LiveTurn(turn, chat.watch, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
+            live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
             chat.live = live
             with self._lock:
                 self._chats[new_cid] = chat

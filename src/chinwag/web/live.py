@@ -1,7 +1,7 @@
 """A turn running for the page: a worker thread, its HTML operations, and who follows them.
 
 `LiveTurn.start` runs a `SessionTurn` (the same turn logic as the terminal)
-in a worker thread, which turns its text into page operations
+in a worker thread, as a sink that turns its text into page operations
 (`html.HtmlStream`): the first text at once, then at most every
 `REPAINT_INTERVAL`, so a long reply costs linear time; a second thread,
 started once the throttle first holds text back, paints it if the stream
@@ -15,14 +15,15 @@ it as one collapsible block. A call that needs approval waits in `ask` for
 the page's answer (`answer`), at most APPROVAL_TIMEOUT; stopping the turn
 denies it.
 
-Stopping. `SessionTurn.cancel()` must run on the thread that iterates the
-turn (it closes the provider's generator, which another thread cannot do
-while it is blocked reading). So `cancel()` here sets a flag the worker
-checks after each event, and, because the worker may be blocked waiting for
-the server's next byte (a server holding its reply), shuts down the
-sockets the session's provider connected (`SocketWatch`): the read returns at
-once, the server sees the connection close, and the worker finishes the
-turn as "stopped", keeping the text that arrived.
+The worker drives the turn with `TurnDriver` (driver.py), this object being
+its sink, as the terminal's sinks are.
+
+Stopping. `cancel()` here, from any thread, stops the driver
+(`TurnDriver.stop`): it cancels the provider's stream at once, and the
+driver cancels the turn after the event it holds: a worker blocked waiting for the server's next byte (a
+server holding its reply) returns at once, the server sees the connection
+close, and the worker finishes the turn as "stopped", keeping the text that
+arrived.
 """
 
 from __future__ import annotations
@@ -31,27 +32,29 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, assert_never
 
-from chinwag.events import Notice, Retrying, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart, ToolResultReady
+from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                            ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+from chinwag.driver import TurnDriver
 from chinwag.records import Reply, ToolCall
-from chinwag.session import SessionTurn
+from chinwag.session_turn import SessionTurn
 from chinwag.sinks import figures, retry_line
 from chinwag.web.html import HtmlStream, Renderer, thinking_html, tool_html
-from chinwag.web.workers import SocketWatch, Workers
+from chinwag.web.workers import Workers
 
 REPAINT_INTERVAL = 0.05  # seconds between re-renders of the unfinished block
 APPROVAL_TIMEOUT = 300.0  # seconds a call waits for the page's answer; then it is denied
-Event = dict[str, Any]
+Op = dict[str, Any]  # one operation for the page, as JSON
 
 class Follower:
     """One SSE response following a turn: its loop and queue."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Op | None] = asyncio.Queue()
 
-    def put(self, event: Event | None) -> None:
+    def put(self, event: Op | None) -> None:
         try:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
         except RuntimeError:  # the server is shutting down: its loop is closed
@@ -61,9 +64,10 @@ class Follower:
 class LiveTurn:
     """One turn of one conversation, as the page sees it."""
 
-    def __init__(self, turn: SessionTurn, watch: SocketWatch, renderer: Renderer,
+    def __init__(self, turn: SessionTurn, renderer: Renderer,
                  on_end: Callable[[LiveTurn], None], redact: Callable[[str], str] = str) -> None:
-        self.turn, self.watch, self.on_end, self.redact = turn, watch, on_end, redact
+        self.turn, self.ended, self.redact = turn, on_end, redact
+        self._driver = TurnDriver(turn, [self])
         self._html_renderer = renderer
         self._html = HtmlStream(renderer)
         self._lock = threading.Lock()
@@ -73,12 +77,12 @@ class LiveTurn:
         self._followers: list[Follower] = []
         self._cancelled = threading.Event()
         self.done = threading.Event()
-        self.end: Event | None = None
+        self.end: Op | None = None
         self.notices: list[str] = []
         self._before = ""  # HTML of the reply's earlier parts (text, thinking, tool calls), final
         self._thinking = ""  # reasoning not shown yet (shown whole when it ends)
         self._calls: dict[str, ToolCall] = {}
-        self._asking: Event | None = None  # the approval question the page is asked now
+        self._asking: Op | None = None  # the approval question the page is asked now
         self._answer: tuple[str, str | None] | None = None
         self._answered = threading.Condition(self._lock)
         self._questions = 0
@@ -88,7 +92,7 @@ class LiveTurn:
 
     # -- following ---------------------------------------------------------------
 
-    def follow(self, loop: asyncio.AbstractEventLoop) -> tuple[Follower, Event]:
+    def follow(self, loop: asyncio.AbstractEventLoop) -> tuple[Follower, Op]:
         """A new follower and the snapshot it starts from (the end event, if
         the turn is over already, arrives in its queue)."""
         follower = Follower(loop)
@@ -115,7 +119,7 @@ class LiveTurn:
         with self._lock:
             return len(self._followers)
 
-    def _publish(self, events: list[Event]) -> None:
+    def _publish(self, events: list[Op]) -> None:
         with self._lock:
             for follower in self._followers:
                 for event in events:
@@ -131,7 +135,7 @@ class LiveTurn:
     def cancel(self) -> None:
         """Stop the reply now (see the module docstring); safe from any thread, idempotent."""
         self._cancelled.set()
-        self.watch.cut()
+        self._driver.stop()
         with self._answered:
             self._answered.notify_all()
 
@@ -142,13 +146,13 @@ class LiveTurn:
         thread: the question goes to every follower (and to any that joins while
         it waits); "no" if the turn is stopped, or nobody answers within
         APPROVAL_TIMEOUT (a page gone away stops the turn: see app.py)."""
-        from chinwag.sinks import call_line
+        from chinwag.present import tool_call_line
         from chinwag.tools.question import web_question
 
         with self._answered:
             self._questions += 1
             self._answer = None
-            self._asking = {"t": "approve", "id": self._questions, "call": f"⚙ {call_line(call.name, call.input)}",
+            self._asking = {"t": "approve", "id": self._questions, "call": tool_call_line(call.name, call.input),
                             "reason": self.redact(reason), "tool": call.name,
                             "question": web_question(call.name, call.input, self.redact(reason))}
             for follower in self._followers:
@@ -181,50 +185,48 @@ class LiveTurn:
             return True
 
     def _run(self) -> None:
-        turn = self.turn
-        try:
-            with self.watch.watching():
-                if self._cancelled.is_set():
-                    turn.cancel()
-                else:
-                    for event in turn:
-                        if isinstance(event, TextDelta):
-                            if self._thinking:
-                                self._part(thinking_html(self._take_thinking()))
-                            self._text(event.text)
-                        elif isinstance(event, ThinkingDelta):
-                            self._thinking += event.text
-                        elif isinstance(event, ToolCallStart):
-                            if self._thinking:
-                                self._part(thinking_html(self._take_thinking()))
-                        elif isinstance(event, ToolCallReady):
-                            self._calls[event.id] = ToolCall(event.id, event.name, event.input)
-                        elif isinstance(event, ToolResultReady):
-                            self._tool(event)
-                        elif isinstance(event, (Retrying, Notice)):
-                            self._notice(_describe(event), retry=isinstance(event, Retrying))
-                        if self._cancelled.is_set():
-                            turn.cancel()
-                            break
-        except Exception as exc:  # noqa: BLE001 - the page must hear how its turn ended
-            self._notice(self.redact(f"the reply failed: {exc}"))
-        finally:
-            try:
-                for event in turn.finish():
-                    if isinstance(event, Notice):
-                        self._notice(event.text)
-            finally:
-                self._finish()
+        """The worker's job: the turn driven to this page (a sink), as every turn is."""
+        self._driver.run(failed=lambda exc: self._notice(self.redact(f"the reply failed: {exc}")))
+
+    # -- the turn's sink ---------------------------------------------------------
+
+    def on_start(self) -> None:
+        pass
+
+    def on_event(self, event: Event, reply: Reply) -> None:
+        """One event of the turn, as page operations."""
+        match event:
+            case TextDelta():
+                if self._thinking:
+                    self._part(thinking_html(self._take_thinking()))
+                self._text(event.text)
+            case ThinkingDelta():
+                self._thinking += event.text
+            case ToolCallStart():
+                if self._thinking:
+                    self._part(thinking_html(self._take_thinking()))
+            case ToolCallReady():
+                self._calls[event.id] = ToolCall(event.id, event.name, event.input)
+            case ToolResultReady():
+                self._tool(event)
+            case Retrying():
+                self._notice(retry_line(event), retry=True)
+            case Notice():
+                self._notice(event.text)
+            case ToolInputDelta() | Usage() | Stop() | ToolRunning():
+                pass  # the call is shown whole with its result; the figures at the end
+            case _:
+                assert_never(event)
 
     def _take_thinking(self) -> str:
         text, self._thinking = self._thinking, ""
         return text
 
     def _tool(self, event: ToolResultReady) -> None:
-        from chinwag.sinks import call_line
+        from chinwag.present import tool_call_line
 
         call = self._calls.get(event.call_id)
-        line = f"⚙ {call_line(event.name, call.input if call is not None else {})}"
+        line = tool_call_line(event.name, call.input if call is not None else {})
         self._part(tool_html(line, event.status, self.redact(event.content)))
 
     def _part(self, html: str) -> None:
@@ -284,12 +286,13 @@ class LiveTurn:
             for follower in self._followers:
                 follower.put(dict(op))
 
-    def _finish(self) -> None:
+    def on_end(self, reply: Reply) -> None:
+        """The turn ended (finished, stopped or failed): the page's last operations."""
         if self._thinking:
             self._part(thinking_html(self._take_thinking()))
         with self._changed:
             ops = self._html.finish()
-            self.end = {"t": "end", **self.describe(self.turn.reply)}
+            self.end = {"t": "end", **self.describe(reply)}
             followers, self._followers = self._followers, []
             for follower in followers:
                 for op in ops:
@@ -298,15 +301,12 @@ class LiveTurn:
                 follower.put(None)
             self._changed.notify_all()
         self.done.set()
-        self.on_end(self)
+        self.ended(self)
 
-    def describe(self, reply: Reply) -> Event:
+    def describe(self, reply: Reply) -> Op:
         status = "stopped" if reply.cancelled or (self._cancelled.is_set() and reply.status != "complete") \
             else reply.status
         stats = figures(reply)
         return {"status": status, "error": self.redact(reply.error or "") if status != "stopped" else "",
                 "stats": stats, "markdown": reply.text}
 
-
-def _describe(event: Retrying | Notice) -> str:
-    return retry_line(event) if isinstance(event, Retrying) else event.text

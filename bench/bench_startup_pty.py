@@ -1,0 +1,171 @@
+"""Start-up through a bare pseudo-terminal: launch to `You: ` with no pexpect.
+
+bench_startup.py spawns through pexpect, whose own fork and pty set-up sit
+inside every figure. Here the pty is the kernel's and nothing else: os.openpty,
+the child started by subprocess.Popen on the pty's far end (a session of its
+own, the pty its controlling terminal), the near end
+read with select+os.read until the prompt text appears. The clock runs from
+just before Popen to the read that completes the prompt.
+
+Contenders, alternated run by run, each run once first untimed (filling the
+bytecode cache, see run.PYCACHE):
+- bare Python: `python -c "input('You: ')"`, the floor;
+- the same with `-S` (no site module): shown so a reader sees what this
+  machine's site-packages (.pth files run at every start) cost every Python
+  program, chinwag and bare python alike; the ratio is against bare python;
+- chinwag on the Anthropic path (ANTHROPIC_API_KEY=test, base URL at a
+  scripted server on 127.0.0.1: nothing is sent before the first turn);
+- chinwag with no key (the bundled local model, loaded after the prompt).
+
+Target (issue 20.8): each chinwag ≤ 6.0× bare python (medians). Because a
+site-packages with heavy .pth hooks (this machine's imports certifi at every
+start) slows bare python and so flatters the ratio, the section also gives
+chinwag's own part (chinwag − bare python) over the `-S` floor, as an estimate
+of the ratio on a Python whose site adds nothing.
+
+Run alone: `python bench/bench_startup_pty.py [--quick]`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as common  # noqa: E402
+
+common.repo_on_path()
+
+TARGET_VS_BARE = 6.0
+
+
+
+def launch_to_prompt(argv: list[str], env: dict[str, str], prompt: bytes, cwd: str,
+                     timeout: float = 60, size: tuple[int, int] = (24, 200)) -> float:
+    """Seconds from starting `argv` on a fresh pty to `prompt` having been read from it."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    seen = b""
+    start = time.monotonic()
+    child = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                             start_new_session=True)
+    try:
+        os.close(slave)
+        deadline = start + timeout
+        while prompt not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{argv[0]}: no {prompt!r} within {timeout} s; read {seen[-300:]!r}")
+            ready, _, _ = select.select([master], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the pty
+                    chunk = b""
+                if not chunk:
+                    raise RuntimeError(f"{argv[0]} ended before {prompt!r}; read {seen[-300:]!r}")
+                seen += chunk
+        return time.monotonic() - start
+    finally:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        child.wait()
+        os.close(master)
+
+
+def _contenders(base_url: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """name -> (argv, extra environment); every one prompts `You: `."""
+    return {
+        "bare python": ([common.PYTHON, "-c", "input('You: ')"], {}),
+        "bare python -S": ([common.PYTHON, "-S", "-c", "input('You: ')"], {}),
+        "chinwag (Anthropic)": ([common.CHINWAG], {"ANTHROPIC_API_KEY": "test", "ANTHROPIC_BASE_URL": base_url}),
+        "chinwag (local model)": ([common.CHINWAG], {}),
+    }
+
+
+def measure(reps: int, base_url: str) -> dict[str, list[float]]:
+    cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")  # no .env here
+    contenders = _contenders(base_url)
+    names = list(contenders)
+    times: dict[str, list[float]] = {}
+    try:
+        for index, name in enumerate(names + common.alternate(reps, *names)):
+            argv, extra = contenders[name]
+            home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
+            took = launch_to_prompt(argv, common.clean_env(home, **extra), b"You: ", cwd)
+            shutil.rmtree(home, ignore_errors=True)
+            if index >= len(names):  # the first round is untimed
+                times.setdefault(name, []).append(took)
+    finally:
+        shutil.rmtree(cwd, ignore_errors=True)
+    return times
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def run(quick: bool = False) -> str:
+    from tests.fakes.server import ScriptedServer
+
+    reps = 7 if quick else 21
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started from a background job: SIGINT is inherited ignored, and exec keeps it so.
+        # A handler (not SIG_IGN) is reset to the default in every child we start.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    load_before = _load()
+    with ScriptedServer() as server:
+        times = measure(reps, server.base_url)
+        sent = len(server.requests)
+    load_after = _load()
+
+    med = {name: common.summary(t)["median"] for name, t in times.items()}
+    bare = med["bare python"]
+    rows = [(name, common.ms_range(t), f"{med[name] / bare:.2f}×") for name, t in times.items()]
+    lines = [
+        "## Start-up through a bare pseudo-terminal (no pexpect)",
+        "",
+        f"os.openpty + subprocess.Popen, the pty read with select+read until `You: `; {reps} alternated "
+        "runs each after one untimed run, fresh CHINWAG_HOME each time. "
+        f"Load average before: {load_before}; after: {load_after}.",
+        "",
+        common.table(["Program", "ms: median (min–max)", "× bare python"], rows),
+        "",
+    ]
+    for name in ("chinwag (Anthropic)", "chinwag (local model)"):
+        r = med[name] / bare
+        lines.append(f"- {name} ≤ {TARGET_VS_BARE}× bare python: {r:.2f}× {common.verdict(r <= TARGET_VS_BARE)} "
+                     f"(chinwag's own part: {common.ms(med[name] - bare)} ms over bare python)")
+    floor = med["bare python -S"]
+    lines.append(f"- site's share, paid by every contender: {common.ms(bare - floor)} ms "
+                 "(bare python minus bare python -S)")
+    for name in ("chinwag (Anthropic)", "chinwag (local model)"):
+        # Where site-packages runs heavy .pth hooks, bare python is slow and every ratio
+        # looks better than it is: put chinwag's own part over the -S floor instead.
+        r = (med[name] - bare + floor) / floor
+        lines.append(f"- {name}, its own part over bare python -S, ≤ {TARGET_VS_BARE}×: {r:.2f}× "
+                     f"{common.verdict(r <= TARGET_VS_BARE)} (an estimate for a Python whose site adds nothing)")
+    lines += [
+        "",
+        f"Requests chinwag sent before the first turn: {sent} (should be 0).",
+        "",
+        "Reproduce: `python bench/bench_startup_pty.py" + (" --quick" if quick else "") + "`",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(run(quick="--quick" in sys.argv))
