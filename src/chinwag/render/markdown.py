@@ -160,7 +160,7 @@ class MarkdownRenderer:
         self._painter.resize(width)
         self._height = height
         self._width = width
-        self._frames.reflow(width)
+        self._frames.reflow()
         if not self._finished and self._frames.has_live:
             self._update(self._clock(), repaint=True)
 

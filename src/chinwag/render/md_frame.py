@@ -72,10 +72,15 @@ class FrameWriter:
         self._live = live
         self._rows = len(live)
 
-    def reflow(self, columns: int) -> None:
-        """After a resize to `columns`: a terminal that reflows wraps each
-        live row longer than the new width onto several rows; count those so
-        the next frame climbs back to the top of the region."""
-        columns = max(columns, 1)
+    def reflow(self) -> None:
+        """After a resize: the next frame climbs no more rows than
+        the region was written as, one per line. A terminal that reflows may
+        show the region on more rows (it narrowed) or on these again (it
+        widened, perhaps after a narrowing we never saw, while a frame was on
+        its way); counting the rows wrapped at the new width was right only when no
+        other resize came between, and climbing one row too many erases a line
+        of the scrollback (`You:` lines went, under load). Climbing too few
+        leaves the top of the old region above the new one: text shown twice,
+        never text lost."""
         self._reflowed = True
-        self._rows = sum(max(1, -(-line.cells // columns)) for line in self._live)
+        self._rows = len(self._live)
