@@ -166,7 +166,11 @@ class SaveQueue:
             self._closing = True
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join()
+            # Bounded: a Ctrl-C or hang-up raised in the instant after this
+            # thread took _cond (an RLock) can leave it held here, and the writer
+            # would then wait for it forever; what it did not write is written
+            # below, from this thread, which can re-enter the lock.
+            self._thread.join(CLOSE_TIMEOUT_S)
         if self._pending:
             self._flush(CLOSE_TIMEOUT_S, blocking=True)  # a failure here is told as any other
         with self._write_lock:
