@@ -780,7 +780,15 @@ class PtyWalk:
             self.log.append("terminal closed")
             self._expect(pexpect.TIMEOUT, timeout=0.3)
             self.child.ptyproc.fileobj.close()
-            return os.waitstatus_to_exitcode(os.waitpid(self.child.pid, 0)[1])
+            deadline = time.monotonic() + 30  # a chat that hangs at exit fails here, not the whole run
+            while time.monotonic() < deadline:
+                pid, status = os.waitpid(self.child.pid, os.WNOHANG)
+                if pid:
+                    return os.waitstatus_to_exitcode(status)
+                time.sleep(0.05)
+            os.kill(self.child.pid, signal.SIGKILL)
+            os.waitpid(self.child.pid, 0)
+            raise AssertionError("chinwag did not exit within 30 s of its terminal closing")
         self.child.sendline("quit")
         self.child.expect(pexpect.EOF)
         self.screen += str(self.child.before)
