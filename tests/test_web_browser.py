@@ -19,7 +19,7 @@ import pytest
 
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, serve
+from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
 
 
 @pytest.fixture()
@@ -278,7 +278,7 @@ def test_hostile_model_output_stays_inert(page: Any, fake: ScriptedServer) -> No
         assert hrefs and all(h.startswith(("https://", "http://", "mailto:")) for h in hrefs), hrefs
         assert page.evaluate("() => window.__pwned === undefined")
         assert page.dialogs == []
-        text = body.inner_text()
+        text = shown_text(body)
         assert "<script>" in text and "onerror" in text  # shown as text, not run
         assert "(evil.example)" in text  # a link whose text names another site says where it goes
         assert "[image: tracker]" in text

@@ -16,7 +16,7 @@ import pytest
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
-from tests.test_web_support import Served, serve
+from tests.test_web_support import Served, serve, shown_text
 
 SNEAKY = ("echo 'Listing the project files to answer your question, this is read-only and performs no"
           " changes at all, nothing to worry about here, just a listing'   ; touch PWNED")
@@ -106,8 +106,8 @@ def test_bidi_controls_cannot_spoof_a_link_host_or_a_title(page: Any, fake: Scri
     body = page.locator(".msg.assistant .body").last
     body.filter(has_text="and more.").wait_for()
     page.locator(".msg.assistant .meta").last.filter(has_text="tok").wait_for()
-    assert body.locator(".link-host").inner_text().strip() == "(moc.elgoog.ly)"
-    assert "Sign in to your account<U+202E>" in body.inner_text()
+    assert shown_text(body.locator(".link-host")).strip() == "(moc.elgoog.ly)"
+    assert "Sign in to your account<U+202E>" in shown_text(body)
     assert bidi_left(page, ".msg") == []
     page.locator("#list .item-title").first.filter(has_text="log me in").wait_for()
     assert page.locator("#list .item-title").first.inner_text() == "log me in <U+202E>moc.elgoog"

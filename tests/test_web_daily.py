@@ -25,7 +25,7 @@ import pytest
 from chinwag.web.app import ORPHAN_GRACE
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import DEFAULT_MODELS, Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, serve
+from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
 
 STALE = "This page is from an earlier chinwag serve; open the new address it printed."
 GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept."
@@ -276,7 +276,7 @@ def test_code_on_a_phone_scrolls_sideways_and_keeps_its_indentation(
     assert pre.evaluate("(p) => getComputedStyle(p.querySelector('code')).whiteSpace") == "pre"
     assert pre.evaluate("(p) => p.scrollWidth > p.clientWidth + 100")  # it scrolls
     assert pre.evaluate("(p) => getComputedStyle(p).overflowX") == "auto"
-    lines = pre.inner_text().splitlines()
+    lines = shown_text(pre).splitlines()
     assert len(lines) == 2 and lines[1].startswith("    values = [")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # the page itself does not
     page.evaluate("() => document.activeElement && document.activeElement.blur()")

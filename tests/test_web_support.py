@@ -153,3 +153,12 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def shown_text(locator: Any) -> str:
+    """`locator`'s text as the user sees it (innerText), read after the page has
+    painted: a reply's finished blocks sit in `content-visibility: auto` groups,
+    whose innerText is empty until the frame after they are added (Chromium lays
+    them out only then), so a read straight after a wait could see nothing."""
+    locator.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    return str(locator.inner_text())

@@ -22,7 +22,7 @@ import pytest
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
-from tests.test_web_support import SCREENSHOTS, Served, serve
+from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
 
 HOSTILE = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\"> \x1b[31mred\x1b[0m"
 
@@ -80,17 +80,17 @@ def test_a_read_file_call_is_a_collapsible_line_with_its_result(page: Any, fake:
     send(page, "what do the notes say?")
     page.locator(".msg.assistant .body").last.filter(has_text="say hello.").wait_for()
     tool = page.locator(".msg.assistant details.tool").last
-    assert "read_file" in tool.locator("summary").inner_text()
-    assert "ok" in tool.locator(".tool-status").inner_text()
+    assert "read_file" in shown_text(tool.locator("summary"))
+    assert "ok" in shown_text(tool.locator(".tool-status"))
     assert not tool.locator(".tool-output").is_visible()  # collapsed until opened
     tool.locator("summary").click()
-    assert "the notes say hello" in tool.locator(".tool-output").inner_text()
+    assert "the notes say hello" in shown_text(tool.locator(".tool-output"))
     page.screenshot(path=str(SCREENSHOTS / "tool-call.png"))
     assert page.locator(".msg.assistant details.thinking").count() == 1
     assert "the notes say hello" in result_text(results_sent(fake, 1)[0])
     page.reload()  # the saved conversation shows the same
     page.wait_for_selector(".msg.assistant details.tool")
-    assert "read_file" in page.locator(".msg.assistant details.tool summary").first.inner_text()
+    assert "read_file" in shown_text(page.locator(".msg.assistant details.tool summary").first)
     assert page.locator(".msg.assistant details.thinking").count() == 1
     assert page.locator(".msg.user").count() == 1  # the results message is not a bubble
 
@@ -109,7 +109,7 @@ def test_a_shell_call_asks_in_the_page_and_allow_runs_it_once(page: Any, fake: S
     page.locator(".msg.assistant .body").last.filter(has_text="Done.").wait_for()
     assert page.locator(".approval").count() == 0
     assert (work / "marker.txt").read_text() == "ran\n"
-    assert "ok" in page.locator(".msg.assistant details.tool .tool-status").last.inner_text()
+    assert "ok" in shown_text(page.locator(".msg.assistant details.tool .tool-status").last)
     assert len(fake.requests) == 2
 
 
@@ -125,7 +125,7 @@ def test_deny_tells_the_model_and_runs_nothing(page: Any, fake: ScriptedServer, 
     assert not (work / "marker.txt").exists()
     sent = result_text(results_sent(fake, 1)[0])
     assert "denied by the user" in sent and "not today" in sent
-    assert "denied" in page.locator(".msg.assistant details.tool .tool-status").last.inner_text()
+    assert "denied" in shown_text(page.locator(".msg.assistant details.tool .tool-status").last)
 
 
 def test_stop_while_asking_denies_and_stops_the_turn(page: Any, fake: ScriptedServer, work: Path) -> None:
@@ -175,7 +175,7 @@ def test_hostile_tool_output_stays_inert(page: Any, fake: ScriptedServer) -> Non
         tool.locator("summary").click()
         output = tool.locator(".tool-output")
         assert output.locator("script, img").count() == 0, round_
-        text = output.inner_text()
+        text = shown_text(output)
         assert "<script>" in text and "onerror" in text and "\x1b" not in text, round_
         assert page.evaluate("() => window.__pwned === undefined"), round_
         assert page.dialogs == []
