@@ -107,7 +107,10 @@ class Connection:
             for name, statements in MIGRATIONS:
                 if name not in done:
                     for statement in statements:
-                        conn.execute(statement)
+                        if isinstance(statement, str):
+                            conn.execute(statement)
+                        else:
+                            statement(conn)
                     conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
             conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from chinwag.records import Message
 from chinwag.history import blobs as store_blobs
 from chinwag.history.blocks import answered, joined
-from chinwag.history.connection import Connection
+from chinwag.history.branches import UP, Branches
 from chinwag.history.schema import (
     CANCELLED_QUESTION,
     MESSAGE_COLUMNS,
@@ -21,22 +21,24 @@ from chinwag.history.schema import (
 )
 
 
-class Reads(Connection):
-    """The reads of the history database."""
+class Reads(Branches):
+    """The reads of the history database (the tree's own: branches.py)."""
 
     def messages(self, cid: int) -> list[StoredMessage]:
+        """Every message of the conversation, every branch, in order of creation (see `path`)."""
         rows = self._query(f"SELECT {MESSAGE_COLUMNS} FROM messages"
                            " WHERE conversation_id = ? ORDER BY id", (cid,))
         with self._translated():  # attachments come back with their bytes
             return [replace(m, blocks=store_blobs.resolved(self._conn, m.blocks))
                     for m in (StoredMessage(*row) for row in rows)]
 
-    def history_for_model(self, cid: int) -> list[tuple[str, str]]:
+    def history_for_model(self, cid: int, leaf: int | None = None) -> list[tuple[str, str]]:
         """The conversation's text as (role, content) pairs; see `history_messages`."""
-        return [(m.role, m.content) for m in self._history(cid)]
+        return [(m.role, m.content) for m in self._history(cid, leaf)]
 
-    def _history(self, cid: int) -> list[Message]:
-        """The conversation to send to a model, as the chat that saved it sends it.
+    def _history(self, cid: int, leaf: int | None = None) -> list[Message]:
+        """The path to `leaf` (default: the conversation's leaf) to send to a
+        model, as the chat that saved it sends it; never another branch.
 
         A question cancelled before any reply is left out, with the empty
         reply row its turn left. A reply followed by another reply (a /retry)
@@ -48,7 +50,7 @@ class Reads(Connection):
         """
         turns: list[Message] = []
         cancelled = False  # inside a question cancelled before any reply
-        for msg in self.messages(cid):
+        for msg in self.path_messages(cid, leaf):
             if msg.role == "user":
                 cancelled = msg.status == CANCELLED_QUESTION
             if cancelled:
@@ -65,11 +67,11 @@ class Reads(Connection):
                 merged.append(message)
         return merged
 
-    def history_messages(self, cid: int) -> list[Message]:
-        """The conversation as messages (blocks and all) to send to a model; see
+    def history_messages(self, cid: int, leaf: int | None = None) -> list[Message]:
+        """The path to `leaf` as messages (blocks and all) to send to a model; see
         `history_for_model`. A tool call with no result (chinwag stopped while it
         ran) gets one saying so: it is never run again on its own."""
-        return answered(self._history(cid))
+        return answered(self._history(cid, leaf))
 
     def tool_calls(self, cid: int) -> dict[str, str]:
         """The status of each tool call saved in conversation `cid`, by call id."""
@@ -78,9 +80,11 @@ class Reads(Connection):
         return {call_id: status for call_id, status in rows}
 
     def cancelled_question(self, cid: int) -> tuple[int, Message] | None:
-        """The conversation's last question, with its id, if it was cancelled before any reply."""
+        """The last question asked at the conversation's leaf, with its id, if it was
+        cancelled before any reply (cancelling one moves the leaf back to its parent)."""
         rows = self._query(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND role = 'user'"
-                           " ORDER BY id DESC LIMIT 1", (cid,))
+                           " AND parent_id IS (SELECT leaf_id FROM conversations WHERE id = ?)"
+                           " ORDER BY id DESC LIMIT 1", (cid, cid))
         if not rows or StoredMessage(*rows[0]).status != CANCELLED_QUESTION:
             return None
         with self._translated():  # its attachments come back with their bytes
@@ -88,10 +92,11 @@ class Reads(Connection):
             last = replace(last, blocks=store_blobs.resolved(self._conn, last.blocks))
         return last.id, last.message
 
-    def latest_system(self, cid: int) -> str | None:
-        """The system prompt the conversation's latest question went with."""
-        rows = self._query("SELECT system FROM messages WHERE conversation_id = ? AND system IS NOT NULL"
-                           " ORDER BY id DESC LIMIT 1", (cid,))
+    def latest_system(self, cid: int, leaf: int | None = None) -> str | None:
+        """The system prompt the latest question on the path to `leaf` went with."""
+        at = self.leaf(cid) if leaf is None else leaf
+        rows = self._query(f"{UP} SELECT system FROM messages WHERE id IN (SELECT id FROM up)"
+                           " AND system IS NOT NULL ORDER BY id DESC LIMIT 1", (at, cid)) if at is not None else []
         if rows:
             return str(rows[0][0])
         summary = self.conversation(cid)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 from chinwag.errors import ConversationDeleted
 from chinwag.history import blobs as store_blobs
@@ -45,13 +46,15 @@ __all__ = ["BUSY_TIMEOUT_S", "CANCELLED_QUESTION", "MAX_SEARCH_WORDS", "SEARCH_S
            "StoredMessage", "fts_query", "title_of"]
 
 ROLES = ("user", "assistant")
+# Where a new message goes: under a message (its id), at a new root (None), or under the conversation's leaf.
+Parent = int | None | Literal["leaf"]
 STATUSES = ("streaming", "complete", "interrupted", "error")
 
 
 class Store(Reads, Search):
     """One open connection to the history database; one Store per thread.
-    Opening and transactions: connection.py; reads: reads.py; search: search.py;
-    the writes are here."""
+    Opening and transactions: connection.py; reads: reads.py; the tree's reads
+    and moves: branches.py; search: search.py; the writes are here."""
 
     def start_conversation(self, model: str | None = None, system: str | None = None) -> int:
         now = time.time()
@@ -62,18 +65,22 @@ class Store(Reads, Search):
         return int(cur.lastrowid or 0)
 
     def add_message(self, cid: int, role: str, content: str, model: str | None = None,
-                    blocks: str | None = None, blobs: Sequence[Blob] = (), system: str | None = None) -> int:
-        """Save a finished message (call before sending the request); `blocks` and
+                    blocks: str | None = None, blobs: Sequence[Blob] = (), system: str | None = None,
+                    parent: Parent = "leaf") -> int:
+        """Save a finished message (call before sending the request) under
+        `parent` (a message id; None: a new root; "leaf": the conversation's
+        leaf), and make it the leaf. `blocks` and
         its attachments' `blobs` as `blocks_and_blobs` gives them, for a message
         that is more than text. A blob already stored is not stored again.
         `system`: the system prompt a question goes with, when it changed."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-        return self._insert_message(cid, role, content, "complete", model, blocks, blobs, system)
+        return self._insert_message(cid, role, content, "complete", model, blocks, blobs, system, parent)
 
-    def begin_reply(self, cid: int, model: str | None = None) -> int:
-        """An empty "streaming" assistant row; `model` becomes the conversation's."""
-        return self._insert_message(cid, "assistant", "", "streaming", model, None, (), None)
+    def begin_reply(self, cid: int, model: str | None = None, parent: Parent = "leaf") -> int:
+        """An empty "streaming" assistant row under `parent` (as for `add_message`),
+        now the leaf; `model` becomes the conversation's."""
+        return self._insert_message(cid, "assistant", "", "streaming", model, None, (), None, parent)
 
     def update_reply(
         self, rid: int, text: str, status: str = "streaming", *,
@@ -107,11 +114,16 @@ class Store(Reads, Search):
         return cur.rowcount > 0
 
     def set_question_status(self, mid: int, status: str) -> None:
-        """Mark a user message cancelled before any reply (CANCELLED_QUESTION), or asked again ("complete")."""
+        """Mark a user message cancelled before any reply (CANCELLED_QUESTION): the
+        leaf goes back to its parent, the question a dead end; or asked again
+        ("complete"): the leaf is the question again."""
         if status not in (CANCELLED_QUESTION, "complete"):
             raise ValueError(f"a question is {CANCELLED_QUESTION!r} or 'complete', not {status!r}")
-        with self._translated():
-            self._conn.execute("UPDATE messages SET status = ? WHERE id = ? AND role = 'user'", (status, mid))
+        leaf = "parent_id" if status == CANCELLED_QUESTION else "id"
+        with self._transaction() as conn:
+            conn.execute("UPDATE messages SET status = ? WHERE id = ? AND role = 'user'", (status, mid))
+            conn.execute(f"UPDATE conversations SET leaf_id = (SELECT {leaf} FROM messages WHERE id = ?)"
+                         " WHERE id = (SELECT conversation_id FROM messages WHERE id = ?)", (mid, mid))
 
     def set_model(self, cid: int, model: str) -> None:
         with self._translated():
@@ -145,8 +157,8 @@ class Store(Reads, Search):
             conn.execute("UPDATE tool_calls SET status = ?, result = ?, ended_at = ? WHERE id = ?",
                          (status, result, time.time(), row))
 
-    def _insert_message(self, cid: int, role: str, content: str, status: str,
-                        model: str | None, blocks: str | None, blobs: Sequence[Blob], system: str | None) -> int:
+    def _insert_message(self, cid: int, role: str, content: str, status: str, model: str | None,
+                        blocks: str | None, blobs: Sequence[Blob], system: str | None, parent: Parent) -> int:
         now = time.time()
         with self._transaction() as conn:
             found = conn.execute(
@@ -154,10 +166,14 @@ class Store(Reads, Search):
                 (now, model if role == "assistant" else None, cid))
             if found.rowcount == 0:
                 raise ConversationDeleted(f"conversation {cid} does not exist (was it deleted?)")
+            if parent == "leaf":
+                parent = conn.execute("SELECT leaf_id FROM conversations WHERE id = ?", (cid,)).fetchone()[0]
             cur = conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, status, model,"
-                " writer_pid, created_at, updated_at, blocks, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (cid, role, content, status, model, os.getpid(), now, now, blocks, system))
-            store_blobs.save(conn, int(cur.lastrowid or 0), blobs)
-        return int(cur.lastrowid or 0)
+                "INSERT INTO messages (conversation_id, role, content, status, model, writer_pid,"
+                " created_at, updated_at, blocks, system, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (cid, role, content, status, model, os.getpid(), now, now, blocks, system, parent))
+            mid = int(cur.lastrowid or 0)
+            conn.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (mid, cid))
+            store_blobs.save(conn, mid, blobs)
+        return mid
 
