@@ -100,9 +100,12 @@ def test_resume_continues_the_current_leaf_and_at_continues_another(
         assert [m.content for m in c.messages] == ["Q1", "A1 again"]
         c.ask("Q3")
         assert sent(scripted_server) == [("user", "Q1"), ("assistant", "A1 again"), ("user", "Q3")]
-    with chat(wire, scripted_server, tmp_path, resume=cid, at=first.message_id) as c:
-        c.ask("Q4")
-        assert sent(scripted_server) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q4")]
+    with chat(wire, scripted_server, tmp_path, resume=cid, at=first.message_id) as c:  # a search hit's id
+        c.ask("Q4")  # on the branch through it, at its newest leaf
+        assert sent(scripted_server) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2"), ("assistant", "A2"),
+                                         ("user", "Q4")]
+    with pytest.raises(UsageError, match=f"no message 999 in conversation {cid}"):
+        chat(wire, scripted_server, tmp_path, resume=cid, at=999)
 
 
 def test_an_edit_keeps_the_attachments_and_stores_no_second_copy(
@@ -135,7 +138,14 @@ def test_bad_ids_are_one_line_usage_errors_and_nothing_moves(scripted_server: Sc
         with pytest.raises(UsageError, match="empty"):
             c.edit(c.tree().path()[0].id, "  ")
         assert [m.content for m in c.messages] == ["Q1", "A1"] and c.tree().leaf == reply.message_id
+        session = c._session  # the page's calls, on the session
+        assert session.leaf == reply.message_id and session.message(reply.message_id or 0).content == "A1"
+        session.set_leaf(session.tree().path()[0].id)
+        assert [m.content for m in c.messages] == ["Q1"] and session.leaf == c.tree().path()[0].id
+        with pytest.raises(UsageError, match="no message 999"):
+            session.set_leaf(999)
         c.undo()
+        assert c.messages == [] and session.leaf is None
         with pytest.raises(UsageError, match="nothing to undo"):
             c.undo()
     assert len(scripted_server.requests) == 1

@@ -90,6 +90,17 @@ class Recorder:
         self._conversation = Row(cid) if cid is not None else None
         self._leaf = None
 
+    def leaf_id(self) -> int | None:
+        """The database id of the end of the path the next message is saved under
+        (while a turn runs, its reply's row); None for an empty path. Known in
+        memory once written: waits (at most SETTLE_TIMEOUT_S) only for a row
+        still queued."""
+        with self._lock:
+            leaf = self._leaf
+        if leaf is not None and leaf.id is None:
+            self.settle()
+        return leaf.id if leaf is not None else None
+
     @property
     def reply_id(self) -> int | None:
         """The database id of the reply being saved, once written."""
@@ -118,7 +129,8 @@ class Recorder:
 
     def resume(self, conversation_id: int | None, at: int | None = None) -> tuple[str | None, list[Message]]:
         """Continue a saved conversation (the latest when None) at its current
-        leaf, or at message `at` (which becomes the leaf): the latest system
+        leaf, or on the branch through message `at` (its deepest latest leaf
+        becomes the conversation's leaf): the latest system
         prompt on that path and its messages. At start-up, so faults raise (ConfigError)."""
         with self._queue.reading() as store:
             cid = conversation_id if conversation_id is not None else store.latest_conversation_id()
@@ -126,8 +138,11 @@ class Recorder:
             if summary is None:
                 raise UsageError("no such conversation to continue." if conversation_id is None
                                  else f"no conversation {conversation_id}; see chinwag history list.")
-            if at is not None:
-                store.set_leaf(summary.id, at)
+            if at is not None:  # the branch holding message `at` (a search hit), to its newest leaf
+                tree = store.tree(summary.id)
+                if at not in tree.nodes:
+                    raise UsageError(f"there is no message {at} in conversation {summary.id}.")
+                store.set_leaf(summary.id, tree.deepest_latest(at))
             leaf = _leaf_row(store, store.leaf(summary.id))
             history = store.history_messages(summary.id)
             system = store.latest_system(summary.id)
