@@ -1,0 +1,121 @@
+"""A conversation's tree as text: what `/tree` and `history show --all` print.
+
+One line per message, in the order a reader follows it: a message's only
+child goes on the line under it at the same indent (a long conversation does
+not march off to the right); at a branching point each branch is indented one
+step further, labelled `[2/3]`, and the message it branches from says how many
+branches it has. Numbers are the messages' numbers (creation order, stable),
+the ones `/edit N` and `/switch N` take. The current path is marked `*`, its
+last message `← current`.
+
+    * 1  You: Explain how a CPU works.
+    * 2  Claude: A CPU, or central processing unit, …  · 2 branches
+      3    [1/2] You: and in one sentence?
+      4    Claude: It runs instructions.
+    * 5    [2/2] You: and in two sentences?
+    * 6    Claude: It fetches, decodes and …  ← current
+
+Walked with a stack, not recursion: a linear conversation of thousands of
+messages is thousands of levels deep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chinwag.cli.history_format import flat
+
+if TYPE_CHECKING:
+    from chinwag.tree import Node, Tree
+
+INDENT = "  "
+CURRENT = "← current"
+_STATUS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "cancelled": "cancelled", "streaming": "… streaming"}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How lines are marked: bold for the current path and dim for the rest on
+    a terminal that wants colour, nothing otherwise."""
+
+    on_path: tuple[str, str] = ("", "")
+    off_path: tuple[str, str] = ("", "")
+
+    @classmethod
+    def terminal(cls) -> Style:
+        return cls(("\x1b[1m", "\x1b[22m"), ("\x1b[2m", "\x1b[22m"))
+
+
+def render(tree: Tree, speaker: Callable[[Node], str], columns: int = 80, style: Style = Style()) -> list[str]:
+    """The tree as lines of at most `columns - 1` cells (previews are cut with …).
+    `speaker` names a message's author ("You", "Claude")."""
+    if not tree.nodes:
+        return []
+    on_path = {node.id for node in tree.path()}
+    width = len(str(max(node.number for node in tree.nodes.values())))
+    lines: list[str] = []
+    # (node id, indent depth, its label among its siblings: "" or "[2/3] ")
+    stack: list[tuple[int, int, str]] = _branches(_roots(tree), 1)
+    while stack:
+        nid, depth, label = stack.pop()
+        node = tree.nodes[nid]
+        children = _ordered(tree, node.children)
+        notes = [_STATUS[node.status]] if node.status in _STATUS else []
+        if len(children) > 1:
+            notes.append(f"{len(children)} branches")
+        if nid == tree.leaf:
+            notes.append(CURRENT)
+        mark = "*" if nid in on_path else " "
+        head = f"{mark} {node.number:>{width}}  {INDENT * depth}{label}{speaker(node)}: "
+        tail = "".join(f"  · {note}" if note != CURRENT else f"  {note}" for note in notes)
+        preview = _cut(flat(node.preview).strip() or "(no text)", columns - 1 - _cells(head) - _cells(tail))
+        paint = style.on_path if nid in on_path else style.off_path
+        lines.append(f"{paint[0]}{head}{preview}{tail}{paint[1]}")
+        if len(children) == 1:
+            stack.append((children[0], depth, ""))
+        else:
+            stack.extend(_branches(children, depth + 1))
+    return lines
+
+
+def _roots(tree: Tree) -> list[int]:
+    return _ordered(tree, [nid for nid, node in tree.nodes.items() if node.parent_id is None])
+
+
+def _ordered(tree: Tree, ids: Sequence[int]) -> list[int]:
+    """Siblings in creation order (by number)."""
+    return sorted(ids, key=lambda nid: tree.nodes[nid].number)
+
+
+def _branches(ids: list[int], depth: int) -> list[tuple[int, int, str]]:
+    """Stack entries for siblings, labelled `[i/n]` when there are several; reversed,
+    so the first is popped first."""
+    if len(ids) == 1:
+        return [(ids[0], max(depth - 1, 0), "")]
+    return [(nid, depth, f"[{i}/{len(ids)}] ") for i, nid in reversed(list(enumerate(ids, 1)))]
+
+
+def _cells(text: str) -> int:
+    from wcwidth import wcswidth
+
+    width = wcswidth(text)
+    return width if width >= 0 else len(text)
+
+
+def _cut(text: str, room: int) -> str:
+    """`text` in at most `room` terminal cells (at least a few), cut with … where it was longer."""
+    from wcwidth import wcwidth
+
+    room = max(room, 8)
+    if _cells(text) <= room:
+        return text
+    out, used = [], 0
+    for char in text:
+        cells = max(wcwidth(char), 0)
+        if used + cells > room - 1:
+            break
+        out.append(char)
+        used += cells
+    return "".join(out).rstrip() + "…"
