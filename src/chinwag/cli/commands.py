@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chinwag.errors import UsageError
+from chinwag.errors import ChinwagError, UsageError
 from chinwag.render.sanitize import sanitize
 from chinwag.sinks import assistant_name, stats_line
 
@@ -30,6 +30,7 @@ class Command:
     run: Callable[[Repl, str], None]
     aliases: tuple[str, ...] = ()
     complete: Callable[[str], list[str]] | None = None  # candidates for the argument being typed
+    complete_in_chat: Callable[[Repl, str], list[str]] | None = None  # the same, from the chat's state
 
 
 def _help(repl: Repl, arg: str) -> None:
@@ -40,7 +41,29 @@ def _help(repl: Repl, arg: str) -> None:
 
 
 def _retry(repl: Repl, arg: str) -> None:
+    from chinwag.cli import branches
+
     repl.session.retry([repl.sink()])
+    branches.retried(repl)
+
+
+def _branch_command(name: str) -> Callable[[Repl, str], None]:
+    """A command of cli/branches.py, imported when it is first run."""
+    def run(repl: Repl, arg: str) -> None:
+        from chinwag.cli import branches
+
+        getattr(branches, name)(repl, arg)
+
+    return run
+
+
+def _message_numbers(questions_only: bool) -> Callable[[Repl, str], list[str]]:
+    def numbers(repl: Repl, prefix: str) -> list[str]:
+        nodes = repl.session.tree().nodes.values()
+        found = sorted(n.number for n in nodes if n.question or not questions_only)
+        return [str(n) for n in found if str(n).startswith(prefix)]
+
+    return numbers
 
 
 def _continue(repl: Repl, arg: str) -> None:
@@ -253,7 +276,18 @@ def _history_words(prefix: str) -> list[str]:
 
 COMMANDS: tuple[Command, ...] = (
     Command("/help", "", "show this help", _help),
-    Command("/retry", "", "ask the last question again", _retry),
+    Command("/retry", "", "ask the last question again (the old reply is kept as a branch)", _retry),
+    Command("/edit", "[N]", "change your message N (default: your last one) in $VISUAL/$EDITOR or on the"
+            " input line: a new branch, answered; the old one stays", _branch_command("edit"),
+            complete_in_chat=_message_numbers(questions_only=True)),
+    Command("/undo", "", "step back one exchange; nothing is deleted, your next message starts a branch",
+            _branch_command("undo")),
+    Command("/tree", "", "the conversation as a tree: numbers, branches, * the current path",
+            _branch_command("tree")),
+    Command("/switch", "N", "make the branch through message N current, and show it", _branch_command("switch"),
+            complete_in_chat=_message_numbers(questions_only=False)),
+    Command("/fork", "", "a new conversation that starts as a copy of the current path",
+            _branch_command("fork")),
     Command("/continue", "", "resume an interrupted reply", _continue),
     Command("/model", "[SPEC]", "show or switch the model (e.g. /model local)", _model, complete=_model_names),
     Command("/system", "[TEXT]", "show or set the system prompt", _system),
@@ -287,7 +321,18 @@ def run_command(repl: Repl, line: str) -> None:
     command.run(repl, arg.strip())
 
 
-def complete(text: str, state: int) -> str | None:
+def refuse_typed_during_reply(line: str) -> None:
+    """A command that moves to another branch, typed while a reply streamed: not run."""
+    from chinwag.cli.branches import MOVING
+
+    name = line.split(maxsplit=1)[0].lower()
+    if name in MOVING:
+        raise UsageError(f"{sanitize(name)} was typed while the reply streamed, so it was not run (the reply"
+                         f" has ended since); to use it mid-reply, Ctrl-C stops the reply first. Up-arrow"
+                         f" brings the line back.")
+
+
+def complete(text: str, state: int, repl: Repl | None = None) -> str | None:
     """readline's completer: command names, then each command's arguments."""
     try:
         import readline
@@ -301,5 +346,10 @@ def complete(text: str, state: int) -> str | None:
     else:
         command = _BY_NAME.get(name.lower())
         matches = command.complete(text) if command is not None and command.complete else []
+        if command is not None and command.complete_in_chat is not None and repl is not None:
+            try:
+                matches = command.complete_in_chat(repl, text)
+            except ChinwagError:  # no history to number, say: nothing to offer
+                matches = []
     return matches[state] if state < len(matches) else None
 

@@ -21,7 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
-from chinwag.cli.typeahead import TypeaheadHidden
+from chinwag.cli.typeahead import TypeaheadHidden, lines_waiting
 from chinwag.errors import ChinwagError
 from chinwag.records import Reply
 from chinwag.render.sanitize import one_line
@@ -50,6 +50,7 @@ class ChatSink(TerminalSink):
     keyboard: TextIO = sys.stdin
     _typeahead: TypeaheadHidden | None = None
     _stop_handler: Any = None  # SIGTSTP's handler before the turn, while ours is in place
+    typed_ahead: bool = False  # a line was entered while the reply streamed (it waits for `You:`)
 
     def on_start(self) -> None:
         self._typeahead = TypeaheadHidden(self.keyboard, self.out)
@@ -66,6 +67,7 @@ class ChatSink(TerminalSink):
                 signal.signal(signal.SIGTSTP, self._stop_handler)
                 self._stop_handler = None
             if self._typeahead is not None:  # the turn's driver ends every sink, whatever happened
+                self.typed_ahead = lines_waiting(self.keyboard)
                 self._typeahead.restore()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -90,6 +92,7 @@ class Repl:
         self.history_file = history_file
         self.reader = reader or LineReader(out, history_file=history_file, dim=self.dim, guard=session.guard)
         self.pending: list[Attachment] = []  # /attach (or -a): sent with the next message
+        self._last_sink: ChatSink | None = None  # the last turn's view: were keys typed during it?
 
     def run(self) -> int:
         """Returns the exit code: 0 after quit/Ctrl-D, 130 after Ctrl-C twice at the prompt."""
@@ -100,7 +103,7 @@ class Repl:
         def complete(text: str, state: int) -> str | None:  # the command table is imported at the first Tab
             from chinwag.cli.commands import complete
 
-            return complete(text, state)
+            return complete(text, state, self)
 
         self._banner()
         if self.reader.uses_readline:
@@ -116,17 +119,23 @@ class Repl:
             if wants_to_leave(line):
                 self.out.write(f"{GOODBYE}\n")
                 return 0
+            typed_ahead = self._last_sink is not None and self._last_sink.typed_ahead
+            self._last_sink = None
             try:
-                self.handle(line)
+                self.handle(line, typed_during_reply=typed_ahead)
             except KeyboardInterrupt:  # in the instant between handling and the next prompt
                 self.out.write("\n")
 
-    def handle(self, line: str) -> None:
-        """One message or command; whatever happens, the chat goes on."""
+    def handle(self, line: str, *, typed_during_reply: bool = False) -> None:
+        """One message or command; whatever happens, the chat goes on. A command
+        that moves to another branch (/edit, /undo, ...) typed while a reply
+        streamed is refused: it would act on a reply the user had not seen end."""
         try:
             if line.startswith("/"):
-                from chinwag.cli.commands import run_command
+                from chinwag.cli.commands import refuse_typed_during_reply, run_command
 
+                if typed_during_reply:
+                    refuse_typed_during_reply(line)
                 with self.session.guard.allowed():
                     run_command(self, line)
             else:
@@ -161,8 +170,9 @@ class Repl:
     def sink(self) -> TerminalSink:
         label = f"{assistant_name(self.session.provider.name)}: "
         spinner = self.out if self.out.isatty() and self.color else None
-        return ChatSink(self.out, self.err, label=label, spinner_out=spinner, markdown=self.markdown,
-                        color=self.color, show_stats=not self.quiet, interactive=True)
+        self._last_sink = ChatSink(self.out, self.err, label=label, spinner_out=spinner, markdown=self.markdown,
+                                   color=self.color, show_stats=not self.quiet, interactive=True)
+        return self._last_sink
 
     def dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.color else text
