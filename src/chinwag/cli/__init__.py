@@ -29,6 +29,7 @@ examples:
   OPENAI_BASE_URL=http://127.0.0.1:11434/v1 chinwag -m llama3.2   Ollama, vLLM, llama.cpp, TGI
   chinwag --json "hi" | jq .                newline-delimited JSON events
   chinwag -c                                continue the last conversation
+  chinwag --resume 12 --at 7                continue conversation 12 from the branch holding its message 7
   chinwag history list|show ID|search TEXT|export ID|delete ID|check
   chinwag serve                             the same chats in a browser (127.0.0.1)
   chinwag models                            providers and models reachable now
@@ -56,6 +57,12 @@ def _conversation_id(text: str) -> int:
     return number
 
 
+def _message_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"a message number is a whole number from 1, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="chinwag", description="A streaming chat client for the terminal.",
                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,7 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="newline-delimited JSON events on stdout")
     p.add_argument("-c", "--continue", dest="continue_last", action="store_true",
                    help="continue the last conversation")
-    p.add_argument("--resume", metavar="ID", type=_conversation_id, help="continue conversation ID")
+    p.add_argument("--resume", metavar="ID", type=_conversation_id, help="continue conversation ID (its current branch)")
+    p.add_argument("--at", metavar="MESSAGE", type=_message_number,
+                   help="with --resume: continue from the branch holding message number MESSAGE"
+                        " (as `history show ID --all` and `history search` number them)")
     p.add_argument("--no-save", action="store_true", help="do not save this conversation")
     p.add_argument("--render", choices=("auto", "markdown", "plain"),
                    help="markdown on a terminal (auto, the default), or raw text")
@@ -161,7 +171,14 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         "think": args.think,
     }
     settings = resolve(environ, Path.cwd(), flags)
-    session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last)
+    at = None
+    if args.at is not None:
+        if args.resume is None:
+            raise UsageError("--at needs --resume ID: chinwag --resume ID --at MESSAGE (see chinwag history search).")
+        from chinwag.cli.history_context import message_id
+
+        at = message_id(environ, args.resume, args.at)
+    session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last, at=at)
     if args.system is not None:  # -s wins over the prompt a resumed conversation was last sent with
         session.conversation.system = settings.system
     session.stream = not args.no_stream

@@ -30,6 +30,7 @@ from chinwag.cli.history_json import hit_json, summary_json, write_json_lines
 from chinwag.cli.history_show import export, show
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.history.store import ConversationSummary, SearchHit
+from chinwag.tree import Tree
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO, *,
@@ -83,12 +84,14 @@ def _parser(out: TextIO) -> _Parser:
     sub.add_argument("--json", action="store_true", help="JSON lines, one conversation per line, raw text")
     sub.set_defaults(run=_list)
 
-    sub = commands.add_parser("show", out=out, help="a whole conversation, as it was seen")
+    sub = commands.add_parser("show", out=out, help="a conversation's current branch, as it was seen")
     sub.add_argument("id", **ident)
-    sub.add_argument("--json", action="store_true", help="JSON, raw text")
+    sub.add_argument("--all", action="store_true", help="every branch: the conversation as a tree")
+    sub.add_argument("--json", action="store_true", help="JSON, raw text (with --all: every branch)")
     sub.set_defaults(run=show)
 
-    sub = commands.add_parser("search", out=out, help="full-text search across all messages")
+    sub = commands.add_parser("search", out=out, help="full-text search across all messages, every branch"
+                              " (continue from a hit: chinwag --resume ID --at MESSAGE)")
     sub.add_argument("text", nargs="+", metavar="TEXT", help="words that must all appear")
     sub.add_argument("--limit", type=_positive, default=20, help="how many hits (default 20)")
     sub.add_argument("--json", action="store_true", help="JSON lines, one hit per line, raw text")
@@ -98,6 +101,8 @@ def _parser(out: TextIO) -> _Parser:
     sub.add_argument("id", **ident)
     sub.add_argument("--format", default="markdown", choices=("markdown", "md", "json"),
                      help="markdown (the default) or json")
+    sub.add_argument("--tree", action="store_true", help="with --format json: every branch, each message with"
+                     " its parent (default: the current branch)")
     sub.add_argument("-o", "--output", metavar="FILE", help="write to FILE (markdown: attachments beside it,"
                      " in FILE_files/); default stdout")
     sub.set_defaults(run=export)
@@ -145,12 +150,16 @@ def _list(args: argparse.Namespace, ctx: HistoryContext) -> int:
 def _search(args: argparse.Namespace, ctx: HistoryContext) -> int:
     text = " ".join(args.text)
     hits: list[SearchHit] = []
+    trees: dict[int, Tree] = {}  # each hit's conversation: its message numbers, its current path
     if ctx.db.exists():
         with ctx.store(read=True) as store:
             hits = store.search(text, limit=min(args.limit + 1, MAX_ID))
+            trees = {cid: store.tree(cid) for cid in {h.conversation_id for h in hits[:args.limit]}}
     cut, hits = len(hits) > args.limit, hits[:args.limit]
+    numbers = {h.message_id: node.number for h in hits
+               if (node := trees[h.conversation_id].nodes.get(h.message_id)) is not None}
     if args.json:
-        write_json_lines(ctx.out, [hit_json(h) for h in hits])
+        write_json_lines(ctx.out, [hit_json(h, numbers.get(h.message_id)) for h in hits])
         if cut:
             _more(ctx, args, f"the {args.limit} newest matches")
         return 0
@@ -158,13 +167,19 @@ def _search(args: argparse.Namespace, ctx: HistoryContext) -> int:
         ctx.out.write("No matches.\n" if ctx.db.exists() else "No conversations yet.\n")
         return 0
     mark = ("\x1b[1m", "\x1b[22m") if ctx.styled else ("[", "]")
+    dim = ("\x1b[2m", "\x1b[22m") if ctx.styled else ("", "")
     now = time.time()
+    current = {cid: {node.id for node in tree.path()} for cid, tree in trees.items()}
     for hit in hits:
         who = "You" if hit.role == "user" else "Reply"
         snippet = "".join(mark[0] + flat(piece) + mark[1] if is_match else flat(piece)
                           for piece, is_match in hit.parts())
-        ctx.out.write(f"#{hit.conversation_id} · {who} · {when(hit.created_at, now)}\n"
+        where = f" · message {numbers[hit.message_id]}" if hit.message_id in numbers else ""
+        if where and hit.message_id not in current[hit.conversation_id]:
+            where += " (another branch)"
+        ctx.out.write(f"#{hit.conversation_id} · {who} · {when(hit.created_at, now)}{where}\n"
                       f"    {snippet}\n")
+    ctx.out.write(f"{dim[0]}(continue from a hit: chinwag --resume ID --at MESSAGE){dim[1]}\n")
     if cut:
         _more(ctx, args, f"the {args.limit} newest matches")
     return 0
@@ -181,7 +196,7 @@ def _more(ctx: HistoryContext, args: argparse.Namespace, shown: str) -> None:
 
 
 def _delete(args: argparse.Namespace, ctx: HistoryContext) -> int:
-    summary, _ = load(ctx, args.id)
+    summary = load(ctx, args.id).summary
     if not args.yes:
         if not isatty(ctx.stdin):
             raise UsageError(f"not deleting conversation {summary.id} without confirmation"

@@ -15,6 +15,7 @@ from chinwag.errors import UsageError
 from chinwag.history.check import READ_ONLY, StorageError
 from chinwag.history.store import ConversationSummary, Store, StoredMessage
 from chinwag.paths import database_file
+from chinwag.tree import Tree
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 
@@ -49,7 +50,22 @@ class HistoryContext:
             yield store
 
 
-def load(ctx: HistoryContext, ident: str) -> tuple[ConversationSummary, list[StoredMessage]]:
+@dataclass(frozen=True)
+class Loaded:
+    """A saved conversation: its current path (what `show` and `export` print), its tree,
+    and, when asked for, every message of every branch, in order of creation."""
+
+    summary: ConversationSummary
+    path: list[StoredMessage]
+    tree: Tree
+    every: list[StoredMessage] | None = None
+
+    @property
+    def other_branches(self) -> int:
+        return max(self.tree.branches() - 1, 0)
+
+
+def load(ctx: HistoryContext, ident: str, every: bool = False) -> Loaded:
     """The conversation named by `ident` (a number or 'last'), or UsageError."""
     if ident != "last" and not ident.isdigit():
         raise UsageError(f"a conversation ID is a number or 'last', not {ident!r}")
@@ -61,4 +77,23 @@ def load(ctx: HistoryContext, ident: str) -> tuple[ConversationSummary, list[Sto
         if summary is None:
             found = "no conversations saved yet" if cid is None else f"no conversation {ident}"
             raise UsageError(f"{found}; see `chinwag history list`")
-        return summary, store.messages(summary.id)
+        return Loaded(summary, store.path_messages(summary.id), store.tree(summary.id),
+                      store.messages(summary.id) if every else None)
+
+
+def message_id(environ: Mapping[str, str], cid: int, number: int) -> int:
+    """The id of message `number` of conversation `cid` (numbered as /tree numbers them), or UsageError."""
+    import sys
+
+    ctx = HistoryContext(environ, sys.stdout, sys.stderr, sys.stdin)
+    if not ctx.db.exists():
+        raise UsageError("no conversations saved yet")
+    with ctx.store(read=True) as store:
+        if store.conversation(cid) is None:
+            raise UsageError(f"no conversation {cid}; see `chinwag history list`")
+        tree = store.tree(cid)
+    node = tree.by_number(number)
+    if node is None:
+        raise UsageError(f"there is no message {number} in conversation {cid} (it has messages 1 to {len(tree)};"
+                         f" `chinwag history show {cid} --all` shows them)")
+    return node.id

@@ -10,28 +10,33 @@ from typing import Any, TextIO
 from chinwag.cli.history_format import iso
 from chinwag.history.store import ConversationSummary, SearchHit, StoredMessage
 from chinwag.records import block_to_json
+from chinwag.tree import Tree
 
 
 def summary_json(c: ConversationSummary) -> dict[str, Any]:
     return {**asdict(c), "created_at": iso(c.created_at), "updated_at": iso(c.updated_at)}
 
 
-def conversation_json(c: ConversationSummary, messages: list[StoredMessage]) -> dict[str, Any]:
-    """Each message with its content blocks as a list (text, thinking, tool calls and results), raw."""
-    return {**summary_json(c), "messages": [
-        {**asdict(m), "created_at": iso(m.created_at), "updated_at": iso(m.updated_at),
+def conversation_json(c: ConversationSummary, messages: list[StoredMessage], tree: Tree) -> dict[str, Any]:
+    """Each message with its content blocks as a list (text, thinking, tool calls and results), raw;
+    with its `parent_id` and its `number` (as /tree shows it), and the conversation's `leaf_id`
+    (the end of its current path) and how many `branches` it has."""
+    numbers = {nid: node.number for nid, node in tree.nodes.items()}
+    return {**summary_json(c), "leaf_id": tree.leaf, "branches": tree.branches(), "messages": [
+        {**asdict(m), "number": numbers.get(m.id), "created_at": iso(m.created_at), "updated_at": iso(m.updated_at),
          "blocks": [block_to_json(b) for b in m.message.parts]}
         for m in messages]}
 
 
-def hit_json(hit: SearchHit) -> dict[str, Any]:
-    """The snippet as plain text, and where each match is within it."""
+def hit_json(hit: SearchHit, number: int | None) -> dict[str, Any]:
+    """The snippet as plain text, and where each match is within it; `number` is the
+    message's number in its conversation (`chinwag --resume ID --at NUMBER`)."""
     snippet, spans = "", []
     for piece, is_match in hit.parts():
         if is_match:
             spans.append([len(snippet), len(snippet) + len(piece)])
         snippet += piece
-    return {"conversation_id": hit.conversation_id, "message_id": hit.message_id,
+    return {"conversation_id": hit.conversation_id, "message_id": hit.message_id, "number": number,
             "role": hit.role, "created_at": iso(hit.created_at), "snippet": snippet,
             "matches": spans}
 

@@ -1,5 +1,11 @@
 """`history show` and `history export`: a conversation as it was seen, as text
-on the terminal or as markdown, through `sanitize`."""
+on the terminal or as markdown, through `sanitize`.
+
+A conversation is a tree (chinwag/tree.py); both print its current path, the
+one the model is sent, and `show` says how many other branches there are.
+`show --all` prints the whole tree (cli/tree_view.py, as `/tree` does), and
+`export --format json --tree` writes every message of every branch, each with
+its parent."""
 
 from __future__ import annotations
 
@@ -11,22 +17,24 @@ from typing import assert_never
 
 from chinwag import present
 from chinwag.attach.export import markdown_links, write_beside
-from chinwag.cli.history_context import HistoryContext, load
-from chinwag.cli.history_format import clean_line, local
+from chinwag.cli.history_context import HistoryContext, Loaded, load
+from chinwag.cli.history_format import clean_line, isatty, local
 from chinwag.cli.history_json import conversation_json, write_json
 from chinwag.errors import UsageError
 from chinwag.history.store import CANCELLED_QUESTION, ConversationSummary, StoredMessage
 from chinwag.present import CANCELLED_NOTE
 from chinwag.records import Message, ToolResult
 from chinwag.render.sanitize import sanitize
+from chinwag.render.terminal import terminal_size
 
 MARKS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "streaming": "… still streaming"}
 
 
 def show(args: argparse.Namespace, ctx: HistoryContext) -> int:
-    summary, messages = load(ctx, args.id)
+    loaded = load(ctx, args.id, every=args.json and args.all)
+    summary, messages = loaded.summary, loaded.path
     if args.json:
-        write_json(ctx.out, conversation_json(summary, messages))
+        write_json(ctx.out, conversation_json(summary, loaded.every or messages, loaded.tree))
         return 0
     dim = ("\x1b[2m", "\x1b[22m") if ctx.styled else ("", "")
     head = [f"Conversation {summary.id} · {clean_line(summary.title) or '(empty)'}",
@@ -36,6 +44,10 @@ def show(args: argparse.Namespace, ctx: HistoryContext) -> int:
     ctx.out.write(dim[0] + "\n".join(head) + dim[1] + "\n")
     if summary.system:
         ctx.out.write(f"{dim[0]}System: {sanitize(summary.system)}{dim[1]}\n")
+    if args.all:
+        ctx.out.write("\n")
+        _tree(ctx, loaded)
+        return 0
     results = present.saved_results(m.message for m in messages)
     for msg in shown(messages):
         message = msg.message
@@ -56,7 +68,26 @@ def show(args: argparse.Namespace, ctx: HistoryContext) -> int:
         else:
             ctx.out.write(f"{speaker(msg.model)}: {sanitize(msg.content) or '(no text)'}\n")
             ctx.out.write(f"{dim[0]}  ↳ {reply_facts(msg)}{dim[1]}\n")
+    if loaded.other_branches:
+        n = loaded.other_branches
+        ctx.out.write(f"\n{dim[0]}(the current branch; {n} other branch{'es' * (n != 1)}: `chinwag history show"
+                      f" {summary.id} --all` shows the tree){dim[1]}\n")
     return 0
+
+
+def _tree(ctx: HistoryContext, loaded: Loaded) -> None:
+    """`show --all`: every branch, as /tree shows it."""
+    from chinwag.cli.tree_view import Style, render
+
+    label = speaker(loaded.summary.model)
+    columns = terminal_size(ctx.out)[0] if isatty(ctx.out) else 100
+    lines = render(loaded.tree, lambda node: label if node.role == "assistant" else
+                   "You" if node.question else "⚙ results", columns, Style.terminal() if ctx.styled else Style())
+    ctx.out.write("".join(line + "\n" for line in lines))
+    n = loaded.tree.branches()
+    dim = ("\x1b[2m", "\x1b[22m") if ctx.styled else ("", "")
+    ctx.out.write(f"{dim[0]}{len(loaded.tree)} messages · {n} branch{'es' * (n != 1)} · * the current path ·"
+                  f" chinwag --resume {loaded.summary.id} --at N continues from message N{dim[1]}\n")
 
 
 def transcript_lines(message: Message, results: Mapping[str, ToolResult] | None, dim: tuple[str, str]) -> list[str]:
@@ -76,9 +107,12 @@ def transcript_lines(message: Message, results: Mapping[str, ToolResult] | None,
 
 
 def export(args: argparse.Namespace, ctx: HistoryContext) -> int:
-    summary, messages = load(ctx, args.id)
+    if args.tree and args.format != "json":
+        raise UsageError("--tree writes every branch, which needs --format json (markdown is one path).")
+    loaded = load(ctx, args.id, every=args.tree)
+    summary, messages = loaded.summary, loaded.path
     if args.format == "json":  # attachments inline, in base64
-        text = json.dumps(conversation_json(summary, messages), indent=2) + "\n"
+        text = json.dumps(conversation_json(summary, loaded.every or messages, loaded.tree), indent=2) + "\n"
     else:
         text = markdown(summary, messages, write_beside([m.message for m in messages], args.output, summary.id,
                                                          ctx.err))
