@@ -143,3 +143,27 @@ def test_continue_goes_on_from_the_branch_the_chat_left(scripted_server: Scripte
     assert run_chinwag(["-c", "Q5"], env).stdout == "A5\n"
     assert _sent(scripted_server) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2 about llamas"),
                                       ("assistant", "A2 about llamas"), ("user", "Q5")]
+
+
+def test_continue_after_an_edit_sends_the_system_prompt_the_chat_sent(scripted_server: ScriptedServer,
+                                                                      tmp_path: Path) -> None:
+    """/system, then /edit of a question before it: the new branch was sent the new prompt, and
+    so is `chinwag -c` on it (found by the REPL's random walk)."""
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "Q1 again\\n" > "$1"\n')
+    editor.chmod(0o755)
+    scripted_server.enqueue(Reply(chunks=["A1"]), Reply(chunks=["A2"]), Reply(chunks=["A1b"]), Reply(chunks=["A3"]))
+    env = anthropic_env(tmp_path, scripted_server.base_url, EDITOR=str(editor))
+    child = start_chat(env, ["--render", "plain"])
+    for line, reply in [("Q1", "A1"), ("/system Be terse.", "System prompt set."), ("Q2", "A2"), ("/edit 1", "A1b")]:
+        child.sendline(line)
+        child.expect(reply)
+        child.expect("You: ")
+    posts = [r.json for r in scripted_server.requests if r.method == "POST"]
+    assert posts[-1]["system"] == "Be terse." and posts[-1]["messages"] == [{"role": "user", "content": "Q1 again"}]
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert run_chinwag(["-c", "Q3"], env).stdout == "A3\n"
+    last = [r.json for r in scripted_server.requests if r.method == "POST"][-1]
+    assert last["system"] == "Be terse."
+    assert _sent(scripted_server) == [("user", "Q1 again"), ("assistant", "A1b"), ("user", "Q3")]

@@ -137,8 +137,8 @@ def _numbered(shape: Tree, arg: str, command: str) -> Node:
     node = shape.by_number(int(arg)) if len(arg) < 19 else None
     if node is None:
         count = len(shape.nodes)
-        have = f"it has messages 1 to {count}" if count else "it has no messages yet"
-        raise UsageError(f"there is no message {one_line(arg)} in this conversation ({have}; /tree shows them).")
+        have = f"it has messages 1 to {count}; /tree shows them" if count else "it has no messages yet"
+        raise UsageError(f"there is no message {one_line(arg)} in this conversation ({have}).")
     return node
 
 
