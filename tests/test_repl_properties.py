@@ -670,7 +670,10 @@ TOKEN = re.compile(r"r(\d+)c(\d+)")
 PTY_COMMANDS = ["/help", "/stats", "/history", "/history search r1c0", "/history show 1", "/history show zzz",
                 "/model", "/model nonsense", "/model local:/missing.gguf", "/model anthropic:claude-x",
                 "/system Be brief.", "/retry", "/continue", "/new", "/retyr", "/save --force {tmp}/chat.md", "/save {tmp}",
-                "/copy", "/history show last", '/history search "unclosed']
+                "/copy", "/history show last", '/history search "unclosed',
+                # The branch commands whose output the walk can wait for (/edit N of a question
+                # asks for a line; /fork copies messages, which the saved-order check would count twice).
+                "/tree", "/undo", "/switch 1", "/switch 3", "/switch 999", "/edit 999", "/edit x"]
 
 
 class PtyWalk:
@@ -787,7 +790,7 @@ class PtyWalk:
                 self._maybe_interrupt(tags)
             else:
                 self.child.sendline(line)
-                if line.startswith("/history show"):  # it prints "You: ..." lines: wait for quiet instead
+                if line.startswith(("/history show", "/tree", "/switch")):  # "You: ..." lines: wait for quiet
                     self._expect(pexpect.TIMEOUT, timeout=0.5)
                     assert self.screen.endswith("You: "), f"no prompt after {line}: {self.screen[-500:]}"
                     self.prompt_ctrl_c = False
