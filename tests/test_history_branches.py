@@ -54,8 +54,8 @@ def test_show_prints_the_current_branch_and_counts_the_others(scripted_server: S
         "* 2  Claude: A1  · 2 branches",
         "  3    [1/2] You: Q2 about llamas",
         "  4    Claude: A2 about llamas",
-        "* 5    [2/2] You: Q2 edited",
-        "* 6    Claude: A2b  ← current",
+        "* 5  [2/2] You: Q2 edited",
+        "* 6  Claude: A2b  ← current",
     ]
     assert tree[-1] == "6 messages · 2 branches · * the current path · chinwag --resume 1 --at N continues from message N"
 

@@ -1,19 +1,20 @@
 """A conversation's tree as text: what `/tree` and `history show --all` print.
 
 One line per message, in the order a reader follows it: a message's only
-child goes on the line under it at the same indent (a long conversation does
-not march off to the right); at a branching point each branch is indented one
-step further, labelled `[2/3]`, and the message it branches from says how many
-branches it has. Numbers are the messages' numbers (creation order, stable),
-the ones `/edit N` and `/switch N` take. The current path is marked `*`, its
-last message `← current`.
+child goes on the line under it at the same indent. At a branching point the
+message says how many branches it has; each branch is labelled `[2/3]`, the
+older ones indented one step further, and the newest goes on at the same
+indent, so a long conversation with many branches does not march off to the
+right. Numbers are the messages' numbers (creation order, stable), the ones
+`/edit N` and `/switch N` take. The current path is marked `*`, its last
+message `← current`.
 
     * 1  You: Explain how a CPU works.
     * 2  Claude: A CPU, or central processing unit, …  · 2 branches
       3    [1/2] You: and in one sentence?
       4    Claude: It runs instructions.
-    * 5    [2/2] You: and in two sentences?
-    * 6    Claude: It fetches, decodes and …  ← current
+    * 5  [2/2] You: and in two sentences?
+    * 6  Claude: It fetches, decodes and …  ← current
 
 Walked with a stack, not recursion: a linear conversation of thousands of
 messages is thousands of levels deep.
@@ -24,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from wcwidth import wcswidth, wcwidth
 
 from chinwag.cli.history_format import flat
 
@@ -57,7 +60,7 @@ def render(tree: Tree, speaker: Callable[[Node], str], columns: int = 80, style:
     width = len(str(max(node.number for node in tree.nodes.values())))
     lines: list[str] = []
     # (node id, indent depth, its label among its siblings: "" or "[2/3] ")
-    stack: list[tuple[int, int, str]] = _branches(_roots(tree), 1)
+    stack: list[tuple[int, int, str]] = _branches(_roots(tree), 0)
     while stack:
         nid, depth, label = stack.pop()
         node = tree.nodes[nid]
@@ -73,10 +76,7 @@ def render(tree: Tree, speaker: Callable[[Node], str], columns: int = 80, style:
         preview = _cut(flat(node.preview).strip() or "(no text)", columns - 1 - _cells(head) - _cells(tail))
         paint = style.on_path if nid in on_path else style.off_path
         lines.append(f"{paint[0]}{head}{preview}{tail}{paint[1]}")
-        if len(children) == 1:
-            stack.append((children[0], depth, ""))
-        else:
-            stack.extend(_branches(children, depth + 1))
+        stack.extend(_branches(children, depth))
     return lines
 
 
@@ -90,27 +90,29 @@ def _ordered(tree: Tree, ids: Sequence[int]) -> list[int]:
 
 
 def _branches(ids: list[int], depth: int) -> list[tuple[int, int, str]]:
-    """Stack entries for siblings, labelled `[i/n]` when there are several; reversed,
-    so the first is popped first."""
+    """Stack entries for the children of a message at `depth`: an only child goes on
+    at that depth; of several, each labelled `[i/n]`, the older ones one step in and
+    the newest at that depth. Reversed, so that the first is popped first."""
     if len(ids) == 1:
-        return [(ids[0], max(depth - 1, 0), "")]
-    return [(nid, depth, f"[{i}/{len(ids)}] ") for i, nid in reversed(list(enumerate(ids, 1)))]
+        return [(ids[0], depth, "")]
+    n = len(ids)
+    return [(nid, depth if i == n else depth + 1, f"[{i}/{n}] ") for i, nid in reversed(list(enumerate(ids, 1)))]
 
 
 def _cells(text: str) -> int:
-    from wcwidth import wcswidth
-
+    if text.isascii():  # (sanitized: no control characters) one cell each
+        return len(text)
     width = wcswidth(text)
     return width if width >= 0 else len(text)
 
 
 def _cut(text: str, room: int) -> str:
     """`text` in at most `room` terminal cells (at least a few), cut with … where it was longer."""
-    from wcwidth import wcwidth
-
     room = max(room, 8)
     if _cells(text) <= room:
         return text
+    if text.isascii():
+        return text[:room - 1].rstrip() + "…"
     out, used = [], 0
     for char in text:
         cells = max(wcwidth(char), 0)
