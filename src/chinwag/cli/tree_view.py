@@ -22,17 +22,20 @@ messages is thousands of levels deep.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from wcwidth import wcswidth, wcwidth
+from wcwidth import wcwidth
 
 from chinwag.cli.history_format import flat
 
 if TYPE_CHECKING:
     from chinwag.tree import Node, Tree
 
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 INDENT = "  "
 CURRENT = "← current"
 _STATUS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "cancelled": "cancelled", "streaming": "… streaming"}
@@ -60,11 +63,11 @@ def render(tree: Tree, speaker: Callable[[Node], str], columns: int = 80, style:
     width = len(str(max(node.number for node in tree.nodes.values())))
     lines: list[str] = []
     # (node id, indent depth, its label among its siblings: "" or "[2/3] ")
-    stack: list[tuple[int, int, str]] = _branches(_roots(tree), 0)
+    stack: list[tuple[int, int, str]] = _branches(list(tree.roots), 0)
     while stack:
         nid, depth, label = stack.pop()
         node = tree.nodes[nid]
-        children = _ordered(tree, node.children)
+        children = list(node.children)  # (in creation order, as the roots are)
         notes = [_STATUS[node.status]] if node.status in _STATUS else []
         if len(children) > 1:
             notes.append(f"{len(children)} branches")
@@ -80,15 +83,6 @@ def render(tree: Tree, speaker: Callable[[Node], str], columns: int = 80, style:
     return lines
 
 
-def _roots(tree: Tree) -> list[int]:
-    return _ordered(tree, [nid for nid, node in tree.nodes.items() if node.parent_id is None])
-
-
-def _ordered(tree: Tree, ids: Sequence[int]) -> list[int]:
-    """Siblings in creation order (by number)."""
-    return sorted(ids, key=lambda nid: tree.nodes[nid].number)
-
-
 def _branches(ids: list[int], depth: int) -> list[tuple[int, int, str]]:
     """Stack entries for the children of a message at `depth`: an only child goes on
     at that depth; of several, each labelled `[i/n]`, the older ones one step in and
@@ -100,10 +94,18 @@ def _branches(ids: list[int], depth: int) -> list[tuple[int, int, str]]:
 
 
 def _cells(text: str) -> int:
-    if text.isascii():  # (sanitized: no control characters) one cell each
+    """Terminal cells `text` takes (sanitized: no control characters). ASCII is one cell
+    a character; only the others are looked up (a preview is mostly ASCII, and measuring
+    every character of a thousand of them cost more than reading the tree)."""
+    if text.isascii():
         return len(text)
-    width = wcswidth(text)
-    return width if width >= 0 else len(text)
+    others = _NOT_ASCII.findall(text)
+    return len(text) - len(others) + sum(_char_cells(char) for char in others)
+
+
+@lru_cache(maxsize=4096)
+def _char_cells(char: str) -> int:
+    return max(wcwidth(char), 0)
 
 
 def _cut(text: str, room: int) -> str:
@@ -115,7 +117,7 @@ def _cut(text: str, room: int) -> str:
         return text[:room - 1].rstrip() + "…"
     out, used = [], 0
     for char in text:
-        cells = max(wcwidth(char), 0)
+        cells = 1 if char.isascii() else _char_cells(char)
         if used + cells > room - 1:
             break
         out.append(char)
