@@ -10,6 +10,7 @@
     check.py     faults (full, locked, damaged, read-only) named in a few words; `history check`
     writers.py   whether the process that began a streaming reply may still be writing it
     recorder.py  the Recorder, a chat's only way in: where the chat is, and StoreSink for replies
+    branching.py the Recorder's moves in the tree: the tree, moving the leaf, forking
     ops.py       the writes the Recorder queues, one frozen dataclass per kind
     queue.py     the SaveQueue the Recorder owns: writes in order, never in the chat's way
 
