@@ -17,9 +17,9 @@ from chinwag.history.ops import Row
 from chinwag.history.queue import SaveQueue
 from chinwag.history.schema import StoredMessage
 from chinwag.records import Message
-from chinwag.tree import Tree
 
 if TYPE_CHECKING:
+    from chinwag.tree import Tree
     from chinwag.history.store import Store
 
 SETTLE_TIMEOUT_S = 2.0  # a tree operation's wait for the queue to be written
@@ -49,6 +49,8 @@ class Branching:
 
     def tree(self) -> Tree:
         """The conversation's tree as saved (empty before its first message is)."""
+        from chinwag.tree import Tree
+
         with self._saved() as (store, cid):
             return store.tree(cid) if cid is not None else Tree({}, None)
 
