@@ -4,6 +4,8 @@
     connection.py  opening, migrating and recovering the database; transactions
     reads.py     conversations and messages read back, the history sent to a model
     search.py    full-text search, bounded in words and time
+    branches.py  the tree: paths, the tree's records (chinwag.tree), moving the leaf, forking
+    tree_migration.py  m007's data step: the lines saved before trees, linked as the chat sent them
     schema.py    the tables' ordered migrations and the records read back (StoredMessage, ...)
     blocks.py    content blocks to and from the `blocks` column; keeping a transcript sendable
     blobs.py     attachments, stored once per content hash

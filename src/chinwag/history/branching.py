@@ -121,7 +121,7 @@ class Branching:
             with self._lock, self._queue.reading() as store:
                 yield store, self._conversation.id if self._conversation is not None else None
         except StorageError as exc:
-            raise UsageError(f"the conversation tree cannot be read: {exc.reason}.") from exc
+            raise UsageError(f"the history cannot be used just now ({exc.reason}); the chat goes on, try again.") from exc
 
 
 def leaf_row(store: Store, mid: int | None) -> Row | None:
