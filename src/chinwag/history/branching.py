@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from chinwag.errors import UsageError
+from chinwag.errors import ChinwagError, UsageError
 from chinwag.history.ops import Row
 from chinwag.history.queue import SaveQueue
 from chinwag.history.schema import StoredMessage
@@ -45,7 +45,6 @@ class Branching:
         if leaf is not None and leaf.id is None:
             self.settle()
         return leaf.id if leaf is not None else None
-
 
     def tree(self) -> Tree:
         """The conversation's tree as saved (empty before its first message is)."""
@@ -120,8 +119,11 @@ class Branching:
         try:
             with self._lock, self._queue.reading() as store:
                 yield store, self._conversation.id if self._conversation is not None else None
-        except StorageError as exc:
-            raise UsageError(f"the history cannot be used just now ({exc.reason}); the chat goes on, try again.") from exc
+        except UsageError:
+            raise
+        except ChinwagError as exc:  # locked, full, damaged, read-only, a newer chinwag's database
+            reason = exc.reason if isinstance(exc, StorageError) else exc.message
+            raise UsageError(f"the history cannot be used just now ({reason}); the chat goes on, try again.") from exc
 
 
 def leaf_row(store: Store, mid: int | None) -> Row | None:
