@@ -182,3 +182,22 @@ def test_without_a_history_the_tree_is_refused_in_one_line_and_undo_drops_the_ex
         c.undo()
         assert [m.content for m in c.messages] == ["Q1", "A1"]
     assert not (tmp_path / "history.db").exists()
+
+
+def test_a_history_locked_by_another_process_refuses_a_move_in_one_line_and_the_chat_goes_on(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """The lock is held by a real second connection (BEGIN IMMEDIATE), as another chinwag writing would."""
+    replies(scripted_server, "A1", "A2", "A3")
+    with chat("anthropic", scripted_server, tmp_path) as c:
+        c.ask("Q1")
+        second = c.ask("Q2")
+        with closing(sqlite3.connect(tmp_path / "history.db", isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            assert c.tree().leaf == second.message_id  # reading is not in its way
+            with pytest.raises(UsageError, match=r"cannot be used just now \(locked by another process\)"):
+                c.undo()
+            assert [m.content for m in c.messages] == ["Q1", "A1", "Q2", "A2"]  # nothing moved
+            other.execute("ROLLBACK")
+        c.undo()
+        c.ask("Q2 again")
+    assert sent(scripted_server) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2 again")]

@@ -29,9 +29,9 @@ from chinwag.providers.base import Provider
 from chinwag.driver import Sink, TurnDriver
 from chinwag.records import Block, ChatRequest, Message, Reply, Text
 from chinwag.session_turn import SessionTurn
-from chinwag.tree import Tree
 
 if TYPE_CHECKING:
+    from chinwag.tree import Tree
     from chinwag.history.recorder import Recorder
     from chinwag.toolloop import ToolUse
 
