@@ -60,3 +60,11 @@ def test_a_conversation_thousands_of_messages_deep_is_drawn_without_recursion() 
 
 def test_an_empty_conversation_draws_nothing() -> None:
     assert render(Tree({}, None), _who) == []
+
+
+def test_a_question_cancelled_before_its_reply_says_so() -> None:
+    tree = Tree({1: Node(1, 1, None, "user", "interrupted", "Q1", 0.0, ()),
+                 2: Node(2, 2, None, "user", "complete", "Q2", 0.0, (3,)),
+                 3: Node(3, 3, 2, "assistant", "interrupted", "A2", 0.0, ())}, 3)
+    assert render(tree, _who) == ["  1    [1/2] You: Q1  · cancelled before a reply", "* 2  [2/2] You: Q2",
+                                  "* 3  Claude: A2  · ⚠ interrupted  ← current"]

@@ -13,7 +13,7 @@ from typing import TextIO
 from chinwag.cli.history_format import isatty
 from chinwag.errors import UsageError
 from chinwag.history.check import READ_ONLY, StorageError
-from chinwag.history.store import ConversationSummary, Store, StoredMessage
+from chinwag.history.store import CANCELLED_QUESTION, ConversationSummary, Store, StoredMessage
 from chinwag.paths import database_file
 from chinwag.tree import Tree
 
@@ -53,16 +53,21 @@ class HistoryContext:
 @dataclass(frozen=True)
 class Loaded:
     """A saved conversation: its current path (what `show` and `export` print), its tree,
-    and, when asked for, every message of every branch, in order of creation."""
+    and, when asked for, every message of every branch, in order of creation.
+
+    A question cancelled before any reply is a dead end beside the path (its parent
+    is on it): it is shown where it was asked, marked cancelled, as it was on screen,
+    and is no other branch."""
 
     summary: ConversationSummary
     path: list[StoredMessage]
     tree: Tree
     every: list[StoredMessage] | None = None
+    dead_ends: int = 0  # cancelled questions shown in `path`
 
     @property
     def other_branches(self) -> int:
-        return max(self.tree.branches() - 1, 0)
+        return max(self.tree.branches() - 1 - self.dead_ends, 0)
 
 
 def load(ctx: HistoryContext, ident: str, every: bool = False) -> Loaded:
@@ -77,8 +82,28 @@ def load(ctx: HistoryContext, ident: str, every: bool = False) -> Loaded:
         if summary is None:
             found = "no conversations saved yet" if cid is None else f"no conversation {ident}"
             raise UsageError(f"{found}; see `chinwag history list`")
-        return Loaded(summary, store.path_messages(summary.id), store.tree(summary.id),
-                      store.messages(summary.id) if every else None)
+        tree, path = store.tree(summary.id), store.path_messages(summary.id)
+        ends = _dead_ends(tree, {m.id for m in path})
+        if ends:
+            path = sorted(path + [m for m in (store.message(mid) for mid in ends) if m is not None],
+                          key=lambda m: m.id)
+        return Loaded(summary, path, tree, store.messages(summary.id) if every else None, len(ends))
+
+
+def _dead_ends(tree: Tree, on_path: set[int]) -> list[int]:
+    """The questions cancelled before any reply whose parent is on the path (or, for a
+    first question, that are roots): nothing follows them but the empty reply row
+    their turn left."""
+    ends = []
+    for node in tree.nodes.values():
+        if node.id in on_path or not node.question or node.status != CANCELLED_QUESTION:
+            continue
+        if node.parent_id is not None and node.parent_id not in on_path:
+            continue
+        after = [tree.nodes[c] for c in node.children]
+        if all(n.role == "assistant" and not n.children and not n.preview for n in after):
+            ends.append(node.id)
+    return ends
 
 
 def message_id(environ: Mapping[str, str], cid: int, number: int) -> int:

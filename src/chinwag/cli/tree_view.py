@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 INDENT = "  "
 CURRENT = "← current"
-_STATUS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "cancelled": "cancelled", "streaming": "… streaming"}
+# (A question's "interrupted" is a question cancelled before any reply.)
+_STATUS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "cancelled": "cancelled before a reply",
+           "streaming": "… streaming"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ def render(tree: Tree, speaker: Callable[[Node], str], columns: int = 80, style:
         nid, depth, label = stack.pop()
         node = tree.nodes[nid]
         children = list(node.children)  # (in creation order, as the roots are)
-        notes = [_STATUS[node.status]] if node.status in _STATUS else []
+        status = "cancelled" if node.question and node.status == "interrupted" else node.status
+        notes = [_STATUS[status]] if status in _STATUS else []
         if len(children) > 1:
             notes.append(f"{len(children)} branches")
         if nid == tree.leaf:
