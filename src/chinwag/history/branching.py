@@ -34,6 +34,8 @@ class Branching:
     _leaf: Row | None
     _reply: Row | None
     _question: Row | None
+    _system: str | None
+    _asked_system: tuple[str | None, str | None] | None
 
     def leaf_id(self) -> int | None:
         """The database id of the end of the path the next message is saved under
@@ -77,7 +79,7 @@ class Branching:
             store.set_leaf(cid, mid)
             leaf = leaf_row(store, mid)
             history = store.history_messages(cid, mid) if mid is not None else []
-            self._moved(leaf)
+            self._moved(leaf, store.latest_system(cid))
         return history
 
     def fork(self) -> int:
@@ -88,13 +90,16 @@ class Branching:
             copy = store.fork(cid)
             leaf = leaf_row(store, store.leaf(copy))
             self._conversation = Row(copy)
-            self._moved(leaf)
+            self._moved(leaf, store.latest_system(copy))
         return copy
 
-    def _moved(self, leaf: Row | None) -> None:
-        """(Holding the lock.) The next message is saved under `leaf`."""
+    def _moved(self, leaf: Row | None, system: str | None) -> None:
+        """(Holding the lock.) The next message is saved under `leaf`, on a path
+        whose latest question went with `system` (a /system differing from it is
+        saved with the next question)."""
         self._queue.end_unended(self._reply)
         self._leaf, self._reply, self._question = leaf, None, None
+        self._system, self._asked_system = system, None
 
     def settle(self, seconds: float = SETTLE_TIMEOUT_S) -> bool:
         """Wait at most `seconds` for everything queued to be written (or saving to
