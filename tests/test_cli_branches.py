@@ -368,10 +368,14 @@ def test_edit_keeps_the_attachments_of_the_message(scripted_server: ScriptedServ
 def test_without_saving_undo_works_and_the_tree_commands_say_why_not(scripted_server: ScriptedServer,
                                                                    tmp_path: Path) -> None:
     server = scripted_server
-    server.enqueue(Reply(chunks=["A1"]), Reply(chunks=["A2"]), Reply(chunks=["B2"]))
+    server.enqueue(Reply(chunks=["A1"]), Reply(chunks=["A2"]), Reply(chunks=["A2 again"]), Reply(chunks=["B2"]))
     child = start_chat(anthropic_env(tmp_path, server.base_url), ["--render", "plain", "--no-save"])
     _say(child, "Q1", "A1")
     _say(child, "Q2", "A2")
+    child.sendline("/retry")  # replaces the reply, as before: nothing to keep it in
+    child.expect("A2 again")
+    child.expect("You: ")
+    assert "chinwag:" not in child.before and "kept" not in child.before
     for command in ("/tree", "/switch 1", "/edit", "/fork"):
         child.sendline(command)
         child.expect(r"chinwag: [^\r\n]* needs saved history, and this chat is not saved \(--no-save\)\.")

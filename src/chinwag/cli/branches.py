@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chinwag.errors import UsageError
+from chinwag.errors import ChinwagError, UsageError
 from chinwag.render.sanitize import one_line, sanitize
 
 if TYPE_CHECKING:
@@ -41,8 +41,13 @@ def edit(repl: Repl, arg: str) -> None:
 
 
 def retried(repl: Repl) -> None:
-    """After /retry: where the old reply went."""
-    tree = repl.session.tree()
+    """After /retry: where the old reply went (not saved: nowhere; it was replaced)."""
+    if repl.session.recorder is None:
+        return
+    try:
+        tree = repl.session.tree()
+    except ChinwagError:  # the history cannot be read just now: the reply is what matters
+        return
     if tree.leaf is None:
         return
     siblings = tree.siblings(tree.leaf)
