@@ -8,10 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chinwag.present import TOOL_LOST as INTERRUPTED
 from chinwag.records import Block, Document, Image, Message, ToolCall, ToolResult, block_from_json, block_to_json
-
-INTERRUPTED = ("interrupted: chinwag stopped while this call ran; it may or may not have taken"
-               " effect, so check before trying it again.")
 
 
 @dataclass(frozen=True)
