@@ -8,8 +8,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chinwag.present import TOOL_LOST as INTERRUPTED
 from chinwag.records import Block, Document, Image, Message, ToolCall, ToolResult, block_from_json, block_to_json
+
+
+def __getattr__(name: str) -> str:
+    # INTERRUPTED, the answer to a call lost with chinwag, is worded in present.py;
+    # read from there on first use: this module is imported before the prompt is drawn.
+    if name == "INTERRUPTED":
+        from chinwag.present import TOOL_LOST
+
+        return TOOL_LOST
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -91,9 +100,12 @@ def answered(messages: list[Message]) -> list[Message]:
         following = messages[i + 1] if i + 1 < len(messages) else None
         have = {b.call_id for b in following.blocks if isinstance(b, ToolResult)} if following and \
             following.role == "user" else set()
-        missing = tuple(ToolResult(c.id, INTERRUPTED, "interrupted") for c in calls if c.id not in have)
-        if not missing:
+        missing_ids = [c.id for c in calls if c.id not in have]
+        if not missing_ids:
             continue
+        from chinwag.present import TOOL_LOST
+
+        missing = tuple(ToolResult(call_id, TOOL_LOST, "interrupted") for call_id in missing_ids)
         if following is not None and following.role == "user":
             messages[i + 1] = Message.of("user", missing + following.parts)
         else:
