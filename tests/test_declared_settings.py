@@ -72,6 +72,17 @@ def test_a_setting_from_config_the_provider_does_not_take_is_a_note_and_the_repl
                         r" a context size; local does\. Ignored\.", note)
 
 
+def test_a_provider_table_setting_that_provider_does_not_take_is_a_note_with_its_line(
+        tmp_path: Path, scripted_server: ScriptedServer) -> None:
+    (tmp_path / "config.toml").write_text('[anthropic]\nprefill = "vllm"\n')
+    scripted_server.enqueue(Reply(chunks=["Hello."]))
+    result = run_chinwag(["hi"], anthropic_env(tmp_path, scripted_server.base_url))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello.\n"
+    assert re.search(r"^chinwag: note: \S+config.toml, line 2: \[anthropic\] prefill: the anthropic provider does not"
+                     r" take a prefill setting; openai does\. Ignored\.$", result.stderr, re.M), result.stderr
+
+
 def test_after_model_a_flag_the_new_provider_does_not_take_is_a_note_and_the_chat_goes_on(
         tmp_path: Path, scripted_server: ScriptedServer) -> None:
     env = {**anthropic_env(tmp_path, scripted_server.base_url), "OPENAI_API_KEY": "test-key",
