@@ -27,7 +27,7 @@ from chinwag.records import Message, ToolResult
 from chinwag.render.sanitize import sanitize
 from chinwag.render.terminal import terminal_size
 
-MARKS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "streaming": "… still streaming"}
+MARKS = {"interrupted": present.REPLY_INTERRUPTED, "error": "✗ failed", "streaming": "… still streaming"}
 
 
 def show(args: argparse.Namespace, ctx: HistoryContext) -> int:
