@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from wcwidth import wcwidth
 
 from chinwag.cli.history_format import flat
+from chinwag.present import REPLY_INTERRUPTED
 
 if TYPE_CHECKING:
     from chinwag.tree import Node, Tree
@@ -39,7 +40,7 @@ _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 INDENT = "  "
 CURRENT = "← current"
 # (A question's "interrupted" is a question cancelled before any reply.)
-_STATUS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "cancelled": "cancelled before a reply",
+_STATUS = {"interrupted": REPLY_INTERRUPTED, "error": "✗ failed", "cancelled": "cancelled before a reply",
            "streaming": "… streaming"}
 
 
