@@ -386,3 +386,54 @@ def test_without_saving_undo_works_and_the_tree_commands_say_why_not(scripted_se
     _say(child, "Other Q2", "B2")
     assert _sent(server) == [("user", "Q1"), ("assistant", "A1"), ("user", "Other Q2")]
     _quit(child)
+
+
+# -- a real editor in a real terminal ----------------------------------------------------
+
+def test_edit_in_vim_in_tmux(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """EDITOR=vim in tmux: the old text is in the editor, :wq sends the edit."""
+    from tests.tmux import Pane
+
+    scripted_server.enqueue(Reply(chunks=["A1"]), Reply(chunks=["A1 from vim"]))
+    env = anthropic_env(tmp_path, scripted_server.base_url, EDITOR="vim -u NONE -i NONE -n")
+    with Pane(tmp_path, ["--render", "plain"], env) as pane:
+        pane.wait_for("You: ")
+        pane.type("Q1")
+        pane.press("Enter")
+        pane.wait_for("You: ", count=2)
+        pane.type("/edit")
+        pane.press("Enter")
+        pane.wait_for("chinwag-edit-", history=False)  # vim's status line names the file
+        pane.type("A, in vim")
+        pane.press("Escape")
+        pane.type(":wq")
+        pane.press("Enter")
+        screen = pane.wait_for("A1 from vim")
+        assert pane.alive() and "Traceback" not in screen
+    assert _sent(scripted_server) == [("user", "Q1, in vim")]
+
+
+def test_ctrl_c_in_an_editor_is_the_editors(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """EDITOR=ed in tmux: ed keeps the terminal's signals on, so Ctrl-C is a SIGINT to chinwag
+    too (the terminal's foreground process group). ed answers it with `?` and goes on; chinwag
+    holds it back while the editor runs, so neither the chat nor the editor is stopped."""
+    from tests.tmux import Pane
+
+    scripted_server.enqueue(Reply(chunks=["A1"]), Reply(chunks=["A1 from ed"]))
+    env = anthropic_env(tmp_path, scripted_server.base_url, EDITOR="ed")
+    with Pane(tmp_path, ["--render", "plain"], env) as pane:
+        pane.wait_for("You: ")
+        pane.type("Q1")
+        pane.press("Enter")
+        pane.wait_for("You: ", count=2)
+        pane.type("/edit")
+        pane.press("Enter")
+        pane.wait_for("You: /edit\n3")  # ed read the file: 3 bytes, "Q1\n"
+        pane.press("C-c")
+        pane.wait_for("You: /edit\n3\n^C\n?")  # the terminal echoes ^C; ? is ed's answer
+        for command in ("s/Q1/Q1, in ed/", "w", "q"):
+            pane.type(command)
+            pane.press("Enter")
+        screen = pane.wait_for("A1 from ed")
+        assert pane.alive() and "Traceback" not in screen and "cancelled" not in screen
+    assert _sent(scripted_server) == [("user", "Q1, in ed")]
