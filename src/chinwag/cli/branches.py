@@ -48,7 +48,7 @@ def retried(repl: Repl) -> None:
         tree = repl.session.tree()
     except ChinwagError:  # the history cannot be read just now: the reply is what matters
         return
-    if tree.leaf is None:
+    if tree.leaf is None or tree.nodes[tree.leaf].role != "assistant":  # (no reply row was saved)
         return
     siblings = tree.siblings(tree.leaf)
     if len(siblings) > 1:
