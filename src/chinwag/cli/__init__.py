@@ -32,6 +32,7 @@ examples:
   chinwag history list|show ID|search TEXT|export ID|delete ID|check
   chinwag serve                             the same chats in a browser (127.0.0.1)
   chinwag models                            providers and models reachable now
+  chinwag completion bash|zsh|fish          a shell completion script (see the README for where to put it)
 
 exit codes: 0 ok, 1 the model or network failed, 2 bad usage or config, 130 interrupted,
 141 the reader of the output stopped early (| head)
@@ -102,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chinwag.cli.models import list_models
 
             return list_models(environ, Path.cwd(), sys.stdout)
+        if args[:1] == ["completion"]:
+            from chinwag.completion.script import main as completion_main
+
+            return completion_main(args[1:], sys.stdout)
         if args[:1] == ["serve"]:
             from chinwag.web.serve import main as serve_main
 
