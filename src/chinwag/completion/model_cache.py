@@ -20,6 +20,7 @@ from typing import Any
 
 CACHE_NAME = "completion-models.json"
 MAX_AGE = 24 * 3600.0  # seconds a listing is offered before it is asked for again
+LIST_TIMEOUT = 10.0  # seconds of a server's silence before the refresh gives it up (it runs unseen)
 RETRY_AFTER = 60.0  # seconds between refreshes started while one may still be running
 
 
@@ -77,7 +78,7 @@ def refresh(path: Path, environ: Mapping[str, str], cwd: Path) -> None:
         if not entry.lists_models:
             continue
         try:
-            settings = resolve(environ, cwd, {"model": f"{entry.name}:"})
+            settings = resolve(environ, cwd, {"model": f"{entry.name}:", "timeout": LIST_TIMEOUT})
         except ChinwagError:
             continue  # not configured
         try:
