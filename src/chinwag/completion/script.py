@@ -55,10 +55,17 @@ def _serve_parser() -> argparse.ArgumentParser:
     return build_parser()
 
 
+def _templates_parser() -> argparse.ArgumentParser:
+    from chinwag.cli.templates import build_parser
+
+    return build_parser()
+
+
 # chinwag's subcommands: each parses its own arguments (cli/__init__.py dispatches on the first word).
 SUBCOMMANDS: tuple[tuple[str, str, Callable[[], argparse.ArgumentParser]], ...] = (
     ("history", "saved conversations: list, show, search, export, delete, check", _history_parser),
     ("models", "providers and models reachable now", _models_parser),
+    ("templates", "saved settings and prompts: list, show, edit, path, import", _templates_parser),
     ("serve", "the same chats in a browser (127.0.0.1)", _serve_parser),
     ("completion", "print a shell completion script (bash, zsh, fish)", _completion_parser),
 )
@@ -77,8 +84,14 @@ def completion_parser() -> argparse.ArgumentParser:
                 group._group_actions.remove(action)
     commands = root.add_subparsers(dest="command", metavar="COMMAND")
     for name, summary, build in SUBCOMMANDS:
+        try:
+            parser = build()  # its own parser, flags and subcommands as they are
+        except ModuleNotFoundError as exc:  # `templates` in a tree without it (before issue 24's merge)
+            if not (exc.name or "").startswith("chinwag."):
+                raise
+            continue
         commands.add_parser(name, help=summary)
-        commands.choices[name] = build()  # its own parser, flags and subcommands as they are
+        commands.choices[name] = parser
     _mark(root, ())
     return root
 
