@@ -27,6 +27,10 @@ FILE_METAVARS = ("PATH", "FILE")  # a value that is a path: the shell's own file
 
 
 def main(argv: list[str], out: TextIO) -> int:
+    if argv in (["-h"], ["--help"]):
+        out.write(f"usage: chinwag completion {'|'.join(SHELLS)}\n\nprint a shell completion script;"
+                  " the README says where to put it\n")
+        return 0
     if len(argv) != 1 or argv[0] not in SHELLS:
         raise UsageError(f"say which shell: chinwag completion {'|'.join(SHELLS)}")
     out.write(generate(argv[0]))
