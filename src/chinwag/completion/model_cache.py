@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 CACHE_NAME = "completion-models.json"
 MAX_AGE = 24 * 3600.0  # seconds a listing is offered before it is asked for again
@@ -99,10 +99,10 @@ def _read(path: Path) -> dict[str, Any] | None:
     """The cache, or None when it is missing or not one we wrote."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if (isinstance(data.get("written"), (int, float)) and isinstance(data.get("prefixes"), list)
-                and isinstance(data.get("models"), dict)):
-            return data
-    except (OSError, ValueError, AttributeError):
+        if (isinstance(data, dict) and isinstance(data.get("written"), (int, float))
+                and isinstance(data.get("prefixes"), list) and isinstance(data.get("models"), dict)):
+            return cast(dict[str, Any], data)
+    except (OSError, ValueError):
         pass
     return None
 

@@ -60,9 +60,10 @@ def _serve_parser() -> argparse.ArgumentParser:
 
 
 def _templates_parser() -> argparse.ArgumentParser:
-    from chinwag.cli.templates import build_parser
+    from chinwag.cli.templates import build_parser  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
-    return build_parser()
+    parser: argparse.ArgumentParser = build_parser()
+    return parser
 
 
 # chinwag's subcommands: each parses its own arguments (cli/__init__.py dispatches on the first word).

@@ -35,7 +35,10 @@ def template_names(environ: Mapping[str, str]) -> list[str]:
     """The templates' names (`NAME.toml` in the config directory's templates/
     folder), as the templates package lists them."""
     try:
-        from chinwag.templates.store import config_dir, names
+        from chinwag.templates.store import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+            config_dir,
+            names,
+        )
     except ModuleNotFoundError:  # a tree without the templates package (before issue 24's templates merge)
         from chinwag.paths import config_file
 
@@ -44,7 +47,8 @@ def template_names(environ: Mapping[str, str]) -> list[str]:
             return sorted(path.stem for path in folder.glob("*.toml") if path.is_file())
         except OSError:
             return []
-    return names(config_dir(environ))
+    found: list[str] = names(config_dir(environ))
+    return found
 
 
 def tools(environ: Mapping[str, str]) -> list[tuple[str, str]]:
