@@ -124,6 +124,19 @@ def test_bash_completes_conversation_ids_newest_first_and_tool_names(home: Path)
     assert tools == ["read_file", "list_files", "fetch_url", "shell"]
 
 
+def test_every_option_that_takes_listed_values_completes_them(home: Path) -> None:
+    """Picked from the parser: an option added later (-t NAME, the templates
+    one) is covered here as soon as OPTION_VALUES names it."""
+    from chinwag.completion.script import OPTION_VALUES
+
+    expected = {"models": "openai:gpt-4o", "tools": "shell", "conversations": "3", "templates": "reviewer"}
+    options = [o for action in build_parser()._actions for o in action.option_strings if o in OPTION_VALUES]
+    assert {"--model", "--tool", "--resume"} <= set(options)
+    for option, candidates in zip(options, _bash(home, *(f"chinwag {o} " for o in options))):
+        assert expected[OPTION_VALUES[option]] in candidates, (option, candidates)
+    assert _bash(home, "chinwag completion ")[0] == ["bash", "zsh", "fish"]
+
+
 def test_every_flag_and_subcommand_of_the_parsers_is_in_the_script(home: Path) -> None:
     """Generated from the parsers, not by hand: a flag added to any of them is completed."""
     script = _script("bash", _env(home))
