@@ -104,9 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return list_models(environ, Path.cwd(), sys.stdout)
         if args[:1] == ["completion"]:
-            from chinwag.completion.script import main as completion_main
+            from chinwag.cli.completion import main as completion_main
 
-            return completion_main(args[1:], sys.stdout)
+            return completion_main(args[1:], sys.stdout, build_parser)
         if args[:1] == ["serve"]:
             from chinwag.web.serve import main as serve_main
 
