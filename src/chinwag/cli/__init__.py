@@ -32,6 +32,7 @@ examples:
   chinwag history list|show ID|search TEXT|export ID|delete ID|check
   chinwag serve                             the same chats in a browser (127.0.0.1)
   chinwag models                            providers and models reachable now
+  chinwag -t review -p lang Go "CODE"       a saved template (chinwag templates list|show|edit|path|import)
 
 exit codes: 0 ok, 1 the model or network failed, 2 bad usage or config, 130 interrupted,
 141 the reader of the output stopped early (| head)
@@ -86,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_argument("--yes", action="store_true", help="approve every tool call without asking")
     tools.add_argument("--think", nargs="?", const=THINK_DEFAULT, metavar="BUDGET",
                        help="show the model's reasoning as it streams (Anthropic; budget in tokens, default 4096)")
+    templates = p.add_argument_group("templates", "saved settings and prompts: chinwag templates list|show|edit|path")
+    templates.add_argument("-t", "--template", metavar="NAME", help="use template NAME; the flags typed win over it")
+    templates.add_argument("-p", "--param", dest="params", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                           help="set the template's parameter $NAME (repeatable)")
+    templates.add_argument("--save", dest="save_template", metavar="NAME",
+                           help="save the options given with it as template NAME, and exit")
     p.add_argument("--version", action="version", version=f"chinwag {__version__}")
     return p
 
@@ -102,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chinwag.cli.models import list_models
 
             return list_models(environ, Path.cwd(), sys.stdout)
+        if args[:1] == ["templates"]:
+            from chinwag.cli.templates import main as templates_main
+
+            return templates_main(args[1:], environ, sys.stdout)
         if args[:1] == ["serve"]:
             from chinwag.web.serve import main as serve_main
 
@@ -151,7 +162,15 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from chinwag.session import open_session
 
     attach = args.attach or []
+    if args.save_template is not None:  # --save NAME: write the template, read nothing, send nothing
+        from chinwag.cli.template_flags import save
+
+        return save(args, environ, sys.stdout)
     prompt = read_prompt(args.prompt, cast(TextIO, None) if "-" in attach else sys.stdin, args.file)
+    if args.template is not None or args.params:  # -t NAME: fills the flags not typed (cli/template_flags.py)
+        from chinwag.cli.template_flags import with_template
+
+        prompt = with_template(args, prompt, environ)
     if "-" in attach and prompt is None:
         raise UsageError('-a - reads the attachment from stdin; ask about it in words: chinwag -a - "what is this?"')
     flags: dict[str, Any] = {

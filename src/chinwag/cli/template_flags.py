@@ -1,0 +1,88 @@
+"""-t NAME, -p NAME VALUE and --save NAME on the chat's command line.
+
+A template fills the flags that were not typed (flags > template > config.toml):
+its settings then travel as those flags do, into `resolve` and on to /model.
+Its `schema` lands in `args.schema`, the setting `--schema` sets, so structured
+output treats both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from chinwag.errors import UsageError
+from chinwag.templates.store import config_dir, is_name, path_of
+from chinwag.templates.template import Template, dump, from_mapping, load, write
+
+FLAG_SETTINGS = ("model", "temperature", "max_tokens")  # args attribute = template key
+
+
+def with_template(args: argparse.Namespace, prompt: str | None, environ: Mapping[str, str]) -> str | None:
+    """Apply -t NAME (and its -p values) to `args`; the prompt to send (None: the chat)."""
+    params = dict(args.params or [])
+    if args.template is None:
+        raise UsageError("-p sets a template's parameter: use it with -t NAME.")
+    template = load(config_dir(environ), args.template)
+    template.check_params(params)
+    for key in FLAG_SETTINGS:
+        if getattr(args, key) is None:
+            setattr(args, key, getattr(template, key))
+    if args.system is None and template.system is not None:
+        args.system = template.fill(template.system, params, prompt or "")
+    if template.tools:
+        args.tools = list(dict.fromkeys([*(args.tools or []), *template.tools]))
+    if template.schema is not None and getattr(args, "schema", None) is None:
+        args.schema = template.schema  # the seam with --schema: the same setting
+    return _prompt(template, params, prompt)
+
+
+def _prompt(template: Template, params: Mapping[str, str], given: str | None) -> str | None:
+    """The template's prompt with $input filled (or the text given after it), or the text given alone."""
+    if template.prompt is None:
+        return given
+    if template.uses_input():
+        if given is None:
+            raise UsageError(f"template {template.name} puts your text where its $input is:"
+                             f" chinwag -t {template.name} \"TEXT\", or pipe it in.")
+        return template.fill(template.prompt, params, given)
+    filled = template.fill(template.prompt, params)
+    return f"{filled}\n\n{given}" if given else filled
+
+
+def save(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    """--save NAME: write the options given with it (on top of -t's template) and exit."""
+    name = args.save_template
+    if not is_name(name):
+        raise UsageError(f"{name!r} is not a template name (letters, digits, _ . -).")
+    for given, flag in ((args.attach, "-a"), (args.file, "-f"), (args.resume, "--resume"),
+                        (args.continue_last, "-c")):
+        if given:
+            raise UsageError(f"--save keeps settings and a prompt, not {flag}.")
+    folder = config_dir(environ)
+    fields: dict[str, Any] = {}
+    if args.template is not None:  # as llm does: a saved copy of that template, changed by the flags
+        base = load(folder, args.template)
+        fields = {key: getattr(base, key) for key in ("system", "model", "temperature", "max_tokens", "tools",
+                                                         "schema", "prompt", "defaults")}
+    typed = {
+        "system": args.system, "model": args.model, "temperature": args.temperature,
+        "max_tokens": args.max_tokens, "tools": args.tools, "schema": getattr(args, "schema", None),
+        "prompt": " ".join(args.prompt) or None,
+        "defaults": {**(fields.get("defaults") or {}), **dict(args.params or [])} or None,
+    }
+    fields.update({key: value for key, value in typed.items() if value is not None})
+    fields = {key: value for key, value in fields.items() if value not in (None, (), [], {})}
+    if not fields:
+        raise UsageError("--save NAME saves the options given with it: -s, -m, --temperature, --max-tokens,"
+                         " -T, --schema, a prompt, -p NAME VALUE.")
+    if "tools" in fields:
+        fields["tools"] = list(fields["tools"])
+    path = path_of(folder, name)
+    text = dump(fields)
+    from_mapping(name, path, fields, text)  # the same checks as reading it back: a bad one is not written
+    write(path, text)
+    out.write(f"Saved template {name} to {path}.\n")
+    return 0
+
