@@ -166,8 +166,10 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         from chinwag.cli.template_flags import save
 
         return save(args, environ, sys.stdout)
-    prompt = read_prompt(args.prompt, cast(TextIO, None) if "-" in attach else sys.stdin, args.file)
-    if args.template is not None or args.params:  # -t NAME: fills the flags not typed (cli/template_flags.py)
+    templated = args.template is not None or bool(args.params)
+    prompt = read_prompt(args.prompt, cast(TextIO, None) if "-" in attach else sys.stdin, args.file,
+                         empty_ok=templated)
+    if templated:  # -t NAME: fills the flags not typed (cli/template_flags.py)
         from chinwag.cli.template_flags import with_template
 
         prompt = with_template(args, prompt, environ)

@@ -41,9 +41,11 @@ def with_template(args: argparse.Namespace, prompt: str | None, environ: Mapping
 def _prompt(template: Template, params: Mapping[str, str], given: str | None) -> str | None:
     """The template's prompt with $input filled (or the text given after it), or the text given alone."""
     if template.prompt is None:
+        if given == "":
+            raise UsageError("the prompt is empty; type a question, e.g. chinwag \"hello\".")
         return given
     if template.uses_input():
-        if given is None:
+        if not given:
             raise UsageError(f"template {template.name} puts your text where its $input is:"
                              f" chinwag -t {template.name} \"TEXT\", or pipe it in.")
         return template.fill(template.prompt, params, given)
