@@ -56,7 +56,7 @@ def aichat_dir(environ: Mapping[str, str]) -> Path:
 
 
 def from_llm(folder: Path) -> Iterator[Conversion]:
-    import yaml
+    import yaml  # type: ignore[import-untyped]  # no stubs installed; safe_load and YAMLError only
 
     for path in sorted(folder.glob("*.yaml")):
         done = Conversion(path.stem, path)
