@@ -119,6 +119,25 @@ def test_flags_win_over_the_template_and_the_template_over_config(scripted_serve
     assert (_system(flags), flags.json["temperature"], flags.json["max_tokens"]) == ("From the flag.", 0.5, 777)
 
 
+def test_the_template_wins_over_the_environment_and_is_named_in_notes(scripted_server: ScriptedServer,
+                                                                     tmp_path: Path) -> None:
+    """CHINWAG_MODEL loses to the template's model, -m beats both; a template setting the
+    provider does not take (temperature while thinking) is a note naming the template's
+    file, not a refusal of a flag nobody typed."""
+    path = _write(tmp_path, "calm", 'model = "anthropic:claude-from-template"\ntemperature = 0.2\n')
+    scripted_server.enqueue(*(Reply(chunks=["ok"]) for _ in range(3)))
+    env = anthropic_env(tmp_path, scripted_server.base_url, CHINWAG_MODEL="anthropic:claude-from-env")
+    assert run_chinwag(["-t", "calm", "hi"], env).returncode == 0
+    assert run_chinwag(["-t", "calm", "-m", "anthropic:claude-from-flag", "hi"], env).returncode == 0
+    thinking = run_chinwag(["--think", "-t", "calm", "hi"], env)
+    assert thinking.returncode == 0, thinking.stderr
+    assert f"note: temperature in template {path} is not used with --think" in thinking.stderr
+    template, flag, think = scripted_server.requests
+    assert (template.json["model"], template.json["temperature"]) == ("claude-from-template", 0.2)
+    assert (flag.json["model"], flag.json["temperature"]) == ("claude-from-flag", 0.2)
+    assert "temperature" not in think.json and think.json["thinking"]["type"] == "enabled"
+
+
 def test_save_round_trip(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     env = anthropic_env(tmp_path, scripted_server.base_url)
     saved = run_chinwag(["-s", "You translate into $lang.", "-m", "anthropic:claude-saved", "--temperature", "0.4",
@@ -267,7 +286,7 @@ def test_template_in_the_chat_completes_and_applies(scripted_server: ScriptedSer
     """A real pty: Tab completes the name, and the next message carries the template's settings."""
     _write(tmp_path, "reviewer", 'system = "You review $lang."\nmodel = "anthropic:claude-chat-template"\n'
                                  'temperature = 0.25\n[defaults]\nlang = "Rust"\n')
-    scripted_server.enqueue(Reply(chunks=["Before."]), Reply(chunks=["After."]))
+    scripted_server.enqueue(Reply(chunks=["Before."]), Reply(chunks=["After."]), Reply(chunks=["Third."]))
     child = start_chat(anthropic_env(tmp_path, scripted_server.base_url))
     child.sendline("hi")
     child.expect("Before.")
@@ -283,9 +302,17 @@ def test_template_in_the_chat_completes_and_applies(scripted_server: ScriptedSer
     child.sendline("again")
     child.expect("After.")
     child.expect("You: ")
+    child.sendline("/model anthropic:claude-next")
+    child.expect("Now using anthropic:claude-next")
+    child.expect("You: ")
+    child.sendline("third")
+    child.expect("Third.")
+    child.expect("You: ")
     child.sendline("quit")
     assert finish(child) == 0
-    before, after = scripted_server.requests
+    before, after, third = scripted_server.requests
+    assert (third.json["model"], third.json["temperature"], _system(third)) == \
+        ("claude-next", 0.25, "You review Rust.")  # /model keeps the template's options
     assert "temperature" not in before.json or before.json["temperature"] != 0.25
     assert (after.json["model"], after.json["temperature"], _system(after)) == \
         ("claude-chat-template", 0.25, "You review Rust.")

@@ -169,13 +169,15 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     templated = args.template is not None or bool(args.params)
     prompt = read_prompt(args.prompt, cast(TextIO, None) if "-" in attach else sys.stdin, args.file,
                          empty_ok=templated)
-    if templated:  # -t NAME: fills the flags not typed (cli/template_flags.py)
+    template_layer = None
+    if templated:  # -t NAME: its settings under the flags typed (cli/template_flags.py)
         from chinwag.cli.template_flags import with_template
 
-        prompt = with_template(args, prompt, environ)
+        prompt, template_layer = with_template(args, prompt, environ)
     if "-" in attach and prompt is None:
         raise UsageError('-a - reads the attachment from stdin; ask about it in words: chinwag -a - "what is this?"')
     flags: dict[str, Any] = {
+        "template": template_layer,  # under the flags typed, over config.toml, .env and the environment
         "model": args.model, "system": args.system, "max_tokens": args.max_tokens,
         "temperature": args.temperature, "save": False if args.no_save else None, "timeout": args.timeout,
         "render": args.render, "tools": args.tools, "mcp_config": args.mcp_config, "yes": args.yes or None,

@@ -1,19 +1,25 @@
-"""`/template NAME` in the chat: the template's settings for the rest of the conversation."""
+"""`/template NAME` in the chat: the template's settings for the rest of the conversation.
+
+Asked for now, it wins over the command line's flags for what it sets: those
+flags are dropped and the template's layer (cli/template_flags.py) replaces any
+earlier one, so a later /model keeps its temperature and max_tokens.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chinwag.config import TEMPLATE
 from chinwag.errors import UsageError
 from chinwag.render.sanitize import sanitize
 
 if TYPE_CHECKING:
     from chinwag.cli.repl import Repl
-
-SETTINGS = ("model", "temperature", "max_tokens")
+    from chinwag.templates.template import Template
 
 
 def apply_in_chat(repl: Repl, name: str) -> None:
+    from chinwag.cli.template_flags import LAYER_SETTINGS, layer
     from chinwag.templates.store import config_dir, names
     from chinwag.templates.template import load
 
@@ -23,12 +29,14 @@ def apply_in_chat(repl: Repl, name: str) -> None:
         raise UsageError(f"say which: /template NAME ({', '.join(known)})." if known else
                          "no templates yet; make one with chinwag -s \"...\" --save NAME.")
     template = load(folder, name)
-    system = template.fill(template.system, {}) if template.system is not None else None  # [defaults] only
-    flags = {**repl.flags, **{key: getattr(template, key) for key in SETTINGS if getattr(template, key) is not None}}
+    system = _system(template)
+    label, settings_of = layer(template)
+    flags = {key: value for key, value in repl.flags.items() if key not in settings_of}
+    flags[TEMPLATE] = (label, settings_of)
     if template.schema is not None:
-        flags["schema"] = template.schema  # the setting --schema sets
-    changed = [key for key in SETTINGS if getattr(template, key) is not None]
-    if changed:  # built now, so a bad model or a missing key is refused here, not at the next message
+        flags["schema"], flags["schema_multi"] = template.schema, template.schema_multi or None
+    if settings_of or template.schema is not None:
+        # Built now, so a bad model or a missing key is refused here, not at the next message.
         from chinwag.config import resolve
         from chinwag.providers.registry import build
 
@@ -40,10 +48,10 @@ def apply_in_chat(repl: Repl, name: str) -> None:
     repl.flags = flags
     settings = repl.session.settings
     used = (["system prompt"] if system is not None else []) + [
-        f"{settings.provider}:{repl.session.model}" if key == "model" else f"{key.replace('_', ' ')} {flags[key]}"
-        for key in changed]
+        f"{settings.provider}:{repl.session.model}" if key == "model" else f"{key.replace('_', ' ')} {settings_of[key]}"
+        for key in LAYER_SETTINGS if key in settings_of] + (["schema"] if template.schema is not None else [])
     repl.out.write(f"Now using template {sanitize(name)}: {', '.join(used) or 'nothing to change'}.\n")
-    for note in settings.notes if changed else ():
+    for note in settings.notes if settings_of else ():
         repl.out.write(repl.dim(sanitize(note)) + "\n")
     missing = [tool for tool in template.tools if tool not in settings.tools.enabled]
     if missing:
@@ -51,3 +59,15 @@ def apply_in_chat(repl: Repl, name: str) -> None:
                                 f" chinwag -t {sanitize(name)}.") + "\n")
     if template.prompt is not None:
         repl.out.write(repl.dim(f"Its prompt is for one question: chinwag -t {sanitize(name)} \"TEXT\".") + "\n")
+
+
+def _system(template: Template) -> str | None:
+    """Its system prompt with [defaults]; a parameter without one cannot be given here."""
+    if template.system is None:
+        return None
+    missing = [name for name in template.parameters() if name not in template.defaults]
+    if missing:
+        raise UsageError(f"template {template.name} needs the parameter {missing[0]}, which has no default:"
+                         f" give it one under [defaults], or start with chinwag -t {template.name}"
+                         f" -p {missing[0]} VALUE.")
+    return template.fill(template.system, {})

@@ -18,7 +18,7 @@ from chinwag.config_schema import TOP_LEVEL, key_line
 from chinwag.errors import ConfigError, UsageError
 from chinwag.templates.store import is_name, names, path_of, templates_dir
 
-SETTINGS = ("system", "model", "temperature", "max_tokens", "tools", "schema", "prompt")
+SETTINGS = ("system", "model", "temperature", "max_tokens", "tools", "schema", "schema_multi", "prompt")
 KEYS = (*SETTINGS, "defaults")
 INPUT = "input"  # $input: the text given on the command line or piped in
 
@@ -33,6 +33,7 @@ class Template:
     max_tokens: int | None = None
     tools: tuple[str, ...] = ()
     schema: str | None = None  # as --schema takes it: JSON text, a file, or llm's concise syntax
+    schema_multi: bool = False  # as --schema-multi: a list of such objects
     prompt: str | None = None
     defaults: Mapping[str, str] = field(default_factory=dict)
 
@@ -127,6 +128,8 @@ def from_mapping(name: str, path: Path, data: Mapping[str, Any], text: str = "")
     schema = data.get("schema")
     if schema is not None and not isinstance(schema, (str, dict)):
         raise wrong("schema", f"must be a string (JSON, a file, or 'name, age int') or a table, got {_shown(schema)}")
+    if not isinstance(data.get("schema_multi", False), bool):
+        raise wrong("schema_multi", f"must be true or false, got {_shown(data['schema_multi'])}")
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise wrong("defaults", "must be a table: [defaults] with NAME = \"value\" lines")
@@ -136,7 +139,8 @@ def from_mapping(name: str, path: Path, data: Mapping[str, Any], text: str = "")
     return Template(
         name=name, path=path, system=data.get("system"), model=data.get("model"),
         temperature=data.get("temperature"), max_tokens=data.get("max_tokens"), tools=tools,
-        schema=json.dumps(schema) if isinstance(schema, dict) else schema, prompt=data.get("prompt"),
+        schema=json.dumps(schema) if isinstance(schema, dict) else schema,
+        schema_multi=data.get("schema_multi", False), prompt=data.get("prompt"),
         defaults={str(k): str(v) for k, v in defaults.items()},
     )
 
@@ -145,7 +149,7 @@ def dump(fields: Mapping[str, Any]) -> str:
     """TOML text for a template's settings (SETTINGS order, then [defaults]); None values left out."""
     import tomli_w
 
-    ordered = {key: fields[key] for key in KEYS if fields.get(key) not in (None, (), [], {})}
+    ordered = {key: fields[key] for key in KEYS if not unset(fields.get(key))}
     if "tools" in ordered:
         ordered["tools"] = list(ordered["tools"])
     return tomli_w.dumps(ordered, multiline_strings=True)
@@ -164,6 +168,11 @@ def write(path: Path, text: str) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}.") from None
+
+
+def unset(value: Any) -> bool:
+    """Nothing to write: None, false (schema_multi), an empty list or table; 0 is a value."""
+    return value is None or value is False or (isinstance(value, (tuple, list, dict)) and not value)
 
 
 def _shown(value: Any) -> str:
