@@ -230,16 +230,20 @@ def test_import_llm_templates(scripted_server: ScriptedServer, tmp_path: Path) -
         "schema_object:\n  type: object\n  properties:\n    summary:\n      type: string\nextract: true\n")
     (llm / "templates" / "plain.yaml").write_text("'Just a prompt: $input'\n")
     (llm / "templates" / "broken.yaml").write_text("system: [unclosed\n")
+    (llm / "templates" / "dollar.yaml").write_text("prompt: 'costs $ 5'\nmodel: gpt-4o\n")
     home = tmp_path / "home"
     env = anthropic_env(home, scripted_server.base_url, LLM_USER_PATH=str(llm))
     result = run_chinwag(["templates", "import", "llm"], env)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("could not convert broken.yaml: cannot read it")
-    assert lines[1] == "converted plain.yaml to plain"
-    assert lines[2].startswith("converted summary.yaml to summary; left out:")
-    assert "options.top_p" in lines[2] and "extract" in lines[2]
-    assert lines[3] == f"2 of 3 llm templates converted from {llm / 'templates'}."
+    assert lines[1] == "could not convert dollar.yaml: prompt has a $ that starts no parameter name" \
+                       " (write $$ for a dollar sign)."
+    assert lines[2] == "converted plain.yaml to plain"
+    assert lines[3].startswith("converted summary.yaml to summary; left out:")
+    assert "options.top_p" in lines[3] and "extract" in lines[3]
+    assert lines[4] == f"2 of 4 llm templates converted from {llm / 'templates'}."
+    assert not (home / "templates" / "dollar.toml").exists()
     summary = (home / "templates" / "summary.toml").read_text()
     assert 'model = "openai:gpt-4o-mini"' in summary and "temperature = 0.1" in summary
     assert json.loads(_toml(summary)["schema"]) == {"type": "object", "properties": {"summary": {"type": "string"}}}
@@ -248,6 +252,15 @@ def test_import_llm_templates(scripted_server: ScriptedServer, tmp_path: Path) -
     scripted_server.enqueue(Reply(chunks=["ok"]))
     assert run_chinwag(["-t", "plain", "-m", "anthropic:claude-x", "hello"], env).returncode == 0
     assert scripted_server.requests[0].json["messages"][0]["content"] == "Just a prompt: hello"
+
+
+def test_import_from_a_folder_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    env = anthropic_env(tmp_path, "http://127.0.0.1:9", LLM_USER_PATH=str(tmp_path / "no-llm"),
+                        AICHAT_CONFIG_DIR=str(tmp_path / "no-aichat"))
+    _one_line_error(run_chinwag(["templates", "import", "llm"], env), str(tmp_path / "no-llm" / "templates"),
+                    "LLM_USER_PATH")
+    _one_line_error(run_chinwag(["templates", "import", "aichat"], env), str(tmp_path / "no-aichat" / "roles"))
+    _one_line_error(run_chinwag(["templates", "import", "fabric"], env), "invalid choice")
 
 
 def test_import_aichat_roles(scripted_server: ScriptedServer, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
@@ -36,7 +37,8 @@ def run_import(source: str, folder: Path, environ: Mapping[str, str], out: TextI
                 from_mapping(done.name, path, done.fields, text)
                 write(path, text)
             except ChinwagError as exc:
-                done.failed = one_line(exc.message).removeprefix(f"{path}: ")
+                # The file was never written: its path and line would point nowhere.
+                done.failed = re.sub(rf"^{re.escape(str(path))}(, line \d+)?: ", "", one_line(exc.message))
         if done.failed is not None:
             out.write(f"could not convert {shown}: {sanitize(done.failed)}\n")
             continue
