@@ -295,6 +295,21 @@ def test_import_aichat_roles(scripted_server: ScriptedServer, tmp_path: Path) ->
     assert _system(pirate_request) == "Talk like a pirate."
 
 
+def test_t_without_a_prompt_starts_the_chat_with_its_settings(scripted_server: ScriptedServer,
+                                                             tmp_path: Path) -> None:
+    """A real pty: `chinwag -t terse` is the chat, each message sent with the template's settings."""
+    _write(tmp_path, "terse", 'system = "You are terse."\ntemperature = 0.1\nmax_tokens = 64\n')
+    scripted_server.enqueue(Reply(chunks=["Hi."]))
+    child = start_chat(anthropic_env(tmp_path, scripted_server.base_url), ["-t", "terse"])
+    child.sendline("hello")
+    child.expect("Hi.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    sent = scripted_server.requests[0]
+    assert (_system(sent), sent.json["temperature"], sent.json["max_tokens"]) == ("You are terse.", 0.1, 64)
+
+
 def test_template_in_the_chat_completes_and_applies(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     """A real pty: Tab completes the name, and the next message carries the template's settings."""
     _write(tmp_path, "reviewer", 'system = "You review $lang."\nmodel = "anthropic:claude-chat-template"\n'
