@@ -9,7 +9,10 @@ fresh CHINWAG_HOME each time: empty, or holding templates/ with 100 templates
 so reaching `You: ` at all also shows none was read).
 
 Target: with 100 templates ≤ 1.10× without (medians), i.e. unchanged within
-the noise of a shared 2-core machine; the difference in ms is shown too.
+the noise of a shared 2-core machine; the difference in ms is shown too. As
+timing on a loaded machine is noisy, one more launch (untimed) runs under
+strace (file system calls): the calls that name the templates folder or a file
+in it before `You: ` must be 0.
 
 Run alone: `python bench/bench_templates_startup.py [--quick]`.
 """
@@ -71,6 +74,25 @@ def measure(reps: int, base_url: str) -> dict[str, list[float]]:
     return times
 
 
+def template_calls(base_url: str) -> int | None:
+    """File system calls naming CHINWAG_HOME/templates before `You: `, under strace; None without strace."""
+    strace = shutil.which("strace")
+    if strace is None:
+        return None
+    cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")
+    home = _home(with_templates=True)
+    log = Path(cwd) / "strace.log"
+    try:
+        env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=base_url)
+        launch_to_prompt([strace, "-f", "-qq", "-e", "trace=%file,getdents64", "-o", str(log), common.CHINWAG],
+                         env, b"You: ", cwd)
+        folder = str(Path(home) / "templates")
+        return sum(1 for line in log.read_text(errors="replace").splitlines() if folder in line)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(cwd, ignore_errors=True)
+
+
 def run(quick: bool = False) -> str:
     from tests.fakes.server import ScriptedServer
 
@@ -80,6 +102,7 @@ def run(quick: bool = False) -> str:
     with ScriptedServer() as server:
         times = measure(reps, server.base_url)
         sent = len(server.requests)
+        calls = template_calls(server.base_url)
     med = {name: common.summary(t)["median"] for name, t in times.items()}
     base, many = med["no templates"], med[f"{TEMPLATES} templates"]
     ratio = many / base
@@ -95,6 +118,8 @@ def run(quick: bool = False) -> str:
         "",
         f"- with {TEMPLATES} templates ≤ {TARGET}× without: {ratio:.2f}× {common.verdict(ratio <= TARGET)}"
         f" (difference {common.ms(many - base)} ms)",
+        f"- file system calls naming the templates folder before `You: ` (strace): "
+        + (f"{calls} {common.verdict(calls == 0)}" if calls is not None else "n/a (no strace)"),
         f"- requests sent before the first turn: {sent} (should be 0)",
         "",
         "Reproduce: `python bench/bench_templates_startup.py" + (" --quick" if quick else "") + "`",
