@@ -68,6 +68,8 @@ MODULES = [
     ("bench_search_bound", "A hostile search against opening a conversation"),
     ("bench_tree", "Conversation trees: /tree, /switch, /undo, resume, growth"),
     ("bench_tree_view", "/tree in the chat: read and drawn"),
+    ("bench_completion", "Tab completion: the values entry point"),
+    ("bench_templates_startup", "Start-up with 100 templates present"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}
