@@ -6,8 +6,7 @@ the history like `chinwag --resume ID`, and kept while it is in use; the
 least recently used idle ones beyond `KEEP_IDLE` are closed. Each has a
 lock held from the start of a turn to its end, so two tabs on the same
 conversation never interleave turns: the second is told a reply is
-streaming and follows it instead. Reading (the list, search, a saved
-conversation) goes through one read connection to the same SQLite file.
+streaming and follows it instead.
 
 Each session gets the chat's tools (`ToolUse`, started with the session);
 a call that needs approval asks the page following the turn (`LiveTurn.ask`).
@@ -17,6 +16,7 @@ them by id.
 
 Nothing here sends an API key anywhere but to its provider: the model list
 holds model specs, and every error and notice passes `redact` first.
+Reading the history (the list, search, a saved conversation) is saved.py's.
 """
 
 from __future__ import annotations
@@ -25,21 +25,20 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
-from typing import Any, Literal, assert_never
+from typing import Any, Literal
 
-from chinwag import present
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.driver import TurnDriver
 from chinwag.session import Session
 from chinwag.session_turn import SessionTurn
 from chinwag.records import Block, ToolCall
-from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
+from chinwag.web.html import Renderer
 from chinwag.web.live import LiveTurn
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
+from chinwag.web.saved import SavedConversations
 from chinwag.web.uploads import Uploads
 from chinwag.web.workers import Workers
 
@@ -72,84 +71,27 @@ class Chats:
         self.database = database_file(self.environ)
         self._chats: OrderedDict[int, WebChat] = OrderedDict()
         self._lock = threading.Lock()
-        self._store: Any = None
-        self._store_lock = threading.Lock()
-        self._renderer = Renderer()
-        self._render_lock = threading.Lock()
         self.catalog = ModelCatalog(self.environ, cwd)
         self.default_model = self.catalog.default
         self._workers = Workers()
         self.pages = Pages()
         self._secrets = api_keys(self.environ, cwd)
+        self.saved = SavedConversations(self.database, self.redact)
 
-    # -- reading the history -------------------------------------------------------
-
-    def _read(self, fn: Any) -> Any:
-        from chinwag.history.store import Store
-
-        with self._store_lock:
-            if self._store is None:
-                self._store = Store.open(self.database)
-            return fn(self._store)
+    # -- reading the history (saved.py) -------------------------------------------
 
     def conversations(self, query: str = "", limit: int = 50) -> list[dict[str, Any]]:
         """Newest first; with `query`, those with a matching message (full-text)."""
-        def run(store: Any) -> list[dict[str, Any]]:
-            if not query.strip():
-                return [_summary_json(s, live) for s in store.list_conversations(limit)]
-            found: dict[int, dict[str, Any]] = {}
-            for hit in store.search(query, limit * 4):
-                if hit.conversation_id in found or len(found) >= limit:
-                    continue
-                summary = store.conversation(hit.conversation_id)
-                if summary is not None:
-                    item = _summary_json(summary, live)
-                    item["snippet"] = "".join(f"<mark>{escape(t)}</mark>" if match else escape(t)
-                                              for t, match in hit.parts())
-                    found[hit.conversation_id] = item
-            return list(found.values())
-        live = set(self.live_ids())
-        result: list[dict[str, Any]] = self._read(run)
-        return result
+        return self.saved.conversations(set(self.live_ids()), query, limit)
 
     def conversation(self, cid: int) -> dict[str, Any] | None:
-        summary, messages = self._read(lambda store: (store.conversation(cid), store.messages(cid)))
-        if summary is None:
+        found = self.saved.conversation(cid)
+        if found is None:
             return None
-        saved = [m.message for m in messages]  # blocks stored as JSON; attachments with their bytes
-        results = present.saved_results(saved)
-        with self._render_lock:
-            rendered = [{"role": m.role, "status": m.status, "model": m.model, "markdown": m.content,
-                         "html": self._message_html(m.role, m.content, present.transcript(message, results))}
-                        for m, message in zip(messages, saved) if not present.is_results_only(message)]
         with self._lock:
             chat = self._chats.get(cid)
             live = chat is not None and chat.live is not None and not chat.live.done.is_set()
-        return {**_summary_json(summary, set()), "messages": rendered, "live": live}
-
-    def _message_html(self, role: str, content: str, parts: tuple[present.Part, ...]) -> str:
-        """A saved message as the page shows it: the user's text after its
-        attachments' 📎 lines; a reply's text, thinking and tool calls in order
-        (each call with its result: a result's own message is not shown)."""
-        if role == "user":
-            return user_html(content, [p.line for p in parts if isinstance(p, present.AttachmentPart)])
-        if not parts:
-            return self._renderer.html(content)
-        out = []
-        for part in parts:
-            match part:
-                case present.TextPart(text):
-                    out.append(self._renderer.html(text))
-                case present.ThinkingPart(text):
-                    out.append(thinking_html(text))
-                case present.ToolCallPart():
-                    result = part.answer or present.lost_result(part.call)
-                    out.append(tool_html(part.line, result.status, self.redact(result.content)))
-                case present.ToolResultPart() | present.AttachmentPart():
-                    pass  # a reply carries neither; results show on their call
-                case _:
-                    assert_never(part)
-        return "".join(out)
+        return {**found, "live": live}
 
     # -- attachments -----------------------------------------------------------------
 
@@ -239,7 +181,7 @@ class Chats:
         """Give `cid` the title `title` (one line; blank: its first message's line
         again), in the history the terminal reads too; False if there is none."""
         title = " ".join(title.split())[:TITLE_MAX]
-        renamed: bool = self._read(lambda store: store.rename_conversation(cid, title or None))
+        renamed: bool = self.saved.read(lambda store: store.rename_conversation(cid, title or None))
         self.changed()
         return renamed
 
@@ -254,7 +196,7 @@ class Chats:
                 del self._chats[cid]  # its lock stays taken: the closed session runs no more turns
         if chat is not None:
             chat.session.close()
-        deleted: bool = self._read(lambda store: store.delete_conversation(cid))
+        deleted: bool = self.saved.read(lambda store: store.delete_conversation(cid))
         self.changed()
         return deleted
 
@@ -289,7 +231,7 @@ class Chats:
             if chat is not None:
                 self._chats.move_to_end(cid)
                 return chat
-        if self._read(lambda store: store.conversation(cid)) is None:
+        if self.saved.read(lambda store: store.conversation(cid)) is None:
             raise UsageError(f"no conversation {cid}; it may have been deleted.")
         chat = self._with_tools(WebChat(open_session(settings(), self.environ, resume=cid), spec))
         with self._lock:
@@ -387,10 +329,7 @@ class Chats:
                 chat.live.done.wait(2)
             chat.session.close()
         self.catalog.close()
-        with self._store_lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+        self.saved.close()
         self.uploads.close()  # unsent uploads' files
 
     def redact(self, text: str) -> str:
@@ -398,7 +337,3 @@ class Chats:
             text = text.replace(secret, "[redacted]")
         return text
 
-
-def _summary_json(summary: Any, live: set[int]) -> dict[str, Any]:
-    return {"id": summary.id, "title": summary.title or "(empty)", "model": summary.model,
-            "updated_at": summary.updated_at, "turns": summary.turns, "live": summary.id in live}
