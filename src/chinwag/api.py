@@ -32,6 +32,16 @@ from `chinwag`):
 
 A reply the user stopped (Ctrl-C, closing a stream) raises nothing.
 
+A saved conversation is a tree: `chat.edit(message_id, text)` asks again
+from an earlier question of yours, changed (the old branch stays), `retry()`
+keeps the old reply beside the new one, `undo()` steps back one exchange,
+`switch(message_id)` makes another branch current, and `tree()` shows them
+all (message ids and parents: `chinwag.tree.Tree`). The model is always sent
+exactly the path from the root to the current leaf. `Reply.message_id` is a
+reply's id; `Chat(resume=ID)` continues conversation ID at its current leaf.
+With `save=False` there is no tree: those raise UsageError, except
+`retry()` (it replaces the reply) and `undo()` (it drops the last exchange).
+
 One Chat is one conversation, so its turns take turns: a thread that asks
 while another thread's turn runs waits for it to end, then asks after it
 (its question follows the other exchange). A `stream()` holds the Chat from
@@ -46,6 +56,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -56,6 +67,7 @@ from chinwag.events import Event
 from chinwag.records import Block, Message, Reply
 from chinwag.session import Session, open_session
 from chinwag.session_turn import SessionTurn
+from chinwag.tree import Tree
 
 
 class Chat:
@@ -63,12 +75,14 @@ class Chat:
                  base_url: str | None = None, api_key: str | None = None,
                  max_tokens: int | None = None, temperature: float | None = None,
                  save: bool = True, environ: Mapping[str, str] | None = None,
-                 cwd: Path | str | None = None) -> None:
+                 cwd: Path | str | None = None, resume: int | None = None, at: int | None = None) -> None:
         """`model` is a CLI model spec ("local", "anthropic:NAME", "openai:NAME",
         "local:/path.gguf", or a bare name); None picks as the CLI does. A
         `base_url` with no provider in `model` means an OpenAI-compatible
-        server (vLLM, TGI, Ollama, llama.cpp). Bad settings raise
-        `chinwag.ChinwagError` (a UsageError or ConfigError) here."""
+        server (vLLM, TGI, Ollama, llama.cpp). `resume` continues saved
+        conversation ID (as `chinwag --resume ID`) at its current leaf, or at
+        message `at`. Bad settings raise `chinwag.ChinwagError` (a UsageError
+        or ConfigError) here."""
         from chinwag.config import resolve
         from chinwag.providers.registry import at_base_url, entry, parse_model_spec
 
@@ -85,7 +99,9 @@ class Chat:
             if not provider:
                 flags["model"] = f"{chosen.name}:{model or ''}"
         settings = resolve(environ, Path(cwd or Path.cwd()), flags)
-        self._session: Session = open_session(settings, environ)
+        if at is not None and resume is None:
+            raise UsageError("at= needs resume=: the conversation the message is in.")
+        self._session: Session = open_session(settings, environ, resume=resume, at=at)
         self._turn_lock = threading.Lock()  # one turn at a time (a Lock: a stream may be closed from any thread)
         self._holder: int | None = None  # the thread whose turn runs
 
@@ -137,6 +153,37 @@ class Chat:
         with self._one_turn():
             return self._consume(self._session.begin_retry(), raise_errors)
 
+    def edit(self, message_id: int, text: str, *, raise_errors: bool = False) -> Reply:
+        """Ask again from your message `message_id` with `text` in its place (its
+        attachments kept): a new branch beside the old one, which stays. The new
+        Reply; `raise_errors` as for `ask`. UsageError for an id that is not one
+        of your messages in this conversation."""
+        with self._one_turn():
+            return self._consume(self._session.begin_edit(message_id, text), raise_errors)
+
+    def tree(self) -> Tree:
+        """Every message of the conversation with its id, number and parent, and
+        the current leaf (`chinwag.tree.Tree`)."""
+        with self._one_turn():
+            return self._session.tree()
+
+    def switch(self, message_id: int) -> tuple[Message, ...]:
+        """Make the branch through `message_id` current (its newest leaf); the
+        messages from where it branches off the old path down."""
+        with self._one_turn():
+            return self._session.switch_to(message_id)
+
+    def undo(self) -> None:
+        """Step back one exchange: the next question starts a new branch there (nothing is deleted)."""
+        with self._one_turn():
+            self._session.undo()
+
+    def fork(self) -> int:
+        """A new saved conversation starting as a copy of the current path; this
+        Chat goes on in it. Its id."""
+        with self._one_turn():
+            return self._session.fork()
+
     def continue_reply(self, *, raise_errors: bool = False) -> Reply:
         """Resume an interrupted reply where the provider can (Anthropic prefill).
         `raise_errors` as for `ask`."""
@@ -180,6 +227,9 @@ class Chat:
             pass
         last = self._session.last_reply
         assert last is not None
+        recorder = self._session.recorder
+        if last.message_id is None and recorder is not None and recorder.settle():  # written behind: its id
+            last = self._session.last_reply = replace(last, message_id=recorder.reply_id)
         if raise_errors:
             last.raise_for_status()
         return last

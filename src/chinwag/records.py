@@ -212,6 +212,7 @@ class Reply:
     withdrawn: bool = False  # cancelled before any reply: the question is kept aside, not sent again
     blocks: tuple[Block, ...] = ()  # thinking, text and tool calls in order; empty when text alone
     failure: ChinwagError | None = field(default=None, compare=False)  # why it failed, typed
+    message_id: int | None = field(default=None, compare=False)  # its id in the history (None: not saved)
 
     def __post_init__(self) -> None:
         if self.failure is not None:  # the one place `error` follows the failure

@@ -180,7 +180,9 @@ class SessionTurn:
         else:
             self._record_reply()
             self._withdraw_if_unanswered()
-        self.session.last_reply = self._shown(self.reply)
+        recorder = self.session.recorder
+        saved = recorder.reply_id if recorder is not None else None
+        self.session.last_reply = replace(self._shown(self.reply), message_id=saved)
         self._enter(Phase.DONE)
         return [Notice(text) for text in self.session.take_notices()]
 

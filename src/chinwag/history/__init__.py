@@ -1,6 +1,9 @@
 """The history: every saved conversation, in one SQLite file, and the way a chat writes to it.
 
-    store.py     the Store: conversations, messages, tool calls, search (one connection)
+    store.py     the Store (one connection): its writes; built on
+    connection.py  opening, migrating and recovering the database; transactions
+    reads.py     conversations and messages read back, the history sent to a model
+    search.py    full-text search, bounded in words and time
     schema.py    the tables' ordered migrations and the records read back (StoredMessage, ...)
     blocks.py    content blocks to and from the `blocks` column; keeping a transcript sendable
     blobs.py     attachments, stored once per content hash

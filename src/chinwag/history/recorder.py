@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, assert_never
 
@@ -41,13 +44,16 @@ from chinwag.history.ops import (
     StartToolCall,
 )
 from chinwag.history.queue import SaveQueue
-from chinwag.history.schema import CANCELLED_QUESTION
+from chinwag.history.schema import CANCELLED_QUESTION, StoredMessage
 from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
+from chinwag.tree import Tree
 
 if TYPE_CHECKING:
     from chinwag.history.store import Store
 
 __all__ = ["Recorder", "StoreSink"]
+
+SETTLE_TIMEOUT_S = 2.0  # a tree operation's wait for the queue to be written
 
 
 class Recorder:
@@ -70,6 +76,7 @@ class Recorder:
         self._question: Row | None = None  # the last user question saved (not tool results)
         self._system: str | None = None  # the system prompt of the conversation's latest question
         self._calls: dict[str, Row] = {}  # tool calls saved as running, by call id
+        self._leaf: Row | None = None  # the end of the path the next message is saved under (None: a root)
 
     # -- the session's interface ---------------------------------------------
 
@@ -81,6 +88,13 @@ class Recorder:
     @conversation_id.setter
     def conversation_id(self, cid: int | None) -> None:
         self._conversation = Row(cid) if cid is not None else None
+        self._leaf = None
+
+    @property
+    def reply_id(self) -> int | None:
+        """The database id of the reply being saved, once written."""
+        with self._lock:
+            return self._reply.id if self._reply is not None else None
 
     def open(self) -> Store | None:
         """Open the database now (the REPL's warm-up does, after the prompt is
@@ -102,23 +116,28 @@ class Recorder:
         """Everything queued is written, or saving has stopped."""
         return self._queue.settled()
 
-    def resume(self, conversation_id: int | None) -> tuple[str | None, list[Message]]:
-        """Continue a saved conversation (the latest when None): its latest
-        system prompt and its messages. At start-up, so faults raise (ConfigError)."""
+    def resume(self, conversation_id: int | None, at: int | None = None) -> tuple[str | None, list[Message]]:
+        """Continue a saved conversation (the latest when None) at its current
+        leaf, or at message `at` (which becomes the leaf): the latest system
+        prompt on that path and its messages. At start-up, so faults raise (ConfigError)."""
         with self._queue.reading() as store:
             cid = conversation_id if conversation_id is not None else store.latest_conversation_id()
             summary = store.conversation(cid) if cid is not None else None
             if summary is None:
                 raise UsageError("no such conversation to continue." if conversation_id is None
                                  else f"no conversation {conversation_id}; see chinwag history list.")
+            if at is not None:
+                store.set_leaf(summary.id, at)
+            leaf = _leaf_row(store, store.leaf(summary.id))
             history = store.history_messages(summary.id)
             system = store.latest_system(summary.id)
             cancelled = store.cancelled_question(summary.id)
         self.conversation_id = summary.id
         with self._lock:
+            self._leaf = leaf
             self._system = system
             if cancelled is not None:  # the row /retry marks as asked again
-                self._question = Row(cancelled[0])
+                self._question = Row(cancelled[0], parent=leaf, role="user")
         self.withdrawn = cancelled[1] if cancelled is not None else None
         return system, history
 
@@ -127,7 +146,7 @@ class Recorder:
         with self._lock:
             self._queue.end_unended(self._reply)
             self._conversation = None
-            self._reply = self._question = None
+            self._reply = self._question = self._leaf = None
 
     def save_user(self, text: str, model: str, system: str | None, blocks: tuple[Block, ...] = ()) -> None:
         """Save the user's message (with its attachments, `blocks`) before the request leaves (or queue it)."""
@@ -140,25 +159,34 @@ class Recorder:
                 self._system = system
             changed = system if system != self._system else None  # /system: saved with the question it goes with
             self._system = system
-            self._question = Row()
+            self._question = self._leaf = Row(parent=self._leaf, role="user")
             self._queue.put(AddUserMessage(self._question, self._conversation, text, model, system=changed,
                                            blocks=stored, blobs=blobs))
         self._queue.save_soon()
 
     def question_cancelled(self) -> bool:
         """The question this chat saved last was cancelled before any reply: marked
-        so, it is not brought back to be sent (`chinwag -c`). False when this
-        chat saved no question since it started or resumed (nothing to mark)."""
+        so, it is not brought back to be sent (`chinwag -c`), and a dead end: the
+        next message follows its parent. False when this chat saved no question
+        since it started or resumed (nothing to mark)."""
         return self._set_question_status(CANCELLED_QUESTION)
 
     def question_asked_again(self) -> None:
-        """/retry after a cancel: the question counts again."""
+        """/retry after a cancel: the question counts again, and the reply follows it."""
         self._set_question_status("complete")
+
+    def retrying(self) -> None:
+        """/retry: the new reply is a sibling of the last one (which stays, in its branch)."""
+        with self._lock:
+            if self._leaf is not None and self._leaf.role == "assistant":
+                self._queue.end_unended(self._reply)
+                self._leaf, self._reply = self._leaf.parent, None
 
     def _set_question_status(self, status: str) -> bool:
         with self._lock:
             if self._question is None or self._conversation is None:
                 return False
+            self._leaf = self._question.parent if status == CANCELLED_QUESTION else self._question
             self._queue.put(SetQuestionStatus(self._question, status))
         self._queue.save_soon()
         return True
@@ -169,7 +197,8 @@ class Recorder:
         with self._lock:
             if self._conversation is None:
                 return
-            self._queue.put(AddUserMessage(Row(), self._conversation, message.content, model,
+            self._leaf = Row(parent=self._leaf, role="user")
+            self._queue.put(AddUserMessage(self._leaf, self._conversation, message.content, model,
                                            blocks=blocks_json(message.parts)))
         self._queue.save_soon()
 
@@ -199,7 +228,7 @@ class Recorder:
             if self._conversation is None or (prefill and self._reply is not None):
                 return
             self._queue.end_unended(self._reply)
-            self._reply = Row()
+            self._reply = self._leaf = Row(parent=self._leaf, role="assistant")
             self._queue.put(BeginReply(self._reply, self._conversation, model))
         self._queue.save_soon()
 
@@ -213,6 +242,82 @@ class Recorder:
             if self._reply is None or self._queue.stopped:
                 return None
             return StoreSink(self, self._reply, prefill)
+
+    # -- the conversation's tree (between turns; the caller refuses them while a reply streams) --
+
+    def tree(self) -> Tree:
+        """The conversation's tree as saved (empty before its first message is)."""
+        with self._saved() as (store, cid):
+            return store.tree(cid) if cid is not None else Tree({}, None)
+
+    def message(self, mid: int) -> StoredMessage:
+        """Message `mid` of this conversation, its attachments with their bytes."""
+        with self._saved() as (store, cid):
+            found = store.message(mid)
+        if found is None or found.conversation_id != cid:
+            raise UsageError(f"there is no message {mid} in this conversation.")
+        return found
+
+    def stored_path(self, leaf: int) -> list[StoredMessage]:
+        """The saved messages from the root to `leaf`, every one (see `move_leaf` for the sendable ones)."""
+        with self._saved() as (store, cid):
+            return store.path_messages(cid, leaf) if cid is not None else []
+
+    def move_leaf(self, mid: int | None) -> list[Message]:
+        """Make `mid` the leaf (None: an empty path, the next message a new root);
+        the messages of the path to it, as they are sent."""
+        with self._saved() as (store, cid):
+            if cid is None:
+                if mid is None:
+                    return []
+                raise UsageError(f"there is no message {mid} in this conversation.")
+            store.set_leaf(cid, mid)
+            leaf = _leaf_row(store, mid)
+            history = store.history_messages(cid, mid) if mid is not None else []
+            self._moved(leaf)
+        return history
+
+    def fork(self) -> int:
+        """Copy the path into a new conversation, and go on saving there; its id."""
+        with self._saved() as (store, cid):
+            if cid is None:
+                raise UsageError("there is nothing to fork yet: ask something first.")
+            copy = store.fork(cid)
+            leaf = _leaf_row(store, store.leaf(copy))
+            self._conversation = Row(copy)
+            self._moved(leaf)
+        return copy
+
+    def _moved(self, leaf: Row | None) -> None:
+        """(Holding the lock.) The next message is saved under `leaf`."""
+        self._queue.end_unended(self._reply)
+        self._leaf, self._reply, self._question = leaf, None, None
+
+    def settle(self, seconds: float = SETTLE_TIMEOUT_S) -> bool:
+        """Wait at most `seconds` for everything queued to be written (or saving to
+        stop); whether it was. For the API's ids, and before the tree is read."""
+        deadline = time.monotonic() + seconds
+        self._queue.save_soon()
+        while not self._queue.settled():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+            self._queue.save_soon()
+        return True
+
+    @contextmanager
+    def _saved(self) -> Iterator[tuple[Store, int | None]]:
+        """The store once everything queued is written, holding the lock, with
+        this conversation's id. A fault is a UsageError: one line, the chat goes on."""
+        from chinwag.history.check import StorageError
+
+        if not self.settle():
+            raise UsageError("the history is busy (another process is writing to it); try again in a moment.")
+        try:
+            with self._lock, self._queue.reading() as store:
+                yield store, self.conversation_id
+        except StorageError as exc:
+            raise UsageError(f"the conversation tree cannot be read: {exc.reason}.") from exc
 
     # -- called by StoreSink -------------------------------------------------
 
@@ -267,3 +372,12 @@ class StoreSink:
     def take(self) -> Reply | None:
         latest, self._latest = self._latest, None
         return latest
+
+
+def _leaf_row(store: Store, mid: int | None) -> Row | None:
+    """The row a saved message is as the leaf: its id, role and parent."""
+    found = store.message(mid) if mid is not None else None
+    if found is None:
+        return None
+    parent = Row(found.parent_id) if found.parent_id is not None else None
+    return Row(found.id, parent=parent, role=found.role)
