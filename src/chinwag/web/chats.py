@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
@@ -44,7 +44,20 @@ from chinwag.web.workers import Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
-Action = Literal["send", "retry", "continue"]
+Action = Literal["send", "retry", "continue", "edit"]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a page's turn request asks for. `leaf`: the last message of the
+    branch the tab shows (the turn continues it, whatever another tab did);
+    `message`: the user message an edit replaces with `text` (a new sibling)."""
+    action: Action
+    text: str = ""
+    model: str | None = None
+    attachments: Sequence[str] = ()
+    leaf: int | None = None
+    message: int | None = None
 
 
 class Busy(ChinwagError):
@@ -84,14 +97,16 @@ class Chats:
         """Newest first; with `query`, those with a matching message (full-text)."""
         return self.saved.conversations(set(self.live_ids()), query, limit)
 
-    def conversation(self, cid: int) -> dict[str, Any] | None:
-        found = self.saved.conversation(cid)
+    def conversation(self, cid: int, leaf: int | None = None, at: int | None = None) -> dict[str, Any] | None:
+        """A branch of `cid` rendered (see `SavedConversations.conversation`);
+        `live`: a reply streams on it now; `elsewhere`: on another branch."""
+        found = self.saved.conversation(cid, leaf, at)
         if found is None:
             return None
-        with self._lock:
-            chat = self._chats.get(cid)
-            live = chat is not None and chat.live is not None and not chat.live.done.is_set()
-        return {**found, "live": live}
+        live = self.live(cid)
+        # While a reply streams, the conversation's saved leaf is where it is saved: its question, then itself.
+        here = live is not None and found["current"] in found["path"]
+        return {**found, "live": here, "elsewhere": live is not None and not here}
 
     # -- attachments -----------------------------------------------------------------
 
@@ -136,14 +151,13 @@ class Chats:
                 return None
             return chat.live
 
-    def start(self, cid: int | None, action: Action, text: str, model: str | None,
-              attachments: Sequence[str] = ()) -> tuple[int, LiveTurn]:
-        """Begin a turn (a new conversation when `cid` is None) and run it;
-        its conversation id and the running turn. Raises Busy, or a
-        ChinwagError with the same words the terminal uses."""
+    def start(self, cid: int | None, ask: Ask) -> tuple[int, LiveTurn]:
+        """Begin a turn (a new conversation when `cid` is None) on the branch
+        the tab shows, and run it; its conversation id and the running turn.
+        Raises Busy, or a ChinwagError with the same words the terminal uses."""
         from chinwag.config import resolve
 
-        spec = model or self.default_model
+        spec = ask.model or self.default_model
 
         def settings() -> Settings:  # only when a session is opened or switched: the next turn's is ready
             return resolve(self.environ, self.cwd, {"model": spec, "save": True, **self.tool_flags})
@@ -156,14 +170,17 @@ class Chats:
                 switched = settings()
                 chat.session.switch(switched, LazyProvider(switched))
                 chat.spec = spec
-            blocks = self._take_uploads(attachments) if action == "send" else ()
-            turn = self._begin(chat.session, action, text, blocks)
+            if cid is not None and ask.leaf is not None:
+                chat.session.set_leaf(ask.leaf)  # this tab's branch, whatever another tab did
+            blocks = self._take_uploads(ask.attachments) if ask.action == "send" else ()
+            turn = self._begin(chat.session, ask, blocks)
             recorder = chat.session.recorder
             new_cid = recorder.conversation_id if recorder is not None else None
             if new_cid is None:
                 TurnDriver(turn).end()  # never streamed: ended as any turn is
                 raise UsageError("the history database cannot be written; see `chinwag history check`.")
-            live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
+            live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact,
+                            leaf=lambda: _leaf(chat.session))
             chat.live = live
             with self._lock:
                 self._chats[new_cid] = chat
@@ -241,14 +258,36 @@ class Chats:
         return existing
 
     @staticmethod
-    def _begin(session: Session, action: Action, text: str, attachments: tuple[Block, ...] = ()) -> SessionTurn:
-        if action == "send":
-            if not text.strip() and not attachments:
-                raise UsageError("type a message first.")
-            return session.begin(text, attachments)
-        if action == "retry":
-            return session.begin_retry()
-        return session.begin_continue()
+    def _begin(session: Session, ask: Ask, attachments: tuple[Block, ...] = ()) -> SessionTurn:
+        match ask.action:
+            case "send":
+                if not ask.text.strip() and not attachments:
+                    raise UsageError("type a message first.")
+                return session.begin(ask.text, attachments)
+            case "edit":
+                if ask.message is None:
+                    raise UsageError("say which message to edit.")
+                return session.begin_edit(ask.message, ask.text)  # its attachments kept
+            case "retry":
+                return session.begin_retry()  # the old reply stays, a sibling of the new
+            case "continue":
+                return session.begin_continue()
+            case _:
+                assert_never(ask.action)
+
+    def fork(self, cid: int, leaf: int | None) -> int:
+        """A new conversation, a copy of `cid`'s branch ending at `leaf` (its
+        current one when None); its id. The copy is saved whole: the one place
+        a branch's messages are copied."""
+        def run(store: Any) -> int:
+            found = store.message(leaf) if leaf is not None else None
+            if leaf is not None and (found is None or found.conversation_id != cid):
+                raise UsageError(f"there is no message {leaf} in conversation {cid}.")
+            return int(store.fork(cid, leaf))
+
+        forked: int = self.saved.read(run)
+        self.changed()
+        return forked
 
     def _with_tools(self, chat: WebChat) -> WebChat:
         """The session's tools (as the terminal's: `tools`, `allow`, MCP servers),
@@ -337,3 +376,11 @@ class Chats:
             text = text.replace(secret, "[redacted]")
         return text
 
+
+
+def _leaf(session: Session) -> int | None:
+    """The session's current leaf (the page's tab continues from it), None if unknown."""
+    try:
+        return session.tree().leaf
+    except ChinwagError:
+        return None

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any, assert_never
 
 from chinwag import present
+from chinwag.errors import UsageError
+from chinwag.history.schema import StoredMessage
+from chinwag.session import words_and_attachments
+from chinwag.tree import Tree
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
 
 
@@ -53,17 +57,36 @@ class SavedConversations:
         result: list[dict[str, Any]] = self.read(run)
         return result
 
-    def conversation(self, cid: int) -> dict[str, Any] | None:
-        summary, messages = self.read(lambda store: (store.conversation(cid), store.messages(cid)))
-        if summary is None:
+    def conversation(self, cid: int, leaf: int | None = None, at: int | None = None) -> dict[str, Any] | None:
+        """One branch of `cid`, root to leaf, rendered: the one ending at
+        `leaf`, or the newest through `at` (its deepest latest leaf), or the
+        conversation's current one. Each message with its id and its siblings'
+        ids (itself among them, oldest first): the page's `◀ 2/3 ▶`. None if
+        there is no such conversation; UsageError if the message is not in it."""
+        def run(store: Any) -> tuple[Any, Tree | None, int | None, list[StoredMessage]]:
+            summary = store.conversation(cid)
+            if summary is None:
+                return None, None, None, []
+            tree = store.tree(cid)
+            asked = at if at is not None else leaf
+            if asked is not None and asked not in tree.nodes:
+                raise UsageError(f"there is no message {asked} in conversation {cid}.")
+            end = tree.deepest_latest(at) if at is not None else leaf if leaf is not None else tree.leaf
+            return summary, tree, end, store.path_messages(cid, end) if end is not None else []
+
+        summary, tree, end, path = self.read(run)
+        if summary is None or tree is None:
             return None
-        saved = [m.message for m in messages]  # blocks stored as JSON; attachments with their bytes
+        saved = [m.message for m in path]  # blocks stored as JSON; attachments with their bytes
         results = present.saved_results(saved)
         with self._render_lock:
-            rendered = [{"role": m.role, "status": m.status, "model": m.model, "markdown": m.content,
-                         "html": self._message_html(m.role, m.content, present.transcript(message, results))}
-                        for m, message in zip(messages, saved) if not present.is_results_only(message)]
-        return {**_summary_json(summary, set()), "messages": rendered}
+            rendered = [{"id": m.id, "siblings": list(tree.siblings(m.id)), "role": m.role, "status": m.status,
+                         "model": m.model, "markdown": m.content,
+                         "html": self._message_html(m.role, m.content, present.transcript(message, results)),
+                         **({"words": words_and_attachments(message)[0]} if m.role == "user" else {})}
+                        for m, message in zip(path, saved) if not present.is_results_only(message)]
+        return {**_summary_json(summary, set()), "messages": rendered, "leaf": end, "current": tree.leaf,
+                "path": [m.id for m in path]}  # tool results' messages too, which are not shown
 
     def _message_html(self, role: str, content: str, parts: tuple[present.Part, ...]) -> str:
         """A saved message as the page shows it: the user's text after its
