@@ -176,6 +176,7 @@ def test_sibling_arrows_switch_the_branch_in_place_and_a_reload_shows_the_same_b
     first_branch = leaf_in_address(page)
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.mouse.move(0, 0)
+    page.wait_for_timeout(300)  # Copy and Edit fade out with the pointer gone
     page.locator(".messages").screenshot(path=str(SCREENSHOTS / "branch-arrows.png"))
 
     page.reload()

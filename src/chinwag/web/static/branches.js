@@ -23,7 +23,7 @@
   }
 
   function identified(node) {
-    for (const old of node.querySelectorAll(":scope > .msg-tools")) old.remove();
+    for (const old of node.querySelectorAll(":scope > .msg-tools, :scope > .edit-msg")) old.remove();
     const row = make("div", "msg-tools");
     const siblings = node.siblings || [];
     const at = siblings.indexOf(Number(node.dataset.id));
@@ -36,11 +36,11 @@
                  arrow("▶", "Next version", siblings[at + 1]));
       row.append(nav);
     }
-    if (node.classList.contains("user")) {
+    if (node.classList.contains("user")) { // beside the bubble, under Copy (daily.css)
       const edit = make("button", "edit-msg", "Edit");
       edit.type = "button";
       edit.title = "Edit: sent as a new version of this message; this one stays";
-      row.append(edit);
+      node.append(edit);
     }
     if (!row.childElementCount) return;
     const meta = node.querySelector(":scope > .meta");
