@@ -293,7 +293,8 @@
           setMeta(this.node, op.status, op.status === "complete" ? op.stats : statusLine(op.status, op.error));
           state.last = op.status;
           if (typeof op.markdown === "string") this.node.markdown = op.markdown;
-          this.node.leaf = op.leaf; // the branch's last message now, as saved
+          this.node.leaf = op.leaf; // the branch's last message now, as saved: the next turn continues it
+          if (op.leaf) setLeaf(op.leaf);
           // "retrying in 1 s (attempt 3/3)" is over once the reply has ended, whichever way.
           if (this.retrying && ui.notice.textContent === this.retrying) showNotice("");
           this.retrying = null;
@@ -509,7 +510,7 @@
         return;
       }
       await follow(response, new ReplyView(node));
-      if (state.controller === controller) await hooks.settled(node.leaf);
+      if (state.controller === controller) hooks.settled(node.leaf); // its ids, once saved (not awaited)
     } catch (error) {
       if (error.name !== "AbortError") {
         if (!answered) {
@@ -640,7 +641,7 @@
       let node = lastAssistant();
       if (!node || node.dataset.status !== "streaming") node = bubble("assistant", "streaming");
       await follow(response, new ReplyView(node));
-      if (state.controller === controller) await hooks.settled(node.leaf);
+      if (state.controller === controller) hooks.settled(node.leaf); // its ids, once saved (not awaited)
     } catch (error) {
       if (error.name !== "AbortError") showNotice(LOST + " Reload the page to see what was saved.");
     } finally {

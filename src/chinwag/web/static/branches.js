@@ -89,10 +89,12 @@
     else cw.setBusy(false);
   }
 
-  // After a turn: the branch as saved gives the bubbles their ids and siblings;
-  // their text stays as it streamed. Matched exchange by exchange (a question
-  // and what answered it), as a reply that called tools is one bubble here and
-  // several messages there (its first is the one /retry makes siblings of).
+  // After a turn (the tab's leaf is set by its end): the branch as saved gives
+  // the bubbles their ids and siblings; their text stays as it streamed.
+  // Matched exchange by exchange (a question and what answered it), as a reply
+  // that called tools is one bubble here and several messages there (its first
+  // is the one /retry makes siblings of). Skipped if another turn has begun:
+  // its end does it for all.
   cw.hooks.settled = async (leaf) => {
     if (!leaf || !state.cid) return;
     const cid = state.cid;
@@ -102,8 +104,7 @@
     } catch (error) {
       return; // the bubbles stay as they are; a reload shows the branch
     }
-    if (state.cid !== cid) return;
-    cw.setLeaf(data.leaf);
+    if (state.cid !== cid || state.leaf !== leaf || state.busy) return;
     const shown = exchanges([...ui.messages.querySelectorAll(".msg")], (node) => node.classList.contains("user"));
     const saved = exchanges(data.messages, (message) => message.role === "user");
     if (shown.length !== saved.length) {
