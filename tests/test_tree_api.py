@@ -100,9 +100,12 @@ def test_resume_continues_the_current_leaf_and_at_continues_another(
         assert [m.content for m in c.messages] == ["Q1", "A1 again"]
         c.ask("Q3")
         assert sent(scripted_server) == [("user", "Q1"), ("assistant", "A1 again"), ("user", "Q3")]
-    with chat(wire, scripted_server, tmp_path, resume=cid, at=first.message_id) as c:
-        c.ask("Q4")
-        assert sent(scripted_server) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q4")]
+    with chat(wire, scripted_server, tmp_path, resume=cid, at=first.message_id) as c:  # a search hit's id
+        c.ask("Q4")  # on the branch through it, at its newest leaf
+        assert sent(scripted_server) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2"), ("assistant", "A2"),
+                                         ("user", "Q4")]
+    with pytest.raises(UsageError, match=f"no message 999 in conversation {cid}"):
+        chat(wire, scripted_server, tmp_path, resume=cid, at=999)
 
 
 def test_an_edit_keeps_the_attachments_and_stores_no_second_copy(
@@ -135,7 +138,14 @@ def test_bad_ids_are_one_line_usage_errors_and_nothing_moves(scripted_server: Sc
         with pytest.raises(UsageError, match="empty"):
             c.edit(c.tree().path()[0].id, "  ")
         assert [m.content for m in c.messages] == ["Q1", "A1"] and c.tree().leaf == reply.message_id
+        session = c._session  # the page's calls, on the session
+        assert session.leaf == reply.message_id and session.message(reply.message_id or 0).content == "A1"
+        session.set_leaf(session.tree().path()[0].id)
+        assert [m.content for m in c.messages] == ["Q1"] and session.leaf == c.tree().path()[0].id
+        with pytest.raises(UsageError, match="no message 999"):
+            session.set_leaf(999)
         c.undo()
+        assert c.messages == [] and session.leaf is None
         with pytest.raises(UsageError, match="nothing to undo"):
             c.undo()
     assert len(scripted_server.requests) == 1
@@ -172,3 +182,22 @@ def test_without_a_history_the_tree_is_refused_in_one_line_and_undo_drops_the_ex
         c.undo()
         assert [m.content for m in c.messages] == ["Q1", "A1"]
     assert not (tmp_path / "history.db").exists()
+
+
+def test_a_history_locked_by_another_process_refuses_a_move_in_one_line_and_the_chat_goes_on(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """The lock is held by a real second connection (BEGIN IMMEDIATE), as another chinwag writing would."""
+    replies(scripted_server, "A1", "A2", "A3")
+    with chat("anthropic", scripted_server, tmp_path) as c:
+        c.ask("Q1")
+        second = c.ask("Q2")
+        with closing(sqlite3.connect(tmp_path / "history.db", isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            assert c.tree().leaf == second.message_id  # reading is not in its way
+            with pytest.raises(UsageError, match=r"cannot be used just now \(locked by another process\)"):
+                c.undo()
+            assert [m.content for m in c.messages] == ["Q1", "A1", "Q2", "A2"]  # nothing moved
+            other.execute("ROLLBACK")
+        c.undo()
+        c.ask("Q2 again")
+    assert sent(scripted_server) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2 again")]

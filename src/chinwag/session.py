@@ -29,9 +29,9 @@ from chinwag.providers.base import Provider
 from chinwag.driver import Sink, TurnDriver
 from chinwag.records import Block, ChatRequest, Message, Reply, Text
 from chinwag.session_turn import SessionTurn
-from chinwag.tree import Tree
 
 if TYPE_CHECKING:
+    from chinwag.tree import Tree
     from chinwag.history.recorder import Recorder
     from chinwag.toolloop import ToolUse
 
@@ -201,8 +201,21 @@ class Session:
         return tuple(m.message for m in recorder.stored_path(leaf)[start:])
 
     def set_leaf(self, message_id: int) -> None:
-        """Exactly `message_id` becomes the leaf (the page: each tab sends from the branch it shows)."""
-        self._moved(self._recorder("choosing a branch").move_leaf(message_id))
+        """Exactly `message_id` becomes the leaf (the page: each tab sends from the
+        branch it shows); nothing to do, and no database read, when it is already."""
+        recorder = self._recorder("choosing a branch")
+        if recorder.leaf_id() != message_id:
+            self._moved(recorder.move_leaf(message_id))
+
+    @property
+    def leaf(self) -> int | None:
+        """The id of the current leaf (while a turn runs, its reply's row), known
+        in memory; None with an empty path or no history."""
+        return self.recorder.leaf_id() if self.recorder is not None else None
+
+    def message(self, message_id: int) -> Message:
+        """Message `message_id` of this conversation, whole (any branch)."""
+        return self._recorder("reading a message").message(message_id).message
 
     def fork(self) -> int:
         """A new saved conversation starting as a copy of the current path (the

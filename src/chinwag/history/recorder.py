@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, assert_never
 
@@ -34,6 +31,7 @@ from chinwag.errors import UsageError
 from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
                             ToolInputDelta, ToolResultReady, ToolRunning, Usage)
 from chinwag.history.blocks import blocks_and_blobs, blocks_json
+from chinwag.history.branching import Branching, leaf_row
 from chinwag.history.ops import (
     AddUserMessage,
     BeginReply,
@@ -44,21 +42,17 @@ from chinwag.history.ops import (
     StartToolCall,
 )
 from chinwag.history.queue import SaveQueue
-from chinwag.history.schema import CANCELLED_QUESTION, StoredMessage
+from chinwag.history.schema import CANCELLED_QUESTION
 from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
-from chinwag.tree import Tree
 
 if TYPE_CHECKING:
     from chinwag.history.store import Store
 
 __all__ = ["Recorder", "StoreSink"]
 
-SETTLE_TIMEOUT_S = 2.0  # a tree operation's wait for the queue to be written
 
-
-class Recorder:
+class Recorder(Branching):
     """The history database for one chat, opened on first use, never in the way.
-
     It keeps where the chat is (its conversation, the question and the reply
     being saved, tool calls running) and queues the writes that follow in its
     SaveQueue. `max_pages` caps the database at that many pages (SQLite's
@@ -118,7 +112,8 @@ class Recorder:
 
     def resume(self, conversation_id: int | None, at: int | None = None) -> tuple[str | None, list[Message]]:
         """Continue a saved conversation (the latest when None) at its current
-        leaf, or at message `at` (which becomes the leaf): the latest system
+        leaf, or on the branch through message `at` (its deepest latest leaf
+        becomes the conversation's leaf): the latest system
         prompt on that path and its messages. At start-up, so faults raise (ConfigError)."""
         with self._queue.reading() as store:
             cid = conversation_id if conversation_id is not None else store.latest_conversation_id()
@@ -126,9 +121,12 @@ class Recorder:
             if summary is None:
                 raise UsageError("no such conversation to continue." if conversation_id is None
                                  else f"no conversation {conversation_id}; see chinwag history list.")
-            if at is not None:
-                store.set_leaf(summary.id, at)
-            leaf = _leaf_row(store, store.leaf(summary.id))
+            if at is not None:  # the branch holding message `at` (a search hit), to its newest leaf
+                tree = store.tree(summary.id)
+                if at not in tree.nodes:
+                    raise UsageError(f"there is no message {at} in conversation {summary.id}.")
+                store.set_leaf(summary.id, tree.deepest_latest(at))
+            leaf = leaf_row(store, store.leaf(summary.id))
             history = store.history_messages(summary.id)
             system = store.latest_system(summary.id)
             cancelled = store.cancelled_question(summary.id)
@@ -243,82 +241,6 @@ class Recorder:
                 return None
             return StoreSink(self, self._reply, prefill)
 
-    # -- the conversation's tree (between turns; the caller refuses them while a reply streams) --
-
-    def tree(self) -> Tree:
-        """The conversation's tree as saved (empty before its first message is)."""
-        with self._saved() as (store, cid):
-            return store.tree(cid) if cid is not None else Tree({}, None)
-
-    def message(self, mid: int) -> StoredMessage:
-        """Message `mid` of this conversation, its attachments with their bytes."""
-        with self._saved() as (store, cid):
-            found = store.message(mid)
-        if found is None or found.conversation_id != cid:
-            raise UsageError(f"there is no message {mid} in this conversation.")
-        return found
-
-    def stored_path(self, leaf: int) -> list[StoredMessage]:
-        """The saved messages from the root to `leaf`, every one (see `move_leaf` for the sendable ones)."""
-        with self._saved() as (store, cid):
-            return store.path_messages(cid, leaf) if cid is not None else []
-
-    def move_leaf(self, mid: int | None) -> list[Message]:
-        """Make `mid` the leaf (None: an empty path, the next message a new root);
-        the messages of the path to it, as they are sent."""
-        with self._saved() as (store, cid):
-            if cid is None:
-                if mid is None:
-                    return []
-                raise UsageError(f"there is no message {mid} in this conversation.")
-            store.set_leaf(cid, mid)
-            leaf = _leaf_row(store, mid)
-            history = store.history_messages(cid, mid) if mid is not None else []
-            self._moved(leaf)
-        return history
-
-    def fork(self) -> int:
-        """Copy the path into a new conversation, and go on saving there; its id."""
-        with self._saved() as (store, cid):
-            if cid is None:
-                raise UsageError("there is nothing to fork yet: ask something first.")
-            copy = store.fork(cid)
-            leaf = _leaf_row(store, store.leaf(copy))
-            self._conversation = Row(copy)
-            self._moved(leaf)
-        return copy
-
-    def _moved(self, leaf: Row | None) -> None:
-        """(Holding the lock.) The next message is saved under `leaf`."""
-        self._queue.end_unended(self._reply)
-        self._leaf, self._reply, self._question = leaf, None, None
-
-    def settle(self, seconds: float = SETTLE_TIMEOUT_S) -> bool:
-        """Wait at most `seconds` for everything queued to be written (or saving to
-        stop); whether it was. For the API's ids, and before the tree is read."""
-        deadline = time.monotonic() + seconds
-        self._queue.save_soon()
-        while not self._queue.settled():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
-            self._queue.save_soon()
-        return True
-
-    @contextmanager
-    def _saved(self) -> Iterator[tuple[Store, int | None]]:
-        """The store once everything queued is written, holding the lock, with
-        this conversation's id. A fault is a UsageError: one line, the chat goes on."""
-        from chinwag.history.check import StorageError
-
-        if not self.settle():
-            raise UsageError("the history is busy (another process is writing to it); try again in a moment.")
-        try:
-            with self._lock, self._queue.reading() as store:
-                yield store, self.conversation_id
-        except StorageError as exc:
-            raise UsageError(f"the conversation tree cannot be read: {exc.reason}.") from exc
-
     # -- called by StoreSink -------------------------------------------------
 
     def _watch(self, sink: StoreSink) -> None:
@@ -372,12 +294,3 @@ class StoreSink:
     def take(self) -> Reply | None:
         latest, self._latest = self._latest, None
         return latest
-
-
-def _leaf_row(store: Store, mid: int | None) -> Row | None:
-    """The row a saved message is as the leaf: its id, role and parent."""
-    found = store.message(mid) if mid is not None else None
-    if found is None:
-        return None
-    parent = Row(found.parent_id) if found.parent_id is not None else None
-    return Row(found.id, parent=parent, role=found.role)

@@ -9,14 +9,15 @@ SQL and text helpers they are built with (titles, the FTS query) live here too.
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag.records import Message
 from chinwag.history.blocks import message_of
-from chinwag.history.tree_migration import link_lines
+
+if TYPE_CHECKING:  # sqlite3 is not loaded before the prompt is drawn
+    import sqlite3
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # around matches in SearchHit.snippet (private use)
 TITLE_WIDTH = 60
@@ -24,8 +25,16 @@ TITLE_WIDTH = 60
 # the history, marked, and is never sent to a model again on its own.
 CANCELLED_QUESTION = "interrupted"
 
+
+def _link_lines(conn: sqlite3.Connection) -> None:
+    """m007's data step, imported only when a database is migrated (not before the prompt)."""
+    from chinwag.history.tree_migration import link_lines
+
+    link_lines(conn)
+
+
 # A step is an SQL statement, or a function given the connection (inside the migration's transaction).
-Step = str | Callable[[sqlite3.Connection], None]
+Step = str | Callable[["sqlite3.Connection"], None]
 
 MIGRATIONS: tuple[tuple[str, tuple[Step, ...]], ...] = (
     ("m001_conversations_and_messages", (
@@ -106,9 +115,10 @@ MIGRATIONS: tuple[tuple[str, tuple[Step, ...]], ...] = (
         "ALTER TABLE messages ADD COLUMN parent_id INTEGER",
         "ALTER TABLE conversations ADD COLUMN leaf_id INTEGER",
         "CREATE INDEX messages_by_parent ON messages(parent_id)",
-        link_lines,
+        _link_lines,
     )),
 )
+
 
 MESSAGE_COLUMNS = (
     "id, conversation_id, role, content, status, model, input_tokens,"

@@ -16,7 +16,10 @@ Only `parent_id` and `leaf_id` are written; no message's content changes.
 
 from __future__ import annotations
 
-import sqlite3
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
 
 # Not imported from schema.py, which imports this module; the same value.
 _CANCELLED_QUESTION = "interrupted"
