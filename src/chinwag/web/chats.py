@@ -381,6 +381,6 @@ class Chats:
 def _leaf(session: Session) -> int | None:
     """The session's current leaf (the page's tab continues from it), None if unknown."""
     try:
-        return session.tree().leaf
-    except ChinwagError:
+        return session.leaf
+    except ChinwagError:  # its row still queued past the wait, or the history failing
         return None
