@@ -146,8 +146,15 @@ def test_an_edit_keeps_the_messages_attachments(page: Any, fake: ScriptedServer,
     first = json.dumps(fake.requests[-1].json["messages"][0])
     assert "herons eat fish" in first
 
+    question = page.locator(".msg.user").first
+    question.hover()
+    question.locator(".edit-msg").click()
+    box = page.locator(".msg.editing textarea")
+    assert box.input_value() == "Summarise my notes"  # the words alone: the file stays attached
+    assert "notes.txt" in page.locator(".msg.editing .editor .chip").first.inner_text()
+    box.fill("List what they eat")
     fake.enqueue(Reply(chunks=["Fish and frogs."]))
-    edit(page, 0, "List what they eat")
+    page.press(".msg.editing textarea", "Enter")
     settled(page, "Fish and frogs.")
     edited = fake.requests[-1].json["messages"]
     assert len(edited) == 1 and edited[0]["role"] == "user"
@@ -207,6 +214,29 @@ def test_retry_keeps_the_old_reply_as_a_sibling(page: Any, fake: ScriptedServer)
     assert shown(page) == ["Pick a colour", "Blue."]
     exchange(page, fake, "Why that one?", "It is calm.")  # goes on from the reply shown
     assert sent(fake.requests[-1]) == [("user", "Pick a colour"), ("assistant", "Blue."), ("user", "Why that one?")]
+
+
+def test_a_question_stopped_before_any_reply_stays_shown_and_retry_asks_it_again(
+        page: Any, fake: ScriptedServer) -> None:
+    """Saved, it is a dead end off the branch (the next question would be its
+    sibling); on the page it stays where the user sees it, for Retry."""
+    exchange(page, fake, "Hello", "Hi there.")
+    held = Reply(chunks=["never shown"], hold_after=0)
+    fake.enqueue(held)
+    send(page, "Tell me a secret")
+    assert fake.wait_requests(2)
+    page.click("#stop")
+    page.wait_for_selector(".msg.assistant .meta.stopped")
+    page.wait_for_selector("#retry:visible")
+    assert shown(page)[:3] == ["Hello", "Hi there.", "Tell me a secret"]
+    fake.enqueue(Reply(chunks=["Asked again."]))
+    page.click("#retry")
+    settled(page, "Asked again.")
+    assert sent(fake.requests[-1]) == [("user", "Hello"), ("assistant", "Hi there."), ("user", "Tell me a secret")]
+    assert shown(page) == ["Hello", "Hi there.", "Tell me a secret", "Asked again."]
+    page.reload()
+    page.wait_for_selector(".msg.assistant >> nth=1")
+    assert shown(page) == ["Hello", "Hi there.", "Tell me a secret", "Asked again."]
 
 
 def test_two_tabs_on_two_branches_each_send_from_their_own(

@@ -107,13 +107,13 @@
     if (state.cid !== cid || state.leaf !== leaf || state.busy) return;
     const shown = exchanges([...ui.messages.querySelectorAll(".msg")], (node) => node.classList.contains("user"));
     const saved = exchanges(data.messages, (message) => message.role === "user");
-    if (shown.length !== saved.length) {
-      cw.showMessages(data.messages, null);
-      return;
-    }
+    // Nothing is taken off the page: a question stopped before any reply is
+    // not on the saved branch (it is a dead end), and stays shown, unnumbered,
+    // for Retry to ask again.
     shown.forEach((group, i) => group.forEach((node, j) => {
-      if (saved[i][j] && saved[i][j].role === (node.classList.contains("user") ? "user" : "assistant")) {
-        cw.identify(node, saved[i][j]);
+      const message = saved[i] && saved[i][j];
+      if (message && message.role === (node.classList.contains("user") ? "user" : "assistant")) {
+        cw.identify(node, message);
       }
     }));
   };
