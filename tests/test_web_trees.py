@@ -270,6 +270,56 @@ def test_two_tabs_on_two_branches_each_send_from_their_own(
     other.context.close()
 
 
+def test_a_tab_on_another_branch_does_not_follow_a_reply_streaming_on_the_first(
+        browser: Any, page: Any, served: Served, fake: ScriptedServer) -> None:
+    exchange(page, fake, "Suggest a book", "Dune.")
+    fake.enqueue(Reply(chunks=["Emma."]))
+    page.click("#retry")
+    settled(page, "Emma.")
+    other = open_page(browser, served.url)
+    other.click(".list .item >> nth=0")
+    other.wait_for_selector(".msg.assistant .branch-count:has-text('2/2')")
+    other.locator(".msg.assistant button[aria-label='Previous version']").click()
+    other.wait_for_selector(".msg.assistant .branch-count:has-text('1/2')")
+
+    held = Reply(chunks=["Jane Austen wrote it", " in 1815."], hold_after=1)
+    fake.enqueue(held)
+    send(page, "Who wrote it?")
+    page.locator(".msg.assistant .body").last.filter(has_text="Jane Austen").wait_for()
+    other.reload()
+    other.wait_for_selector("#notice:has-text('another branch')")
+    assert shown(other) == ["Suggest a book", "Dune."]  # its own branch, without the other's reply
+    assert other.locator("#send").is_visible() and not other.locator("#stop").is_visible()
+    requests = len(fake.requests)
+    send(other, "Is it long?")  # one turn at a time in a conversation: refused, the words kept
+    other.wait_for_function("() => document.querySelector('#input').value === 'Is it long?'")
+    assert shown(other) == ["Suggest a book", "Dune."]
+    assert len(fake.requests) == requests
+    held.release.set()
+    settled(page, "in 1815.")
+    fake.enqueue(Reply(chunks=["Quite long."]))
+    other.press("#input", "Enter")
+    settled(other, "Quite long.")
+    assert sent(fake.requests[-1]) == [("user", "Suggest a book"), ("assistant", "Dune."), ("user", "Is it long?")]
+    other.context.close()
+
+
+def test_the_arrows_and_the_edit_box_fit_a_phone(browser: Any, served: Served, fake: ScriptedServer) -> None:
+    page = open_page(browser, served.url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    exchange(page, fake, "A question long enough to wrap on a narrow screen, to see the bubble grow", "One.")
+    fake.enqueue(Reply(chunks=["Two."]))
+    page.click("#retry")
+    settled(page, "Two.")
+    page.locator(".msg.user .edit-msg").click()  # always shown on a touch screen
+    page.wait_for_selector(".msg.editing textarea")
+    assert page.locator(".msg.assistant .branch-count").inner_text() == "2/2"
+    for selector in (".msg.editing", ".msg.editing textarea", ".msg.assistant .branches"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.context.close()
+
+
 def test_fork_opens_a_copy_of_the_branch_shown(page: Any, fake: ScriptedServer) -> None:
     exchange(page, fake, "Plan a trip", "Go to Lisbon.")
     fake.enqueue(Reply(chunks=["Go to Porto."]))
@@ -314,6 +364,10 @@ def test_the_tree_routes_keep_the_pages_security_and_refuse_bad_ids_in_one_line(
             assert status == 403
             status, _, _ = served.request(method, path, body=data, headers={"Origin": "http://evil.example"})
             assert status == 403
+    for path in ("/static/branches.js", "/static/branches.css"):  # the page's code: the page key only
+        assert served.request("GET", path, cookie=False)[0] == 403
+        status, headers, _ = served.request("GET", path)
+        assert status == 200 and "script-src 'self'" in headers["content-security-policy"]
     assert len(fake.requests) == 1  # nothing was sent, nothing forked
     assert json.loads(served.request("GET", "/api/conversations")[2])["conversations"][0]["id"] == 1
 
