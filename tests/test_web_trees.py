@@ -294,13 +294,20 @@ def test_a_tab_on_another_branch_does_not_follow_a_reply_streaming_on_the_first(
     send(other, "Is it long?")  # one turn at a time in a conversation: refused, the words kept
     other.wait_for_function("() => document.querySelector('#input').value === 'Is it long?'")
     assert shown(other) == ["Suggest a book", "Dune."]
+    edit(other, 0, "Suggest a short book")  # refused too: the edit box stays open with the new words
+    other.wait_for_function("() => document.querySelector('.msg.editing textarea')?.value === 'Suggest a short book'")
     assert len(fake.requests) == requests
     held.release.set()
     settled(page, "in 1815.")
-    fake.enqueue(Reply(chunks=["Quite long."]))
+    fake.enqueue(Reply(chunks=["Candide."]))
+    other.press(".msg.editing textarea", "Enter")
+    settled(other, "Candide.")
+    assert sent(fake.requests[-1]) == [("user", "Suggest a short book")]
+    fake.enqueue(Reply(chunks=["Quite short."]))
     other.press("#input", "Enter")
-    settled(other, "Quite long.")
-    assert sent(fake.requests[-1]) == [("user", "Suggest a book"), ("assistant", "Dune."), ("user", "Is it long?")]
+    settled(other, "Quite short.")
+    assert sent(fake.requests[-1]) == [("user", "Suggest a short book"), ("assistant", "Candide."),
+                                       ("user", "Is it long?")]
     other.context.close()
 
 

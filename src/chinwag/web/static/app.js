@@ -503,8 +503,9 @@
         const problem = await response.json().catch(() => ({ error: response.statusText }));
         unsent();
         showNotice(stale(response) ? STALE_PAGE : problem.error);
-        if (response.status === 409 && state.cid && letGo(controller)) {
-          // another tab's reply: followed if it continues this tab's branch
+        if (response.status === 409 && !edit && state.cid && letGo(controller)) {
+          // another tab's reply: followed if it continues this tab's branch (an edit
+          // refused stays open with its words instead, to send once that reply ends)
           await openConversation(state.cid, true, state.leaf ? { at: state.leaf } : null);
         }
         return;

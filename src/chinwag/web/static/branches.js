@@ -31,9 +31,10 @@
       const nav = make("span", "branches");
       nav.setAttribute("role", "group");
       nav.setAttribute("aria-label", "Versions of this message");
-      nav.append(arrow("◀", "Previous version", siblings[at - 1]),
+      // (U+FE0E: drawn as text, never as a colour emoji)
+      nav.append(arrow("◀\uFE0E", "Previous version", siblings[at - 1]),
                  make("span", "branch-count", `${at + 1}/${siblings.length}`),
-                 arrow("▶", "Next version", siblings[at + 1]));
+                 arrow("▶\uFE0E", "Next version", siblings[at + 1]));
       row.append(nav);
     }
     if (node.classList.contains("user")) { // beside the bubble, under Copy (daily.css)
@@ -129,8 +130,9 @@
 
   // -- the edit box: in place of the message, until it is sent or cancelled ----------
 
-  function openEditor(node, text) {
-    if (state.busy || node.querySelector(".editor")) return;
+  // `again`: the words of an edit not sent (the page is still busy with it).
+  function openEditor(node, text, again) {
+    if ((state.busy && !again) || node.querySelector(".editor")) return;
     const body = node.querySelector(":scope > .body");
     const lines = [...body.querySelectorAll(".chip")].map((chip) => chip.textContent);
     const form = make("form", "editor");
@@ -188,7 +190,7 @@
     fit();
   }
   // An edit the server did not take: its branch is back, and so are the words.
-  cw.hooks.editNotSent = (node, text) => openEditor(node, text);
+  cw.hooks.editNotSent = (node, text) => openEditor(node, text, true);
 
   // -- fork: a new conversation, a copy of the branch shown -------------------------------
 
