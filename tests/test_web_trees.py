@@ -200,6 +200,11 @@ def test_sibling_arrows_switch_the_branch_in_place_and_a_reload_shows_the_same_b
     page.wait_for_selector(".msg.user .branch-count:has-text('2/2')")
     assert shown(page) == ["Name a South American river", "The Amazon."]
 
+    # An address naming a message that is not in the conversation: said in one line, its current branch shown.
+    page.goto(page.url.split("#")[0] + "#c=1&m=999")
+    page.wait_for_selector("#notice:has-text('there is no message 999 in conversation 1')")
+    page.wait_for_selector(".msg.assistant .body:has-text('Eleven of them.')")
+
 
 def test_retry_keeps_the_old_reply_as_a_sibling(page: Any, fake: ScriptedServer) -> None:
     exchange(page, fake, "Pick a colour", "Blue.")
