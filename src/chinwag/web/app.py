@@ -6,7 +6,7 @@ reading is GET, changing is POST; an {id} is at most 18 digits, so it fits
 SQLite's integer, and anything else is 404):
 
     GET  /                                   the page (GET /?token=... sets the cookie first)
-    GET  /static/{app,daily,branches}.{js,css}, code.css, icon.svg
+    GET  /static/{app,daily,branches}.{js,css}, code.css, words.js, icon.svg
     GET  /api/models[?wait=1]                the model picker: configured providers' models (wait=1:
                                              after their servers' listings, at most a few seconds)
     GET  /api/presence                       held open while the page is open (SSE): list changes
@@ -63,7 +63,7 @@ from starlette.routing import Route
 
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Ask, Busy, Chats
-from chinwag.web.html import code_style_css
+from chinwag.web.html import code_style_css, words_js
 from chinwag.web.live import LiveTurn
 from chinwag.web.uploads import too_large
 
@@ -130,6 +130,7 @@ class Api:
         folder = files("chinwag.web") / "static"
         self.static = {name: (folder / name).read_bytes() for name in STATIC_TYPES}
         self.static["code.css"] = code_style_css().encode()
+        self.static["words.js"] = words_js().encode()
         self.page = (folder / "index.html").read_bytes()
 
     async def index(self, request: Request) -> Response:
@@ -139,7 +140,7 @@ class Api:
         name = request.path_params["name"]
         if name not in self.static:
             return Response("not found\n", status_code=404, media_type="text/plain")
-        kind = STATIC_TYPES.get(name, "text/css; charset=utf-8")
+        kind = STATIC_TYPES.get(name, "text/javascript; charset=utf-8" if name.endswith(".js") else "text/css; charset=utf-8")
         return Response(self.static[name], media_type=kind, headers=NO_STORE)
 
     async def models(self, request: Request) -> Response:
