@@ -296,11 +296,18 @@ def test_a_tab_on_another_branch_does_not_follow_a_reply_streaming_on_the_first(
     assert shown(other) == ["Suggest a book", "Dune."]  # its own branch, without the other's reply
     assert other.locator("#send").is_visible() and not other.locator("#stop").is_visible()
     requests = len(fake.requests)
-    send(other, "Is it long?")  # one turn at a time in a conversation: refused, the words kept
-    other.wait_for_function("() => document.querySelector('#input').value === 'Is it long?'")
+    with other.expect_response(lambda r: r.url.endswith("/send")) as refused:
+        send(other, "Is it long?")  # one turn at a time in a conversation: refused, the words kept
+    assert refused.value.status == 409
+    # refused (the notice says so), then shown again on its own branch (the notice says where the reply is)
+    other.wait_for_function("() => !window.chinwag.state.busy && document.querySelector('#input').value === 'Is it long?'"
+                            " && document.querySelector('#notice').textContent.includes('another branch')")
     assert shown(other) == ["Suggest a book", "Dune."]
-    edit(other, 0, "Suggest a short book")  # refused too: the edit box stays open with the new words
-    other.wait_for_function("() => document.querySelector('.msg.editing textarea')?.value === 'Suggest a short book'")
+    with other.expect_response(lambda r: r.url.endswith("/edit")) as refused:
+        edit(other, 0, "Suggest a short book")  # refused too: the edit box stays open with the new words
+    assert refused.value.status == 409
+    other.wait_for_function("() => !window.chinwag.state.busy"
+                            " && document.querySelector('.msg.editing textarea')?.value === 'Suggest a short book'")
     assert len(fake.requests) == requests
     held.release.set()
     settled(page, "in 1815.")
