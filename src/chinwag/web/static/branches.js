@@ -37,7 +37,7 @@
                  arrow("▶\uFE0E", "Next version", siblings[at + 1]));
       row.append(nav);
     }
-    if (node.classList.contains("user")) { // beside the bubble, under Copy (daily.css)
+    if (node.classList.contains("user")) { // beside the bubble, under Copy (branches.css)
       const edit = make("button", "edit-msg", "Edit");
       edit.type = "button";
       edit.title = "Edit: sent as a new version of this message; this one stays";
