@@ -144,10 +144,8 @@ def _growth(home: Path, cid: int, linear: int) -> tuple[int, int, int, int, int]
         for _ in range(GROWTH // 2):
             writer.exchange(linear)
         line_pages = _pages(db) - start
-        before = store._query("SELECT count(*) FROM messages")[0][0]
         path = len(store.path_messages(cid))
-        store.fork(cid)
-        forked = store._query("SELECT count(*) FROM messages")[0][0] - before
+        forked = len(store.messages(store.fork(cid)))
     return branch_pages, line_pages, branch_rows, forked, path
 
 

@@ -150,3 +150,53 @@ def test_an_edit_before_a_tool_call_asks_afresh_and_never_runs_the_call_again(
     assert (tmp_path / "marker.txt").read_text() == "ran\n"  # once, ever
     with closing(sqlite3.connect(tmp_path / "history.db")) as conn:
         assert conn.execute("SELECT count(*) FROM tool_calls").fetchone() == (1,)
+
+
+# -- the system prompt a branch was sent with ------------------------------------------------
+
+def test_continuing_after_an_edit_sends_the_system_prompt_the_chat_sent(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """/system sets `conversation.system` as below; then an edit of the first question is a new root."""
+    scripted_server.enqueue(Reply(chunks=["A1"]), Reply(chunks=["A2"]), Reply(chunks=["A1'"]), Reply(chunks=["A3"]))
+    with chat("anthropic", scripted_server, tmp_path) as c:
+        c.ask("Q1")
+        c._session.conversation.system = "Be terse."
+        c.ask("Q2")  # saved with the new prompt
+        c.edit(c.tree().path()[0].id, "Q1, edited")  # a new root, sent with "Be terse." too
+        assert scripted_server.requests[-1].json["system"] == "Be terse."
+        cid = c.conversation_id
+    with chat("anthropic", scripted_server, tmp_path, resume=cid) as c:
+        c.ask("Q3")
+    assert scripted_server.requests[-1].json["system"] == "Be terse."
+
+
+def test_continuing_after_a_cancelled_question_sends_the_system_prompt_the_chat_sent(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """The installed chinwag in a pseudo-terminal, a real SIGINT before the first token."""
+    from tests.cli_helpers import anthropic_env, finish, run_chinwag, spawn_chinwag
+
+    held = Reply(chunks=["never shown"], hold_after=0)
+    scripted_server.enqueue(Reply(chunks=["A1"]), held, Reply(chunks=["A3"]), Reply(chunks=["A4"]))
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    child = spawn_chinwag([], env)
+    child.expect("You: ")
+    child.sendline("Q1")
+    child.expect("A1")
+    child.expect("You: ")
+    child.sendline("/system Be terse.")
+    child.expect("You: ")
+    child.sendline("Q2, saved with the new prompt")
+    assert scripted_server.wait_requests(2, timeout=10)
+    child.sendintr()
+    child.expect("cancelled before a reply")
+    child.expect("You: ")
+    held.release.set()
+    child.sendline("Q3")
+    child.expect("A3")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert scripted_server.requests[2].json["system"] == "Be terse."
+    assert run_chinwag(["-c", "Q4"], env).returncode == 0
+    assert scripted_server.requests[3].json["system"] == "Be terse."
+    assert [m["content"] for m in scripted_server.requests[3].json["messages"]] == ["Q1", "A1", "Q3", "A3", "Q4"]

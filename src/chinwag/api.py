@@ -111,7 +111,7 @@ class Chat:
 
     @property
     def messages(self) -> list[Message]:
-        """The conversation so far (a copy)."""
+        """The conversation so far: the path to the current leaf, as sent (a copy)."""
         return list(self._session.conversation.messages)
 
     @property
@@ -148,8 +148,9 @@ class Chat:
             return self._consume(self._session.begin(text, blocks), raise_errors)
 
     def retry(self, *, raise_errors: bool = False) -> Reply:
-        """Drop the last reply and ask again (or the question last cancelled
-        before a reply). `raise_errors` as for `ask`."""
+        """Ask the last question again (or the question last cancelled before a
+        reply); the last reply stays, a sibling of the new one in `tree()`
+        (without a history it is dropped). `raise_errors` as for `ask`."""
         with self._one_turn():
             return self._consume(self._session.begin_retry(), raise_errors)
 

@@ -221,7 +221,7 @@ class Session:
         """A new saved conversation starting as a copy of the current path (the
         copy adds its messages to the history); the session goes on in it. Its id."""
         copy = self._recorder("/fork").fork()
-        self.withdrawn = None
+        self.withdrawn, self.last_reply = None, None  # (a /continue would extend the original's row)
         return copy
 
     def _recorder(self, what: str) -> Recorder:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from chinwag.errors import UsageError
+from chinwag.errors import ChinwagError, UsageError
 from chinwag.history.ops import Row
 from chinwag.history.queue import SaveQueue
 from chinwag.history.schema import StoredMessage
@@ -34,6 +34,8 @@ class Branching:
     _leaf: Row | None
     _reply: Row | None
     _question: Row | None
+    _system: str | None
+    _asked_system: tuple[str | None, str | None] | None
 
     def leaf_id(self) -> int | None:
         """The database id of the end of the path the next message is saved under
@@ -45,7 +47,6 @@ class Branching:
         if leaf is not None and leaf.id is None:
             self.settle()
         return leaf.id if leaf is not None else None
-
 
     def tree(self) -> Tree:
         """The conversation's tree as saved (empty before its first message is)."""
@@ -78,7 +79,7 @@ class Branching:
             store.set_leaf(cid, mid)
             leaf = leaf_row(store, mid)
             history = store.history_messages(cid, mid) if mid is not None else []
-            self._moved(leaf)
+            self._moved(leaf, store.latest_system(cid))
         return history
 
     def fork(self) -> int:
@@ -89,13 +90,16 @@ class Branching:
             copy = store.fork(cid)
             leaf = leaf_row(store, store.leaf(copy))
             self._conversation = Row(copy)
-            self._moved(leaf)
+            self._moved(leaf, store.latest_system(copy))
         return copy
 
-    def _moved(self, leaf: Row | None) -> None:
-        """(Holding the lock.) The next message is saved under `leaf`."""
+    def _moved(self, leaf: Row | None, system: str | None) -> None:
+        """(Holding the lock.) The next message is saved under `leaf`, on a path
+        whose latest question went with `system` (a /system differing from it is
+        saved with the next question)."""
         self._queue.end_unended(self._reply)
         self._leaf, self._reply, self._question = leaf, None, None
+        self._system, self._asked_system = system, None
 
     def settle(self, seconds: float = SETTLE_TIMEOUT_S) -> bool:
         """Wait at most `seconds` for everything queued to be written (or saving to
@@ -120,8 +124,11 @@ class Branching:
         try:
             with self._lock, self._queue.reading() as store:
                 yield store, self._conversation.id if self._conversation is not None else None
-        except StorageError as exc:
-            raise UsageError(f"the history cannot be used just now ({exc.reason}); the chat goes on, try again.") from exc
+        except UsageError:
+            raise
+        except ChinwagError as exc:  # locked, full, damaged, read-only, a newer chinwag's database
+            reason = exc.reason if isinstance(exc, StorageError) else exc.message
+            raise UsageError(f"the history cannot be used just now ({reason}); the chat goes on, try again.") from exc
 
 
 def leaf_row(store: Store, mid: int | None) -> Row | None:

@@ -68,7 +68,9 @@ class Recorder(Branching):
         self._conversation: Row | None = None
         self._reply: Row | None = None
         self._question: Row | None = None  # the last user question saved (not tool results)
-        self._system: str | None = None  # the system prompt of the conversation's latest question
+        self._system: str | None = None  # the system prompt of the latest question on the path
+        # The last question's system prompts: the path's before it, and its own (a cancel or /retry switches).
+        self._asked_system: tuple[str | None, str | None] | None = None
         self._calls: dict[str, Row] = {}  # tool calls saved as running, by call id
         self._leaf: Row | None = None  # the end of the path the next message is saved under (None: a root)
 
@@ -130,12 +132,14 @@ class Recorder(Branching):
             history = store.history_messages(summary.id)
             system = store.latest_system(summary.id)
             cancelled = store.cancelled_question(summary.id)
+            own = store.message(cancelled[0]) if cancelled is not None else None
         self.conversation_id = summary.id
         with self._lock:
             self._leaf = leaf
             self._system = system
             if cancelled is not None:  # the row /retry marks as asked again
                 self._question = Row(cancelled[0], parent=leaf, role="user")
+                self._asked_system = (system, own.system if own is not None and own.system is not None else system)
         self.withdrawn = cancelled[1] if cancelled is not None else None
         return system, history
 
@@ -156,7 +160,7 @@ class Recorder(Branching):
                 self._queue.put(StartConversation(self._conversation, model, system))
                 self._system = system
             changed = system if system != self._system else None  # /system: saved with the question it goes with
-            self._system = system
+            self._asked_system, self._system = (self._system, system), system
             self._question = self._leaf = Row(parent=self._leaf, role="user")
             self._queue.put(AddUserMessage(self._question, self._conversation, text, model, system=changed,
                                            blocks=stored, blobs=blobs))
@@ -185,6 +189,8 @@ class Recorder(Branching):
             if self._question is None or self._conversation is None:
                 return False
             self._leaf = self._question.parent if status == CANCELLED_QUESTION else self._question
+            if self._asked_system is not None:  # the path's system prompt, with the question or without
+                self._system = self._asked_system[status != CANCELLED_QUESTION]
             self._queue.put(SetQuestionStatus(self._question, status))
         self._queue.save_soon()
         return True

@@ -42,8 +42,8 @@ from chinwag.history.schema import (  # the records live with the schema; import
 )
 from chinwag.history.search import MAX_SEARCH_WORDS, SEARCH_SECONDS, Search
 
-__all__ = ["BUSY_TIMEOUT_S", "CANCELLED_QUESTION", "MAX_SEARCH_WORDS", "SEARCH_SECONDS", "MARK_END", "MARK_START", "TITLE_WIDTH", "ConversationSummary", "SearchHit", "Store",
-           "StoredMessage", "fts_query", "title_of"]
+__all__ = ["BUSY_TIMEOUT_S", "CANCELLED_QUESTION", "MARK_END", "MARK_START", "MAX_SEARCH_WORDS", "SEARCH_SECONDS",
+           "TITLE_WIDTH", "ConversationSummary", "SearchHit", "Store", "StoredMessage", "fts_query", "title_of"]
 
 ROLES = ("user", "assistant")
 # Where a new message goes: under a message (its id), at a new root (None), or under the conversation's leaf.
