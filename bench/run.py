@@ -67,6 +67,8 @@ MODULES = [
     ("bench_tools", "Tool use: loop overhead, MCP start-up, Ctrl-C in a tool"),
     ("bench_search_bound", "A hostile search against opening a conversation"),
     ("bench_tree", "Conversation trees: /tree, /switch, /undo, resume, growth"),
+    ("bench_completion", "Tab completion: the values entry point"),
+    ("bench_templates_startup", "Start-up with 100 templates present"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}
