@@ -33,7 +33,14 @@ class Command:
 
 
 def _help(repl: Repl, arg: str) -> None:
-    for command in COMMANDS:
+    """`/help` lists every command; `/help NAME` (`/help save` or `/help /save`) shows
+    that one, as a shell's `help NAME` and `git help NAME` do."""
+    commands = COMMANDS
+    if arg:
+        if len(arg.split()) > 1:
+            raise UsageError("/help takes one command name, e.g. /help save")
+        commands = (_lookup(arg if arg.startswith("/") else f"/{arg}"),)
+    for command in commands:
         usage = f"{command.name} {command.args}".strip()
         also = f" (also {', '.join(command.aliases)})" if command.aliases else ""
         repl.out.write(f"  {usage:<32} {command.help}{also}\n")
@@ -247,12 +254,16 @@ def _paths(prefix: str) -> list[str]:
     return [m + "/" if os.path.isdir(m) else m for m in matches]
 
 
+def _command_names(prefix: str) -> list[str]:
+    return [c.name[1:] for c in COMMANDS if c.name[1:].startswith(prefix.removeprefix("/"))]
+
+
 def _history_words(prefix: str) -> list[str]:
     return [w for w in ("list", "show", "search", "export") if w.startswith(prefix)]
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("/help", "", "show this help", _help),
+    Command("/help", "[COMMAND]", "show this help, or one command's", _help, complete=_command_names),
     Command("/retry", "", "ask the last question again", _retry),
     Command("/continue", "", "resume an interrupted reply", _continue),
     Command("/model", "[SPEC]", "show or switch the model (e.g. /model local)", _model, complete=_model_names),
@@ -276,7 +287,16 @@ _BY_NAME = {name: command for command in COMMANDS for name in (command.name, *co
 
 def run_command(repl: Repl, line: str) -> None:
     name, *rest = line.split(maxsplit=1)  # the name ends at any white space: a tab, a block's line break
-    arg = rest[0] if rest else ""
+    arg = rest[0].strip() if rest else ""
+    command = _lookup(name)
+    if arg and not command.args:  # the table says it takes none: an ignored word would be a surprise
+        typed = sanitize(name.lower())
+        raise UsageError(f"{typed} takes no argument; type {typed} alone (/help {typed[1:]} says what it does).")
+    command.run(repl, arg)
+
+
+def _lookup(name: str) -> Command:
+    """The command called `name` (or an alias); UsageError naming the closest one."""
     command = _BY_NAME.get(name.lower())
     if command is None:
         import difflib
@@ -284,7 +304,7 @@ def run_command(repl: Repl, line: str) -> None:
         close = difflib.get_close_matches(name.lower(), list(_BY_NAME), n=1)
         hint = f" Did you mean {close[0]}?" if close else " Type /help for the list."
         raise UsageError(f"unknown command {sanitize(name)}.{hint}")
-    command.run(repl, arg.strip())
+    return command
 
 
 def complete(text: str, state: int) -> str | None:
