@@ -117,10 +117,7 @@ def _save(repl: Repl, arg: str) -> None:
         path = Path(arg).expanduser()
     except RuntimeError:  # "~name/..." for a user with no home directory here
         raise UsageError(f"cannot write {sanitize(arg)}: there is no such home directory.") from None
-    try:
-        exists = path.is_file() or (path.exists() and not path.is_dir())  # a directory fails below, in one line
-    except (OSError, ValueError):  # ValueError: a NUL in the path; writing says why
-        exists = False
+    exists = _existing_file(path, arg)
     if exists and not force:
         answer = _ask(repl, f"{sanitize(str(path))} exists. Overwrite it? [y/N] ")
         if answer is None:
@@ -141,11 +138,57 @@ def _save(repl: Repl, arg: str) -> None:
         who = "You" if message.role == "user" else assistant
         body = present.markdown(message) if present.has_tool_blocks(message) else sanitize(message.content)
         parts.append(f"**{who}:** {body}\n")
-    try:
-        path.write_text("\n".join(parts), encoding="utf-8")
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise UsageError(f"cannot write {sanitize(arg)}: {getattr(exc, 'strerror', None) or exc}.") from None
+    _write_regular_file(path, arg, "\n".join(parts))
     repl.out.write(f"Saved {len(messages)} messages to {sanitize(str(path))}.\n")
+
+
+def _existing_file(path: Path, arg: str) -> bool:
+    """Whether `path` is a file already there; UsageError for anything else there
+    but a directory (a FIFO, a device, a socket): writing to a FIFO nobody reads
+    would hang the chat. A directory fails at the write, in one line."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):  # not there (or a NUL in the path): writing says why
+        return False
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return stat.S_ISREG(mode)
+    raise _not_a_file(arg)
+
+
+def _write_regular_file(path: Path, arg: str, text: str) -> None:
+    """`text` into `path`, created or overwritten, only if it is a regular file.
+
+    Opened non-blocking and checked before anything is truncated, so a FIFO made
+    after the check above cannot hang the chat either (no reader: ENXIO at once)."""
+    import errno
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        if isinstance(exc, OSError) and exc.errno == errno.ENXIO:
+            raise _not_a_file(arg) from None
+        raise UsageError(f"cannot write {sanitize(arg)}: {getattr(exc, 'strerror', None) or exc}.") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _not_a_file(arg)
+        os.set_blocking(fd, True)
+        os.ftruncate(fd, 0)
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError as exc:
+        raise UsageError(f"cannot write {sanitize(arg)}: {exc.strerror or exc}.") from None
+    finally:
+        os.close(fd)
+
+
+def _not_a_file(arg: str) -> UsageError:
+    return UsageError(f"cannot write {sanitize(arg)}: it is not a regular file (a FIFO, device or socket);"
+                      " /save writes files.")
 
 
 def _ask(repl: Repl, question: str) -> str | None:
