@@ -25,7 +25,7 @@ def _text(value: Any) -> str | None:
     return None if isinstance(value, str) else "a string in quotes"
 
 
-def _whole(low: int, high: int) -> Check:
+def _whole(low: int, high: float) -> Check:
     def check(value: Any) -> str | None:
         ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
         return None if ok else whole_wanted(low, high)
