@@ -1,4 +1,5 @@
-"""The terminal's view of a turn while the person at it may type or press Ctrl-Z."""
+"""The terminal's view of a turn while the person at it may type or press Ctrl-Z:
+in the chat, and for a one-shot reply at a shell (`chinwag "question"`)."""
 
 from __future__ import annotations
 
@@ -17,16 +18,24 @@ from chinwag.sinks import TerminalSink
 
 class ChatSink(TerminalSink):
     """The chat's view of a turn: keys typed while it streams stay out of the
-    reply on screen and wait for the next prompt (typeahead.py), and
-    Ctrl-Z then `fg` draws the live part of the reply again where the shell
-    left the cursor, not under a stale copy of it."""
+    reply on screen and wait for the next prompt (typeahead.py), or for the
+    shell after a one-shot reply; and Ctrl-Z then `fg` draws the live part of
+    the reply again where the shell left the cursor, not under a stale copy of it.
+
+    `brackets_pastes`: bracketed paste stays on for the turn, so that a block
+    pasted meanwhile is one message at the next `You:`. Off after a one-shot
+    reply: what is typed is the shell's, and the shell asks for what it wants."""
 
     keyboard: TextIO = sys.stdin
     _typeahead: TypeaheadHidden | None = None
     _stop_handler: Any = None  # SIGTSTP's handler before the turn, while ours is in place
 
+    def __init__(self, out: TextIO, err: TextIO, *, brackets_pastes: bool = True, **options: Any) -> None:
+        super().__init__(out, err, **options)
+        self.brackets_pastes = brackets_pastes
+
     def on_start(self) -> None:
-        self._typeahead = TypeaheadHidden(self.keyboard, self.out)
+        self._typeahead = TypeaheadHidden(self.keyboard, self.out if self.brackets_pastes else None)
         if threading.current_thread() is threading.main_thread() and \
                 signal.getsignal(signal.SIGTSTP) is signal.SIG_DFL:
             self._stop_handler = signal.signal(signal.SIGTSTP, self._on_stop)
