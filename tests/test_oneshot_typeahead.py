@@ -84,3 +84,26 @@ def test_ctrl_z_mid_one_shot_reply_gives_the_shell_its_echo_and_fg_takes_it_back
         pane.wait_for("End of reply.")
         pane.wait_for("$ ", count=4)  # the prompt after the job ended
         assert _echo_state(pane) == "echo"
+
+
+def test_the_answer_to_a_one_shot_approval_question_is_shown_as_typed(scripted_server: ScriptedServer,
+                                                                      tmp_path: Path) -> None:
+    """Echo is off for the reply, and on again for the question's answer."""
+    from tests.fakes.tool_wire import anthropic_calls
+
+    work = tmp_path / "work"
+    work.mkdir()
+    scripted_server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "touch ran.txt"})]),
+                            Reply(chunks=["Done."]))
+    env = anthropic_env(tmp_path, scripted_server.base_url, PS1="$ ")
+    with Pane(tmp_path, ["--norc", "--noprofile"], env, program="/bin/bash", size=(200, 40)) as pane:
+        pane.wait_for("$ ")
+        pane.type(f"cd {work} && {CHINWAG} -T shell 'make a file'; echo exit=$?")
+        pane.press("Enter")
+        pane.wait_for("Allow?")
+        pane.type("yes")
+        pane.wait_for("[n]o (say why) yes")  # echoed as typed, before Enter
+        pane.press("Enter")
+        pane.wait_for("exit=0")
+        assert _echo_state(pane) == "echo"
+    assert (work / "ran.txt").exists()
