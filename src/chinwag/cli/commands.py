@@ -328,16 +328,6 @@ _BY_NAME = {name: command for command in COMMANDS for name in (command.name, *co
             if name.startswith("/")}
 
 
-def run_command(repl: Repl, line: str) -> None:
-    name, *rest = line.split(maxsplit=1)  # the name ends at any white space: a tab, a block's line break
-    arg = rest[0].strip() if rest else ""
-    command = _lookup(name)
-    if arg and not command.args:  # the table says it takes none: an ignored word would be a surprise
-        typed = sanitize(name.lower())
-        raise UsageError(f"{typed} takes no argument; type {typed} alone (/help {typed[1:]} says what it does).")
-    command.run(repl, arg)
-
-
 def _lookup(name: str) -> Command:
     """The command called `name` (or an alias); UsageError naming the closest one."""
     command = _BY_NAME.get(name.lower())
@@ -348,6 +338,16 @@ def _lookup(name: str) -> Command:
         hint = f" Did you mean {close[0]}?" if close else " Type /help for the list."
         raise UsageError(f"unknown command {sanitize(name)}.{hint}")
     return command
+
+
+def run_command(repl: Repl, line: str) -> None:
+    name, *rest = line.split(maxsplit=1)  # the name ends at any white space: a tab, a block's line break
+    arg = rest[0] if rest else ""
+    command = _lookup(name)
+    if arg.strip() and not command.args:  # the table says it takes none: an ignored word would be a surprise
+        typed = sanitize(name.lower())
+        raise UsageError(f"{typed} takes no argument; type {typed} alone (/help {typed[1:]} says what it does).")
+    command.run(repl, arg.strip())
 
 
 def complete(text: str, state: int) -> str | None:
