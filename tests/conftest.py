@@ -12,13 +12,16 @@ import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.fakes.server import ScriptedServer
 from tests.fakes.sleep import RecordingSleep
 from tests.markers import mark
+
+if TYPE_CHECKING:
+    from tests.test_web_support import Served
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -90,3 +93,13 @@ def home(tmp_path: Path) -> Path:
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer() as s:
         yield s
+
+
+@pytest.fixture()
+def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
+    """`chinwag serve` on the scripted server, for the page tests (tests/test_web_support.py)."""
+    from tests.cli_helpers import anthropic_env
+    from tests.test_web_support import serve
+
+    with serve(anthropic_env(tmp_path / "home", fake.base_url)) as served:
+        yield served
