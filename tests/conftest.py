@@ -90,9 +90,9 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
+def server(scripted_server: ScriptedServer) -> ScriptedServer:
+    """The tool tests' name for the scripted server."""
+    return scripted_server
 
 
 @pytest.fixture()
