@@ -15,17 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import anthropic_env, run_chinwag
+from tests.test_config_validation import _refused
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
-
-
-def _refused(result, *words: str) -> None:  # type: ignore[no-untyped-def]
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("chinwag: "), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for word in words:
-        assert word in lines[0], (word, lines[0])
 
 
 @pytest.mark.parametrize(("flags", "wanted"), [

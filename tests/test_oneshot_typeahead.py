@@ -22,6 +22,25 @@ from tests.tmux import Pane
 SLOW = [f"w{i} " for i in range(60)]  # a reply that streams for about 2 s
 
 
+def _shell(tmp_path: Path, server: ScriptedServer, *options: str) -> Pane:
+    """A real bash in tmux, at its `$ ` prompt (`-m`: with job control)."""
+    env = anthropic_env(tmp_path, server.base_url, PS1="$ ")
+    pane = Pane(tmp_path, ["--norc", "--noprofile", *options], env, program="/bin/bash", size=(200, 40))
+    try:
+        pane.wait_for("$ ")
+    except BaseException:
+        pane.kill_server()
+        raise
+    return pane
+
+
+def _ask_once(pane: Pane, after: str) -> None:
+    """`chinwag "a question"` typed at the shell (then `after`), until the reply begins."""
+    pane.type(f"{CHINWAG} --render plain 'a question'{after}")
+    pane.press("Enter")
+    pane.wait_for("Begin of reply.")
+
+
 def _echo_state(pane: Pane) -> str:
     """`echo` or `-echo`: the terminal's mode as the shell now has it."""
     pane.type("stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo' | sed 's/^/mode:/'")
@@ -33,12 +52,8 @@ def _echo_state(pane: Pane) -> str:
 def test_keys_typed_during_a_one_shot_reply_are_not_echoed_and_go_to_the_shell(
         scripted_server: ScriptedServer, tmp_path: Path) -> None:
     scripted_server.enqueue(Reply(chunks=["Begin of reply. ", *SLOW, "End of reply."], chunk_delay=0.03))
-    env = anthropic_env(tmp_path, scripted_server.base_url, PS1="$ ")
-    with Pane(tmp_path, ["--norc", "--noprofile"], env, program="/bin/bash", size=(200, 40)) as pane:
-        pane.wait_for("$ ")
-        pane.type(f"{CHINWAG} --render plain 'a question'; echo exit=$?")
-        pane.press("Enter")
-        pane.wait_for("Begin of reply.")
+    with _shell(tmp_path, scripted_server) as pane:
+        _ask_once(pane, "; echo exit=$?")
         pane.type("echo kept-$((6*7))")
         pane.press("Enter")
         screen = pane.wait_for("kept-42")  # the shell ran what was typed, after chinwag
@@ -54,12 +69,8 @@ def test_keys_typed_during_a_one_shot_reply_are_not_echoed_and_go_to_the_shell(
 def test_ctrl_c_mid_one_shot_reply_gives_the_shell_its_echo_back(scripted_server: ScriptedServer,
                                                                   tmp_path: Path) -> None:
     scripted_server.enqueue(Reply(chunks=["Begin of reply. ", *SLOW * 10], chunk_delay=0.03))
-    env = anthropic_env(tmp_path, scripted_server.base_url, PS1="$ ")
-    with Pane(tmp_path, ["--norc", "--noprofile"], env, program="/bin/bash", size=(200, 40)) as pane:
-        pane.wait_for("$ ")
-        pane.type(f"{CHINWAG} --render plain 'a question'; echo exit=$?")
-        pane.press("Enter")
-        pane.wait_for("Begin of reply.")
+    with _shell(tmp_path, scripted_server) as pane:
+        _ask_once(pane, "; echo exit=$?")
         pane.type("not for the reply")
         pane.press("C-c")
         screen = pane.wait_for("exit=130")
@@ -70,12 +81,8 @@ def test_ctrl_c_mid_one_shot_reply_gives_the_shell_its_echo_back(scripted_server
 def test_ctrl_z_mid_one_shot_reply_gives_the_shell_its_echo_and_fg_takes_it_back(
         scripted_server: ScriptedServer, tmp_path: Path) -> None:
     scripted_server.enqueue(Reply(chunks=["Begin of reply. ", *SLOW, "End of reply."], chunk_delay=0.03))
-    env = anthropic_env(tmp_path, scripted_server.base_url, PS1="$ ")
-    with Pane(tmp_path, ["--norc", "--noprofile", "-m"], env, program="/bin/bash", size=(200, 40)) as pane:
-        pane.wait_for("$ ")
-        pane.type(f"{CHINWAG} --render plain 'a question'")
-        pane.press("Enter")
-        pane.wait_for("Begin of reply.")
+    with _shell(tmp_path, scripted_server, "-m") as pane:
+        _ask_once(pane, "")
         pane.press("C-z")
         pane.wait_for("Stopped")
         assert _echo_state(pane) == "echo"  # the shell has the terminal as it was
@@ -95,9 +102,7 @@ def test_the_answer_to_a_one_shot_approval_question_is_shown_as_typed(scripted_s
     work.mkdir()
     scripted_server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "touch ran.txt"})]),
                             Reply(chunks=["Done."]))
-    env = anthropic_env(tmp_path, scripted_server.base_url, PS1="$ ")
-    with Pane(tmp_path, ["--norc", "--noprofile"], env, program="/bin/bash", size=(200, 40)) as pane:
-        pane.wait_for("$ ")
+    with _shell(tmp_path, scripted_server) as pane:
         pane.type(f"cd {work} && {CHINWAG} -T shell 'make a file'; echo exit=$?")
         pane.press("Enter")
         pane.wait_for("Allow?")
