@@ -52,8 +52,36 @@ class ChatSink(TerminalSink):
                 self._typeahead.restore()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        if not stop_would_stop():
+            return  # as the kernel would: no shell to stop to, so nothing to hide or give back
         typeahead = self._typeahead.paused() if self._typeahead is not None else nullcontext()
         with self.renderer.suspended(), typeahead:  # the shell gets its terminal as it was
             signal.signal(signal.SIGTSTP, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until `fg`
             signal.signal(signal.SIGTSTP, self._on_stop)
+
+
+def stop_would_stop() -> bool:
+    """Whether Ctrl-Z's SIGTSTP would stop this process: its process group is not
+    orphaned (POSIX), i.e. a member has a parent in the same session but another
+    group, a shell that can `fg` it. Run as a terminal's own program (a tmux
+    pane's command, no shell), the group is orphaned and the kernel discards the
+    stop. Members are followed up the parent chain; when that cannot be read
+    (no /proc), as before: True."""
+    try:
+        session, group = os.getsid(0), os.getpgrp()
+        parent = os.getppid()
+        for _ in range(32):  # our group's members above us: a wrapper such as `uv run`
+            if parent <= 0:  # no parent left (pid 1 may be a shell: a container's)
+                return False
+            if os.getpgid(parent) != group:
+                return os.getsid(parent) == session
+            parent = _parent_of(parent)
+    except OSError:
+        return True
+    return True
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as stat:  # OSError without /proc: the caller says "as before"
+        return int(stat.read().rsplit(b")", 1)[1].split()[1])
