@@ -26,10 +26,10 @@ from chinwag.events import (
     Usage,
     to_json,
 )
-from chinwag.present import CANCELLED_NOTE, tool_call_line
+from chinwag.present import CANCELLED_NOTE, REPLY_INTERRUPTED, interrupted_because, result_line, tool_call_line
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
-from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
+from chinwag.render.sanitize import StreamSanitizer, one_line
 from chinwag.render.spinner import Spinner, running
 from chinwag.render.terminal import MarkdownView
 
@@ -50,8 +50,8 @@ def figures(reply: Reply) -> str:
 
 
 def stats_line(reply: Reply) -> str:
-    """The figures, and "(interrupted)" when the reply was cut off (the page shows status apart)."""
-    return " · ".join(p for p in (figures(reply), "(interrupted)" if reply.status == "interrupted" else "") if p)
+    """The figures, and the interrupted mark when the reply was cut off (the page shows status apart)."""
+    return " · ".join(p for p in (figures(reply), REPLY_INTERRUPTED if reply.status == "interrupted" else "") if p)
 
 
 def retry_line(event: Retrying) -> str:
@@ -79,8 +79,8 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
     if reply.cancelled:
         return (f"↳ stopped; /retry to ask again{resume}" if interactive else None), None
     if reply.status == "interrupted":
-        hint = f"↳ (interrupted) /retry to ask again{resume}" if interactive else None
-        return hint, f"reply interrupted: {reply.error}"
+        hint = f"↳ {REPLY_INTERRUPTED} · /retry to ask again{resume}" if interactive else None
+        return hint, interrupted_because(reply.error or "")
     if reply.status == "error":
         return ("↳ /retry to send it again" if interactive else None), reply.error
     return (f"↳ {line}" if (line := stats_line(reply)) else None), None
@@ -133,7 +133,7 @@ class TerminalSink:
             case ToolRunning():
                 self._tool_running(event.name)
             case ToolResultReady():
-                self._tool_line(f"↳ {sanitize(event.summary)}")
+                self._tool_line(result_line(event))  # the same line history show prints later
                 self._unanswered.discard(event.call_id)
                 # Only once every call has its result is the model's next round on its way:
                 # before that, the next call's question may be on screen, and a spinner would erase it.
