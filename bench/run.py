@@ -66,6 +66,8 @@ MODULES = [
     ("bench_device_reads", "Refusing /dev/zero: peak memory"),
     ("bench_tools", "Tool use: loop overhead, MCP start-up, Ctrl-C in a tool"),
     ("bench_search_bound", "A hostile search against opening a conversation"),
+    ("bench_completion", "Tab completion: the values entry point"),
+    ("bench_templates_startup", "Start-up with 100 templates present"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}
