@@ -24,12 +24,6 @@ from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
 
 
 @pytest.fixture()
-def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
-    with serve(anthropic_env(tmp_path / "home", fake.base_url)) as served:
-        yield served
-
-
-@pytest.fixture()
 def page(browser: Any, served: Served) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()

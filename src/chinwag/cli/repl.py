@@ -10,20 +10,15 @@ background thread while the user types the first message.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import threading
 from collections.abc import Mapping
-from contextlib import nullcontext
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from chinwag.cli.chat_sink import ChatSink
 from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
-from chinwag.cli.typeahead import TypeaheadHidden, lines_waiting
 from chinwag.errors import ChinwagError
-from chinwag.records import Reply
 from chinwag.render.sanitize import one_line
 from chinwag.session import Session
 from chinwag.sinks import TerminalSink, assistant_name
@@ -39,43 +34,6 @@ def wants_to_leave(line: str) -> bool:
     """`quit`, `exit`, `:q`, or the `/exit` and `/quit` commands, whatever follows them."""
     command = line.split(maxsplit=1)[0] if line.startswith("/") else line
     return command.lower() in QUIT_WORDS
-
-
-class ChatSink(TerminalSink):
-    """The chat's view of a turn: keys typed while it streams stay out of the
-    reply on screen and wait for the next prompt (typeahead.py), and
-    Ctrl-Z then `fg` draws the live part of the reply again where the shell
-    left the cursor, not under a stale copy of it."""
-
-    keyboard: TextIO = sys.stdin
-    _typeahead: TypeaheadHidden | None = None
-    _stop_handler: Any = None  # SIGTSTP's handler before the turn, while ours is in place
-    typed_ahead: bool = False  # a line was entered while the reply streamed (it waits for `You:`)
-
-    def on_start(self) -> None:
-        self._typeahead = TypeaheadHidden(self.keyboard, self.out)
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGTSTP) is signal.SIG_DFL:
-            self._stop_handler = signal.signal(signal.SIGTSTP, self._on_stop)
-        super().on_start()
-
-    def on_end(self, reply: Reply) -> None:
-        try:
-            super().on_end(reply)
-        finally:
-            if self._stop_handler is not None:
-                signal.signal(signal.SIGTSTP, self._stop_handler)
-                self._stop_handler = None
-            if self._typeahead is not None:  # the turn's driver ends every sink, whatever happened
-                self.typed_ahead = lines_waiting(self.keyboard)
-                self._typeahead.restore()
-
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        typeahead = self._typeahead.paused() if self._typeahead is not None else nullcontext()
-        with self.renderer.suspended(), typeahead:  # the shell gets its terminal as it was
-            signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until `fg`
-            signal.signal(signal.SIGTSTP, self._on_stop)
 
 
 class Repl:
