@@ -21,6 +21,8 @@ carries the `id` of the request it answers.
                    or {"id": 1, "t": "cancelled"}
                       "continue": true (optional): the last message is the assistant's
                        partial reply, to be continued, not answered
+                      "schema": {...} (optional): a JSON Schema; the reply is decoded under
+                       the llama.cpp grammar built from it, so it can only be matching JSON
     parent -> child   {"op": "cancel", "id": 1}    stop between tokens; acknowledged
                                                    by "cancelled" (or the reply's end)
     parent -> child   {"op": "count", "id": 2, "text": "..."}
@@ -125,6 +127,8 @@ def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = s
     options: dict[str, Any] = {"max_tokens": command["max_tokens"], "stream": True}
     if command.get("temperature") is not None:
         options["temperature"] = command["temperature"]
+    if command.get("schema") is not None:
+        options["grammar"] = grammar_for(command["schema"])
     produced, finish = 0, "stop"
     chunks: Iterator[dict[str, Any]] | None = None
     try:
@@ -159,6 +163,40 @@ def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = s
             close()
     out({"id": rid, "t": "usage", "in": max(llama.n_tokens - produced, 0), "out": produced})
     out({"id": rid, "t": "stop", "reason": STOP_REASONS.get(finish, finish)})
+
+
+_GRAMMARS: dict[str, Any] = {}  # by schema text: a chat asks with the same schema every turn
+
+
+def grammar_for(schema: dict[str, Any]) -> Any:
+    """The llama.cpp grammar that admits only JSON matching `schema` (built
+    once per schema), its properties in the schema's order (llama.cpp's own
+    default is alphabetical). A schema it cannot express raises ValueError:
+    an error reply, not a crash."""
+    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    key = json.dumps(schema)
+    if key not in _GRAMMARS:
+        try:
+            gbnf = json_schema_to_gbnf(key, prop_order=list(dict.fromkeys(property_names(schema))))
+            _GRAMMARS[key] = LlamaGrammar.from_string(gbnf, verbose=False)
+        except Exception as exc:  # its converter raises whatever the schema trips on
+            raise ValueError(f"cannot turn this JSON Schema into a grammar: {exc}") from None
+    return _GRAMMARS[key]
+
+
+def property_names(node: Any) -> Iterator[str]:
+    """Every property name in `node`, in the order the schema gives them."""
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            yield from properties
+        for value in node.values():
+            yield from property_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from property_names(item)
 
 
 def continuation(llama: Any, messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
