@@ -277,8 +277,10 @@ def _export(args: argparse.Namespace, ctx: _Context) -> int:
     if args.format == "json":  # attachments inline, in base64
         text = json.dumps(_conversation_json(summary, messages), indent=2) + "\n"
     else:
+        with ctx.store(read=True) as store:
+            structured = store.reply_schemas(summary.id)
         text = _markdown(summary, messages, write_beside([m.message for m in messages], args.output, summary.id,
-                                                         ctx.err))
+                                                         ctx.err), structured)
     if not args.output:
         ctx.out.write(text)
         return 0
@@ -331,7 +333,9 @@ def _load(ctx: _Context, ident: str) -> tuple[ConversationSummary, list[StoredMe
         return summary, store.messages(summary.id)
 
 
-def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links: dict[str, str] | None = None) -> str:
+def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links: dict[str, str] | None = None,
+              structured: Mapping[int, str] | None = None) -> str:
+    """The conversation in Markdown; a reply in `structured` (asked for JSON, --schema) as a code block."""
     parts = [f"# {clean_line(summary.title) or f'Conversation {summary.id}'}\n",
              f"- Conversation: {summary.id}",
              f"- Started: {local(summary.created_at)}",
@@ -352,8 +356,13 @@ def _markdown(summary: ConversationSummary, messages: list[StoredMessage], links
             if links and (attached := markdown_links(message, links)):
                 parts.append(attached + "\n")
         else:
-            body = (present.markdown(message, results) if present.has_tool_blocks(message) else sanitize(msg.content)) \
-                or "*(no text)*"
+            if structured and msg.id in structured and not present.has_tool_blocks(message):
+                from chinwag.cli.history_format import json_block
+
+                body = json_block(msg.content)
+            else:
+                body = (present.markdown(message, results) if present.has_tool_blocks(message)
+                        else sanitize(msg.content)) or "*(no text)*"
             parts.append(f"## {_speaker(msg.model)}\n\n{body}\n\n*{_reply_facts(msg)}*\n")
     return "\n".join(parts)
 

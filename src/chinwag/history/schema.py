@@ -93,6 +93,10 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m006_conversation_titles", (
         "ALTER TABLE conversations ADD COLUMN title TEXT",
     )),
+    # The JSON Schema a reply was asked to match (--schema), as JSON; NULL: a free reply.
+    ("m008_reply_schema", (
+        "ALTER TABLE messages ADD COLUMN schema TEXT",
+    )),
 )
 
 MESSAGE_COLUMNS = (
