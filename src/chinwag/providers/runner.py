@@ -4,7 +4,7 @@
 PARENT_PID` in a session of its own, as Ollama runs its llama.cpp runners,
 so a native crash (SIGILL, SIGSEGV, an abort, the OOM killer) ends this
 process and never the chat. Only this process imports llama_cpp; it imports
-nothing of chinwag.
+nothing of chinwag but grammar.py, which is its own (a --schema's grammar).
 
 The protocol is JSON, one object per line; every message after the first
 carries the `id` of the request it answers.
@@ -127,8 +127,14 @@ def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = s
     options: dict[str, Any] = {"max_tokens": command["max_tokens"], "stream": True}
     if command.get("temperature") is not None:
         options["temperature"] = command["temperature"]
-    if command.get("schema") is not None:
-        options["grammar"] = grammar_for(command["schema"])
+    mask = None
+    if command.get("schema") is not None:  # decoded under the schema's grammar (grammar.py)
+        from llama_cpp import LogitsProcessorList
+
+        from chinwag.providers.grammar import GrammarMask, grammar_text
+
+        mask = GrammarMask(llama, grammar_text(command["schema"]), greedy=command.get("temperature") == 0)
+        options["logits_processor"] = LogitsProcessorList([mask])
     produced, finish = 0, "stop"
     chunks: Iterator[dict[str, Any]] | None = None
     try:
@@ -161,42 +167,10 @@ def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = s
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+        if mask is not None:
+            mask.close()
     out({"id": rid, "t": "usage", "in": max(llama.n_tokens - produced, 0), "out": produced})
     out({"id": rid, "t": "stop", "reason": STOP_REASONS.get(finish, finish)})
-
-
-_GRAMMARS: dict[str, Any] = {}  # by schema text: a chat asks with the same schema every turn
-
-
-def grammar_for(schema: dict[str, Any]) -> Any:
-    """The llama.cpp grammar that admits only JSON matching `schema` (built
-    once per schema), its properties in the schema's order (llama.cpp's own
-    default is alphabetical). A schema it cannot express raises ValueError:
-    an error reply, not a crash."""
-    from llama_cpp import LlamaGrammar
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    key = json.dumps(schema)
-    if key not in _GRAMMARS:
-        try:
-            gbnf = json_schema_to_gbnf(key, prop_order=list(dict.fromkeys(property_names(schema))))
-            _GRAMMARS[key] = LlamaGrammar.from_string(gbnf, verbose=False)
-        except Exception as exc:  # its converter raises whatever the schema trips on
-            raise ValueError(f"cannot turn this JSON Schema into a grammar: {exc}") from None
-    return _GRAMMARS[key]
-
-
-def property_names(node: Any) -> Iterator[str]:
-    """Every property name in `node`, in the order the schema gives them."""
-    if isinstance(node, dict):
-        properties = node.get("properties")
-        if isinstance(properties, dict):
-            yield from properties
-        for value in node.values():
-            yield from property_names(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from property_names(item)
 
 
 def continuation(llama: Any, messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
