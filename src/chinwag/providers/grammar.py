@@ -103,8 +103,7 @@ class GrammarMask:
         return kept
 
     def _allows(self, token: int, logit: float) -> bool:
-        self._one[0].id, self._one[0].logit, self._one[0].p = token, logit, 0.0
-        self._one_array.size, self._one_array.selected = 1, -1
+        self._one[0] = self._api.llama_token_data(token, logit, 0.0)
         self._api.llama_sampler_apply(self._sampler, ctypes.byref(self._one_array))
         return not math.isinf(self._one[0].logit)
 
