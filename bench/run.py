@@ -66,6 +66,7 @@ MODULES = [
     ("bench_device_reads", "Refusing /dev/zero: peak memory"),
     ("bench_tools", "Tool use: loop overhead, MCP start-up, Ctrl-C in a tool"),
     ("bench_search_bound", "A hostile search against opening a conversation"),
+    ("bench_schema_grammar", "Structured output: the bundled model under a grammar"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}
