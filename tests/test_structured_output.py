@@ -263,3 +263,15 @@ def test_the_bundled_model_with_schema_multi_returns_a_list(tmp_path: Path) -> N
         reply = chat.ask("Name two colours", schema=parse_schema("colour, hex", multi=True))
     assert reply.status == "complete", reply.error
     jsonschema.validate(reply.data, parse_schema("colour, hex", multi=True))
+
+
+def test_the_grammar_finds_tokens_the_model_would_never_rank_first(tmp_path: Path) -> None:
+    """An enum of made-up words: none of the model's likeliest tokens spells them,
+    so the mask must fall back to the whole vocabulary (grammar.py's slow path)."""
+    schema = {"type": "object", "properties": {"code": {"enum": ["zqxv-kwp", "yyjq"]}, "n": {"type": "integer"}},
+              "required": ["code", "n"]}
+    result = run_chinwag(["-m", "local", "--temperature", "0", "--max-tokens", "60", "--schema", json.dumps(schema),
+                          "Say hello"], chinwag_env(tmp_path), timeout=120)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, schema)
