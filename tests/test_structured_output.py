@@ -231,8 +231,7 @@ def test_chat_ask_with_a_schema_returns_data(scripted_server: ScriptedServer, tm
 
 
 def test_chat_ask_raises_the_typed_error_for_invalid_output(scripted_server: ScriptedServer, tmp_path: Path) -> None:
-    from chinwag import Chat
-    from chinwag.structured import InvalidStructuredOutput
+    from chinwag import Chat, InvalidStructuredOutput
 
     scripted_server.enqueue(Reply(chunks=['{"name": "Ada"}']))
     with Chat("anthropic:claude-x", environ=anthropic_env(tmp_path, scripted_server.base_url), cwd=tmp_path,

@@ -29,6 +29,8 @@ from `chinwag`):
     ConnectionFailed   no connection, or no answer in time
     StreamInterrupted  the reply stopped part-way (the text so far is kept)
     LocalModelError    the bundled or local model could not run
+    InvalidStructuredOutput  a reply asked for with `schema=` is not JSON
+                       matching it (its text is kept)
 
 A reply the user stopped (Ctrl-C, closing a stream) raises nothing.
 
@@ -132,7 +134,7 @@ class Chat:
         `schema` (a JSON Schema as a dict, or what `--schema` takes: JSON text, a
         file, `'name, age int'`) asks for a JSON reply matching it: `reply.data`
         is the parsed value; a reply that does not match fails with
-        `chinwag.structured.InvalidStructuredOutput`, its text kept."""
+        `chinwag.InvalidStructuredOutput`, its text kept."""
         blocks = self._blocks(attachments)
         wanted = self._schema(schema)
         with self._one_turn():

@@ -19,16 +19,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from chinwag.errors import ProviderError
+from chinwag.errors import InvalidStructuredOutput
 from chinwag.records import Reply
 
 FENCE = "```"
-
-
-class InvalidStructuredOutput(ProviderError):
-    """The model's reply is not JSON matching the schema (its text is kept in the history)."""
-
-    default_reason = "invalid structured output"
 
 
 def checked(reply: Reply, schema: Mapping[str, Any]) -> Reply:
