@@ -207,6 +207,8 @@ def test_history_keeps_the_schema_and_export_shows_a_json_code_block(
     assert exported.returncode == 0, exported.stderr
     assert '## Claude\n\n```json\n{\n  "name": "Ada",\n  "age": 36\n}\n```\n' in exported.stdout
     assert "## Claude\n\nplain *words*\n" in exported.stdout
+    as_json = json.loads(run_chinwag(["history", "export", "last", "--format", "json"], env).stdout)
+    assert [m.get("schema") for m in as_json["messages"]] == [None, PERSON, None, None]
     with sqlite3.connect(_db(tmp_path)) as conn:
         schemas = conn.execute("SELECT schema FROM messages WHERE role = 'assistant' ORDER BY id").fetchall()
         migrations = {name for (name,) in conn.execute("SELECT name FROM migrations")}

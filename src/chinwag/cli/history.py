@@ -274,11 +274,11 @@ def _more(ctx: _Context, args: argparse.Namespace, shown: str) -> None:
 
 def _export(args: argparse.Namespace, ctx: _Context) -> int:
     summary, messages = _load(ctx, args.id)
+    with ctx.store(read=True) as store:
+        structured = store.reply_schemas(summary.id)  # replies asked for JSON (--schema)
     if args.format == "json":  # attachments inline, in base64
-        text = json.dumps(_conversation_json(summary, messages), indent=2) + "\n"
+        text = json.dumps(_conversation_json(summary, messages, structured), indent=2) + "\n"
     else:
-        with ctx.store(read=True) as store:
-            structured = store.reply_schemas(summary.id)
         text = _markdown(summary, messages, write_beside([m.message for m in messages], args.output, summary.id,
                                                          ctx.err), structured)
     if not args.output:
@@ -408,11 +408,15 @@ def _summary_json(c: ConversationSummary) -> dict[str, Any]:
     return {**asdict(c), "created_at": iso(c.created_at), "updated_at": iso(c.updated_at)}
 
 
-def _conversation_json(c: ConversationSummary, messages: list[StoredMessage]) -> dict[str, Any]:
-    """Each message with its content blocks as a list (text, thinking, tool calls and results), raw."""
+def _conversation_json(c: ConversationSummary, messages: list[StoredMessage],
+                       structured: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """Each message with its content blocks as a list (text, thinking, tool calls and results), raw;
+    a reply asked for JSON with its `schema`."""
+    schemas = structured or {}
     return {**_summary_json(c), "messages": [
         {**asdict(m), "created_at": iso(m.created_at), "updated_at": iso(m.updated_at),
-         "blocks": [block_to_json(b) for b in m.message.parts]}
+         "blocks": [block_to_json(b) for b in m.message.parts],
+         **({"schema": json.loads(schemas[m.id])} if m.id in schemas else {})}
         for m in messages]}
 
 
