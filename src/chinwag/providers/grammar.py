@@ -8,11 +8,12 @@ converter (`json_schema_to_gbnf`), properties in the schema's order.
 `GrammarMask` is how the grammar is applied, as a logits processor. Handed to
 llama-cpp-python as `grammar=`, the grammar sampler checks every token of the
 vocabulary (49,152 for SmolLM2) against the grammar at every step: measured
-at 0.4x the free decode speed. llama.cpp's own samplers (common/sampling.cpp)
+at about half the free decode speed (bench/bench_schema_grammar.py). llama.cpp's own samplers (common/sampling.cpp)
 check the likeliest token first and the whole vocabulary only when it is
-refused; the mask does the same: the TOP likeliest tokens are checked one by
-one (greedy decoding stops at the first allowed), and only when none is
-allowed is the whole vocabulary checked. Every token left unmasked is one the
+refused; the mask does the same: the likeliest token is checked first
+(greedy decoding takes it when allowed), then the TOP likeliest one by one
+(greedy decoding stops at the first allowed), and only when none is allowed
+is the whole vocabulary checked. Every token left unmasked is one the
 grammar allows, so whatever the later samplers pick is too; the mask feeds
 each chosen token to the grammar itself (the chain's custom samplers are not
 told). With top_k 40 (llama-cpp-python's default), the mask keeps the allowed
@@ -89,6 +90,11 @@ class GrammarMask:
         for token in input_ids[self._seen:]:  # what was sampled since the last call
             self._api.llama_sampler_accept(self._sampler, int(token))
         self._seen = len(input_ids)
+        kept = np.full_like(scores, -np.inf)
+        best = int(scores.argmax())
+        if self._greedy and self._allows(best, float(scores[best])):  # most steps: the likeliest is allowed
+            kept[best] = scores[best]
+            return kept
         top = np.argpartition(scores, -TOP)[-TOP:]
         top = top[np.argsort(-scores[top])]
         allowed: list[int] = []
@@ -97,7 +103,6 @@ class GrammarMask:
                 allowed.append(int(token))
                 if self._greedy:
                     break
-        kept = np.full_like(scores, -np.inf)
         chosen = np.array(allowed, dtype=np.intp) if allowed else self._allowed_anywhere(scores)
         kept[chosen] = scores[chosen]
         return kept
