@@ -276,3 +276,17 @@ def test_the_grammar_finds_tokens_the_model_would_never_rank_first(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     jsonschema.validate(data, schema)
+
+
+def test_export_shows_a_fenced_reply_as_json_and_one_that_failed_as_it_came(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """A reply a json_object server wrapped in a fence was checked unwrapped, and is
+    exported so; a reply that failed the schema is exported raw, in a fence longer than its own."""
+    scripted_server.enqueue(Reply(chunks=['```json\n{"name": "Ada", "age": 36}\n```']),
+                            Reply(chunks=["not JSON: ```x```"]))
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    assert run_chinwag(["--schema", "name, age int", "one"], env).returncode == 0
+    assert run_chinwag(["-c", "--schema", "name, age int", "two"], env).returncode == 1
+    exported = run_chinwag(["history", "export", "last"], env).stdout
+    assert '```json\n{\n  "name": "Ada",\n  "age": 36\n}\n```\n' in exported
+    assert "````\nnot JSON: ```x```\n````\n" in exported

@@ -58,12 +58,15 @@ def isatty(stream: TextIO) -> bool:
 
 def json_block(text: str) -> str:
     """A reply asked for JSON (--schema) as a fenced code block: pretty JSON
-    when it parses, else its raw text as it came (it failed the schema), in a
-    fence longer than any run of backticks inside."""
+    when it parses (as the reply was checked: a fenced reply unwrapped), else
+    its raw text as it came (it failed the schema), in a fence longer than any
+    run of backticks inside."""
     import json
 
+    from chinwag.structured import parse_reply
+
     try:
-        body, lang = json.dumps(json.loads(text), indent=2, ensure_ascii=False), "json"
+        body, lang = json.dumps(parse_reply(text), indent=2, ensure_ascii=False), "json"
     except ValueError:
         body, lang = text, ""
     body = sanitize(body)
