@@ -290,3 +290,21 @@ def test_export_shows_a_fenced_reply_as_json_and_one_that_failed_as_it_came(
     exported = run_chinwag(["history", "export", "last"], env).stdout
     assert '```json\n{\n  "name": "Ada",\n  "age": 36\n}\n```\n' in exported
     assert "````\nnot JSON: ```x```\n````\n" in exported
+
+
+def test_a_templates_schema_is_the_same_setting_as_schema(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """-t NAME with `schema` and `schema_multi` in the template: the request and the
+    check are --schema's; a --schema typed wins over the template's."""
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "people.toml").write_text('schema = "name, age int"\nschema_multi = true\n')
+    scripted_server.enqueue(Reply(chunks=['{"items": [{"name": "Ada", "age": 36}]}']),
+                            Reply(chunks=['{"title": "Notes"}']))
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    result = run_chinwag(["-t", "people", "Ada is 36."], env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"items": [{"name": "Ada", "age": 36}]}
+    sent = scripted_server.requests[-1].json["output_config"]["format"]["schema"]
+    assert sent["properties"]["items"]["items"]["required"] == ["name", "age"]
+    typed = run_chinwag(["-t", "people", "--schema", "title", "A title"], env)
+    assert typed.returncode == 0, typed.stderr
+    assert json.loads(typed.stdout) == {"title": "Notes"}

@@ -33,7 +33,8 @@ LAYERS = [  # lowest first
                   "chinwag.attachments"}),
     ("engine", {"chinwag.turn", "chinwag.session_turn", "chinwag.session", "chinwag.driver", "chinwag.toolloop",
                 "chinwag.sinks", "chinwag.history_blocks", "chinwag.history_format"}),
-    ("views", {"chinwag.api", "chinwag.cli", "chinwag.web", "chinwag.__main__", "chinwag.history_cli"}),
+    ("views", {"chinwag.api", "chinwag.cli", "chinwag.web", "chinwag.__main__", "chinwag.history_cli",
+               "chinwag.completion"}),
 ]
 
 

@@ -26,6 +26,7 @@ DEFAULT_MAX_RETRY_WAIT = 60.0  # longest retry-after we honour, as the SDKs do
 DEFAULT_MAX_TOOL_ROUNDS = 10  # model -> tools -> model rounds in one turn
 DEFAULT_TOOL_OUTPUT_LIMIT = 32_768  # bytes of one tool's output sent to the model
 DEFAULT_THINKING_BUDGET = 4096
+TEMPLATE = "template"  # the flags' key for -t NAME's layer (cli/template_flags.py)
 
 
 @dataclass(frozen=True)
@@ -95,15 +96,18 @@ class Sources:
 
 def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any],
                  config: Mapping[str, Any] | None = None) -> Sources:
-    """The layers; `config` is config.toml's settings when already read."""
+    """The layers; `config` is config.toml's settings when already read.
+    flags[TEMPLATE] is a template's (label, settings) layer, just under the flags typed."""
     if config is None:
         config, _ = _read_config(config_file(environ))
     env_file = _read_dotenv(cwd / ".env")
+    template = flags.get(TEMPLATE)
     return Sources((
         (f"config {config_file(environ)}", _config_as_env(config)),
         ("./.env", env_file),
         ("the environment", environ),
-        ("flags", {k: v for k, v in flags.items() if v is not None}),
+        *((template,) if template else ()),
+        ("flags", {k: v for k, v in flags.items() if v is not None and k != TEMPLATE}),
     ))
 
 

@@ -32,6 +32,8 @@ examples:
   chinwag history list|show ID|search TEXT|export ID|delete ID|check
   chinwag serve                             the same chats in a browser (127.0.0.1)
   chinwag models                            providers and models reachable now
+  chinwag completion bash|zsh|fish          a shell completion script (see the README for where to put it)
+  chinwag -t review -p lang Go "CODE"       a saved template (chinwag templates list|show|edit|path|import)
 
 exit codes: 0 ok, 1 the model or network failed, 2 bad usage or config, 130 interrupted,
 141 the reader of the output stopped early (| head)
@@ -86,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_argument("--yes", action="store_true", help="approve every tool call without asking")
     tools.add_argument("--think", nargs="?", const=THINK_DEFAULT, metavar="BUDGET",
                        help="show the model's reasoning as it streams (Anthropic; budget in tokens, default 4096)")
+    templates = p.add_argument_group("templates", "saved settings and prompts: chinwag templates list|show|edit|path")
+    templates.add_argument("-t", "--template", metavar="NAME", help="use template NAME; the flags typed win over it")
+    templates.add_argument("-p", "--param", dest="params", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                           help="set the template's parameter $NAME (repeatable)")
+    templates.add_argument("--save", dest="save_template", metavar="NAME",
+                           help="save the options given with it as template NAME, and exit")
     structured = p.add_argument_group("structured output", "the reply is JSON matching a schema, alone on stdout")
     structured.add_argument("--schema", metavar="SCHEMA",
                             help="a JSON Schema, a file holding one, or fields: 'name, age int, bio: a short bio'")
@@ -107,6 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chinwag.cli.models import list_models
 
             return list_models(environ, Path.cwd(), sys.stdout)
+        if args[:1] == ["completion"]:
+            from chinwag.cli.completion import main as completion_main
+
+            return completion_main(args[1:], sys.stdout, build_parser)
+        if args[:1] == ["templates"]:
+            from chinwag.cli.templates import main as templates_main
+
+            return templates_main(args[1:], environ, sys.stdout)
         if args[:1] == ["serve"]:
             from chinwag.web.serve import main as serve_main
 
@@ -156,10 +172,22 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from chinwag.session import open_session
 
     attach = args.attach or []
-    prompt = read_prompt(args.prompt, cast(TextIO, None) if "-" in attach else sys.stdin, args.file)
+    if args.save_template is not None:  # --save NAME: write the template, read nothing, send nothing
+        from chinwag.cli.template_flags import save
+
+        return save(args, environ, sys.stdout)
+    templated = args.template is not None or bool(args.params)
+    prompt = read_prompt(args.prompt, cast(TextIO, None) if "-" in attach else sys.stdin, args.file,
+                         empty_ok=templated)
+    template_layer = None
+    if templated:  # -t NAME: its settings under the flags typed (cli/template_flags.py)
+        from chinwag.cli.template_flags import with_template
+
+        prompt, template_layer = with_template(args, prompt, environ)
     if "-" in attach and prompt is None:
         raise UsageError('-a - reads the attachment from stdin; ask about it in words: chinwag -a - "what is this?"')
     flags: dict[str, Any] = {
+        "template": template_layer,  # under the flags typed, over config.toml, .env and the environment
         "model": args.model, "system": args.system, "max_tokens": args.max_tokens,
         "temperature": args.temperature, "save": False if args.no_save else None, "timeout": args.timeout,
         "render": args.render, "tools": args.tools, "mcp_config": args.mcp_config, "yes": args.yes or None,

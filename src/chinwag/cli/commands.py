@@ -70,6 +70,22 @@ def _system(repl: Repl, arg: str) -> None:
         repl.out.write(f"{sanitize(repl.session.conversation.system or '(none)')}\n")
 
 
+def _template(repl: Repl, arg: str) -> None:
+    """`/template NAME`: its system prompt, model and options for the rest of the
+    conversation; they become the chat's flags, so a later /model keeps them."""
+    from chinwag.cli.template_chat import apply_in_chat
+
+    apply_in_chat(repl, arg)
+
+
+def _template_names(prefix: str) -> list[str]:
+    import os
+
+    from chinwag.templates.store import config_dir, names
+
+    return [name for name in names(config_dir(os.environ)) if name.startswith(prefix)]
+
+
 def _new(repl: Repl, arg: str) -> None:
     repl.session.new_conversation()
     repl.out.write("Started a new conversation.\n")
@@ -259,6 +275,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("/continue", "", "resume an interrupted reply", _continue),
     Command("/model", "[SPEC]", "show or switch the model (e.g. /model local)", _model, complete=_model_names),
     Command("/system", "[TEXT]", "show or set the system prompt", _system),
+    Command("/template", "NAME", "use a template's system prompt, model and options from now on", _template,
+            complete=_template_names),
     Command("/new", "", "start a new conversation", _new, aliases=("/clear",)),
     Command("/history", "[search WORDS|show ID]", "saved conversations: recent, search, show", _history,
             complete=_history_words),
