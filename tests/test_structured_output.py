@@ -66,11 +66,26 @@ def test_multi_wraps_the_schema_as_llm_does() -> None:
     ('{"type": "object",', "not valid JSON"),
     ('{"type": 12}', "not a valid JSON Schema"),
     ("missing/schema.json", "no such file"),
+    ('{"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}}', "points outside the schema"),
 ])
 def test_a_bad_schema_is_one_line(text: str, words: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_schema(text)
     assert words in caught.value.message and "\n" not in caught.value.message
+
+
+def test_a_ref_within_the_schema_is_followed_and_nothing_is_fetched() -> None:
+    from chinwag.records import Reply as ChatReply
+    from chinwag.structured import checked
+
+    schema = parse_schema('{"$defs": {"age": {"type": "integer"}}, "type": "object",'
+                          ' "properties": {"age": {"$ref": "#/$defs/age"}}, "required": ["age"]}')
+    assert checked(ChatReply(text='{"age": 3}', status="complete"), schema).data == {"age": 3}
+    assert "is not of type 'integer'" in (checked(ChatReply(text='{"age": "x"}', status="complete"), schema).error
+                                          or "")
+    dangling = {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}}
+    failed = checked(ChatReply(text='{"a": 1}', status="complete"), dangling)
+    assert failed.status == "error" and "names nothing in it" in (failed.error or "")
 
 
 def test_a_schema_file_and_inline_json_are_read(tmp_path: Path) -> None:

@@ -104,7 +104,8 @@ def _from_file(path: Path, where: str) -> dict[str, Any]:
 
 
 def _check(schema: Mapping[str, Any], where: str) -> None:
-    """A schema the validator itself refuses is the user's mistake, told now, not after the reply."""
+    """A schema the validator itself refuses is the user's mistake, told now, not after the reply.
+    So is a `$ref` to another document: nothing is fetched (the validator would, over the network)."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
@@ -112,3 +113,17 @@ def _check(schema: Mapping[str, Any], where: str) -> None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise UsageError(f"{where}: not a valid JSON Schema: {exc.message}.") from None
+    for ref in _refs(schema):
+        if not ref.startswith("#"):
+            raise UsageError(f"{where}: $ref {ref!r} points outside the schema; put what it names in the schema's "
+                             "$defs and refer to it as #/$defs/NAME.")
+
+
+def _refs(node: Any) -> list[str]:
+    """Every `$ref` in `node`."""
+    if isinstance(node, Mapping):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for item in node for ref in _refs(item)]
+    return []

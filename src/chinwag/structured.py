@@ -34,8 +34,14 @@ def checked(reply: Reply, schema: Mapping[str, Any]) -> Reply:
             f"the reply is not valid JSON ({exc}); its text is saved in the history."))
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
 
-    error = best_match(Draft202012Validator(schema).iter_errors(data))
+    try:  # an empty registry: a $ref is resolved within the schema, never fetched
+        error = best_match(Draft202012Validator(schema, registry=Registry()).iter_errors(data))
+    except Unresolvable as exc:
+        return replace(reply, status="error", failure=InvalidStructuredOutput(
+            f"the schema's $ref {exc.ref!r} names nothing in it; the reply's text is saved in the history."))
     if error is not None:
         at = "/".join(str(p) for p in error.absolute_path)
         return replace(reply, status="error", failure=InvalidStructuredOutput(
