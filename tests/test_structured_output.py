@@ -65,6 +65,7 @@ def test_multi_wraps_the_schema_as_llm_does() -> None:
     ("  ,  ", "is empty"),
     ('{"type": "object",', "not valid JSON"),
     ('{"type": 12}', "not a valid JSON Schema"),
+    ('[{"type": "object"}]', "a JSON Schema is a JSON object"),
     ("missing/schema.json", "no such file"),
     ('{"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}}}', "points outside the schema"),
 ])

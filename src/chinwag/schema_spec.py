@@ -73,7 +73,7 @@ def concise(text: str, where: str = "--schema") -> dict[str, Any]:
 
 def _from_text(text: str, where: str) -> dict[str, Any]:
     stripped = text.strip()
-    if stripped.startswith("{"):
+    if stripped.startswith(("{", "[")):  # JSON (a list is refused below, not read as fields)
         try:
             loaded = json.loads(stripped)
         except ValueError as exc:
