@@ -115,6 +115,7 @@ def test_anthropic_gets_output_config_format_and_stdout_is_the_json_alone(
                          anthropic_env(tmp_path, scripted_server.base_url))
     assert result.returncode == 0, result.stderr
     assert result.stdout == '{"name": "Ada", "age": 36}\n'  # no stats, no markdown, one line
+    assert " tok" in _errors(result.stderr)[-1]  # --stats' line is stderr's
     body = scripted_server.requests[0].json
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": {
         **PERSON, "additionalProperties": False}}}  # structured outputs want every object closed

@@ -24,7 +24,8 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
     elif session.settings.schema is not None:
         from chinwag.cli.structured import StructuredSink
 
-        sink = StructuredSink(out, err, spinner_out=err if err.isatty() else None, color=err.isatty())
+        sink = StructuredSink(out, err, spinner_out=err if err.isatty() else None, color=err.isatty(),
+                              show_stats=stats)
     else:
         # The spinner goes to stderr, so `chinwag q > file` stays clean.
         if markdown:
