@@ -70,6 +70,7 @@ MODULES = [
     ("bench_tree_view", "/tree in the chat: read and drawn"),
     ("bench_completion", "Tab completion: the values entry point"),
     ("bench_templates_startup", "Start-up with 100 templates present"),
+    ("bench_schema_grammar", "Structured output: the bundled model under a grammar"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}

@@ -54,12 +54,13 @@ def _one_line_error(result: Any, *words: str) -> None:
 
 def test_every_field_and_both_parameters_reach_the_request(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     _write(tmp_path, "review", REVIEW)
-    scripted_server.enqueue(Reply(chunks=["Looks fine."]))
+    scripted_server.enqueue(Reply(chunks=['{"name": "f", "age": 1}']))  # the template's schema: a JSON reply
     result = run_chinwag(["-t", "review", "-p", "team", "the web team", "def f(): pass"],
                          anthropic_env(tmp_path, scripted_server.base_url))
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "Looks fine.\n"
+    assert result.stdout == '{"name": "f", "age": 1}\n'
     sent = scripted_server.requests[0]
+    assert sent.json["output_config"]["format"]["schema"]["required"] == ["name", "age"]
     assert sent.json["model"] == "claude-template-model"
     assert sent.json["temperature"] == 0.3
     assert sent.json["max_tokens"] == 321
@@ -71,7 +72,7 @@ def test_every_field_and_both_parameters_reach_the_request(scripted_server: Scri
 def test_a_parameter_overrides_its_default_and_piped_text_is_the_input(scripted_server: ScriptedServer,
                                                                          tmp_path: Path) -> None:
     _write(tmp_path, "review", REVIEW)
-    scripted_server.enqueue(Reply(chunks=["ok"]))
+    scripted_server.enqueue(Reply(chunks=['{"name": "main", "age": 0}']))  # the template's schema: a JSON reply
     result = run_chinwag(["-t", "review", "-p", "lang", "Go", "-p", "team", "ops"],
                          anthropic_env(tmp_path, scripted_server.base_url), input="func main() {}\n")
     assert result.returncode == 0, result.stderr

@@ -29,6 +29,8 @@ from `chinwag`):
     ConnectionFailed   no connection, or no answer in time
     StreamInterrupted  the reply stopped part-way (the text so far is kept)
     LocalModelError    the bundled or local model could not run
+    InvalidStructuredOutput  a reply asked for with `schema=` is not JSON
+                       matching it (its text is kept)
 
 A reply the user stopped (Ctrl-C, closing a stream) raises nothing.
 
@@ -121,31 +123,38 @@ class Chat:
         return recorder.conversation_id if recorder is not None else None
 
     def stream(self, text: str, attachments: Sequence[str | Path | Block] = (), *,
-               raise_errors: bool = False) -> Iterator[Event]:
+               raise_errors: bool = False, schema: str | Mapping[str, Any] | None = None) -> Iterator[Event]:
         """Ask `text` and yield the reply's events as they arrive: `TextDelta`
         (type "text"), `Usage`, `Stop`, and `Retrying` / `Notice` along the way.
         Stopping early (break, close) closes the connection and keeps the partial reply;
         nothing is sent or saved until the first event is asked for. A failure
         ends the events quietly, unless `raise_errors`: then, after the events
         that came, its typed error is raised (see the module docstring).
-        `attachments` as for `ask`."""
+        `attachments` and `schema` as for `ask`."""
         blocks = self._blocks(attachments)
+        wanted = self._schema(schema)
         with self._one_turn():
-            yield from self._drive(self._session.begin(text, blocks))
+            yield from self._drive(self._session.begin(text, blocks, schema=wanted))
             if raise_errors and (last := self._session.last_reply) is not None:
                 last.raise_for_status()
 
     def ask(self, text: str, attachments: Sequence[str | Path | Block] = (), *,
-            raise_errors: bool = False) -> Reply:
+            raise_errors: bool = False, schema: str | Mapping[str, Any] | None = None) -> Reply:
         """Ask `text` and return the whole reply. `attachments` go with it: paths,
         http(s) URLs (images, PDFs, text files, as `chinwag -a`) or blocks
         (`chinwag.records.Image(...)`); one that cannot be sent raises UsageError.
         A reply that failed comes back with `status`, `error` and `failure` set;
         with `raise_errors`, its error is raised instead (as `reply.raise_for_status()`
-        would), after the reply is kept in the conversation."""
+        would), after the reply is kept in the conversation.
+
+        `schema` (a JSON Schema as a dict, or what `--schema` takes: JSON text, a
+        file, `'name, age int'`) asks for a JSON reply matching it: `reply.data`
+        is the parsed value; a reply that does not match fails with
+        `chinwag.InvalidStructuredOutput`, its text kept."""
         blocks = self._blocks(attachments)
+        wanted = self._schema(schema)
         with self._one_turn():
-            return self._consume(self._session.begin(text, blocks), raise_errors)
+            return self._consume(self._session.begin(text, blocks, schema=wanted), raise_errors)
 
     def retry(self, *, raise_errors: bool = False) -> Reply:
         """Ask the last question again (or the question last cancelled before a
@@ -214,6 +223,14 @@ class Chat:
                 yield
             finally:
                 self._holder = None
+
+    @staticmethod
+    def _schema(schema: str | Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if schema is None:
+            return None
+        from chinwag.schema_spec import parse_schema
+
+        return parse_schema(schema, where="schema")
 
     def _blocks(self, attachments: Sequence[str | Path | Block]) -> tuple[Block, ...]:
         if not attachments:

@@ -62,6 +62,7 @@ class Settings:
     prefill: str = "auto"  # how an OpenAI-compatible server continues a reply (see providers/openai.py)
     notes: tuple[str, ...] = ()  # settings given that the provider does not take (also in warnings)
     tools: ToolSettings = field(default_factory=lambda: ToolSettings())
+    schema: Mapping[str, Any] | None = None  # --schema / --schema-multi: replies are JSON matching it
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,20 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any], *,
         prefill=_choice(src, "OPENAI_PREFILL", ("auto", "trailing-assistant", "vllm", "none")),
         notice=notice,
         tools=_tool_settings(environ, flags, config),
+        schema=_schema(flags),
     )
+
+
+def _schema(flags: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """--schema (or a template's `schema`), parsed; --schema-multi alone is a usage error."""
+    value, multi = flags.get("schema"), bool(flags.get("schema_multi"))
+    if value is None:
+        if multi:
+            raise UsageError("--schema-multi needs --schema SCHEMA: the schema of each item.")
+        return None
+    from chinwag.schema_spec import parse_schema
+
+    return parse_schema(value, multi=multi)
 
 
 def _not_taken(wanted: Any, src: Sources, refuse_flags: bool) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ import threading
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chinwag.config import Settings
 from chinwag.context import fit
@@ -82,11 +82,13 @@ class Session:
 
     # -- turns, pulled (the Python API) ---------------------------------------
 
-    def begin(self, text: str, attachments: tuple[Block, ...] = ()) -> SessionTurn:
+    def begin(self, text: str, attachments: tuple[Block, ...] = (),
+              schema: Mapping[str, Any] | None = None) -> SessionTurn:
         """Record `text`, after any `attachments` (attachments.py's blocks), as
         the next user message (saved before anything is sent) and return the
         turn that answers it: iterate it, then `finish()` it. Attachments the
-        model cannot take are refused here (UsageError), before anything is kept."""
+        model cannot take are refused here (UsageError), before anything is kept.
+        `schema`: this reply must be JSON matching it (else the settings' --schema)."""
         if attachments:
             from chinwag.attach import check
 
@@ -96,7 +98,7 @@ class Session:
         self.withdrawn = None  # a new question: the cancelled one stays cancelled
         if self.recorder is not None:
             self.recorder.save_user(message.content, self.model, self.conversation.system, message.blocks)
-        return SessionTurn(self, prefill="", question=message)
+        return SessionTurn(self, prefill="", question=message, schema=schema)
 
     def begin_retry(self) -> SessionTurn:
         """Ask again: the question last cancelled before a reply, else the last one
@@ -315,7 +317,9 @@ class Session:
                                  "context window (all are kept in history)")
         return kept
 
-    def request(self, messages: list[Message], continuing: bool = False) -> ChatRequest:
+    def request(self, messages: list[Message], continuing: bool = False,
+                schema: Mapping[str, Any] | None = None) -> ChatRequest:
+        """The request for `messages`; `schema` (else the settings' --schema) makes the reply JSON."""
         s = self.settings
         request = self.conversation.request(s.model, s.max_tokens, s.temperature, self.stream, messages)
         request = replace(request, continue_reply=continuing)
@@ -327,7 +331,8 @@ class Session:
                 self._told_no_tools = True
                 self._notices.append(f"{self.model} cannot call tools reliably; chatting without them")
             tools = ()
-        return replace(request, tools=tools, thinking_budget=s.tools.think)
+        return replace(request, tools=tools, thinking_budget=s.tools.think,
+                       schema=schema if schema is not None else s.schema)
 
 
 def open_session(settings: Settings, environ: Mapping[str, str], *,

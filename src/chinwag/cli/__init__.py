@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="set the template's parameter $NAME (repeatable)")
     templates.add_argument("--save", dest="save_template", metavar="NAME",
                            help="save the options given with it as template NAME, and exit")
+    structured = p.add_argument_group("structured output", "the reply is JSON matching a schema, alone on stdout")
+    structured.add_argument("--schema", metavar="SCHEMA",
+                            help="a JSON Schema, a file holding one, or fields: 'name, age int, bio: a short bio'")
+    structured.add_argument("--schema-multi", action="store_true",
+                            help="a list of objects matching --schema (as {\"items\": [...]})")
     p.add_argument("--version", action="version", version=f"chinwag {__version__}")
     return p
 
@@ -197,6 +202,7 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         "temperature": args.temperature, "save": False if args.no_save else None, "timeout": args.timeout,
         "render": args.render, "tools": args.tools, "mcp_config": args.mcp_config, "yes": args.yes or None,
         "think": args.think,
+        "schema": args.schema, "schema_multi": args.schema_multi or None,
     }
     settings = resolve(environ, Path.cwd(), flags)
     at = None
@@ -221,7 +227,8 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         if prompt is not None:
             from chinwag.cli.oneshot import run_once
 
-            return run_once(session, prompt, json_mode=args.json, stats=args.stats, markdown=markdown,
+            return run_once(session, prompt, json_mode=args.json, stats=args.stats,
+                            markdown=markdown and settings.schema is None,
                             attachments=_attachments(attach, settings.provider, args.as_text))
         from chinwag.cli.repl import Repl
         from chinwag.paths import data_dir

@@ -4,6 +4,7 @@ in ISO 8601; a list is JSON lines, one record one document."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, TextIO
 
@@ -17,14 +18,17 @@ def summary_json(c: ConversationSummary) -> dict[str, Any]:
     return {**asdict(c), "created_at": iso(c.created_at), "updated_at": iso(c.updated_at)}
 
 
-def conversation_json(c: ConversationSummary, messages: list[StoredMessage], tree: Tree) -> dict[str, Any]:
+def conversation_json(c: ConversationSummary, messages: list[StoredMessage], tree: Tree,
+                      structured: Mapping[int, str] | None = None) -> dict[str, Any]:
     """Each message with its content blocks as a list (text, thinking, tool calls and results), raw;
     with its `parent_id` and its `number` (as /tree shows it), and the conversation's `leaf_id`
-    (the end of its current path) and how many `branches` it has."""
+    (the end of its current path) and how many `branches` it has; a reply asked for JSON with its `schema`."""
     numbers = {nid: node.number for nid, node in tree.nodes.items()}
+    schemas = structured or {}
     return {**summary_json(c), "leaf_id": tree.leaf, "branches": tree.branches(), "messages": [
         {**asdict(m), "number": numbers.get(m.id), "created_at": iso(m.created_at), "updated_at": iso(m.updated_at),
-         "blocks": [block_to_json(b) for b in m.message.parts]}
+         "blocks": [block_to_json(b) for b in m.message.parts],
+         **({"schema": json.loads(schemas[m.id])} if m.id in schemas else {})}
         for m in messages]}
 
 

@@ -18,7 +18,7 @@ from typing import assert_never
 from chinwag import present
 from chinwag.attach.export import markdown_links, write_beside
 from chinwag.cli.history_context import HistoryContext, Loaded, load
-from chinwag.cli.history_format import clean_line, isatty, local
+from chinwag.cli.history_format import clean_line, isatty, json_block, local
 from chinwag.cli.history_json import conversation_json, write_json
 from chinwag.errors import UsageError
 from chinwag.history.store import CANCELLED_QUESTION, ConversationSummary, StoredMessage
@@ -111,11 +111,14 @@ def export(args: argparse.Namespace, ctx: HistoryContext) -> int:
         raise UsageError("--tree writes every branch, which needs --format json (markdown is one path).")
     loaded = load(ctx, args.id, every=args.tree)
     summary, messages = loaded.summary, loaded.path
+    with ctx.store(read=True) as store:
+        structured = store.reply_schemas(summary.id)  # replies asked for JSON (--schema)
     if args.format == "json":  # attachments inline, in base64
-        text = json.dumps(conversation_json(summary, loaded.every or messages, loaded.tree), indent=2) + "\n"
+        text = json.dumps(conversation_json(summary, loaded.every or messages, loaded.tree, structured),
+                          indent=2) + "\n"
     else:
         text = markdown(summary, messages, write_beside([m.message for m in messages], args.output, summary.id,
-                                                         ctx.err))
+                                                         ctx.err), structured)
     if not args.output:
         ctx.out.write(text)
         return 0
@@ -126,7 +129,9 @@ def export(args: argparse.Namespace, ctx: HistoryContext) -> int:
     return 0
 
 
-def markdown(summary: ConversationSummary, messages: list[StoredMessage], links: dict[str, str] | None = None) -> str:
+def markdown(summary: ConversationSummary, messages: list[StoredMessage], links: dict[str, str] | None = None,
+             structured: Mapping[int, str] | None = None) -> str:
+    """The conversation in Markdown; a reply in `structured` (asked for JSON, --schema) as a code block."""
     parts = [f"# {clean_line(summary.title) or f'Conversation {summary.id}'}\n",
              f"- Conversation: {summary.id}",
              f"- Started: {local(summary.created_at)}",
@@ -146,6 +151,8 @@ def markdown(summary: ConversationSummary, messages: list[StoredMessage], links:
                 parts.append(f"*{CANCELLED_NOTE}*\n")
             if links and (attached := markdown_links(message, links)):
                 parts.append(attached + "\n")
+        elif structured and msg.id in structured and not present.has_tool_blocks(message):
+            body = json_block(msg.content)
         else:
             body = (present.markdown(message, results) if present.has_tool_blocks(message) else sanitize(msg.content)) \
                 or "*(no text)*"

@@ -22,6 +22,11 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
         err.write(f"chinwag: {notice}\n")
     if json_mode:
         sink = JsonSink(out)
+    elif session.settings.schema is not None:
+        from chinwag.cli.structured import StructuredSink
+
+        sink = StructuredSink(out, err, spinner_out=err if err.isatty() else None, color=err.isatty(),
+                              show_stats=stats)
     else:
         # The spinner goes to stderr, so `chinwag q > file` stays clean.
         if markdown:

@@ -32,6 +32,11 @@ class Reads(Branches):
             return [replace(m, blocks=store_blobs.resolved(self._conn, m.blocks))
                     for m in (StoredMessage(*row) for row in rows)]
 
+    def reply_schemas(self, cid: int) -> dict[int, str]:
+        """The replies of `cid` that were asked for JSON (--schema): message id -> the schema, as JSON."""
+        return dict(self._query("SELECT id, schema FROM messages WHERE conversation_id = ? AND schema IS NOT NULL",
+                                (cid,)))
+
     def history_for_model(self, cid: int, leaf: int | None = None) -> list[tuple[str, str]]:
         """The conversation's text as (role, content) pairs; see `history_messages`."""
         return [(m.role, m.content) for m in self._history(cid, leaf)]

@@ -257,7 +257,7 @@ class Recorder(Branching):
         self._queue.reply_ended(sink, sink.prefix + reply.text, status=reply.status,
                                 input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
                                 ttft=reply.ttft, duration=reply.duration, stop_reason=reply.stop_reason,
-                                blocks=blocks_json(reply.blocks))
+                                blocks=blocks_json(reply.blocks), schema=_schema_json(reply))
         self._queue.save_soon()
 
 
@@ -300,3 +300,10 @@ class StoreSink:
     def take(self) -> Reply | None:
         latest, self._latest = self._latest, None
         return latest
+
+
+def _schema_json(reply: Reply) -> str | None:
+    """The JSON Schema the reply was asked to match (--schema), kept with it; None for a free reply."""
+    if reply.schema is None:
+        return None
+    return json.dumps(reply.schema, ensure_ascii=False)

@@ -117,6 +117,10 @@ MIGRATIONS: tuple[tuple[str, tuple[Step, ...]], ...] = (
         "CREATE INDEX messages_by_parent ON messages(parent_id)",
         _link_lines,
     )),
+    # The JSON Schema a reply was asked to match (--schema), as JSON; NULL: a free reply.
+    ("m008_reply_schema", (
+        "ALTER TABLE messages ADD COLUMN schema TEXT",
+    )),
 )
 
 

@@ -86,7 +86,7 @@ class Store(Reads, Search):
         self, rid: int, text: str, status: str = "streaming", *,
         input_tokens: int | None = None, output_tokens: int | None = None,
         ttft: float | None = None, duration: float | None = None, stop_reason: str | None = None,
-        blocks: str | None = None,
+        blocks: str | None = None, schema: str | None = None,
     ) -> bool:
         """Save the text so far (one UPDATE), or the final reply with its figures.
         Returns False if the row no longer exists (deleted meanwhile)."""
@@ -99,14 +99,14 @@ class Store(Reads, Search):
                     "UPDATE messages SET content = ?, status = ?, updated_at = ? WHERE id = ?",
                     (text, status, now, rid))
             return cur.rowcount > 0
-        figures = (input_tokens, output_tokens, ttft, duration, stop_reason, blocks)
+        figures = (input_tokens, output_tokens, ttft, duration, stop_reason, blocks, schema)
         with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE messages SET content = ?, status = ?, updated_at = ?,"
                 " input_tokens = coalesce(?, input_tokens), output_tokens ="
                 " coalesce(?, output_tokens), ttft = coalesce(?, ttft), duration ="
                 " coalesce(?, duration), stop_reason = coalesce(?, stop_reason),"
-                " blocks = coalesce(?, blocks) WHERE id = ?",
+                " blocks = coalesce(?, blocks), schema = coalesce(?, schema) WHERE id = ?",
                 (text, status, now, *figures, rid))
             conn.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id ="
