@@ -151,11 +151,12 @@ def markdown(summary: ConversationSummary, messages: list[StoredMessage], links:
                 parts.append(f"*{CANCELLED_NOTE}*\n")
             if links and (attached := markdown_links(message, links)):
                 parts.append(attached + "\n")
-        elif structured and msg.id in structured and not present.has_tool_blocks(message):
-            body = json_block(msg.content)
         else:
-            body = (present.markdown(message, results) if present.has_tool_blocks(message) else sanitize(msg.content)) \
-                or "*(no text)*"
+            if structured and msg.id in structured and not present.has_tool_blocks(message):
+                body = json_block(msg.content)  # asked for JSON (--schema)
+            else:
+                body = (present.markdown(message, results) if present.has_tool_blocks(message)
+                        else sanitize(msg.content)) or "*(no text)*"
             parts.append(f"## {speaker(msg.model)}\n\n{body}\n\n*{reply_facts(msg)}*\n")
     return "\n".join(parts)
 
