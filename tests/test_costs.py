@@ -89,3 +89,47 @@ def test_a_config_price_wins_and_is_named_config(scripted_server: ScriptedServer
     done = _done(result.stdout)
     assert done["cost"] == pytest.approx((10_000 * 0.2 + 5_000 * 0.6) / 1e6)
     assert done["price_source"] == "config"
+
+
+def test_a_tool_loops_stats_line_shows_the_whole_turns_cost_and_stats_the_totals(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """On a terminal (pexpect): the tool round (50 in, 30 out) and the answer (50 in,
+    20 out) at $1 / $1,000 per million cost $0.03005 + $0.02005 = $0.0501."""
+    from tests.cli_helpers import spawn_chinwag, finish
+    from tests.fakes.tool_wire import anthropic_calls
+
+    (tmp_path / "config.toml").write_text('[prices."budget-model"]\ninput = 1\noutput = 1000\n')
+    (tmp_path / "work").mkdir()
+    scripted_server.enqueue(anthropic_calls([("toolu_1", "list_files", {})]),
+                            Reply(chunks=["Done."], input_tokens=50, output_tokens=20))
+    env = anthropic_env(tmp_path, scripted_server.base_url, CHINWAG_MODEL="anthropic:budget-model")
+    child = spawn_chinwag(["-T", "list_files"], env, cwd=tmp_path / "work")
+    child.expect("You: ")
+    child.sendline("look")
+    child.expect_exact("Done.")
+    child.expect_exact("20 tok")
+    child.expect_exact("$0.0501")
+    child.expect("You: ")
+    child.sendline("/stats")
+    child.expect_exact("conversation: 2 replies · 100 in / 50 out tok · $0.0501")
+    child.expect_exact("context window: 70 of 200,000 tokens (0%)")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+
+
+def test_the_bundled_model_is_free_and_genai_prices_is_not_imported_before_the_prompt(tmp_path: Path) -> None:
+    """The prompt is drawn with Python's import log on (PYTHONPROFILEIMPORTTIME, on
+    stderr, which the pty shows): nothing of genai_prices appears before `You: `.
+    A local model's price is "local", free: checked on the price table itself
+    (the bundled model's reply needs llama.cpp, which this test does not load)."""
+    from tests.cli_helpers import spawn_chinwag, finish
+    from chinwag.prices import Prices
+
+    child = spawn_chinwag(["-m", "local"], chinwag_env(tmp_path, PYTHONPROFILEIMPORTTIME="1"))
+    child.expect("You: ")
+    assert "import time:" in child.before and "genai_prices" not in child.before
+    child.sendline("quit")
+    assert finish(child) == 0
+    price = Prices().price("smollm2", "local")
+    assert price is not None and price.source == "local" and price.cost(10_000, 5_000) == 0

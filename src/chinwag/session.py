@@ -32,6 +32,7 @@ from chinwag.session_turn import SessionTurn
 
 if TYPE_CHECKING:
     from chinwag.budget import Budgets
+    from chinwag.history.costs import UsageTotals
     from chinwag.prices import Prices
     from chinwag.tree import Tree
     from chinwag.history.recorder import Recorder
@@ -60,6 +61,7 @@ class Session:
     # The question last cancelled before any reply: kept out of the conversation
     # (never sent again on its own) until /retry asks it again.
     withdrawn: Message | None = None
+    run_totals: UsageTotals | None = None  # this run's replies in this conversation (/stats without history)
     _prices: Prices | None = field(default=None, repr=False)
     _budgets: Budgets | None = field(default=None, repr=False)
 
@@ -95,6 +97,17 @@ class Session:
         from chinwag.prices import reply_cost
 
         return reply_cost(reply, self.prices.price(self.model, self.settings.provider), self.settings.provider)
+
+    def count_reply(self, reply: Reply) -> None:
+        """A reply that reported its tokens joined the conversation: its cost counts."""
+        from chinwag.history.costs import UsageTotals
+
+        t, usage = self.run_totals or UsageTotals(), reply.usage
+        self.run_totals = UsageTotals(
+            t.replies + 1, t.input_tokens + (reply.input_tokens or 0), t.output_tokens + (reply.output_tokens or 0),
+            t.cache_read_tokens + (usage.cache_read_tokens or 0), t.cache_write_tokens + (usage.cache_write_tokens or 0),
+            t.cost + (usage.cost or 0.0), t.unpriced + (usage.cost is None))
+        self.budgets.add(usage.cost)
 
     def check_budget(self, request: ChatRequest) -> None:
         """Before a request is sent: BudgetExceeded if its worst case could pass a
@@ -291,6 +304,7 @@ class Session:
             self.recorder.new_conversation()
         if self._budgets is not None:
             self._budgets.new_conversation()
+        self.run_totals = None
         self.last_reply = None
         self.reset_window()
 

@@ -224,7 +224,7 @@ class SessionTurn:
         reply = self._shown(self._latest())
         if not self._recorded_latest and (reply.input_tokens is not None or reply.output_tokens is not None):
             self._round_costs.append(reply.usage.cost)
-            self.session.budgets.add(reply.usage.cost)
+            self.session.count_reply(reply)
         self._recorded_latest = True
         conversation = self.session.conversation
         if self.prefill:

@@ -47,6 +47,7 @@ from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
 
 if TYPE_CHECKING:
     from chinwag.history.store import Store
+    from chinwag.history.costs import UsageTotals
 
 __all__ = ["Recorder", "StoreSink"]
 
@@ -104,6 +105,11 @@ class Recorder(Branching):
             cid = self.conversation_id
             conversation = store.usage_totals(conversation=cid).cost if cid is not None else 0.0
             return conversation, store.usage_totals(since=day).cost, store.usage_totals(since=month).cost
+
+    def conversation_usage(self) -> UsageTotals | None:
+        """This conversation's tokens and cost, everything queued written first (None: nothing saved yet)."""
+        with self._saved() as (store, cid):
+            return store.usage_totals(conversation=cid) if cid is not None else None
 
     def close(self) -> None:
         """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
