@@ -31,6 +31,8 @@ from chinwag.records import Block, ChatRequest, Message, Reply, Text
 from chinwag.session_turn import SessionTurn
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from chinwag.budget import Budgets
     from chinwag.history.costs import UsageTotals
     from chinwag.prices import Prices
@@ -61,6 +63,7 @@ class Session:
     # The question last cancelled before any reply: kept out of the conversation
     # (never sent again on its own) until /retry asks it again.
     withdrawn: Message | None = None
+    prices_cache: Path | None = None  # prices.json beside the history (prices.py); None: prices not kept
     run_totals: UsageTotals | None = None  # this run's replies in this conversation (/stats without history)
     _prices: Prices | None = field(default=None, repr=False)
     _budgets: Budgets | None = field(default=None, repr=False)
@@ -76,7 +79,7 @@ class Session:
         if self._prices is None:
             from chinwag.prices import Prices
 
-            self._prices = Prices(self.settings.costs.prices)
+            self._prices = Prices(self.settings.costs.prices, self.prices_cache)
         return self._prices
 
     @property
@@ -408,6 +411,8 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
 
         recorder = Recorder(database_file(environ))
     session = Session(settings, LazyProvider(settings), Conversation(settings.system), recorder)
+    if recorder is not None:
+        session.prices_cache = recorder.path.parent / "prices.json"
     if resume is not None or continue_last:
         if recorder is None:
             raise UsageError("--continue and --resume need saved history; drop --no-save.")

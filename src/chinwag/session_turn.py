@@ -79,7 +79,6 @@ class SessionTurn:
         self._saved_this_round = False  # a saver was started for this round's reply row
         self._recorded_latest = False  # the latest reply's cost is in _round_costs
         self._round_costs: list[float | None] = []  # each recorded round's cost (None: unknown)
-        session.warm_prices()  # looked up while the request is out, ready when the reply ends
         if session.recorder is not None:
             session.recorder.begin_reply(session.model, prefill)
 
@@ -154,10 +153,14 @@ class SessionTurn:
 
             self._attempt = Turn(session.provider, prepare, session.take_notices, stopping=self._stopping)
             self._start_savers()
+            warm = True
             for event in self._attempt:
                 for saver in self._savers:
                     saver.on_event(event, self._attempt.reply)
                 yield event
+                if warm:  # once the first event is shown: the price is looked up while the reply streams
+                    warm = False
+                    session.warm_prices()
             reply = self._attempt.reply
             # A server we could not measure says the prompt is too long: halve the history, ask again.
             if reply.text or not isinstance(reply.failure, ContextOverflow) or len(self._sent) < 2:
