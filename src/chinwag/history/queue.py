@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chinwag.errors import ChinwagError, ConversationDeleted
-from chinwag.history.ops import BeginReply, Op, Row, UpdateReply, target, write
 
 if TYPE_CHECKING:
+    from chinwag.history.ops import Op, Row
     from chinwag.history.store import Store
     from chinwag.records import Reply
 
@@ -182,6 +182,8 @@ class SaveQueue:
 
     def _update(self, row: Row, text: str, **values: Any) -> None:
         """(Holding _cond.) See `update`."""
+        from chinwag.history.ops import UpdateReply
+
         if self._stopped:
             return
         row.values = {"text": text, **values}
@@ -215,6 +217,8 @@ class SaveQueue:
             self._write_lock.release()
 
     def _next_op(self) -> Op | None:
+        from chinwag.history.ops import UpdateReply
+
         with self._cond:
             if not self._pending or self._stopped:
                 return None
@@ -226,6 +230,8 @@ class SaveQueue:
 
     def _apply(self, store: Store, op: Op, quiet_lock: bool) -> bool:
         """Write one operation; False (the fault recorded) when it failed."""
+        from chinwag.history.ops import BeginReply, UpdateReply, target, write
+
         try:
             write(store, op)
             return True

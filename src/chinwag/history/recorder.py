@@ -22,7 +22,6 @@ operations (ops.py). This module is what the session calls.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, assert_never
@@ -30,21 +29,13 @@ from typing import TYPE_CHECKING, assert_never
 from chinwag.errors import UsageError
 from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
                             ToolInputDelta, ToolResultReady, ToolRunning, Usage)
-from chinwag.history.blocks import blocks_and_blobs, blocks_json
-from chinwag.history.ops import (
-    AddUserMessage,
-    BeginReply,
-    EndToolCall,
-    Row,
-    SetQuestionStatus,
-    StartConversation,
-    StartToolCall,
-)
 from chinwag.history.queue import SaveQueue
-from chinwag.history.schema import CANCELLED_QUESTION
 from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
 
+# The operations, the blocks' JSON and the schema are imported where a write is
+# queued, after the prompt is drawn: a chat opens its Recorder before `You:`.
 if TYPE_CHECKING:
+    from chinwag.history.ops import Row
     from chinwag.history.store import Store
 
 __all__ = ["Recorder", "StoreSink"]
@@ -80,6 +71,8 @@ class Recorder:
 
     @conversation_id.setter
     def conversation_id(self, cid: int | None) -> None:
+        from chinwag.history.ops import Row
+
         self._conversation = Row(cid) if cid is not None else None
 
     def open(self) -> Store | None:
@@ -105,6 +98,8 @@ class Recorder:
     def resume(self, conversation_id: int | None) -> tuple[str | None, list[Message]]:
         """Continue a saved conversation (the latest when None): its latest
         system prompt and its messages. At start-up, so faults raise (ConfigError)."""
+        from chinwag.history.ops import Row
+
         with self._queue.reading() as store:
             cid = conversation_id if conversation_id is not None else store.latest_conversation_id()
             summary = store.conversation(cid) if cid is not None else None
@@ -131,6 +126,9 @@ class Recorder:
 
     def save_user(self, text: str, model: str, system: str | None, blocks: tuple[Block, ...] = ()) -> None:
         """Save the user's message (with its attachments, `blocks`) before the request leaves (or queue it)."""
+        from chinwag.history.blocks import blocks_and_blobs
+        from chinwag.history.ops import AddUserMessage, Row, StartConversation
+
         stored, blobs = blocks_and_blobs(blocks)
         with self._lock:
             self._queue.end_unended(self._reply)
@@ -149,6 +147,8 @@ class Recorder:
         """The question this chat saved last was cancelled before any reply: marked
         so, it is not brought back to be sent (`chinwag -c`). False when this
         chat saved no question since it started or resumed (nothing to mark)."""
+        from chinwag.history.schema import CANCELLED_QUESTION
+
         return self._set_question_status(CANCELLED_QUESTION)
 
     def question_asked_again(self) -> None:
@@ -156,6 +156,8 @@ class Recorder:
         self._set_question_status("complete")
 
     def _set_question_status(self, status: str) -> bool:
+        from chinwag.history.ops import SetQuestionStatus
+
         with self._lock:
             if self._question is None or self._conversation is None:
                 return False
@@ -165,6 +167,9 @@ class Recorder:
 
     def save_results(self, results: tuple[ToolResult, ...], model: str) -> None:
         """Save the results of a reply's tool calls, the next user message."""
+        from chinwag.history.blocks import blocks_json
+        from chinwag.history.ops import AddUserMessage, Row
+
         message = Message.of("user", results)
         with self._lock:
             if self._conversation is None:
@@ -176,6 +181,10 @@ class Recorder:
     def tool_started(self, call: ToolCall) -> None:
         """Save `call` as running, before it runs: after a crash it shows as
         interrupted and is never run again on its own."""
+        import json
+
+        from chinwag.history.ops import Row, StartToolCall
+
         with self._lock:
             if self._reply is None:
                 return
@@ -185,6 +194,8 @@ class Recorder:
         self._queue.save_soon()
 
     def tool_finished(self, call: ToolCall, result: ToolResult) -> None:
+        from chinwag.history.ops import EndToolCall
+
         with self._lock:
             row = self._calls.pop(call.id, None)
             if row is None:
@@ -195,6 +206,8 @@ class Recorder:
     def begin_reply(self, model: str, prefill: str) -> None:
         """Make the row this turn's reply is saved in: a new one, or, for a
         /continue (`prefill` is the partial text), the row it extends."""
+        from chinwag.history.ops import BeginReply, Row
+
         with self._lock:
             if self._conversation is None or (prefill and self._reply is not None):
                 return
@@ -221,6 +234,8 @@ class Recorder:
         self._queue.watch(sink)
 
     def _reply_ended(self, sink: StoreSink, reply: Reply) -> None:
+        from chinwag.history.blocks import blocks_json
+
         self._queue.reply_ended(sink, sink.prefix + reply.text, status=reply.status,
                                 input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
                                 ttft=reply.ttft, duration=reply.duration, stop_reason=reply.stop_reason,
