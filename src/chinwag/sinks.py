@@ -7,7 +7,6 @@ reads after it: the stats line, the interruption notice, or the error.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TextIO, assert_never
 
@@ -26,7 +25,6 @@ from chinwag.events import (
     Usage,
     to_json,
 )
-from chinwag.present import CANCELLED_NOTE, tool_call_line
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
@@ -72,6 +70,8 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
     In the chat, a stopped or failed reply gets a hint of what to do next; in
     one-shot use only the error line, since the exit status says the rest."""
     if reply.withdrawn:
+        from chinwag.present import CANCELLED_NOTE  # (present.py and json load after the prompt)
+
         return (f"↳ {CANCELLED_NOTE} · /retry asks it again" if interactive else None), None
     # /continue resumes partial text; a reply stopped at its tool calls (at a question,
     # or while one ran) or before any text has none, so only /retry is offered then.
@@ -128,6 +128,8 @@ class TerminalSink:
                 if event.text:  # a signature or redacted block shows nothing
                     self._show_thinking(event.text)
             case ToolCallReady():
+                from chinwag.present import tool_call_line
+
                 self._tool_line(tool_call_line(event.name, event.input))
                 self._unanswered.add(event.id)
             case ToolRunning():
@@ -296,6 +298,8 @@ class JsonSink:
         })
 
     def _write(self, record: dict[str, object]) -> None:
+        import json
+
         line = json.dumps(record, ensure_ascii=False)
         try:
             self.out.write(line + "\n")
