@@ -30,6 +30,8 @@ DEFAULT_THINKING_BUDGET = 4096
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything a chat is started with, resolved from all the layers."""
+
     provider: str  # a name in providers/registry.py
     model: str  # "" for "the server's first model" (OpenAI-compatible) or the bundled model
     system: str

@@ -31,6 +31,8 @@ REFILL = 0.6  # after cutting history, fill this much of the window so the cut c
 
 @dataclass
 class Session:
+    """One chat: its settings, provider, conversation and recorder; it runs the turns."""
+
     settings: Settings
     provider: Provider
     conversation: Conversation
