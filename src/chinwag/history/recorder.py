@@ -30,6 +30,7 @@ from chinwag.errors import UsageError
 from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
                             ToolInputDelta, ToolResultReady, ToolRunning, Usage)
 from chinwag.history.queue import SaveQueue
+from chinwag.interrupts import held_back
 from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
 
 # The operations, the blocks' JSON and the schema are imported where a write is
@@ -55,7 +56,8 @@ class Recorder:
     def __init__(self, path: Path, *, max_pages: int | None = None) -> None:
         self.path = path
         self._queue = SaveQueue(path, max_pages)
-        self._lock = threading.Lock()  # guards everything below; taken before the queue's own
+        self._lock = threading.Lock()  # guards everything below; taken before the queue's own,
+        # always as `with held_back, self._lock:` (interrupts.py): no signal splits a section
         self._conversation: Row | None = None
         self._reply: Row | None = None
         self._question: Row | None = None  # the last user question saved (not tool results)
@@ -83,7 +85,7 @@ class Recorder:
     def close(self) -> None:
         """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
         lock) and close. What could not be written is lost, and told."""
-        with self._lock:
+        with held_back, self._lock:
             self._queue.end_unended(self._reply)
         self._queue.close()
 
@@ -110,7 +112,7 @@ class Recorder:
             system = store.latest_system(summary.id)
             cancelled = store.cancelled_question(summary.id)
         self.conversation_id = summary.id
-        with self._lock:
+        with held_back, self._lock:
             self._system = system
             if cancelled is not None:  # the row /retry marks as asked again
                 self._question = Row(cancelled[0])
@@ -119,7 +121,7 @@ class Recorder:
 
     def new_conversation(self) -> None:
         """The next message opens a new saved conversation."""
-        with self._lock:
+        with held_back, self._lock:
             self._queue.end_unended(self._reply)
             self._conversation = None
             self._reply = self._question = None
@@ -130,7 +132,7 @@ class Recorder:
         from chinwag.history.ops import AddUserMessage, Row, StartConversation
 
         stored, blobs = blocks_and_blobs(blocks)
-        with self._lock:
+        with held_back, self._lock:
             self._queue.end_unended(self._reply)
             if self._conversation is None:
                 self._conversation = Row()
@@ -158,7 +160,7 @@ class Recorder:
     def _set_question_status(self, status: str) -> bool:
         from chinwag.history.ops import SetQuestionStatus
 
-        with self._lock:
+        with held_back, self._lock:
             if self._question is None or self._conversation is None:
                 return False
             self._queue.put(SetQuestionStatus(self._question, status))
@@ -171,7 +173,7 @@ class Recorder:
         from chinwag.history.ops import AddUserMessage, Row
 
         message = Message.of("user", results)
-        with self._lock:
+        with held_back, self._lock:
             if self._conversation is None:
                 return
             self._queue.put(AddUserMessage(Row(), self._conversation, message.content, model,
@@ -185,7 +187,7 @@ class Recorder:
 
         from chinwag.history.ops import Row, StartToolCall
 
-        with self._lock:
+        with held_back, self._lock:
             if self._reply is None:
                 return
             row = self._calls[call.id] = Row()
@@ -196,7 +198,7 @@ class Recorder:
     def tool_finished(self, call: ToolCall, result: ToolResult) -> None:
         from chinwag.history.ops import EndToolCall
 
-        with self._lock:
+        with held_back, self._lock:
             row = self._calls.pop(call.id, None)
             if row is None:
                 return
@@ -208,7 +210,7 @@ class Recorder:
         /continue (`prefill` is the partial text), the row it extends."""
         from chinwag.history.ops import BeginReply, Row
 
-        with self._lock:
+        with held_back, self._lock:
             if self._conversation is None or (prefill and self._reply is not None):
                 return
             self._queue.end_unended(self._reply)
@@ -222,7 +224,7 @@ class Recorder:
         ends without any attempt (Ctrl-C before the request) should still end
         its row: `reply_sink(prefill).on_end(reply)`; else the next save point
         (a message, a reply, a new conversation, close) marks it interrupted."""
-        with self._lock:
+        with held_back, self._lock:
             if self._reply is None or self._queue.stopped:
                 return None
             return StoreSink(self, self._reply, prefill)
