@@ -190,9 +190,9 @@ def test_prompt_appears_before_any_provider_module_is_imported(tmp_path: Path) -
     assert not {"httpx2", "llama_cpp", "rich", "prompt_toolkit", "anthropic", "openai", "sqlite3",
                 "chinwag.providers.anthropic", "chinwag.history.store"} & imported
     # Nor what the first save or the first reply needs (issue 20.8: start-up back): the
-    # history's operations and schema, the transcript's presentation, json.
+    # history's operations and schema, the transcript's presentation, the events, json.
     assert not {"chinwag.history.ops", "chinwag.history.schema", "chinwag.history.blocks", "chinwag.present",
-                "json"} & imported
+                "chinwag.events", "json"} & imported
 
 
 def test_no_traceback_when_the_server_is_gone_mid_session(tmp_path: Path) -> None:

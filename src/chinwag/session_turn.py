@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from chinwag.context import drop_half
 from chinwag.errors import ChinwagError, ContextOverflow
-from chinwag.events import Event, Notice
 from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
 from chinwag.turn import Turn
 
 if TYPE_CHECKING:
+    from chinwag.events import Event
     from chinwag.history.recorder import StoreSink
     from chinwag.session import Session
 
@@ -167,6 +167,8 @@ class SessionTurn:
 
     def finish(self) -> list[Event]:
         """Save and record the turn (once); the notices that leaves for the user."""
+        from chinwag.events import Notice
+
         if self.phase in (Phase.FINISHING, Phase.DONE):
             return []
         if self._attempt is None or self._attempt.reply.status == "streaming":

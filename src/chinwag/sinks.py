@@ -8,28 +8,17 @@ reads after it: the stats line, the interruption notice, or the error.
 from __future__ import annotations
 
 import sys
-from typing import TextIO, assert_never
+from typing import TYPE_CHECKING, TextIO, assert_never
 
-from chinwag.events import (
-    Event,
-    Notice,
-    Retrying,
-    Stop,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallReady,
-    ToolCallStart,
-    ToolInputDelta,
-    ToolResultReady,
-    ToolRunning,
-    Usage,
-    to_json,
-)
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
 from chinwag.render.spinner import Spinner, running
 from chinwag.render.terminal import MarkdownView
+
+# The events are imported where they are handled, after the prompt is drawn (start-up).
+if TYPE_CHECKING:
+    from chinwag.events import Event, Retrying
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -116,6 +105,9 @@ class TerminalSink:
         self._show_label()
 
     def on_event(self, event: Event, reply: Reply) -> None:
+        from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                                    ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+
         match event:
             case TextDelta():
                 self._stop_spinner()
@@ -279,6 +271,9 @@ class JsonSink:
         pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
+        from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                                    ToolInputDelta, ToolResultReady, ToolRunning, Usage, to_json)
+
         match event:
             case (TextDelta() | ThinkingDelta() | ToolCallStart() | ToolInputDelta() | ToolCallReady() | Usage()
                   | Stop() | Retrying() | Notice() | ToolRunning() | ToolResultReady()):

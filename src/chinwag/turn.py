@@ -15,25 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from chinwag.errors import ChinwagError
-from chinwag.events import (
-    Event,
-    Notice,
-    Retrying,
-    Stop,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallReady,
-    ToolCallStart,
-    ToolInputDelta,
-    ToolResultReady,
-    ToolRunning,
-    Usage,
-)
 from chinwag.providers.base import Provider
 from chinwag.records import Block, ChatRequest, Reply, Text, Thinking, ToolCall
+
+# The events are imported where they are handled, after the prompt is drawn (start-up).
+if TYPE_CHECKING:
+    from chinwag.events import Event
 
 
 def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
@@ -42,6 +32,9 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
     A reply of text alone keeps `blocks` empty (no copy of the text per
     chunk); once thinking or a tool call appears, blocks hold every part in
     order, the text so far included."""
+    from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                                ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+
     match event:
         case TextDelta():
             ttft = reply.ttft if reply.ttft is not None else elapsed
@@ -102,6 +95,8 @@ class Turn:
         self._stopping = stopping if stopping is not None else threading.Event()
 
     def __iter__(self) -> Iterator[Event]:
+        from chinwag.events import Notice
+
         try:
             request = self.prepare()
             yield from (Notice(text) for text in self.notices())

@@ -27,15 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, assert_never
 
 from chinwag.errors import UsageError
-from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
-                            ToolInputDelta, ToolResultReady, ToolRunning, Usage)
 from chinwag.history.queue import SaveQueue
 from chinwag.interrupts import held_back
 from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
 
-# The operations, the blocks' JSON and the schema are imported where a write is
-# queued, after the prompt is drawn: a chat opens its Recorder before `You:`.
+# The operations, the blocks' JSON, the schema and the events are imported where
+# they are used, after the prompt is drawn: a chat opens its Recorder before `You:`.
 if TYPE_CHECKING:
+    from chinwag.events import Event
     from chinwag.history.ops import Row
     from chinwag.history.store import Store
 
@@ -264,6 +263,9 @@ class StoreSink:
         pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
+        from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                                    ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+
         match event:
             case TextDelta() | ThinkingDelta() | ToolCallReady():
                 self._latest = reply  # the snapshot, not its text: no copying per chunk

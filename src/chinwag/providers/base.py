@@ -24,10 +24,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from chinwag.events import Event
 from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
+    from chinwag.events import Event
     from chinwag.providers.spec import ProviderSpec
 
 

@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from chinwag.errors import UsageError
-from chinwag.events import Event
 from chinwag.providers.base import BaseProvider, Provider
 from chinwag.providers.spec import Attachments, ImageLimits, ProviderSpec
 from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
+    from chinwag.events import Event
     from chinwag.config import Settings
 
 ENTRY_POINTS = "chinwag.providers"  # the entry-point group plugins declare their ProviderSpec in
