@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chinwag.errors import ContextOverflow, LocalModelError
-from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import BaseProvider
 from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
+    from chinwag.events import Event
     from chinwag.providers.child import RunnerProcess, Spawner
 
 BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -130,6 +130,8 @@ class LocalProvider(BaseProvider):
             streaming[0].cancel(streaming[1])
 
     def _reply(self, request: ChatRequest, stop: threading.Event) -> Iterator[Event]:
+        from chinwag.events import Stop, TextDelta, Usage  # (not at import: the prompt shows the model's name first)
+
         runner = self._ready(report=True)
         if stop.is_set():
             raise LocalModelError("the reply was stopped.")
