@@ -190,9 +190,9 @@ def test_prompt_appears_before_any_provider_module_is_imported(tmp_path: Path) -
     assert not {"httpx2", "llama_cpp", "rich", "prompt_toolkit", "anthropic", "openai", "sqlite3",
                 "chinwag.providers.anthropic", "chinwag.history.store"} & imported
     # Nor what the first save or the first reply needs (issue 20.8: start-up back): the
-    # history's operations and schema, the transcript's presentation, the events, json.
+    # history's operations and schema, the transcript's presentation, the records and events, json.
     assert not {"chinwag.history.ops", "chinwag.history.schema", "chinwag.history.blocks", "chinwag.present",
-                "chinwag.events", "json"} & imported
+                "chinwag.events", "chinwag.records", "json"} & imported
 
 
 def test_on_the_local_model_path_the_prompt_comes_before_the_events_and_llama_cpp(tmp_path: Path) -> None:
@@ -205,7 +205,7 @@ def test_on_the_local_model_path_the_prompt_comes_before_the_events_and_llama_cp
     finish(child)
     imported = {line.split("|")[-1].strip() for line in before_prompt.splitlines() if "|" in line}
     assert "chinwag.providers.local" in imported
-    assert not {"chinwag.events", "llama_cpp", "chinwag.history.ops", "json"} & imported
+    assert not {"chinwag.events", "chinwag.records", "llama_cpp", "chinwag.history.ops", "json"} & imported
 
 
 def test_no_traceback_when_the_server_is_gone_mid_session(tmp_path: Path) -> None:

@@ -25,11 +25,11 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Protocol
 
 from chinwag.errors import ChinwagError
-from chinwag.records import Reply
 
 if TYPE_CHECKING:
     from chinwag.events import Event
     from chinwag.interrupts import InterruptGuard
+    from chinwag.records import Reply
     from chinwag.session_turn import SessionTurn
 
 

@@ -19,11 +19,11 @@ from chinwag.errors import UsageError
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
 from chinwag.driver import Sink, TurnDriver
-from chinwag.records import Block, ChatRequest, Message, Reply, Text
 from chinwag.session_turn import SessionTurn
 
 if TYPE_CHECKING:
     from chinwag.history.recorder import Recorder
+    from chinwag.records import Block, ChatRequest, Message, Reply, Text
     from chinwag.toolloop import ToolUse
 
 REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put
@@ -78,6 +78,8 @@ class Session:
         the next user message (saved before anything is sent) and return the
         turn that answers it: iterate it, then `finish()` it. Attachments the
         model cannot take are refused here (UsageError), before anything is kept."""
+        from chinwag.records import Message, Text
+
         if attachments:
             from chinwag.attach import check
 
@@ -109,6 +111,8 @@ class Session:
 
     def begin_continue(self) -> SessionTurn:
         """Resume the last reply where it was cut: interrupted, or stopped by max_tokens."""
+        from chinwag.records import Message
+
         last, messages = self.last_reply, self.conversation.messages
         # (A question cancelled before any reply leaves nothing to continue: the reply
         # before it had ended.)

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from chinwag.context import drop_half
 from chinwag.errors import ChinwagError, ContextOverflow
-from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
 from chinwag.turn import Turn
 
 if TYPE_CHECKING:
     from chinwag.events import Event
     from chinwag.history.recorder import StoreSink
+    from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
     from chinwag.session import Session
 
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
@@ -93,6 +93,8 @@ class SessionTurn:
 
     def _latest(self) -> Reply:
         """The latest attempt's reply (stopped before any attempt: an empty, stopped one)."""
+        from chinwag.records import Reply
+
         if self._attempt is not None:
             return self._attempt.reply
         if self._cancelled_in is not None:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO, assert_never
 
-from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
 from chinwag.render.spinner import Spinner, running
 from chinwag.render.terminal import MarkdownView
 
-# The events are imported where they are handled, after the prompt is drawn (start-up).
+# The records and events are imported where they are used, after the prompt is drawn (start-up).
 if TYPE_CHECKING:
     from chinwag.events import Event, Retrying
+    from chinwag.records import Reply
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, assert_never
 
 from chinwag.errors import ChinwagError
 from chinwag.providers.base import Provider
-from chinwag.records import Block, ChatRequest, Reply, Text, Thinking, ToolCall
 
-# The events are imported where they are handled, after the prompt is drawn (start-up).
+# The records and events are imported where they are used, after the prompt is drawn (start-up).
 if TYPE_CHECKING:
     from chinwag.events import Event
+    from chinwag.records import Block, ChatRequest, Reply, Text, Thinking, ToolCall
 
 
 def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
@@ -34,6 +34,7 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
     order, the text so far included."""
     from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
                                 ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+    from chinwag.records import Text, Thinking, ToolCall
 
     match event:
         case TextDelta():
@@ -72,6 +73,8 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
 
 def _mixed(reply: Reply) -> tuple[Block, ...]:
     """The reply's blocks, starting them from its text if it was text alone so far."""
+    from chinwag.records import Text
+
     return reply.blocks or ((Text(reply.text),) if reply.text else ())
 
 
@@ -86,6 +89,8 @@ class Turn:
     def __init__(self, provider: Provider, prepare: Callable[[], ChatRequest],
                  notices: Callable[[], list[str]] = list, clock: Callable[[], float] = time.monotonic,
                  stopping: threading.Event | None = None) -> None:
+        from chinwag.records import Reply
+
         self.provider, self.prepare, self.notices, self.clock = provider, prepare, notices, clock
         self.reply = Reply()
         self._started = clock()

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
 from chinwag.cli.typeahead import TypeaheadHidden
 from chinwag.errors import ChinwagError
-from chinwag.records import Reply
 from chinwag.render.sanitize import one_line
 from chinwag.session import Session
 from chinwag.sinks import TerminalSink, assistant_name
 
 if TYPE_CHECKING:
     from chinwag.attach import Attachment
+    from chinwag.records import Reply
 
 GOODBYE = "Goodbye!"
 QUIT_WORDS = {"quit", "exit", "/exit", "/quit", ":q"}

