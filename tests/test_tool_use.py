@@ -517,7 +517,7 @@ def test_history_show_and_markdown_export_show_calls_results_and_thinking(
         out = run_chinwag(args, chinwag_env(home))
         assert out.returncode == 0, out.stderr
         assert '⚙ read_file(path="hostile.txt")' in out.stdout
-        assert "↳ ok · title" in out.stdout
+        assert "↳ 1 line" in out.stdout  # the line shown live when read_file ended (was "↳ ok · title")
         assert "let me see" in out.stdout
         assert "Looking." in out.stdout and "It says hello." in out.stdout
         assert "\x1b]0;" not in out.stdout and "\x1b[2J" not in out.stdout and "\x07" not in out.stdout
@@ -548,7 +548,7 @@ def test_save_writes_calls_and_results_sanitized(work: Path, home: Path, server:
     child.expect("You: ")
     quit_chat(child)
     text = (work / "chat.md").read_text()
-    assert '⚙ read_file(path="hostile.txt")' in text and "↳ ok · title" in text
+    assert '⚙ read_file(path="hostile.txt")' in text and "↳ 1 line" in text  # as shown live (was "↳ ok · title")
     assert "\x1b" not in text and "\x07" not in text
 
 

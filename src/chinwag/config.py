@@ -49,6 +49,7 @@ class Settings:
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     retries: int = 2
     prefill: str = "auto"  # how an OpenAI-compatible server continues a reply (see providers/openai.py)
+    notes: tuple[str, ...] = ()  # settings given that the provider does not take (also in warnings)
     tools: ToolSettings = field(default_factory=lambda: ToolSettings())
 
 
@@ -107,8 +108,15 @@ def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]
     ))
 
 
-def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> Settings:
-    """The settings for this run; raises UsageError/ConfigError with a one-line reason."""
+def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any], *,
+            refuse_flags: bool = True) -> Settings:
+    """The settings for this run; raises UsageError/ConfigError with a one-line reason.
+
+    A setting the chosen provider does not take (providers/spec.py) is refused
+    when it is a flag (`refuse_flags`: the person just asked for it, for this
+    provider), else a note: config.toml, .env and the environment hold settings
+    for every provider one uses, and /model keeps the chat's flags for whichever
+    model comes next (refusing would forbid the switch)."""
     from chinwag.providers.registry import entry
 
     config, unknown = _read_config(config_file(environ))  # read and checked once
@@ -128,6 +136,7 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
                           f"{wanted.url_variable} for a local server (Ollama, vLLM, llama.cpp).")
     if not model and not (base_url and wanted.servers_choose):
         model = wanted.default_model
+    notes = _not_taken(wanted, src, refuse_flags)
     return Settings(
         provider=provider,
         model=model,
@@ -141,13 +150,28 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> 
         timeout=_number(src, "timeout", float, 0, above=True) or DEFAULT_TIMEOUT,
         max_retry_wait=_default(_number(src, "max_retry_wait", float, 0), DEFAULT_MAX_RETRY_WAIT),
         retries=_default(_number(src, "retries", int, 0), 2),
-        warnings=_config_warnings(config_file(environ)) + unknown,
+        warnings=_config_warnings(config_file(environ)) + unknown + notes,
+        notes=notes,
         render=_choice(src, "render", ("auto", "markdown", "plain")),
         save=_boolean(src.get("save")[0], default=True),
         prefill=_choice(src, "OPENAI_PREFILL", ("auto", "trailing-assistant", "vllm", "none")),
         notice=notice,
         tools=_tool_settings(environ, flags, config),
     )
+
+
+def _not_taken(wanted: Any, src: Sources, refuse_flags: bool) -> tuple[str, ...]:
+    """Notes for the settings given that `wanted` does not take; a flag's is a UsageError
+    when `refuse_flags` (see `resolve`)."""
+    from chinwag.providers.registry import BUILT_IN
+    from chinwag.providers.spec import not_taken
+
+    notes = []
+    for item in not_taken(wanted, src.find, BUILT_IN):
+        if item.from_flags and refuse_flags:
+            raise UsageError(item.line)
+        notes.append(f"note: {item.line} Ignored.")
+    return tuple(notes)
 
 
 def _tool_settings(environ: Mapping[str, str], flags: Mapping[str, Any], config: Mapping[str, Any]) -> ToolSettings:

@@ -80,6 +80,8 @@ PROVIDER_TABLE: Mapping[str, Check] = {
     "api_key": _text, "base_url": _text,
     "prefill": _one_of("auto", "trailing-assistant", "vllm", "none"),
 }
+# Keys of a [NAME] table that are a setting only some providers take (providers/spec.py).
+TABLE_SETTINGS = {"prefill": "prefill"}
 
 
 def _provider_tables() -> tuple[str, ...]:
@@ -102,6 +104,8 @@ def check_config(config: Mapping[str, Any], text: str, path: Path) -> tuple[str,
                     warnings.append(_unknown(path, text, inner, key))
                 elif (wanted := check(inner_value)) is not None:
                     raise _wrong(path, text, inner, key, wanted, inner_value)
+                elif (note := _not_taken(path, text, inner, key)) is not None:
+                    warnings.append(note)
         elif (check := TOP_LEVEL.get(key)) is None:
             warnings.append(_unknown(path, text, key, None))
         elif (wanted := check(value)) is not None:
@@ -117,6 +121,19 @@ def _unknown(path: Path, text: str, key: str, table: str | None) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean {close[0]!r}?" if close else "see README: Settings"
     return f"warning: {_at(path, text, key, table)}: unknown setting {where}{key!r}, ignored ({hint})"
+
+
+def _not_taken(path: Path, text: str, key: str, table: str) -> str | None:
+    """A note for a [NAME] key whose setting that provider does not take (never dropped silently)."""
+    from chinwag.providers.registry import BUILT_IN
+
+    setting = TABLE_SETTINGS.get(key)
+    spec = next((p for p in BUILT_IN if p.name == table), None)
+    if setting is None or spec is None or setting in spec.settings:
+        return None
+    takers = ", ".join(p.name for p in BUILT_IN if setting in p.settings)
+    return (f"note: {_at(path, text, key, table)}: [{table}] {key}: the {table} provider does not take a {key}"
+            f" setting; {takers} does. Ignored.")
 
 
 def _wrong(path: Path, text: str, key: str, table: str | None, wanted: str, value: Any) -> ConfigError:

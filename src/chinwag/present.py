@@ -1,8 +1,10 @@
 """The wording the terminal, the page and `history show` share, over one
 transcript model: a saved message as parts (`transcript`), each a small
 frozen dataclass that every surface renders with `match`. The terminal's
-`⚙ name(args)` call line and `↳ status · first line` result line live here
+`⚙ name(args)` call line and `↳ exit 0 · 3 lines` result line live here
 too, so a tool call reads the same live, on the page and in the history.
+So does each way a user is told that something was cut off (one wording per
+meaning: see "interrupted" below).
 
 Parts carry the saved text as it is; each surface sanitizes (or escapes) as
 it shows it, since what a model wrote and what a tool returned are untrusted.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import Any, Protocol, assert_never
 
 from chinwag.records import Document, Image, Message, Text, Thinking, ToolCall, ToolResult
 from chinwag.render.sanitize import sanitize
@@ -20,6 +22,33 @@ from chinwag.render.sanitize import sanitize
 FIRST_LINE_WIDTH = 80
 # Under a question the user cancelled before any reply (history show, the chat's hint).
 CANCELLED_NOTE = "cancelled before a reply; not sent again"
+
+# -- "interrupted": one wording per meaning ----------------------------------------------
+# A reply cut off after it began by a failure (the connection dropped, the server
+# stopped it, the body ended early; Ctrl-C and the page's Stop are "stopped", not
+# this). Its mark wherever a reply's status is shown in a word: the terminal's line
+# after the reply and its stats line, history show and export, the page.
+REPLY_INTERRUPTED = "⚠ interrupted"
+# A tool call cut off while it ran (status "interrupted"): what the model is sent,
+# and so what `↳ interrupted · ...` shows later. The user stopped it, or chinwag
+# ended (it was left running by a process that is gone).
+TOOL_STOPPED = ("interrupted: the user stopped this call while it ran; it may or may not have"
+                " taken effect, so check before trying it again.")
+TOOL_LOST = ("interrupted: chinwag stopped while this call ran; it may or may not have taken"
+             " effect, so check before trying it again.")
+# A call of a reply whose turn was stopped before the call started (status "interrupted").
+TOOL_NOT_RUN = "not run: the user stopped the turn before this call started."
+
+
+def interrupted_because(why: str) -> str:
+    """Why a reply was cut off, in one line: the terminal's error line (chat and
+    one-shot) and the page's status line under the reply."""
+    return f"reply interrupted: {why}"
+
+
+def page_words() -> dict[str, str]:
+    """The wording above that the page's script shows (served as /static/words.js)."""
+    return {"replyInterrupted": REPLY_INTERRUPTED, "interruptedBecause": interrupted_because("")}
 
 
 def call_line(name: str, arguments: Mapping[str, Any], width: int = 100) -> str:
@@ -36,8 +65,25 @@ def tool_call_line(name: str, arguments: Mapping[str, Any]) -> str:
     return f"⚙ {call_line(name, arguments)}"
 
 
-def result_line(result: ToolResult) -> str:
-    """`↳ ok · the first line of the output`, sanitized, on one line."""
+class EndedCall(Protocol):
+    """A call's end as the terminal shows it: a saved `ToolResult`, or the live
+    `ToolResultReady` event."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+
+
+def result_line(result: EndedCall) -> str:
+    """The line a tool call ends with, live (sinks.py) and whenever it is shown
+    again (history show and export, /save): `↳ ` and the tool's own summary
+    ("exit 0 · 3 lines", "denied: not two files"), or, for a result saved
+    without one, `↳ status · the first line of the output`. Sanitized, one line."""
+    if result.summary:
+        return "↳ " + " ".join(sanitize(result.summary).split())
     first = next((line for line in result.content.splitlines() if line.strip()), "")
     first = " ".join(sanitize(first).split())
     if len(first) > FIRST_LINE_WIDTH:
@@ -47,9 +93,7 @@ def result_line(result: ToolResult) -> str:
 
 def lost_result(call: ToolCall) -> ToolResult:
     """The result the model was sent for a call chinwag died while running."""
-    from chinwag.history.blocks import INTERRUPTED
-
-    return ToolResult(call.id, INTERRUPTED, "interrupted")
+    return ToolResult(call.id, TOOL_LOST, "interrupted")
 
 
 # -- the transcript model ------------------------------------------------------------

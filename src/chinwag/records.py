@@ -65,6 +65,10 @@ class ToolResult:
     call_id: str
     content: str
     status: ToolStatus = "ok"
+    # The one line the user was shown as it ended ("exit 0 · 3 lines"), kept so
+    # the history shows the same line later; "" where none was (a result saved
+    # before it was kept, a call lost with chinwag). Not sent to the model.
+    summary: str = field(default="", compare=False)
     type: Literal["tool_result"] = field(default="tool_result", init=False)
 
     @property
@@ -137,7 +141,9 @@ def block_to_json(block: Block) -> dict[str, Any]:
     if isinstance(block, ToolCall):
         return {"type": block.type, "id": block.id, "name": block.name, "input": dict(block.input)}
     if isinstance(block, ToolResult):
-        return {"type": block.type, "call_id": block.call_id, "content": block.content, "status": block.status}
+        summary = {"summary": block.summary} if block.summary else {}
+        return {"type": block.type, "call_id": block.call_id, "content": block.content, "status": block.status,
+                **summary}
     if isinstance(block, Thinking):
         redacted = {"redacted": block.redacted} if block.redacted else {}
         return {"type": block.type, "text": block.text, "signature": block.signature, **redacted}
@@ -162,7 +168,7 @@ def block_from_json(data: Mapping[str, Any]) -> Block:
         status = data.get("status", "ok")
         if status not in ("ok", "error", "denied", "interrupted"):
             status = "error"
-        return ToolResult(str(data["call_id"]), str(data.get("content", "")), status)
+        return ToolResult(str(data["call_id"]), str(data.get("content", "")), status, str(data.get("summary", "")))
     raise ValueError(f"not a content block: {kind!r}")
 
 

@@ -192,7 +192,9 @@ class Session:
         the cut stays put while later turns still fit: a prompt whose start
         does not move lets llama.cpp reuse its evaluated prefix, so a long
         local conversation does not re-read the whole window every turn."""
-        window = self.provider.context_window(self.settings.model)
+        from chinwag.providers.registry import declared_window
+
+        window = declared_window(self.settings, self.provider.context_window(self.settings.model))
         if window is None:
             return messages
         room = min(self.settings.max_tokens, window.tokens // 2)

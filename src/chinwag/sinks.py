@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO, assert_never
 
 from chinwag.render.plain import PlainRenderer
-from chinwag.render.sanitize import StreamSanitizer, one_line, sanitize
+from chinwag.render.sanitize import StreamSanitizer, one_line
 from chinwag.render.spinner import Spinner, running
 from chinwag.render.terminal import MarkdownView
 
@@ -37,8 +37,10 @@ def figures(reply: Reply) -> str:
 
 
 def stats_line(reply: Reply) -> str:
-    """The figures, and "(interrupted)" when the reply was cut off (the page shows status apart)."""
-    return " · ".join(p for p in (figures(reply), "(interrupted)" if reply.status == "interrupted" else "") if p)
+    """The figures, and the interrupted mark when the reply was cut off (the page shows status apart)."""
+    from chinwag.present import REPLY_INTERRUPTED  # (present.py loads after the prompt: start-up)
+
+    return " · ".join(p for p in (figures(reply), REPLY_INTERRUPTED if reply.status == "interrupted" else "") if p)
 
 
 def retry_line(event: Retrying) -> str:
@@ -58,9 +60,9 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
 
     In the chat, a stopped or failed reply gets a hint of what to do next; in
     one-shot use only the error line, since the exit status says the rest."""
-    if reply.withdrawn:
-        from chinwag.present import CANCELLED_NOTE  # (present.py and json load after the prompt)
+    from chinwag.present import CANCELLED_NOTE, REPLY_INTERRUPTED, interrupted_because
 
+    if reply.withdrawn:
         return (f"↳ {CANCELLED_NOTE} · /retry asks it again" if interactive else None), None
     # /continue resumes partial text; a reply stopped at its tool calls (at a question,
     # or while one ran) or before any text has none, so only /retry is offered then.
@@ -68,8 +70,8 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
     if reply.cancelled:
         return (f"↳ stopped; /retry to ask again{resume}" if interactive else None), None
     if reply.status == "interrupted":
-        hint = f"↳ (interrupted) /retry to ask again{resume}" if interactive else None
-        return hint, f"reply interrupted: {reply.error}"
+        hint = f"↳ {REPLY_INTERRUPTED} · /retry to ask again{resume}" if interactive else None
+        return hint, interrupted_because(reply.error or "")
     if reply.status == "error":
         return ("↳ /retry to send it again" if interactive else None), reply.error
     return (f"↳ {line}" if (line := stats_line(reply)) else None), None
@@ -107,6 +109,7 @@ class TerminalSink:
     def on_event(self, event: Event, reply: Reply) -> None:
         from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
                                     ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+        from chinwag.present import result_line, tool_call_line
 
         match event:
             case TextDelta():
@@ -120,14 +123,12 @@ class TerminalSink:
                 if event.text:  # a signature or redacted block shows nothing
                     self._show_thinking(event.text)
             case ToolCallReady():
-                from chinwag.present import tool_call_line
-
                 self._tool_line(tool_call_line(event.name, event.input))
                 self._unanswered.add(event.id)
             case ToolRunning():
                 self._tool_running(event.name)
             case ToolResultReady():
-                self._tool_line(f"↳ {sanitize(event.summary)}")
+                self._tool_line(result_line(event))  # the same line history show prints later
                 self._unanswered.discard(event.call_id)
                 # Only once every call has its result is the model's next round on its way:
                 # before that, the next call's question may be on screen, and a spinner would erase it.

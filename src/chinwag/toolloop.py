@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from chinwag.config import ToolSettings
 from chinwag.events import Event, ToolResultReady, ToolRunning
+from chinwag.present import TOOL_NOT_RUN, TOOL_STOPPED
 from chinwag.records import ToolCall, ToolResult, ToolSpec, ToolStatus
 
 if TYPE_CHECKING:
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
 
 # How a person is asked: the call, why it needs asking -> ("yes" | "always" | "no", their reason).
 Ask = Callable[[ToolCall, str], tuple[str, "str | None"]]
-INTERRUPTED = ("interrupted: the user stopped this call while it ran; it may or may not have"
-               " taken effect, so check before trying it again.")
-NOT_RUN = "not run: the user stopped the turn before this call started."
 
 
 class CallRecord(Protocol):
@@ -85,7 +83,7 @@ class ToolUse:
             decision = self.approvals.decide(call, verdict)
             if not decision.allowed:
                 refused = refusal(call, decision)
-                result, summary = ToolResult(call.id, refused.content, "denied"), refused.summary
+                result = ToolResult(call.id, refused.content, "denied", refused.summary)
             else:
                 yield ToolRunning(call.id, call.name)  # before it is saved as started: stopped here, it never ran
                 if record is not None:
@@ -93,18 +91,17 @@ class ToolUse:
                 try:
                     output = self.toolbox.run(call)
                 except KeyboardInterrupt:
-                    result = ToolResult(call.id, INTERRUPTED, "interrupted")
+                    result = ToolResult(call.id, TOOL_STOPPED, "interrupted")
                     done.append(result)
                     if record is not None:
                         record.tool_finished(call, result)
                     raise
-                result = ToolResult(call.id, output.content, _status(output.status))
-                summary = output.summary
+                result = ToolResult(call.id, output.content, _status(output.status), output.summary)
                 if record is not None:
                     record.tool_finished(call, result)
             done.append(result)
             self.last_result = (call, result)
-            yield ToolResultReady(call.id, call.name, result.content, result.status, summary)
+            yield ToolResultReady(call.id, call.name, result.content, result.status, result.summary)
 
     def describe(self) -> list[str]:
         """/tools: each tool and how it is approved now, [a]lways answers included."""
@@ -121,7 +118,7 @@ def unanswered(calls: tuple[ToolCall, ...], done: list[ToolResult]) -> tuple[Too
     """Results for the calls of a reply that got none (the turn was stopped),
     so the history never holds a call without its result."""
     answered = {r.call_id for r in done}
-    return tuple(done) + tuple(ToolResult(c.id, NOT_RUN, "interrupted") for c in calls if c.id not in answered)
+    return tuple(done) + tuple(ToolResult(c.id, TOOL_NOT_RUN, "interrupted") for c in calls if c.id not in answered)
 
 
 _STATUSES: dict[str, ToolStatus] = {"ok": "ok", "error": "error", "denied": "denied", "interrupted": "interrupted"}

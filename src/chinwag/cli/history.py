@@ -39,7 +39,7 @@ from chinwag.history.store import CANCELLED_QUESTION, ConversationSummary, Searc
 from chinwag.history.check import READ_ONLY, StorageError
 
 _MAX_ID = 2**63 - 1  # SQLite's largest integer
-_MARKS = {"interrupted": "⚠ interrupted", "error": "✗ failed", "streaming": "… still streaming"}
+_MARKS = {"interrupted": present.REPLY_INTERRUPTED, "error": "✗ failed", "streaming": "… still streaming"}
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO, *,

@@ -10,8 +10,15 @@ from typing import Any
 
 from chinwag.records import Block, Document, Image, Message, ToolCall, ToolResult, block_from_json, block_to_json
 
-INTERRUPTED = ("interrupted: chinwag stopped while this call ran; it may or may not have taken"
-               " effect, so check before trying it again.")
+
+def __getattr__(name: str) -> str:
+    # INTERRUPTED, the answer to a call lost with chinwag, is worded in present.py;
+    # read from there on first use: this module is imported before the prompt is drawn.
+    if name == "INTERRUPTED":
+        from chinwag.present import TOOL_LOST
+
+        return TOOL_LOST
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -93,9 +100,12 @@ def answered(messages: list[Message]) -> list[Message]:
         following = messages[i + 1] if i + 1 < len(messages) else None
         have = {b.call_id for b in following.blocks if isinstance(b, ToolResult)} if following and \
             following.role == "user" else set()
-        missing = tuple(ToolResult(c.id, INTERRUPTED, "interrupted") for c in calls if c.id not in have)
-        if not missing:
+        missing_ids = [c.id for c in calls if c.id not in have]
+        if not missing_ids:
             continue
+        from chinwag.present import TOOL_LOST
+
+        missing = tuple(ToolResult(call_id, TOOL_LOST, "interrupted") for call_id in missing_ids)
         if following is not None and following.role == "user":
             messages[i + 1] = Message.of("user", missing + following.parts)
         else:

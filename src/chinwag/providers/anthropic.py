@@ -34,7 +34,8 @@ from chinwag.events import (
     Usage,
 )
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import ApiCall, HttpSettings, read_to_end, stream_events
+from chinwag.providers.http import ApiCall, read_to_end, stream_events
+from chinwag.providers.http_client import HttpSettings
 from chinwag.providers.wire import base64_of, tool_input, whole
 from chinwag.records import ChatRequest, Message, Text, Thinking, ToolCall, ToolResult, Window
 
@@ -246,7 +247,7 @@ def _usage_of(raw: object) -> dict[str, Any]:
 
 
 def _error_event(data: str) -> ProviderError:
-    from chinwag.providers.http import error_detail
+    from chinwag.providers.http_failures import error_detail
 
     import json
 

@@ -1,12 +1,12 @@
 """Cancelling an HTTP stream from another thread (the page's Stop).
 
 `Connections` keeps the socket of every connection a provider's client opened
-(httpcore's trace hook hands each new network stream over: see `http.send`),
+(httpcore's trace hook hands each new network stream over: see `http_client.send`),
 the kept-alive ones too, and the stop event of the stream in flight.
 `cancel()` sets that event and shuts the sockets down both ways: a read
 blocked on one returns at once, and the server sees the close. The stream
 then ends with StreamInterrupted ("stopped"), a retry's back-off wait is
-woken, and no new connection is made for it (http.py).
+woken, and no new connection is made for it (http_client.py).
 """
 
 from __future__ import annotations

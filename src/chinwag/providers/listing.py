@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from chinwag.errors import AuthError, ProviderError
-from chinwag.providers.http import USER_AGENT, HttpSettings, error_detail, send
+from chinwag.providers.http_client import USER_AGENT, HttpSettings, send
+from chinwag.providers.http_failures import error_detail
 
 
 def get_model_ids(url: str, headers: Mapping[str, str], http: HttpSettings, key_variable: str) -> list[str]:

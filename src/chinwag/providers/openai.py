@@ -33,7 +33,9 @@ from chinwag.events import (
     Usage,
 )
 from chinwag.providers.base import BaseProvider
-from chinwag.providers.http import ApiCall, HttpSettings, error_detail, read_to_end, stream_events
+from chinwag.providers.http import ApiCall, read_to_end, stream_events
+from chinwag.providers.http_client import HttpSettings
+from chinwag.providers.http_failures import error_detail
 from chinwag.providers.wire import base64_of, tool_input, whole
 from chinwag.records import ChatRequest, Document, Image, Message, ToolCall, ToolResult, Window
 

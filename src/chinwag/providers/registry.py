@@ -69,6 +69,7 @@ BUILT_IN: tuple[ProviderSpec, ...] = (
         key_variable="ANTHROPIC_API_KEY", url_variable="ANTHROPIC_BASE_URL",
         default_model="claude-sonnet-4-20250514", needs="key",
         settings=frozenset({"temperature", "max_tokens", "thinking", "tools", "timeout", "retries"}),
+        conflicts=(("thinking", "temperature", "Anthropic takes only its default temperature while thinking"),),
         prefill="always",  # the Messages API continues a final assistant message
         attachments=Attachments(images=ImageLimits(1568, 8000, 5 * 1024 * 1024)),
     ),
@@ -184,6 +185,21 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
         if candidate.prefixes and spec.startswith(candidate.prefixes):
             return candidate.name, spec
     return "", spec
+
+
+def declared_window(settings: Settings, window: Window | None) -> Window | None:
+    """The window history is fitted to: the provider's own, no larger than the
+    `context_size` setting where the provider declares it takes one (a provider
+    that knows no window of its own gets that size, counted by estimate)."""
+    spec = find(settings.provider)
+    size = settings.context_size
+    if not size or spec is None or "context_size" not in spec.settings:
+        return window
+    if window is None:
+        from chinwag.context import estimate_tokens
+
+        return Window(size, estimate_tokens)
+    return window if window.tokens <= size else Window(size, window.count)
 
 
 def build(settings: Settings) -> Provider:

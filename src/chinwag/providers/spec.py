@@ -62,6 +62,19 @@ Prefill = Literal["always", "per server", "never"]
 # Settings a provider may honour; a request carries them all, a provider reads those it takes.
 Setting = Literal["temperature", "max_tokens", "thinking", "tools", "prefill", "context_size",
                   "timeout", "retries"]
+# The settings a user sets by name (a flag, a config.toml key, a variable), the keys
+# they are set with, and what they are in words. A setting given to a provider that
+# does not take it is refused or noted (`not_taken`), never silently dropped. Not
+# here: "tools" (the chat says once that a model cannot call them) and "prefill"
+# (set only in the table of the provider that takes it, [openai] prefill).
+SETTING_KEYS: dict[Setting, tuple[str, ...]] = {
+    "temperature": ("temperature",), "max_tokens": ("max_tokens",), "thinking": ("think",),
+    "context_size": ("context_size",), "timeout": ("timeout",), "retries": ("retries", "max_retry_wait"),
+}
+SETTING_WORDS: dict[Setting, str] = {
+    "temperature": "a temperature", "max_tokens": "a reply length (max_tokens)", "thinking": "thinking",
+    "context_size": "a context size", "timeout": "a server timeout", "retries": "retries",
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,8 @@ class ProviderSpec:
     lists_models: bool = True  # the page asks its server for more models
     requires: str | None = None  # a module that must be importable for the page to offer it
     runs_here: bool = False  # each one built runs a model on this machine (the page keeps one idle)
+    # Settings it takes, but not together: (one, the other that is then ignored, why).
+    conflicts: tuple[tuple[Setting, Setting, str], ...] = ()
 
     @property
     def tools(self) -> bool:
@@ -102,3 +117,34 @@ class ProviderSpec:
         if self.models_are_files:
             return f"{self.name} · {Path(model).name}"
         return f"{model} · {self.picker_group}"
+
+
+class NotTaken(NamedTuple):
+    """A setting the user gave that the provider will not use, in one line."""
+
+    line: str  # e.g. "--think: the openai provider does not take thinking (--think); anthropic does."
+    from_flags: bool  # given on this command line (or to the API), not in a file or the environment
+
+
+def not_taken(spec: ProviderSpec, find: Callable[..., tuple[object, str | None, str]],
+              others: tuple[ProviderSpec, ...] = ()) -> list[NotTaken]:
+    """Each setting given (`find(*keys)` -> value, layer label, where in words:
+    config.Sources.find) that `spec` does not take, or takes but not with another
+    one given (`conflicts`); `others` are named as the providers that do take it."""
+    found: list[NotTaken] = []
+    given: dict[Setting, tuple[str, bool]] = {}
+    for setting, keys in SETTING_KEYS.items():
+        value, label, where = find(*keys)
+        if value is None:
+            continue
+        given[setting] = (where, label == "flags")
+        if setting not in spec.settings:
+            takers = [p.name for p in others if setting in p.settings and p.name != spec.name]
+            also = f"; {', '.join(takers)} {'does' if len(takers) == 1 else 'do'}" if takers else ""
+            found.append(NotTaken(f"{where}: the {spec.name} provider does not take {SETTING_WORDS[setting]}"
+                                  f"{also}.", label == "flags"))
+    for one, other, why in spec.conflicts:
+        if one in given and other in given:
+            (where_one, flag_one), (where_other, flag_other) = given[one], given[other]
+            found.append(NotTaken(f"{where_other} is not used with {where_one}: {why}.", flag_one and flag_other))
+    return found

@@ -52,7 +52,7 @@ from starlette.routing import Route
 
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Busy, Chats
-from chinwag.web.html import code_style_css
+from chinwag.web.html import code_style_css, words_js
 from chinwag.web.live import LiveTurn
 from chinwag.web.uploads import too_large
 
@@ -115,6 +115,7 @@ class Api:
         folder = files("chinwag.web") / "static"
         self.static = {name: (folder / name).read_bytes() for name in STATIC_TYPES}
         self.static["code.css"] = code_style_css().encode()
+        self.static["words.js"] = words_js().encode()
         self.page = (folder / "index.html").read_bytes()
 
     async def index(self, request: Request) -> Response:
@@ -124,7 +125,7 @@ class Api:
         name = request.path_params["name"]
         if name not in self.static:
             return Response("not found\n", status_code=404, media_type="text/plain")
-        kind = STATIC_TYPES.get(name, "text/css; charset=utf-8")
+        kind = STATIC_TYPES.get(name, "text/javascript; charset=utf-8" if name.endswith(".js") else "text/css; charset=utf-8")
         return Response(self.static[name], media_type=kind, headers=NO_STORE)
 
     async def models(self, request: Request) -> Response:

@@ -346,3 +346,13 @@ def _split_lines(source: str) -> list[str]:
     if parts[-1]:
         lines.append(parts[-1])
     return lines
+
+
+def words_js() -> str:
+    """/static/words.js: the wording the page shares with the terminal and the
+    history (present.py), as the global the page's script reads."""
+    import json
+
+    from chinwag.present import page_words
+
+    return f"window.CHINWAG_WORDS = {json.dumps(page_words(), ensure_ascii=False)};\n"

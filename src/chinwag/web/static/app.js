@@ -110,6 +110,8 @@
   const STALE_PAGE = "This page is from an earlier chinwag serve; open the new address it printed.";
   const SERVER_GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept.";
   const LOST = "The connection to chinwag serve was lost.";
+  // Wording shared with the terminal and the history (chinwag/present.py, served as /static/words.js).
+  const WORDS = window.CHINWAG_WORDS;
 
   // -- the conversation list and search ------------------------------------------------
 
@@ -206,7 +208,7 @@
 
   function statusLine(status, error) {
     if (status === "stopped") return "stopped";
-    if (status === "interrupted") return "interrupted" + (error ? ": " + error : "");
+    if (status === "interrupted") return error ? WORDS.interruptedBecause + error : WORDS.replyInterrupted;
     if (status === "error") return error || "failed";
     if (status === "streaming") return "…";
     return "";
@@ -488,7 +490,7 @@
           unsent();
           showNotice(SERVER_GONE);
         } else {
-          if (node.dataset.status === "streaming") setMeta(node, state.last = "interrupted", "interrupted: " + LOST);
+          if (node.dataset.status === "streaming") setMeta(node, state.last = "interrupted", WORDS.interruptedBecause + LOST);
           showNotice(LOST + " Reload the page to see what was saved.");
         }
       }
