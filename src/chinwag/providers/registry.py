@@ -191,6 +191,8 @@ def declared_window(settings: Settings, window: Window | None) -> Window | None:
     """The window history is fitted to: the provider's own, no larger than the
     `context_size` setting where the provider declares it takes one (a provider
     that knows no window of its own gets that size, counted by estimate)."""
+    from chinwag.records import Window
+
     spec = find(settings.provider)
     size = settings.context_size
     if not size or spec is None or "context_size" not in spec.settings:
