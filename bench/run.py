@@ -66,6 +66,11 @@ MODULES = [
     ("bench_device_reads", "Refusing /dev/zero: peak memory"),
     ("bench_tools", "Tool use: loop overhead, MCP start-up, Ctrl-C in a tool"),
     ("bench_search_bound", "A hostile search against opening a conversation"),
+    ("bench_tree", "Conversation trees: /tree, /switch, /undo, resume, growth"),
+    ("bench_tree_view", "/tree in the chat: read and drawn"),
+    ("bench_completion", "Tab completion: the values entry point"),
+    ("bench_templates_startup", "Start-up with 100 templates present"),
+    ("bench_schema_grammar", "Structured output: the bundled model under a grammar"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}

@@ -11,13 +11,17 @@ from __future__ import annotations
 import signal
 import socket
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.fakes.server import ScriptedServer
 from tests.fakes.sleep import RecordingSleep
 from tests.markers import mark
+
+if TYPE_CHECKING:
+    from tests.test_web_support import Served
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,3 +71,35 @@ def refused_url() -> Iterator[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+# -- shared by several test files (moved here from them) ---------------------------
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    folder = tmp_path / "home"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def server(scripted_server: ScriptedServer) -> ScriptedServer:
+    """The tool tests' name for the scripted server."""
+    return scripted_server
+
+
+@pytest.fixture()
+def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
+    """`chinwag serve` on the scripted server, for the page tests (tests/test_web_support.py)."""
+    from tests.cli_helpers import anthropic_env
+    from tests.test_web_support import serve
+
+    with serve(anthropic_env(tmp_path / "home", fake.base_url)) as served:
+        yield served

@@ -20,7 +20,10 @@ def database_as_of(path: Path, migrations: int) -> Iterator[sqlite3.Connection]:
         conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
         for name, statements in MIGRATIONS[:migrations]:
             for statement in statements:
-                conn.execute(statement)
+                if isinstance(statement, str):
+                    conn.execute(statement)
+                else:
+                    statement(conn)
             conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
         conn.execute(f"PRAGMA user_version = {migrations}")
         yield conn

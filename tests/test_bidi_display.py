@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
@@ -20,12 +18,6 @@ from tests.test_consent_question import Terminal
 
 RLO = "\u202e"
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-
-
-@pytest.fixture
-def server() -> ScriptedServer:
-    with ScriptedServer() as s:
-        yield s
 
 
 def test_bidi_controls_are_shown_in_the_chat_and_kept_in_history(tmp_path: Path, server: ScriptedServer) -> None:

@@ -29,12 +29,6 @@ from tests.procs import cpu_seconds
 WIRES = ("anthropic", "openai")
 
 
-@pytest.fixture()
-def fake() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        yield server
-
-
 def http_provider(wire: str, base_url: str) -> AnthropicProvider | OpenAIProvider:
     if wire == "anthropic":
         return AnthropicProvider(api_key="test-key", base_url=base_url)

@@ -13,12 +13,10 @@ that it runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pyte
-import pytest
 
 from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
 from tests.fakes.server import Reply, ScriptedServer
@@ -73,26 +71,6 @@ class Terminal:
 def box_text(lines: list[str]) -> str:
     """The value shown in a question's box: its `│ ` lines joined again (wrapping adds no characters)."""
     return "".join(line.split("│ ", 1)[1] for line in lines if line.startswith("  │ "))
-
-
-@pytest.fixture
-def work(tmp_path: Path) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    folder = tmp_path / "home"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
 
 
 def test_the_question_shows_the_whole_command_before_allow(work: Path, home: Path, server: ScriptedServer) -> None:

@@ -46,6 +46,7 @@ from chinwag.cli.commands import COMMANDS
 from chinwag.cli.reader import Leave, LineReader
 from chinwag.cli.repl import QUIT_WORDS, Repl, wants_to_leave
 from chinwag.config import resolve
+from chinwag.errors import ChinwagError
 from chinwag.events import Event
 from chinwag.paths import database_file
 from chinwag.records import Reply as ChatReply
@@ -178,6 +179,12 @@ def command_lines() -> st.SearchStrategy[str]:
                            st.builds(lambda n: str(tmp / f"chat{n}.md"), st.integers(0, 3))),
         "/copy": st.just(""),
         "/stats": st.sampled_from(["", "all"]),
+        # The branch commands (numbers as /tree shows them; a walk's conversations are short).
+        "/edit": st.sampled_from(["", "1", "2", "3", "5", "999", "x", "-1", "0", "99999999999999999999"]),
+        "/switch": st.sampled_from(["", "1", "2", "3", "4", "6", "999", "zz", "0"]),
+        "/undo": st.sampled_from(["", "now"]),
+        "/tree": st.sampled_from(["", "x"]),
+        "/fork": st.sampled_from(["", "x"]),
     }
     names = [c.name for c in COMMANDS if c.name != "/exit"]
     aliases = [a for c in COMMANDS for a in c.aliases if a.startswith("/") and a not in QUIT_WORDS]
@@ -253,6 +260,8 @@ class Walk:
     interrupts: int = 0
     leaves: int = 0
     edge_interrupts: int = 0  # Ctrl-C after handle() returned, caught as run() catches it
+    tree_moves: int = 0  # branch commands that moved the conversation (their paths checked)
+    paths_checked: int = 0  # requests checked to carry exactly the current path
 
 
 WALK = Walk()
@@ -319,7 +328,10 @@ class ReplMachine(RuleBasedStateMachine):
 
     # -- one step: what the user does at `You:` ----------------------------------
 
-    def _step(self, keys: list[Any], answers: list[Answer], plan: Interrupt | None) -> None:
+    def _step(self, keys: list[Any], answers: list[Answer], plan: Interrupt | None,
+              later: tuple[str, ...] = ()) -> None:
+        """One line read at `You:` from `keys`, then handled; `later` is what the
+        user types if the command asks for a line (/edit's input line)."""
         assert self.repl is not None
         WALK.steps += 1
         self.server.enqueue(*(a.reply() for a in answers))
@@ -328,7 +340,7 @@ class ReplMachine(RuleBasedStateMachine):
         self.out.seek(0), self.out.truncate()
         self.err.seek(0), self.err.truncate()
         line = self.repl.reader.read()
-        self.input.queue.clear()  # what the user had not typed yet: never typed
+        self.input.queue = list(later)  # what the user had not typed yet: never typed
         if isinstance(line, Leave) or wants_to_leave(line):
             WALK.leaves += 1
             self.left = True
@@ -343,6 +355,7 @@ class ReplMachine(RuleBasedStateMachine):
         before, messages = self.session.last_reply, self.session.conversation.messages
         prefill = messages[-1].content.rstrip() if messages and messages[-1].role == "assistant" else ""
         self._handle(line, plan)
+        self.input.queue.clear()
         reply = self.session.last_reply
         if reply is not None and reply is not before and reply.text:
             # What the session keeps of the reply is what was on the screen (a
@@ -394,7 +407,8 @@ class ReplMachine(RuleBasedStateMachine):
         if line.startswith("/history delete"):
             line += " --yes"
             self.deleted = True
-        self._step([line], answers, plan)
+        editing = line.split(maxsplit=1)[0].lower() == "/edit"
+        self._step([line], answers, plan, later=("an edited question",) if editing else ())
 
     @precondition(lambda self: not self.left)
     @rule(keys=at_the_prompt, answers=replies, plan=interrupts)
@@ -454,6 +468,53 @@ class ReplMachine(RuleBasedStateMachine):
         if not self.deleted:
             assert self.session.conversation.system == prompt, (
                 f"`chinwag -c` brought back {self.session.conversation.system!r}, not {prompt!r}")
+
+    @precondition(lambda self: not self.left)
+    @rule(op=st.sampled_from(["/edit", "/edit", "/undo", "/switch", "/switch", "/fork", "/tree"]),
+          pick=st.integers(0, 12), text=texts, answers=replies, plan=interrupts, then=texts)
+    def move_in_the_tree(self, op: str, pick: int, text: str, answers: list[Answer], plan: Interrupt | None,
+                         then: str) -> None:
+        """A branch command on a message of this conversation (or, now and then, a number
+        that is not in it), then a message: whatever branch the chat is on, the model is
+        sent exactly its path, never a message of another branch."""
+        assert self.session is not None
+        try:  # /edit mostly takes one of your messages (a reply is a bad input, tried now and then)
+            numbers = sorted(n.number for n in self.session.tree().nodes.values()
+                             if n.question or op != "/edit" or pick % 3 == 0)
+        except ChinwagError:  # the history could not be read in time: the command will say so
+            numbers = []
+        number = numbers[pick % len(numbers)] if numbers and pick < 10 else 900 + pick
+        line = op if op in ("/undo", "/fork", "/tree") else f"{op} {number}"
+        seen, before = len(self.server.requests), self.session.conversation.messages
+        self._step([line], answers, plan, later=(text,) if op == "/edit" else ())
+        WALK.tree_moves += self.session.conversation.messages is not before
+        self._check_sent_paths(seen)
+        seen = len(self.server.requests)
+        self._step([then, "fallback line"], [Answer()], None)
+        self._check_sent_paths(seen)
+
+    def _check_sent_paths(self, seen: int) -> None:
+        """Each request of the step carried the path to the question it asked, as saved."""
+        assert self.session is not None and self.session.recorder is not None
+        sent = [r for r in self.server.requests[seen:] if r.method == "POST" and r.json is not None]
+        reply = self.session.last_reply
+        if not sent or self.deleted or reply is None or reply.withdrawn or reply.tool_calls:
+            return
+        _settle(self.session.recorder)
+        cid = self.session.recorder.conversation_id
+        store = Store.open(database_file(self.environ), read_only=True)
+        try:
+            path = store.tree(cid).path() if cid is not None else ()
+            question = next((n for n in reversed(path) if n.question), None)
+            expected = store.history_for_model(cid, question.id) if cid is not None and question else []
+        finally:
+            store.close()
+        for request in sent:
+            WALK.paths_checked += 1
+            messages = [m for m in request.json["messages"] if m.get("role") != "system"]
+            got = [(m["role"], m["content"] if isinstance(m["content"], str) else
+                    "".join(p.get("text", "") for p in m["content"])) for m in messages]
+            assert got == expected, f"the model was sent {got}, but the path to the question is {expected}"
 
     @precondition(lambda self: self.left)
     @rule(continue_last=st.booleans())
@@ -532,7 +593,7 @@ class ReplMachine(RuleBasedStateMachine):
         db = database_file(self.environ)
         store = Store.open(db, read_only=True)
         try:
-            rows = store.messages(cid)
+            rows = store.path_messages(cid)  # the current branch: the others are no part of the chat now
             sendable = store.history_for_model(cid)
         finally:
             store.close()
@@ -597,7 +658,8 @@ def test_the_chat_survives_a_random_walk_of_inputs_and_faults(capsys: pytest.Cap
     with capsys.disabled():
         print(f"\nrandom walk: {WALK.sequences} sequences, {WALK.steps} steps ({WALK.turns} turns, "
               f"{WALK.commands} commands, {WALK.interrupts} Ctrl-C mid-step, {WALK.edge_interrupts} after "
-              f"handle, {WALK.leaves} leaves) in {time.monotonic() - started:.1f} s")
+              f"handle, {WALK.leaves} leaves; {WALK.tree_moves} moves to another branch, {WALK.paths_checked}"
+              f" requests checked to carry the path) in {time.monotonic() - started:.1f} s")
 
 
 # -- the installed program in a pseudo-terminal -----------------------------------
@@ -608,7 +670,10 @@ TOKEN = re.compile(r"r(\d+)c(\d+)")
 PTY_COMMANDS = ["/help", "/stats", "/history", "/history search r1c0", "/history show 1", "/history show zzz",
                 "/model", "/model nonsense", "/model local:/missing.gguf", "/model anthropic:claude-x",
                 "/system Be brief.", "/retry", "/continue", "/new", "/retyr", "/save --force {tmp}/chat.md", "/save {tmp}",
-                "/copy", "/history show last", '/history search "unclosed']
+                "/copy", "/history show last", '/history search "unclosed',
+                # The branch commands whose output the walk can wait for (/edit N of a question
+                # asks for a line; /fork copies messages, which the saved-order check would count twice).
+                "/tree", "/undo", "/switch 1", "/switch 3", "/switch 999", "/edit 999", "/edit x"]
 
 
 class PtyWalk:
@@ -725,7 +790,7 @@ class PtyWalk:
                 self._maybe_interrupt(tags)
             else:
                 self.child.sendline(line)
-                if line.startswith("/history show"):  # it prints "You: ..." lines: wait for quiet instead
+                if line.startswith(("/history show", "/tree", "/switch")):  # "You: ..." lines: wait for quiet
                     self._expect(pexpect.TIMEOUT, timeout=0.5)
                     assert self.screen.endswith("You: "), f"no prompt after {line}: {self.screen[-500:]}"
                     self.prompt_ctrl_c = False

@@ -71,3 +71,52 @@ def test_save_without_a_terminal_to_ask_refuses_unless_forced(scripted_server: S
     assert target.read_text().startswith("# Conversation with")
     child.sendline("quit")
     assert finish(child) == 0
+
+
+def test_save_to_a_fifo_refuses_in_one_line_and_never_hangs(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """A real FIFO nobody reads: opening it to write used to block the chat for
+    good. Now `/save` (asked or `--force`) refuses anything that is not a regular
+    file, and the chat goes on; a device is refused the same way."""
+    import os
+
+    fifo = tmp_path / "pipe.md"
+    os.mkfifo(fifo)
+    child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url), timeout=10)
+    child.expect("You: ")
+    child.sendline("a question")
+    child.expect("Hello!")
+    child.expect("You: ")
+    for line in (f"/save --force {fifo}", f"/save {fifo}", "/save --force /dev/null"):
+        child.sendline(line)
+        child.expect(r"chinwag: cannot write \S+: it is not a regular file \(a FIFO, device or socket\);"
+                     r" /save writes files\.")
+        child.expect("You: ")
+    child.sendline(f"/save {tmp_path / 'chat.md'}")
+    child.expect("Saved 2 messages")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert fifo.is_fifo()
+
+
+def test_a_fifo_that_appears_after_the_check_is_refused_too(tmp_path: Path) -> None:
+    """The write step alone, on a real FIFO (standing in for one made between
+    `/save`'s check and its write): opened non-blocking, refused, not truncated."""
+    import os
+
+    import pytest
+
+    from chinwag.cli.commands import _write_regular_file
+    from chinwag.errors import UsageError
+
+    fifo = tmp_path / "late.md"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        _write_regular_file(fifo, str(fifo), "text")
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # with a reader, it opens: still refused
+    try:
+        with pytest.raises(UsageError, match="not a regular file"):
+            _write_regular_file(fifo, str(fifo), "text")
+        assert os.read(reader, 100) == b""
+    finally:
+        os.close(reader)

@@ -61,8 +61,9 @@ def test_migrations_are_recorded_in_order_with_the_schema_version(store: Store, 
         names = [n for (n,) in conn.execute("SELECT name FROM migrations ORDER BY rowid")]
         assert names == ["m001_conversations_and_messages", "m002_full_text_search", "m003_content_blocks",
                          "m004_attachment_blobs", "m005_system_prompt_per_turn",
-                         "m006_conversation_titles"]
-        assert conn.execute("PRAGMA user_version").fetchone() == (6,)
+                         "m006_conversation_titles", "m007_conversation_trees",
+                         "m008_reply_schema"]
+        assert conn.execute("PRAGMA user_version").fetchone() == (8,)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 

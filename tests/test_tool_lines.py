@@ -8,28 +8,12 @@ whose output was cut before the model got it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
 from tests.test_consent_question import Terminal
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def work(tmp_path: Path) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
 
 
 def test_tools_says_a_tool_allowed_with_always_no_longer_asks(work: Path, tmp_path: Path,

@@ -21,7 +21,6 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -50,19 +49,6 @@ def work(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "notes.txt").write_text("buy milk\n")
     return folder
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    folder = tmp_path / "home"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
-        yield s
 
 
 def env_for(wire: str, home: Path, server: ScriptedServer) -> dict[str, str]:

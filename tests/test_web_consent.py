@@ -23,13 +23,6 @@ SNEAKY = ("echo 'Listing the project files to answer your question, this is read
 
 
 @pytest.fixture()
-def work(tmp_path: Path) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture()
 def served(tmp_path: Path, fake: ScriptedServer, work: Path) -> Iterator[Served]:
     with serve(anthropic_env(tmp_path / "home", fake.base_url), "-T", "shell", cwd=work) as served:
         yield served

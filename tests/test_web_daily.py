@@ -31,12 +31,6 @@ STALE = "This page is from an earlier chinwag serve; open the new address it pri
 GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept."
 
 
-@pytest.fixture()
-def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
-    with serve(anthropic_env(tmp_path / "home", fake.base_url)) as served:
-        yield served
-
-
 def open_page(browser: Any, url: str, **options: Any) -> Any:
     context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
     page = context.new_page()

@@ -25,7 +25,7 @@ from pathlib import Path
 LAYERS = [  # lowest first
     ("core", {"chinwag", "chinwag.errors", "chinwag.events", "chinwag.records", "chinwag.paths"}),
     ("leaves", {"chinwag.render", "chinwag.context", "chinwag.conversation", "chinwag.config_schema",
-                "chinwag.interrupts", "chinwag.present"}),
+                "chinwag.interrupts", "chinwag.present", "chinwag.schema_spec", "chinwag.structured"}),
     ("services", {"chinwag.providers", "chinwag.history", "chinwag.tools", "chinwag.attach", "chinwag.config",
                   # flat storage modules before issue 20
                   "chinwag.store", "chinwag.store_schema", "chinwag.store_blobs", "chinwag.store_blocks",
@@ -33,7 +33,8 @@ LAYERS = [  # lowest first
                   "chinwag.attachments"}),
     ("engine", {"chinwag.turn", "chinwag.session_turn", "chinwag.session", "chinwag.driver", "chinwag.toolloop",
                 "chinwag.sinks", "chinwag.history_blocks", "chinwag.history_format"}),
-    ("views", {"chinwag.api", "chinwag.cli", "chinwag.web", "chinwag.__main__", "chinwag.history_cli"}),
+    ("views", {"chinwag.api", "chinwag.cli", "chinwag.web", "chinwag.__main__", "chinwag.history_cli",
+               "chinwag.completion"}),
 ]
 
 

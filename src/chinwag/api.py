@@ -29,8 +29,20 @@ from `chinwag`):
     ConnectionFailed   no connection, or no answer in time
     StreamInterrupted  the reply stopped part-way (the text so far is kept)
     LocalModelError    the bundled or local model could not run
+    InvalidStructuredOutput  a reply asked for with `schema=` is not JSON
+                       matching it (its text is kept)
 
 A reply the user stopped (Ctrl-C, closing a stream) raises nothing.
+
+A saved conversation is a tree: `chat.edit(message_id, text)` asks again
+from an earlier question of yours, changed (the old branch stays), `retry()`
+keeps the old reply beside the new one, `undo()` steps back one exchange,
+`switch(message_id)` makes another branch current, and `tree()` shows them
+all (message ids and parents: `chinwag.tree.Tree`). The model is always sent
+exactly the path from the root to the current leaf. `Reply.message_id` is a
+reply's id; `Chat(resume=ID)` continues conversation ID at its current leaf.
+With `save=False` there is no tree: those raise UsageError, except
+`retry()` (it replaces the reply) and `undo()` (it drops the last exchange).
 
 One Chat is one conversation, so its turns take turns: a thread that asks
 while another thread's turn runs waits for it to end, then asks after it
@@ -46,6 +58,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -56,6 +69,7 @@ from chinwag.events import Event
 from chinwag.records import Block, Message, Reply
 from chinwag.session import Session, open_session
 from chinwag.session_turn import SessionTurn
+from chinwag.tree import Tree
 
 
 class Chat:
@@ -63,12 +77,14 @@ class Chat:
                  base_url: str | None = None, api_key: str | None = None,
                  max_tokens: int | None = None, temperature: float | None = None,
                  save: bool = True, environ: Mapping[str, str] | None = None,
-                 cwd: Path | str | None = None) -> None:
+                 cwd: Path | str | None = None, resume: int | None = None, at: int | None = None) -> None:
         """`model` is a CLI model spec ("local", "anthropic:NAME", "openai:NAME",
         "local:/path.gguf", or a bare name); None picks as the CLI does. A
         `base_url` with no provider in `model` means an OpenAI-compatible
-        server (vLLM, TGI, Ollama, llama.cpp). Bad settings raise
-        `chinwag.ChinwagError` (a UsageError or ConfigError) here."""
+        server (vLLM, TGI, Ollama, llama.cpp). `resume` continues saved
+        conversation ID (as `chinwag --resume ID`) at its current leaf, or at
+        message `at`. Bad settings raise `chinwag.ChinwagError` (a UsageError
+        or ConfigError) here."""
         from chinwag.config import resolve
         from chinwag.providers.registry import at_base_url, entry, parse_model_spec
 
@@ -85,7 +101,9 @@ class Chat:
             if not provider:
                 flags["model"] = f"{chosen.name}:{model or ''}"
         settings = resolve(environ, Path(cwd or Path.cwd()), flags)
-        self._session: Session = open_session(settings, environ)
+        if at is not None and resume is None:
+            raise UsageError("at= needs resume=: the conversation the message is in.")
+        self._session: Session = open_session(settings, environ, resume=resume, at=at)
         self._turn_lock = threading.Lock()  # one turn at a time (a Lock: a stream may be closed from any thread)
         self._holder: int | None = None  # the thread whose turn runs
 
@@ -95,7 +113,7 @@ class Chat:
 
     @property
     def messages(self) -> list[Message]:
-        """The conversation so far (a copy)."""
+        """The conversation so far: the path to the current leaf, as sent (a copy)."""
         return list(self._session.conversation.messages)
 
     @property
@@ -105,37 +123,76 @@ class Chat:
         return recorder.conversation_id if recorder is not None else None
 
     def stream(self, text: str, attachments: Sequence[str | Path | Block] = (), *,
-               raise_errors: bool = False) -> Iterator[Event]:
+               raise_errors: bool = False, schema: str | Mapping[str, Any] | None = None) -> Iterator[Event]:
         """Ask `text` and yield the reply's events as they arrive: `TextDelta`
         (type "text"), `Usage`, `Stop`, and `Retrying` / `Notice` along the way.
         Stopping early (break, close) closes the connection and keeps the partial reply;
         nothing is sent or saved until the first event is asked for. A failure
         ends the events quietly, unless `raise_errors`: then, after the events
         that came, its typed error is raised (see the module docstring).
-        `attachments` as for `ask`."""
+        `attachments` and `schema` as for `ask`."""
         blocks = self._blocks(attachments)
+        wanted = self._schema(schema)
         with self._one_turn():
-            yield from self._drive(self._session.begin(text, blocks))
+            yield from self._drive(self._session.begin(text, blocks, schema=wanted))
             if raise_errors and (last := self._session.last_reply) is not None:
                 last.raise_for_status()
 
     def ask(self, text: str, attachments: Sequence[str | Path | Block] = (), *,
-            raise_errors: bool = False) -> Reply:
+            raise_errors: bool = False, schema: str | Mapping[str, Any] | None = None) -> Reply:
         """Ask `text` and return the whole reply. `attachments` go with it: paths,
         http(s) URLs (images, PDFs, text files, as `chinwag -a`) or blocks
         (`chinwag.records.Image(...)`); one that cannot be sent raises UsageError.
         A reply that failed comes back with `status`, `error` and `failure` set;
         with `raise_errors`, its error is raised instead (as `reply.raise_for_status()`
-        would), after the reply is kept in the conversation."""
+        would), after the reply is kept in the conversation.
+
+        `schema` (a JSON Schema as a dict, or what `--schema` takes: JSON text, a
+        file, `'name, age int'`) asks for a JSON reply matching it: `reply.data`
+        is the parsed value; a reply that does not match fails with
+        `chinwag.InvalidStructuredOutput`, its text kept."""
         blocks = self._blocks(attachments)
+        wanted = self._schema(schema)
         with self._one_turn():
-            return self._consume(self._session.begin(text, blocks), raise_errors)
+            return self._consume(self._session.begin(text, blocks, schema=wanted), raise_errors)
 
     def retry(self, *, raise_errors: bool = False) -> Reply:
-        """Drop the last reply and ask again (or the question last cancelled
-        before a reply). `raise_errors` as for `ask`."""
+        """Ask the last question again (or the question last cancelled before a
+        reply); the last reply stays, a sibling of the new one in `tree()`
+        (without a history it is dropped). `raise_errors` as for `ask`."""
         with self._one_turn():
             return self._consume(self._session.begin_retry(), raise_errors)
+
+    def edit(self, message_id: int, text: str, *, raise_errors: bool = False) -> Reply:
+        """Ask again from your message `message_id` with `text` in its place (its
+        attachments kept): a new branch beside the old one, which stays. The new
+        Reply; `raise_errors` as for `ask`. UsageError for an id that is not one
+        of your messages in this conversation."""
+        with self._one_turn():
+            return self._consume(self._session.begin_edit(message_id, text), raise_errors)
+
+    def tree(self) -> Tree:
+        """Every message of the conversation with its id, number and parent, and
+        the current leaf (`chinwag.tree.Tree`)."""
+        with self._one_turn():
+            return self._session.tree()
+
+    def switch(self, message_id: int) -> tuple[Message, ...]:
+        """Make the branch through `message_id` current (its newest leaf); the
+        messages from where it branches off the old path down."""
+        with self._one_turn():
+            return self._session.switch_to(message_id)
+
+    def undo(self) -> None:
+        """Step back one exchange: the next question starts a new branch there (nothing is deleted)."""
+        with self._one_turn():
+            self._session.undo()
+
+    def fork(self) -> int:
+        """A new saved conversation starting as a copy of the current path; this
+        Chat goes on in it. Its id."""
+        with self._one_turn():
+            return self._session.fork()
 
     def continue_reply(self, *, raise_errors: bool = False) -> Reply:
         """Resume an interrupted reply where the provider can (Anthropic prefill).
@@ -167,6 +224,14 @@ class Chat:
             finally:
                 self._holder = None
 
+    @staticmethod
+    def _schema(schema: str | Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if schema is None:
+            return None
+        from chinwag.schema_spec import parse_schema
+
+        return parse_schema(schema, where="schema")
+
     def _blocks(self, attachments: Sequence[str | Path | Block]) -> tuple[Block, ...]:
         if not attachments:
             return ()
@@ -180,6 +245,9 @@ class Chat:
             pass
         last = self._session.last_reply
         assert last is not None
+        recorder = self._session.recorder
+        if last.message_id is None and recorder is not None and recorder.settle():  # written behind: its id
+            last = self._session.last_reply = replace(last, message_id=recorder.reply_id)
         if raise_errors:
             last.raise_for_status()
         return last

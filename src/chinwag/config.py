@@ -13,7 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chinwag.config_schema import TEMPERATURE, number_wanted
+from chinwag.config_schema import (
+    CONTEXT_SIZE,
+    MAX_RETRY_WAIT,
+    MAX_TOKENS,
+    MAX_TOOL_ROUNDS,
+    RETRIES,
+    TEMPERATURE,
+    THINK,
+    TIMEOUT,
+    TOOL_OUTPUT_LIMIT,
+    number_wanted,
+    whole_wanted,
+)
 from chinwag.errors import ConfigError, UsageError
 from chinwag.paths import config_file
 
@@ -26,6 +38,7 @@ DEFAULT_MAX_RETRY_WAIT = 60.0  # longest retry-after we honour, as the SDKs do
 DEFAULT_MAX_TOOL_ROUNDS = 10  # model -> tools -> model rounds in one turn
 DEFAULT_TOOL_OUTPUT_LIMIT = 32_768  # bytes of one tool's output sent to the model
 DEFAULT_THINKING_BUDGET = 4096
+TEMPLATE = "template"  # the flags' key for -t NAME's layer (cli/template_flags.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class Settings:
     prefill: str = "auto"  # how an OpenAI-compatible server continues a reply (see providers/openai.py)
     notes: tuple[str, ...] = ()  # settings given that the provider does not take (also in warnings)
     tools: ToolSettings = field(default_factory=lambda: ToolSettings())
+    schema: Mapping[str, Any] | None = None  # --schema / --schema-multi: replies are JSON matching it
 
 
 @dataclass(frozen=True)
@@ -96,15 +110,18 @@ class Sources:
 
 def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any],
                  config: Mapping[str, Any] | None = None) -> Sources:
-    """The layers; `config` is config.toml's settings when already read."""
+    """The layers; `config` is config.toml's settings when already read.
+    flags[TEMPLATE] is a template's (label, settings) layer, just under the flags typed."""
     if config is None:
         config, _ = _read_config(config_file(environ))
     env_file = _read_dotenv(cwd / ".env")
+    template = flags.get(TEMPLATE)
     return Sources((
         (f"config {config_file(environ)}", _config_as_env(config)),
         ("./.env", env_file),
         ("the environment", environ),
-        ("flags", {k: v for k, v in flags.items() if v is not None}),
+        *((template,) if template else ()),
+        ("flags", {k: v for k, v in flags.items() if v is not None and k != TEMPLATE}),
     ))
 
 
@@ -141,15 +158,15 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any], *,
         provider=provider,
         model=model,
         system=str(src.get("system")[0] or DEFAULT_SYSTEM),
-        max_tokens=_number(src, "max_tokens", int, 1) or DEFAULT_MAX_TOKENS,
+        max_tokens=_number(src, "max_tokens", int, *MAX_TOKENS) or DEFAULT_MAX_TOKENS,
         temperature=_number(src, "temperature", float, *TEMPERATURE),
         api_key=api_key,
         base_url=base_url,
         base_url_source=url_source,
-        context_size=_number(src, "context_size", int, 1),
-        timeout=_number(src, "timeout", float, 0, above=True) or DEFAULT_TIMEOUT,
-        max_retry_wait=_default(_number(src, "max_retry_wait", float, 0), DEFAULT_MAX_RETRY_WAIT),
-        retries=_default(_number(src, "retries", int, 0), 2),
+        context_size=_number(src, "context_size", int, *CONTEXT_SIZE),
+        timeout=_number(src, "timeout", float, *TIMEOUT, above=True) or DEFAULT_TIMEOUT,
+        max_retry_wait=_default(_number(src, "max_retry_wait", float, *MAX_RETRY_WAIT), DEFAULT_MAX_RETRY_WAIT),
+        retries=_default(_number(src, "retries", int, *RETRIES), 2),
         warnings=_config_warnings(config_file(environ)) + unknown + notes,
         notes=notes,
         render=_choice(src, "render", ("auto", "markdown", "plain")),
@@ -157,7 +174,20 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any], *,
         prefill=_choice(src, "OPENAI_PREFILL", ("auto", "trailing-assistant", "vllm", "none")),
         notice=notice,
         tools=_tool_settings(environ, flags, config),
+        schema=_schema(flags),
     )
+
+
+def _schema(flags: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """--schema (or a template's `schema`), parsed; --schema-multi alone is a usage error."""
+    value, multi = flags.get("schema"), bool(flags.get("schema_multi"))
+    if value is None:
+        if multi:
+            raise UsageError("--schema-multi needs --schema SCHEMA: the schema of each item.")
+        return None
+    from chinwag.schema_spec import parse_schema
+
+    return parse_schema(value, multi=multi)
 
 
 def _not_taken(wanted: Any, src: Sources, refuse_flags: bool) -> tuple[str, ...]:
@@ -190,12 +220,13 @@ def _tool_settings(environ: Mapping[str, str], flags: Mapping[str, Any], config:
         raise ConfigError(f"mcp_servers must be a table of [mcp_servers.NAME] entries (in {path}).")
     rounds = config.get("max_tool_rounds", DEFAULT_MAX_TOOL_ROUNDS)
     limit = config.get("tool_output_limit", DEFAULT_TOOL_OUTPUT_LIMIT)
-    for key, value in (("max_tool_rounds", rounds), ("tool_output_limit", limit)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{key} must be a positive whole number, got {value!r} (in {path}).")
+    for key, value, (low, high) in (("max_tool_rounds", rounds, MAX_TOOL_ROUNDS),
+                                    ("tool_output_limit", limit, TOOL_OUTPUT_LIMIT)):
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"{key} must be {whole_wanted(low, high)}, got {value!r} (in {path}).")
     think = flags.get("think")
-    if think is not None and (not isinstance(think, int) or think < 1024):
-        raise UsageError(f"--think takes a budget of at least 1024 tokens, got {think!r}.")
+    if think is not None and (not isinstance(think, int) or not THINK[0] <= think <= THINK[1]):
+        raise UsageError(f"--think takes a budget of {whole_wanted(*THINK)} tokens, got {think!r}.")
     return ToolSettings(
         enabled=tuple(dict.fromkeys((*names("tools"), *(flags.get("tools") or ())))),
         allow=names("allow"), mcp_servers=servers, mcp_config=flags.get("mcp_config"),
@@ -224,7 +255,7 @@ def _choose_provider(spec: str | None, src: Sources, where: str) -> tuple[str, s
                           "Set ANTHROPIC_API_KEY to chat with Claude.")
 
 
-def _number(src: Sources, key: str, kind: type[int] | type[float], low: float, high: float = math.inf,
+def _number(src: Sources, key: str, kind: type[int] | type[float], low: float, high: float,
             above: bool = False) -> Any:
     """The setting as a finite `kind` in [low, high] (above: greater than low), or
     None if unset; anything else (nan, inf, 1.5 for a count, true) is refused in
@@ -232,16 +263,15 @@ def _number(src: Sources, key: str, kind: type[int] | type[float], low: float, h
     value, label, where = src.find(key)
     if value is None:
         return None
-    wanted = (f"a whole number of at least {low:g}" if kind is int
-              else number_wanted(low, high, above))
+    wanted = whole_wanted(low, high) if kind is int else number_wanted(low, high, above)
     try:
         if isinstance(value, bool) or (kind is int and isinstance(value, float)):
             raise ValueError
         number = kind(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError, OverflowError):
         number = None
-    fits = number is not None and math.isfinite(number) and (number > low if above else number >= low) \
-        and number <= high
+    fits = (number is not None and (kind is int or math.isfinite(number))  # an int too big for a float is no nan
+            and (number > low if above else number >= low) and number <= high)
     if not fits:
         error = UsageError if label == "flags" else ConfigError
         raise error(f"{where} must be {wanted}, got {value!r}.")

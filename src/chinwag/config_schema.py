@@ -25,14 +25,18 @@ def _text(value: Any) -> str | None:
     return None if isinstance(value, str) else "a string in quotes"
 
 
-def _whole(low: int) -> Check:
+def _whole(low: int, high: float) -> Check:
     def check(value: Any) -> str | None:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-        return None if ok else f"a whole number of at least {low}"
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        return None if ok else whole_wanted(low, high)
     return check
 
 
-def _number(low: float, high: float = math.inf, above: bool = False) -> Check:
+def whole_wanted(low: float, high: float) -> str:
+    return f"a whole number from {low:,.0f} to {high:,.0f}" if high != math.inf else f"a whole number of at least {low:g}"
+
+
+def _number(low: float, high: float, above: bool = False) -> Check:
     """A finite number in [low, high] (above: greater than low)."""
     def check(value: Any) -> str | None:
         ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -68,13 +72,26 @@ def _one_of(*choices: str) -> Check:
 
 
 # Ranges shared with flags and the environment (config.py checks those the same way).
+# Each top is far past any real use, and keeps a slip of the finger (`retries =
+# 100000000`, twenty zeros on --max-tokens) from reaching a server, a timer or
+# llama.cpp as a number it cannot take, or a wait that never ends.
 TEMPERATURE = (0.0, 2.0)  # Anthropic takes 0-1, OpenAI 0-2; the provider says if it wants less
+MAX_TOKENS = (1, 1_000_000)  # the longest replies any model gives today are 128k tokens
+# context_size has no top here: the local model takes at most its trained length, and a
+# larger one is that length (tests/test_local_context_size.py).
+CONTEXT_SIZE = (1, math.inf)
+TIMEOUT = (0.0, 86_400.0)  # seconds of server silence: at most a day
+MAX_RETRY_WAIT = (0.0, 3_600.0)  # seconds: a longer retry-after fails at once
+RETRIES = (0, 10)  # the SDKs retry twice; ten waits of up to 8 s is a minute and more
+MAX_TOOL_ROUNDS = (1, 1_000)
+TOOL_OUTPUT_LIMIT = (1, 16 * 1024 * 1024)  # bytes of one tool's output sent to the model
+THINK = (1024, MAX_TOKENS[1])  # tokens of visible reasoning (Anthropic wants at least 1,024)
 TOP_LEVEL: Mapping[str, Check] = {
-    "model": _text, "system": _text, "max_tokens": _whole(1), "temperature": _number(*TEMPERATURE),
-    "render": _one_of("auto", "markdown", "plain"), "save": _boolean, "context_size": _whole(1),
-    "timeout": _number(0, above=True), "max_retry_wait": _number(0), "retries": _whole(0),
-    "tools": _names, "allow": _names, "mcp_servers": _table, "max_tool_rounds": _whole(1),
-    "tool_output_limit": _whole(1),
+    "model": _text, "system": _text, "max_tokens": _whole(*MAX_TOKENS), "temperature": _number(*TEMPERATURE),
+    "render": _one_of("auto", "markdown", "plain"), "save": _boolean, "context_size": _whole(*CONTEXT_SIZE),
+    "timeout": _number(*TIMEOUT, above=True), "max_retry_wait": _number(*MAX_RETRY_WAIT),
+    "retries": _whole(*RETRIES), "tools": _names, "allow": _names, "mcp_servers": _table,
+    "max_tool_rounds": _whole(*MAX_TOOL_ROUNDS), "tool_output_limit": _whole(*TOOL_OUTPUT_LIMIT),
 }
 PROVIDER_TABLE: Mapping[str, Check] = {
     "api_key": _text, "base_url": _text,

@@ -16,7 +16,9 @@
         ├── ConnectionFailed     could not connect, or timed out before a reply
         ├── StreamInterrupted    the reply stopped part-way (drop, error event,
         │                        no end-of-message marker, malformed data)
-        └── LocalModelError      the bundled/local model could not run
+        ├── LocalModelError      the bundled/local model could not run
+        └── InvalidStructuredOutput  a --schema reply is not JSON matching the
+                                 schema (its text is kept)
 
 Each message is one sentence the user can act on. The CLI prints
 `chinwag: <message>` and exits with `exit_code`; nothing else is caught there.
@@ -122,3 +124,9 @@ class StreamInterrupted(ProviderError):
 
 class LocalModelError(ProviderError):
     default_reason = "local model failed"
+
+
+class InvalidStructuredOutput(ProviderError):
+    """A reply asked for JSON (--schema, `ask(schema=...)`) that is not JSON matching the schema."""
+
+    default_reason = "invalid structured output"

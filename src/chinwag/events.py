@@ -122,7 +122,8 @@ class ToolResultReady:
 @dataclass(frozen=True)
 class Notice:
     """One line the user should read: history left out to fit the window,
-    a reply that could not be saved. Not from providers: the session adds them."""
+    a reply that could not be saved. The session adds them; a provider only to
+    say it had to ask differently (a server refusing a JSON schema, openai.py)."""
 
     text: str
     type: Literal["notice"] = field(default="notice", init=False)

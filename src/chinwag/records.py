@@ -189,6 +189,7 @@ class ChatRequest:
     continue_reply: bool = False
     tools: tuple[ToolSpec, ...] = ()  # offered to the model; none: a plain chat
     thinking_budget: int | None = None  # tokens of visible reasoning (Anthropic --think); None: off
+    schema: Mapping[str, Any] | None = None  # the reply must be JSON matching it (--schema; structured.py)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -222,6 +223,9 @@ class Reply:
     withdrawn: bool = False  # cancelled before any reply: the question is kept aside, not sent again
     blocks: tuple[Block, ...] = ()  # thinking, text and tool calls in order; empty when text alone
     failure: ChinwagError | None = field(default=None, compare=False)  # why it failed, typed
+    message_id: int | None = field(default=None, compare=False)  # its id in the history (None: not saved)
+    schema: Mapping[str, Any] | None = None  # the JSON Schema it was asked to match (--schema)
+    data: Any = None  # the parsed JSON, once a complete reply matched `schema` (structured.py)
 
     def __post_init__(self) -> None:
         if self.failure is not None:  # the one place `error` follows the failure

@@ -13,10 +13,10 @@ as a state machine of explicit phases (`Phase`, `TRANSITIONS`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chinwag.context import drop_half
 from chinwag.errors import ChinwagError, ContextOverflow
@@ -61,8 +61,10 @@ class SessionTurn:
     records what the turn leaves in the conversation. `TurnDriver` drives it
     (driver.py); its phases are `Phase`."""
 
-    def __init__(self, session: Session, prefill: str, question: Message | None = None) -> None:
+    def __init__(self, session: Session, prefill: str, question: Message | None = None,
+                 schema: Mapping[str, Any] | None = None) -> None:
         self.session, self.prefill = session, prefill
+        self.schema = schema  # this turn's own (the API's ask(schema=...)); None: the settings'
         self.phase = Phase.PREPARING
         self._question = question  # the user's question this turn answers (not tool results)
         self._attempt: Turn | None = None  # the latest request and its reply
@@ -133,7 +135,7 @@ class SessionTurn:
                 session.wait_for_warm_up()
                 fitted = session.fitted(session.conversation.sendable()) if messages is None else messages
                 self._sent = fitted
-                request = session.request(fitted, continuing=bool(self.prefill))
+                request = session.request(fitted, continuing=bool(self.prefill), schema=self.schema)
                 self._enter(Phase.STREAMING)
                 return request
 
@@ -184,7 +186,9 @@ class SessionTurn:
         else:
             self._record_reply()
             self._withdraw_if_unanswered()
-        self.session.last_reply = self._shown(self.reply)
+        recorder = self.session.recorder
+        saved = recorder.reply_id if recorder is not None else None
+        self.session.last_reply = replace(self._shown(self.reply), message_id=saved)
         self._enter(Phase.DONE)
         return [Notice(text) for text in self.session.take_notices()]
 

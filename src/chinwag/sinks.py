@@ -291,6 +291,7 @@ class JsonSink:
             "ttft": reply.ttft,
             "duration": reply.duration,
             "error": reply.error,
+            **({"data": reply.data} if reply.schema is not None else {}),  # --schema: the validated JSON
         })
 
     def _write(self, record: dict[str, object]) -> None:

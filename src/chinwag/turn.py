@@ -104,6 +104,8 @@ class Turn:
 
         try:
             request = self.prepare()
+            if request.schema is not None:  # saved with the reply, checked at its end
+                self.reply = replace(self.reply, schema=request.schema)
             yield from (Notice(text) for text in self.notices())
             self._events = self.provider.stream(request)
             if self._stopping.is_set():  # stopped before the stream began: it never will
@@ -113,6 +115,10 @@ class Turn:
                 self.reply = accumulate(self.reply, event, self.clock() - self._started)
                 yield event
             self.reply = replace(self.reply, status="complete")
+            if request.schema is not None and not self.reply.tool_calls:  # the answer, not a tool round
+                from chinwag.structured import checked
+
+                self.reply = checked(self.reply, request.schema)
         except ChinwagError as exc:
             self.reply = replace(self.reply, status="interrupted" if self.reply.text else "error",
                                  failure=exc)

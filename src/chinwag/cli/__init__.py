@@ -29,9 +29,12 @@ examples:
   OPENAI_BASE_URL=http://127.0.0.1:11434/v1 chinwag -m llama3.2   Ollama, vLLM, llama.cpp, TGI
   chinwag --json "hi" | jq .                newline-delimited JSON events
   chinwag -c                                continue the last conversation
+  chinwag --resume 12 --at 7                continue conversation 12 from the branch holding its message 7
   chinwag history list|show ID|search TEXT|export ID|delete ID|check
   chinwag serve                             the same chats in a browser (127.0.0.1)
   chinwag models                            providers and models reachable now
+  chinwag completion bash|zsh|fish          a shell completion script (see the README for where to put it)
+  chinwag -t review -p lang Go "CODE"       a saved template (chinwag templates list|show|edit|path|import)
 
 exit codes: 0 ok, 1 the model or network failed, 2 bad usage or config, 130 interrupted,
 141 the reader of the output stopped early (| head)
@@ -56,6 +59,12 @@ def _conversation_id(text: str) -> int:
     return number
 
 
+def _message_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"a message number is a whole number from 1, not {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="chinwag", description="A streaming chat client for the terminal.",
                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="newline-delimited JSON events on stdout")
     p.add_argument("-c", "--continue", dest="continue_last", action="store_true",
                    help="continue the last conversation")
-    p.add_argument("--resume", metavar="ID", type=_conversation_id, help="continue conversation ID")
+    p.add_argument("--resume", metavar="ID", type=_conversation_id, help="continue conversation ID (its current branch)")
+    p.add_argument("--at", metavar="MESSAGE", type=_message_number,
+                   help="with --resume: continue from the branch holding message number MESSAGE"
+                        " (as `history show ID --all` and `history search` number them)")
     p.add_argument("--no-save", action="store_true", help="do not save this conversation")
     p.add_argument("--render", choices=("auto", "markdown", "plain"),
                    help="markdown on a terminal (auto, the default), or raw text")
@@ -86,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_argument("--yes", action="store_true", help="approve every tool call without asking")
     tools.add_argument("--think", nargs="?", const=THINK_DEFAULT, metavar="BUDGET",
                        help="show the model's reasoning as it streams (Anthropic; budget in tokens, default 4096)")
+    templates = p.add_argument_group("templates", "saved settings and prompts: chinwag templates list|show|edit|path")
+    templates.add_argument("-t", "--template", metavar="NAME", help="use template NAME; the flags typed win over it")
+    templates.add_argument("-p", "--param", dest="params", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                           help="set the template's parameter $NAME (repeatable)")
+    templates.add_argument("--save", dest="save_template", metavar="NAME",
+                           help="save the options given with it as template NAME, and exit")
+    structured = p.add_argument_group("structured output", "the reply is JSON matching a schema, alone on stdout")
+    structured.add_argument("--schema", metavar="SCHEMA",
+                            help="a JSON Schema, a file holding one, or fields: 'name, age int, bio: a short bio'")
+    structured.add_argument("--schema-multi", action="store_true",
+                            help="a list of objects matching --schema (as {\"items\": [...]})")
     p.add_argument("--version", action="version", version=f"chinwag {__version__}")
     return p
 
@@ -102,6 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chinwag.cli.models import list_models
 
             return list_models(environ, Path.cwd(), sys.stdout)
+        if args[:1] == ["completion"]:
+            from chinwag.cli.completion import main as completion_main
+
+            return completion_main(args[1:], sys.stdout, build_parser)
+        if args[:1] == ["templates"]:
+            from chinwag.cli.templates import main as templates_main
+
+            return templates_main(args[1:], environ, sys.stdout)
         if args[:1] == ["serve"]:
             from chinwag.web.serve import main as serve_main
 
@@ -151,17 +182,37 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from chinwag.session import open_session
 
     attach = args.attach or []
-    prompt = read_prompt(args.prompt, cast(TextIO, None) if "-" in attach else sys.stdin, args.file)
+    if args.save_template is not None:  # --save NAME: write the template, read nothing, send nothing
+        from chinwag.cli.template_flags import save
+
+        return save(args, environ, sys.stdout)
+    templated = args.template is not None or bool(args.params)
+    prompt = read_prompt(args.prompt, cast(TextIO, None) if "-" in attach else sys.stdin, args.file,
+                         empty_ok=templated)
+    template_layer = None
+    if templated:  # -t NAME: its settings under the flags typed (cli/template_flags.py)
+        from chinwag.cli.template_flags import with_template
+
+        prompt, template_layer = with_template(args, prompt, environ)
     if "-" in attach and prompt is None:
         raise UsageError('-a - reads the attachment from stdin; ask about it in words: chinwag -a - "what is this?"')
     flags: dict[str, Any] = {
+        "template": template_layer,  # under the flags typed, over config.toml, .env and the environment
         "model": args.model, "system": args.system, "max_tokens": args.max_tokens,
         "temperature": args.temperature, "save": False if args.no_save else None, "timeout": args.timeout,
         "render": args.render, "tools": args.tools, "mcp_config": args.mcp_config, "yes": args.yes or None,
         "think": args.think,
+        "schema": args.schema, "schema_multi": args.schema_multi or None,
     }
     settings = resolve(environ, Path.cwd(), flags)
-    session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last)
+    at = None
+    if args.at is not None:
+        if args.resume is None:
+            raise UsageError("--at needs --resume ID: chinwag --resume ID --at MESSAGE (see chinwag history search).")
+        from chinwag.cli.history_context import message_id
+
+        at = message_id(environ, args.resume, args.at)
+    session = open_session(settings, environ, resume=args.resume, continue_last=args.continue_last, at=at)
     if args.system is not None:  # -s wins over the prompt a resumed conversation was last sent with
         session.conversation.system = settings.system
     session.stream = not args.no_stream
@@ -176,7 +227,8 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         if prompt is not None:
             from chinwag.cli.oneshot import run_once
 
-            return run_once(session, prompt, json_mode=args.json, stats=args.stats, markdown=markdown,
+            return run_once(session, prompt, json_mode=args.json, stats=args.stats,
+                            markdown=markdown and settings.schema is None,
                             attachments=_attachments(attach, settings.provider, args.as_text))
         from chinwag.cli.repl import Repl
         from chinwag.paths import data_dir

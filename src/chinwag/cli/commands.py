@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chinwag.errors import UsageError
+from chinwag.errors import ChinwagError, UsageError
 from chinwag.render.sanitize import sanitize
 from chinwag.sinks import assistant_name, stats_line
 
@@ -30,17 +30,47 @@ class Command:
     run: Callable[[Repl, str], None]
     aliases: tuple[str, ...] = ()
     complete: Callable[[str], list[str]] | None = None  # candidates for the argument being typed
+    complete_in_chat: Callable[[Repl, str], list[str]] | None = None  # the same, from the chat's state
 
 
 def _help(repl: Repl, arg: str) -> None:
-    for command in COMMANDS:
+    """`/help` lists every command; `/help NAME` (`/help save` or `/help /save`) shows
+    that one, as a shell's `help NAME` and `git help NAME` do."""
+    commands = COMMANDS
+    if arg:
+        if len(arg.split()) > 1:
+            raise UsageError("/help takes one command name, e.g. /help save")
+        commands = (_lookup(arg if arg.startswith("/") else f"/{arg}"),)
+    for command in commands:
         usage = f"{command.name} {command.args}".strip()
         also = f" (also {', '.join(command.aliases)})" if command.aliases else ""
         repl.out.write(f"  {usage:<32} {command.help}{also}\n")
 
 
 def _retry(repl: Repl, arg: str) -> None:
+    from chinwag.cli import branches
+
     repl.session.retry([repl.sink()])
+    branches.retried(repl)
+
+
+def _branch_command(name: str) -> Callable[[Repl, str], None]:
+    """A command of cli/branches.py, imported when it is first run."""
+    def run(repl: Repl, arg: str) -> None:
+        from chinwag.cli import branches
+
+        getattr(branches, name)(repl, arg)
+
+    return run
+
+
+def _message_numbers(questions_only: bool) -> Callable[[Repl, str], list[str]]:
+    def numbers(repl: Repl, prefix: str) -> list[str]:
+        nodes = repl.session.tree().nodes.values()
+        found = sorted(n.number for n in nodes if n.question or not questions_only)
+        return [str(n) for n in found if str(n).startswith(prefix)]
+
+    return numbers
 
 
 def _continue(repl: Repl, arg: str) -> None:
@@ -68,6 +98,22 @@ def _system(repl: Repl, arg: str) -> None:
         repl.out.write("System prompt set.\n")
     else:
         repl.out.write(f"{sanitize(repl.session.conversation.system or '(none)')}\n")
+
+
+def _template(repl: Repl, arg: str) -> None:
+    """`/template NAME`: its system prompt, model and options for the rest of the
+    conversation; they become the chat's flags, so a later /model keeps them."""
+    from chinwag.cli.template_chat import apply_in_chat
+
+    apply_in_chat(repl, arg)
+
+
+def _template_names(prefix: str) -> list[str]:
+    import os
+
+    from chinwag.templates.store import config_dir, names
+
+    return [name for name in names(config_dir(os.environ)) if name.startswith(prefix)]
 
 
 def _new(repl: Repl, arg: str) -> None:
@@ -112,10 +158,7 @@ def _save(repl: Repl, arg: str) -> None:
         path = Path(arg).expanduser()
     except RuntimeError:  # "~name/..." for a user with no home directory here
         raise UsageError(f"cannot write {sanitize(arg)}: there is no such home directory.") from None
-    try:
-        exists = path.is_file() or (path.exists() and not path.is_dir())  # a directory fails below, in one line
-    except (OSError, ValueError):  # ValueError: a NUL in the path; writing says why
-        exists = False
+    exists = _existing_file(path, arg)
     if exists and not force:
         answer = _ask(repl, f"{sanitize(str(path))} exists. Overwrite it? [y/N] ")
         if answer is None:
@@ -136,11 +179,57 @@ def _save(repl: Repl, arg: str) -> None:
         who = "You" if message.role == "user" else assistant
         body = present.markdown(message) if present.has_tool_blocks(message) else sanitize(message.content)
         parts.append(f"**{who}:** {body}\n")
-    try:
-        path.write_text("\n".join(parts), encoding="utf-8")
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise UsageError(f"cannot write {sanitize(arg)}: {getattr(exc, 'strerror', None) or exc}.") from None
+    _write_regular_file(path, arg, "\n".join(parts))
     repl.out.write(f"Saved {len(messages)} messages to {sanitize(str(path))}.\n")
+
+
+def _existing_file(path: Path, arg: str) -> bool:
+    """Whether `path` is a file already there; UsageError for anything else there
+    but a directory (a FIFO, a device, a socket): writing to a FIFO nobody reads
+    would hang the chat. A directory fails at the write, in one line."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):  # not there (or a NUL in the path): writing says why
+        return False
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return stat.S_ISREG(mode)
+    raise _not_a_file(arg)
+
+
+def _write_regular_file(path: Path, arg: str, text: str) -> None:
+    """`text` into `path`, created or overwritten, only if it is a regular file.
+
+    Opened non-blocking and checked before anything is truncated, so a FIFO made
+    after the check above cannot hang the chat either (no reader: ENXIO at once)."""
+    import errno
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        if isinstance(exc, OSError) and exc.errno == errno.ENXIO:
+            raise _not_a_file(arg) from None
+        raise UsageError(f"cannot write {sanitize(arg)}: {getattr(exc, 'strerror', None) or exc}.") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _not_a_file(arg)
+        os.set_blocking(fd, True)
+        os.ftruncate(fd, 0)
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError as exc:
+        raise UsageError(f"cannot write {sanitize(arg)}: {exc.strerror or exc}.") from None
+    finally:
+        os.close(fd)
+
+
+def _not_a_file(arg: str) -> UsageError:
+    return UsageError(f"cannot write {sanitize(arg)}: it is not a regular file (a FIFO, device or socket);"
+                      " /save writes files.")
 
 
 def _ask(repl: Repl, question: str) -> str | None:
@@ -249,16 +338,33 @@ def _paths(prefix: str) -> list[str]:
     return [m + "/" if os.path.isdir(m) else m for m in matches]
 
 
+def _command_names(prefix: str) -> list[str]:
+    return [c.name[1:] for c in COMMANDS if c.name[1:].startswith(prefix.removeprefix("/"))]
+
+
 def _history_words(prefix: str) -> list[str]:
     return [w for w in ("list", "show", "search", "export") if w.startswith(prefix)]
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("/help", "", "show this help", _help),
-    Command("/retry", "", "ask the last question again", _retry),
+    Command("/help", "[COMMAND]", "show this help, or one command's", _help, complete=_command_names),
+    Command("/retry", "", "ask the last question again (the old reply is kept as a branch)", _retry),
+    Command("/edit", "[N]", "change your message N (default: your last one) in $VISUAL/$EDITOR or on the"
+            " input line: a new branch, answered; the old one stays", _branch_command("edit"),
+            complete_in_chat=_message_numbers(questions_only=True)),
+    Command("/undo", "", "step back one exchange; nothing is deleted, your next message starts a branch",
+            _branch_command("undo")),
+    Command("/tree", "", "the conversation as a tree: numbers, branches, * the current path",
+            _branch_command("tree")),
+    Command("/switch", "N", "make the branch through message N current, and show it", _branch_command("switch"),
+            complete_in_chat=_message_numbers(questions_only=False)),
+    Command("/fork", "", "a new conversation that starts as a copy of the current path",
+            _branch_command("fork")),
     Command("/continue", "", "resume an interrupted reply", _continue),
     Command("/model", "[SPEC]", "show or switch the model (e.g. /model local)", _model, complete=_model_names),
     Command("/system", "[TEXT]", "show or set the system prompt", _system),
+    Command("/template", "NAME", "use a template's system prompt, model and options from now on", _template,
+            complete=_template_names),
     Command("/new", "", "start a new conversation", _new, aliases=("/clear",)),
     Command("/history", "[search WORDS|show ID]", "saved conversations: recent, search, show", _history,
             complete=_history_words),
@@ -276,9 +382,8 @@ _BY_NAME = {name: command for command in COMMANDS for name in (command.name, *co
             if name.startswith("/")}
 
 
-def run_command(repl: Repl, line: str) -> None:
-    name, *rest = line.split(maxsplit=1)  # the name ends at any white space: a tab, a block's line break
-    arg = rest[0] if rest else ""
+def _lookup(name: str) -> Command:
+    """The command called `name` (or an alias); UsageError naming the closest one."""
     command = _BY_NAME.get(name.lower())
     if command is None:
         import difflib
@@ -286,10 +391,31 @@ def run_command(repl: Repl, line: str) -> None:
         close = difflib.get_close_matches(name.lower(), list(_BY_NAME), n=1)
         hint = f" Did you mean {close[0]}?" if close else " Type /help for the list."
         raise UsageError(f"unknown command {sanitize(name)}.{hint}")
+    return command
+
+
+def run_command(repl: Repl, line: str) -> None:
+    name, *rest = line.split(maxsplit=1)  # the name ends at any white space: a tab, a block's line break
+    arg = rest[0] if rest else ""
+    command = _lookup(name)
+    if arg.strip() and not command.args:  # the table says it takes none: an ignored word would be a surprise
+        typed = sanitize(name.lower())
+        raise UsageError(f"{typed} takes no argument; type {typed} alone (/help {typed[1:]} says what it does).")
     command.run(repl, arg.strip())
 
 
-def complete(text: str, state: int) -> str | None:
+def refuse_typed_during_reply(line: str) -> None:
+    """A command that moves to another branch, typed while a reply streamed: not run."""
+    from chinwag.cli.branches import MOVING
+
+    name = line.split(maxsplit=1)[0].lower()
+    if name in MOVING:
+        raise UsageError(f"{sanitize(name)} was typed while the reply streamed, so it was not run (the reply"
+                         f" has ended since); to use it mid-reply, Ctrl-C stops the reply first. Up-arrow"
+                         f" brings the line back.")
+
+
+def complete(text: str, state: int, repl: Repl | None = None) -> str | None:
     """readline's completer: command names, then each command's arguments."""
     try:
         import readline
@@ -303,5 +429,10 @@ def complete(text: str, state: int) -> str | None:
     else:
         command = _BY_NAME.get(name.lower())
         matches = command.complete(text) if command is not None and command.complete else []
+        if command is not None and command.complete_in_chat is not None and repl is not None:
+            try:
+                matches = command.complete_in_chat(repl, text)
+            except ChinwagError:  # no history to number, say: nothing to offer
+                matches = []
     return matches[state] if state < len(matches) else None
 

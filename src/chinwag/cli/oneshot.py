@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from chinwag.cli.chat_sink import ChatSink
 from chinwag.records import Block
 from chinwag.session import Session
-from chinwag.sinks import JsonSink, TerminalSink
+from chinwag.sinks import JsonSink
 from chinwag.driver import Sink
 
 
@@ -21,14 +22,20 @@ def run_once(session: Session, prompt: str, *, json_mode: bool = False, stats: b
         err.write(f"chinwag: {notice}\n")
     if json_mode:
         sink = JsonSink(out)
+    elif session.settings.schema is not None:
+        from chinwag.cli.structured import StructuredSink
+
+        sink = StructuredSink(out, err, spinner_out=err if err.isatty() else None, color=err.isatty(),
+                              show_stats=stats)
     else:
         # The spinner goes to stderr, so `chinwag q > file` stays clean.
         if markdown:
             from chinwag.render.terminal import preload
 
             preload()  # imports the renderer while the request is on its way
-        sink = TerminalSink(out, err, spinner_out=err if err.isatty() else None,
-                            show_stats=stats, color=err.isatty(), markdown=markdown)
+        # Keys typed meanwhile are not echoed over the reply; they wait for the shell.
+        sink = ChatSink(out, err, spinner_out=err if err.isatty() else None, brackets_pastes=False,
+                        show_stats=stats, color=err.isatty(), markdown=markdown)
     if session.tool_use is not None:
         session.tool_use.start()
         # The one request must offer the MCP servers' tools: sent before they are

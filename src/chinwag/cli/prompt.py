@@ -8,15 +8,16 @@ from typing import TextIO
 from chinwag.errors import UsageError
 
 
-def read_prompt(words: Sequence[str], stdin: TextIO, file: str | None = None) -> str | None:
-    """The one-shot prompt (words, then a --file or piped stdin), or None for the REPL."""
+def read_prompt(words: Sequence[str], stdin: TextIO, file: str | None = None, *, empty_ok: bool = False) -> str | None:
+    """The one-shot prompt (words, then a --file or piped stdin), or None for the REPL.
+    `empty_ok`: nothing piped in is "" (a template's own prompt needs no more), not an error."""
     piped = _read_file(file) if file else None if stdin is None or stdin.isatty() else _read_stdin(stdin)
     if not words and piped is None:
         return None
     text = " ".join(words).strip()
     if piped and piped.strip():
         text = f"{text}\n\n{piped.strip()}" if text else piped.strip()
-    if not text:
+    if not text and not empty_ok:
         raise UsageError("the prompt is empty; type a question, e.g. chinwag \"hello\".")
     return text
 

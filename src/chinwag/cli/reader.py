@@ -67,6 +67,21 @@ class LineReader:
             if text:
                 return text
 
+    def read_prefilled(self, prompt: str, text: str) -> str | None:
+        """One line, the input line filled with `text` to edit (readline; a reader
+        without it shows `text` above the prompt); None for Ctrl-C or Ctrl-D."""
+        hook = _prefill(text) if self.uses_readline else None
+        if hook is None:
+            self.out.write(self._dim(text) + "\n")
+        try:
+            return self._line(prompt).strip()
+        except (EOFError, KeyboardInterrupt):
+            self.out.write("\n")
+            return None
+        finally:
+            if hook is not None:
+                hook()
+
     def _block(self) -> str:
         lines: list[str] = []
         while True:
@@ -122,6 +137,16 @@ class LineReader:
 
         now = readline.get_current_history_length()
         return readline.get_history_item(now) if now > before else None
+
+
+def _prefill(text: str) -> Callable[[], None] | None:
+    """Have readline's next line start out holding `text`; returns what undoes it."""
+    try:
+        import readline
+    except ImportError:
+        return None
+    readline.set_startup_hook(lambda: readline.insert_text(text))
+    return lambda: readline.set_startup_hook(None)
 
 
 def _encodable(line: str) -> str:

@@ -10,18 +10,14 @@ background thread while the user types the first message.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import threading
 from collections.abc import Mapping
-from contextlib import nullcontext
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from chinwag.cli.chat_sink import ChatSink
 from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
-from chinwag.cli.typeahead import TypeaheadHidden
 from chinwag.errors import ChinwagError
 from chinwag.render.sanitize import one_line
 from chinwag.session import Session
@@ -41,41 +37,6 @@ def wants_to_leave(line: str) -> bool:
     return command.lower() in QUIT_WORDS
 
 
-class ChatSink(TerminalSink):
-    """The chat's view of a turn: keys typed while it streams stay out of the
-    reply on screen and wait for the next prompt (typeahead.py), and
-    Ctrl-Z then `fg` draws the live part of the reply again where the shell
-    left the cursor, not under a stale copy of it."""
-
-    keyboard: TextIO = sys.stdin
-    _typeahead: TypeaheadHidden | None = None
-    _stop_handler: Any = None  # SIGTSTP's handler before the turn, while ours is in place
-
-    def on_start(self) -> None:
-        self._typeahead = TypeaheadHidden(self.keyboard, self.out)
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGTSTP) is signal.SIG_DFL:
-            self._stop_handler = signal.signal(signal.SIGTSTP, self._on_stop)
-        super().on_start()
-
-    def on_end(self, reply: Reply) -> None:
-        try:
-            super().on_end(reply)
-        finally:
-            if self._stop_handler is not None:
-                signal.signal(signal.SIGTSTP, self._stop_handler)
-                self._stop_handler = None
-            if self._typeahead is not None:  # the turn's driver ends every sink, whatever happened
-                self._typeahead.restore()
-
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        typeahead = self._typeahead.paused() if self._typeahead is not None else nullcontext()
-        with self.renderer.suspended(), typeahead:  # the shell gets its terminal as it was
-            signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until `fg`
-            signal.signal(signal.SIGTSTP, self._on_stop)
-
-
 class Repl:
     def __init__(self, session: Session, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
                  *, color: bool = True, quiet: bool = False, history_file: Path | None = None,
@@ -90,6 +51,7 @@ class Repl:
         self.history_file = history_file
         self.reader = reader or LineReader(out, history_file=history_file, dim=self.dim, guard=session.guard)
         self.pending: list[Attachment] = []  # /attach (or -a): sent with the next message
+        self._last_sink: ChatSink | None = None  # the last turn's view: were keys typed during it?
 
     def run(self) -> int:
         """Returns the exit code: 0 after quit/Ctrl-D, 130 after Ctrl-C twice at the prompt."""
@@ -100,7 +62,7 @@ class Repl:
         def complete(text: str, state: int) -> str | None:  # the command table is imported at the first Tab
             from chinwag.cli.commands import complete
 
-            return complete(text, state)
+            return complete(text, state, self)
 
         self._banner()
         if self.reader.uses_readline:
@@ -116,17 +78,23 @@ class Repl:
             if wants_to_leave(line):
                 self.out.write(f"{GOODBYE}\n")
                 return 0
+            typed_ahead = self._last_sink is not None and self._last_sink.typed_ahead
+            self._last_sink = None
             try:
-                self.handle(line)
+                self.handle(line, typed_during_reply=typed_ahead)
             except KeyboardInterrupt:  # in the instant between handling and the next prompt
                 self.out.write("\n")
 
-    def handle(self, line: str) -> None:
-        """One message or command; whatever happens, the chat goes on."""
+    def handle(self, line: str, *, typed_during_reply: bool = False) -> None:
+        """One message or command; whatever happens, the chat goes on. A command
+        that moves to another branch (/edit, /undo, ...) typed while a reply
+        streamed is refused: it would act on a reply the user had not seen end."""
         try:
             if line.startswith("/"):
-                from chinwag.cli.commands import run_command
+                from chinwag.cli.commands import refuse_typed_during_reply, run_command
 
+                if typed_during_reply:
+                    refuse_typed_during_reply(line)
                 with self.session.guard.allowed():
                     run_command(self, line)
             else:
@@ -161,8 +129,9 @@ class Repl:
     def sink(self) -> TerminalSink:
         label = f"{assistant_name(self.session.provider.name)}: "
         spinner = self.out if self.out.isatty() and self.color else None
-        return ChatSink(self.out, self.err, label=label, spinner_out=spinner, markdown=self.markdown,
-                        color=self.color, show_stats=not self.quiet, interactive=True)
+        self._last_sink = ChatSink(self.out, self.err, label=label, spinner_out=spinner, markdown=self.markdown,
+                                   color=self.color, show_stats=not self.quiet, interactive=True)
+        return self._last_sink
 
     def dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[0m" if self.color else text

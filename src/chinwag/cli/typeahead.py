@@ -131,6 +131,23 @@ def _set_mode(fd: int, mode: list[Any]) -> None:
         pass  # the terminal hung up: there is nothing left to set
 
 
+def lines_waiting(stream: TextIO) -> bool:
+    """Whether a whole line (Enter pressed) waits in the terminal's input queue:
+    in canonical mode the kernel counts only finished lines (FIONREAD)."""
+    try:
+        fd = stream.fileno()
+        if not os.isatty(fd):
+            return False
+        import fcntl
+        import struct
+        import termios
+
+        pending: int = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except (OSError, ValueError, AttributeError):
+        return False
+    return pending > 0
+
+
 def discard_typeahead(stream: TextIO) -> int:
     """Throw away keys typed before now (the terminal's input queue); how many
     bytes there were. A consent question calls it once it is on screen: keys

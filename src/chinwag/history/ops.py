@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from chinwag.history.blocks import Blob
 
@@ -25,6 +25,10 @@ class Row:
     values: dict[str, Any] | None = None  # a reply's text to write next (coalesced)
     queued: bool = False  # an UpdateReply for this reply is in the queue
     ended: bool = False  # a reply's end has been queued
+    # A message's place in its conversation's tree: the row it follows (None: a
+    # root) and its role. One level is enough: the recorder only steps up one.
+    parent: Row | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class AddUserMessage:
     system: str | None = None  # a /system changed since the last question: saved with this one
     blocks: str | None = None  # tool results, attachments, as JSON
     blobs: tuple[Blob, ...] = ()  # the attachments' bytes, stored by hash beside the blocks
+    # (The message's parent is `row.parent`: None, a new root.)
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class SetQuestionStatus:
 
 @dataclass(frozen=True)
 class BeginReply:
-    row: Row
+    row: Row  # its parent: `row.parent`
     conversation: Row
     model: str | None
 
@@ -120,11 +125,11 @@ def write(store: Store, op: Op) -> None:
     match op:
         case AddUserMessage():
             op.row.id = store.add_message(parent, "user", op.text, model=op.model, blocks=op.blocks,
-                                          blobs=op.blobs, system=op.system)
+                                          blobs=op.blobs, system=op.system, parent=_parent_id(op.row))
         case SetQuestionStatus():
             store.set_question_status(parent, op.status)
         case BeginReply():
-            op.row.id = store.begin_reply(parent, model=op.model)
+            op.row.id = store.begin_reply(parent, model=op.model, parent=_parent_id(op.row))
         case StartToolCall():
             op.row.id = store.start_tool_call(parent, op.call_id, op.name, op.input_json)
         case EndToolCall():
@@ -134,3 +139,12 @@ def write(store: Store, op: Op) -> None:
             store.update_reply(parent, values.pop("text"), **values)
         case _:
             assert_never(op)
+
+
+def _parent_id(row: Row) -> int | None | Literal["leaf"]:
+    """The database id of the message `row` follows. Its parent was queued
+    before it, so it is written; one never written (saving had stopped, and
+    started again) leaves the message under the conversation's leaf."""
+    if row.parent is None:
+        return None
+    return row.parent.id if row.parent.id is not None else "leaf"

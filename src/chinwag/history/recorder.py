@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, assert_never
 
 from chinwag.errors import UsageError
+from chinwag.history.branching import Branching
 from chinwag.history.queue import SaveQueue
 from chinwag.interrupts import held_back
 
@@ -42,9 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["Recorder", "StoreSink"]
 
 
-class Recorder:
+class Recorder(Branching):
     """The history database for one chat, opened on first use, never in the way.
-
     It keeps where the chat is (its conversation, the question and the reply
     being saved, tool calls running) and queues the writes that follow in its
     SaveQueue. `max_pages` caps the database at that many pages (SQLite's
@@ -61,8 +61,11 @@ class Recorder:
         self._conversation: Row | None = None
         self._reply: Row | None = None
         self._question: Row | None = None  # the last user question saved (not tool results)
-        self._system: str | None = None  # the system prompt of the conversation's latest question
+        self._system: str | None = None  # the system prompt of the latest question on the path
+        # The last question's system prompts: the path's before it, and its own (a cancel or /retry switches).
+        self._asked_system: tuple[str | None, str | None] | None = None
         self._calls: dict[str, Row] = {}  # tool calls saved as running, by call id
+        self._leaf: Row | None = None  # the end of the path the next message is saved under (None: a root)
 
     # -- the session's interface ---------------------------------------------
 
@@ -76,6 +79,13 @@ class Recorder:
         from chinwag.history.ops import Row
 
         self._conversation = Row(cid) if cid is not None else None
+        self._leaf = None
+
+    @property
+    def reply_id(self) -> int | None:
+        """The database id of the reply being saved, once written."""
+        with held_back, self._lock:
+            return self._reply.id if self._reply is not None else None
 
     def open(self) -> Store | None:
         """Open the database now (the REPL's warm-up does, after the prompt is
@@ -97,9 +107,12 @@ class Recorder:
         """Everything queued is written, or saving has stopped."""
         return self._queue.settled()
 
-    def resume(self, conversation_id: int | None) -> tuple[str | None, list[Message]]:
-        """Continue a saved conversation (the latest when None): its latest
-        system prompt and its messages. At start-up, so faults raise (ConfigError)."""
+    def resume(self, conversation_id: int | None, at: int | None = None) -> tuple[str | None, list[Message]]:
+        """Continue a saved conversation (the latest when None) at its current
+        leaf, or on the branch through message `at` (its deepest latest leaf
+        becomes the conversation's leaf): the latest system
+        prompt on that path and its messages. At start-up, so faults raise (ConfigError)."""
+        from chinwag.history.branching import leaf_row
         from chinwag.history.ops import Row
 
         with self._queue.reading() as store:
@@ -108,14 +121,23 @@ class Recorder:
             if summary is None:
                 raise UsageError("no such conversation to continue." if conversation_id is None
                                  else f"no conversation {conversation_id}; see chinwag history list.")
+            if at is not None:  # the branch holding message `at` (a search hit), to its newest leaf
+                tree = store.tree(summary.id)
+                if at not in tree.nodes:
+                    raise UsageError(f"there is no message {at} in conversation {summary.id}.")
+                store.set_leaf(summary.id, tree.deepest_latest(at))
+            leaf = leaf_row(store, store.leaf(summary.id))
             history = store.history_messages(summary.id)
             system = store.latest_system(summary.id)
             cancelled = store.cancelled_question(summary.id)
+            own = store.message(cancelled[0]) if cancelled is not None else None
         self.conversation_id = summary.id
         with held_back, self._lock:
+            self._leaf = leaf
             self._system = system
             if cancelled is not None:  # the row /retry marks as asked again
-                self._question = Row(cancelled[0])
+                self._question = Row(cancelled[0], parent=leaf, role="user")
+                self._asked_system = (system, own.system if own is not None and own.system is not None else system)
         self.withdrawn = cancelled[1] if cancelled is not None else None
         return system, history
 
@@ -124,7 +146,7 @@ class Recorder:
         with held_back, self._lock:
             self._queue.end_unended(self._reply)
             self._conversation = None
-            self._reply = self._question = None
+            self._reply = self._question = self._leaf = None
 
     def save_user(self, text: str, model: str, system: str | None, blocks: tuple[Block, ...] = ()) -> None:
         """Save the user's message (with its attachments, `blocks`) before the request leaves (or queue it)."""
@@ -139,30 +161,42 @@ class Recorder:
                 self._queue.put(StartConversation(self._conversation, model, system))
                 self._system = system
             changed = system if system != self._system else None  # /system: saved with the question it goes with
-            self._system = system
-            self._question = Row()
+            self._asked_system, self._system = (self._system, system), system
+            self._question = self._leaf = Row(parent=self._leaf, role="user")
             self._queue.put(AddUserMessage(self._question, self._conversation, text, model, system=changed,
                                            blocks=stored, blobs=blobs))
         self._queue.save_soon()
 
     def question_cancelled(self) -> bool:
         """The question this chat saved last was cancelled before any reply: marked
-        so, it is not brought back to be sent (`chinwag -c`). False when this
-        chat saved no question since it started or resumed (nothing to mark)."""
+        so, it is not brought back to be sent (`chinwag -c`), and a dead end: the
+        next message follows its parent. False when this chat saved no question
+        since it started or resumed (nothing to mark)."""
         from chinwag.history.schema import CANCELLED_QUESTION
 
         return self._set_question_status(CANCELLED_QUESTION)
 
     def question_asked_again(self) -> None:
-        """/retry after a cancel: the question counts again."""
+        """/retry after a cancel: the question counts again, and the reply follows it."""
         self._set_question_status("complete")
+
+    def retrying(self) -> None:
+        """/retry: the new reply is a sibling of the last one (which stays, in its branch)."""
+        with held_back, self._lock:
+            if self._leaf is not None and self._leaf.role == "assistant":
+                self._queue.end_unended(self._reply)
+                self._leaf, self._reply = self._leaf.parent, None
 
     def _set_question_status(self, status: str) -> bool:
         from chinwag.history.ops import SetQuestionStatus
+        from chinwag.history.schema import CANCELLED_QUESTION
 
         with held_back, self._lock:
             if self._question is None or self._conversation is None:
                 return False
+            self._leaf = self._question.parent if status == CANCELLED_QUESTION else self._question
+            if self._asked_system is not None:  # the path's system prompt, with the question or without
+                self._system = self._asked_system[status != CANCELLED_QUESTION]
             self._queue.put(SetQuestionStatus(self._question, status))
         self._queue.save_soon()
         return True
@@ -177,7 +211,8 @@ class Recorder:
         with held_back, self._lock:
             if self._conversation is None:
                 return
-            self._queue.put(AddUserMessage(Row(), self._conversation, message.content, model,
+            self._leaf = Row(parent=self._leaf, role="user")
+            self._queue.put(AddUserMessage(self._leaf, self._conversation, message.content, model,
                                            blocks=blocks_json(message.parts)))
         self._queue.save_soon()
 
@@ -215,7 +250,7 @@ class Recorder:
             if self._conversation is None or (prefill and self._reply is not None):
                 return
             self._queue.end_unended(self._reply)
-            self._reply = Row()
+            self._reply = self._leaf = Row(parent=self._leaf, role="assistant")
             self._queue.put(BeginReply(self._reply, self._conversation, model))
         self._queue.save_soon()
 
@@ -242,7 +277,7 @@ class Recorder:
         self._queue.reply_ended(sink, sink.prefix + reply.text, status=reply.status,
                                 input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
                                 ttft=reply.ttft, duration=reply.duration, stop_reason=reply.stop_reason,
-                                blocks=blocks_json(reply.blocks))
+                                blocks=blocks_json(reply.blocks), schema=_schema_json(reply))
         self._queue.save_soon()
 
 
@@ -288,3 +323,12 @@ class StoreSink:
     def take(self) -> Reply | None:
         latest, self._latest = self._latest, None
         return latest
+
+
+def _schema_json(reply: Reply) -> str | None:
+    """The JSON Schema the reply was asked to match (--schema), kept with it; None for a free reply."""
+    import json
+
+    if reply.schema is None:
+        return None
+    return json.dumps(reply.schema, ensure_ascii=False)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from chinwag.records import Message
 from chinwag.history.blocks import message_of
+
+if TYPE_CHECKING:  # sqlite3 is not loaded before the prompt is drawn
+    import sqlite3
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # around matches in SearchHit.snippet (private use)
 TITLE_WIDTH = 60
@@ -22,7 +25,18 @@ TITLE_WIDTH = 60
 # the history, marked, and is never sent to a model again on its own.
 CANCELLED_QUESTION = "interrupted"
 
-MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+
+def _link_lines(conn: sqlite3.Connection) -> None:
+    """m007's data step, imported only when a database is migrated (not before the prompt)."""
+    from chinwag.history.tree_migration import link_lines
+
+    link_lines(conn)
+
+
+# A step is an SQL statement, or a function given the connection (inside the migration's transaction).
+Step = str | Callable[["sqlite3.Connection"], None]
+
+MIGRATIONS: tuple[tuple[str, tuple[Step, ...]], ...] = (
     ("m001_conversations_and_messages", (
         """CREATE TABLE conversations (id INTEGER PRIMARY KEY, created_at REAL NOT NULL,
             updated_at REAL NOT NULL, model TEXT, system TEXT)""",
@@ -93,11 +107,26 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m006_conversation_titles", (
         "ALTER TABLE conversations ADD COLUMN title TEXT",
     )),
+    # Conversations as trees: a message's parent (NULL: a root) and the
+    # conversation's current leaf (NULL: nothing on its path yet). The lines
+    # saved before are linked as the chat sent them (tree_migration.py); no
+    # message's content is rewritten.
+    ("m007_conversation_trees", (
+        "ALTER TABLE messages ADD COLUMN parent_id INTEGER",
+        "ALTER TABLE conversations ADD COLUMN leaf_id INTEGER",
+        "CREATE INDEX messages_by_parent ON messages(parent_id)",
+        _link_lines,
+    )),
+    # The JSON Schema a reply was asked to match (--schema), as JSON; NULL: a free reply.
+    ("m008_reply_schema", (
+        "ALTER TABLE messages ADD COLUMN schema TEXT",
+    )),
 )
+
 
 MESSAGE_COLUMNS = (
     "id, conversation_id, role, content, status, model, input_tokens,"
-    " output_tokens, ttft, duration, stop_reason, created_at, updated_at, blocks, system"
+    " output_tokens, ttft, duration, stop_reason, created_at, updated_at, blocks, system, parent_id"
 )
 SUMMARY_SELECT = """
     SELECT c.id, c.created_at, c.updated_at, c.model, c.system,
@@ -130,6 +159,7 @@ class StoredMessage:
     updated_at: float
     blocks: str | None = None  # the content blocks as JSON; None: the message is its text alone
     system: str | None = None  # a question's system prompt, where it changed from the one before
+    parent_id: int | None = None  # the message it follows in its branch (None: a root)
 
     @property
     def message(self) -> Message:

@@ -114,6 +114,10 @@ class AnthropicProvider(BaseProvider):
             body["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
             # The budget is part of max_tokens: leave the answer the room it was given.
             body["max_tokens"] = max(request.max_tokens, request.thinking_budget + request.max_tokens)
+        if request.schema is not None:  # structured outputs: the reply is JSON matching the schema
+            from chinwag.structured import strict_schema
+
+            body["output_config"] = {"format": {"type": "json_schema", "schema": strict_schema(request.schema)}}
         if request.stream:
             body["stream"] = True
         return body

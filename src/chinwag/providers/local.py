@@ -137,8 +137,9 @@ class LocalProvider(BaseProvider):
             raise LocalModelError("the reply was stopped.")
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        schema = {"schema": dict(request.schema)} if request.schema is not None else {}  # a grammar, runner.py
         rid = runner.request("chat", messages=messages, max_tokens=request.max_tokens,
-                             temperature=request.temperature, **{"continue": request.continue_reply})
+                             temperature=request.temperature, **{"continue": request.continue_reply}, **schema)
         self._streaming = (runner, rid)
         if stop.is_set():  # the cancel came as it was sent (it saw no request to cancel)
             runner.cancel(rid)

@@ -21,9 +21,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chinwag.context import estimate_tokens
-from chinwag.errors import ContextOverflow, StreamInterrupted, UsageError
+from chinwag.errors import BadRequest, ContextOverflow, StreamInterrupted, UsageError
 from chinwag.events import (
     Event,
+    Notice,
+    Retrying,
     Stop,
     TextDelta,
     ThinkingDelta,
@@ -74,6 +76,8 @@ class OpenAIProvider(BaseProvider):
         self.http = HttpSettings(**http)
         self._default_model: str | None = None
         self._prefill = prefill  # how this server continues a reply; "auto": ask /models once
+        # How a --schema is sent: "json_schema" until the server refuses it, then "json_object".
+        self._schema_mode = "json_schema"
 
     @property
     def supports_prefill(self) -> bool:
@@ -104,6 +108,32 @@ class OpenAIProvider(BaseProvider):
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         if not request.model:
             request = replace(request, model=self.default_model())
+        if request.schema is not None and self._schema_mode == "json_schema":
+            return self._schema_or_fallback(request, self._call(request))  # begun now, as _call's are
+        return self._call(request)
+
+    def _schema_or_fallback(self, request: ChatRequest, events: Iterator[Event]) -> Iterator[Event]:
+        """Ask with `response_format` json_schema; a server that refuses it (a 400
+        before any reply) is asked once more with json_object and the schema in
+        the system prompt, and is asked that way from then on (said once)."""
+        answered = False
+        try:
+            for event in events:
+                answered = answered or not isinstance(event, Retrying)
+                yield event
+        except BadRequest as exc:
+            if answered or isinstance(exc, ContextOverflow):
+                raise
+            self._schema_mode = "json_object"
+            yield Notice(f"this server refused response_format json_schema ({exc.message.rstrip('.')}); "
+                         "asking for JSON with the schema in the system prompt instead")
+            yield from self._call(request)
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+    def _call(self, request: ChatRequest) -> Iterator[Event]:
         call = ApiCall(
             url=f"{self.base_url}/chat/completions",
             headers=self._auth(),
@@ -153,7 +183,12 @@ class OpenAIProvider(BaseProvider):
         return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
-        messages = [{"role": "system", "content": request.system}] if request.system else []
+        system = request.system
+        if request.schema is not None and self._schema_mode == "json_object":
+            from chinwag.structured import fallback_instruction
+
+            system = "\n\n".join(p for p in (system, fallback_instruction(request.schema)) if p)
+        messages = [{"role": "system", "content": system}] if system else []
         for message in request.messages:
             messages += _wire_messages(message)
         body: dict[str, Any] = {"model": request.model, "messages": messages}
@@ -170,10 +205,25 @@ class OpenAIProvider(BaseProvider):
         if request.continue_reply and self.prefill_mode() == "vllm":
             body["continue_final_message"] = True  # the last (assistant) message goes on
             body["add_generation_prompt"] = False
+        if request.schema is not None:
+            body["response_format"] = _response_format(request.schema, self._schema_mode)
         if request.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         return body
+
+
+def _response_format(schema: Any, mode: str) -> dict[str, Any]:
+    """`response_format` for a --schema: json_schema, strict where the schema
+    allows it (OpenAI's strict mode wants every property required), or
+    json_object for a server that refused that."""
+    if mode == "json_object":
+        return {"type": "json_object"}
+    from chinwag.structured import all_required, strict_schema
+
+    strict = all_required(schema)
+    return {"type": "json_schema", "json_schema": {
+        "name": "reply", "strict": strict, "schema": strict_schema(schema) if strict else dict(schema)}}
 
 
 def _wire_messages(message: Message) -> list[dict[str, Any]]:

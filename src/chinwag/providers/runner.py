@@ -4,7 +4,7 @@
 PARENT_PID` in a session of its own, as Ollama runs its llama.cpp runners,
 so a native crash (SIGILL, SIGSEGV, an abort, the OOM killer) ends this
 process and never the chat. Only this process imports llama_cpp; it imports
-nothing of chinwag.
+nothing of chinwag but grammar.py, which is its own (a --schema's grammar).
 
 The protocol is JSON, one object per line; every message after the first
 carries the `id` of the request it answers.
@@ -21,6 +21,8 @@ carries the `id` of the request it answers.
                    or {"id": 1, "t": "cancelled"}
                       "continue": true (optional): the last message is the assistant's
                        partial reply, to be continued, not answered
+                      "schema": {...} (optional): a JSON Schema; the reply is decoded under
+                       the llama.cpp grammar built from it, so it can only be matching JSON
     parent -> child   {"op": "cancel", "id": 1}    stop between tokens; acknowledged
                                                    by "cancelled" (or the reply's end)
     parent -> child   {"op": "count", "id": 2, "text": "..."}
@@ -125,6 +127,14 @@ def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = s
     options: dict[str, Any] = {"max_tokens": command["max_tokens"], "stream": True}
     if command.get("temperature") is not None:
         options["temperature"] = command["temperature"]
+    mask = None
+    if command.get("schema") is not None:  # decoded under the schema's grammar (grammar.py)
+        from llama_cpp import LogitsProcessorList
+
+        from chinwag.providers.grammar import GrammarMask, grammar_text
+
+        mask = GrammarMask(llama, grammar_text(command["schema"]), greedy=command.get("temperature") == 0)
+        options["logits_processor"] = LogitsProcessorList([mask])
     produced, finish = 0, "stop"
     chunks: Iterator[dict[str, Any]] | None = None
     try:
@@ -157,6 +167,8 @@ def chat(llama: Any, command: dict[str, Any], cancelled: set[int], out: Send = s
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+        if mask is not None:
+            mask.close()
     out({"id": rid, "t": "usage", "in": max(llama.n_tokens - produced, 0), "out": produced})
     out({"id": rid, "t": "stop", "reason": STOP_REASONS.get(finish, finish)})
 

@@ -2,6 +2,7 @@
 
 Nothing here is imported unless `chinwag serve` runs. serve.py (the command),
 security.py (token, Host/Origin checks, CSP), app.py (routes), chats.py (a
-Session per conversation), live.py (a turn in a worker thread, followed over
-SSE), html.py (markdown to HTML, append-only), static/ (the page, no CDN).
+Session per conversation), saved.py (the history as the page reads it),
+live.py (a turn in a worker thread, followed over SSE), html.py (markdown to
+HTML, append-only), static/ (the page, no CDN).
 """

@@ -6,17 +6,23 @@ reading is GET, changing is POST; an {id} is at most 18 digits, so it fits
 SQLite's integer, and anything else is 404):
 
     GET  /                                   the page (GET /?token=... sets the cookie first)
-    GET  /static/{app.js,app.css,code.css,icon.svg}
+    GET  /static/{app,daily,branches}.{js,css}, code.css, words.js, icon.svg
     GET  /api/models[?wait=1]                the model picker: configured providers' models (wait=1:
                                              after their servers' listings, at most a few seconds)
     GET  /api/presence                       held open while the page is open (SSE): list changes
     GET  /api/conversations?q=TEXT           newest first; full-text search with q
-    GET  /api/conversations/{id}             its messages, rendered; whether a reply streams
+    GET  /api/conversations/{id}[?leaf=M|?at=M]  a branch's messages, rendered, each with its id and its
+                                             siblings' (leaf=M: the branch ending at message M; at=M: the
+                                             newest one through M; neither: the current one); whether a
+                                             reply streams on it (live) or on another branch (elsewhere)
     GET  /api/conversations/{id}/live        follow the reply streaming now (SSE), 204 if none
     POST /api/chat                           {"text", "model", "attachments"}: a new conversation (SSE)
-    POST /api/conversations/{id}/send        {"text", "model", "attachments"}: the next turn (SSE)
-    POST /api/conversations/{id}/retry       {"model"}: ask again (SSE)
-    POST /api/conversations/{id}/continue    {"model"}: resume a cut-off reply (SSE)
+    POST /api/conversations/{id}/send        {"text", "model", "attachments", "leaf"}: the next turn (SSE)
+    POST /api/conversations/{id}/retry       {"model", "leaf"}: ask again; the old reply stays a sibling (SSE)
+    POST /api/conversations/{id}/continue    {"model", "leaf"}: resume a cut-off reply (SSE)
+    POST /api/conversations/{id}/edit        {"message", "text", "model"}: the message's new text as a new
+                                             sibling (its attachments kept), answered (SSE)
+    POST /api/conversations/{id}/fork        {"leaf"}: a new conversation copying the branch: {"id"}
     POST /api/conversations/{id}/stop        stop the reply now (closes the upstream connection)
     POST /api/conversations/{id}/delete      delete it (after the page's undo window)
     POST /api/conversations/{id}/rename      {"title"}: its new title
@@ -28,7 +34,11 @@ An event stream is `text/event-stream`, one JSON object per `data:` line:
 `commit` / `live` / `code_open` / `code` / `tail` / `code_end` (see
 html.py), `notice`, `approve` (a tool call waits for the page's answer:
 its id, call line and reason) and `approved` (it was answered), and `end`
-(status, error, stats, markdown). A reply streams on while
+(status, error, stats, markdown, leaf: the branch's last message now).
+
+A turn's "leaf" is the last message of the branch the tab shows: the
+session is set to it before the turn begins, so two tabs on two branches of
+one conversation each continue their own. A reply streams on while
 any page is open (presence.py), followed or not: the user may look at
 another conversation and come back. One that nobody follows once every page
 is gone (the tabs closed, the network down) is stopped after `ORPHAN_GRACE`
@@ -39,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from importlib.resources import files
 from typing import Any
@@ -51,7 +62,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
 from chinwag.errors import ChinwagError, UsageError
-from chinwag.web.chats import Action, Busy, Chats
+from chinwag.web.chats import Action, Ask, Busy, Chats
 from chinwag.web.html import code_style_css, words_js
 from chinwag.web.live import LiveTurn
 from chinwag.web.uploads import too_large
@@ -64,9 +75,12 @@ STATIC_TYPES = {
     "icon.svg": "image/svg+xml",
     "daily.js": "text/javascript; charset=utf-8",
     "daily.css": "text/css; charset=utf-8",
+    "branches.js": "text/javascript; charset=utf-8",
+    "branches.css": "text/css; charset=utf-8",
 }
 NO_STORE = {"cache-control": "no-store"}
 MAX_UPLOAD = 32 * 1024 * 1024  # bytes in one attachment (chinwag.attach's limit)
+_ID = re.compile("[1-9][0-9]{0,17}")  # a message id in a query: fits SQLite's integer
 
 
 class ConversationId(Convertor[int]):
@@ -101,6 +115,7 @@ def build_app(chats: Chats) -> Starlette:
         Route("/api/conversations/{cid:id}/delete", api.delete, methods=["POST"]),
         Route("/api/conversations/{cid:id}/rename", api.rename, methods=["POST"]),
         Route("/api/conversations/{cid:id}/approve", api.approve, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/fork", api.fork, methods=["POST"]),
         Route("/api/attach", api.attach, methods=["POST"]),
         Route("/api/conversations/{cid:id}/{action}", api.turn, methods=["POST"]),
     ]
@@ -172,8 +187,14 @@ class Api:
         return JSONResponse({"conversations": found}, headers=NO_STORE)
 
     async def conversation(self, request: Request) -> Response:
+        leaf, at = (request.query_params.get(name) for name in ("leaf", "at"))
+        if not all(value is None or _ID.fullmatch(value) for value in (leaf, at)) or (leaf and at):
+            return JSONResponse({"error": "leaf or at must be one message id"}, status_code=400)
         try:
-            found = await run_in_threadpool(self.chats.conversation, request.path_params["cid"])
+            found = await run_in_threadpool(self.chats.conversation, request.path_params["cid"],
+                                            int(leaf) if leaf else None, int(at) if at else None)
+        except UsageError as exc:  # a message that is not in it
+            return _error(self.chats, exc, 404)
         except ChinwagError as exc:
             return _error(self.chats, exc, 503)
         if found is None:
@@ -191,9 +212,22 @@ class Api:
 
     async def turn(self, request: Request) -> Response:
         action = request.path_params["action"]
-        if action not in ("send", "retry", "continue"):
+        if action not in ("send", "retry", "continue", "edit"):
             return JSONResponse({"error": "no such action"}, status_code=404)
         return await self._start(request, request.path_params["cid"], action)
+
+    async def fork(self, request: Request) -> Response:
+        body = await _json(request)
+        if body is None or not _optional_id(body.get("leaf")):
+            return JSONResponse({"error": "expected a JSON object with the leaf (a message id, or null)"},
+                                status_code=400)
+        try:
+            forked = await run_in_threadpool(self.chats.fork, request.path_params["cid"], body.get("leaf"))
+        except UsageError as exc:
+            return _error(self.chats, exc, 404)
+        except ChinwagError as exc:
+            return _error(self.chats, exc, 503)
+        return JSONResponse({"id": forked}, headers=NO_STORE)
 
     async def stop(self, request: Request) -> Response:
         return JSONResponse({"stopped": self.chats.stop(request.path_params["cid"])}, headers=NO_STORE)
@@ -239,17 +273,27 @@ class Api:
             return JSONResponse({"error": "text and model must be strings"}, status_code=400)
         if not isinstance(attachments, list) or not all(isinstance(a, str) for a in attachments):
             return JSONResponse({"error": "attachments must be a list of ids"}, status_code=400)
+        leaf, message = body.get("leaf"), body.get("message")
+        if not _optional_id(leaf) or not _optional_id(message) or (action == "edit") != (message is not None):
+            return JSONResponse({"error": "leaf and message must be message ids; message only for an edit"},
+                                status_code=400)
+        ask = Ask(action, text, model, tuple(attachments), leaf, message)
         chats = self.chats
         try:
             if cid is not None and chats.is_open(cid) and not attachments:  # ~1 ms: a thread hop would cost more
-                new_cid, live = chats.start(cid, action, text, model)
+                new_cid, live = chats.start(cid, ask)
             else:  # opening the history or a session may wait for the database
-                new_cid, live = await run_in_threadpool(chats.start, cid, action, text, model, attachments)
+                new_cid, live = await run_in_threadpool(chats.start, cid, ask)
         except Busy as exc:
             return _error(chats, exc, 409)
         except ChinwagError as exc:
             return _error(chats, exc, 400)
         return _event_stream(live, [{"t": "conversation", "id": new_cid}], chats)
+
+
+def _optional_id(value: Any) -> bool:
+    """None, or a message id: a positive integer SQLite's integer holds (not a bool)."""
+    return value is None or (type(value) is int and 0 < value < 2**63)
 
 
 async def _json(request: Request) -> dict[str, Any] | None:

@@ -6,8 +6,7 @@ the history like `chinwag --resume ID`, and kept while it is in use; the
 least recently used idle ones beyond `KEEP_IDLE` are closed. Each has a
 lock held from the start of a turn to its end, so two tabs on the same
 conversation never interleave turns: the second is told a reply is
-streaming and follows it instead. Reading (the list, search, a saved
-conversation) goes through one read connection to the same SQLite file.
+streaming and follows it instead.
 
 Each session gets the chat's tools (`ToolUse`, started with the session);
 a call that needs approval asks the page following the turn (`LiveTurn.ask`).
@@ -17,6 +16,7 @@ them by id.
 
 Nothing here sends an API key anywhere but to its provider: the model list
 holds model specs, and every error and notice passes `redact` first.
+Reading the history (the list, search, a saved conversation) is saved.py's.
 """
 
 from __future__ import annotations
@@ -25,27 +25,39 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any, Literal, assert_never
 
-from chinwag import present
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.driver import TurnDriver
 from chinwag.session import Session
 from chinwag.session_turn import SessionTurn
 from chinwag.records import Block, ToolCall
-from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
+from chinwag.web.html import Renderer
 from chinwag.web.live import LiveTurn
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
+from chinwag.web.saved import SavedConversations
 from chinwag.web.uploads import Uploads
 from chinwag.web.workers import Workers
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
-Action = Literal["send", "retry", "continue"]
+Action = Literal["send", "retry", "continue", "edit"]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a page's turn request asks for. `leaf`: the last message of the
+    branch the tab shows (the turn continues it, whatever another tab did);
+    `message`: the user message an edit replaces with `text` (a new sibling)."""
+    action: Action
+    text: str = ""
+    model: str | None = None
+    attachments: Sequence[str] = ()
+    leaf: int | None = None
+    message: int | None = None
 
 
 class Busy(ChinwagError):
@@ -72,84 +84,29 @@ class Chats:
         self.database = database_file(self.environ)
         self._chats: OrderedDict[int, WebChat] = OrderedDict()
         self._lock = threading.Lock()
-        self._store: Any = None
-        self._store_lock = threading.Lock()
-        self._renderer = Renderer()
-        self._render_lock = threading.Lock()
         self.catalog = ModelCatalog(self.environ, cwd)
         self.default_model = self.catalog.default
         self._workers = Workers()
         self.pages = Pages()
         self._secrets = api_keys(self.environ, cwd)
+        self.saved = SavedConversations(self.database, self.redact)
 
-    # -- reading the history -------------------------------------------------------
-
-    def _read(self, fn: Any) -> Any:
-        from chinwag.history.store import Store
-
-        with self._store_lock:
-            if self._store is None:
-                self._store = Store.open(self.database)
-            return fn(self._store)
+    # -- reading the history (saved.py) -------------------------------------------
 
     def conversations(self, query: str = "", limit: int = 50) -> list[dict[str, Any]]:
         """Newest first; with `query`, those with a matching message (full-text)."""
-        def run(store: Any) -> list[dict[str, Any]]:
-            if not query.strip():
-                return [_summary_json(s, live) for s in store.list_conversations(limit)]
-            found: dict[int, dict[str, Any]] = {}
-            for hit in store.search(query, limit * 4):
-                if hit.conversation_id in found or len(found) >= limit:
-                    continue
-                summary = store.conversation(hit.conversation_id)
-                if summary is not None:
-                    item = _summary_json(summary, live)
-                    item["snippet"] = "".join(f"<mark>{escape(t)}</mark>" if match else escape(t)
-                                              for t, match in hit.parts())
-                    found[hit.conversation_id] = item
-            return list(found.values())
-        live = set(self.live_ids())
-        result: list[dict[str, Any]] = self._read(run)
-        return result
+        return self.saved.conversations(set(self.live_ids()), query, limit)
 
-    def conversation(self, cid: int) -> dict[str, Any] | None:
-        summary, messages = self._read(lambda store: (store.conversation(cid), store.messages(cid)))
-        if summary is None:
+    def conversation(self, cid: int, leaf: int | None = None, at: int | None = None) -> dict[str, Any] | None:
+        """A branch of `cid` rendered (see `SavedConversations.conversation`);
+        `live`: a reply streams on it now; `elsewhere`: on another branch."""
+        found = self.saved.conversation(cid, leaf, at)
+        if found is None:
             return None
-        saved = [m.message for m in messages]  # blocks stored as JSON; attachments with their bytes
-        results = present.saved_results(saved)
-        with self._render_lock:
-            rendered = [{"role": m.role, "status": m.status, "model": m.model, "markdown": m.content,
-                         "html": self._message_html(m.role, m.content, present.transcript(message, results))}
-                        for m, message in zip(messages, saved) if not present.is_results_only(message)]
-        with self._lock:
-            chat = self._chats.get(cid)
-            live = chat is not None and chat.live is not None and not chat.live.done.is_set()
-        return {**_summary_json(summary, set()), "messages": rendered, "live": live}
-
-    def _message_html(self, role: str, content: str, parts: tuple[present.Part, ...]) -> str:
-        """A saved message as the page shows it: the user's text after its
-        attachments' 📎 lines; a reply's text, thinking and tool calls in order
-        (each call with its result: a result's own message is not shown)."""
-        if role == "user":
-            return user_html(content, [p.line for p in parts if isinstance(p, present.AttachmentPart)])
-        if not parts:
-            return self._renderer.html(content)
-        out = []
-        for part in parts:
-            match part:
-                case present.TextPart(text):
-                    out.append(self._renderer.html(text))
-                case present.ThinkingPart(text):
-                    out.append(thinking_html(text))
-                case present.ToolCallPart():
-                    result = part.answer or present.lost_result(part.call)
-                    out.append(tool_html(part.line, result.status, self.redact(result.content)))
-                case present.ToolResultPart() | present.AttachmentPart():
-                    pass  # a reply carries neither; results show on their call
-                case _:
-                    assert_never(part)
-        return "".join(out)
+        live = self.live(cid)
+        # While a reply streams, the conversation's saved leaf is where it is saved: its question, then itself.
+        here = live is not None and found["current"] in found["path"]
+        return {**found, "live": here, "elsewhere": live is not None and not here}
 
     # -- attachments -----------------------------------------------------------------
 
@@ -194,14 +151,13 @@ class Chats:
                 return None
             return chat.live
 
-    def start(self, cid: int | None, action: Action, text: str, model: str | None,
-              attachments: Sequence[str] = ()) -> tuple[int, LiveTurn]:
-        """Begin a turn (a new conversation when `cid` is None) and run it;
-        its conversation id and the running turn. Raises Busy, or a
-        ChinwagError with the same words the terminal uses."""
+    def start(self, cid: int | None, ask: Ask) -> tuple[int, LiveTurn]:
+        """Begin a turn (a new conversation when `cid` is None) on the branch
+        the tab shows, and run it; its conversation id and the running turn.
+        Raises Busy, or a ChinwagError with the same words the terminal uses."""
         from chinwag.config import resolve
 
-        spec = model or self.default_model
+        spec = ask.model or self.default_model
 
         def settings() -> Settings:  # only when a session is opened or switched: the next turn's is ready
             return resolve(self.environ, self.cwd, {"model": spec, "save": True, **self.tool_flags})
@@ -214,14 +170,17 @@ class Chats:
                 switched = settings()
                 chat.session.switch(switched, LazyProvider(switched))
                 chat.spec = spec
-            blocks = self._take_uploads(attachments) if action == "send" else ()
-            turn = self._begin(chat.session, action, text, blocks)
+            if cid is not None and ask.leaf is not None:
+                chat.session.set_leaf(ask.leaf)  # this tab's branch, whatever another tab did
+            blocks = self._take_uploads(ask.attachments) if ask.action == "send" else ()
+            turn = self._begin(chat.session, ask, blocks)
             recorder = chat.session.recorder
             new_cid = recorder.conversation_id if recorder is not None else None
             if new_cid is None:
                 TurnDriver(turn).end()  # never streamed: ended as any turn is
                 raise UsageError("the history database cannot be written; see `chinwag history check`.")
-            live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact)
+            live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact,
+                            leaf=lambda: _leaf(chat.session))
             chat.live = live
             with self._lock:
                 self._chats[new_cid] = chat
@@ -239,7 +198,7 @@ class Chats:
         """Give `cid` the title `title` (one line; blank: its first message's line
         again), in the history the terminal reads too; False if there is none."""
         title = " ".join(title.split())[:TITLE_MAX]
-        renamed: bool = self._read(lambda store: store.rename_conversation(cid, title or None))
+        renamed: bool = self.saved.read(lambda store: store.rename_conversation(cid, title or None))
         self.changed()
         return renamed
 
@@ -254,7 +213,7 @@ class Chats:
                 del self._chats[cid]  # its lock stays taken: the closed session runs no more turns
         if chat is not None:
             chat.session.close()
-        deleted: bool = self._read(lambda store: store.delete_conversation(cid))
+        deleted: bool = self.saved.read(lambda store: store.delete_conversation(cid))
         self.changed()
         return deleted
 
@@ -289,7 +248,7 @@ class Chats:
             if chat is not None:
                 self._chats.move_to_end(cid)
                 return chat
-        if self._read(lambda store: store.conversation(cid)) is None:
+        if self.saved.read(lambda store: store.conversation(cid)) is None:
             raise UsageError(f"no conversation {cid}; it may have been deleted.")
         chat = self._with_tools(WebChat(open_session(settings(), self.environ, resume=cid), spec))
         with self._lock:
@@ -299,14 +258,36 @@ class Chats:
         return existing
 
     @staticmethod
-    def _begin(session: Session, action: Action, text: str, attachments: tuple[Block, ...] = ()) -> SessionTurn:
-        if action == "send":
-            if not text.strip() and not attachments:
-                raise UsageError("type a message first.")
-            return session.begin(text, attachments)
-        if action == "retry":
-            return session.begin_retry()
-        return session.begin_continue()
+    def _begin(session: Session, ask: Ask, attachments: tuple[Block, ...] = ()) -> SessionTurn:
+        match ask.action:
+            case "send":
+                if not ask.text.strip() and not attachments:
+                    raise UsageError("type a message first.")
+                return session.begin(ask.text, attachments)
+            case "edit":
+                if ask.message is None:
+                    raise UsageError("say which message to edit.")
+                return session.begin_edit(ask.message, ask.text)  # its attachments kept
+            case "retry":
+                return session.begin_retry()  # the old reply stays, a sibling of the new
+            case "continue":
+                return session.begin_continue()
+            case _:
+                assert_never(ask.action)
+
+    def fork(self, cid: int, leaf: int | None) -> int:
+        """A new conversation, a copy of `cid`'s branch ending at `leaf` (its
+        current one when None); its id. The copy is saved whole: the one place
+        a branch's messages are copied."""
+        def run(store: Any) -> int:
+            found = store.message(leaf) if leaf is not None else None
+            if leaf is not None and (found is None or found.conversation_id != cid):
+                raise UsageError(f"there is no message {leaf} in conversation {cid}.")
+            return int(store.fork(cid, leaf))
+
+        forked: int = self.saved.read(run)
+        self.changed()
+        return forked
 
     def _with_tools(self, chat: WebChat) -> WebChat:
         """The session's tools (as the terminal's: `tools`, `allow`, MCP servers),
@@ -387,10 +368,7 @@ class Chats:
                 chat.live.done.wait(2)
             chat.session.close()
         self.catalog.close()
-        with self._store_lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+        self.saved.close()
         self.uploads.close()  # unsent uploads' files
 
     def redact(self, text: str) -> str:
@@ -399,6 +377,10 @@ class Chats:
         return text
 
 
-def _summary_json(summary: Any, live: set[int]) -> dict[str, Any]:
-    return {"id": summary.id, "title": summary.title or "(empty)", "model": summary.model,
-            "updated_at": summary.updated_at, "turns": summary.turns, "live": summary.id in live}
+
+def _leaf(session: Session) -> int | None:
+    """The session's current leaf (the page's tab continues from it), None if unknown."""
+    try:
+        return session.leaf
+    except ChinwagError:  # its row still queued past the wait, or the history failing
+        return None

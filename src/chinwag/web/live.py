@@ -64,9 +64,10 @@ class Follower:
 class LiveTurn:
     """One turn of one conversation, as the page sees it."""
 
-    def __init__(self, turn: SessionTurn, renderer: Renderer,
-                 on_end: Callable[[LiveTurn], None], redact: Callable[[str], str] = str) -> None:
+    def __init__(self, turn: SessionTurn, renderer: Renderer, on_end: Callable[[LiveTurn], None],
+                 redact: Callable[[str], str] = str, leaf: Callable[[], int | None] = lambda: None) -> None:
         self.turn, self.ended, self.redact = turn, on_end, redact
+        self._leaf = leaf  # the id of the branch's last message, once the turn is saved
         self._driver = TurnDriver(turn, [self])
         self._html_renderer = renderer
         self._html = HtmlStream(renderer)
@@ -290,9 +291,10 @@ class LiveTurn:
         """The turn ended (finished, stopped or failed): the page's last operations."""
         if self._thinking:
             self._part(thinking_html(self._take_thinking()))
+        leaf = self._leaf()  # the tab's branch now ends here (read before the lock: it may wait for the writer)
         with self._changed:
             ops = self._html.finish()
-            self.end = {"t": "end", **self.describe(reply)}
+            self.end = {"t": "end", **self.describe(reply), "leaf": leaf}
             followers, self._followers = self._followers, []
             for follower in followers:
                 for op in ops:

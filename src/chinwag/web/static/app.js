@@ -7,6 +7,9 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
+  // Set by branches.js: identified(node), a bubble given its message; settled(leaf),
+  // a turn ended (the branch now ends at `leaf`); editNotSent(node, text).
+  const hooks = { identified() {}, async settled() {}, editNotSent() {} };
   const ui = {
     app: $("app"), list: $("list"), search: $("search"), messages: $("messages"), empty: $("empty"),
     title: $("title"), model: $("model"), input: $("input"), composer: $("composer"), send: $("send"),
@@ -14,7 +17,10 @@
     scrim: $("scrim"), toggle: $("toggle-side"), newChat: $("new-chat"), attach: $("attach"), file: $("file"),
     chips: $("chips"),
   };
-  const state = { cid: null, busy: false, last: null, loadToken: 0, controller: null, pending: [], uploading: 0 };
+  // leaf: the last message of the branch this tab shows (null: a new chat, or
+  // the conversation's current one); every turn sent from here carries it.
+  const state = { cid: null, leaf: null, busy: false, last: null, loadToken: 0, controller: null, pending: [],
+                  uploading: 0 };
 
   // -- small helpers ---------------------------------------------------------------
 
@@ -110,6 +116,7 @@
   const STALE_PAGE = "This page is from an earlier chinwag serve; open the new address it printed.";
   const SERVER_GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept.";
   const LOST = "The connection to chinwag serve was lost.";
+  const ELSEWHERE = "A reply is streaming on another branch of this conversation; send here once it has ended.";
   // Wording shared with the terminal and the history (chinwag/present.py, served as /static/words.js).
   const WORDS = window.CHINWAG_WORDS;
 
@@ -288,6 +295,8 @@
           setMeta(this.node, op.status, op.status === "complete" ? op.stats : statusLine(op.status, op.error));
           state.last = op.status;
           if (typeof op.markdown === "string") this.node.markdown = op.markdown;
+          this.node.leaf = op.leaf; // the branch's last message now, as saved: the next turn continues it
+          if (op.leaf) setLeaf(op.leaf);
           // "retrying in 1 s (attempt 3/3)" is over once the reply has ended, whichever way.
           if (this.retrying && ui.notice.textContent === this.retrying) showNotice("");
           this.retrying = null;
@@ -371,6 +380,7 @@
 
   function setBusy(busy) {
     state.busy = busy;
+    ui.messages.classList.toggle("busy", busy);
     ui.send.hidden = busy;
     ui.stop.hidden = !busy;
     const hasReply = !!ui.messages.querySelector(".msg.assistant");
@@ -385,7 +395,7 @@
         if (op.t !== "conversation") view.apply(op);
         else if (state.cid !== op.id) {
           state.cid = op.id;
-          history.replaceState(null, "", "#c=" + op.id);
+          setLeaf(null);
           loadList(); // the new conversation is in the sidebar now, not after its reply
           announce();
         }
@@ -414,9 +424,11 @@
     return true;
   }
 
-  async function turn(action) {
+  // A turn: "send" (the message box), "retry", "continue", or "edit" (`edit`:
+  // the message edited, its new text and its attachments' lines).
+  async function turn(action, edit) {
     if (state.busy) return;
-    const text = ui.input.value;
+    const text = edit ? edit.text : ui.input.value;
     const attached = action === "send" ? state.pending.filter((a) => a.id) : [];
     if (action === "send" && state.uploading) {
       showNotice("An attachment is still uploading.");
@@ -426,11 +438,13 @@
     // The request leaves first; the page is updated while it travels.
     const controller = new AbortController();
     const url = state.cid ? `/api/conversations/${state.cid}/${action}` : "/api/chat";
+    const body = { text: action === "send" || edit ? text : "", model: ui.model.value || null,
+                   attachments: attached.map((a) => a.id), leaf: state.leaf };
+    if (edit) body.message = edit.message;
     const request = call(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ text: action === "send" ? text : "", model: ui.model.value || null,
-                             attachments: attached.map((a) => a.id) }),
+      body: JSON.stringify(body),
       signal: controller.signal,
     });
     follows(controller);
@@ -441,7 +455,14 @@
     showNotice("");
     let node;
     let asked = null;
-    if (action === "send") {
+    let replaced = []; // what an edit or a retry takes off the page, shown again if it is not sent
+    if (edit) {
+      const nodes = [...ui.messages.querySelectorAll(".msg")];
+      replaced = nodes.slice(nodes.indexOf(edit.node));
+      for (const old of replaced) old.remove();
+      userBubble(text, edit.lines);
+      node = bubble("assistant", "streaming");
+    } else if (action === "send") {
       asked = userBubble(text, attached.map((a) => a.line));
       ui.input.value = "";
       setPending([]);
@@ -450,7 +471,10 @@
       node = bubble("assistant", "streaming");
     } else if (action === "retry") {
       const old = lastAssistant();
-      if (old) old.remove();
+      if (old) {
+        old.remove();
+        replaced = [old]; // a sibling of the new reply, once it is saved; back if nothing is sent
+      }
       node = bubble("assistant", "streaming");
     } else {
       node = lastAssistant() || bubble("assistant", "streaming");
@@ -469,6 +493,9 @@
       }
       if (action === "continue") setMeta(node, state.last = "interrupted", "");
       else node.remove();
+      if (edit) ui.messages.lastElementChild.remove(); // the edited question
+      ui.messages.append(...replaced);
+      if (edit) hooks.editNotSent(edit.node, text);
       if (!ui.messages.querySelector(".msg")) ui.empty.hidden = false;
     };
     try {
@@ -478,12 +505,15 @@
         const problem = await response.json().catch(() => ({ error: response.statusText }));
         unsent();
         showNotice(stale(response) ? STALE_PAGE : problem.error);
-        if (response.status === 409 && state.cid && letGo(controller)) {
-          await openConversation(state.cid, true); // another tab's reply: follow it
+        if (response.status === 409 && !edit && state.cid && letGo(controller)) {
+          // another tab's reply: followed if it continues this tab's branch (an edit
+          // refused stays open with its words instead, to send once that reply ends)
+          await openConversation(state.cid, true, state.leaf ? { at: state.leaf } : null);
         }
         return;
       }
       await follow(response, new ReplyView(node));
+      if (state.controller === controller) hooks.settled(node.leaf); // its ids, once saved (not awaited)
     } catch (error) {
       if (error.name !== "AbortError") {
         if (!answered) {
@@ -529,24 +559,60 @@
     }
   }
 
-  async function openConversation(cid, keepNotice) {
+  // `where`: the branch to show, { leaf: ID } exactly or { at: ID } through a
+  // message (its newest continuation); without it, the conversation's current one.
+  async function openConversation(cid, keepNotice, where) {
     follows(null);
     setBusy(false);
     let data;
     try {
-      data = await getJSON("/api/conversations/" + cid);
+      data = await getJSON(branchPath(cid, where));
     } catch (error) {
       showNotice("Could not open that conversation: " + error.message);
+      if (where && error.message !== STALE_PAGE) await openConversation(cid, true); // its current branch, then
       return;
     }
     if (!keepNotice) showNotice("");
     state.cid = cid;
     state.last = null;
     announce();
-    clearMessages();
     setTitle(data.title);
     pickModel(data.model);
-    for (const message of data.messages) {
+    showMessages(data.messages, null);
+    setLeaf(data.leaf);
+    markCurrent();
+    window.scrollTo(0, document.documentElement.scrollHeight);
+    if (data.elsewhere) showNotice(ELSEWHERE);
+    if (data.live) await followLive(cid);
+    else setBusy(false);
+  }
+
+  // -- the branch this tab shows ----------------------------------------------------------
+  // A conversation is a tree; the page shows one path through it, root to leaf.
+  // The address says which (#c=ID&m=LEAF), so a reload shows the same branch
+  // (with what was added below its leaf since) whatever another tab or the
+  // terminal did meanwhile; a turn sent from here continues exactly that leaf.
+
+  function setLeaf(leaf) {
+    state.leaf = leaf || null;
+    if (state.cid) history.replaceState(null, "", "#c=" + state.cid + (state.leaf ? "&m=" + state.leaf : ""));
+  }
+
+  function branchPath(cid, where) {
+    if (where && where.leaf) return `/api/conversations/${cid}?leaf=${Number(where.leaf)}`;
+    if (where && where.at) return `/api/conversations/${cid}?at=${Number(where.at)}`;
+    return "/api/conversations/" + cid;
+  }
+
+  // Saved messages as bubbles, in place of those from `from` down (all when null).
+  function showMessages(messages, from) {
+    if (!from) clearMessages();
+    for (let node = from; node;) {
+      const next = node.nextElementSibling;
+      if (node.classList.contains("msg")) node.remove();
+      node = next;
+    }
+    for (const message of messages) {
       const node = bubble(message.role, message.status);
       node.querySelector(".body").innerHTML = message.html; // escaped by the server
       node.markdown = message.markdown || "";
@@ -554,11 +620,17 @@
         setMeta(node, message.status, statusLine(message.status, "") || message.model || "");
         state.last = message.status;
       }
+      identify(node, message);
     }
-    markCurrent();
-    window.scrollTo(0, document.documentElement.scrollHeight);
-    if (data.live) await followLive(cid);
-    else setBusy(false);
+  }
+
+  // A bubble's message: its id and its siblings' (branches.js draws the edit
+  // button and the arrows from them).
+  function identify(node, message) {
+    node.dataset.id = message.id;
+    node.siblings = message.siblings || [message.id];
+    if (typeof message.words === "string") node.words = message.words; // a question's text, without files
+    hooks.identified(node);
   }
 
   async function followLive(cid) {
@@ -572,6 +644,7 @@
       let node = lastAssistant();
       if (!node || node.dataset.status !== "streaming") node = bubble("assistant", "streaming");
       await follow(response, new ReplyView(node));
+      if (state.controller === controller) hooks.settled(node.leaf); // its ids, once saved (not awaited)
     } catch (error) {
       if (error.name !== "AbortError") showNotice(LOST + " Reload the page to see what was saved.");
     } finally {
@@ -593,6 +666,7 @@
   function newChat() {
     follows(null);
     state.cid = null;
+    state.leaf = null;
     state.last = null;
     announce();
     history.replaceState(null, "", location.pathname);
@@ -607,10 +681,15 @@
   }
 
   function route() {
-    const match = /^#c=(\d+)$/.exec(location.hash);
-    if (match && Number(match[1]) !== state.cid) {
-      openConversation(Number(match[1]));
+    const match = /^#c=(\d+)(?:&m=(\d+))?$/.exec(location.hash);
+    if (!match) return;
+    const cid = Number(match[1]);
+    const leaf = match[2] ? Number(match[2]) : null;
+    if (cid !== state.cid || (leaf && leaf !== state.leaf && !state.busy)) {
+      openConversation(cid, false, leaf ? { at: leaf } : null);
       closeSidebar();
+    } else if (cid === state.cid && !leaf) {
+      setLeaf(state.leaf); // the list's link to the conversation shown: it stays on its branch
     }
   }
 
@@ -788,13 +867,14 @@
   // What the page's other scripts (daily.js) use; nothing else reaches in.
   window.chinwag = {
     ui, state, call, getJSON, readEvents, make, showNotice, loadList, openConversation, newChat, stop,
-    nearBottom, setTitle, stale, STALE_PAGE, SERVER_GONE,
+    nearBottom, setTitle, stale, STALE_PAGE, SERVER_GONE, ELSEWHERE, hooks, turn, setBusy, setLeaf, branchPath,
+    showMessages, followLive, identify,
   };
 
   (async () => {
     await loadModels();
     await loadList();
-    if (/^#c=\d+$/.test(location.hash)) route();
+    if (/^#c=\d+(&m=\d+)?$/.test(location.hash)) route();
     else setBusy(state.busy); // a reply may have been sent meanwhile
     ui.input.focus();
   })();
