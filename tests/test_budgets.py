@@ -163,10 +163,12 @@ def test_the_day_budget_counts_from_local_midnight(scripted_server: ScriptedServ
     (["hi"], 'budget_per_month = "ten"\n', "budget_per_month must be a number from 0 to 1e+09"),
     (["hi"], 'budget_unknown = "maybe"\n', "budget_unknown must be one of allow, refuse"),
     (["hi"], '[prices."my-model"]\ninput = "cheap"\noutput = 1\n',
-     '[prices."my-model"] input must be a number of at least 0, got \'cheap\''),
-    (["hi"], '[prices."my-model"]\ninput = -1\noutput = 1\n',
-     '[prices."my-model"] input must be a number of at least 0, got -1'),
-    (["hi"], '[prices."my-model"]\ninput = 1\n', '[prices."my-model"] needs input and output'),
+     'line 2: [prices."my-model"] input must be a number of at least 0 (dollars per million tokens), got \'cheap\''),
+    (["hi"], '[prices."my-model"]\noutput = 1\ninput = -1\n',
+     'line 3: [prices."my-model"] input must be a number of at least 0 (dollars per million tokens), got -1'),
+    (["hi"], '[prices."my-model"]\ninput = 1\n', 'line 1: [prices."my-model"] needs output'),
+    (["hi"], '[prices.other]\ninput = 1\noutput = 1\ncahce_read = 1\n',
+     'line 4: [prices."other"] cahce_read is not one of input, output, cache_read, cache_write'),
 ])
 def test_bad_budgets_and_prices_are_one_line_and_exit_2(scripted_server: ScriptedServer, tmp_path: Path,
                                                         args: list[str], config: str, wanted: str) -> None:

@@ -72,18 +72,41 @@ def _one_of(*choices: str) -> Check:
 
 
 def _prices(value: Any) -> str | None:
-    """[prices."MODEL"] tables of input and output (cache_read, cache_write) in dollars per million tokens."""
-    wanted = 'tables [prices."MODEL"] with input = and output = in dollars per million tokens'
-    if not isinstance(value, dict):
-        return wanted
+    """The [prices] tables' shape; `price_problem` names what is wrong with its key."""
+    return None if isinstance(value, dict) else 'tables [prices."MODEL"] with input = and output ='
+
+
+def price_problem(value: Mapping[str, Any]) -> tuple[str, str | None, str] | None:
+    """(model, key, what is wrong) for the first bad [prices."MODEL"] entry, or None."""
     for model, price in value.items():
-        if not isinstance(price, dict) or not {"input", "output"} <= set(price):
-            return f'{wanted} ([prices."{model}"] needs input and output)'
+        if not isinstance(price, dict):
+            return model, None, f'[prices."{model}"] must be a table with input = and output ='
+        if missing := [k for k in ("input", "output") if k not in price]:
+            return model, None, f'[prices."{model}"] needs {" and ".join(missing)} (dollars per million tokens)'
         for key, rate in price.items():
             if key not in PRICE_KEYS:
-                return f'{wanted} ([prices."{model}"] {key} is not one of {", ".join(PRICE_KEYS)})'
+                return model, key, f'[prices."{model}"] {key} is not one of {", ".join(PRICE_KEYS)}'
             if _number(*PRICE)(rate) is not None:
-                return f'{wanted} ([prices."{model}"] {key} must be a number of at least 0, got {rate!r})'
+                return model, key, (f'[prices."{model}"] {key} must be a number of at least 0'
+                                    f' (dollars per million tokens), got {rate!r}')
+    return None
+
+
+def _price_line(text: str, model: str, key: str | None) -> int | None:
+    """The line of `key` in [prices."MODEL"] (or of its header), if it can be found."""
+    lines = text.splitlines()
+    header = re.compile(r"""\s*\[\s*prices\s*\.\s*(?:"%s"|'%s'|%s)\s*\]""" % ((re.escape(model),) * 3))
+    for number, line in enumerate(lines, 1):
+        if header.match(line):
+            if key is None:
+                return number
+            setting = re.compile(r"""\s*(?:%s|"%s")\s*=""" % ((re.escape(key),) * 2))
+            for offset, inner in enumerate(lines[number:], number + 1):
+                if inner.lstrip().startswith("["):
+                    break
+                if setting.match(inner):
+                    return offset
+            return number
     return None
 
 
@@ -148,6 +171,10 @@ def check_config(config: Mapping[str, Any], text: str, path: Path) -> tuple[str,
             warnings.append(_unknown(path, text, key, None))
         elif (wanted := check(value)) is not None:
             raise _wrong(path, text, key, None, wanted, value)
+        elif key == "prices" and (problem := price_problem(value)) is not None:
+            model, inner, what = problem
+            line = _price_line(text, model, inner)
+            raise ConfigError(f"{path}, line {line}: {what}." if line else f"{path}: {what}.")
     return tuple(warnings)
 
 
