@@ -17,6 +17,7 @@ Run alone: `PYTHONPATH=src python bench/bench_usage.py [--quick]`.
 
 from __future__ import annotations
 
+import datetime
 import random
 import shutil
 import sqlite3
@@ -44,7 +45,8 @@ def build(home: Path, replies: int = REPLIES, now: float | None = None) -> Path:
     Store.open(path).close()  # the schema, every migration applied
     now = time.time() if now is None else now
     rng = random.Random(23)
-    start = now - 30 * 86400 + 3600
+    first_day = datetime.date.fromtimestamp(now) - datetime.timedelta(days=29)
+    start = datetime.datetime.combine(first_day, datetime.time()).timestamp() + 60  # local midnight: the range's start
     with closing(sqlite3.connect(path)) as conn:
         conn.executemany("INSERT INTO conversations (id, created_at, updated_at, model, title) VALUES (?, ?, ?, ?, ?)",
                          [(c, start, now, MODELS[c % 4][0], f"conversation {c}") for c in range(1, CONVERSATIONS + 1)])

@@ -19,7 +19,8 @@ from chinwag.cli.history_format import clean_line, isatty
 from chinwag.cli.usage import EIGHTHS, day_label
 from chinwag.history.usage import Figures, Usage
 
-KEY_WIDTH = 28  # a model name or title longer than this is cut, with an ellipsis
+KEY_WIDTH = 28
+PER_DAY, TOTALS = 5, 20  # split rows shown per day, and in the totals: the largest; --json has all  # a model name or title longer than this is cut, with an ellipsis
 MIN_BAR, MAX_BAR = 8, 40
 
 
@@ -56,13 +57,17 @@ def chart(usage: Usage, style: Style) -> str:
     split = _split_by_day(usage)
     for day, figures in days.items():
         rows.append(((day_label(day), *_cells(figures)), figures, True))
-        for key, figures_of_key in split.get(day, []):
+        shown = split.get(day, [])
+        for key, figures_of_key in shown[:PER_DAY]:
             rows.append((("  " + key, *_cells(figures_of_key)), figures_of_key, False))
+        rows += _more(shown[PER_DAY:], "  ")
     rows.append((("total", *_cells(total)), total, False))
     if query.by is not None:
-        rows.append((("", "", "", "", ""), Figures(), False))
-        for key, title, figures in usage.key_totals():
+        rows.append(((f"by {query.by}", "", "", "", ""), Figures(), False))
+        totals = usage.key_totals()
+        for key, title, figures in totals[:TOTALS]:
             rows.append(((_name(query.by, key, title), *_cells(figures)), figures, False))
+        rows += _more([(key, figures) for key, _, figures in totals[TOTALS:]], "")
     header = ("", "replies", "tokens in", "tokens out", "cost")
     widths = [max(len(cells[i]) for cells, _, _ in [(header, None, False), *rows]) for i in range(5)]
     table_width = sum(widths) + 2 * 4
@@ -70,7 +75,7 @@ def chart(usage: Usage, style: Style) -> str:
     scale = max((_measure(f, priced) for d, f in days.items()), default=0)
     lines.append(_row(header, widths, style, dim=True))
     for cells, figures, with_bar in rows:
-        line = _row(cells, widths, style, dim=cells[0].startswith("  ") or not cells[0])
+        line = _row(cells, widths, style, dim=cells[0].startswith("  ") or not cells[1])
         if with_bar and style.bars and scale:
             line += "  " + _paint(_bar(_measure(figures, priced) / scale, bar_width), style)
         lines.append(line.rstrip())
@@ -80,6 +85,14 @@ def chart(usage: Usage, style: Style) -> str:
     if total.replies == 0:
         lines.append("No replies in this period.")
     return "\n".join(lines) + "\n"
+
+
+def _more(rest: list[tuple[str, Figures]], indent: str) -> list[tuple[tuple[str, ...], Figures, bool]]:
+    """The rows left out, as one row of their sums."""
+    if not rest:
+        return []
+    figures = sum((f for _, f in rest), Figures())
+    return [((f"{indent}… {len(rest):,} more", *_cells(figures)), figures, False)]
 
 
 def _split_by_day(usage: Usage) -> dict[object, list[tuple[str, Figures]]]:

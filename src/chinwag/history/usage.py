@@ -3,7 +3,9 @@
 What `chinwag usage` and the page's Usage view show. Every figure is a sum
 over the assistant rows of `messages` (each reply's tokens and cost, stored
 at the end of its turn; m009). A reply whose price is unknown adds its
-tokens and counts in `unpriced`, never a guessed cost.
+tokens and counts in `unpriced`, never a guessed cost. A reply saved before
+costs were stored (no provider, no cost) is priced at its model's price now
+where that is known (chinwag.prices; genai-prices is imported only then).
 
 The day boundary is the LOCAL day by default (midnight where the user is,
 as `history list` shows local times), or UTC (`utc=True`). SQLite's
@@ -17,12 +19,13 @@ Aggregating in SQL keeps 100,000 replies well inside 300 ms
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from chinwag.history.store import Store
+    from chinwag.prices import Prices
 
 Grouping = Literal["model", "provider", "conversation"]
 GROUPINGS: tuple[Grouping, ...] = ("model", "provider", "conversation")
@@ -118,25 +121,68 @@ _KEYS: dict[Grouping, str] = {
     "provider": "coalesce(m.provider, '?')",
     "conversation": "m.conversation_id",
 }
+_UNPRICED = "m.cost IS NULL AND coalesce(m.input_tokens, m.output_tokens) IS NOT NULL"
+# Saved before m009 (no provider, no cost): priced now, where the model's price is known.
+_EARLIER = f"m.provider IS NULL AND {_UNPRICED}"
 _SUMS = ("count(*), total(m.input_tokens), total(m.output_tokens), total(m.cache_read_tokens),"
-         " total(m.cache_write_tokens), total(m.cost),"
-         " sum(m.cost IS NULL AND coalesce(m.input_tokens, m.output_tokens) IS NOT NULL)")
+         f" total(m.cache_write_tokens), total(m.cost), sum({_UNPRICED}), sum({_EARLIER})")
 
 
-def read_usage(store: Store, query: UsageQuery) -> Usage:
-    """The buckets of `query` from `store`, one query whatever the number of replies."""
+def read_usage(store: Store, query: UsageQuery, prices: Prices | None = None) -> Usage:
+    """The buckets of `query` from `store`, in one query; replies saved before
+    costs were stored are priced with `prices` (their own query, only when there are some)."""
     start, end = query.bounds()
     day = "date(m.created_at, 'unixepoch')" if query.utc else "date(m.created_at, 'unixepoch', 'localtime')"
     key = _KEYS[query.by] if query.by else "NULL"
-    title = "(SELECT c.title FROM conversations c WHERE c.id = m.conversation_id)" \
-        if query.by == "conversation" else "NULL"
     # Rows with neither tokens nor cost (a reply cut off before its usage came) count for nothing.
-    sql = (f"SELECT {day} AS day, {key} AS key, {title}, {_SUMS} FROM messages m"
-           " WHERE m.role = 'assistant' AND m.status != 'streaming' AND m.created_at >= ? AND m.created_at < ?"
-           " AND (m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL OR m.cost IS NOT NULL)"
-           " GROUP BY day, key ORDER BY day, total(m.cost) DESC, key")
-    rows: Sequence[Any] = store._query(sql, (start, end))  # the history package's own reader
-    buckets = [Bucket(date.fromisoformat(d), None if k is None else str(k),
-                      Figures(n, int(i), int(o), int(cr), int(cw), float(c), int(u or 0)), t)
-               for d, k, t, n, i, o, cr, cw, c, u in rows]
-    return Usage(query, buckets)
+    where = ("FROM messages m WHERE m.role = 'assistant' AND m.status != 'streaming'"
+             " AND m.created_at >= ? AND m.created_at < ?"
+             " AND (m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL OR m.cost IS NOT NULL)")
+    rows: Sequence[Any] = store._query(  # the history package's own reader
+        f"SELECT {day} AS day, {key} AS key, {_SUMS} {where} GROUP BY day, key", (start, end))
+    titles = _titles(store, {k for _, k, *_ in rows}) if query.by == "conversation" else {}
+    buckets = {(d, k): Bucket(date.fromisoformat(d), None if k is None else str(k),
+                              Figures(n, int(i), int(o), int(cr), int(cw), float(c), int(u or 0)), titles.get(k))
+               for d, k, n, i, o, cr, cw, c, u, _ in rows}
+    if any(earlier for *_, earlier in rows):
+        from chinwag.prices import Prices
+
+        found = store._query(f"SELECT {day}, {key}, m.model, m.input_tokens, m.output_tokens,"
+                             f" m.cache_read_tokens, m.cache_write_tokens {where} AND {_EARLIER}", (start, end))
+        _price_earlier(buckets, found, prices or Prices())
+    ordered = sorted(buckets.values(), key=lambda b: (b.day, -b.figures.cost, b.key or ""))
+    return Usage(query, ordered)
+
+
+def _titles(store: Store, ids: set[Any]) -> dict[Any, str | None]:
+    """The conversations' titles, read once each (not once per reply)."""
+    found: dict[Any, str | None] = {}
+    ordered = sorted(ids)
+    for at in range(0, len(ordered), 500):  # SQLite's limit on parameters
+        chunk = ordered[at:at + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(store._query(f"SELECT id, title FROM conversations WHERE id IN ({marks})", chunk))
+    return found
+
+
+def _price_earlier(buckets: dict[tuple[Any, Any], Bucket], rows: Sequence[Any], prices: Prices) -> None:
+    """Each reply saved before m009 priced at its model's price today, one by one (a tiered
+    price depends on each request's size); a model without a known price stays unpriced."""
+    from chinwag.providers.registry import parse_model_spec
+
+    added: dict[tuple[Any, Any], tuple[float, int]] = {}
+    providers: dict[str, str | None] = {}
+    for d, k, model, tin, tout, cread, cwrite in rows:
+        if not model:
+            continue
+        if model not in providers:
+            providers[model] = parse_model_spec(model)[0] or None
+        price = prices.price(model, providers[model])
+        if price is None:
+            continue
+        cost, priced = added.get((d, k), (0.0, 0))
+        added[(d, k)] = (cost + price.cost(tin or 0, tout or 0, cread or 0, cwrite or 0), priced + 1)
+    for where, (cost, priced) in added.items():
+        bucket = buckets[where]
+        figures = replace(bucket.figures, cost=bucket.figures.cost + cost, unpriced=bucket.figures.unpriced - priced)
+        buckets[where] = replace(bucket, figures=figures)
