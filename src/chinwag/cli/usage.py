@@ -14,16 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any, NoReturn, TextIO
 
 from chinwag.errors import UsageError
-from chinwag.history.usage import GROUPINGS, Figures, Usage, UsageQuery, read_usage
+from chinwag.history.usage import GROUPINGS, Usage, UsageQuery, read_usage
+from chinwag.spend import DEFAULT_DAYS, MAX_DAYS, make_query, usage_json
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 36_600  # a century: beyond that a date is a typo
-EIGHTHS = " ▏▎▍▌▋▊▉"
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,19 +85,6 @@ def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO, *, now: f
     return 0
 
 
-def make_query(days: int | None, since: date | None, by: Any, utc: bool, now: float | None = None) -> UsageQuery:
-    """The days asked for, ending today (in local time, or UTC)."""
-    moment = datetime.now(timezone.utc) if now is None else datetime.fromtimestamp(now, timezone.utc)
-    today = (moment if utc else moment.astimezone()).date()
-    if since is not None:
-        if since > today:
-            raise UsageError(f"--since {since.isoformat()} is after today ({today.isoformat()})")
-        if (today - since).days >= MAX_DAYS:
-            raise UsageError(f"--since {since.isoformat()} is more than {MAX_DAYS} days ago")
-        return UsageQuery(since, today, by, utc)
-    return UsageQuery(today - timedelta(days=(days or DEFAULT_DAYS) - 1), today, by, utc)
-
-
 def load(environ: Mapping[str, str], query: UsageQuery) -> Usage:
     """The usage from the history database; none (an empty chart) when there is no database yet."""
     from contextlib import closing
@@ -120,37 +104,3 @@ def load(environ: Mapping[str, str], query: UsageQuery) -> Usage:
         opened = Store.open(path, read_only=True)
     with closing(opened) as store:
         return read_usage(store, query)
-
-
-def usage_json(usage: Usage) -> dict[str, Any]:
-    """Every day of the range (zeros included); with --by, each day's split and the range's per key."""
-    query = usage.query
-    split: dict[date, list[dict[str, Any]]] = {}
-    for bucket in usage.buckets:
-        if query.by is not None:
-            split.setdefault(bucket.day, []).append(_keyed(query.by, bucket.key, bucket.title, bucket.figures))
-    days = []
-    for day, figures in usage.day_totals().items():
-        row = {"day": day.isoformat(), **figures.as_json()}
-        if query.by is not None:
-            row["by"] = split.get(day, [])
-        days.append(row)
-    document: dict[str, Any] = {"first": query.first.isoformat(), "last": query.last.isoformat(),
-                                "timezone": "UTC" if query.utc else "local", "by": query.by, "days": days,
-                                "total": usage.total().as_json()}
-    if query.by is not None:
-        document["totals"] = [_keyed(query.by, key, title, figures) for key, title, figures in usage.key_totals()]
-    return document
-
-
-def _keyed(by: str, key: str | None, title: str | None, figures: Figures) -> dict[str, Any]:
-    value: Any = int(key) if by == "conversation" and key is not None and key.isdigit() else key
-    row: dict[str, Any] = {by: value}
-    if by == "conversation":
-        row["title"] = title
-    return {**row, **figures.as_json()}
-
-
-def day_label(day: date) -> str:
-    """'Mon Nov  3': short, and the weekday tells weekends apart."""
-    return f"{day:%a} {MONTHS[day.month - 1]} {day.day:2d}"

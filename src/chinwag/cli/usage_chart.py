@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from chinwag.cli.history_format import clean_line, isatty
-from chinwag.cli.usage import EIGHTHS, day_label
+from chinwag.spend import day_label
 from chinwag.history.usage import Figures, Usage
 
 KEY_WIDTH = 28
 PER_DAY, TOTALS = 5, 20  # split rows shown per day, and in the totals: the largest; --json has all  # a model name or title longer than this is cut, with an ellipsis
 MIN_BAR, MAX_BAR = 8, 40
+EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
 @dataclass(frozen=True)
