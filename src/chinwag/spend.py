@@ -63,3 +63,10 @@ def _keyed(by: str, key: str | None, title: str | None, figures: Figures) -> dic
 def day_label(day: date) -> str:
     """'Mon Nov  3': short, and the weekday tells weekends apart."""
     return f"{day:%a} {MONTHS[day.month - 1]} {day.day:2d}"
+
+
+def money(cost: float) -> str:
+    """Dollars: four decimals under $1 (a reply costs fractions of a cent), else cents."""
+    if cost == 0:
+        return "$0"
+    return f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"

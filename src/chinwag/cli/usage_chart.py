@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from chinwag.cli.history_format import clean_line, isatty
-from chinwag.spend import day_label
+from chinwag.spend import day_label, money
 from chinwag.history.usage import Figures, Usage
 
 KEY_WIDTH = 28
@@ -38,20 +38,13 @@ class Style:
         return cls(bars=terminal, color=terminal and not environ.get("NO_COLOR"), width=width)
 
 
-def money(cost: float) -> str:
-    """Dollars: four decimals under $10 (a reply costs fractions of a cent), else cents."""
-    if cost == 0:
-        return "$0"
-    return f"${cost:.4f}" if cost < 10 else f"${cost:,.2f}"
-
-
 def chart(usage: Usage, style: Style) -> str:
     query = usage.query
     zone = "UTC" if query.utc else "local time"
     total = usage.total()
     days = usage.day_totals()
     priced = total.cost > 0
-    span = f"{day_label(query.first).strip()} to {day_label(query.last).strip()}"
+    span = f"{' '.join(day_label(query.first).split())} to {' '.join(day_label(query.last).split())}"
     lines = [f"Usage by day, {span} ({len(days)} days, {zone})"
              + (f"; bars: {'cost' if priced else 'tokens'}" if style.bars else "")]
     rows: list[tuple[tuple[str, ...], Figures, bool]] = []  # cells, figures, whether the bar is drawn

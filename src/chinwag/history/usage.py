@@ -186,3 +186,36 @@ def _price_earlier(buckets: dict[tuple[Any, Any], Bucket], rows: Sequence[Any], 
         bucket = buckets[where]
         figures = replace(bucket.figures, cost=bucket.figures.cost + cost, unpriced=bucket.figures.unpriced - priced)
         buckets[where] = replace(bucket, figures=figures)
+
+
+@dataclass(frozen=True)
+class ConversationCost:
+    """What a conversation's replies cost, every branch: each reply's cost (None: unknown)
+    by message id, their sum, and how many replies had no known price."""
+
+    replies: dict[int, float | None]
+    total: float
+    unpriced: int
+
+
+def conversation_cost(store: Store, cid: int, prices: Prices | None = None) -> ConversationCost:
+    """Each reply of `cid` with its stored cost, or, saved before costs were, its cost at today's price."""
+    costs: dict[int, float | None] = {}
+    total, unpriced = 0.0, 0
+    for row in store.usage_rows(conversation=cid):
+        cost = row.cost
+        if cost is None and row.provider is None and row.model and (row.input_tokens or row.output_tokens):
+            from chinwag.prices import Prices
+            from chinwag.providers.registry import parse_model_spec
+
+            prices = prices or Prices()
+            price = prices.price(row.model, parse_model_spec(row.model)[0] or None)
+            if price is not None:
+                cost = price.cost(row.input_tokens or 0, row.output_tokens or 0, row.cache_read_tokens or 0,
+                                  row.cache_write_tokens or 0)
+        costs[row.message_id] = cost
+        if cost is not None:
+            total += cost
+        elif row.input_tokens is not None or row.output_tokens is not None:
+            unpriced += 1
+    return ConversationCost(costs, total, unpriced)

@@ -17,6 +17,7 @@ from typing import Any, assert_never
 from chinwag import present
 from chinwag.errors import UsageError
 from chinwag.history.schema import StoredMessage
+from chinwag.history.usage import ConversationCost, conversation_cost
 from chinwag.session import words_and_attachments
 from chinwag.tree import Tree
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
@@ -63,18 +64,19 @@ class SavedConversations:
         conversation's current one. Each message with its id and its siblings'
         ids (itself among them, oldest first): the page's `◀ 2/3 ▶`. None if
         there is no such conversation; UsageError if the message is not in it."""
-        def run(store: Any) -> tuple[Any, Tree | None, int | None, list[StoredMessage]]:
+        def run(store: Any) -> tuple[Any, Tree | None, int | None, list[StoredMessage], ConversationCost | None]:
             summary = store.conversation(cid)
             if summary is None:
-                return None, None, None, []
+                return None, None, None, [], None
             tree = store.tree(cid)
             asked = at if at is not None else leaf
             if asked is not None and asked not in tree.nodes:
                 raise UsageError(f"there is no message {asked} in conversation {cid}.")
             end = tree.deepest_latest(at) if at is not None else leaf if leaf is not None else tree.leaf
-            return summary, tree, end, store.path_messages(cid, end) if end is not None else []
+            path = store.path_messages(cid, end) if end is not None else []
+            return summary, tree, end, path, conversation_cost(store, cid)
 
-        summary, tree, end, path = self.read(run)
+        summary, tree, end, path, costs = self.read(run)
         if summary is None or tree is None:
             return None
         saved = [m.message for m in path]  # blocks stored as JSON; attachments with their bytes
@@ -83,9 +85,12 @@ class SavedConversations:
             rendered = [{"id": m.id, "siblings": list(tree.siblings(m.id)), "role": m.role, "status": m.status,
                          "model": m.model, "markdown": m.content,
                          "html": self._message_html(m.role, m.content, present.transcript(message, results)),
-                         **({"words": words_and_attachments(message)[0]} if m.role == "user" else {})}
+                         **({"words": words_and_attachments(message)[0]} if m.role == "user" else {}),
+                         **({"cost": costs.replies.get(m.id)} if m.role == "assistant" else {})}
                         for m, message in zip(path, saved) if not present.is_results_only(message)]
-        return {**_summary_json(summary, set()), "messages": rendered, "leaf": end, "current": tree.leaf,
+        # The conversation's cost is every branch's: each reply was paid for.
+        cost = {"total": costs.total, "unpriced": costs.unpriced} if costs else None
+        return {**_summary_json(summary, set()), "messages": rendered, "leaf": end, "current": tree.leaf, "cost": cost,
                 "path": [m.id for m in path]}  # tool results' messages too, which are not shown
 
     def _message_html(self, role: str, content: str, parts: tuple[present.Part, ...]) -> str:
