@@ -56,7 +56,7 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"a date as YYYY-MM-DD, not {text!r}") from None
 
 
-def _parser(out: TextIO) -> _Parser:
+def build_parser(out: TextIO) -> _Parser:
     p = _Parser(prog="chinwag usage", out=out,
                 description="Spend and tokens by day, from the saved replies (the last 30 days unless told).")
     span = p.add_mutually_exclusive_group()
@@ -71,7 +71,7 @@ def _parser(out: TextIO) -> _Parser:
 def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO, *, now: float | None = None) -> int:
     """Print the usage asked for; 0, or 2 for bad usage (raised as UsageError, which the caller prints)."""
     try:
-        args = _parser(out).parse_args(list(argv))
+        args = build_parser(out).parse_args(list(argv))
     except _Exit as stop:
         return stop.code
     query = make_query(args.days, args.since, args.by, args.utc, now)

@@ -17,10 +17,10 @@ from typing import TextIO
 
 from chinwag.cli.history_format import clean_line, isatty
 from chinwag.spend import day_label, money
-from chinwag.history.usage import Figures, Usage
+from chinwag.history.usage import Figures, Usage, figures_of
 
-KEY_WIDTH = 28
-PER_DAY, TOTALS = 5, 20  # split rows shown per day, and in the totals: the largest; --json has all  # a model name or title longer than this is cut, with an ellipsis
+KEY_WIDTH = 28  # a model name or title longer than this is cut, with an ellipsis
+PER_DAY, TOTALS = 5, 20  # split rows shown per day, and in the totals: the largest; --json has all
 MIN_BAR, MAX_BAR = 8, 40
 EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -48,20 +48,23 @@ def chart(usage: Usage, style: Style) -> str:
     lines = [f"Usage by day, {span} ({len(days)} days, {zone})"
              + (f"; bars: {'cost' if priced else 'tokens'}" if style.bars else "")]
     rows: list[tuple[tuple[str, ...], Figures, bool]] = []  # cells, figures, whether the bar is drawn
-    split = _split_by_day(usage)
     for day, figures in days.items():
         rows.append(((day_label(day), *_cells(figures)), figures, True))
-        shown = split.get(day, [])
-        for key, figures_of_key in shown[:PER_DAY]:
-            rows.append((("  " + key, *_cells(figures_of_key)), figures_of_key, False))
-        rows += _more(shown[PER_DAY:], "  ")
+        if query.by is None:
+            continue
+        split = usage.by_day[day]
+        for row in split[:PER_DAY]:
+            figures_of_key = Figures(*row[2:])
+            name = _name(query.by, row[1], usage.titles.get(row[1] or ""))
+            rows.append((("  " + name, *_cells(figures_of_key)), figures_of_key, False))
+        rows += _more(figures_of(split[PER_DAY:]), len(split) - PER_DAY, "  ")
     rows.append((("total", *_cells(total)), total, False))
     if query.by is not None:
         rows.append(((f"by {query.by}", "", "", "", ""), Figures(), False))
         totals = usage.key_totals()
         for key, title, figures in totals[:TOTALS]:
             rows.append(((_name(query.by, key, title), *_cells(figures)), figures, False))
-        rows += _more([(key, figures) for key, _, figures in totals[TOTALS:]], "")
+        rows += _more(Figures.add_all(figures for _, _, figures in totals[TOTALS:]), len(totals) - TOTALS, "")
     header = ("", "replies", "tokens in", "tokens out", "cost")
     widths = [max(len(cells[i]) for cells, _, _ in [(header, None, False), *rows]) for i in range(5)]
     table_width = sum(widths) + 2 * 4
@@ -81,21 +84,11 @@ def chart(usage: Usage, style: Style) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _more(rest: list[tuple[str, Figures]], indent: str) -> list[tuple[tuple[str, ...], Figures, bool]]:
+def _more(figures: Figures, count: int, indent: str) -> list[tuple[tuple[str, ...], Figures, bool]]:
     """The rows left out, as one row of their sums."""
-    if not rest:
+    if count <= 0:
         return []
-    figures = sum((f for _, f in rest), Figures())
-    return [((f"{indent}… {len(rest):,} more", *_cells(figures)), figures, False)]
-
-
-def _split_by_day(usage: Usage) -> dict[object, list[tuple[str, Figures]]]:
-    split: dict[object, list[tuple[str, Figures]]] = {}
-    if usage.query.by is None:
-        return split
-    for bucket in usage.buckets:
-        split.setdefault(bucket.day, []).append((_name(usage.query.by, bucket.key, bucket.title), bucket.figures))
-    return split
+    return [((f"{indent}… {count:,} more", *_cells(figures)), figures, False)]
 
 
 def _name(by: str, key: str | None, title: str | None) -> str:

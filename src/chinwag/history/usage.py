@@ -18,8 +18,9 @@ Aggregating in SQL keeps 100,000 replies well inside 300 ms
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -74,6 +75,12 @@ class Figures:
         return (self.replies, self.input_tokens, self.output_tokens, self.cache_read_tokens,
                 self.cache_write_tokens, self.cost, self.unpriced)
 
+    @classmethod
+    def add_all(cls, many: Iterable[Figures]) -> Figures:
+        """The sum, field by field (one pass: tens of thousands of buckets stay cheap)."""
+        columns = list(zip(*(f._values() for f in many)))
+        return cls(*map(sum, columns)) if columns else cls()
+
     def as_json(self) -> dict[str, Any]:
         return {"replies": self.replies, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                 "cache_read_tokens": self.cache_read_tokens, "cache_write_tokens": self.cache_write_tokens,
@@ -88,31 +95,54 @@ class Bucket:
     title: str | None = None  # a conversation's title, for --by conversation
 
 
+# One bucket as read: day (ISO), key, then the figures in Figures' order.
+Row = tuple[Any, ...]
+
+
+def figures_of(rows: Iterable[Row]) -> Figures:
+    """The sum of some rows' figures, column by column (tens of thousands of rows stay cheap)."""
+    columns = list(zip(*rows))[2:]  # whole rows transposed, then the day and key dropped: no slice per row
+    return Figures(*map(sum, columns)) if columns else Figures()
+
+
 @dataclass(frozen=True)
 class Usage:
     query: UsageQuery
-    buckets: list[Bucket] = field(default_factory=list)  # by day, then by cost (largest first)
+    rows: list[Row] = field(default_factory=list)  # by day, then by cost (largest first)
+    titles: dict[str, str | None] = field(default_factory=dict)  # conversations' titles, for by="conversation"
+
+    @cached_property
+    def by_day(self) -> dict[date, list[Row]]:
+        """Every day of the range (those without replies: no rows) and its rows, largest first."""
+        per_day: dict[Any, list[Row]] = {day.isoformat(): [] for day in self.query.days}
+        for row in self.rows:
+            per_day[row[0]].append(row)
+        return {date.fromisoformat(day): rows for day, rows in per_day.items()}
+
+    @cached_property
+    def buckets(self) -> list[Bucket]:
+        return [Bucket(date.fromisoformat(row[0]), row[1], Figures(*row[2:]), self.titles.get(row[1] or ""))
+                for row in self.rows]
+
+    @cached_property
+    def _day_totals(self) -> dict[date, Figures]:
+        return {day: figures_of(rows) for day, rows in self.by_day.items()}
 
     def day_totals(self) -> dict[date, Figures]:
         """Every day of the range, those without replies as zeros."""
-        totals = {day: Figures() for day in self.query.days}
-        for bucket in self.buckets:
-            totals[bucket.day] = totals[bucket.day] + bucket.figures
-        return totals
+        return dict(self._day_totals)
 
     def key_totals(self) -> list[tuple[str, str | None, Figures]]:
         """Per model, provider or conversation over the range, largest spend (then tokens) first."""
-        totals: dict[str, Figures] = {}
-        titles: dict[str, str | None] = {}
-        for bucket in self.buckets:
-            key = bucket.key or "?"
-            totals[key] = totals.get(key, Figures()) + bucket.figures
-            titles[key] = bucket.title
+        per_key: dict[str, list[Row]] = {}
+        for row in self.rows:
+            per_key.setdefault(row[1] or "?", []).append(row)
+        totals = {key: figures_of(rows) for key, rows in per_key.items()}
         ordered = sorted(totals.items(), key=lambda item: (-item[1].cost, -item[1].tokens, item[0]))
-        return [(key, titles[key], figures) for key, figures in ordered]
+        return [(key, self.titles.get(key), figures) for key, figures in ordered]
 
     def total(self) -> Figures:
-        return sum((b.figures for b in self.buckets), Figures())
+        return Figures.add_all(self._day_totals.values())
 
 
 # The columns m009 adds (see COSTS-API.md), read here only.
@@ -140,37 +170,36 @@ def read_usage(store: Store, query: UsageQuery, prices: Prices | None = None) ->
              " AND (m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL OR m.cost IS NOT NULL)")
     rows: Sequence[Any] = store._query(  # the history package's own reader
         f"SELECT {day} AS day, {key} AS key, {_SUMS} {where} GROUP BY day, key", (start, end))
-    titles = _titles(store, {k for _, k, *_ in rows}) if query.by == "conversation" else {}
-    buckets = {(d, k): Bucket(date.fromisoformat(d), None if k is None else str(k),
-                              Figures(n, int(i), int(o), int(cr), int(cw), float(c), int(u or 0)), titles.get(k))
-               for d, k, n, i, o, cr, cw, c, u, _ in rows}
+    found = {(d, k): [d, None if k is None else str(k), n, int(i), int(o), int(cr), int(cw), float(c), int(u or 0)]
+             for d, k, n, i, o, cr, cw, c, u, _ in rows}
     if any(earlier for *_, earlier in rows):
         from chinwag.prices import Prices
 
-        found = store._query(f"SELECT {day}, {key}, m.model, m.input_tokens, m.output_tokens,"
-                             f" m.cache_read_tokens, m.cache_write_tokens {where} AND {_EARLIER}", (start, end))
-        _price_earlier(buckets, found, prices or Prices())
-    ordered = sorted(buckets.values(), key=lambda b: (b.day, -b.figures.cost, b.key or ""))
-    return Usage(query, ordered)
+        earlier = store._query(f"SELECT {day}, {key}, m.model, m.input_tokens, m.output_tokens,"
+                               f" m.cache_read_tokens, m.cache_write_tokens {where} AND {_EARLIER}", (start, end))
+        _price_earlier(found, earlier, prices or Prices())
+    ordered = sorted((tuple(row) for row in found.values()), key=lambda r: (r[0], -r[7], r[1] or ""))
+    titles = _titles(store, {k for _, k, *_ in rows}) if query.by == "conversation" else {}
+    return Usage(query, ordered, titles)
 
 
-def _titles(store: Store, ids: set[Any]) -> dict[Any, str | None]:
-    """The conversations' titles, read once each (not once per reply)."""
-    found: dict[Any, str | None] = {}
+def _titles(store: Store, ids: set[Any]) -> dict[str, str | None]:
+    """The conversations' titles (by id as text, as the rows' keys are), read once each."""
+    found: dict[str, str | None] = {}
     ordered = sorted(ids)
     for at in range(0, len(ordered), 500):  # SQLite's limit on parameters
         chunk = ordered[at:at + 500]
         marks = ",".join("?" * len(chunk))
-        found.update(store._query(f"SELECT id, title FROM conversations WHERE id IN ({marks})", chunk))
+        found.update((str(cid), title) for cid, title in
+                     store._query(f"SELECT id, title FROM conversations WHERE id IN ({marks})", chunk))
     return found
 
 
-def _price_earlier(buckets: dict[tuple[Any, Any], Bucket], rows: Sequence[Any], prices: Prices) -> None:
+def _price_earlier(found: dict[tuple[Any, Any], list[Any]], rows: Sequence[Any], prices: Prices) -> None:
     """Each reply saved before m009 priced at its model's price today, one by one (a tiered
     price depends on each request's size); a model without a known price stays unpriced."""
     from chinwag.providers.registry import parse_model_spec
 
-    added: dict[tuple[Any, Any], tuple[float, int]] = {}
     providers: dict[str, str | None] = {}
     for d, k, model, tin, tout, cread, cwrite in rows:
         if not model:
@@ -180,12 +209,9 @@ def _price_earlier(buckets: dict[tuple[Any, Any], Bucket], rows: Sequence[Any], 
         price = prices.price(model, providers[model])
         if price is None:
             continue
-        cost, priced = added.get((d, k), (0.0, 0))
-        added[(d, k)] = (cost + price.cost(tin or 0, tout or 0, cread or 0, cwrite or 0), priced + 1)
-    for where, (cost, priced) in added.items():
-        bucket = buckets[where]
-        figures = replace(bucket.figures, cost=bucket.figures.cost + cost, unpriced=bucket.figures.unpriced - priced)
-        buckets[where] = replace(bucket, figures=figures)
+        row = found[(d, k)]
+        row[7] += price.cost(tin or 0, tout or 0, cread or 0, cwrite or 0)
+        row[8] -= 1
 
 
 @dataclass(frozen=True)

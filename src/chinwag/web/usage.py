@@ -17,7 +17,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from chinwag.errors import UsageError
-from chinwag.history.usage import GROUPINGS, Figures, Usage, read_usage
+from chinwag.history.usage import GROUPINGS, Figures, Row, Usage, figures_of, read_usage
 from chinwag.spend import MAX_DAYS, day_label, make_query, money, usage_json
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _chart(usage: Usage, priced: bool, keys: list[str]) -> str:
         x = LEFT + n * step + (step - bar_w) / 2
         tip = escape(f"{' '.join(day_label(day).split())}: {money(figures.cost)} · {figures.replies:,} replies · "
                      f"{figures.input_tokens:,} in · {figures.output_tokens:,} out")
-        y = TOP + plot_h
+        y = float(TOP + plot_h)
         parts.append(f'<g class="day" data-day="{day.isoformat()}"><title>{tip}</title>')
         for colour, part in stacks.get(day, [("s0", figures)]):
             height = plot_h * _measure(part, priced) / scale if scale else 0.0
@@ -91,13 +91,14 @@ def _stacks(usage: Usage, keys: list[str]) -> dict[object, list[tuple[str, Figur
     if usage.query.by is None:
         return {}
     colour = {key: f"s{n}" for n, key in enumerate(keys)}
-    per_day: dict[object, dict[str, Figures]] = {}
-    for bucket in usage.buckets:
-        slot = colour.get(bucket.key or "?", f"s{COLOURS}")
-        parts = per_day.setdefault(bucket.day, {})
-        parts[slot] = parts.get(slot, Figures()) + bucket.figures
     order = [f"s{n}" for n in range(COLOURS + 1)]
-    return {day: [(slot, parts[slot]) for slot in order if slot in parts] for day, parts in per_day.items()}
+    stacks: dict[object, list[tuple[str, Figures]]] = {}
+    for day, rows in usage.by_day.items():
+        parts: dict[str, list[Row]] = {}
+        for row in rows:
+            parts.setdefault(colour.get(row[1] or "?", f"s{COLOURS}"), []).append(row)
+        stacks[day] = [(slot, figures_of(parts[slot])) for slot in order if slot in parts]
+    return stacks
 
 
 def _legend(usage: Usage, keys: list[str]) -> str:
@@ -129,8 +130,8 @@ def _cells(figures: Figures) -> str:
 HEADER = '<th class="n">replies</th><th class="n">tokens in</th><th class="n">tokens out</th><th class="n">cost</th>'
 
 
-def _day_table(days: dict[object, Figures]) -> str:
-    rows = "".join(f'<tr><th scope="row">{escape(day_label(day))}</th>{_cells(f)}</tr>'  # type: ignore[arg-type]
+def _day_table(days: dict[date, Figures]) -> str:
+    rows = "".join(f'<tr><th scope="row">{escape(day_label(day))}</th>{_cells(f)}</tr>'
                    for day, f in reversed(list(days.items())))
     return (f'<table class="usage-table days"><thead><tr><th>day</th>{HEADER}</tr></thead>'
             f"<tbody>{rows}</tbody></table>")
@@ -143,7 +144,7 @@ def _key_table(usage: Usage) -> str:
     rows = "".join(f'<tr><th scope="row">{escape(_name(usage, key, title))}</th>{_cells(f)}</tr>'
                    for key, title, f in totals[:KEY_ROWS])
     if len(totals) > KEY_ROWS:
-        rest = sum((f for _, _, f in totals[KEY_ROWS:]), Figures())
+        rest = Figures.add_all(f for _, _, f in totals[KEY_ROWS:])
         rows += f'<tr class="more"><th scope="row">{len(totals) - KEY_ROWS:,} more</th>{_cells(rest)}</tr>'
     return (f'<table class="usage-table keys"><thead><tr><th>{escape(usage.query.by)}</th>{HEADER}</tr></thead>'
             f"<tbody>{rows}</tbody></table>")
