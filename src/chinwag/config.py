@@ -27,6 +27,7 @@ from chinwag.config_schema import (
     whole_wanted,
 )
 from chinwag.errors import ConfigError, UsageError
+from chinwag.budget import CostSettings, cost_settings
 from chinwag.paths import config_file
 
 DEFAULT_SYSTEM = "You are a helpful assistant. Keep responses brief and clear."
@@ -63,6 +64,7 @@ class Settings:
     notes: tuple[str, ...] = ()  # settings given that the provider does not take (also in warnings)
     tools: ToolSettings = field(default_factory=lambda: ToolSettings())
     schema: Mapping[str, Any] | None = None  # --schema / --schema-multi: replies are JSON matching it
+    costs: CostSettings = field(default_factory=lambda: CostSettings())  # [prices], budgets, --budget (budget.py)
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any], *,
         notice=notice,
         tools=_tool_settings(environ, flags, config),
         schema=_schema(flags),
+        costs=cost_settings(config, flags),
     )
 
 

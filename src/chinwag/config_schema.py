@@ -71,6 +71,22 @@ def _one_of(*choices: str) -> Check:
     return lambda value: None if value in choices else "one of " + ", ".join(choices)
 
 
+def _prices(value: Any) -> str | None:
+    """[prices."MODEL"] tables of input and output (cache_read, cache_write) in dollars per million tokens."""
+    wanted = 'tables [prices."MODEL"] with input = and output = in dollars per million tokens'
+    if not isinstance(value, dict):
+        return wanted
+    for model, price in value.items():
+        if not isinstance(price, dict) or not {"input", "output"} <= set(price):
+            return f'{wanted} ([prices."{model}"] needs input and output)'
+        for key, rate in price.items():
+            if key not in PRICE_KEYS:
+                return f'{wanted} ([prices."{model}"] {key} is not one of {", ".join(PRICE_KEYS)})'
+            if _number(*PRICE)(rate) is not None:
+                return f'{wanted} ([prices."{model}"] {key} must be a number of at least 0, got {rate!r})'
+    return None
+
+
 # Ranges shared with flags and the environment (config.py checks those the same way).
 # Each top is far past any real use, and keeps a slip of the finger (`retries =
 # 100000000`, twenty zeros on --max-tokens) from reaching a server, a timer or
@@ -86,12 +102,17 @@ RETRIES = (0, 10)  # the SDKs retry twice; ten waits of up to 8 s is a minute an
 MAX_TOOL_ROUNDS = (1, 1_000)
 TOOL_OUTPUT_LIMIT = (1, 16 * 1024 * 1024)  # bytes of one tool's output sent to the model
 THINK = (1024, MAX_TOKENS[1])  # tokens of visible reasoning (Anthropic wants at least 1,024)
+PRICE = (0.0, 1_000_000.0)  # dollars per million tokens
+PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
+BUDGET = (0.0, 1_000_000_000.0)  # dollars
 TOP_LEVEL: Mapping[str, Check] = {
     "model": _text, "system": _text, "max_tokens": _whole(*MAX_TOKENS), "temperature": _number(*TEMPERATURE),
     "render": _one_of("auto", "markdown", "plain"), "save": _boolean, "context_size": _whole(*CONTEXT_SIZE),
     "timeout": _number(*TIMEOUT, above=True), "max_retry_wait": _number(*MAX_RETRY_WAIT),
     "retries": _whole(*RETRIES), "tools": _names, "allow": _names, "mcp_servers": _table,
     "max_tool_rounds": _whole(*MAX_TOOL_ROUNDS), "tool_output_limit": _whole(*TOOL_OUTPUT_LIMIT),
+    "prices": _prices, "budget_per_conversation": _number(*BUDGET), "budget_per_day": _number(*BUDGET),
+    "budget_per_month": _number(*BUDGET), "budget_unknown": _one_of("allow", "refuse"),
 }
 PROVIDER_TABLE: Mapping[str, Check] = {
     "api_key": _text, "base_url": _text,

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chinwag.records import Reply
 
 LOCAL_PROVIDERS = frozenset({"local"})
 CONFIG_SOURCE, LOCAL_SOURCE = "config", "local"
@@ -138,3 +142,14 @@ def genai_price(model: str, provider: str | None) -> Price | None:
         return None  # priced by something else (images, requests): not a price for tokens
     return Price(input_rate, output_rate, rate(getattr(prices, "cache_read_mtok", None)),
                  rate(getattr(prices, "cache_write_mtok", None)), f"genai-prices {genai_prices.__version__}")
+
+
+def reply_cost(reply: Reply, price: Price | None, provider: str | None) -> Reply:
+    """`reply` with its provider, and its cost at `price` where it reported its tokens
+    (no usage reported, or no price: cost None)."""
+    usage = reply.usage
+    if price is None or (reply.input_tokens is None and reply.output_tokens is None):
+        return replace(reply, usage=replace(usage, provider=provider))
+    cost = price.cost(reply.input_tokens or 0, reply.output_tokens or 0,
+                      usage.cache_read_tokens or 0, usage.cache_write_tokens or 0)
+    return replace(reply, usage=replace(usage, provider=provider, cost=cost, price_source=price.source))

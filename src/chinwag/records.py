@@ -239,6 +239,7 @@ class Reply:
     schema: Mapping[str, Any] | None = None  # the JSON Schema it was asked to match (--schema)
     data: Any = None  # the parsed JSON, once a complete reply matched `schema` (structured.py)
     usage: ReplyUsage = ReplyUsage()  # cache and reasoning tokens, and the cost (prices.py)
+    turn_cost: float | None = None  # the whole turn's cost, every round of a tool loop (None: unknown)
 
     def __post_init__(self) -> None:
         if self.failure is not None:  # the one place `error` follows the failure

@@ -31,6 +31,9 @@ from chinwag.records import Block, ChatRequest, Message, Reply, Text
 from chinwag.session_turn import SessionTurn
 
 if TYPE_CHECKING:
+    from chinwag.budget import Budgets
+    from chinwag.history.costs import UsageTotals
+    from chinwag.prices import Prices
     from chinwag.tree import Tree
     from chinwag.history.recorder import Recorder
     from chinwag.toolloop import ToolUse
@@ -58,10 +61,64 @@ class Session:
     # The question last cancelled before any reply: kept out of the conversation
     # (never sent again on its own) until /retry asks it again.
     withdrawn: Message | None = None
+    run_totals: UsageTotals | None = None  # this run's replies in this conversation (/stats without history)
+    _prices: Prices | None = field(default=None, repr=False)
+    _budgets: Budgets | None = field(default=None, repr=False)
 
     @property
     def model(self) -> str:
         return self.settings.model or self.provider.model_name or self.provider.name
+
+    # -- what it costs (prices.py, budget.py) --------------------------------
+
+    @property
+    def prices(self) -> Prices:
+        if self._prices is None:
+            from chinwag.prices import Prices
+
+            self._prices = Prices(self.settings.costs.prices)
+        return self._prices
+
+    @property
+    def budgets(self) -> Budgets:
+        if self._budgets is None:
+            from chinwag.budget import Budgets
+
+            recorder = self.recorder
+            self._budgets = Budgets(self.settings.costs, recorder.spent if recorder is not None else None)
+        return self._budgets
+
+    def warm_prices(self) -> None:
+        """Look the model's price up on a thread (after the prompt is drawn; genai-prices is slow to import)."""
+        self.prices.warm(self.model, self.settings.provider)
+
+    def priced(self, reply: Reply) -> Reply:
+        """`reply` with its provider, cost and the price's source (cost None: unknown price or no usage)."""
+        from chinwag.prices import reply_cost
+
+        return reply_cost(reply, self.prices.price(self.model, self.settings.provider), self.settings.provider)
+
+    def count_reply(self, reply: Reply) -> None:
+        """A reply that reported its tokens joined the conversation: its cost counts."""
+        from chinwag.history.costs import UsageTotals
+
+        t, usage = self.run_totals or UsageTotals(), reply.usage
+        self.run_totals = UsageTotals(
+            t.replies + 1, t.input_tokens + (reply.input_tokens or 0), t.output_tokens + (reply.output_tokens or 0),
+            t.cache_read_tokens + (usage.cache_read_tokens or 0), t.cache_write_tokens + (usage.cache_write_tokens or 0),
+            t.cost + (usage.cost or 0.0), t.unpriced + (usage.cost is None))
+        self.budgets.add(usage.cost)
+
+    def check_budget(self, request: ChatRequest) -> None:
+        """Before a request is sent: BudgetExceeded if its worst case could pass a
+        budget (nothing is sent); a warning at 80 % of one, once."""
+        if not self.settings.costs.any:
+            return
+        from chinwag.budget import request_chars
+
+        price = self.prices.price(self.model, self.settings.provider)
+        for line in self.budgets.check(price, request_chars(request), request.max_tokens, self.model):
+            self.notice(line)
 
     # -- turns, pushed to sinks (the CLI) --------------------------------------
 
@@ -245,6 +302,9 @@ class Session:
         self.withdrawn = None
         if self.recorder is not None:
             self.recorder.new_conversation()
+        if self._budgets is not None:
+            self._budgets.new_conversation()
+        self.run_totals = None
         self.last_reply = None
         self.reset_window()
 

@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="a JSON Schema, a file holding one, or fields: 'name, age int, bio: a short bio'")
     structured.add_argument("--schema-multi", action="store_true",
                             help="a list of objects matching --schema (as {\"items\": [...]})")
+    p.add_argument("--budget", metavar="DOLLARS", help="spend at most this much in this run (each request's"
+                   " worst case is checked before it is sent)")
     p.add_argument("--version", action="version", version=f"chinwag {__version__}")
     return p
 
@@ -208,6 +210,7 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         "render": args.render, "tools": args.tools, "mcp_config": args.mcp_config, "yes": args.yes or None,
         "think": args.think,
         "schema": args.schema, "schema_multi": args.schema_multi or None,
+        "budget": args.budget,
     }
     settings = resolve(environ, Path.cwd(), flags)
     at = None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.render.sanitize import sanitize
-from chinwag.sinks import assistant_name, stats_line
+from chinwag.sinks import assistant_name
 
 if TYPE_CHECKING:
     from chinwag.cli.repl import Repl
@@ -267,8 +267,9 @@ def _copy(repl: Repl, arg: str) -> None:
 
 
 def _stats(repl: Repl, arg: str) -> None:
-    last = repl.session.last_reply
-    repl.out.write((stats_line(last) if last else "no reply yet") + "\n")
+    from chinwag.cli.usage_stats import stats_lines
+
+    repl.out.write("\n".join(stats_lines(repl.session)) + "\n")
 
 
 def _tools(repl: Repl, arg: str) -> None:
@@ -373,7 +374,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("/attach", "[PATH|URL]", "add an image, PDF or file to your next message; alone: list them", _attach,
             complete=_paths),
     Command("/copy", "", "copy the last reply to the clipboard", _copy),
-    Command("/stats", "", "show the last reply's timing and tokens", _stats),
+    Command("/stats", "", "the last reply's figures, the conversation's tokens and cost, the context window",
+            _stats),
     Command("/tools", "", "the tools enabled and how each is approved", _tools),
     Command("/show", "", "the last tool result in full", _show),
     Command("/exit", "", "leave", _exit, aliases=("/quit", "quit", "exit", "Ctrl-D")),
