@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import chinwag_env, finish, run_chinwag, spawn_chinwag
+from tests.cli_helpers import anthropic_env, chinwag_env, finish, run_chinwag, spawn_chinwag
+from tests.fakes.server import Reply, ScriptedServer
 from tests.usage_rows import add_reply, utc
 
 
@@ -163,3 +164,32 @@ def test_help_names_the_options(tmp_path: Path) -> None:
     assert done.returncode == 0
     for option in ("--days", "--since", "--by", "--utc", "--json"):
         assert option in done.stdout
+
+
+def test_replies_from_real_turns_on_both_wires_are_counted_with_their_cost(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """Two one-shot chats against the scripted server (Anthropic's wire with cache tokens,
+    OpenAI's), then `chinwag usage`: the figures the turns stored, the cost their `done` said."""
+    home = tmp_path / "home"
+    scripted_server.enqueue(Reply(chunks=["Hi."], input_tokens=1000, output_tokens=200, cache_read_tokens=4000))
+    first = run_chinwag(["--json", "-m", "anthropic:claude-sonnet-4-5", "hi"],
+                        anthropic_env(home, scripted_server.base_url))
+    scripted_server.enqueue(Reply(chunks=["Hello."], input_tokens=500, output_tokens=100))
+    second = run_chinwag(["--json", "-m", "openai:gpt-4o", "hello"],
+                         chinwag_env(home, OPENAI_API_KEY="k", OPENAI_BASE_URL=scripted_server.base_url + "/v1"))
+    costs = [json.loads(done.stdout.splitlines()[-1])["cost"] for done in (first, second)]
+    assert all(cost > 0 for cost in costs), (first.stderr, second.stderr)
+    shown = json.loads(run_chinwag(["usage", "--json", "--days", "1", "--by", "provider"], chinwag_env(home)).stdout)
+    assert shown["total"]["replies"] == 2 and shown["total"]["cost"] == pytest.approx(sum(costs))
+    assert shown["total"]["input_tokens"] == 5500 and shown["total"]["cache_read_tokens"] == 4000
+    assert {t["provider"]: t["cost"] for t in shown["totals"]} == pytest.approx(
+        {"anthropic": costs[0], "openai": costs[1]})
+
+
+def test_a_config_price_prices_replies_saved_before_costs(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    add_reply(home, _today_at(10), model="my-own-model", provider=None, cost=None, input_tokens=1_000_000,
+              output_tokens=1_000_000)
+    (home / "config.toml").write_text('[prices."my-own-model"]\ninput = 0.2\noutput = 0.6\n')
+    shown = json.loads(run_chinwag(["usage", "--json", "--days", "1"], chinwag_env(home)).stdout)
+    assert shown["total"]["cost"] == pytest.approx(0.8) and shown["total"]["unpriced"] == 0

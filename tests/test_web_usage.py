@@ -20,6 +20,7 @@ from playwright.sync_api import expect
 
 from chinwag.web.security import CSP
 from tests.cli_helpers import chinwag_env, run_chinwag
+from tests.fakes.server import Reply, ScriptedServer
 from tests.test_web_support import SCREENSHOTS, Served, shown_text
 from tests.usage_rows import add_reply
 
@@ -147,4 +148,24 @@ def test_each_reply_shows_its_cost_dim_and_the_conversation_its_total(
     page.screenshot(path=str(SCREENSHOTS / "reply-costs.png"))
     page.click("#new-chat")
     assert not page.is_visible("#cost-total")
+    assert _violations(page) == []
+
+
+def test_a_reply_streamed_on_the_page_shows_its_cost_once_and_updates_the_total(
+        page: Any, served: Served, fake: ScriptedServer) -> None:
+    """A real turn through the page to the scripted server (Anthropic's wire): $3 and $15
+    per million tokens for claude-sonnet-4 (genai-prices), 1,000 in and 200 out: $0.0060."""
+    fake.enqueue(Reply(chunks=["Counted."], input_tokens=1000, output_tokens=200))
+    _open(page, served.url)
+    page.fill("#input", "What does this cost?")
+    page.press("#input", "Enter")
+    page.locator(".msg.assistant .body").last.filter(has_text="Counted.").wait_for()
+    expect(page.locator("#cost-total")).to_have_text("$0.0060")
+    meta = page.locator(".msg.assistant .meta").last
+    expect(meta).to_contain_text("$0.0060")
+    assert shown_text(meta).count("$") == 1  # the stats line's cost, not a second one
+    page.reload()
+    page.locator(".msg.assistant .body").last.filter(has_text="Counted.").wait_for()
+    expect(page.locator(".msg.assistant .meta .cost")).to_have_text(" · $0.0060")
+    expect(page.locator("#cost-total")).to_have_text("$0.0060")
     assert _violations(page) == []

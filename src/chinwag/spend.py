@@ -7,11 +7,15 @@ for the command, 400 for the page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag.errors import UsageError
 from chinwag.history.usage import Figures, Usage, UsageQuery
+
+if TYPE_CHECKING:
+    from chinwag.prices import Prices
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 36_600  # a century: beyond that a date is a typo
@@ -70,3 +74,15 @@ def money(cost: float) -> str:
     if cost == 0:
         return "$0"
     return f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"
+
+
+def configured_prices(environ: Mapping[str, str]) -> Prices:
+    """The prices a chat would use ([prices."MODEL"] in config.toml over genai-prices), for
+    replies saved before costs were stored. Read only when there are such replies."""
+    from chinwag.budget import cost_settings
+    from chinwag.config import _read_config  # config.toml read and checked as a chat reads it
+    from chinwag.paths import config_file
+    from chinwag.prices import Prices
+
+    config, _ = _read_config(config_file(environ))
+    return Prices(cost_settings(config, {}).prices)

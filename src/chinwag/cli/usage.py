@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TextIO
 
 from chinwag.errors import UsageError
 from chinwag.history.usage import GROUPINGS, Usage, UsageQuery, read_usage
-from chinwag.spend import DEFAULT_DAYS, MAX_DAYS, make_query, usage_json
+from chinwag.spend import DEFAULT_DAYS, MAX_DAYS, configured_prices, make_query, usage_json
 
 
 
@@ -103,4 +103,4 @@ def load(environ: Mapping[str, str], query: UsageQuery) -> Usage:
             raise
         opened = Store.open(path, read_only=True)
     with closing(opened) as store:
-        return read_usage(store, query)
+        return read_usage(store, query, lambda: configured_prices(environ))

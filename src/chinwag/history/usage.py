@@ -18,7 +18,7 @@ Aggregating in SQL keeps 100,000 replies well inside 300 ms
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
@@ -158,9 +158,9 @@ _SUMS = ("count(*), total(m.input_tokens), total(m.output_tokens), total(m.cache
          f" total(m.cache_write_tokens), total(m.cost), sum({_UNPRICED}), sum({_EARLIER})")
 
 
-def read_usage(store: Store, query: UsageQuery, prices: Prices | None = None) -> Usage:
+def read_usage(store: Store, query: UsageQuery, prices: Callable[[], Prices] | None = None) -> Usage:
     """The buckets of `query` from `store`, in one query; replies saved before
-    costs were stored are priced with `prices` (their own query, only when there are some)."""
+    costs were stored are priced with `prices()` (their own query, only when there are some)."""
     start, end = query.bounds()
     day = "date(m.created_at, 'unixepoch')" if query.utc else "date(m.created_at, 'unixepoch', 'localtime')"
     key = _KEYS[query.by] if query.by else "NULL"
@@ -177,7 +177,7 @@ def read_usage(store: Store, query: UsageQuery, prices: Prices | None = None) ->
 
         earlier = store._query(f"SELECT {day}, {key}, m.model, m.input_tokens, m.output_tokens,"
                                f" m.cache_read_tokens, m.cache_write_tokens {where} AND {_EARLIER}", (start, end))
-        _price_earlier(found, earlier, prices or Prices())
+        _price_earlier(found, earlier, prices() if prices else Prices())
     ordered = sorted((tuple(row) for row in found.values()), key=lambda r: (r[0], -r[7], r[1] or ""))
     titles = _titles(store, {k for _, k, *_ in rows}) if query.by == "conversation" else {}
     return Usage(query, ordered, titles)
@@ -224,18 +224,19 @@ class ConversationCost:
     unpriced: int
 
 
-def conversation_cost(store: Store, cid: int, prices: Prices | None = None) -> ConversationCost:
+def conversation_cost(store: Store, cid: int, prices: Callable[[], Prices] | None = None) -> ConversationCost:
     """Each reply of `cid` with its stored cost, or, saved before costs were, its cost at today's price."""
     costs: dict[int, float | None] = {}
     total, unpriced = 0.0, 0
+    known: Prices | None = None
     for row in store.usage_rows(conversation=cid):
         cost = row.cost
         if cost is None and row.provider is None and row.model and (row.input_tokens or row.output_tokens):
             from chinwag.prices import Prices
             from chinwag.providers.registry import parse_model_spec
 
-            prices = prices or Prices()
-            price = prices.price(row.model, parse_model_spec(row.model)[0] or None)
+            known = known or (prices() if prices else Prices())
+            price = known.price(row.model, parse_model_spec(row.model)[0] or None)
             if price is not None:
                 cost = price.cost(row.input_tokens or 0, row.output_tokens or 0, row.cache_read_tokens or 0,
                                   row.cache_write_tokens or 0)

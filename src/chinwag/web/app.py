@@ -192,10 +192,14 @@ class Api:
         return JSONResponse({"conversations": found}, headers=NO_STORE)
 
     async def usage(self, request: Request) -> Response:
+        from chinwag.spend import configured_prices
         from chinwag.web.usage import report
 
+        def prices() -> Any:
+            return configured_prices(self.chats.environ)
+
         try:
-            found = await run_in_threadpool(report, self.chats.saved.read, dict(request.query_params))
+            found = await run_in_threadpool(report, self.chats.saved.read, dict(request.query_params), prices)
         except UsageError as exc:  # a bad range or grouping: one line the page shows
             return _error(self.chats, exc, 400)
         except ChinwagError as exc:

@@ -22,6 +22,7 @@ from chinwag.spend import MAX_DAYS, day_label, make_query, money, usage_json
 
 if TYPE_CHECKING:
     from chinwag.history.store import Store
+    from chinwag.prices import Prices
 
 WIDTH, HEIGHT = 720, 220  # the SVG's own units; it scales to the page's width
 LEFT, BOTTOM, TOP = 64, 24, 12
@@ -150,7 +151,8 @@ def _key_table(usage: Usage) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
-def report(read: Callable[[Callable[[Store], Any]], Any], params: Mapping[str, str]) -> dict[str, Any]:
+def report(read: Callable[[Callable[[Store], Any]], Any], params: Mapping[str, str],
+           prices: Callable[[], Prices] | None = None) -> dict[str, Any]:
     """GET /api/usage's answer: {"html": the view, "usage": the same figures as `chinwag usage --json`}.
     `params`: days=N or since=YYYY-MM-DD, by=model|provider|conversation, utc=1. UsageError when bad."""
     days, since, by = params.get("days"), params.get("since"), params.get("by") or None
@@ -165,5 +167,5 @@ def report(read: Callable[[Callable[[Store], Any]], Any], params: Mapping[str, s
     if by is not None and by not in GROUPINGS:
         raise UsageError(f"by is one of {', '.join(GROUPINGS)}")
     query = make_query(int(days) if days else None, first, by, params.get("utc") == "1")
-    usage: Usage = read(lambda store: read_usage(store, query))
+    usage: Usage = read(lambda store: read_usage(store, query, prices))
     return {"html": usage_html(usage), "usage": usage_json(usage)}
