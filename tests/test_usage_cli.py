@@ -193,3 +193,14 @@ def test_a_config_price_prices_replies_saved_before_costs(tmp_path: Path) -> Non
     (home / "config.toml").write_text('[prices."my-own-model"]\ninput = 0.2\noutput = 0.6\n')
     shown = json.loads(run_chinwag(["usage", "--json", "--days", "1"], chinwag_env(home)).stdout)
     assert shown["total"]["cost"] == pytest.approx(0.8) and shown["total"]["unpriced"] == 0
+
+
+def test_a_damaged_history_is_one_line_and_is_left_as_it_is(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    damaged = b"not a database, only text " * 40
+    (home / "history.db").write_bytes(damaged)
+    done = run_chinwag(["usage"], chinwag_env(home))
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "damaged" in done.stderr and "Traceback" not in done.stderr
+    assert (home / "history.db").read_bytes() == damaged
