@@ -8,9 +8,10 @@ costs were stored (no provider, no cost) is priced at its model's price now
 where that is known (chinwag.prices; genai-prices is imported only then).
 
 The day boundary is the LOCAL day by default (midnight where the user is,
-as `history list` shows local times), or UTC (`utc=True`). SQLite's
-`'localtime'` and Python's `astimezone()` both ask the C library, so the
-range's edges and the grouping agree, daylight-saving days included.
+as `history list` shows local times), or UTC (`utc=True`). Each day's edges
+come from Python's `astimezone()`; over a range longer than `DAY_BY_DAY`
+days, replies are grouped by SQLite's `date(..., 'localtime')`. Both ask the
+C library, so the two agree, daylight-saving days included.
 
 Aggregating in SQL keeps the chart over 100,000 replies within 300 ms
 (bench/bench_usage.py); building a Python object per reply would not. The
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 Grouping = Literal["model", "provider", "conversation"]
 GROUPINGS: tuple[Grouping, ...] = ("model", "provider", "conversation")
+# Up to this many days, one query a day; beyond, one query grouping by SQLite's date().
+DAY_BY_DAY = 400
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,10 @@ class UsageQuery:
     def bounds(self) -> tuple[float, float]:
         """The range as epoch seconds: from the first day's midnight to the midnight after the last."""
         return self._midnight(self.first), self._midnight(self.last + timedelta(days=1))
+
+    def day_bounds(self, day: date) -> tuple[float, float]:
+        """One day as epoch seconds (23 or 25 hours long where the clocks change)."""
+        return self._midnight(day), self._midnight(day + timedelta(days=1))
 
     def _midnight(self, day: date) -> float:
         start = datetime.combine(day, time())
@@ -158,8 +165,8 @@ _SUMS = ("count(*), total(m.input_tokens), total(m.output_tokens), total(m.cache
 
 
 def read_usage(store: Store, query: UsageQuery, prices: Callable[[], Prices] | None = None) -> Usage:
-    """The buckets of `query` from `store`, in one query; replies saved before
-    costs were stored are priced with `prices()` (their own query, only when there are some)."""
+    """The buckets of `query` from `store`; replies saved before costs were stored
+    are priced with `prices()` (their own query, only when there are some)."""
     start, end = query.bounds()
     day = "date(m.created_at, 'unixepoch')" if query.utc else "date(m.created_at, 'unixepoch', 'localtime')"
     key = _KEYS[query.by] if query.by else "NULL"
@@ -167,8 +174,16 @@ def read_usage(store: Store, query: UsageQuery, prices: Callable[[], Prices] | N
     where = ("FROM messages m WHERE m.role = 'assistant' AND m.status != 'streaming'"
              " AND m.created_at >= ? AND m.created_at < ?"
              " AND (m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL OR m.cost IS NOT NULL)")
-    rows: Sequence[Any] = store._query(  # the history package's own reader
-        f"SELECT {day} AS day, {key} AS key, {_SUMS} {where} GROUP BY day, key", (start, end))
+    rows: list[Any] = []
+    if len(query.days) <= DAY_BY_DAY:
+        # One query per day over the time index: no date() per reply and no sort of
+        # every reply into days (about three times faster over 100,000 replies).
+        for first in query.days:
+            since, until = query.day_bounds(first)
+            rows += store._query(  # the history package's own reader
+                f"SELECT ? AS day, {key} AS key, {_SUMS} {where} GROUP BY key", (first.isoformat(), since, until))
+    else:
+        rows = store._query(f"SELECT {day} AS day, {key} AS key, {_SUMS} {where} GROUP BY day, key", (start, end))
     found = {(d, k): [d, None if k is None else str(k), n, int(i), int(o), int(cr), int(cw), float(c), int(u or 0)]
              for d, k, n, i, o, cr, cw, c, u, _ in rows}
     if any(earlier for *_, earlier in rows):
