@@ -155,13 +155,16 @@ class Usage:
 _KEYS: dict[Grouping, str] = {
     "model": "coalesce(m.model, '?')",
     "provider": "coalesce(m.provider, '?')",
-    "conversation": "m.conversation_id",
+    "conversation": "CAST(m.conversation_id AS TEXT)",
 }
 _UNPRICED = "m.cost IS NULL AND coalesce(m.input_tokens, m.output_tokens) IS NOT NULL"
 # Saved before m009 (no provider, no cost): priced now, where the model's price is known.
 _EARLIER = f"m.provider IS NULL AND {_UNPRICED}"
-_SUMS = ("count(*), total(m.input_tokens), total(m.output_tokens), total(m.cache_read_tokens),"
-         f" total(m.cache_write_tokens), total(m.cost), sum({_UNPRICED}), sum({_EARLIER})")
+# Sums as the rows keep them (integers, and the cost a float), so no row is converted in Python.
+_SUMS = ("count(*), coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0),"
+         " coalesce(sum(m.cache_read_tokens), 0), coalesce(sum(m.cache_write_tokens), 0), total(m.cost),"
+         f" coalesce(sum({_UNPRICED}), 0), coalesce(sum({_EARLIER}), 0)")
+_LARGEST_FIRST = "total(m.cost) DESC, key"
 
 
 def read_usage(store: Store, query: UsageQuery, prices: Callable[[], Prices] | None = None) -> Usage:
@@ -181,19 +184,21 @@ def read_usage(store: Store, query: UsageQuery, prices: Callable[[], Prices] | N
         for first in query.days:
             since, until = query.day_bounds(first)
             rows += store._query(  # the history package's own reader
-                f"SELECT ? AS day, {key} AS key, {_SUMS} {where} GROUP BY key", (first.isoformat(), since, until))
+                f"SELECT ? AS day, {key} AS key, {_SUMS} {where} GROUP BY key ORDER BY {_LARGEST_FIRST}",
+                (first.isoformat(), since, until))
     else:
-        rows = store._query(f"SELECT {day} AS day, {key} AS key, {_SUMS} {where} GROUP BY day, key", (start, end))
-    found = {(d, k): [d, None if k is None else str(k), n, int(i), int(o), int(cr), int(cw), float(c), int(u or 0)]
-             for d, k, n, i, o, cr, cw, c, u, _ in rows}
-    if any(earlier for *_, earlier in rows):
+        rows = store._query(f"SELECT {day} AS day, {key} AS key, {_SUMS} {where} GROUP BY day, key"
+                            f" ORDER BY day, {_LARGEST_FIRST}", (start, end))
+    ordered = [row[:-1] for row in rows]  # without the count of replies saved before costs
+    if any(row[-1] for row in rows):
         from chinwag.prices import Prices
 
+        found = {(row[0], row[1]): list(row) for row in ordered}
         earlier = store._query(f"SELECT {day}, {key}, m.model, m.input_tokens, m.output_tokens,"
                                f" m.cache_read_tokens, m.cache_write_tokens {where} AND {_EARLIER}", (start, end))
         _price_earlier(found, earlier, prices() if prices else Prices())
-    ordered = sorted((tuple(row) for row in found.values()), key=lambda r: (r[0], -r[7], r[1] or ""))
-    titles = _titles(store, {k for _, k, *_ in rows}) if query.by == "conversation" else {}
+        ordered = sorted((tuple(row) for row in found.values()), key=lambda r: (r[0], -r[7], r[1] or ""))
+    titles = _titles(store, {row[1] for row in ordered}) if query.by == "conversation" else {}
     return Usage(query, ordered, titles)
 
 
@@ -204,8 +209,8 @@ def _titles(store: Store, ids: set[Any]) -> dict[str, str | None]:
     for at in range(0, len(ordered), 500):  # SQLite's limit on parameters
         chunk = ordered[at:at + 500]
         marks = ",".join("?" * len(chunk))
-        found.update((str(cid), title) for cid, title in
-                     store._query(f"SELECT id, title FROM conversations WHERE id IN ({marks})", chunk))
+        found.update(store._query(f"SELECT CAST(id AS TEXT), title FROM conversations WHERE id IN ({marks})",
+                                  [int(cid) for cid in chunk]))
     return found
 
 
