@@ -11,14 +11,11 @@ TZ for the chinwag it runs and stores replies either side of that zone's midnigh
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
-import time
 from contextlib import closing
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pexpect
 import pytest
 
 from tests.cli_helpers import anthropic_env, chinwag_env, finish, run_chinwag, spawn_chinwag

@@ -133,3 +133,22 @@ def test_the_bundled_model_is_free_and_genai_prices_is_not_imported_before_the_p
     assert finish(child) == 0
     price = Prices().price("smollm2", "local")
     assert price is not None and price.source == "local" and price.cost(10_000, 5_000) == 0
+
+
+def test_prices_are_kept_between_runs_and_a_damaged_file_is_looked_up_again(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """The first run looks the price up in genai-prices and keeps it in
+    prices.json; the next reads it from there (shown by changing the kept
+    price: the cost follows it); a damaged file is looked up again."""
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    args = ["--json", "-m", "anthropic:claude-sonnet-4-5", "hi"]
+    expected = (1000 * 3 + 100 * 15) / 1e6
+    scripted_server.enqueue(*[Reply(chunks=["Hi."], input_tokens=1000, output_tokens=100) for _ in range(3)])
+    assert _done(run_chinwag(args, env).stdout)["cost"] == pytest.approx(expected)
+    kept = json.loads((tmp_path / "prices.json").read_text())
+    assert kept["prices"]["anthropic:claude-sonnet-4-5"]["input"] == [3.0, [[200000, 6.0]]]
+    kept["prices"]["anthropic:claude-sonnet-4-5"]["input"] = [30.0, []]
+    (tmp_path / "prices.json").write_text(json.dumps(kept))
+    assert _done(run_chinwag(args, env).stdout)["cost"] == pytest.approx((1000 * 30 + 100 * 15) / 1e6)
+    (tmp_path / "prices.json").write_text('{"stamp": ')
+    assert _done(run_chinwag(args, env).stdout)["cost"] == pytest.approx(expected)

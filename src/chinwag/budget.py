@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, assert_never
 
+from chinwag.config import CostSettings
 from chinwag.errors import BudgetExceeded, UsageError
 from chinwag.prices import Price
 
@@ -27,22 +27,6 @@ if TYPE_CHECKING:
 
 CHARS_PER_TOKEN = 2  # conservative: real tokenizers average 3-4 characters a token
 WARN_AT = 0.8
-
-
-@dataclass(frozen=True)
-class CostSettings:
-    """Prices set in config, and the budgets (dollars; None: none)."""
-
-    prices: Mapping[str, Price] = field(default_factory=dict)
-    per_conversation: float | None = None
-    per_day: float | None = None
-    per_month: float | None = None
-    per_run: float | None = None  # --budget X
-    refuse_unknown: bool = False  # budget_unknown = "refuse"
-
-    @property
-    def any(self) -> bool:
-        return any(b is not None for b in (self.per_conversation, self.per_day, self.per_month, self.per_run))
 
 
 def cost_settings(config: Mapping[str, Any], flags: Mapping[str, Any]) -> CostSettings:

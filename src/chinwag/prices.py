@@ -8,8 +8,12 @@ those knows has no price (None): never a guess.
 
 genai-prices takes ~120 ms to import and ~20 ms for its first lookup, so it is
 never imported before the prompt is drawn: `warm()` looks the price up on a
-thread while the user types, and each model's price is looked up once and kept;
-the cost itself is plain float arithmetic (bench/bench_costs.py).
+thread while the user types (or while a one-shot reply streams), and each
+model's price is looked up once and kept, in memory and in `prices.json` in
+the data directory (a day at most, and only for the genai-prices installed:
+its data file's size and time are the key), so a one-shot run does not wait
+for the import at its end. The cost itself is plain float arithmetic
+(bench/bench_costs.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chinwag.records import Reply
@@ -81,8 +86,9 @@ class Prices:
     """The prices a chat uses: the config's overrides, then local models, then genai-prices.
     Thread-safe; each (model, provider) is looked up once."""
 
-    def __init__(self, overrides: Mapping[str, Price] | None = None) -> None:
+    def __init__(self, overrides: Mapping[str, Price] | None = None, cache: Path | None = None) -> None:
         self.overrides = dict(overrides or {})
+        self.cache = cache  # prices.json: genai-prices' answers kept between runs (None: not kept)
         self._known: dict[tuple[str, str | None], Price | None] = {}
         self._lock = threading.Lock()
 
@@ -108,7 +114,84 @@ class Prices:
             return self.overrides[model]
         if provider in LOCAL_PROVIDERS:
             return FREE
-        return genai_price(model, provider)
+        key = f"{provider or ''}:{model}"
+        stamp = _genai_stamp()
+        kept = _read_cache(self.cache, stamp) if self.cache is not None else {}
+        if key in kept:
+            try:
+                return _price_of(kept[key])
+            except (KeyError, TypeError, ValueError, IndexError):
+                pass  # not ours, or damaged: looked up again
+        price = genai_price(model, provider)
+        if self.cache is not None and stamp is not None:
+            _write_cache(self.cache, stamp, {**kept, key: _json_of(price)})
+        return price
+
+
+CACHE_SECONDS = 86_400  # prices change with time too (genai-prices holds dated prices): a day at most
+
+
+def _genai_stamp() -> str | None:
+    """Which genai-prices data is installed, without importing it: its data file's size and time."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("genai_prices")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        info = os.stat(os.path.join(os.path.dirname(spec.origin), "data.py"))
+    except OSError:
+        return None
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
+def _read_cache(path: Path, stamp: str | None) -> dict[str, Any]:
+    import json
+    import time
+
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        fresh = kept["stamp"] == stamp and 0 <= time.time() - kept["at"] < CACHE_SECONDS
+        return dict(kept["prices"]) if fresh else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # none yet, or not ours: looked up again and written afresh
+
+
+def _write_cache(path: Path, stamp: str, prices: dict[str, Any]) -> None:
+    import json
+    import os
+    import time
+
+    if not path.parent.is_dir():
+        return  # no data directory (yet): nothing is made for a price
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        temporary.write_text(json.dumps({"stamp": stamp, "at": time.time(), "prices": prices}), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full or read-only disk: looked up again next time
+
+
+def _json_of(price: Price | None) -> Any:
+    if price is None:
+        return None
+    return {"input": price.input, "output": price.output, "cache_read": price.cache_read,
+            "cache_write": price.cache_write, "source": price.source}
+
+
+def _price_of(data: Any) -> Price | None:
+    """A kept price (None: genai-prices does not know the model); raises on anything else."""
+    if data is None:
+        return None
+
+    def rate(value: Any) -> Rate | None:
+        return None if value is None else (float(value[0]), tuple((int(a), float(b)) for a, b in value[1]))
+
+    input_rate, output_rate = rate(data["input"]), rate(data["output"])
+    if input_rate is None or output_rate is None:
+        raise ValueError("a kept price needs input and output")
+    return Price(input_rate, output_rate, rate(data["cache_read"]), rate(data["cache_write"]), str(data["source"]))
 
 
 # chinwag's providers by the names genai-prices gives them

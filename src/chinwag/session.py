@@ -27,15 +27,18 @@ from chinwag.errors import UsageError
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
 from chinwag.driver import Sink, TurnDriver
-from chinwag.records import Block, ChatRequest, Message, Reply, Text
+from chinwag.session_costs import SessionCosts
 from chinwag.session_turn import SessionTurn
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from chinwag.budget import Budgets
     from chinwag.history.costs import UsageTotals
     from chinwag.prices import Prices
     from chinwag.tree import Tree
     from chinwag.history.recorder import Recorder
+    from chinwag.records import Block, ChatRequest, Message, Reply, Text
     from chinwag.toolloop import ToolUse
 
 REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put
@@ -44,7 +47,9 @@ _FENCE_END = re.compile(r"\n`{3,}\n\n")  # the end of a text file attached befor
 
 
 @dataclass
-class Session:
+class Session(SessionCosts):
+    """One chat: its settings, provider, conversation and recorder; it runs the turns."""
+
     settings: Settings
     provider: Provider
     conversation: Conversation
@@ -61,6 +66,7 @@ class Session:
     # The question last cancelled before any reply: kept out of the conversation
     # (never sent again on its own) until /retry asks it again.
     withdrawn: Message | None = None
+    prices_cache: Path | None = None  # prices.json beside the history (prices.py); None: prices not kept
     run_totals: UsageTotals | None = None  # this run's replies in this conversation (/stats without history)
     _prices: Prices | None = field(default=None, repr=False)
     _budgets: Budgets | None = field(default=None, repr=False)
@@ -68,57 +74,6 @@ class Session:
     @property
     def model(self) -> str:
         return self.settings.model or self.provider.model_name or self.provider.name
-
-    # -- what it costs (prices.py, budget.py) --------------------------------
-
-    @property
-    def prices(self) -> Prices:
-        if self._prices is None:
-            from chinwag.prices import Prices
-
-            self._prices = Prices(self.settings.costs.prices)
-        return self._prices
-
-    @property
-    def budgets(self) -> Budgets:
-        if self._budgets is None:
-            from chinwag.budget import Budgets
-
-            recorder = self.recorder
-            self._budgets = Budgets(self.settings.costs, recorder.spent if recorder is not None else None)
-        return self._budgets
-
-    def warm_prices(self) -> None:
-        """Look the model's price up on a thread (after the prompt is drawn; genai-prices is slow to import)."""
-        self.prices.warm(self.model, self.settings.provider)
-
-    def priced(self, reply: Reply) -> Reply:
-        """`reply` with its provider, cost and the price's source (cost None: unknown price or no usage)."""
-        from chinwag.prices import reply_cost
-
-        return reply_cost(reply, self.prices.price(self.model, self.settings.provider), self.settings.provider)
-
-    def count_reply(self, reply: Reply) -> None:
-        """A reply that reported its tokens joined the conversation: its cost counts."""
-        from chinwag.history.costs import UsageTotals
-
-        t, usage = self.run_totals or UsageTotals(), reply.usage
-        self.run_totals = UsageTotals(
-            t.replies + 1, t.input_tokens + (reply.input_tokens or 0), t.output_tokens + (reply.output_tokens or 0),
-            t.cache_read_tokens + (usage.cache_read_tokens or 0), t.cache_write_tokens + (usage.cache_write_tokens or 0),
-            t.cost + (usage.cost or 0.0), t.unpriced + (usage.cost is None))
-        self.budgets.add(usage.cost)
-
-    def check_budget(self, request: ChatRequest) -> None:
-        """Before a request is sent: BudgetExceeded if its worst case could pass a
-        budget (nothing is sent); a warning at 80 % of one, once."""
-        if not self.settings.costs.any:
-            return
-        from chinwag.budget import request_chars
-
-        price = self.prices.price(self.model, self.settings.provider)
-        for line in self.budgets.check(price, request_chars(request), request.max_tokens, self.model):
-            self.notice(line)
 
     # -- turns, pushed to sinks (the CLI) --------------------------------------
 
@@ -146,6 +101,8 @@ class Session:
         turn that answers it: iterate it, then `finish()` it. Attachments the
         model cannot take are refused here (UsageError), before anything is kept.
         `schema`: this reply must be JSON matching it (else the settings' --schema)."""
+        from chinwag.records import Message, Text
+
         if attachments:
             from chinwag.attach import check
 
@@ -179,6 +136,8 @@ class Session:
 
     def begin_continue(self) -> SessionTurn:
         """Resume the last reply where it was cut: interrupted, or stopped by max_tokens."""
+        from chinwag.records import Message
+
         last, messages = self.last_reply, self.conversation.messages
         # (A question cancelled before any reply leaves nothing to continue: the reply
         # before it had ended.)
@@ -408,6 +367,8 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
 
         recorder = Recorder(database_file(environ))
     session = Session(settings, LazyProvider(settings), Conversation(settings.system), recorder)
+    if recorder is not None:
+        session.prices_cache = recorder.path.parent / "prices.json"
     if resume is not None or continue_last:
         if recorder is None:
             raise UsageError("--continue and --resume need saved history; drop --no-save.")
@@ -428,6 +389,8 @@ def words_and_attachments(message: Message) -> tuple[str, tuple[Block, ...]]:
     """A user's message as their words and what was attached before them
     (attach/ puts attachments first: images and documents as blocks, text
     files as fenced text)."""
+    from chinwag.records import Text
+
     parts = message.parts
     if parts and isinstance(parts[-1], Text) and len(parts) > 1:
         words, attached = parts[-1].text, parts[:-1]

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from chinwag.context import drop_half
 from chinwag.errors import ChinwagError, ContextOverflow
-from chinwag.events import Event, Notice
-from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
 from chinwag.turn import Turn
 
 if TYPE_CHECKING:
+    from chinwag.events import Event
     from chinwag.history.recorder import StoreSink
+    from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
     from chinwag.session import Session
 
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
@@ -79,7 +79,6 @@ class SessionTurn:
         self._saved_this_round = False  # a saver was started for this round's reply row
         self._recorded_latest = False  # the latest reply's cost is in _round_costs
         self._round_costs: list[float | None] = []  # each recorded round's cost (None: unknown)
-        session.warm_prices()  # looked up while the request is out, ready when the reply ends
         if session.recorder is not None:
             session.recorder.begin_reply(session.model, prefill)
 
@@ -107,6 +106,8 @@ class SessionTurn:
 
     def _latest(self) -> Reply:
         """The latest attempt's reply (stopped before any attempt: an empty, stopped one)."""
+        from chinwag.records import Reply
+
         if self._attempt is not None:
             reply = self._attempt.reply
             return reply if reply.status == "streaming" else self.session.priced(reply)
@@ -154,10 +155,14 @@ class SessionTurn:
 
             self._attempt = Turn(session.provider, prepare, session.take_notices, stopping=self._stopping)
             self._start_savers()
+            warm = True
             for event in self._attempt:
                 for saver in self._savers:
                     saver.on_event(event, self._attempt.reply)
                 yield event
+                if warm:  # once the first event is shown: the price is looked up while the reply streams
+                    warm = False
+                    session.warm_prices()
             reply = self._attempt.reply
             # A server we could not measure says the prompt is too long: halve the history, ask again.
             if reply.text or not isinstance(reply.failure, ContextOverflow) or len(self._sent) < 2:
@@ -184,6 +189,8 @@ class SessionTurn:
 
     def finish(self) -> list[Event]:
         """Save and record the turn (once); the notices that leaves for the user."""
+        from chinwag.events import Notice
+
         if self.phase in (Phase.FINISHING, Phase.DONE):
             return []
         if self._attempt is None or self._attempt.reply.status == "streaming":

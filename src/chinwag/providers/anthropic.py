@@ -253,8 +253,9 @@ def _usage_of(raw: object) -> dict[str, Any]:
 
 
 def _usage_event(usage: dict[str, Any]) -> Usage:
-    """Anthropic's input_tokens leaves out the cache's: all input is their sum."""
-    read, write = usage.get("cache_read_input_tokens"), usage.get("cache_creation_input_tokens")
+    """Anthropic's input_tokens leaves out the cache's: all input is their sum. A
+    cache count of 0 is None, as on the OpenAI wire when no cache was used."""
+    read, write = usage.get("cache_read_input_tokens") or None, usage.get("cache_creation_input_tokens") or None
     uncached = usage.get("input_tokens")
     total = None if uncached is None else uncached + (read or 0) + (write or 0)
     return Usage(total, usage.get("output_tokens"), read, write)
