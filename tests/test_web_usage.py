@@ -169,3 +169,17 @@ def test_a_reply_streamed_on_the_page_shows_its_cost_once_and_updates_the_total(
     expect(page.locator(".msg.assistant .meta .cost")).to_have_text(" · $0.0060")
     expect(page.locator("#cost-total")).to_have_text("$0.0060")
     assert _violations(page) == []
+
+
+def test_a_hostile_title_or_model_name_is_text_in_the_usage_view(page: Any, served: Served, tmp_path: Any) -> None:
+    home = tmp_path / "home"
+    cid, _ = add_reply(home, _today_at(9), cost=0.01, title='<img src=x id="pwned">')
+    add_reply(home, _today_at(10), model='<b id="bold">model</b>', provider="openai", cost=0.02)
+    _open(page, served.url + "#usage?days=7&by=conversation")
+    page.wait_for_selector("#usage-body .usage-legend li")
+    assert page.locator("#usage-body #pwned, #usage-body #bold").count() == 0
+    assert f'#{cid} <img src=x id="pwned">' in shown_text(page.locator("#usage-body table.keys"))
+    page.select_option("#usage-by", "model")
+    expect(page.locator("#usage-body table.keys")).to_contain_text('<b id="bold">model</b>')
+    assert page.locator("#usage-body #bold").count() == 0
+    assert _violations(page) == []
