@@ -72,6 +72,7 @@ MODULES = [
     ("bench_templates_startup", "Start-up with 100 templates present"),
     ("bench_schema_grammar", "Structured output: the bundled model under a grammar"),
     ("bench_costs", "Costs and budgets: turn end, budget check, launch"),
+    ("bench_usage", "chinwag usage over 100,000 replies"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}

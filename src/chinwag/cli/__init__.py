@@ -33,6 +33,7 @@ examples:
   chinwag history list|show ID|search TEXT|export ID|delete ID|check
   chinwag serve                             the same chats in a browser (127.0.0.1)
   chinwag models                            providers and models reachable now
+  chinwag usage [--days N] [--by model]     spend and tokens by day (--since DATE, --by provider|conversation, --json)
   chinwag completion bash|zsh|fish          a shell completion script (see the README for where to put it)
   chinwag -t review -p lang Go "CODE"       a saved template (chinwag templates list|show|edit|path|import)
 
@@ -135,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chinwag.cli.templates import main as templates_main
 
             return templates_main(args[1:], environ, sys.stdout)
+        if args[:1] == ["usage"]:
+            from chinwag.cli.usage import main as usage_main
+
+            return usage_main(args[1:], environ, sys.stdout)
         if args[:1] == ["serve"]:
             from chinwag.web.serve import main as serve_main
 

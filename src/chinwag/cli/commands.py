@@ -17,6 +17,7 @@ from chinwag.render.sanitize import sanitize
 if TYPE_CHECKING:
     from chinwag.cli.repl import Repl
 
+
 @dataclass(frozen=True)
 class Command:
     name: str
