@@ -53,6 +53,7 @@ from chinwag.interrupts import Ending, InterruptGuard
 from chinwag.records import Reply
 
 guard, recorder = InterruptGuard(), Recorder(Path(sys.argv[1]))
+recorder.open()  # as the chat's warm-up does after the prompt: the database made and migrated before any Ctrl-C
 queue = recorder._queue
 asked, answered, interrupts, held = [], [], 0, 0
 
