@@ -249,7 +249,8 @@ START_PROBE = """
 import sys, time
 from pathlib import Path
 from chinwag.tools import McpServerConfig, Toolbox
-box = Toolbox([], {"a": McpServerConfig("a", command=sys.executable, args=("-m", "tests.mcp_servers.demo"))},
+box = Toolbox([], {"a": McpServerConfig("a", command=sys.executable,
+                                         args=("-m", "tests.mcp_servers.demo", "--start-delay", "30"))},
               Path("."))
 t = time.perf_counter()
 box.start()
@@ -262,8 +263,12 @@ box.close()
 def test_start_returns_at_once_without_importing_mcp() -> None:
     result = subprocess.run([sys.executable, "-c", START_PROBE], cwd=ROOT, capture_output=True, text=True,
                             timeout=60)
+    """The server sleeps 30 s before it serves: a start() that waited for it (or for
+    importing the mcp package) would take that long. The bound is a hang guard far
+    from any real figure (start() takes well under a millisecond), not a timing
+    assertion that load could break."""
     elapsed, imported = result.stdout.split()
-    assert float(elapsed) < 0.01, result.stdout
+    assert float(elapsed) < 5, result.stdout
     assert imported == "False"
 
 
