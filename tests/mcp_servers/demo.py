@@ -8,7 +8,8 @@ Tools: `echo` (read-only, closed world: runs without asking), `lookup`
 (read-only but open world: asks), `write_note` (no hints: asks), `crash`
 (the process exits mid-call), `slow` (sleeps, for Ctrl-C), `pid`, `fail` (an error result).
 For results beyond text (issue 22): `structured_only` (structuredContent and no text), `audio`
-(a WAV), `big_image` (a PNG of about 20 MB), `flood` (progress notifications at 1,000 a second).
+(a WAV), `big_image` (a PNG of about 20 MB), `flood` (progress notifications at 1,000 a second), `beacon`
+(progress stamped with the time it was sent, for bench/bench_mcp_results.py).
 """
 
 from __future__ import annotations
@@ -120,6 +121,15 @@ async def flood(ctx: Context, count: int = 2000, rate: float = 1000.0) -> str:
         await ctx.report_progress(i, count, f"step {i}")
         await anyio.sleep(1 / rate)
     return f"flooded {count}"
+
+
+@server.tool(description="Report progress `count` times, `every` seconds apart, each message the time it was sent.",
+             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+async def beacon(ctx: Context, count: int = 5, every: float = 0.3) -> str:
+    for i in range(1, count + 1):
+        await anyio.sleep(every)
+        await ctx.report_progress(i, count, f"sent {time.monotonic():.6f}")  # CLOCK_MONOTONIC: one clock per machine
+    return f"beacon {count}"
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ user sees a sanitized one-line summary (ToolOutput does that).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Mapping
@@ -166,8 +165,8 @@ def _add_resource(resource: object, parts: _Parts, context: ResultContext, attac
 def _add_binary(data: str, media: str, uri: str, parts: _Parts, context: ResultContext, attach: bool) -> None:
     """An image, or a resource's blob: an attachment when it is an image or a PDF, else named."""
     where = f" {uri}" if uri else ""
-    try:
-        raw = base64.b64decode(data, validate=True)
+    try:  # binascii reads the str in place; base64.b64decode would copy it to bytes first
+        raw = binascii.a2b_base64(data, strict_mode=True)
     except (binascii.Error, ValueError):
         parts.text.append(f"[{media or 'binary'}{where}: not valid base64, not forwarded]")
         parts.shown.append(f"⚠ {media or 'binary'} not valid base64")
