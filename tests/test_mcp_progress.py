@@ -143,7 +143,7 @@ def test_the_pages_stop_cancels_the_call_on_the_server(tmp_path: Path) -> None:
         except StopIteration as done:
             output = done.value
         assert [r.text() for r in reports] == ["1/60"]
-        assert output.status == "interrupted" and output.summary == "stopped"
+        assert output.status == "interrupted" and output.content.startswith("interrupted: the user stopped")
         call = next(m for m in sent_to_server(log) if m.get("method") == "tools/call")
         wait_for(lambda: any(m.get("method") == "notifications/cancelled" for m in sent_to_server(log)), 5)
         cancelled = next(m for m in sent_to_server(log) if m.get("method") == "notifications/cancelled")
@@ -152,3 +152,42 @@ def test_the_pages_stop_cancels_the_call_on_the_server(tmp_path: Path) -> None:
         assert box.take_notices() == []
     finally:
         box.close()
+
+
+def test_stop_on_the_page_cancels_the_call_on_the_server_and_the_next_call_runs(
+        browser: Any, fake: ScriptedServer, tmp_path: Path) -> None:
+    """The page's Stop, clicked in Chromium, while an MCP call runs in `chinwag serve`."""
+    from tests.test_web_support import serve
+
+    log = tmp_path / "sent.jsonl"
+    config = write_mcp_json(tmp_path / "mcp.json", {"everything": teed(everything(), log)})
+    fake.enqueue(anthropic_calls([("toolu_1", LONG, {"duration": 60, "steps": 60})]),
+                 anthropic_calls([("toolu_2", "everything_echo", {"message": "still here"})]),
+                 Reply(chunks=["Fine."]))
+    work = tmp_path / "work"
+    work.mkdir()
+    with serve(anthropic_env(tmp_path / "home", fake.base_url), "--mcp-config", str(config), cwd=work) as served:
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        try:
+            page.goto(served.url)
+            page.wait_for_selector("#model option", state="attached")
+            page.fill("#input", "take your time")
+            page.press("#input", "Enter")
+            wait_for(lambda: log.exists() and any(m.get("method") == "tools/call" for m in sent_to_server(log)), 60)
+            page.click("#stop")
+            wait_for(lambda: any(m.get("method") == "notifications/cancelled" for m in sent_to_server(log)), 10)
+            call = next(m for m in sent_to_server(log) if m.get("method") == "tools/call")
+            cancelled = next(m for m in sent_to_server(log) if m.get("method") == "notifications/cancelled")
+            assert cancelled["params"]["requestId"] == call["id"]
+            page.wait_for_selector(".msg.assistant[data-status=stopped], .msg.assistant[data-status=interrupted]")
+            page.fill("#input", "are you there?")
+            page.press("#input", "Enter")
+            page.wait_for_selector("text=Fine.")
+        finally:
+            context.close()
+    stopped = fake.requests[1].json["messages"][-1]["content"][0]
+    assert stopped["tool_use_id"] == "toolu_1" and stopped["is_error"] is True
+    echoed = fake.requests[2].json["messages"][-1]["content"][0]
+    assert echoed["tool_use_id"] == "toolu_2" and echoed["content"] == "Echo: still here"

@@ -122,9 +122,10 @@ class McpHub:
                 except concurrent.futures.TimeoutError:
                     pass
                 if stopping is not None and stopping.is_set():
+                    from chinwag.present import TOOL_STOPPED
+
                     future.cancel()
-                    return ToolOutput(f"the call to {tool.spec.name} was stopped by the user", "interrupted",
-                                      "stopped")
+                    return ToolOutput(TOOL_STOPPED, "interrupted", "interrupted")
                 report = latest.take(time.monotonic())
                 if report is not None:
                     yield report
