@@ -141,6 +141,23 @@ def test_resource_links_are_kept_and_the_model_reads_one_without_being_asked(
     assert "denied" not in out.stderr and "🔗 demo://resource/dynamic/text/2" in out.stderr
 
 
+def test_embedded_resources_text_inline_under_its_uri_an_image_attached_other_bytes_named(
+        work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
+    server.enqueue(calls("openai", ("call_1", "everything_get-resource-reference", {"resourceType": "Blob",
+                                                                                  "resourceId": 1})),
+                   calls("openai", ("call_2", "demo_embedded", {})), Reply(chunks=["Seen."]))
+    out = one_shot("openai", home, server, work, tmp_path, everything(), demo_server())
+    blob_text = result_text("openai", server.requests[1])  # a text file sent as a base64 blob
+    assert "[resource demo://resource/dynamic/blob/1 (text/plain)]\nResource 1: This is a base64 blob" in blob_text
+    mixed = result_text("openai", server.requests[2])
+    assert "[image/png image demo://pixel.png, 4×3: attached below]" in mixed
+    assert "[application/octet-stream demo://data.bin (1 KB): not forwarded; chinwag sends images and PDFs only]" \
+        in mixed
+    (media, data), = images_sent("openai", server.requests[2])
+    assert media == "image/png" and data.startswith(b"\x89PNG")
+    assert "📎 image/png · 4×3 · 📎 application/octet-stream · 1 KB not forwarded" in out.stderr
+
+
 def test_structured_content_alone_is_sent_as_json_and_an_output_schema_mismatch_is_marked(
         work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
     server.enqueue(calls("openai", ("call_1", "demo_structured_only", {})),
