@@ -138,9 +138,9 @@ async def flood(ctx: Context, count: int = 2000, rate: float = 1000.0) -> str:
 @server.tool(description="Report progress `count` times, `every` seconds apart, each message the time it was sent.",
              annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
 async def beacon(ctx: Context, count: int = 5, every: float = 0.3) -> str:
-    for i in range(1, count + 1):
-        await anyio.sleep(every)
+    for i in range(1, count + 1):  # each report is followed by a pause: none is cut short by the answer
         await ctx.report_progress(i, count, f"sent {time.monotonic():.6f}")  # CLOCK_MONOTONIC: one clock per machine
+        await anyio.sleep(every)
     return f"beacon {count}"
 
 
