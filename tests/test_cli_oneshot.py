@@ -51,7 +51,9 @@ def test_json_mode_writes_one_event_per_line(scripted_server: ScriptedServer, tm
     assert "\x1b" not in result.stdout
     done = events[-1]
     assert done["status"] == "complete" and done["stop_reason"] == "end_turn"
-    assert done["usage"] == {"input_tokens": 12, "output_tokens": 2}
+    assert done["usage"] == {"input_tokens": 12, "output_tokens": 2, "cache_read_tokens": None,
+                             "cache_write_tokens": None, "reasoning_tokens": None}
+    assert done["cost"] > 0  # the default Claude model's price is known
     assert done["ttft"] > 0
 
 

@@ -62,8 +62,8 @@ def test_migrations_are_recorded_in_order_with_the_schema_version(store: Store, 
         assert names == ["m001_conversations_and_messages", "m002_full_text_search", "m003_content_blocks",
                          "m004_attachment_blobs", "m005_system_prompt_per_turn",
                          "m006_conversation_titles", "m007_conversation_trees",
-                         "m008_reply_schema"]
-        assert conn.execute("PRAGMA user_version").fetchone() == (8,)
+                         "m008_reply_schema", "m009_reply_costs"]
+        assert conn.execute("PRAGMA user_version").fetchone() == (9,)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 

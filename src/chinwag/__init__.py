@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chinwag.errors import (
         AuthError,
         BadRequest,
+        BudgetExceeded,
         ChinwagError,
         ConfigError,
         ConnectionFailed,
@@ -41,7 +42,7 @@ _EXPORTS = {
     "AuthError": "chinwag.errors", "BadRequest": "chinwag.errors", "ConnectionFailed": "chinwag.errors",
     "ContextOverflow": "chinwag.errors", "LocalModelError": "chinwag.errors", "Overloaded": "chinwag.errors",
     "RateLimited": "chinwag.errors", "StreamInterrupted": "chinwag.errors",
-    "InvalidStructuredOutput": "chinwag.errors",
+    "InvalidStructuredOutput": "chinwag.errors", "BudgetExceeded": "chinwag.errors",
     "Event": "chinwag.events", "Notice": "chinwag.events", "Retrying": "chinwag.events",
     "Stop": "chinwag.events", "TextDelta": "chinwag.events", "Usage": "chinwag.events",
     "Message": "chinwag.records", "Reply": "chinwag.records",

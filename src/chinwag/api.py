@@ -32,6 +32,11 @@ from `chinwag`):
     InvalidStructuredOutput  a reply asked for with `schema=` is not JSON
                        matching it (its text is kept)
 
+and, not the model's nor the network's, a `ChinwagError`:
+
+    BudgetExceeded     the request could pass a budget (`budget=`, or the
+                       config's budget_per_conversation|day|month): not sent
+
 A reply the user stopped (Ctrl-C, closing a stream) raises nothing.
 
 A saved conversation is a tree: `chat.edit(message_id, text)` asks again
@@ -77,20 +82,23 @@ class Chat:
                  base_url: str | None = None, api_key: str | None = None,
                  max_tokens: int | None = None, temperature: float | None = None,
                  save: bool = True, environ: Mapping[str, str] | None = None,
-                 cwd: Path | str | None = None, resume: int | None = None, at: int | None = None) -> None:
+                 cwd: Path | str | None = None, resume: int | None = None, at: int | None = None,
+                 budget: float | None = None) -> None:
         """`model` is a CLI model spec ("local", "anthropic:NAME", "openai:NAME",
         "local:/path.gguf", or a bare name); None picks as the CLI does. A
         `base_url` with no provider in `model` means an OpenAI-compatible
         server (vLLM, TGI, Ollama, llama.cpp). `resume` continues saved
         conversation ID (as `chinwag --resume ID`) at its current leaf, or at
-        message `at`. Bad settings raise `chinwag.ChinwagError` (a UsageError
-        or ConfigError) here."""
+        message `at`. `budget` is dollars this Chat may spend (as `--budget`;
+        the config's budgets apply too): a request that could pass it is not
+        sent, and its reply fails with BudgetExceeded. Bad settings raise
+        `chinwag.ChinwagError` (a UsageError or ConfigError) here."""
         from chinwag.config import resolve
         from chinwag.providers.registry import at_base_url, entry, parse_model_spec
 
         environ = dict(os.environ if environ is None else environ)
         flags: dict[str, Any] = {"model": model, "system": system, "max_tokens": max_tokens,
-                                 "temperature": temperature, "save": save}
+                                 "temperature": temperature, "save": save, "budget": budget}
         if base_url is not None or api_key is not None:
             provider = parse_model_spec(model)[0] if model else ""
             chosen = entry(provider) if provider else at_base_url()

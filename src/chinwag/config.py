@@ -65,6 +65,36 @@ class Settings:
     notes: tuple[str, ...] = ()  # settings given that the provider does not take (also in warnings)
     tools: ToolSettings = field(default_factory=lambda: ToolSettings())
     schema: Mapping[str, Any] | None = None  # --schema / --schema-multi: replies are JSON matching it
+    costs: CostSettings = field(default_factory=lambda: CostSettings())  # [prices], budgets, --budget (budget.py)
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """Prices set in config (model -> chinwag.prices.Price), and the budgets in
+    dollars (None: none); budget.py reads them and checks each request."""
+
+    prices: Mapping[str, Any] = field(default_factory=dict)
+    per_conversation: float | None = None
+    per_day: float | None = None
+    per_month: float | None = None
+    per_run: float | None = None  # --budget X
+    refuse_unknown: bool = False  # budget_unknown = "refuse"
+
+    @property
+    def any(self) -> bool:
+        return any(b is not None for b in (self.per_conversation, self.per_day, self.per_month, self.per_run))
+
+
+COST_KEYS = ("prices", "budget_per_conversation", "budget_per_day", "budget_per_month", "budget_unknown")
+
+
+def _costs(config: Mapping[str, Any], flags: Mapping[str, Any]) -> CostSettings:
+    """Read by budget.py, and imported only when something is set."""
+    if flags.get("budget") is None and not any(key in config for key in COST_KEYS):
+        return CostSettings()
+    from chinwag.budget import cost_settings
+
+    return cost_settings(config, flags)
 
 
 @dataclass(frozen=True)
@@ -175,6 +205,7 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any], *,
         notice=notice,
         tools=_tool_settings(environ, flags, config),
         schema=_schema(flags),
+        costs=_costs(config, flags),
     )
 
 

@@ -71,6 +71,45 @@ def _one_of(*choices: str) -> Check:
     return lambda value: None if value in choices else "one of " + ", ".join(choices)
 
 
+def _prices(value: Any) -> str | None:
+    """The [prices] tables' shape; `price_problem` names what is wrong with its key."""
+    return None if isinstance(value, dict) else 'tables [prices."MODEL"] with input = and output ='
+
+
+def price_problem(value: Mapping[str, Any]) -> tuple[str, str | None, str] | None:
+    """(model, key, what is wrong) for the first bad [prices."MODEL"] entry, or None."""
+    for model, price in value.items():
+        if not isinstance(price, dict):
+            return model, None, f'[prices."{model}"] must be a table with input = and output ='
+        if missing := [k for k in ("input", "output") if k not in price]:
+            return model, None, f'[prices."{model}"] needs {" and ".join(missing)} (dollars per million tokens)'
+        for key, rate in price.items():
+            if key not in PRICE_KEYS:
+                return model, key, f'[prices."{model}"] {key} is not one of {", ".join(PRICE_KEYS)}'
+            if _number(*PRICE)(rate) is not None:
+                return model, key, (f'[prices."{model}"] {key} must be a number of at least 0'
+                                    f' (dollars per million tokens), got {rate!r}')
+    return None
+
+
+def _price_line(text: str, model: str, key: str | None) -> int | None:
+    """The line of `key` in [prices."MODEL"] (or of its header), if it can be found."""
+    lines = text.splitlines()
+    header = re.compile(r"""\s*\[\s*prices\s*\.\s*(?:"%s"|'%s'|%s)\s*\]""" % ((re.escape(model),) * 3))
+    for number, line in enumerate(lines, 1):
+        if header.match(line):
+            if key is None:
+                return number
+            setting = re.compile(r"""\s*(?:%s|"%s")\s*=""" % ((re.escape(key),) * 2))
+            for offset, inner in enumerate(lines[number:], number + 1):
+                if inner.lstrip().startswith("["):
+                    break
+                if setting.match(inner):
+                    return offset
+            return number
+    return None
+
+
 # Ranges shared with flags and the environment (config.py checks those the same way).
 # Each top is far past any real use, and keeps a slip of the finger (`retries =
 # 100000000`, twenty zeros on --max-tokens) from reaching a server, a timer or
@@ -86,12 +125,17 @@ RETRIES = (0, 10)  # the SDKs retry twice; ten waits of up to 8 s is a minute an
 MAX_TOOL_ROUNDS = (1, 1_000)
 TOOL_OUTPUT_LIMIT = (1, 16 * 1024 * 1024)  # bytes of one tool's output sent to the model
 THINK = (1024, MAX_TOKENS[1])  # tokens of visible reasoning (Anthropic wants at least 1,024)
+PRICE = (0.0, 1_000_000.0)  # dollars per million tokens
+PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
+BUDGET = (0.0, 1_000_000_000.0)  # dollars
 TOP_LEVEL: Mapping[str, Check] = {
     "model": _text, "system": _text, "max_tokens": _whole(*MAX_TOKENS), "temperature": _number(*TEMPERATURE),
     "render": _one_of("auto", "markdown", "plain"), "save": _boolean, "context_size": _whole(*CONTEXT_SIZE),
     "timeout": _number(*TIMEOUT, above=True), "max_retry_wait": _number(*MAX_RETRY_WAIT),
     "retries": _whole(*RETRIES), "tools": _names, "allow": _names, "mcp_servers": _table,
     "max_tool_rounds": _whole(*MAX_TOOL_ROUNDS), "tool_output_limit": _whole(*TOOL_OUTPUT_LIMIT),
+    "prices": _prices, "budget_per_conversation": _number(*BUDGET), "budget_per_day": _number(*BUDGET),
+    "budget_per_month": _number(*BUDGET), "budget_unknown": _one_of("allow", "refuse"),
 }
 PROVIDER_TABLE: Mapping[str, Check] = {
     "api_key": _text, "base_url": _text,
@@ -127,6 +171,10 @@ def check_config(config: Mapping[str, Any], text: str, path: Path) -> tuple[str,
             warnings.append(_unknown(path, text, key, None))
         elif (wanted := check(value)) is not None:
             raise _wrong(path, text, key, None, wanted, value)
+        elif key == "prices" and (problem := price_problem(value)) is not None:
+            model, inner, what = problem
+            line = _price_line(text, model, inner)
+            raise ConfigError(f"{path}, line {line}: {what}." if line else f"{path}: {what}.")
     return tuple(warnings)
 
 

@@ -53,6 +53,12 @@ class ConfigError(ChinwagError):
     exit_code = 2
 
 
+class BudgetExceeded(ChinwagError):
+    """A request's worst case would pass a budget (budget.py): it was not sent."""
+
+    exit_code = 1
+
+
 class ConversationDeleted(ChinwagError):
     """The saved conversation a write belongs to no longer exists (`chinwag
     history delete`, or the page's delete, from another process or thread)."""

@@ -28,10 +28,16 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts as the provider reported them (None when it did not)."""
+    """Token counts as the provider reported them (None when it did not).
+    `input_tokens` counts all input: cache reads and writes are parts of it
+    (Anthropic reports them apart; its provider adds them in). Reasoning
+    tokens are part of `output_tokens` (both wire formats count them there)."""
 
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
     type: Literal["usage"] = field(default="usage", init=False)
 
 

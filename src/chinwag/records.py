@@ -202,6 +202,22 @@ class Window:
 
 
 @dataclass(frozen=True)
+class ReplyUsage:
+    """A reply's figures beyond its input and output tokens (history: m009_reply_costs).
+    Cache reads and writes are parts of the reply's input tokens; reasoning,
+    a part of its output tokens. `cost` is in US dollars, None where the
+    price is unknown; `price_source` names the price ("genai-prices 0.2.3",
+    "config", "local")."""
+
+    provider: str | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost: float | None = None
+    price_source: str | None = None
+
+
+@dataclass(frozen=True)
 class Reply:
     """What the assistant said so far, and how it went.
 
@@ -226,6 +242,8 @@ class Reply:
     message_id: int | None = field(default=None, compare=False)  # its id in the history (None: not saved)
     schema: Mapping[str, Any] | None = None  # the JSON Schema it was asked to match (--schema)
     data: Any = None  # the parsed JSON, once a complete reply matched `schema` (structured.py)
+    usage: ReplyUsage = ReplyUsage()  # cache and reasoning tokens, and the cost (prices.py)
+    turn_cost: float | None = None  # the whole turn's cost, every round of a tool loop (None: unknown)
 
     def __post_init__(self) -> None:
         if self.failure is not None:  # the one place `error` follows the failure

@@ -27,9 +27,15 @@ from chinwag.errors import UsageError
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
 from chinwag.driver import Sink, TurnDriver
+from chinwag.session_costs import SessionCosts
 from chinwag.session_turn import SessionTurn
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from chinwag.budget import Budgets
+    from chinwag.history.costs import UsageTotals
+    from chinwag.prices import Prices
     from chinwag.tree import Tree
     from chinwag.history.recorder import Recorder
     from chinwag.records import Block, ChatRequest, Message, Reply, Text
@@ -41,7 +47,7 @@ _FENCE_END = re.compile(r"\n`{3,}\n\n")  # the end of a text file attached befor
 
 
 @dataclass
-class Session:
+class Session(SessionCosts):
     """One chat: its settings, provider, conversation and recorder; it runs the turns."""
 
     settings: Settings
@@ -60,6 +66,10 @@ class Session:
     # The question last cancelled before any reply: kept out of the conversation
     # (never sent again on its own) until /retry asks it again.
     withdrawn: Message | None = None
+    prices_cache: Path | None = None  # prices.json beside the history (prices.py); None: prices not kept
+    run_totals: UsageTotals | None = None  # this run's replies in this conversation (/stats without history)
+    _prices: Prices | None = field(default=None, repr=False)
+    _budgets: Budgets | None = field(default=None, repr=False)
 
     @property
     def model(self) -> str:
@@ -251,6 +261,9 @@ class Session:
         self.withdrawn = None
         if self.recorder is not None:
             self.recorder.new_conversation()
+        if self._budgets is not None:
+            self._budgets.new_conversation()
+        self.run_totals = None
         self.last_reply = None
         self.reset_window()
 
@@ -354,6 +367,8 @@ def open_session(settings: Settings, environ: Mapping[str, str], *,
 
         recorder = Recorder(database_file(environ))
     session = Session(settings, LazyProvider(settings), Conversation(settings.system), recorder)
+    if recorder is not None:
+        session.prices_cache = recorder.path.parent / "prices.json"
     if resume is not None or continue_last:
         if recorder is None:
             raise UsageError("--continue and --resume need saved history; drop --no-save.")

@@ -78,6 +78,8 @@ class SessionTurn:
         self._results: list[ResultBlock] = []  # each call's result, then the images it gave
         self._joined_prefill = ""  # a /continue's partial, once recorded with its continuation
         self._saved_this_round = False  # a saver was started for this round's reply row
+        self._recorded_latest = False  # the latest reply's cost is in _round_costs
+        self._round_costs: list[float | None] = []  # each recorded round's cost (None: unknown)
         if session.recorder is not None:
             session.recorder.begin_reply(session.model, prefill)
 
@@ -92,14 +94,24 @@ class SessionTurn:
             reply = replace(reply, status="interrupted", error="stopped while a tool ran", cancelled=True)
         if self._withdrawn:
             reply = replace(reply, withdrawn=True)
-        return reply
+        return replace(reply, turn_cost=self._turn_cost(reply))
+
+    def _turn_cost(self, latest: Reply) -> float | None:
+        """Every recorded round's cost and the latest reply's, if it is not recorded yet (None: unknown)."""
+        costs = list(self._round_costs)
+        if not self._recorded_latest and (latest.input_tokens is not None or latest.output_tokens is not None):
+            costs.append(latest.usage.cost)
+        if not costs or any(cost is None for cost in costs):
+            return None
+        return sum(cost for cost in costs if cost is not None)
 
     def _latest(self) -> Reply:
         """The latest attempt's reply (stopped before any attempt: an empty, stopped one)."""
         from chinwag.records import Reply
 
         if self._attempt is not None:
-            return self._attempt.reply
+            reply = self._attempt.reply
+            return reply if reply.status == "streaming" else self.session.priced(reply)
         if self._cancelled_in is not None:
             return Reply(status="interrupted", error="stopped", cancelled=True, duration=0.0)
         return Reply()
@@ -126,6 +138,7 @@ class SessionTurn:
             if session.recorder is not None:
                 session.recorder.begin_reply(session.model, "")
             self._attempt, self._saved_this_round = None, False  # the next reply has not begun
+            self._recorded_latest = False
             self._enter(Phase.PREPARING)
 
     def _reply(self) -> Iterator[Event]:
@@ -137,15 +150,20 @@ class SessionTurn:
                 fitted = session.fitted(session.conversation.sendable()) if messages is None else messages
                 self._sent = fitted
                 request = session.request(fitted, continuing=bool(self.prefill), schema=self.schema)
+                session.check_budget(request)  # BudgetExceeded: not sent, the turn ends with its line
                 self._enter(Phase.STREAMING)
                 return request
 
             self._attempt = Turn(session.provider, prepare, session.take_notices, stopping=self._stopping)
             self._start_savers()
+            warm = True
             for event in self._attempt:
                 for saver in self._savers:
                     saver.on_event(event, self._attempt.reply)
                 yield event
+                if warm:  # once the first event is shown: the price is looked up while the reply streams
+                    warm = False
+                    session.warm_prices()
             reply = self._attempt.reply
             # A server we could not measure says the prompt is too long: halve the history, ask again.
             if reply.text or not isinstance(reply.failure, ContextOverflow) or len(self._sent) < 2:
@@ -212,6 +230,10 @@ class SessionTurn:
             self._start_savers()
         self._end_savers()
         reply = self._shown(self._latest())
+        if not self._recorded_latest and (reply.input_tokens is not None or reply.output_tokens is not None):
+            self._round_costs.append(reply.usage.cost)
+            self.session.count_reply(reply)
+        self._recorded_latest = True
         conversation = self.session.conversation
         if self.prefill:
             conversation.messages.pop()  # the partial reply, now part of this one

@@ -33,7 +33,15 @@ def figures(reply: Reply) -> str:
         streaming_time = (reply.duration or 0) - (reply.ttft or 0)
         if reply.output_tokens > 1 and streaming_time >= 0.05:  # a rate over less is noise (e.g. a tool call's reply)
             parts.append(f"{reply.output_tokens / streaming_time:.0f} tok/s")
+    cost = reply.turn_cost if reply.turn_cost is not None else reply.usage.cost
+    if cost:  # a free (local) reply and an unknown price show none
+        parts.append(dollars(cost))
     return " · ".join(parts)
+
+
+def dollars(cost: float) -> str:
+    """"$0.0021": four decimals, enough for one reply; "<$0.0001" below that."""
+    return f"${cost:.4f}" if cost >= 0.00005 else "<$0.0001"
 
 
 def stats_line(reply: Reply) -> str:
@@ -302,7 +310,13 @@ class JsonSink:
             "type": "done",
             "status": reply.status,
             "stop_reason": reply.stop_reason,
-            "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+            "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens,
+                      "cache_read_tokens": reply.usage.cache_read_tokens,
+                      "cache_write_tokens": reply.usage.cache_write_tokens,
+                      "reasoning_tokens": reply.usage.reasoning_tokens},
+            # dollars, the whole turn (every tool round); null: the price is unknown
+            "cost": reply.turn_cost,
+            "price_source": reply.usage.price_source,
             "ttft": reply.ttft,
             "duration": reply.duration,
             "error": reply.error,

@@ -60,7 +60,10 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
             ttft = reply.ttft if reply.ttft is not None else elapsed
             return replace(reply, blocks=_mixed(reply) + (ToolCall(event.id, event.name, event.input),), ttft=ttft)
         case Usage():
-            return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens)
+            return replace(reply, input_tokens=event.input_tokens, output_tokens=event.output_tokens,
+                           usage=replace(reply.usage, cache_read_tokens=event.cache_read_tokens,
+                                         cache_write_tokens=event.cache_write_tokens,
+                                         reasoning_tokens=event.reasoning_tokens))
         case Stop():
             return replace(reply, stop_reason=event.reason)
         case ToolCallStart() | ToolInputDelta():

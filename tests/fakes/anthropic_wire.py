@@ -59,8 +59,8 @@ def _message(reply: Reply, request: Any, content: list[Any], stop: str | None, o
         "stop_sequence": None,
         "usage": {
             "input_tokens": reply.input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": reply.cache_write_tokens,
+            "cache_read_input_tokens": reply.cache_read_tokens,
             "output_tokens": out,
         },
     }

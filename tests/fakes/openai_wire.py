@@ -47,9 +47,15 @@ def finish_reason(reply: Reply) -> str:
     return FINISH_REASONS.get(reply.stop_reason, reply.stop_reason)
 
 
-def _usage(reply: Reply) -> dict[str, int]:
+def _usage(reply: Reply) -> dict[str, Any]:
     out = reply.completion_tokens
-    return {"prompt_tokens": reply.input_tokens, "completion_tokens": out, "total_tokens": reply.input_tokens + out}
+    prompt = reply.input_tokens + reply.cache_read_tokens
+    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out}
+    if reply.cache_read_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": reply.cache_read_tokens}
+    if reply.reasoning_tokens is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
+    return usage
 
 
 class _Chunks:

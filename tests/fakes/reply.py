@@ -26,6 +26,12 @@ class Reply:
     output_tokens: int | None = None  # None: one token per chunk
     stop_reason: str = "end_turn"  # Anthropic spelling; mapped for OpenAI
     model: str | None = None  # None: echo the request's model
+    # Prompt caching and reasoning, as the APIs report them: `input_tokens` is the
+    # uncached input (Anthropic's sense); the OpenAI wire adds cache reads to its
+    # prompt_tokens and names them in prompt_tokens_details (it has no cache writes).
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int | None = None  # OpenAI wire: completion_tokens_details.reasoning_tokens
 
     hang_up: bool = False  # read the request, then close the connection without a response
     status: int = 200

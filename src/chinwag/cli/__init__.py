@@ -33,6 +33,7 @@ examples:
   chinwag history list|show ID|search TEXT|export ID|delete ID|check
   chinwag serve                             the same chats in a browser (127.0.0.1)
   chinwag models                            providers and models reachable now
+  chinwag usage [--days N] [--by model]     spend and tokens by day (--since DATE, --by provider|conversation, --json)
   chinwag completion bash|zsh|fish          a shell completion script (see the README for where to put it)
   chinwag -t review -p lang Go "CODE"       a saved template (chinwag templates list|show|edit|path|import)
 
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="a JSON Schema, a file holding one, or fields: 'name, age int, bio: a short bio'")
     structured.add_argument("--schema-multi", action="store_true",
                             help="a list of objects matching --schema (as {\"items\": [...]})")
+    p.add_argument("--budget", metavar="DOLLARS", help="spend at most this much in this run (each request's"
+                   " worst case is checked before it is sent)")
     p.add_argument("--version", action="version", version=f"chinwag {__version__}")
     return p
 
@@ -133,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chinwag.cli.templates import main as templates_main
 
             return templates_main(args[1:], environ, sys.stdout)
+        if args[:1] == ["usage"]:
+            from chinwag.cli.usage import main as usage_main
+
+            return usage_main(args[1:], environ, sys.stdout)
         if args[:1] == ["serve"]:
             from chinwag.web.serve import main as serve_main
 
@@ -203,6 +210,7 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         "render": args.render, "tools": args.tools, "mcp_config": args.mcp_config, "yes": args.yes or None,
         "think": args.think,
         "schema": args.schema, "schema_multi": args.schema_multi or None,
+        "budget": args.budget,
     }
     settings = resolve(environ, Path.cwd(), flags)
     at = None

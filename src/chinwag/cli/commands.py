@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from chinwag.cli.save_and_copy import copy, save
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.render.sanitize import sanitize
-from chinwag.sinks import stats_line
 
 if TYPE_CHECKING:
     from chinwag.cli.repl import Repl
+
 
 @dataclass(frozen=True)
 class Command:
@@ -144,8 +144,9 @@ def _history(repl: Repl, arg: str) -> None:
 
 
 def _stats(repl: Repl, arg: str) -> None:
-    last = repl.session.last_reply
-    repl.out.write((stats_line(last) if last else "no reply yet") + "\n")
+    from chinwag.cli.usage_stats import stats_lines
+
+    repl.out.write("\n".join(stats_lines(repl.session)) + "\n")
 
 
 def _tools(repl: Repl, arg: str) -> None:
@@ -250,7 +251,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("/attach", "[PATH|URL]", "add an image, PDF or file to your next message; alone: list them", _attach,
             complete=_paths),
     Command("/copy", "", "copy the last reply to the clipboard", copy),
-    Command("/stats", "", "show the last reply's timing and tokens", _stats),
+    Command("/stats", "", "the last reply's figures, the conversation's tokens and cost, the context window",
+            _stats),
     Command("/tools", "", "the tools enabled and how each is approved", _tools),
     Command("/show", "", "the last tool result in full", _show),
     Command("/exit", "", "leave", _exit, aliases=("/quit", "quit", "exit", "Ctrl-D")),

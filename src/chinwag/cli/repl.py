@@ -154,7 +154,8 @@ class Repl:
     def _warm_up(self) -> None:
         recorder, tool_use = self.session.recorder, self.session.tool_use
         for step in (recorder.open if recorder is not None else None,
-                     tool_use.start if tool_use is not None else None, self.session.provider.warm_up):
+                     tool_use.start if tool_use is not None else None, self.session.provider.warm_up,
+                     self.session.warm_prices):
             try:
                 if step is not None:
                     step()

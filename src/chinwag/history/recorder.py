@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from chinwag.events import Event
     from chinwag.history.ops import Row
     from chinwag.history.store import Store
+    from chinwag.history.costs import UsageTotals
     from chinwag.records import Block, Document, Image, Message, Reply, ToolCall, ToolResult
 
 __all__ = ["Recorder", "StoreSink"]
@@ -91,6 +92,19 @@ class Recorder(Branching):
         """Open the database now (the REPL's warm-up does, after the prompt is
         drawn). A fault becomes a notice, never an exception."""
         return self._queue.open()
+
+    def spent(self, day: float, month: float) -> tuple[float, float, float]:
+        """Dollars the history holds for this conversation, since `day` and since
+        `month` (Unix times), for the budgets; what is still queued is not in it."""
+        with self._queue.reading() as store:
+            cid = self.conversation_id
+            conversation = store.usage_totals(conversation=cid).cost if cid is not None else 0.0
+            return conversation, store.usage_totals(since=day).cost, store.usage_totals(since=month).cost
+
+    def conversation_usage(self) -> UsageTotals | None:
+        """This conversation's tokens and cost, everything queued written first (None: nothing saved yet)."""
+        with self._saved() as (store, cid):
+            return store.usage_totals(conversation=cid) if cid is not None else None
 
     def close(self) -> None:
         """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
@@ -279,7 +293,8 @@ class Recorder(Branching):
         self._queue.reply_ended(sink, sink.prefix + reply.text, status=reply.status,
                                 input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
                                 ttft=reply.ttft, duration=reply.duration, stop_reason=reply.stop_reason,
-                                blocks=blocks_json(reply.blocks), schema=_schema_json(reply))
+                                blocks=blocks_json(reply.blocks), schema=_schema_json(reply),
+                                **({"usage": reply.usage} if reply.status != "streaming" else {}))
         self._queue.save_soon()
 
 

@@ -121,6 +121,22 @@ MIGRATIONS: tuple[tuple[str, tuple[Step, ...]], ...] = (
     ("m008_reply_schema", (
         "ALTER TABLE messages ADD COLUMN schema TEXT",
     )),
+    # What a reply cost (costs.py). A reply's `input_tokens` counts all its
+    # input, cache reads and writes included (those two say how much of it);
+    # `reasoning_tokens` is the part of `output_tokens` the provider reported
+    # as reasoning. `cost` is in US dollars, NULL where the price is unknown;
+    # `price_source` names the price: "genai-prices X.Y.Z", "config" or
+    # "local" (free). `provider` served the reply (NULL: saved before this).
+    ("m009_reply_costs", (
+        "ALTER TABLE messages ADD COLUMN provider TEXT",
+        "ALTER TABLE messages ADD COLUMN cache_read_tokens INTEGER",
+        "ALTER TABLE messages ADD COLUMN cache_write_tokens INTEGER",
+        "ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER",
+        "ALTER TABLE messages ADD COLUMN cost REAL",
+        "ALTER TABLE messages ADD COLUMN price_source TEXT",
+        # `chinwag usage` reads replies by time
+        "CREATE INDEX messages_replies_by_time ON messages(created_at) WHERE role = 'assistant'",
+    )),
 )
 
 

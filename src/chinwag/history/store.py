@@ -25,9 +25,11 @@ from collections.abc import Sequence
 from typing import Literal
 
 from chinwag.errors import ConversationDeleted
+from chinwag.records import ReplyUsage
 from chinwag.history import blobs as store_blobs
 from chinwag.history.blocks import Blob
 from chinwag.history.connection import BUSY_TIMEOUT_S
+from chinwag.history.costs import Costs, UsageRow, UsageTotals
 from chinwag.history.reads import Reads
 from chinwag.history.schema import (  # the records live with the schema; imported here for callers
     CANCELLED_QUESTION,
@@ -43,7 +45,8 @@ from chinwag.history.schema import (  # the records live with the schema; import
 from chinwag.history.search import MAX_SEARCH_WORDS, SEARCH_SECONDS, Search
 
 __all__ = ["BUSY_TIMEOUT_S", "CANCELLED_QUESTION", "MARK_END", "MARK_START", "MAX_SEARCH_WORDS", "SEARCH_SECONDS",
-           "TITLE_WIDTH", "ConversationSummary", "SearchHit", "Store", "StoredMessage", "fts_query", "title_of"]
+           "TITLE_WIDTH", "ConversationSummary", "SearchHit", "Store", "StoredMessage", "UsageRow", "UsageTotals",
+           "fts_query", "title_of"]
 
 ROLES = ("user", "assistant")
 # Where a new message goes: under a message (its id), at a new root (None), or under the conversation's leaf.
@@ -51,10 +54,10 @@ Parent = int | None | Literal["leaf"]
 STATUSES = ("streaming", "complete", "interrupted", "error")
 
 
-class Store(Reads, Search):
+class Store(Reads, Search, Costs):
     """One open connection to the history database; one Store per thread.
     Opening and transactions: connection.py; reads: reads.py; the tree's reads
-    and moves: branches.py; search: search.py; the writes are here."""
+    and moves: branches.py; search: search.py; usage and cost: costs.py; the writes are here."""
 
     def start_conversation(self, model: str | None = None, system: str | None = None) -> int:
         now = time.time()
@@ -86,7 +89,7 @@ class Store(Reads, Search):
         self, rid: int, text: str, status: str = "streaming", *,
         input_tokens: int | None = None, output_tokens: int | None = None,
         ttft: float | None = None, duration: float | None = None, stop_reason: str | None = None,
-        blocks: str | None = None, schema: str | None = None,
+        blocks: str | None = None, schema: str | None = None, usage: ReplyUsage | None = None,
     ) -> bool:
         """Save the text so far (one UPDATE), or the final reply with its figures.
         Returns False if the row no longer exists (deleted meanwhile)."""
@@ -108,6 +111,12 @@ class Store(Reads, Search):
                 " coalesce(?, duration), stop_reason = coalesce(?, stop_reason),"
                 " blocks = coalesce(?, blocks), schema = coalesce(?, schema) WHERE id = ?",
                 (text, status, now, *figures, rid))
+            if usage is not None:
+                conn.execute(
+                    "UPDATE messages SET provider = ?, cache_read_tokens = ?, cache_write_tokens = ?,"
+                    " reasoning_tokens = ?, cost = ?, price_source = ? WHERE id = ?",
+                    (usage.provider, usage.cache_read_tokens, usage.cache_write_tokens,
+                     usage.reasoning_tokens, usage.cost, usage.price_source, rid))
             conn.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id ="
                 " (SELECT conversation_id FROM messages WHERE id = ?)", (now, rid))

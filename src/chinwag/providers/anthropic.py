@@ -199,7 +199,7 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
             stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
         elif kind == "message_stop":
             read_to_end(events)  # first: pooled even if the consumer stops at Stop
-            yield Usage(usage["input_tokens"], usage["output_tokens"])
+            yield _usage_event(usage)
             yield Stop(stop_reason)
             return
     raise StreamInterrupted("the reply ended before the server finished it (no message_stop).")
@@ -249,15 +249,26 @@ def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
             yield ToolCallStart(call_id, name)
             value = block.get("input")
             yield ToolCallReady(call_id, name, value if isinstance(value, dict) else {})
-    usage = _usage_of(data.get("usage"))
-    yield Usage(usage.get("input_tokens"), usage.get("output_tokens"))
+    yield _usage_event(_usage_of(data.get("usage")))
     yield Stop(data.get("stop_reason") or "end_turn")
+
+
+_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
 def _usage_of(raw: object) -> dict[str, Any]:
     if not isinstance(raw, dict):
         return {}
-    return {k: raw[k] for k in ("input_tokens", "output_tokens") if isinstance(raw.get(k), int)}
+    return {k: raw[k] for k in _USAGE_KEYS if isinstance(raw.get(k), int)}
+
+
+def _usage_event(usage: dict[str, Any]) -> Usage:
+    """Anthropic's input_tokens leaves out the cache's: all input is their sum. A
+    cache count of 0 is None, as on the OpenAI wire when no cache was used."""
+    read, write = usage.get("cache_read_input_tokens") or None, usage.get("cache_creation_input_tokens") or None
+    uncached = usage.get("input_tokens")
+    total = None if uncached is None else uncached + (read or 0) + (write or 0)
+    return Usage(total, usage.get("output_tokens"), read, write)
 
 
 def _error_event(data: str) -> ProviderError:

@@ -346,7 +346,7 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
         if finish_reason is None:
             raise StreamInterrupted("the reply ended before the server finished it (no [DONE]).")
     yield from calls.ready()
-    yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    yield _usage_event(usage)
     yield Stop(STOP_REASONS.get(finish_reason or "stop", finish_reason or "end_turn"))
 
 
@@ -373,7 +373,7 @@ def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
                               "function": {"name": function.get("name"), "arguments": arguments}})
     yield from calls.ready()
     usage = data.get("usage") or {}
-    yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    yield _usage_event(usage)
     reason = choice.get("finish_reason") or "stop"
     yield Stop(STOP_REASONS.get(reason, reason))
 
@@ -390,3 +390,14 @@ def is_overflow(body: object) -> bool:
             return True
         error = error.get("message")
     return isinstance(error, str) and OVERFLOW_WORDS.search(error) is not None
+
+
+def _usage_event(usage: dict[str, Any]) -> Usage:
+    """prompt_tokens counts all input, cached included; completion_tokens, the reasoning too."""
+    prompt = usage.get("prompt_tokens_details")
+    completion = usage.get("completion_tokens_details")
+    cached = prompt.get("cached_tokens") if isinstance(prompt, dict) else None
+    reasoning = completion.get("reasoning_tokens") if isinstance(completion, dict) else None
+    return Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"),
+                 cached if isinstance(cached, int) else None, None,
+                 reasoning if isinstance(reasoning, int) else None)

@@ -10,6 +10,8 @@ SQLite's integer, and anything else is 404):
     GET  /api/models[?wait=1]                the model picker: configured providers' models (wait=1:
                                              after their servers' listings, at most a few seconds)
     GET  /api/presence                       held open while the page is open (SSE): list changes
+    GET  /api/usage?days=N|since=DATE&by=KEY&utc=1   spend and tokens by day: {"html" (the chart, drawn
+                                             here), "usage" (as `chinwag usage --json`)}; 400 when bad
     GET  /api/conversations?q=TEXT           newest first; full-text search with q
     GET  /api/conversations/{id}[?leaf=M|?at=M]  a branch's messages, rendered, each with its id and its
                                              siblings' (leaf=M: the branch ending at message M; at=M: the
@@ -77,6 +79,8 @@ STATIC_TYPES = {
     "daily.css": "text/css; charset=utf-8",
     "branches.js": "text/javascript; charset=utf-8",
     "branches.css": "text/css; charset=utf-8",
+    "usage.js": "text/javascript; charset=utf-8",
+    "usage.css": "text/css; charset=utf-8",
 }
 NO_STORE = {"cache-control": "no-store"}
 MAX_UPLOAD = 32 * 1024 * 1024  # bytes in one attachment (chinwag.attach's limit)
@@ -107,6 +111,7 @@ def build_app(chats: Chats) -> Starlette:
         Route("/static/{name}", api.static_file, methods=["GET"]),
         Route("/api/models", api.models, methods=["GET"]),
         Route("/api/conversations", api.conversations, methods=["GET"]),
+        Route("/api/usage", api.usage, methods=["GET"]),
         Route("/api/conversations/{cid:id}", api.conversation, methods=["GET"]),
         Route("/api/conversations/{cid:id}/live", api.follow, methods=["GET"]),
         Route("/api/chat", api.new_chat, methods=["POST"]),
@@ -185,6 +190,21 @@ class Api:
         except ChinwagError as exc:
             return _error(self.chats, exc, 503)
         return JSONResponse({"conversations": found}, headers=NO_STORE)
+
+    async def usage(self, request: Request) -> Response:
+        from chinwag.spend import configured_prices
+        from chinwag.web.usage import report
+
+        def prices() -> Any:
+            return configured_prices(self.chats.environ)
+
+        try:
+            found = await run_in_threadpool(report, self.chats.saved.read, dict(request.query_params), prices)
+        except UsageError as exc:  # a bad range or grouping: one line the page shows
+            return _error(self.chats, exc, 400)
+        except ChinwagError as exc:
+            return _error(self.chats, exc, 503)
+        return JSONResponse(found, headers=NO_STORE)
 
     async def conversation(self, request: Request) -> Response:
         leaf, at = (request.query_params.get(name) for name in ("leaf", "at"))

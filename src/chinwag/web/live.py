@@ -307,6 +307,10 @@ class LiveTurn:
         """The turn ended (finished, stopped or failed): the page's last operations."""
         if self._thinking:
             self._part(thinking_html(self._take_thinking()))
+        from chinwag.errors import BudgetExceeded
+
+        if isinstance(reply.failure, BudgetExceeded):  # not sent: the page's notice says which budget
+            self._notice(reply.failure.message)
         leaf = self._leaf()  # the tab's branch now ends here (read before the lock: it may wait for the writer)
         with self._changed:
             ops = self._html.finish()

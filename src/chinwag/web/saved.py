@@ -17,6 +17,7 @@ from typing import Any, assert_never
 from chinwag import present
 from chinwag.errors import UsageError
 from chinwag.history.schema import StoredMessage
+from chinwag.history.usage import ConversationCost, conversation_cost
 from chinwag.session import words_and_attachments
 from chinwag.tree import Tree
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
@@ -63,19 +64,20 @@ class SavedConversations:
         conversation's current one. Each message with its id and its siblings'
         ids (itself among them, oldest first): the page's `◀ 2/3 ▶`. None if
         there is no such conversation; UsageError if the message is not in it."""
-        def run(store: Any) -> tuple[Any, Tree | None, int | None, list[StoredMessage], dict[int, str]]:
+        def run(store: Any) -> tuple[Any, Tree | None, int | None, list[StoredMessage], dict[int, str],
+                                     ConversationCost | None]:
             summary = store.conversation(cid)
             if summary is None:
-                return None, None, None, [], {}
+                return None, None, None, [], {}, None
             tree = store.tree(cid)
             asked = at if at is not None else leaf
             if asked is not None and asked not in tree.nodes:
                 raise UsageError(f"there is no message {asked} in conversation {cid}.")
             end = tree.deepest_latest(at) if at is not None else leaf if leaf is not None else tree.leaf
             return (summary, tree, end, store.path_messages(cid, end) if end is not None else [],
-                    store.reply_schemas(cid))
+                    store.reply_schemas(cid), conversation_cost(store, cid))
 
-        summary, tree, end, path, structured = self.read(run)
+        summary, tree, end, path, structured, costs = self.read(run)
         if summary is None or tree is None:
             return None
         saved = [m.message for m in path]  # blocks stored as JSON; attachments with their bytes
@@ -85,9 +87,12 @@ class SavedConversations:
                          "model": m.model, "markdown": m.content,
                          "html": self._message_html(m.role, m.content, present.transcript(message, results),
                                                     json_reply=m.id in structured),
-                         **({"words": words_and_attachments(message)[0]} if m.role == "user" else {})}
+                         **({"words": words_and_attachments(message)[0]} if m.role == "user" else {}),
+                         **({"cost": costs.replies.get(m.id)} if m.role == "assistant" and costs else {})}
                         for m, message in zip(path, saved) if not present.is_results_only(message)]
-        return {**_summary_json(summary, set()), "messages": rendered, "leaf": end, "current": tree.leaf,
+        # The conversation's cost is every branch's: each reply was paid for.
+        cost = {"total": costs.total, "unpriced": costs.unpriced} if costs else None
+        return {**_summary_json(summary, set()), "messages": rendered, "leaf": end, "current": tree.leaf, "cost": cost,
                 "path": [m.id for m in path]}  # tool results' messages too, which are not shown
 
     def _message_html(self, role: str, content: str, parts: tuple[present.Part, ...], json_reply: bool = False) -> str:

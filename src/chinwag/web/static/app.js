@@ -9,7 +9,7 @@
   const $ = (id) => document.getElementById(id);
   // Set by branches.js: identified(node), a bubble given its message; settled(leaf),
   // a turn ended (the branch now ends at `leaf`); editNotSent(node, text).
-  const hooks = { identified() {}, async settled() {}, editNotSent() {} };
+  const hooks = { identified() {}, async settled() {}, editNotSent() {}, opened() {} };
   const ui = {
     app: $("app"), list: $("list"), search: $("search"), messages: $("messages"), empty: $("empty"),
     title: $("title"), model: $("model"), input: $("input"), composer: $("composer"), send: $("send"),
@@ -578,6 +578,7 @@
     announce();
     setTitle(data.title);
     pickModel(data.model);
+    hooks.opened(data); // usage.js: the conversation's cost
     showMessages(data.messages, null);
     setLeaf(data.leaf);
     markCurrent();
@@ -630,7 +631,7 @@
     node.dataset.id = message.id;
     node.siblings = message.siblings || [message.id];
     if (typeof message.words === "string") node.words = message.words; // a question's text, without files
-    hooks.identified(node);
+    hooks.identified(node, message);
   }
 
   async function followLive(cid) {
