@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # (imported where used: not before the prompt)
-    from chinwag.records import ChatRequest, Message, Reply, ToolResult
+    from chinwag.records import ChatRequest, Document, Image, Message, Reply, ToolResult
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Conversation:
         if reply.text.strip() or any(b.type != "text" for b in reply.blocks):
             self.messages.append(reply.message)  # white space alone is nothing shown, and APIs refuse it
 
-    def add_results(self, results: tuple[ToolResult, ...]) -> None:
+    def add_results(self, results: tuple[ToolResult | Image | Document, ...]) -> None:
         """The results of the last reply's tool calls, as the next user message."""
         from chinwag.records import Message
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TextIO, assert_never
 
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line
-from chinwag.render.spinner import Spinner, running
+from chinwag.render.spinner import Spinner, running, spinning
 from chinwag.render.terminal import MarkdownView
 
 # The records and events are imported where they are used, after the prompt is drawn (start-up).
@@ -85,6 +85,8 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
     return (f"↳ {line}" if (line := stats_line(reply)) else None), None
 
 
+RUNNING_NAME_WIDTH = 48  # characters of a tool's name on its running line (an MCP SERVER_TOOL is often 40)
+
 class TerminalSink:
     """Shows the reply: label, a spinner until the first text, the text, then
     what `after_reply` says.
@@ -116,7 +118,7 @@ class TerminalSink:
 
     def on_event(self, event: Event, reply: Reply) -> None:
         from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
-                                    ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+                                    ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
         from chinwag.present import result_line, tool_call_line
 
         match event:
@@ -135,6 +137,8 @@ class TerminalSink:
                 self._unanswered.add(event.id)
             case ToolRunning():
                 self._tool_running(event.name)
+            case ToolProgress():
+                self._tool_progress(event.name, event.text)
             case ToolResultReady():
                 self._tool_line(result_line(event))  # the same line history show prints later
                 self._unanswered.discard(event.call_id)
@@ -208,13 +212,24 @@ class TerminalSink:
     def _tool_running(self, name: str) -> None:
         """"⚙ shell … running 3 s", counting in place on a terminal; one plain line elsewhere."""
         name = one_line(name)
-        name = name if len(name) <= 40 else name[:39] + "…"
+        name = name if len(name) <= RUNNING_NAME_WIDTH else name[:RUNNING_NAME_WIDTH - 1] + "…"
         if self.spinner_out is not None and self.spinner_out is (self.out if self.interactive else self.err):
             self._stop_spinner()
             self.spinner = Spinner(self.spinner_out, "", running(name))
             self.spinner.start()
         else:
             self._tool_line(f"⚙ {name} … running")
+
+    def _tool_progress(self, name: str, text: str) -> None:
+        """"⚙ name … 2/3 copying": the running call's line, redrawn now with its server's progress
+        (reports come at most every 100 ms). Only where that line counts in place (a terminal):
+        on a pipe, progress would be a stream of lines nobody asked for."""
+        if self.spinner is None or self.spinner.frame is spinning:
+            return
+        name = one_line(name)
+        name = name if len(name) <= RUNNING_NAME_WIDTH else name[:RUNNING_NAME_WIDTH - 1] + "…"
+        line = one_line(f"⚙ {name} … {text}")
+        self.spinner.show(lambda frame, elapsed: line)
 
     def _finish_text(self) -> None:
         """End the text so far (a tool call or thinking comes between); later text starts afresh."""
@@ -281,11 +296,11 @@ class JsonSink:
 
     def on_event(self, event: Event, reply: Reply) -> None:
         from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
-                                    ToolInputDelta, ToolResultReady, ToolRunning, Usage, to_json)
+                                    ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage, to_json)
 
         match event:
             case (TextDelta() | ThinkingDelta() | ToolCallStart() | ToolInputDelta() | ToolCallReady() | Usage()
-                  | Stop() | Retrying() | Notice() | ToolRunning() | ToolResultReady()):
+                  | Stop() | Retrying() | Notice() | ToolRunning() | ToolProgress() | ToolResultReady()):
                 self._write(to_json(event))  # every event, as it is
             case _:
                 assert_never(event)

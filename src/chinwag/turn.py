@@ -33,7 +33,7 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
     chunk); once thinking or a tool call appears, blocks hold every part in
     order, the text so far included."""
     from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
-                                ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+                                ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
     from chinwag.records import Text, Thinking, ToolCall
 
     match event:
@@ -68,7 +68,7 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
             return replace(reply, stop_reason=event.reason)
         case ToolCallStart() | ToolInputDelta():
             return reply  # the call joins the reply whole, with ToolCallReady
-        case Retrying() | Notice() | ToolRunning() | ToolResultReady():
+        case Retrying() | Notice() | ToolRunning() | ToolProgress() | ToolResultReady():
             return reply  # about the turn, not part of the reply
         case _:
             assert_never(event)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from chinwag.history.ops import Row
     from chinwag.history.store import Store
     from chinwag.history.costs import UsageTotals
-    from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
+    from chinwag.records import Block, Document, Image, Message, Reply, ToolCall, ToolResult
 
 __all__ = ["Recorder", "StoreSink"]
 
@@ -215,19 +215,21 @@ class Recorder(Branching):
         self._queue.save_soon()
         return True
 
-    def save_results(self, results: tuple[ToolResult, ...], model: str) -> None:
-        """Save the results of a reply's tool calls, the next user message."""
-        from chinwag.history.blocks import blocks_json
+    def save_results(self, results: tuple[ToolResult | Image | Document, ...], model: str) -> None:
+        """Save the results of a reply's tool calls, the next user message (the images
+        and PDFs they gave stored by hash, as attachments are)."""
+        from chinwag.history.blocks import blocks_and_blobs
         from chinwag.history.ops import AddUserMessage, Row
         from chinwag.records import Message
 
         message = Message.of("user", results)
+        stored, blobs = blocks_and_blobs(message.parts)
         with held_back, self._lock:
             if self._conversation is None:
                 return
             self._leaf = Row(parent=self._leaf, role="user")
             self._queue.put(AddUserMessage(self._leaf, self._conversation, message.content, model,
-                                           blocks=blocks_json(message.parts)))
+                                           blocks=stored, blobs=blobs))
         self._queue.save_soon()
 
     def tool_started(self, call: ToolCall) -> None:
@@ -316,7 +318,7 @@ class StoreSink:
 
     def on_event(self, event: Event, reply: Reply) -> None:
         from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
-                                    ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+                                    ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
 
         match event:
             case TextDelta() | ThinkingDelta() | ToolCallReady():
@@ -326,7 +328,7 @@ class StoreSink:
                     self.recorder._watch(self)
             case ToolCallStart() | ToolInputDelta() | Usage() | Stop():
                 pass  # saved with the reply's end (the call whole, with ToolCallReady)
-            case Retrying() | Notice() | ToolRunning() | ToolResultReady():
+            case Retrying() | Notice() | ToolRunning() | ToolProgress() | ToolResultReady():
                 pass  # not the reply's (a call's result is saved by the tool loop)
             case _:
                 assert_never(event)

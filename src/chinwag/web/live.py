@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any, assert_never
 
 from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
-                            ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+                            ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
 from chinwag.driver import TurnDriver
 from chinwag.records import Reply, ToolCall
 from chinwag.session_turn import SessionTurn
@@ -83,6 +83,7 @@ class LiveTurn:
         self._before = ""  # HTML of the reply's earlier parts (text, thinking, tool calls), final
         self._thinking = ""  # reasoning not shown yet (shown whole when it ends)
         self._calls: dict[str, ToolCall] = {}
+        self._progress_shown = False  # a running call's progress is on the page's notice line
         self._asking: Op | None = None  # the approval question the page is asked now
         self._answer: tuple[str, str | None] | None = None
         self._answered = threading.Condition(self._lock)
@@ -209,7 +210,12 @@ class LiveTurn:
             case ToolCallReady():
                 self._calls[event.id] = ToolCall(event.id, event.name, event.input)
             case ToolResultReady():
+                if self._progress_shown:  # the call's progress line is over with it
+                    self._progress_shown = False
+                    self._publish([{"t": "notice", "text": "", "retry": False}])
                 self._tool(event)
+            case ToolProgress():
+                self._progress(event)
             case Retrying():
                 self._notice(retry_line(event), retry=True)
             case Notice():
@@ -222,6 +228,16 @@ class LiveTurn:
     def _take_thinking(self) -> str:
         text, self._thinking = self._thinking, ""
         return text
+
+    def _progress(self, event: ToolProgress) -> None:
+        """A running MCP call's progress (at most every 100 ms) on the page's notice line, in
+        place: not kept with the notices a page joining later is sent, and taken away when
+        the call ends (or with the reply, as a retry's line is)."""
+        from chinwag.tools.output import one_line
+
+        self._progress_shown = True
+        self._publish([{"t": "notice", "text": one_line(self.redact(f"⚙ {event.name} … {event.text}")),
+                        "retry": True}])
 
     def _tool(self, event: ToolResultReady) -> None:
         from chinwag.present import tool_call_line
