@@ -57,7 +57,7 @@ class McpTool:
 @dataclass
 class _Server:
     config: McpServerConfig
-    state: str = "starting"  # starting | up | failed | died | closed
+    state: str = "starting"  # starting | up | failed | died | closed | needs login
     detail: str = ""
     client: Client | None = None
     gone: asyncio.Event | None = None
@@ -174,6 +174,10 @@ class McpHub:
                 self._publish(server, tools)
                 await self._watch(server, client)
         except Exception as exc:  # any failure of a server is a notice, never the chat's end
+            from chinwag.tools.mcp_auth import login_hint, needs_login
+
+            if needs_login(exc):
+                self._needs_login(server, login_hint(name))
             self._fell(server, _reason(exc, errlog))
         finally:
             errlog.close()
@@ -183,8 +187,13 @@ class McpHub:
         from mcp import Client, StdioServerParameters
         from mcp.client.stdio import stdio_client
 
-        if config.url is not None:
-            return Client(config.url, read_timeout_seconds=START_TIMEOUT)
+        if config.url is not None:  # headers and OAuth: tools/mcp_auth.py
+            from chinwag.tools.mcp_auth import http_transport
+
+            transport, notes = http_transport(config, self._environ)
+            with self._lock:
+                self._notices.extend(one_line(note) for note in notes)
+            return Client(transport, read_timeout_seconds=START_TIMEOUT)
         env = {k: v for k, v in self._environ.items() if k in INHERITED_ENV}
         params = StdioServerParameters(command=config.command or "", args=list(config.args),
                                        env=env | dict(config.env), cwd=self._cwd)
@@ -250,11 +259,20 @@ class McpHub:
             return ToolOutput.error(f"MCP server {tool.server} failed during the call: {_reason(exc, None)}")
         return _output(result, max_output)
 
+    def _needs_login(self, server: _Server, hint: str) -> None:
+        """The server wants OAuth and has no working tokens: one line naming the command."""
+        with self._lock:
+            if server.state in ("starting", "up") and not self._closing:
+                server.state, server.detail = "needs login", f"run chinwag mcp login {server.config.name}"
+                self._tools = {k: t for k, t in self._tools.items() if t.server != server.config.name}
+                self._notices.append(hint)
+                server.client = None
+
     def _fell(self, server: _Server, reason: str) -> None:
         """The server is gone (or never came up): drop its tools, note it once, end its session."""
         name = server.config.name
         with self._lock:
-            if server.state in ("failed", "died", "closed"):
+            if server.state in ("failed", "died", "closed", "needs login"):
                 return
             if self._closing:
                 server.state = "closed"

@@ -1,0 +1,256 @@
+"""Auth for MCP servers over HTTP: configured headers with ${VAR}, and OAuth 2.1.
+
+Headers come from `headers = {...}` in config.toml or `"headers"` in the JSON;
+`${VAR}` is taken from the environment when the server is connected. A header
+whose variable is unset (or that comes out empty) is not sent at all, and the
+chat gets one line naming the variable, never the value.
+
+OAuth is the `mcp` package's client (`OAuthClientProvider`: discovery, dynamic
+client registration, PKCE, refresh). `chinwag mcp login NAME` runs the whole
+flow (cli/mcp_command.py); the tokens, the registered client and the
+authorization server's metadata are kept in DATA_DIR/mcp-auth/NAME.json, mode
+0600. A chat uses them and refreshes them without asking; when they no longer
+work (revoked, refresh refused) it never opens a browser: the server's state
+becomes "needs login" and the chat gets one line naming the command.
+
+This module is imported on the MCP loop thread (or by `chinwag mcp`), never
+before the prompt: it imports httpx2 and the `mcp` package.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+from mcp.client.auth import OAuthClientProvider
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthMetadata,
+    OAuthToken,
+)
+
+from chinwag.paths import data_dir
+from chinwag.tools.config import McpServerConfig
+
+# The SDK logs a failed OAuth flow with its traceback (logger.exception); with no handler
+# configured Python's last-resort handler would print it over the chat. The failure itself
+# reaches us as an exception and becomes one line.
+logging.getLogger("mcp").addHandler(logging.NullHandler())
+logging.getLogger("mcp").propagate = False
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class NeedsLogin(Exception):
+    """The server wants OAuth and there are no working tokens: `chinwag mcp login NAME`."""
+
+
+class CredentialsRefused(Exception):
+    """The server answered 401 to the configured Authorization header."""
+
+
+def login_hint(name: str) -> str:
+    return f"MCP server {name} needs login: run chinwag mcp login {name}"
+
+
+def expand_headers(config: McpServerConfig, environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The headers to send, with ${VAR} filled in, and one line for each header left out.
+    A line names the variable, never a value."""
+    headers: dict[str, str] = {}
+    notes: list[str] = []
+    for name, raw in config.headers.items():
+        missing = [var for var in _VAR.findall(raw) if not environ.get(var)]
+        if missing:
+            notes.append(f"MCP server {config.name}: ${{{missing[0]}}} is not set, so its {name} header is not sent")
+            continue
+        value = _VAR.sub(lambda m: environ[m.group(1)], raw).strip()
+        if not value:
+            notes.append(f"MCP server {config.name}: its {name} header is empty, so it is not sent")
+        elif any(c in value for c in "\r\n\0"):
+            notes.append(f"MCP server {config.name}: its {name} header holds a line break, so it is not sent")
+        else:
+            headers[name] = value
+    return headers, notes
+
+
+# -- where tokens are kept -------------------------------------------------------------
+
+
+def token_file(environ: Mapping[str, str], name: str) -> Path:
+    return data_dir(environ) / "mcp-auth" / f"{name}.json"
+
+
+@dataclass
+class TokenStore:
+    """One server's OAuth state in a 0600 JSON file, bound to the server's URL: a file
+    written for another URL is ignored, so tokens never go to a server they were not for.
+    Implements the SDK's TokenStorage protocol."""
+
+    path: Path
+    url: str
+    _data: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        self._data = data if isinstance(data, dict) and data.get("url") == self.url else {}
+
+    def exists(self) -> bool:
+        return bool(self._data.get("tokens"))
+
+    def expires_at(self) -> float | None:
+        value = self._data.get("expires_at")
+        return float(value) if isinstance(value, int | float) else None
+
+    def metadata(self) -> OAuthMetadata | None:
+        raw = self._data.get("metadata")
+        return OAuthMetadata.model_validate(raw) if isinstance(raw, dict) else None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        raw = self._data.get("tokens")
+        return OAuthToken.model_validate(raw) if isinstance(raw, dict) else None
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self._data["tokens"] = tokens.model_dump(mode="json", exclude_none=True)
+        self._data["expires_at"] = time.time() + tokens.expires_in if tokens.expires_in else None
+        self._save()
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        raw = self._data.get("client")
+        return OAuthClientInformationFull.model_validate(raw) if isinstance(raw, dict) else None
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self._data["client"] = client_info.model_dump(mode="json", exclude_none=True)
+        self._save()
+
+    def set_metadata(self, metadata: OAuthMetadata | None) -> None:
+        if metadata is not None:
+            self._data["metadata"] = metadata.model_dump(mode="json", exclude_none=True)
+            self._save()
+
+    def clear(self) -> None:
+        self._data = {}
+        self.path.unlink(missing_ok=True)
+
+    def _save(self) -> None:
+        """Write the file whole, created 0600 in a 0700 directory, then renamed over the old one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({**self._data, "url": self.url}, out)
+        os.replace(tmp, self.path)
+
+
+class _Provider(OAuthClientProvider):
+    """The SDK's provider, restoring what it forgets across runs: when the stored access
+    token expires (so it refreshes before sending rather than after a 401) and where the
+    token endpoint is (else a refresh would go to the MCP server's own /token)."""
+
+    def __init__(self, store: TokenStore, **kwargs: object) -> None:
+        super().__init__(storage=store, **kwargs)  # type: ignore[arg-type]
+        self._store = store
+
+    async def _initialize(self) -> None:
+        await super()._initialize()
+        self.context.token_expiry_time = self._store.expires_at()
+        if self.context.oauth_metadata is None:
+            self.context.oauth_metadata = self._store.metadata()
+
+
+def client_metadata(redirect_uri: str) -> OAuthClientMetadata:
+    return OAuthClientMetadata.model_validate({
+        "client_name": "chinwag", "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]})
+
+
+def oauth_provider(config: McpServerConfig, store: TokenStore, redirect_uri: str,
+                   redirect: Callable[[str], Awaitable[None]],
+                   callback: Callable[[], Awaitable[AuthorizationCodeResult]]) -> OAuthClientProvider:
+    assert config.url is not None
+    return _Provider(store, server_url=config.url, client_metadata=client_metadata(redirect_uri),
+                     redirect_handler=redirect, callback_handler=callback)
+
+
+# -- the HTTP client of a chat -------------------------------------------------------------
+
+
+class _Refused(httpx2.Auth):
+    """No OAuth tokens: a 401 means the server wants a login (or refused the configured
+    Authorization header). Raising here ends the connection with a reason we can name."""
+
+    def __init__(self, name: str, has_authorization: bool) -> None:
+        self.name, self.has_authorization = name, has_authorization
+
+    def auth_flow(self, request: httpx2.Request):  # type: ignore[no-untyped-def]
+        response = yield request
+        if response.status_code == 401:
+            if self.has_authorization:
+                raise CredentialsRefused(f"the server refused the Authorization header (HTTP 401) of {self.name}")
+            raise NeedsLogin(login_hint(self.name))
+
+
+def http_client(config: McpServerConfig, environ: Mapping[str, str]) -> tuple[httpx2.AsyncClient, list[str]]:
+    """The HTTP client for a chat's connection to `config`'s server, and lines to show.
+    A configured Authorization header wins over OAuth; stored tokens are used and refreshed;
+    anything that would need a person (a browser) raises NeedsLogin instead."""
+    headers, notes = expand_headers(config, environ)
+    has_authorization = any(k.lower() == "authorization" for k in headers)
+    store = TokenStore(token_file(environ, config.name), config.url or "")
+    auth: httpx2.Auth
+    if not has_authorization and store.exists():
+        async def redirect(_url: str) -> None:
+            raise NeedsLogin(login_hint(config.name))
+
+        async def callback() -> AuthorizationCodeResult:
+            raise NeedsLogin(login_hint(config.name))
+
+        auth = oauth_provider(config, store, "http://127.0.0.1/callback", redirect, callback)
+    else:
+        auth = _Refused(config.name, has_authorization)
+    return create_mcp_http_client(headers=headers, auth=auth), notes
+
+
+def http_transport(config: McpServerConfig, environ: Mapping[str, str]) -> tuple[
+        AbstractAsyncContextManager[object], list[str]]:
+    """The streamable-HTTP transport for a chat (what `mcp.Client` takes), with its own
+    HTTP client (headers, auth) closed with it; and the lines `http_client` gave."""
+    from mcp.client.streamable_http import streamable_http_client
+
+    client, notes = http_client(config, environ)
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[object]:
+        async with client, streamable_http_client(config.url or "", http_client=client) as streams:
+            yield streams
+
+    return connect(), notes
+
+
+def needs_login(exc: BaseException) -> bool:
+    """True when `exc` (or what it wraps) says the server wants a login."""
+    seen: list[BaseException] = [exc]
+    while seen:
+        current = seen.pop()
+        if isinstance(current, NeedsLogin):
+            return True
+        if isinstance(current, BaseExceptionGroup):
+            seen.extend(current.exceptions)
+        for inner in (current.__cause__, current.__context__):
+            if inner is not None and len(seen) < 50:
+                seen.append(inner)
+    return False
