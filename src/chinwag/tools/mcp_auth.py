@@ -19,6 +19,7 @@ before the prompt: it imports httpx2 and the `mcp` package.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -50,6 +51,7 @@ logging.getLogger("mcp").addHandler(logging.NullHandler())
 logging.getLogger("mcp").propagate = False
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_UNSAFE_FILE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 class NeedsLogin(Exception):
@@ -88,7 +90,12 @@ def expand_headers(config: McpServerConfig, environ: Mapping[str, str]) -> tuple
 
 
 def token_file(environ: Mapping[str, str], name: str) -> Path:
-    return data_dir(environ) / "mcp-auth" / f"{name}.json"
+    """DATA_DIR/mcp-auth/NAME.json; a name that is not a plain file name ("../x", "a/b")
+    is made one, with a hash of the real name so two such names never share a file."""
+    safe = _UNSAFE_FILE.sub("_", name).lstrip(".")
+    if safe != name or not safe:
+        safe = f"{safe}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+    return data_dir(environ) / "mcp-auth" / f"{safe}.json"
 
 
 @dataclass
@@ -125,7 +132,7 @@ class TokenStore:
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         self._data["tokens"] = tokens.model_dump(mode="json", exclude_none=True)
-        self._data["expires_at"] = time.time() + tokens.expires_in if tokens.expires_in else None
+        self._data["expires_at"] = expiry(tokens)
         self._save()
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
@@ -156,6 +163,14 @@ class TokenStore:
         os.replace(tmp, self.path)
 
 
+def expiry(tokens: OAuthToken) -> float | None:
+    """When to stop using an access token: a little before the server does (at most 30 s,
+    a quarter of a short lifetime), so a request never carries one that dies in flight."""
+    if not tokens.expires_in:
+        return None
+    return time.time() + tokens.expires_in - min(30.0, tokens.expires_in / 4)
+
+
 class _Provider(OAuthClientProvider):
     """The SDK's provider, restoring what it forgets across runs: when the stored access
     token expires (so it refreshes before sending rather than after a 401) and where the
@@ -164,6 +179,12 @@ class _Provider(OAuthClientProvider):
     def __init__(self, store: TokenStore, **kwargs: object) -> None:
         super().__init__(storage=store, **kwargs)  # type: ignore[arg-type]
         self._store = store
+        context = self.context
+
+        def update_token_expiry(token: OAuthToken) -> None:
+            context.token_expiry_time = expiry(token)
+
+        context.update_token_expiry = update_token_expiry  # type: ignore[method-assign]
 
     async def _initialize(self) -> None:
         await super()._initialize()
