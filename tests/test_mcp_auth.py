@@ -205,6 +205,23 @@ def test_a_revoked_token_is_one_line_naming_the_command(home: Path, oauth_server
     assert "Traceback" not in listed.stderr and listed.stderr == ""
 
 
+def test_ctrl_c_while_waiting_for_the_browser_stores_nothing(home: Path, oauth_server: Served) -> None:
+    """A real SIGINT from the terminal (^C in the pty) while login waits for the callback."""
+    configure(home, f'[mcp_servers.remote]\nurl = "{oauth_server.url}"\n')
+    child = pexpect.spawn(sys.executable, ["-m", "chinwag", "mcp", "login", "remote", "--no-browser"],
+                          cwd=str(home), env=environment(home), encoding="utf-8", timeout=60)
+    try:
+        child.expect("Waiting for the browser")
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 130
+    assert "Traceback" not in str(child.before)
+    assert not list((home / "mcp-auth").glob("*")) if (home / "mcp-auth").exists() else True
+    assert oauth_server.log()["grants"] == []
+
+
 def test_a_server_down_at_login_is_one_line_and_exit_1(home: Path, refused_url: str) -> None:
     configure(home, f'[mcp_servers.remote]\nurl = "{refused_url}/mcp"\n')
     out = chinwag(home, "mcp", "login", "remote")
@@ -238,7 +255,7 @@ def test_headers_from_config_toml_and_the_json_in_mcp_list(home: Path, open_serv
                     'headers = { Authorization = "Bearer ${NOT_SET_ANYWHERE}" }\n')
     (home / "mcp.json").write_text(json.dumps({"mcpServers": {"j": {
         "url": open_server.url, "headers": {"Authorization": "Bearer ${J_TOKEN}"}}}}), encoding="utf-8")
-    out = chinwag(home, "mcp", "--mcp-config", str(home / "mcp.json"), "list", J_TOKEN="jj-token")
+    out = chinwag(home, "mcp", "list", "--mcp-config", str(home / "mcp.json"), J_TOKEN="jj-token")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "MCP server t: ${NOT_SET_ANYWHERE} is not set, so its Authorization header is not sent",

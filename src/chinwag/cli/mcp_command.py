@@ -30,14 +30,18 @@ class LoginError(ChinwagError):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)  # as in a chat: config.toml's servers, and these
+    common.add_argument("--mcp-config", metavar="FILE", help='MCP servers from a {"mcpServers": {...}} JSON file')
     p = _Parser(prog="chinwag mcp", description="The MCP servers chinwag is configured with.")
-    p.add_argument("--mcp-config", metavar="FILE", help='MCP servers from a {"mcpServers": {...}} JSON file')
     sub = p.add_subparsers(dest="command", required=True, metavar="list|login|logout")
-    sub.add_parser("list", help="each server: transport, state, tools/prompts/resources, approval")
-    login = sub.add_parser("login", help="log in to an HTTP server with OAuth (opens the browser or prints the URL)")
+    sub.add_parser("list", parents=[common],
+                   help="each server: transport, state, tools/prompts/resources, approval")
+    login = sub.add_parser("login", parents=[common],
+                           help="log in to an HTTP server with OAuth (opens the browser or prints the URL)")
     login.add_argument("name", metavar="NAME")
     login.add_argument("--no-browser", action="store_true", help="print the URL only")
-    sub.add_parser("logout", help="remove a server's stored OAuth tokens").add_argument("name", metavar="NAME")
+    sub.add_parser("logout", parents=[common], help="remove a server's stored OAuth tokens").add_argument(
+        "name", metavar="NAME")
     return p
 
 
