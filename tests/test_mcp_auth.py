@@ -305,3 +305,54 @@ def test_token_file_names_stay_inside_the_folder(home: Path) -> None:
         path = token_file(env, name)
         assert path.parent == folder and not path.name.startswith("."), path
     assert token_file(env, "a/b") != token_file(env, "a_b")
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_the_chat_says_once_which_server_needs_login_and_which_header_is_unset(
+        home: Path, work: Path, oauth_server: Served, open_server: Served, scripted_server: Any) -> None:
+    """The chat in a pty against the scripted Anthropic server: a server that wants OAuth
+    (no tokens stored) and one whose header's variable is unset are one line each; the
+    chat goes on, and the first server's tools are never offered."""
+    from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
+    from tests.fakes.server import Reply
+    from tests.procs import wait_until_reading_keys
+
+    config = home / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {
+        "remote": {"url": oauth_server.url},
+        "hosted": {"type": "http", "url": open_server.url, "headers": {"X-Api-Key": "${HOSTED_KEY}"}}}}),
+        encoding="utf-8")
+    scripted_server.enqueue(Reply(chunks=["Hello there."]), Reply(chunks=["Again."]))
+    env = anthropic_env(home, scripted_server.base_url, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
+    env.pop("HOSTED_KEY", None)
+    child = spawn_chinwag(["--mcp-config", str(config)], env, cwd=work, timeout=60)
+    child.logfile_read = log = _Log()
+    try:
+        child.expect("You: ")
+        for text, answer in (("hi", "Hello there."), ("again", "Again.")):
+            wait_until_reading_keys(child.pid)
+            child.sendline(text)
+            child.expect_exact(answer)
+            child.expect("You: ")
+        child.sendline("quit")
+        assert finish(child) == 0
+    finally:
+        child.close()
+    seen = "".join(log.parts)
+    login_lines = [line for line in seen.splitlines() if "needs login" in line]
+    assert len(login_lines) == 1 and "MCP server remote needs login: run chinwag mcp login remote" in login_lines[0]
+    header_lines = [line for line in seen.splitlines() if "HOSTED_KEY" in line]
+    assert len(header_lines) == 1
+    assert "MCP server hosted: ${HOSTED_KEY} is not set, so its X-Api-Key header is not sent" in header_lines[0]
+    offered = {tool["name"] for tool in scripted_server.requests[0].json.get("tools", [])}
+    assert "hosted_echo" in offered and not any(name.startswith("remote_") for name in offered)
