@@ -30,7 +30,7 @@ class LoginError(ChinwagError):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)  # as in a chat: config.toml's servers, and these
+    common = _Parser(add_help=False)  # as in a chat: config.toml's servers, and these
     common.add_argument("--mcp-config", metavar="FILE", help='MCP servers from a {"mcpServers": {...}} JSON file')
     p = _Parser(prog="chinwag mcp", description="The MCP servers chinwag is configured with.")
     sub = p.add_subparsers(dest="command", required=True, metavar="list|login|logout")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
+from mcp.client._transport import TransportStreams
 from mcp.client.auth import OAuthClientProvider
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.auth import (
@@ -247,7 +248,7 @@ def http_client(config: McpServerConfig, environ: Mapping[str, str]) -> tuple[ht
 
 
 def http_transport(config: McpServerConfig, environ: Mapping[str, str]) -> tuple[
-        AbstractAsyncContextManager[object], list[str]]:
+        AbstractAsyncContextManager[TransportStreams], list[str]]:
     """The streamable-HTTP transport for a chat (what `mcp.Client` takes), with its own
     HTTP client (headers, auth) closed with it; and the lines `http_client` gave."""
     from mcp.client.streamable_http import streamable_http_client
@@ -255,7 +256,7 @@ def http_transport(config: McpServerConfig, environ: Mapping[str, str]) -> tuple
     client, notes = http_client(config, environ)
 
     @asynccontextmanager
-    async def connect() -> AsyncIterator[object]:
+    async def connect() -> AsyncIterator[TransportStreams]:
         async with client, streamable_http_client(config.url or "", http_client=client) as streams:
             yield streams
 
