@@ -251,7 +251,7 @@ def test_headers_with_env_vars_reach_the_server(home: Path, open_server: Served)
 
 
 def test_headers_from_config_toml_and_the_json_in_mcp_list(home: Path, open_server: Served) -> None:
-    configure(home, f'[mcp_servers.t]\nurl = "{open_server.url}"\n'
+    configure(home, f'allow = ["t_echo"]\n[mcp_servers.t]\nurl = "{open_server.url}"\n'
                     'headers = { Authorization = "Bearer ${NOT_SET_ANYWHERE}" }\n')
     (home / "mcp.json").write_text(json.dumps({"mcpServers": {"j": {
         "url": open_server.url, "headers": {"Authorization": "Bearer ${J_TOKEN}"}}}}), encoding="utf-8")
@@ -259,7 +259,8 @@ def test_headers_from_config_toml_and_the_json_in_mcp_list(home: Path, open_serv
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "MCP server t: ${NOT_SET_ANYWHERE} is not set, so its Authorization header is not sent",
-        "t · http · running · 2 tools, 0 prompts, 0 resources · 2 run without asking (read-only)",
+        "t · http · running · 2 tools, 0 prompts, 0 resources · 1 run without asking (read-only), "
+        "1 allowed by config",
         "j · http · running · 2 tools, 0 prompts, 0 resources · 2 run without asking (read-only)",
     ]
     assert "jj-token" not in out.stdout + out.stderr
@@ -356,3 +357,17 @@ def test_the_chat_says_once_which_server_needs_login_and_which_header_is_unset(
     assert "MCP server hosted: ${HOSTED_KEY} is not set, so its X-Api-Key header is not sent" in header_lines[0]
     offered = {tool["name"] for tool in scripted_server.requests[0].json.get("tools", [])}
     assert "hosted_echo" in offered and not any(name.startswith("remote_") for name in offered)
+
+
+def test_mcp_list_counts_the_reference_servers_prompts_and_resources(home: Path) -> None:
+    """server-everything (npm) and mcp-server-time (PyPI), as installed by the test command."""
+    from tests.mcp_reference import config_toml_tables, everything, time_server
+
+    configure(home, config_toml_tables({"everything": everything(), "time": time_server()}))
+    out = chinwag(home, "mcp", "list")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2, out.stdout
+    assert re.fullmatch(r"everything · stdio · running · \d+ tools, 4 prompts, 7 resources · "
+                        r"\d+ run without asking \(read-only\), \d+ ask", lines[0]), lines[0]
+    assert lines[1] == "time · stdio · running · 2 tools, 0 prompts, 0 resources · 2 run without asking (read-only)"

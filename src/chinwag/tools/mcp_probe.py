@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chinwag.tools.config import McpServerConfig
 from chinwag.tools.mcp_auth import needs_login
@@ -40,8 +41,8 @@ async def probe(config: McpServerConfig, cwd: Path, environ: Mapping[str, str]) 
                 async with make_client(config, cwd, environ, errlog, notes) as client:
                     tools = await list_tools(client, config.name)
                     capabilities = client.server_capabilities
-                    prompts = len((await client.list_prompts()).prompts) if capabilities.prompts else 0
-                    resources = len((await client.list_resources()).resources) if capabilities.resources else 0
+                    prompts = await _count(client.list_prompts, "prompts") if capabilities.prompts else 0
+                    resources = await _count(client.list_resources, "resources") if capabilities.resources else 0
         except Exception as exc:  # a server that cannot be reached is a row, never the command's end
             if needs_login(exc):
                 return ServerReport(config.name, transport, "needs login", f"run chinwag mcp login {config.name}",
@@ -49,6 +50,18 @@ async def probe(config: McpServerConfig, cwd: Path, environ: Mapping[str, str]) 
             return ServerReport(config.name, transport, "failed", failure_reason(exc, errlog), notes=tuple(notes))
     return ServerReport(config.name, transport, "running", tools=tuple(tools), prompts=prompts,
                         resources=resources, notes=tuple(notes))
+
+
+async def _count(list_page: Callable[..., Awaitable[Any]], field: str) -> int:
+    """How many items a paged list holds (at most 100 pages, as list_tools)."""
+    total, cursor = 0, None
+    for _ in range(100):
+        page = await list_page(cursor=cursor)
+        total += len(getattr(page, field))
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return total
 
 
 async def probe_all(servers: Mapping[str, McpServerConfig], cwd: Path,
