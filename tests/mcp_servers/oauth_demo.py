@@ -70,8 +70,9 @@ class MemoryProvider:
 
     def _issue(self, client_id: str, scopes: list[str]) -> OAuthToken:
         access, refresh = f"at-{secrets.token_urlsafe(16)}", f"rt-{secrets.token_urlsafe(16)}"
+        # Whole seconds, rounded up: the token never dies before the lifetime it was issued for.
         self.access[access] = AccessToken(token=access, client_id=client_id, scopes=scopes,
-                                          expires_at=int(time.time()) + self.lifetime)
+                                          expires_at=int(time.time()) + self.lifetime + 1)
         self.refresh[refresh] = RefreshToken(token=refresh, client_id=client_id, scopes=scopes)
         return OAuthToken(access_token=access, expires_in=self.lifetime, refresh_token=refresh,
                           scope=" ".join(scopes) or None)

@@ -175,7 +175,8 @@ class McpHub:
         server.gone = asyncio.Event()
         try:
             notes: list[str] = []  # a header left out (tools/mcp_auth.py): one line each
-            client = make_client(server.config, self._cwd, self._environ, errlog, notes)
+            client = make_client(server.config, self._cwd, self._environ, errlog, notes,
+                                 on_login=lambda: self._needs_login(server))
             with self._lock:
                 self._notices.extend(one_line(note) for note in notes)
             async with client:
@@ -188,10 +189,6 @@ class McpHub:
                 self._publish(server, tools)
                 await self._watch(server, client)
         except Exception as exc:  # any failure of a server is a notice, never the chat's end
-            from chinwag.tools.mcp_auth import login_hint, needs_login
-
-            if needs_login(exc):
-                self._needs_login(server, login_hint(name))
             self._fell(server, failure_reason(exc, errlog))
         finally:
             errlog.close()
@@ -250,10 +247,14 @@ class McpHub:
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 self._fell(server, "the connection closed")
+                if server.state == "needs login":  # its tokens stopped working: _needs_login said so
+                    return ToolOutput.error(f"MCP server {tool.server} needs login: run chinwag mcp login {tool.server}")
                 return ToolOutput.error(f"MCP server {tool.server} died during the call; its tools are gone")
             return ToolOutput.error(f"MCP server {tool.server} refused the call: {exc.message}")
         except Exception as exc:  # the transport failed: the server is unreachable
             self._fell(server, failure_reason(exc, None))
+            if server.state == "needs login":
+                return ToolOutput.error(f"MCP server {tool.server} needs login: run chinwag mcp login {tool.server}")
             return ToolOutput.error(f"MCP server {tool.server} failed during the call: {failure_reason(exc, None)}")
         return tool_output(result, max_output, context)
 
@@ -263,22 +264,25 @@ class McpHub:
             return next((name for name, t in self._tools.items()
                          if t.server == server and t.kind == "read_resource"), "")
 
-    def _needs_login(self, server: _Server, hint: str) -> None:
-        """The server wants OAuth and has no working tokens: one line naming the command."""
+    def _needs_login(self, server: _Server) -> None:
+        """The server wants OAuth and has no working tokens (called from its auth flow, before the
+        connection fails): one line naming the command; its tools go, as for a server that died."""
+        name = server.config.name
         with self._lock:
             if server.state in ("starting", "up") and not self._closing:
-                server.state, server.detail = "needs login", f"run chinwag mcp login {server.config.name}"
-                self._tools = {k: t for k, t in self._tools.items() if t.server != server.config.name}
-                self._notices.append(hint)
-                server.client = None
+                server.state, server.detail = "needs login", f"run chinwag mcp login {name}"
+                self._tools = {k: t for k, t in self._tools.items() if t.server != name}
+                self._notices.append(f"MCP server {name} needs login: run chinwag mcp login {name}")
 
     def _fell(self, server: _Server, reason: str) -> None:
         """The server is gone (or never came up): drop its tools, note it once, end its session."""
         name = server.config.name
         with self._lock:
-            if server.state in ("failed", "died", "closed", "needs login"):
+            if server.state in ("failed", "died", "closed"):
                 return
-            if self._closing:
+            if server.state == "needs login":
+                pass  # _needs_login gave its line and took its tools
+            elif self._closing:
                 server.state = "closed"
             elif server.state == "starting":
                 server.state, server.detail = "failed", reason or "it exited"

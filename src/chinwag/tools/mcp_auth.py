@@ -215,45 +215,54 @@ class _Refused(httpx2.Auth):
     """No OAuth tokens: a 401 means the server wants a login (or refused the configured
     Authorization header). Raising here ends the connection with a reason we can name."""
 
-    def __init__(self, name: str, has_authorization: bool) -> None:
-        self.name, self.has_authorization = name, has_authorization
+    def __init__(self, name: str, has_authorization: bool, needs_login: Callable[[], NeedsLogin]) -> None:
+        self.name, self.has_authorization, self.needs_login = name, has_authorization, needs_login
 
     def auth_flow(self, request: httpx2.Request):  # type: ignore[no-untyped-def]
         response = yield request
         if response.status_code == 401:
             if self.has_authorization:
                 raise CredentialsRefused(f"the server refused the Authorization header (HTTP 401) of {self.name}")
-            raise NeedsLogin(login_hint(self.name))
+            raise self.needs_login()
 
 
-def http_client(config: McpServerConfig, environ: Mapping[str, str]) -> tuple[httpx2.AsyncClient, list[str]]:
+def http_client(config: McpServerConfig, environ: Mapping[str, str],
+                on_login: Callable[[], None] | None = None) -> tuple[httpx2.AsyncClient, list[str]]:
     """The HTTP client for a chat's connection to `config`'s server, and lines to show.
     A configured Authorization header wins over OAuth; stored tokens are used and refreshed;
-    anything that would need a person (a browser) raises NeedsLogin instead."""
+    anything that would need a person (a browser) raises NeedsLogin instead, after calling
+    `on_login` (the transport may turn the exception into a closed connection)."""
     headers, notes = expand_headers(config, environ)
     has_authorization = any(k.lower() == "authorization" for k in headers)
     store = TokenStore(token_file(environ, config.name), config.url or "")
+
+    def needs_login() -> NeedsLogin:
+        if on_login is not None:
+            on_login()
+        return NeedsLogin(login_hint(config.name))
+
     auth: httpx2.Auth
     if not has_authorization and store.exists():
         async def redirect(_url: str) -> None:
-            raise NeedsLogin(login_hint(config.name))
+            raise needs_login()
 
         async def callback() -> AuthorizationCodeResult:
-            raise NeedsLogin(login_hint(config.name))
+            raise needs_login()
 
         auth = oauth_provider(config, store, "http://127.0.0.1/callback", redirect, callback)
     else:
-        auth = _Refused(config.name, has_authorization)
+        auth = _Refused(config.name, has_authorization, needs_login)
     return create_mcp_http_client(headers=headers, auth=auth), notes
 
 
-def http_transport(config: McpServerConfig, environ: Mapping[str, str]) -> tuple[
+def http_transport(config: McpServerConfig, environ: Mapping[str, str],
+                   on_login: Callable[[], None] | None = None) -> tuple[
         AbstractAsyncContextManager[TransportStreams], list[str]]:
     """The streamable-HTTP transport for a chat (what `mcp.Client` takes), with its own
     HTTP client (headers, auth) closed with it; and the lines `http_client` gave."""
     from mcp.client.streamable_http import streamable_http_client
 
-    client, notes = http_client(config, environ)
+    client, notes = http_client(config, environ, on_login)
 
     @asynccontextmanager
     async def connect() -> AsyncIterator[TransportStreams]:
@@ -261,18 +270,3 @@ def http_transport(config: McpServerConfig, environ: Mapping[str, str]) -> tuple
             yield streams
 
     return connect(), notes
-
-
-def needs_login(exc: BaseException) -> bool:
-    """True when `exc` (or what it wraps) says the server wants a login."""
-    seen: list[BaseException] = [exc]
-    while seen:
-        current = seen.pop()
-        if isinstance(current, NeedsLogin):
-            return True
-        if isinstance(current, BaseExceptionGroup):
-            seen.extend(current.exceptions)
-        for inner in (current.__cause__, current.__context__):
-            if inner is not None and len(seen) < 50:
-                seen.append(inner)
-    return False

@@ -3,7 +3,7 @@ and one line on why a server could not be reached."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
@@ -18,8 +18,9 @@ INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TM
 
 
 def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], errlog: TextIO,
-                notes: list[str] | None = None) -> Client:
-    """The client for `config`; lines to show (a header left out) are added to `notes`."""
+                notes: list[str] | None = None, on_login: Callable[[], None] | None = None) -> Client:
+    """The client for `config`; lines to show (a header left out) are added to `notes`;
+    `on_login` is called when an HTTP server wants a login (tools/mcp_auth.py)."""
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
@@ -27,7 +28,7 @@ def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], 
     if config.url is not None:  # headers and OAuth: tools/mcp_auth.py
         from chinwag.tools.mcp_auth import http_transport
 
-        transport, lines = http_transport(config, environ)
+        transport, lines = http_transport(config, environ, on_login)
         if notes is not None:
             notes.extend(lines)
         return Client(transport, read_timeout_seconds=START_TIMEOUT, **callbacks)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from chinwag.tools.config import McpServerConfig
-from chinwag.tools.mcp_auth import needs_login
 from chinwag.tools.mcp_connect import START_TIMEOUT, failure_reason, make_client
 from chinwag.tools.mcp_tools import McpTool, list_tools
 
@@ -35,16 +34,17 @@ class ServerReport:
 async def probe(config: McpServerConfig, cwd: Path, environ: Mapping[str, str]) -> ServerReport:
     transport = "http" if config.url else "stdio"
     notes: list[str] = []
+    wanted: list[bool] = []  # the auth flow found it needs a login
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as errlog:
         try:
             async with asyncio.timeout(START_TIMEOUT * 2):
-                async with make_client(config, cwd, environ, errlog, notes) as client:
+                async with make_client(config, cwd, environ, errlog, notes, lambda: wanted.append(True)) as client:
                     tools = await list_tools(client, config.name)
                     capabilities = client.server_capabilities
                     prompts = await _count(client.list_prompts, "prompts") if capabilities.prompts else 0
                     resources = await _count(client.list_resources, "resources") if capabilities.resources else 0
         except Exception as exc:  # a server that cannot be reached is a row, never the command's end
-            if needs_login(exc):
+            if wanted:
                 return ServerReport(config.name, transport, "needs login", f"run chinwag mcp login {config.name}",
                                     notes=tuple(notes))
             return ServerReport(config.name, transport, "failed", failure_reason(exc, errlog), notes=tuple(notes))
