@@ -284,6 +284,8 @@ def test_a_refused_header_is_named_without_its_value(home: Path, oauth_server: S
     ('[mcp_servers.a]\ncommand = "true"\n', ("login", "a"),
      "chinwag: MCP server a runs a command (stdio); login is for a server with a url"),
     ('[mcp_servers.a]\ncommand = "true"\n', ("login", "nope"), "chinwag: no MCP server 'nope' (servers: a)"),
+    ('[mcp_servers.a]\nurl = "http://127.0.0.1:9/mcp"\nheaders = { authorization = "Bearer ${T}" }\n',
+     ("login", "a"), "chinwag: MCP server a has an Authorization header configured, which wins over OAuth"),
     ("", ("logout", "nope"), "chinwag: no MCP server 'nope' (servers: none configured"),
     ("", (), "chinwag: the following arguments are required"),
     ("", ("frobnicate",), "chinwag: argument list|login|logout: invalid choice"),
@@ -390,3 +392,11 @@ def test_tokens_revoked_during_the_chat_make_the_next_call_say_login(
         assert box.specs() == ()
     finally:
         box.close()
+
+
+def test_login_to_a_server_without_oauth_stores_nothing(home: Path, open_server: Served) -> None:
+    configure(home, f'[mcp_servers.open]\nurl = "{open_server.url}"\n')
+    out = chinwag(home, "mcp", "login", "open")
+    assert (out.returncode, out.stderr) == (0, "")
+    assert out.stdout == "MCP server open answered without asking for a login; nothing stored.\n"
+    assert not (home / "mcp-auth").exists() or not list((home / "mcp-auth").iterdir())

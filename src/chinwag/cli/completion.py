@@ -54,12 +54,19 @@ def _templates_parser() -> argparse.ArgumentParser:
     return build_parser()
 
 
+def _mcp_parser() -> argparse.ArgumentParser:
+    from chinwag.cli.mcp_command import build_parser
+
+    return build_parser()
+
+
 # chinwag's subcommands: each parses its own arguments (cli/__init__.py dispatches on the first word).
 SUBCOMMANDS: tuple[tuple[str, str, Callable[[], argparse.ArgumentParser]], ...] = (
     ("history", "saved conversations: list, show, search, export, delete, check", _history_parser),
     ("models", "providers and models reachable now", _models_parser),
     ("templates", "saved settings and prompts: list, show, edit, path, import", _templates_parser),
     ("serve", "the same chats in a browser (127.0.0.1)", _serve_parser),
+    ("mcp", "MCP servers: list, login, logout", _mcp_parser),
     ("completion", "print a shell completion script (bash, zsh, fish)", _completion_parser),
 )
 

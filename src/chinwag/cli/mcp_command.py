@@ -102,6 +102,9 @@ def _login(config: McpServerConfig, environ: Mapping[str, str], out: TextIO, *, 
 
     if config.url is None:
         raise UsageError(f"MCP server {config.name} runs a command (stdio); login is for a server with a url")
+    if any(name.lower() == "authorization" for name in config.headers):
+        raise UsageError(f"MCP server {config.name} has an Authorization header configured, which wins over "
+                         "OAuth; remove it from its headers to log in")
 
     def show(text: str) -> None:
         out.write(text + "\n")
