@@ -87,6 +87,8 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
     return (f"↳ {line}" if (line := stats_line(reply)) else None), None
 
 
+RUNNING_NAME_WIDTH = 48  # characters of a tool's name on its running line (an MCP SERVER_TOOL is often 40)
+
 class TerminalSink:
     """Shows the reply: label, a spinner until the first text, the text, then
     what `after_reply` says.
@@ -208,7 +210,7 @@ class TerminalSink:
     def _tool_running(self, name: str) -> None:
         """"⚙ shell … running 3 s", counting in place on a terminal; one plain line elsewhere."""
         name = one_line(name)
-        name = name if len(name) <= 40 else name[:39] + "…"
+        name = name if len(name) <= RUNNING_NAME_WIDTH else name[:RUNNING_NAME_WIDTH - 1] + "…"
         if self.spinner_out is not None and self.spinner_out is (self.out if self.interactive else self.err):
             self._stop_spinner()
             self.spinner = Spinner(self.spinner_out, "", running(name))
@@ -223,7 +225,7 @@ class TerminalSink:
         if self.spinner is None or self.spinner.frame is spinning:
             return
         name = one_line(name)
-        name = name if len(name) <= 40 else name[:39] + "…"
+        name = name if len(name) <= RUNNING_NAME_WIDTH else name[:RUNNING_NAME_WIDTH - 1] + "…"
         line = one_line(f"⚙ {name} … {text}")
         self.spinner.show(lambda frame, elapsed: line)
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from chinwag.tools.config import McpServerConfig
 from chinwag.tools.mcp_connect import failure_reason, make_client
 from chinwag.tools.mcp_results import ResultContext, resource_output, tool_output
-from chinwag.tools.mcp_tools import McpTool, list_tools, read_resource_tool
+from chinwag.tools.mcp_tools import McpTool, has_resources, list_tools, read_resource_tool
 from chinwag.tools.output import ToolOutput, one_line
 from chinwag.tools.progress import LatestProgress, Progress
 
@@ -52,6 +52,7 @@ class _Server:
     detail: str = ""
     client: Client | None = None
     gone: asyncio.Event | None = None
+    readable: bool = False  # it lists resources or templates: SERVER_read_resource is offered
 
 
 class McpHub:
@@ -121,9 +122,10 @@ class McpHub:
                 except concurrent.futures.TimeoutError:
                     pass
                 if stopping is not None and stopping.is_set():
+                    from chinwag.present import TOOL_STOPPED
+
                     future.cancel()
-                    return ToolOutput(f"the call to {tool.spec.name} was stopped by the user", "interrupted",
-                                      "stopped")
+                    return ToolOutput(TOOL_STOPPED, "interrupted", "interrupted")
                 report = latest.take(time.monotonic())
                 if report is not None:
                     yield report
@@ -184,6 +186,7 @@ class McpHub:
                 # mismatch is marked in the result; the package's check would raise and lose it.
                 setattr(client.session, "validate_tool_result", _keep_result)  # noqa: B010
                 tools = await list_tools(client, name)
+                server.readable = await has_resources(client)
                 with self._lock:
                     server.client, server.state = client, "up"
                 self._publish(server, tools)
@@ -217,7 +220,7 @@ class McpHub:
             self._tools = {k: t for k, t in self._tools.items() if t.server != name}
             for tool in tools:
                 self._tools.setdefault(tool.spec.name, tool)
-            if server.client is not None and server.client.server_capabilities.resources is not None:
+            if server.readable:
                 reader = read_resource_tool(name)
                 self._tools.setdefault(reader.spec.name, reader)
 

@@ -23,7 +23,6 @@ user sees a sanitized one-line summary (ToolOutput does that).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Mapping
@@ -166,8 +165,8 @@ def _add_resource(resource: object, parts: _Parts, context: ResultContext, attac
 def _add_binary(data: str, media: str, uri: str, parts: _Parts, context: ResultContext, attach: bool) -> None:
     """An image, or a resource's blob: an attachment when it is an image or a PDF, else named."""
     where = f" {uri}" if uri else ""
-    try:
-        raw = base64.b64decode(data, validate=True)
+    try:  # binascii reads the str in place; base64.b64decode would copy it to bytes first
+        raw = binascii.a2b_base64(data, strict_mode=True)
     except (binascii.Error, ValueError):
         parts.text.append(f"[{media or 'binary'}{where}: not valid base64, not forwarded]")
         parts.shown.append(f"⚠ {media or 'binary'} not valid base64")
@@ -186,16 +185,23 @@ def _add_binary(data: str, media: str, uri: str, parts: _Parts, context: ResultC
 
 
 def _add_image(raw: bytes, media: str, uri: str, parts: _Parts, context: ResultContext) -> None:
-    from chinwag.attach.image import fit_image
+    from chinwag.attach import b64_size, image_size
+    from chinwag.attach.image import Fitted, fit_image
     from chinwag.errors import UsageError
 
     name = uri or f"{context.server}_{context.tool} image"
-    try:
-        fitted = fit_image(name, raw, media, TOOL_IMAGE_LIMITS)
-    except UsageError as exc:  # unreadable, or too many pixels to decode: named, never sent broken
-        parts.text.append(f"[{media} image{' ' + uri if uri else ''}: not forwarded; {exc}]")
-        parts.shown.append(f"⚠ {media} image not forwarded")
-        return
+    header = image_size(raw)
+    limits = TOOL_IMAGE_LIMITS
+    if header is not None and max(header) <= limits.max_edge and b64_size(len(raw)) <= limits.max_bytes:
+        # Within every provider's limits: sent as its own bytes, undecoded (as -a sends one).
+        fitted = Fitted(raw, media, header, header, False)
+    else:
+        try:
+            fitted = fit_image(name, raw, media, limits)
+        except UsageError as exc:  # unreadable, or too many pixels to decode: named, never sent broken
+            parts.text.append(f"[{media} image{' ' + uri if uri else ''}: not forwarded; {exc}]")
+            parts.shown.append(f"⚠ {media} image not forwarded")
+            return
     pixels = f"{fitted.after[0]}×{fitted.after[1]}"
     note = f" (downscaled from {fitted.before[0]}×{fitted.before[1]})" if fitted.before != fitted.after else ""
     parts.attachments.append(Image(fitted.media, fitted.data, name))

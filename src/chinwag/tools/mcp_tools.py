@@ -65,3 +65,17 @@ def read_resource_tool(server: str) -> McpTool:
                    f"result of one of its tools). Returns its text, or its image or PDF.")
     return McpTool(server, READ_RESOURCE, ToolSpec(tool_name(server, READ_RESOURCE), description,
                                                    READ_RESOURCE_SCHEMA), True, None, "read_resource")
+
+
+async def has_resources(client: Client) -> bool:
+    """Whether the server has resources to read: it declares them and lists one, or a template."""
+    from mcp import MCPError
+
+    if client.server_capabilities.resources is None:
+        return False
+    try:
+        if (await client.list_resources()).resources:
+            return True
+        return bool((await client.list_resource_templates()).resource_templates)
+    except MCPError:  # declared but not served: nothing to read
+        return False
