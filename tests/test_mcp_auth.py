@@ -270,7 +270,7 @@ def test_a_refused_header_is_named_without_its_value(home: Path, oauth_server: S
     configure(home, f'[mcp_servers.r]\nurl = "{oauth_server.url}"\nheaders = {{ Authorization = "Bearer ${{TOK}}" }}\n')
     out = chinwag(home, "mcp", "list", TOK="wrong-token-123")
     assert out.returncode == 0
-    assert out.stdout == "r · http · failed: the server refused the Authorization header (HTTP 401) of r\n"
+    assert out.stdout == "r · http · failed: HTTP 401: the server refused the configured Authorization header\n"
     assert "wrong-token-123" not in out.stdout + out.stderr
 
 

@@ -222,7 +222,7 @@ class _Refused(httpx2.Auth):
         response = yield request
         if response.status_code == 401:
             if self.has_authorization:
-                raise CredentialsRefused(f"the server refused the Authorization header (HTTP 401) of {self.name}")
+                raise CredentialsRefused("HTTP 401: the server refused the configured Authorization header")
             raise self.needs_login()
 
 
