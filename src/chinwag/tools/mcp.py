@@ -189,6 +189,8 @@ class McpHub:
                 server.readable = await has_resources(client)
                 with self._lock:
                     server.client, server.state = client, "up"
+                    # The revision the package negotiated: its newest, or the older one the server speaks.
+                    server.detail = f"protocol {client.protocol_version}"
                 self._publish(server, tools)
                 await self._watch(server, client)
         except Exception as exc:  # any failure of a server is a notice, never the chat's end
