@@ -73,6 +73,7 @@ MODULES = [
     ("bench_schema_grammar", "Structured output: the bundled model under a grammar"),
     ("bench_costs", "Costs and budgets: turn end, budget check, launch"),
     ("bench_usage", "chinwag usage over 100,000 replies"),
+    ("bench_mcp_startup", "Start-up with five MCP servers configured"),
     ("bench_mcp_results", "MCP results: progress on screen, an image result's memory"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")

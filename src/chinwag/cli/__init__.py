@@ -32,6 +32,7 @@ examples:
   chinwag --resume 12 --at 7                continue conversation 12 from the branch holding its message 7
   chinwag history list|show ID|search TEXT|export ID|delete ID|check
   chinwag serve                             the same chats in a browser (127.0.0.1)
+  chinwag mcp list|login NAME|logout NAME   MCP servers: state and counts; OAuth login for HTTP ones
   chinwag models                            providers and models reachable now
   chinwag usage [--days N] [--by model]     spend and tokens by day (--since DATE, --by provider|conversation, --json)
   chinwag completion bash|zsh|fish          a shell completion script (see the README for where to put it)
@@ -140,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chinwag.cli.usage import main as usage_main
 
             return usage_main(args[1:], environ, sys.stdout)
+        if args[:1] == ["mcp"]:
+            from chinwag.cli.mcp_command import main as mcp_main
+
+            return mcp_main(args[1:], environ, sys.stdout)
         if args[:1] == ["serve"]:
             from chinwag.web.serve import main as serve_main
 

@@ -60,6 +60,12 @@ def _usage_parser() -> argparse.ArgumentParser:
     return build_parser(sys.stdout)
 
 
+def _mcp_parser() -> argparse.ArgumentParser:
+    from chinwag.cli.mcp_command import build_parser
+
+    return build_parser()
+
+
 # chinwag's subcommands: each parses its own arguments (cli/__init__.py dispatches on the first word).
 SUBCOMMANDS: tuple[tuple[str, str, Callable[[], argparse.ArgumentParser]], ...] = (
     ("history", "saved conversations: list, show, search, export, delete, check", _history_parser),
@@ -67,6 +73,7 @@ SUBCOMMANDS: tuple[tuple[str, str, Callable[[], argparse.ArgumentParser]], ...] 
     ("templates", "saved settings and prompts: list, show, edit, path, import", _templates_parser),
     ("serve", "the same chats in a browser (127.0.0.1)", _serve_parser),
     ("usage", "spend and tokens by day: --days N, --since DATE, --by model|provider|conversation", _usage_parser),
+    ("mcp", "MCP servers: list, login, logout", _mcp_parser),
     ("completion", "print a shell completion script (bash, zsh, fish)", _completion_parser),
 )
 

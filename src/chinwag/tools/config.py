@@ -2,18 +2,22 @@
 clients share (`--mcp-config FILE`), and config.toml's `[mcp_servers.NAME]` tables.
 
 A server is either stdio (`command`, optional `args` and `env`) or streamable
-HTTP (`url`). A bad entry is a `ConfigError` naming the file and the server.
+HTTP (`url`, optional `headers`, whose values may hold ${VAR}: tools/mcp_auth.py
+fills them in when it connects). A bad entry is a `ConfigError` naming the file and the server.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chinwag.errors import ConfigError
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class McpServerConfig:
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # as written: ${VAR} not yet filled in
 
     @property
     def where(self) -> str:
@@ -66,10 +71,17 @@ def _server(name: str, entry: Any, source: str) -> McpServerConfig:
         raise ConfigError(f"{where} uses the SSE transport, which chinwag does not support (use streamable HTTP)")
     if (command is None) == (url is None):
         raise ConfigError(f"{where} needs either a command (stdio) or a url (streamable HTTP)")
+    headers = entry.get("headers", {})
+    if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and _HEADER_NAME.fullmatch(k) and isinstance(v, str) for k, v in headers.items()):
+        raise ConfigError(f"{where}: headers must map header names to string values, "
+                          'e.g. headers = { Authorization = "Bearer ${TOKEN}" }')
     if url is not None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: url must be an http:// or https:// URL")
-        return McpServerConfig(name, url=url)
+        return McpServerConfig(name, url=url, headers=dict(headers))
+    if headers:
+        raise ConfigError(f"{where}: headers are for a server with a url; a stdio server takes env")
     if not isinstance(command, str) or not command.strip():
         raise ConfigError(f"{where}: command must be a non-empty string")
     args = entry.get("args", [])

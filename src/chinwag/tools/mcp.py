@@ -48,7 +48,7 @@ CLOSE_WAIT = 6.0  # seconds close() waits for sessions and processes to end
 @dataclass
 class _Server:
     config: McpServerConfig
-    state: str = "starting"  # starting | up | failed | died | closed
+    state: str = "starting"  # starting | up | failed | died | closed | needs login
     detail: str = ""
     client: Client | None = None
     gone: asyncio.Event | None = None
@@ -176,7 +176,11 @@ class McpHub:
         errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         server.gone = asyncio.Event()
         try:
-            client = make_client(server.config, self._cwd, self._environ, errlog)
+            notes: list[str] = []  # a header left out (tools/mcp_auth.py): one line each
+            client = make_client(server.config, self._cwd, self._environ, errlog, notes,
+                                 on_login=lambda: self._needs_login(server))
+            with self._lock:
+                self._notices.extend(one_line(note) for note in notes)
             async with client:
                 # chinwag checks a result against the tool's outputSchema itself (mcp_results), so a
                 # mismatch is marked in the result; the package's check would raise and lose it.
@@ -248,10 +252,14 @@ class McpHub:
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 self._fell(server, "the connection closed")
+                if server.state == "needs login":  # its tokens stopped working: _needs_login said so
+                    return ToolOutput.error(f"MCP server {tool.server} needs login: run chinwag mcp login {tool.server}")
                 return ToolOutput.error(f"MCP server {tool.server} died during the call; its tools are gone")
             return ToolOutput.error(f"MCP server {tool.server} refused the call: {exc.message}")
         except Exception as exc:  # the transport failed: the server is unreachable
             self._fell(server, failure_reason(exc, None))
+            if server.state == "needs login":
+                return ToolOutput.error(f"MCP server {tool.server} needs login: run chinwag mcp login {tool.server}")
             return ToolOutput.error(f"MCP server {tool.server} failed during the call: {failure_reason(exc, None)}")
         return tool_output(result, max_output, context)
 
@@ -261,13 +269,25 @@ class McpHub:
             return next((name for name, t in self._tools.items()
                          if t.server == server and t.kind == "read_resource"), "")
 
+    def _needs_login(self, server: _Server) -> None:
+        """The server wants OAuth and has no working tokens (called from its auth flow, before the
+        connection fails): one line naming the command; its tools go, as for a server that died."""
+        name = server.config.name
+        with self._lock:
+            if server.state in ("starting", "up") and not self._closing:
+                server.state, server.detail = "needs login", f"run chinwag mcp login {name}"
+                self._tools = {k: t for k, t in self._tools.items() if t.server != name}
+                self._notices.append(f"MCP server {name} needs login: run chinwag mcp login {name}")
+
     def _fell(self, server: _Server, reason: str) -> None:
         """The server is gone (or never came up): drop its tools, note it once, end its session."""
         name = server.config.name
         with self._lock:
             if server.state in ("failed", "died", "closed"):
                 return
-            if self._closing:
+            if server.state == "needs login":
+                pass  # _needs_login gave its line and took its tools
+            elif self._closing:
                 server.state = "closed"
             elif server.state == "starting":
                 server.state, server.detail = "failed", reason or "it exited"

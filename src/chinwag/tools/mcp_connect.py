@@ -3,7 +3,7 @@ and one line on why a server could not be reached."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
@@ -17,13 +17,21 @@ START_TIMEOUT = 30.0  # seconds a server may take to answer each request while s
 INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR")
 
 
-def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], errlog: TextIO) -> Client:
+def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], errlog: TextIO,
+                notes: list[str] | None = None, on_login: Callable[[], None] | None = None) -> Client:
+    """The client for `config`; lines to show (a header left out) are added to `notes`;
+    `on_login` is called when an HTTP server wants a login (tools/mcp_auth.py)."""
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
     callbacks = client_callbacks(cwd)
-    if config.url is not None:
-        return Client(config.url, read_timeout_seconds=START_TIMEOUT, **callbacks)
+    if config.url is not None:  # headers and OAuth: tools/mcp_auth.py
+        from chinwag.tools.mcp_auth import http_transport
+
+        transport, lines = http_transport(config, environ, on_login)
+        if notes is not None:
+            notes.extend(lines)
+        return Client(transport, read_timeout_seconds=START_TIMEOUT, **callbacks)
     env = {k: v for k, v in environ.items() if k in INHERITED_ENV}
     params = StdioServerParameters(command=config.command or "", args=list(config.args),
                                    env=env | dict(config.env), cwd=cwd)
