@@ -12,46 +12,36 @@ servers never wait for it.
 Calls come from the main thread: `call()` hands a coroutine to the loop and
 waits for it in short slices, so a KeyboardInterrupt lands at once; the call is
 then cancelled on the loop and the interrupt goes on up.
+
+The hub owns the sessions; each concept around it has its own module:
+mcp_connect (reaching a server), mcp_tools (its tools as chinwag offers
+them), mcp_results (a call's result as the server sent it).
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from chinwag.records import ToolSpec
 from chinwag.tools.config import McpServerConfig
-from chinwag.tools.output import ToolOutput, cap, count_lines, cut_summary, one_line, plural
+from chinwag.tools.mcp_connect import failure_reason, make_client
+from chinwag.tools.mcp_results import tool_output
+from chinwag.tools.mcp_tools import McpTool, list_tools
+from chinwag.tools.output import ToolOutput, one_line
 
 if TYPE_CHECKING:  # asyncio and mcp are imported on the loop thread; the prompt pays for neither
     import asyncio
 
     from mcp import Client
-    from mcp.types import CallToolResult, ContentBlock
 
 SLICE = 0.02  # seconds per wait on the loop: how soon a Ctrl-C lands
 CHECK_STDIO_EVERY = 1.0  # seconds between checks that a local server is still there
 CHECK_HTTP_EVERY = 10.0  # the same for a server over HTTP, which may be far away
-START_TIMEOUT = 30.0  # seconds a server may take to answer each request while starting
 CALL_TIMEOUT = 3600.0  # seconds one tool call may take (Ctrl-C stops it sooner)
 CLOSE_WAIT = 6.0  # seconds close() waits for sessions and processes to end
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
-INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR")
-
-
-@dataclass(frozen=True)
-class McpTool:
-    """One tool of a server that is up, as chinwag offers it."""
-
-    server: str
-    name: str  # the server's own name for it
-    spec: ToolSpec  # named SERVER_TOOL
-    read_only: bool  # readOnlyHint: true and openWorldHint not true
 
 
 @dataclass
@@ -61,11 +51,6 @@ class _Server:
     detail: str = ""
     client: Client | None = None
     gone: asyncio.Event | None = None
-
-
-def tool_name(server: str, tool: str) -> str:
-    """SERVER_TOOL, in the characters every provider accepts, at most 64 of them."""
-    return _UNSAFE_NAME.sub("_", f"{server}_{tool}")[:64]
 
 
 class McpHub:
@@ -166,46 +151,18 @@ class McpHub:
         errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         server.gone = asyncio.Event()
         try:
-            client = self._client(server.config, errlog)
+            client = make_client(server.config, self._cwd, self._environ, errlog)
             async with client:
-                tools = await self._list_tools(client, name)
+                tools = await list_tools(client, name)
                 with self._lock:
                     server.client, server.state = client, "up"
                 self._publish(server, tools)
                 await self._watch(server, client)
         except Exception as exc:  # any failure of a server is a notice, never the chat's end
-            self._fell(server, _reason(exc, errlog))
+            self._fell(server, failure_reason(exc, errlog))
         finally:
             errlog.close()
             self._fell(server, "")
-
-    def _client(self, config: McpServerConfig, errlog: TextIO) -> Client:
-        from mcp import Client, StdioServerParameters
-        from mcp.client.stdio import stdio_client
-
-        if config.url is not None:
-            return Client(config.url, read_timeout_seconds=START_TIMEOUT)
-        env = {k: v for k, v in self._environ.items() if k in INHERITED_ENV}
-        params = StdioServerParameters(command=config.command or "", args=list(config.args),
-                                       env=env | dict(config.env), cwd=self._cwd)
-        # The server's stderr goes to a file, not over the chat; its last line explains a failed start.
-        return Client(stdio_client(params, errlog=errlog), read_timeout_seconds=START_TIMEOUT)
-
-    async def _list_tools(self, client: Client, server: str, refresh: bool = False) -> list[McpTool]:
-        tools: list[McpTool] = []
-        cursor: str | None = None
-        for _ in range(100):  # pages; a server that pages forever gets no more than this
-            page = await client.list_tools(cursor=cursor, cache_mode="refresh" if refresh else "use")
-            for tool in page.tools:
-                hints = tool.annotations
-                read_only = bool(hints and hints.read_only_hint and not hints.open_world_hint)
-                description = tool.description or tool.title or f"{tool.name} (MCP server {server})"
-                spec = ToolSpec(tool_name(server, tool.name), description, dict(tool.input_schema))
-                tools.append(McpTool(server, tool.name, spec, read_only))
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-        return tools
 
     async def _watch(self, server: _Server, client: Client) -> None:
         """Wait for the end (the hub closes, or a call found the server gone), checking on the
@@ -219,7 +176,7 @@ class McpHub:
                 await asyncio.wait_for(server.gone.wait(), every)
             except TimeoutError:
                 # Raises when the server is gone: _serve gives the notice.
-                tools = await self._list_tools(client, server.config.name, refresh=True)
+                tools = await list_tools(client, server.config.name, refresh=True)
                 self._publish(server, tools)
 
     def _publish(self, server: _Server, tools: list[McpTool]) -> None:
@@ -246,9 +203,9 @@ class McpHub:
                 return ToolOutput.error(f"MCP server {tool.server} died during the call; its tools are gone")
             return ToolOutput.error(f"MCP server {tool.server} refused the call: {exc.message}")
         except Exception as exc:  # the transport failed: the server is unreachable
-            self._fell(server, _reason(exc, None))
-            return ToolOutput.error(f"MCP server {tool.server} failed during the call: {_reason(exc, None)}")
-        return _output(result, max_output)
+            self._fell(server, failure_reason(exc, None))
+            return ToolOutput.error(f"MCP server {tool.server} failed during the call: {failure_reason(exc, None)}")
+        return tool_output(result, max_output)
 
     def _fell(self, server: _Server, reason: str) -> None:
         """The server is gone (or never came up): drop its tools, note it once, end its session."""
@@ -269,52 +226,3 @@ class McpHub:
             server.client = None
         if server.gone is not None:
             server.gone.set()
-
-
-def _reason(exc: BaseException, errlog: IO[str] | None) -> str:
-    """One line on why a server failed: the innermost error, and the last line it wrote to stderr."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, TimeoutError):
-        text = f"no answer within {START_TIMEOUT:g} s"
-    if errlog is not None:
-        try:
-            errlog.seek(0)
-            lines = [line.strip() for line in errlog.read()[-4096:].splitlines() if line.strip()]
-        except (OSError, ValueError):
-            lines = []
-        if lines:
-            text += f" (it said: {lines[-1]})"
-    return one_line(text)
-
-
-def _output(result: CallToolResult, max_output: int) -> ToolOutput:
-    parts = [_content_text(block) for block in result.content]
-    if not parts and result.structured_content is not None:
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    text = "\n".join(parts)
-    content = cap(text, max_output)
-    if result.is_error:
-        return ToolOutput(content or "the tool failed (no message)", "error", one_line(text or "failed"))
-    summary = plural(count_lines(text), "line")
-    total = len(text.encode("utf-8", "surrogateescape"))
-    if total > max_output:  # the line says so, as the model is told (cap's note)
-        summary += f" · {cut_summary(max_output, total)}"
-    return ToolOutput(content, "ok", summary)
-
-
-def _content_text(block: ContentBlock) -> str:
-    """A content block as text for the model: text as it is, other media described."""
-    kind = block.type
-    if kind == "text":
-        return str(getattr(block, "text", ""))
-    if kind == "resource":
-        resource = getattr(block, "resource", None)
-        text = getattr(resource, "text", None)
-        if text is not None:
-            return str(text)
-        return f"[resource {getattr(resource, 'uri', '')}: {getattr(resource, 'mime_type', None) or 'binary'}]"
-    if kind == "resource_link":
-        return f"[resource link: {getattr(block, 'uri', '')}]"
-    return f"[{kind} content: {getattr(block, 'mime_type', '') or 'unknown type'}, not shown]"

@@ -1,0 +1,48 @@
+"""How chinwag reaches one MCP server: the `mcp` client for stdio or streamable HTTP,
+and one line on why a server could not be reached."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, TextIO
+
+from chinwag.tools.config import McpServerConfig
+from chinwag.tools.output import one_line
+
+if TYPE_CHECKING:  # mcp is imported on the hub's loop thread; the prompt does not pay for it
+    from mcp import Client
+
+START_TIMEOUT = 30.0  # seconds a server may take to answer each request while starting
+INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR")
+
+
+def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], errlog: TextIO) -> Client:
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    if config.url is not None:
+        return Client(config.url, read_timeout_seconds=START_TIMEOUT)
+    env = {k: v for k, v in environ.items() if k in INHERITED_ENV}
+    params = StdioServerParameters(command=config.command or "", args=list(config.args),
+                                   env=env | dict(config.env), cwd=cwd)
+    # The server's stderr goes to a file, not over the chat; its last line explains a failed start.
+    return Client(stdio_client(params, errlog=errlog), read_timeout_seconds=START_TIMEOUT)
+
+
+def failure_reason(exc: BaseException, errlog: IO[str] | None) -> str:
+    """One line on why a server failed: the innermost error, and the last line it wrote to stderr."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        text = f"no answer within {START_TIMEOUT:g} s"
+    if errlog is not None:
+        try:
+            errlog.seek(0)
+            lines = [line.strip() for line in errlog.read()[-4096:].splitlines() if line.strip()]
+        except (OSError, ValueError):
+            lines = []
+        if lines:
+            text += f" (it said: {lines[-1]})"
+    return one_line(text)
