@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chinwag.tools.config import McpServerConfig
+from chinwag.errors import UsageError
 from chinwag.tools.mcp_connect import failure_reason, make_client
+from chinwag.tools.mcp_elicit import Questions, read_request
+from chinwag.tools.mcp_prompts import Listing, McpPrompt, list_offers
 from chinwag.tools.mcp_results import tool_output
 from chinwag.tools.mcp_tools import McpTool, list_tools
 from chinwag.tools.output import ToolOutput, one_line
@@ -41,6 +44,7 @@ SLICE = 0.02  # seconds per wait on the loop: how soon a Ctrl-C lands
 CHECK_STDIO_EVERY = 1.0  # seconds between checks that a local server is still there
 CHECK_HTTP_EVERY = 10.0  # the same for a server over HTTP, which may be far away
 CALL_TIMEOUT = 3600.0  # seconds one tool call may take (Ctrl-C stops it sooner)
+COMPLETE_TIMEOUT = 2.0  # seconds Tab waits for a server's completions
 CLOSE_WAIT = 6.0  # seconds close() waits for sessions and processes to end
 
 
@@ -66,6 +70,8 @@ class McpHub:
         self._stop: asyncio.Event | None = None
         self._closing = False
         self._thread: threading.Thread | None = None
+        self.questions = Questions()  # elicitations, answered by the thread waiting on the server
+        self._listings: dict[str, Listing] = {}  # prompts and resources, per server that is up
 
     # -- the main thread's side -------------------------------------------------
 
@@ -98,16 +104,60 @@ class McpHub:
             return ToolOutput.error(f"MCP server {tool.server} is not running; its tools are gone")
         future = asyncio.run_coroutine_threadsafe(self._call(tool, dict(arguments), max_output), loop)
         try:
-            while True:
-                try:
-                    return future.result(SLICE)
-                except concurrent.futures.TimeoutError:
-                    continue
+            return self.questions.wait(future, SLICE)  # type: ignore[no-any-return]
         except KeyboardInterrupt:
             future.cancel()
             raise
         except concurrent.futures.CancelledError:
             return ToolOutput.error(f"the call to {tool.spec.name} was cancelled (chinwag is closing)")
+
+    def listings(self) -> dict[str, Listing]:
+        """Each server's prompts and resources (those that are up)."""
+        with self._lock:
+            return dict(self._listings)
+
+    def get_prompt(self, prompt: McpPrompt, arguments: Mapping[str, str]) -> Any:
+        """The server's GetPromptResult; UsageError in one line when it cannot be had."""
+        return self.request(prompt.server, f"/{prompt.command}",
+                            lambda client: client.get_prompt(prompt.name, dict(arguments)))
+
+    def read_resource(self, server: str, uri: str) -> Any:
+        """The server's ReadResourceResult for `uri`; UsageError in one line when it cannot be had."""
+        return self.request(server, f"mcp:{server}:{uri}", lambda client: client.read_resource(uri))
+
+    def complete(self, server: str, ref: Any, argument: str, value: str, given: Mapping[str, str]) -> list[str]:
+        """The server's completions of `argument` (completion/complete); none on any failure."""
+        try:
+            result = self.request(server, "completion", lambda client: client.complete(
+                ref, {"name": argument, "value": value}, dict(given) or None), timeout=COMPLETE_TIMEOUT)
+        except UsageError:
+            return []
+        return [str(v) for v in result.completion.values]
+
+    def request(self, server: str, what: str, make: Any, timeout: float | None = None) -> Any:
+        """Run `make(client)` (a coroutine) on `server`'s session and wait for it in short
+        slices, answering elicitations meanwhile; UsageError naming `what` when the
+        server does not exist, is not up, or refuses."""
+        import asyncio
+        import concurrent.futures
+
+        known = self._servers.get(server)
+        if known is None:
+            names = ", ".join(self._servers) or "none configured"
+            raise UsageError(f"there is no MCP server {server!r} (servers: {names}).")
+        loop, client = self._loop, known.client
+        if loop is None or client is None or known.state != "up":
+            state = {"starting": "is still starting", "failed": "failed to start",
+                     "died": "has died", "closed": "is closed"}.get(known.state, "is not running")
+            raise UsageError(f"cannot get {what}: MCP server {server} {state}.")
+        future = asyncio.run_coroutine_threadsafe(self._request(known, make(client), what, timeout), loop)
+        try:
+            return self.questions.wait(future, SLICE)
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
+        except concurrent.futures.CancelledError:
+            raise UsageError(f"cannot get {what}: chinwag is closing.") from None
 
     def close(self) -> None:
         """End every session and server process (waits at most CLOSE_WAIT seconds)."""
@@ -151,11 +201,15 @@ class McpHub:
         errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         server.gone = asyncio.Event()
         try:
-            client = make_client(server.config, self._cwd, self._environ, errlog)
+            client = make_client(server.config, self._cwd, self._environ, errlog,
+                                 elicitation_callback=self._elicitation(name),
+                                 message_handler=self._changes(server))
             async with client:
                 tools = await list_tools(client, name)
+                listing = await list_offers(client, name)
                 with self._lock:
                     server.client, server.state = client, "up"
+                    self._listings[name] = listing
                 self._publish(server, tools)
                 await self._watch(server, client)
         except Exception as exc:  # any failure of a server is a notice, never the chat's end
@@ -178,6 +232,68 @@ class McpHub:
                 # Raises when the server is gone: _serve gives the notice.
                 tools = await list_tools(client, server.config.name, refresh=True)
                 self._publish(server, tools)
+
+    def _elicitation(self, name: str) -> Any:
+        """The Client's elicitation_callback: the question goes to whoever waits on the server."""
+        async def elicit(context: Any, params: Any) -> Any:
+            from mcp_types import ElicitResult
+
+            request = read_request(name, params)
+            if request.unsupported is not None:
+                with self._lock:
+                    self._notices.append(one_line(f"MCP server {name} asked for something chinwag cannot ask"
+                                                  f" ({request.unsupported}); declined."))
+            answer = await self.questions.ask(request)
+            return ElicitResult(action=answer.action, content=dict(answer.content) if answer.action == "accept"
+                                else None)
+
+        return elicit
+
+    def _changes(self, server: _Server) -> Any:
+        """The Client's message_handler: a list_changed notification refreshes that list now."""
+        async def changed(message: Any) -> None:
+            import mcp_types
+
+            tools = isinstance(message, mcp_types.ToolListChangedNotification)
+            offers = isinstance(message, (mcp_types.PromptListChangedNotification,
+                                          mcp_types.ResourceListChangedNotification))
+            client = server.client
+            if client is None or not (tools or offers):
+                return
+            try:
+                if tools:
+                    self._publish(server, await list_tools(client, server.config.name, refresh=True))
+                else:
+                    listing = await list_offers(client, server.config.name, refresh=True)
+                    with self._lock:
+                        if server.state == "up":
+                            self._listings[server.config.name] = listing
+            except Exception:  # noqa: BLE001  a failed refresh keeps the old list; _watch finds a dead server
+                pass
+
+        return changed
+
+    async def _request(self, server: _Server, coroutine: Any, what: str, timeout: float | None) -> Any:
+        import asyncio
+
+        from mcp import MCPError
+        from mcp_types import CONNECTION_CLOSED
+
+        name = server.config.name
+        try:
+            return await asyncio.wait_for(coroutine, timeout or CALL_TIMEOUT)
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                self._fell(server, "the connection closed")
+                raise UsageError(f"cannot get {what}: MCP server {name} died.") from None
+            raise UsageError(f"MCP server {name} refused {what}: {one_line(exc.message)}") from None
+        except TimeoutError:
+            raise UsageError(f"cannot get {what}: MCP server {name} did not answer in time.") from None
+        except UsageError:
+            raise
+        except Exception as exc:  # the transport failed: the server is unreachable
+            self._fell(server, failure_reason(exc, None))
+            raise UsageError(f"cannot get {what}: MCP server {name} failed ({failure_reason(exc, None)}).") from None
 
     def _publish(self, server: _Server, tools: list[McpTool]) -> None:
         with self._lock:
@@ -223,6 +339,7 @@ class McpHub:
                 self._notices.append(one_line(f"MCP server {name} died; its tools are gone"
                                               + (f" ({reason})" if reason else "")))
             self._tools = {k: t for k, t in self._tools.items() if t.server != name}
+            self._listings.pop(name, None)
             server.client = None
         if server.gone is not None:
             server.gone.set()

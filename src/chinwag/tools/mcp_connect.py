@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from chinwag.tools.config import McpServerConfig
 from chinwag.tools.output import one_line
@@ -17,17 +17,19 @@ START_TIMEOUT = 30.0  # seconds a server may take to answer each request while s
 INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR")
 
 
-def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], errlog: TextIO) -> Client:
+def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], errlog: TextIO,
+                **callbacks: Any) -> Client:
+    """`callbacks`: the `Client`'s own (elicitation_callback, message_handler, ...)."""
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
     if config.url is not None:
-        return Client(config.url, read_timeout_seconds=START_TIMEOUT)
+        return Client(config.url, read_timeout_seconds=START_TIMEOUT, **callbacks)
     env = {k: v for k, v in environ.items() if k in INHERITED_ENV}
     params = StdioServerParameters(command=config.command or "", args=list(config.args),
                                    env=env | dict(config.env), cwd=cwd)
     # The server's stderr goes to a file, not over the chat; its last line explains a failed start.
-    return Client(stdio_client(params, errlog=errlog), read_timeout_seconds=START_TIMEOUT)
+    return Client(stdio_client(params, errlog=errlog), read_timeout_seconds=START_TIMEOUT, **callbacks)
 
 
 def failure_reason(exc: BaseException, errlog: IO[str] | None) -> str:

@@ -61,8 +61,40 @@ class Listing:
     resources: tuple[McpResource, ...] = ()
 
 
+MAX_PAGES = 100  # a server that pages forever gets no more than this
+
+
+async def list_offers(client: Any, server: str, refresh: bool = False) -> Listing:
+    """The prompts, resources and resource templates `server` declares it has."""
+    capabilities = client.server_capabilities
+    mode = "refresh" if refresh else "use"
+    prompts: list[McpPrompt] = []
+    resources: list[McpResource] = []
+    if capabilities is not None and capabilities.prompts is not None:
+        async for prompt in _pages(lambda cursor: client.list_prompts(cursor=cursor, cache_mode=mode), "prompts"):
+            prompts.append(read_prompt(server, prompt))
+    if capabilities is not None and capabilities.resources is not None:
+        async for entry in _pages(lambda cursor: client.list_resources(cursor=cursor, cache_mode=mode), "resources"):
+            resources.append(read_resource_entry(server, entry, template=False))
+        async for entry in _pages(lambda cursor: client.list_resource_templates(cursor=cursor, cache_mode=mode),
+                                  "resource_templates"):
+            resources.append(read_resource_entry(server, entry, template=True))
+    return Listing(tuple(prompts), tuple(resources))
+
+
+async def _pages(fetch: Any, field: str) -> Any:
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await fetch(cursor)
+        for item in getattr(page, field):
+            yield item
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
 def read_prompt(server: str, prompt: Any) -> McpPrompt:
-    from chinwag.tools.mcp import tool_name
+    from chinwag.tools.mcp_tools import tool_name
 
     args = tuple(PromptArg(a.name, a.description or a.title or "", bool(a.required)) for a in prompt.arguments or ())
     return McpPrompt(server, prompt.name, tool_name(server, prompt.name),
