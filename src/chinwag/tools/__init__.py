@@ -26,12 +26,15 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag.errors import ConfigError
 from chinwag.records import ToolCall, ToolSpec
 from chinwag.tools.config import McpServerConfig, load_mcp_json, mcp_servers_from_config
 from chinwag.tools.output import ToolOutput, Verdict, one_line
+
+if TYPE_CHECKING:
+    from chinwag.tools.mcp import McpHub
 
 __all__ = ["BUILTIN_TOOLS", "McpServerConfig", "ToolOutput", "Toolbox", "Verdict", "load_mcp_json",
            "mcp_servers_from_config"]
@@ -92,6 +95,11 @@ class Toolbox:
         from chinwag.tools.mcp import McpHub
 
         self._hub = McpHub(mcp_servers, cwd, self.environ)
+
+    @property
+    def mcp(self) -> McpHub:
+        """The MCP servers' sessions: prompts, resources, completions, elicitation."""
+        return self._hub
 
     def start(self) -> None:
         """Start the MCP servers in the background; returns at once."""
