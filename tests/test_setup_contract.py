@@ -56,3 +56,22 @@ def test_readme_gives_the_rebuild_command_for_an_old_native_wheel() -> None:
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert _readme_commands()[1] in ci.splitlines()
+
+
+def test_the_test_command_installs_the_mcp_reference_servers_pinned() -> None:
+    """Issue 22: a fresh machine runs the reference-server tests: npm ci installs the two npm
+    servers at the versions in the lockfile, and the test extra brings the two PyPI ones."""
+    import json
+    import tomllib
+
+    command = _readme_commands()[1]
+    assert "npm ci --no-audit --no-fund --prefix tests/mcp_servers" in command
+    assert command.index("npm ci") < command.index("python -m pytest")
+    lock = json.loads((ROOT / "tests" / "mcp_servers" / "package-lock.json").read_text(encoding="utf-8"))
+    wanted = json.loads((ROOT / "tests" / "mcp_servers" / "package.json").read_text(encoding="utf-8"))["dependencies"]
+    for package, version in wanted.items():
+        assert re.fullmatch(r"\d[\d.]*", version), f"{package} must be pinned exactly"
+        assert lock["packages"][f"node_modules/{package}"]["version"] == version
+    assert set(wanted) == {"@modelcontextprotocol/server-everything", "@modelcontextprotocol/server-filesystem"}
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]["test"]
+    assert {re.split(r"[<>=]", req)[0] for req in extra} >= {"mcp-server-time", "mcp-server-git"}
