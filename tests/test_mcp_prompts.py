@@ -1,0 +1,296 @@
+"""MCP prompts, resources and elicitation as a person meets them, against the real
+@modelcontextprotocol/server-everything (tests/mcp_reference.py) and the
+installed `chinwag` in a pty, with the scripted model server in place of a provider.
+
+/prompts and /resources list what the server offers; /SERVER_PROMPT runs a
+prompt with positional or key=value arguments and the model answers its
+messages (an embedded resource inlined under its URI); a missing argument, an
+unknown server and a server that died are one line each; `-a mcp:SERVER:URI`
+(a template filled in) attaches a resource like a file. An elicitation is
+asked at the terminal field by field and its answers reach the server; with
+no terminal (piped, --yes) it is declined at once; URL mode shows the host and
+opens nothing unasked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+
+from tests.cli_helpers import anthropic_env, finish, run_chinwag, spawn_chinwag
+from tests.fakes.server import Reply, ScriptedServer
+from tests.fakes.tool_wire import anthropic_calls
+from tests.mcp_reference import everything, write_mcp_json
+from tests.procs import wait_until_reading_keys
+
+UP_WITHIN = 60.0
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_mcp_json(tmp_path / "mcp.json", {"everything": everything()})
+
+
+def chat(env: dict[str, str], cwd: Path, *args: str) -> pexpect.spawn:
+    child = spawn_chinwag(list(args), env, cwd=cwd, timeout=30)
+    child.expect("You: ")
+    return child
+
+
+def say(child: pexpect.spawn, text: str) -> None:
+    wait_until_reading_keys(child.pid)
+    child.sendline(text)
+
+
+def wait_for_prompts(child: pexpect.spawn) -> str:
+    deadline = time.monotonic() + UP_WITHIN
+    while True:
+        say(child, "/prompts")
+        child.expect("You: ")
+        if "/everything_args-prompt" in child.before:
+            return str(child.before)
+        assert time.monotonic() < deadline, child.before
+        time.sleep(0.3)
+
+
+def user_text(request: Any) -> str:
+    """The text of the last user message of an Anthropic request."""
+    content = request.json["messages"][-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "\n".join(b.get("text", "") if b.get("type") == "text" else json.dumps(b) for b in content)
+
+
+def tool_result(request: Any) -> str:
+    last = request.json["messages"][-1]["content"]
+    found = [b for b in last if isinstance(b, dict) and b.get("type") == "tool_result"]
+    content = found[0]["content"]
+    return content if isinstance(content, str) else json.dumps(content)
+
+
+def test_prompts_and_resources_are_listed_with_their_arguments(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    listed = wait_for_prompts(child)
+    assert "/everything_args-prompt city=… [state=…] — A prompt with two arguments" in listed
+    assert "/everything_simple-prompt" in listed
+    say(child, "/resources")
+    child.expect("You: ")
+    assert "mcp:everything:demo://resource/static/document/features.md · resource" in child.before
+    assert "mcp:everything:demo://resource/dynamic/text/{resourceId} · template" in child.before
+    child.sendline("quit")
+    assert finish(child) == 0
+
+
+def test_a_prompt_runs_with_positional_or_named_arguments_and_the_model_answers(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    server.enqueue(Reply(chunks=["Sunny in Paris."]), Reply(chunks=["Analysed."]))
+    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    wait_for_prompts(child)
+    say(child, "/everything_args-prompt Paris")
+    child.expect_exact("⧉ prompt everything_args-prompt from MCP server everything · 1 message")
+    child.expect_exact("What's weather in Paris?")
+    child.expect_exact("Sunny in Paris.")
+    child.expect("You: ")
+    say(child, "/everything_resource-prompt resourceId=3 resourceType=Text")
+    child.expect_exact("Analysed.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert "What's weather in Paris?" in user_text(server.requests[0])
+    sent = user_text(server.requests[1])
+    assert "# resource: demo://resource/dynamic/text/3" in sent
+    assert "Resource 3: This is a plaintext resource" in sent
+
+
+def test_a_missing_argument_is_one_line_naming_it_and_nothing_is_sent(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    wait_for_prompts(child)
+    say(child, "/everything_args-prompt state=Texas")
+    child.expect("You: ")
+    lines = [line for line in child.before.splitlines() if "chinwag:" in line]
+    assert lines == ["chinwag: /everything_args-prompt needs city (usage: /everything_args-prompt city=… [state=…])."]
+    say(child, "/everything_args-prompt a b c")
+    child.expect_exact("one too many")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert server.requests == []
+
+
+def test_a_prompt_of_a_server_that_died_is_one_line_and_the_chat_goes_on(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    wait_for_prompts(child)
+    pids = [int(p) for p in os.popen(f"pgrep -f -P {child.pid} mcp-server-everything").read().split()]
+    node = [int(p) for pid in pids for p in os.popen(f"pgrep -P {pid}").read().split()] + pids
+    assert node
+    for pid in node:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while True:
+        say(child, "/everything_simple-prompt")
+        child.expect("You: ")
+        if "died" in child.before or "not running" in child.before or "no MCP server" in child.before:
+            break
+        assert time.monotonic() < deadline, child.before
+        time.sleep(0.3)
+    assert "Traceback" not in child.before
+    server.enqueue(Reply(chunks=["Still here."]))
+    say(child, "hello")
+    child.expect_exact("Still here.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+
+
+def test_a_resource_attaches_like_a_file_and_a_template_takes_its_parameter_in_the_uri(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    server.enqueue(Reply(chunks=["Read it."]))
+    out = run_chinwag(["--mcp-config", str(config), "-a", "mcp:everything:demo://resource/dynamic/text/7",
+                       "what does it say?"], anthropic_env(home, server.base_url), cwd=tmp_path, timeout=90)
+    assert out.returncode == 0, out.stderr
+    assert "Read it." in out.stdout
+    assert "📎 demo://resource/dynamic/text/7 · text/plain" in out.stderr
+    sent = user_text(server.requests[0])
+    assert "Resource 7: This is a plaintext resource" in sent
+    assert "what does it say?" in sent
+
+
+@pytest.mark.parametrize(("spec", "says"), [
+    ("mcp:nowhere:demo://x", "there is no MCP server 'nowhere' (servers: everything)."),
+    ("mcp:everything:demo://resource/dynamic/text/{resourceId}", "is a template: put its parameters in the URI"),
+    ("mcp:everything", "is not an MCP resource: write mcp:SERVER:URI"),
+])
+def test_a_bad_resource_is_one_line_and_exit_2(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path, spec: str, says: str) -> None:
+    out = run_chinwag(["--mcp-config", str(config), "-a", spec, "hi"], anthropic_env(home, server.base_url),
+                      cwd=tmp_path, timeout=90)
+    assert out.returncode == 2, out.stderr
+    assert says in out.stderr
+    said = [line for line in out.stderr.splitlines() if "ANTHROPIC_BASE_URL" not in line]
+    assert len(said) == 1, out.stderr
+    assert server.requests == []
+
+
+def test_attach_in_the_chat_reads_the_resource(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    server.enqueue(Reply(chunks=["Got the features."]))
+    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    wait_for_prompts(child)
+    say(child, "/attach mcp:everything:demo://resource/static/document/features.md")
+    child.expect_exact("📎 demo://resource/static/document/features.md")
+    child.expect("You: ")
+    say(child, "summarise")
+    child.expect_exact("Got the features.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert "# file: demo://resource/static/document/features.md" in user_text(server.requests[0])
+
+
+ELICIT = ("toolu_1", "everything_trigger-elicitation-request", {})
+
+
+def test_an_elicitation_is_asked_field_by_field_and_the_answers_reach_the_server(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    server.enqueue(anthropic_calls([ELICIT]), Reply(chunks=["Thanks."]))
+    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    wait_for_prompts(child)
+    say(child, "ask me")
+    child.expect_exact("Allow?")
+    child.sendline("y")
+    child.expect_exact("MCP server everything asks: Please provide inputs for the following fields:")
+    child.expect_exact("[a]nswer")
+    child.sendline("a")
+    child.expect_exact("name (required): ")
+    child.sendline("")  # required: asked again
+    child.expect_exact("name is required")
+    child.sendline("Ada Lovelace")
+    child.expect_exact("check (y/n")
+    child.sendline("y")
+    child.expect_exact("firstLine (Enter: It was a dark and stormy night.): ")
+    child.sendline("")
+    for _ in range(3):  # email, homepage, birthdate: left out
+        child.expect_exact("Enter: leave out): ")
+        child.sendline("")
+    child.expect_exact("integer (")
+    child.sendline("500")  # above its maximum: asked again
+    child.expect_exact("at most 100")
+    child.sendline("7")
+    child.expect_exact("number (")
+    child.sendline("")
+    child.expect_exact("6. Phoebe")
+    child.sendline("6")
+    child.expect_exact("untitledMultipleSelectEnum (")
+    child.sendline("1 2")
+    child.expect_exact("titledSingleSelectEnum (")
+    child.sendline("Wonder Woman")
+    child.expect_exact("titledMultipleSelectEnum (")
+    child.sendline("")
+    child.expect_exact("legacyTitledEnum (")
+    child.sendline("2")
+    child.expect_exact("Thanks.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    result = tool_result(server.requests[1])
+    content = json.loads(result[result.index("{"):])["content"]
+    assert content == {"name": "Ada Lovelace", "check": True, "firstLine": "It was a dark and stormy night.",
+                       "integer": 7, "number": 3.14, "untitledSingleSelectEnum": "Phoebe",
+                       "untitledMultipleSelectEnum": ["Guitar", "Piano"], "titledSingleSelectEnum": "hero-3",
+                       "titledMultipleSelectEnum": ["fish-1"], "legacyTitledEnum": "pet-2"}
+
+
+def test_with_no_terminal_an_elicitation_is_declined_at_once_even_with_yes(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    server.enqueue(anthropic_calls([ELICIT]), Reply(chunks=["Declined then."]))
+    out = run_chinwag(["--mcp-config", str(config), "--yes", "ask me"], anthropic_env(home, server.base_url),
+                      cwd=tmp_path, input="", timeout=90)
+    assert out.returncode == 0, out.stderr
+    assert "Declined then." in out.stdout
+    assert '"action": "decline"' in tool_result(server.requests[1])
+
+
+def test_a_url_elicitation_shows_the_host_and_opens_only_when_asked(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" >> {opened}\n")
+    browser.chmod(0o755)
+    url = "https://xn--pple-43d.example/verify?code=1"
+    call = ("toolu_1", "everything_trigger-url-elicitation", {"url": url, "message": "Verify \x1b[31myou"})
+    server.enqueue(anthropic_calls([call]), Reply(chunks=["Not opened."]),
+                   anthropic_calls([("toolu_2", call[1], call[2])]), Reply(chunks=["Opened."]))
+    env = anthropic_env(home, server.base_url, BROWSER=str(browser))
+    child = chat(env, tmp_path, "--mcp-config", str(config))
+    wait_for_prompts(child)
+    say(child, "verify")
+    child.expect_exact("Allow?")
+    child.sendline("y")
+    child.expect_exact("MCP server everything asks: Verify you")
+    child.expect_exact(f"URL:  {url}")
+    child.expect_exact("host: xn--pple-43d.example")
+    child.expect_exact("[o]pen")
+    child.sendline("d")
+    child.expect_exact("Not opened.")
+    child.expect("You: ")
+    assert not opened.exists()
+    say(child, "verify again")
+    child.expect_exact("Allow?")
+    child.sendline("y")
+    child.expect_exact("[o]pen")
+    child.sendline("o")
+    child.expect_exact("Opened.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert opened.read_text().strip() == url
