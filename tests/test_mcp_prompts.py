@@ -294,3 +294,43 @@ def test_a_url_elicitation_shows_the_host_and_opens_only_when_asked(
     child.sendline("quit")
     assert finish(child) == 0
     assert opened.read_text().strip() == url
+
+
+def test_tab_completes_prompt_names_argument_names_and_values_through_the_server(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    """In tmux, as a person types: Tab after `/everything_comp` gives the prompt's name,
+    after a space its argument names, and after `name=` the values the server's
+    completion/complete narrows by the department already typed."""
+    from tests.tmux import Pane
+
+    server.enqueue(Reply(chunks=["Promoted."]))
+    with Pane(tmp_path, ["--mcp-config", str(config)], anthropic_env(home, server.base_url),
+              size=(120, 40)) as pane:
+        pane.wait_for("You: ")
+        deadline = time.monotonic() + UP_WITHIN
+        while "/everything_args-prompt" not in pane.screen():
+            assert time.monotonic() < deadline, pane.screen()
+            pane.type("/prompts")
+            pane.press("Enter")
+            time.sleep(0.5)
+        pane.type("/everything_comp")
+        pane.press("Tab")
+        pane.wait_for("You: /everything_completable-prompt")
+        pane.type(" dep")
+        pane.press("Tab")
+        pane.wait_for("/everything_completable-prompt department=")
+        pane.type("Sa")
+        pane.press("Tab")
+        pane.wait_for("department=Sales ")
+        pane.type("name=")
+        pane.press("Tab", "Tab")  # two Tabs list every candidate: Sales' people only
+        pane.wait_for("name=Frank")
+        assert "name=Alice" not in pane.screen()
+        pane.type("F")
+        pane.press("Tab")
+        pane.wait_for("name=Frank ")
+        pane.press("Enter")
+        pane.wait_for("Promoted.")
+        pane.type("quit")
+        pane.press("Enter")
+    assert "Please promote Frank to the head of the Sales team." in user_text(server.requests[0])

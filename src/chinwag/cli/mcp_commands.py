@@ -151,7 +151,8 @@ def complete_prompt_arguments(repl: Repl, prompt: McpPrompt, rest: str) -> list[
         hub = _hub(repl.session.tool_use)
         ref = mcp_types.PromptReference(type="ref/prompt", name=prompt.name)
         values = hub.complete(prompt.server, ref, target.argument, target.value, target.given)
-        matches += [f"{target.prefix}{v}" for v in values if " " not in v]
+        # Each ends in a space (readline here adds none), ready for the next argument.
+        matches += [f"{target.prefix}{v} " for v in values if " " not in v]
     return matches
 
 
