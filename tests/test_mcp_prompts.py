@@ -334,3 +334,29 @@ def test_tab_completes_prompt_names_argument_names_and_values_through_the_server
         pane.type("quit")
         pane.press("Enter")
     assert "Please promote Frank to the head of the Sales team." in user_text(server.requests[0])
+
+
+def test_the_api_asks_on_elicit_and_declines_without_it(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    """chinwag.Chat with an MCP server: the elicitation reaches `on_elicit` on the
+    asking thread, and its answer the server; a Chat without one declines at once."""
+    from chinwag import Chat, ElicitAnswer, Elicitation
+
+    (home / "config.toml").write_text('allow = ["everything_trigger-elicitation-request"]\n')
+    env = anthropic_env(home, server.base_url)
+    asked: list[Elicitation] = []
+
+    def on_elicit(request: Elicitation) -> ElicitAnswer:
+        asked.append(request)
+        return ElicitAnswer("accept", {"name": "Grace Hopper"})
+
+    server.enqueue(anthropic_calls([ELICIT]), Reply(chunks=["Thanks."]),
+                   anthropic_calls([("toolu_2", ELICIT[1], {})]), Reply(chunks=["Declined."]))
+    with Chat(environ=env, cwd=tmp_path, save=False, mcp_config=config, on_elicit=on_elicit) as chat:
+        assert chat.ask("ask me").text == "Thanks."
+    assert [r.server for r in asked] == ["everything"]
+    assert asked[0].fields[0].name == "name" and asked[0].fields[0].required
+    assert '"name": "Grace Hopper"' in tool_result(server.requests[1])
+    with Chat(environ=env, cwd=tmp_path, save=False, mcp_config=config) as chat:
+        assert chat.ask("ask me").text == "Declined."
+    assert '"action": "decline"' in tool_result(server.requests[3])
