@@ -360,3 +360,83 @@ def test_the_api_asks_on_elicit_and_declines_without_it(
     with Chat(environ=env, cwd=tmp_path, save=False, mcp_config=config) as chat:
         assert chat.ask("ask me").text == "Declined."
     assert '"action": "decline"' in tool_result(server.requests[3])
+
+
+# -- our own server (tests/mcp_servers/demo.py, the 2026-07-28 protocol): list_changed, odd schemas, hostile text
+
+def demo_box() -> Any:
+    import sys
+
+    from chinwag.tools import McpServerConfig, Toolbox
+
+    root = str(Path(__file__).resolve().parent.parent)
+    config = McpServerConfig("demo", command=sys.executable, args=("-m", "tests.mcp_servers.demo"),
+                             env={"PYTHONPATH": root})
+    box = Toolbox([], {"demo": config}, Path.cwd())
+    box.start()
+    deadline = time.monotonic() + UP_WITHIN
+    while box.starting():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return box
+
+
+def test_list_changed_refreshes_the_servers_prompts() -> None:
+    from chinwag.records import ToolCall
+
+    box = demo_box()
+    try:
+        assert [p.name for p in box.mcp.listings()["demo"].prompts] == ["greet", "hostile"]
+        assert box.run(ToolCall("1", "demo_add_prompt", {"name": "fresh"})).content == "added fresh"
+        deadline = time.monotonic() + 10
+        while "fresh" not in [p.name for p in box.mcp.listings()["demo"].prompts]:
+            assert time.monotonic() < deadline, box.mcp.listings()
+            time.sleep(0.05)
+    finally:
+        box.close()
+
+
+def test_an_elicitation_of_a_type_chinwag_cannot_ask_is_declined_with_one_line() -> None:
+    from chinwag.records import ToolCall
+
+    box = demo_box()
+    asked: list[Any] = []
+    box.mcp.questions.elicit = lambda request: asked.append(request)  # type: ignore[assignment, func-returns-value]
+    try:
+        output = box.run(ToolCall("1", "demo_ask_nested", {}))
+        assert output.content == "answer: decline"
+        assert asked == []  # nobody is asked what cannot be answered
+        assert box.take_notices() == ["MCP server demo asked for something chinwag cannot ask (field 'address' is"
+                                      " of type object, which chinwag cannot ask for); declined."]
+    finally:
+        box.close()
+
+
+def test_a_prompts_text_is_sanitized_on_screen_and_sent_as_the_server_gave_it(
+        tmp_path: Path, home: Path, server: ScriptedServer) -> None:
+    import sys
+
+    root = str(Path(__file__).resolve().parent.parent)
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"demo": {"command": sys.executable, "env": {"PYTHONPATH": root},
+                                                          "args": ["-m", "tests.mcp_servers.demo"]}}}))
+    server.enqueue(Reply(chunks=["Noted."]))
+    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    deadline = time.monotonic() + UP_WITHIN
+    while True:
+        say(child, "/prompts")
+        child.expect("You: ")
+        if "/demo_hostile" in child.before:
+            break
+        assert time.monotonic() < deadline, child.before
+        time.sleep(0.3)
+    say(child, "/demo_hostile")
+    child.expect_exact("⧉ prompt demo_hostile from MCP server demo · 1 message")
+    child.expect_exact("Noted.")
+    shown = child.before
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert "\x1b]0;pwned" not in shown and "\x1b[2J" not in shown
+    assert "│ title  clear  end" in shown.replace("\x1b[2m", "").replace("\x1b[0m", "")
+    assert "title \x1b]0;pwned\x07 clear \x1b[2J end" in user_text(server.requests[0])

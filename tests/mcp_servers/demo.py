@@ -6,7 +6,9 @@
 
 Tools: `echo` (read-only, closed world: runs without asking), `lookup`
 (read-only but open world: asks), `write_note` (no hints: asks), `crash`
-(the process exits mid-call), `slow` (sleeps, for Ctrl-C), `pid`, `fail` (an error result).
+(the process exits mid-call), `slow` (sleeps, for Ctrl-C), `pid`, `fail` (an error result),
+`add_prompt` (adds a prompt and says the prompts changed), `ask_nested` (an elicitation
+of a type no client can ask). Prompts: `greet`, `hostile` (escape sequences in its text).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import os
 import time
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult, ToolAnnotations
 
 server = MCPServer("demo")
 
@@ -59,6 +61,33 @@ def pid() -> str:
 @server.tool(description="Always fails.", annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
 def fail() -> str:
     raise ToolError("this tool always fails")
+
+
+@server.prompt(description="Say hello to someone.")
+def greet(name: str, mood: str = "cheerful") -> str:
+    return f"Say a {mood} hello to {name}."
+
+
+@server.prompt(description="A prompt whose text tries to take over the terminal.")
+def hostile() -> str:
+    return "title \x1b]0;pwned\x07 clear \x1b[2J end"
+
+
+@server.tool(description="Add a prompt named NAME, and say the prompts changed.")
+async def add_prompt(name: str, ctx: Context) -> str:  # type: ignore[type-arg]
+    server.prompt(name=name, description="Added while running.")(lambda: f"the {name} prompt")
+    await ctx.notify_prompts_changed()
+    return f"added {name}"
+
+
+@server.tool(description="Ask the user for a nested object, which clients cannot ask for.")
+def ask_nested(ctx: Context) -> str | InputRequiredResult:  # type: ignore[type-arg]
+    answered = (ctx.input_responses or {}).get("where")
+    if answered is not None:
+        return f"answer: {getattr(answered, 'action', answered)}"
+    schema = {"type": "object", "properties": {"address": {"type": "object", "properties": {}}}}
+    return InputRequiredResult(input_requests={"where": ElicitRequest(params=ElicitRequestFormParams(
+        message="Where do you live?", requested_schema=schema))})
 
 
 def main() -> None:

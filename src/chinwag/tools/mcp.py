@@ -211,7 +211,11 @@ class McpHub:
                     server.client, server.state = client, "up"
                     self._listings[name] = listing
                 self._publish(server, tools)
-                await self._watch(server, client)
+                listening = asyncio.create_task(self._listen(server, client))
+                try:
+                    await self._watch(server, client)
+                finally:
+                    listening.cancel()
         except Exception as exc:  # any failure of a server is a notice, never the chat's end
             self._fell(server, failure_reason(exc, errlog))
         finally:
@@ -254,24 +258,44 @@ class McpHub:
         async def changed(message: Any) -> None:
             import mcp_types
 
-            tools = isinstance(message, mcp_types.ToolListChangedNotification)
-            offers = isinstance(message, (mcp_types.PromptListChangedNotification,
-                                          mcp_types.ResourceListChangedNotification))
-            client = server.client
-            if client is None or not (tools or offers):
-                return
-            try:
-                if tools:
-                    self._publish(server, await list_tools(client, server.config.name, refresh=True))
-                else:
-                    listing = await list_offers(client, server.config.name, refresh=True)
-                    with self._lock:
-                        if server.state == "up":
-                            self._listings[server.config.name] = listing
-            except Exception:  # noqa: BLE001  a failed refresh keeps the old list; _watch finds a dead server
-                pass
+            if isinstance(message, mcp_types.ToolListChangedNotification):
+                await self._refresh(server, tools=True)
+            elif isinstance(message, (mcp_types.PromptListChangedNotification,
+                                      mcp_types.ResourceListChangedNotification)):
+                await self._refresh(server, tools=False)
 
         return changed
+
+    async def _listen(self, server: _Server, client: Client) -> None:
+        """The same from a server on the 2026-07-28 protocol, which sends changes only on a
+        `subscriptions/listen` stream; an older one has none (its notifications reach _changes)."""
+        from mcp.client.subscriptions import ListenNotSupportedError
+        from mcp.shared.subscriptions import ToolsListChanged
+
+        try:
+            async with client.listen(tools_list_changed=True, prompts_list_changed=True,
+                                     resources_list_changed=True) as events:
+                async for event in events:
+                    await self._refresh(server, tools=isinstance(event, ToolsListChanged))
+        except ListenNotSupportedError:
+            return
+        except Exception:  # noqa: BLE001  a lost stream: the lists stay as they were; _watch finds a dead server
+            return
+
+    async def _refresh(self, server: _Server, *, tools: bool) -> None:
+        client = server.client
+        if client is None:
+            return
+        try:
+            if tools:
+                self._publish(server, await list_tools(client, server.config.name, refresh=True))
+                return
+            listing = await list_offers(client, server.config.name, refresh=True)
+            with self._lock:
+                if server.state == "up":
+                    self._listings[server.config.name] = listing
+        except Exception:  # noqa: BLE001  a failed refresh keeps the old list; _watch finds a dead server
+            pass
 
     async def _request(self, server: _Server, coroutine: Any, what: str, timeout: float | None) -> Any:
         import asyncio
