@@ -72,6 +72,7 @@ class McpHub:
         self._thread: threading.Thread | None = None
         self.questions = Questions()  # elicitations, answered by the thread waiting on the server
         self._listings: dict[str, Listing] = {}  # prompts and resources, per server that is up
+        self._last_completion: tuple[str, list[str]] | None = None
 
     # -- the main thread's side -------------------------------------------------
 
@@ -126,13 +127,19 @@ class McpHub:
         return self.request(server, f"mcp:{server}:{uri}", lambda client: client.read_resource(uri))
 
     def complete(self, server: str, ref: Any, argument: str, value: str, given: Mapping[str, str]) -> list[str]:
-        """The server's completions of `argument` (completion/complete); none on any failure."""
+        """The server's completions of `argument` (completion/complete); none on any failure.
+        readline asks once per candidate with the same line: the last answer is reused."""
+        key = repr((server, ref, argument, value, sorted(given.items())))
+        if self._last_completion is not None and self._last_completion[0] == key:
+            return list(self._last_completion[1])
         try:
             result = self.request(server, "completion", lambda client: client.complete(
                 ref, {"name": argument, "value": value}, dict(given) or None), timeout=COMPLETE_TIMEOUT)
         except UsageError:
             return []
-        return [str(v) for v in result.completion.values]
+        values = [str(v) for v in result.completion.values]
+        self._last_completion = (key, values)
+        return values
 
     def request(self, server: str, what: str, make: Any, timeout: float | None = None) -> Any:
         """Run `make(client)` (a coroutine) on `server`'s session and wait for it in short

@@ -227,15 +227,6 @@ def _fence(text: str) -> str:
     return f"{fence}\n{text.rstrip(chr(10))}\n{fence}"
 
 
-def fill_template(template: str, uri: str) -> bool:
-    """Whether `uri` could come from `template` (RFC 6570 level 1: {name} parts)."""
-    import re
-
-    pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part)
-                      for part in re.split(r"(\{[^}]*\})", template) if part)
-    return re.fullmatch(pattern, uri) is not None
-
-
 def listing_lines(listings: Mapping[str, Listing], kind: str) -> list[str]:
     """`/prompts` or `/resources`: one line per entry, grouped by server."""
     lines: list[str] = []
