@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from chinwag.render.sanitize import reveal, sanitize
-from chinwag.tools.mcp_elicit import ElicitAnswer, Elicitation, Field, Value, host_of, parse_value, shown_default
+
+if TYPE_CHECKING:  # imported when a question comes: the chat's start pays nothing for them
+    from chinwag.tools.mcp_elicit import ElicitAnswer, Elicitation, Field, Value
 
 CHOICE = "Answer? [a]nswer · [d]ecline · [c]ancel "
 OPEN = "Open it in your browser? [o]pen · [d]ecline · [c]ancel "
@@ -41,6 +43,8 @@ def terminal_elicit(out: TextIO, read: Callable[[str], str] = input,
         return line(prompt)
 
     def elicit(request: Elicitation) -> ElicitAnswer:
+        from chinwag.tools.mcp_elicit import ElicitAnswer
+
         try:
             return asked(request)
         except EOFError:  # Ctrl-D: no
@@ -52,6 +56,8 @@ def terminal_elicit(out: TextIO, read: Callable[[str], str] = input,
             return ElicitAnswer("cancel")
 
     def asked(request: Elicitation) -> ElicitAnswer:
+        from chinwag.tools.mcp_elicit import ElicitAnswer
+
         out.write(f"\n? MCP server {sanitize(request.server)} asks: {sanitize(request.message)}\n")
         if request.url is not None:
             return by_url(request.url)
@@ -72,6 +78,8 @@ def terminal_elicit(out: TextIO, read: Callable[[str], str] = input,
         return ElicitAnswer("accept", content)
 
     def ask_field(spec: Field) -> Value | None:
+        from chinwag.tools.mcp_elicit import parse_value, shown_default
+
         title = sanitize(spec.title or spec.name)
         about = f" — {sanitize(spec.description)}" if spec.description else ""
         out.write(f"  {title}{about}\n")
@@ -100,6 +108,8 @@ def terminal_elicit(out: TextIO, read: Callable[[str], str] = input,
                 out.write(f"  {exc}\n")
 
     def by_url(url: str) -> ElicitAnswer:
+        from chinwag.tools.mcp_elicit import ElicitAnswer, host_of
+
         out.write(f"  URL:  {reveal(url)}\n  host: {reveal(host_of(url)) or '(none)'}\n")
         while True:
             answer = first_line(OPEN).strip().lower()

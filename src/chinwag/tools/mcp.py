@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 from chinwag.tools.config import McpServerConfig
 from chinwag.errors import UsageError
 from chinwag.tools.mcp_connect import failure_reason, make_client
-from chinwag.tools.mcp_elicit import Questions, read_request
-from chinwag.tools.mcp_prompts import Listing, McpPrompt, list_offers
+from chinwag.tools.mcp_questions import Questions
 from chinwag.tools.mcp_results import tool_output
 from chinwag.tools.mcp_tools import McpTool, list_tools
 from chinwag.tools.output import ToolOutput, one_line
@@ -39,6 +38,8 @@ if TYPE_CHECKING:  # asyncio and mcp are imported on the loop thread; the prompt
     import asyncio
 
     from mcp import Client
+
+    from chinwag.tools.mcp_prompts import Listing, McpPrompt
 
 SLICE = 0.02  # seconds per wait on the loop: how soon a Ctrl-C lands
 CHECK_STDIO_EVERY = 1.0  # seconds between checks that a local server is still there
@@ -204,6 +205,8 @@ class McpHub:
         import asyncio
         import tempfile
 
+        from chinwag.tools.mcp_prompts import list_offers
+
         name = server.config.name
         errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         server.gone = asyncio.Event()
@@ -248,6 +251,8 @@ class McpHub:
         """The Client's elicitation_callback: the question goes to whoever waits on the server."""
         async def elicit(context: Any, params: Any) -> Any:
             from mcp_types import ElicitResult
+
+            from chinwag.tools.mcp_elicit import read_request
 
             request = read_request(name, params)
             if request.unsupported is not None:
@@ -297,6 +302,8 @@ class McpHub:
             if tools:
                 self._publish(server, await list_tools(client, server.config.name, refresh=True))
                 return
+            from chinwag.tools.mcp_prompts import list_offers
+
             listing = await list_offers(client, server.config.name, refresh=True)
             with self._lock:
                 if server.state == "up":
