@@ -440,3 +440,38 @@ def test_a_prompts_text_is_sanitized_on_screen_and_sent_as_the_server_gave_it(
     assert "\x1b]0;pwned" not in shown and "\x1b[2J" not in shown
     assert "│ title  clear  end" in shown.replace("\x1b[2m", "").replace("\x1b[0m", "")
     assert "title \x1b]0;pwned\x07 clear \x1b[2J end" in user_text(server.requests[0])
+
+
+def test_a_prompts_image_goes_to_the_model_as_an_image_and_its_assistant_text_is_marked(
+        tmp_path: Path, home: Path, server: ScriptedServer) -> None:
+    import base64
+    import sys
+
+    root = str(Path(__file__).resolve().parent.parent)
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"demo": {"command": sys.executable, "env": {"PYTHONPATH": root},
+                                                          "args": ["-m", "tests.mcp_servers.demo"]}}}))
+    server.enqueue(Reply(chunks=["Red and blue."]))
+    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    deadline = time.monotonic() + UP_WITHIN
+    while True:
+        say(child, "/prompts")
+        child.expect("You: ")
+        if "/demo_picture" in child.before:
+            break
+        assert time.monotonic() < deadline, child.before
+        time.sleep(0.3)
+    say(child, "/demo_picture")
+    child.expect_exact("⧉ prompt demo_picture from MCP server demo · 3 messages")
+    child.expect_exact("image/png · 2×1")
+    child.expect_exact("Red and blue.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    content = server.requests[0].json["messages"][-1]["content"]
+    images = [b for b in content if b.get("type") == "image"]
+    assert len(images) == 1 and images[0]["source"]["media_type"] == "image/png"
+    assert base64.b64decode(images[0]["source"]["data"]).startswith(b"\x89PNG")
+    text = "".join(b.get("text", "") for b in content if b.get("type") == "text")
+    assert "What is in this picture?" in text
+    assert "(the prompt's assistant message) I will describe it." in text

@@ -8,19 +8,22 @@ Tools: `echo` (read-only, closed world: runs without asking), `lookup`
 (read-only but open world: asks), `write_note` (no hints: asks), `crash`
 (the process exits mid-call), `slow` (sleeps, for Ctrl-C), `pid`, `fail` (an error result),
 `add_prompt` (adds a prompt and says the prompts changed), `ask_nested` (an elicitation
-of a type no client can ask). Prompts: `greet`, `hostile` (escape sequences in its text).
+of a type no client can ask). Prompts: `greet`, `hostile` (escape sequences in its text), `picture` (text, an image, an
+assistant message).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import time
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.prompts.base import AssistantMessage, UserMessage
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult, ToolAnnotations
+from mcp.types import ImageContent, ElicitRequest, ElicitRequestFormParams, InputRequiredResult, ToolAnnotations
 
 server = MCPServer("demo")
 
@@ -71,6 +74,19 @@ def greet(name: str, mood: str = "cheerful") -> str:
 @server.prompt(description="A prompt whose text tries to take over the terminal.")
 def hostile() -> str:
     return "title \x1b]0;pwned\x07 clear \x1b[2J end"
+
+
+@server.prompt(description="Look at a picture (a 2×1 PNG) and say what it shows.")
+def picture() -> list[UserMessage | AssistantMessage]:
+    png = base64.b64encode(_PNG).decode()
+    return [UserMessage("What is in this picture?"),
+            UserMessage(ImageContent(type="image", data=png, mime_type="image/png")),
+            AssistantMessage("I will describe it.")]
+
+
+# A 2×1 PNG, one red pixel and one blue.
+_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000020000000108020000007b40e8dd0000000d4944"
+                     "4154789c63f8cf0004ff01070001ffe2239e590000000049454e44ae426082")
 
 
 @server.tool(description="Add a prompt named NAME, and say the prompts changed.")

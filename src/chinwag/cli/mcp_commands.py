@@ -84,10 +84,11 @@ def run_prompt(repl: Repl, prompt: McpPrompt, arg: str) -> None:
     text, blocks = prompt_message(prompt, result, MAX_BYTES)
     if not text and not blocks:
         raise UsageError(f"/{sanitize(prompt.command)} gave no messages; nothing sent.")
-    if blocks:
-        from chinwag.attach import check
+    if blocks:  # images and PDFs through the same checks and limits as -a (an image downscaled to fit)
+        from chinwag.attach import from_bytes
 
-        check(blocks, repl.session.provider.name)
+        provider = repl.session.provider.name
+        blocks = tuple(from_bytes(b.name, b.data, provider).block for b in blocks)
     count = len(result.messages)
     repl.out.write(repl.dim(sanitize(f"⧉ prompt {prompt.command} from MCP server {prompt.server}"
                                      f" · {count} message{'s' * (count != 1)}")) + "\n")
