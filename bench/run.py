@@ -71,6 +71,7 @@ MODULES = [
     ("bench_completion", "Tab completion: the values entry point"),
     ("bench_templates_startup", "Start-up with 100 templates present"),
     ("bench_schema_grammar", "Structured output: the bundled model under a grammar"),
+    ("bench_mcp_results", "MCP results: progress on screen, an image result's memory"),
 ]
 STRIPPED_PREFIXES = ("ANTHROPIC_", "OPENAI_", "CHINWAG_", "LLM_")
 STRIPPED = {"NO_COLOR", "PYTHONUNBUFFERED", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}

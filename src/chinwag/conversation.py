@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from chinwag.records import ChatRequest, Message, Reply, ToolResult
+from chinwag.records import ChatRequest, Document, Image, Message, Reply, ToolResult
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Conversation:
         if reply.text.strip() or any(b.type != "text" for b in reply.blocks):
             self.messages.append(reply.message)  # white space alone is nothing shown, and APIs refuse it
 
-    def add_results(self, results: tuple[ToolResult, ...]) -> None:
+    def add_results(self, results: tuple[ToolResult | Image | Document, ...]) -> None:
         """The results of the last reply's tool calls, as the next user message."""
         self.messages.append(Message.of("user", results))
 

@@ -107,6 +107,17 @@ class ToolRunning:
 
 
 @dataclass(frozen=True)
+class ToolProgress:
+    """A running call's server reported progress (MCP notifications/progress), at most
+    every 100 ms: `text` is its count and message ("2/3 copying"), one unsanitized line."""
+
+    call_id: str
+    name: str
+    text: str
+    type: Literal["tool_progress"] = field(default="tool_progress", init=False)
+
+
+@dataclass(frozen=True)
 class ToolResultReady:
     """A tool ran (or was refused): the result that goes back to the model. Not
     from providers: the tool loop adds it. `summary` is the one line shown."""
@@ -130,7 +141,7 @@ class Notice:
 
 
 ProviderEvent = Union[TextDelta, ThinkingDelta, ToolCallStart, ToolInputDelta, ToolCallReady, Usage, Stop]
-TurnEvent = Union[Retrying, Notice, ToolRunning, ToolResultReady]
+TurnEvent = Union[Retrying, Notice, ToolRunning, ToolProgress, ToolResultReady]
 Event = Union[ProviderEvent, TurnEvent]
 
 

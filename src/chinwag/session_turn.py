@@ -25,6 +25,7 @@ from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
 from chinwag.turn import Turn
 
 if TYPE_CHECKING:
+    from chinwag.toolloop import ResultBlock
     from chinwag.history.recorder import StoreSink
     from chinwag.session import Session
 
@@ -74,7 +75,7 @@ class SessionTurn:
         self._savers: list[StoreSink] = []
         self._sent: list[Message] = []  # the messages the latest attempt sent
         self._calls: tuple[ToolCall, ...] = ()  # the recorded reply's calls awaiting results
-        self._results: list[ToolResult] = []
+        self._results: list[ResultBlock] = []  # each call's result, then the images it gave
         self._joined_prefill = ""  # a /continue's partial, once recorded with its continuation
         self._saved_this_round = False  # a saver was started for this round's reply row
         if session.recorder is not None:
@@ -116,7 +117,7 @@ class SessionTurn:
             if round_ == rounds:
                 session.notice(f"stopped after {rounds} round{'s' * (rounds != 1)} of tool calls (max_tool_rounds)")
                 return  # finish() answers the calls as not run
-            yield from tool_use.run_calls(self._calls, session.recorder, self._results)
+            yield from tool_use.run_calls(self._calls, session.recorder, self._results, self._stopping)
             # Until the next round is set up, a Ctrl-C finds the turn still running its
             # tools, with every call answered: nothing is recorded twice.
             self._send_results()

@@ -21,6 +21,7 @@ from chinwag.events import (
     ToolCallReady,
     ToolCallStart,
     ToolInputDelta,
+    ToolProgress,
     ToolResultReady,
     ToolRunning,
     Usage,
@@ -30,7 +31,7 @@ from chinwag.present import CANCELLED_NOTE, REPLY_INTERRUPTED, interrupted_becau
 from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line
-from chinwag.render.spinner import Spinner, running
+from chinwag.render.spinner import Spinner, running, spinning
 from chinwag.render.terminal import MarkdownView
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -86,6 +87,8 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
     return (f"↳ {line}" if (line := stats_line(reply)) else None), None
 
 
+RUNNING_NAME_WIDTH = 48  # characters of a tool's name on its running line (an MCP SERVER_TOOL is often 40)
+
 class TerminalSink:
     """Shows the reply: label, a spinner until the first text, the text, then
     what `after_reply` says.
@@ -132,6 +135,8 @@ class TerminalSink:
                 self._unanswered.add(event.id)
             case ToolRunning():
                 self._tool_running(event.name)
+            case ToolProgress():
+                self._tool_progress(event.name, event.text)
             case ToolResultReady():
                 self._tool_line(result_line(event))  # the same line history show prints later
                 self._unanswered.discard(event.call_id)
@@ -205,13 +210,24 @@ class TerminalSink:
     def _tool_running(self, name: str) -> None:
         """"⚙ shell … running 3 s", counting in place on a terminal; one plain line elsewhere."""
         name = one_line(name)
-        name = name if len(name) <= 40 else name[:39] + "…"
+        name = name if len(name) <= RUNNING_NAME_WIDTH else name[:RUNNING_NAME_WIDTH - 1] + "…"
         if self.spinner_out is not None and self.spinner_out is (self.out if self.interactive else self.err):
             self._stop_spinner()
             self.spinner = Spinner(self.spinner_out, "", running(name))
             self.spinner.start()
         else:
             self._tool_line(f"⚙ {name} … running")
+
+    def _tool_progress(self, name: str, text: str) -> None:
+        """"⚙ name … 2/3 copying": the running call's line, redrawn now with its server's progress
+        (reports come at most every 100 ms). Only where that line counts in place (a terminal):
+        on a pipe, progress would be a stream of lines nobody asked for."""
+        if self.spinner is None or self.spinner.frame is spinning:
+            return
+        name = one_line(name)
+        name = name if len(name) <= RUNNING_NAME_WIDTH else name[:RUNNING_NAME_WIDTH - 1] + "…"
+        line = one_line(f"⚙ {name} … {text}")
+        self.spinner.show(lambda frame, elapsed: line)
 
     def _finish_text(self) -> None:
         """End the text so far (a tool call or thinking comes between); later text starts afresh."""
@@ -279,7 +295,7 @@ class JsonSink:
     def on_event(self, event: Event, reply: Reply) -> None:
         match event:
             case (TextDelta() | ThinkingDelta() | ToolCallStart() | ToolInputDelta() | ToolCallReady() | Usage()
-                  | Stop() | Retrying() | Notice() | ToolRunning() | ToolResultReady()):
+                  | Stop() | Retrying() | Notice() | ToolRunning() | ToolProgress() | ToolResultReady()):
                 self._write(to_json(event))  # every event, as it is
             case _:
                 assert_never(event)

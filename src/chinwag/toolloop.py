@@ -19,14 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from chinwag.config import ToolSettings
-from chinwag.events import Event, ToolResultReady, ToolRunning
+from chinwag.events import Event, ToolProgress, ToolResultReady, ToolRunning
 from chinwag.present import TOOL_NOT_RUN, TOOL_STOPPED
-from chinwag.records import ToolCall, ToolResult, ToolSpec, ToolStatus
+from chinwag.records import Document, Image, ToolCall, ToolResult, ToolSpec, ToolStatus
 
 if TYPE_CHECKING:
+    import threading
+
+    from chinwag.tools.output import ToolOutput
     from chinwag.tools import Toolbox
     from chinwag.tools.mcp_elicit import Elicit
     from chinwag.tools.approval import Approvals
+
+# A call's result, and after it the images and PDFs its tool gave (they go to the model with it).
+ResultBlock = ToolResult | Image | Document
 
 # How a person is asked: the call, why it needs asking -> ("yes" | "always" | "no", their reason).
 Ask = Callable[[ToolCall, str], tuple[str, "str | None"]]
@@ -79,12 +85,14 @@ class ToolUse:
         return self.toolbox.specs()
 
     def run_calls(self, calls: tuple[ToolCall, ...], record: CallRecord | None,
-                  done: list[ToolResult]) -> Generator[Event, None, None]:
-        """Approve and run each call in order, yielding each result as it comes
-        and appending it to `done` (so a Ctrl-C part-way leaves what finished)."""
+                  done: list[ResultBlock], stopping: threading.Event | None = None) -> Generator[Event, None, None]:
+        """Approve and run each call in order, yielding its progress and each result as it comes
+        and appending it to `done` (so a Ctrl-C part-way leaves what finished), each result
+        followed by the images and PDFs it gave. `stopping` set (the page's Stop) stops a call."""
         from chinwag.tools.approval import refusal
 
         for call in calls:
+            attachments: tuple[Image | Document, ...] = ()
             verdict = self.toolbox.verdict(call)
             decision = self.approvals.decide(call, verdict)
             if not decision.allowed:
@@ -95,7 +103,7 @@ class ToolUse:
                 if record is not None:
                     record.tool_started(call)
                 try:
-                    output = self.toolbox.run(call)
+                    output = yield from self._running(call, stopping)
                 except KeyboardInterrupt:
                     result = ToolResult(call.id, TOOL_STOPPED, "interrupted")
                     done.append(result)
@@ -103,11 +111,26 @@ class ToolUse:
                         record.tool_finished(call, result)
                     raise
                 result = ToolResult(call.id, output.content, _status(output.status), output.summary)
+                attachments = output.attachments
                 if record is not None:
                     record.tool_finished(call, result)
             done.append(result)
+            done.extend(attachments)
             self.last_result = (call, result)
             yield ToolResultReady(call.id, call.name, result.content, result.status, result.summary)
+
+    def _running(self, call: ToolCall, stopping: threading.Event | None) -> Generator[Event, None, ToolOutput]:
+        """The call run, its progress as events; a Ctrl-C or an abandoned turn cancels it."""
+        steps = self.toolbox.calling(call, stopping)
+        try:
+            while True:
+                report = next(steps)
+                yield ToolProgress(call.id, call.name, report.text())
+        except StopIteration as finished:
+            output: ToolOutput = finished.value
+            return output
+        finally:
+            steps.close()  # stopped at a yield (Ctrl-C while drawing): the call is cancelled
 
     def describe(self) -> list[str]:
         """/tools: each tool and how it is approved now, [a]lways answers included."""
@@ -120,10 +143,10 @@ class ToolUse:
         self.toolbox.close()
 
 
-def unanswered(calls: tuple[ToolCall, ...], done: list[ToolResult]) -> tuple[ToolResult, ...]:
+def unanswered(calls: tuple[ToolCall, ...], done: list[ResultBlock]) -> tuple[ResultBlock, ...]:
     """Results for the calls of a reply that got none (the turn was stopped),
     so the history never holds a call without its result."""
-    answered = {r.call_id for r in done}
+    answered = {r.call_id for r in done if isinstance(r, ToolResult)}
     return tuple(done) + tuple(ToolResult(c.id, TOOL_NOT_RUN, "interrupted") for c in calls if c.id not in answered)
 
 

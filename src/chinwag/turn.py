@@ -28,6 +28,7 @@ from chinwag.events import (
     ToolCallReady,
     ToolCallStart,
     ToolInputDelta,
+    ToolProgress,
     ToolResultReady,
     ToolRunning,
     Usage,
@@ -71,7 +72,7 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
             return replace(reply, stop_reason=event.reason)
         case ToolCallStart() | ToolInputDelta():
             return reply  # the call joins the reply whole, with ToolCallReady
-        case Retrying() | Notice() | ToolRunning() | ToolResultReady():
+        case Retrying() | Notice() | ToolRunning() | ToolProgress() | ToolResultReady():
             return reply  # about the turn, not part of the reply
         case _:
             assert_never(event)

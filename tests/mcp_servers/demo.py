@@ -6,24 +6,34 @@
 
 Tools: `echo` (read-only, closed world: runs without asking), `lookup`
 (read-only but open world: asks), `write_note` (no hints: asks), `crash`
-(the process exits mid-call), `slow` (sleeps, for Ctrl-C), `pid`, `fail` (an error result),
-`add_prompt` (adds a prompt and says the prompts changed), `ask_nested` (an elicitation
-of a type no client can ask). Prompts: `greet`, `hostile` (escape sequences in its text), `picture` (text, an image, an
-assistant message).
+(the process exits mid-call), `slow` (sleeps, for Ctrl-C), `pid`, `fail` (an error result).
+For results beyond text (issue 22): `structured_only` (structuredContent and no text), `audio`
+(a WAV), `big_image` (a PNG of about 20 MB), `flood` (progress notifications at 1,000 a second), `beacon`
+(progress stamped with the time it was sent, for bench/bench_mcp_results.py).
+For prompts and questions: `add_prompt` (adds a prompt and says the prompts changed),
+`ask_nested` (an elicitation of a type no client can ask). Prompts: `greet`, `hostile`
+(escape sequences in its text), `picture` (text, an image, an assistant message).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import io
 import os
+import random
+import struct
 import time
+import wave
+import zlib
+from typing import TypedDict
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.prompts.base import AssistantMessage, UserMessage
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ImageContent, ElicitRequest, ElicitRequestFormParams, InputRequiredResult, ToolAnnotations
+from mcp.server.mcpserver.prompts.base import AssistantMessage, UserMessage
+from mcp.types import (AudioContent, CallToolResult, ElicitRequest, ElicitRequestFormParams, ImageContent,
+                       InputRequiredResult, ToolAnnotations)
 
 server = MCPServer("demo")
 
@@ -104,6 +114,66 @@ def ask_nested(ctx: Context) -> str | InputRequiredResult:  # type: ignore[type-
     schema = {"type": "object", "properties": {"address": {"type": "object", "properties": {}}}}
     return InputRequiredResult(input_requests={"where": ElicitRequest(params=ElicitRequestFormParams(
         message="Where do you live?", requested_schema=schema))})
+
+class Weather(TypedDict):
+    temperature: float
+    conditions: str
+
+
+@server.tool(description="Weather as structured content alone.",
+             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+def structured_only() -> Weather:
+    result = CallToolResult(content=[], structured_content={"temperature": 21.5, "conditions": "sunny"})
+    return result  # type: ignore[return-value]  # sent as it is: no text beside it
+
+
+@server.tool(description="A second of silence as WAV audio.",
+             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+def audio() -> AudioContent:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\0\0" * 8000)
+    return AudioContent(type="audio", data=base64.b64encode(buffer.getvalue()).decode(), mime_type="audio/wav")
+
+
+@server.tool(description="A photo-sized PNG of noise, about 20 MB.",
+             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+def big_image() -> ImageContent:
+    side = 2600  # 2600 × 2600 RGB noise does not compress: about 20 MB as PNG
+    pixels = random.Random(7).randbytes(side * side * 3)
+    png = _png(side, side, pixels)
+    return ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
+
+
+def _png(width: int, height: int, rgb: bytes) -> bytes:
+    """An RGB PNG without Pillow (stored, not compressed: noise would not compress anyway)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + rgb[y * width * 3:(y + 1) * width * 3] for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 0)) + chunk(b"IEND", b"")
+
+
+@server.tool(description="Report progress `count` times at `rate` a second, then answer.",
+             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+async def flood(ctx: Context, count: int = 2000, rate: float = 1000.0) -> str:
+    for i in range(1, count + 1):
+        await ctx.report_progress(i, count, f"step {i}")
+        await anyio.sleep(1 / rate)
+    return f"flooded {count}"
+
+
+@server.tool(description="Report progress `count` times, `every` seconds apart, each message the time it was sent.",
+             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+async def beacon(ctx: Context, count: int = 5, every: float = 0.3) -> str:
+    for i in range(1, count + 1):
+        await anyio.sleep(every)
+        await ctx.report_progress(i, count, f"sent {time.monotonic():.6f}")  # CLOCK_MONOTONIC: one clock per machine
+    return f"beacon {count}"
 
 
 def main() -> None:

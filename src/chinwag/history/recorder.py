@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, assert_never
 
 from chinwag.errors import UsageError
 from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
-                            ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+                            ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
 from chinwag.history.blocks import blocks_and_blobs, blocks_json
 from chinwag.history.branching import Branching, leaf_row
 from chinwag.history.ops import (
@@ -43,7 +43,7 @@ from chinwag.history.ops import (
 )
 from chinwag.history.queue import SaveQueue
 from chinwag.history.schema import CANCELLED_QUESTION
-from chinwag.records import Block, Message, Reply, ToolCall, ToolResult
+from chinwag.records import Block, Document, Image, Message, Reply, ToolCall, ToolResult
 
 if TYPE_CHECKING:
     from chinwag.history.store import Store
@@ -195,15 +195,17 @@ class Recorder(Branching):
         self._queue.save_soon()
         return True
 
-    def save_results(self, results: tuple[ToolResult, ...], model: str) -> None:
-        """Save the results of a reply's tool calls, the next user message."""
+    def save_results(self, results: tuple[ToolResult | Image | Document, ...], model: str) -> None:
+        """Save the results of a reply's tool calls, the next user message (the images
+        and PDFs they gave stored by hash, as attachments are)."""
         message = Message.of("user", results)
+        stored, blobs = blocks_and_blobs(message.parts)
         with self._lock:
             if self._conversation is None:
                 return
             self._leaf = Row(parent=self._leaf, role="user")
             self._queue.put(AddUserMessage(self._leaf, self._conversation, message.content, model,
-                                           blocks=blocks_json(message.parts)))
+                                           blocks=stored, blobs=blobs))
         self._queue.save_soon()
 
     def tool_started(self, call: ToolCall) -> None:
@@ -288,7 +290,7 @@ class StoreSink:
                     self.recorder._watch(self)
             case ToolCallStart() | ToolInputDelta() | Usage() | Stop():
                 pass  # saved with the reply's end (the call whole, with ToolCallReady)
-            case Retrying() | Notice() | ToolRunning() | ToolResultReady():
+            case Retrying() | Notice() | ToolRunning() | ToolProgress() | ToolResultReady():
                 pass  # not the reply's (a call's result is saved by the tool loop)
             case _:
                 assert_never(event)

@@ -128,6 +128,7 @@ def _content(message: Message) -> str | list[dict[str, Any]]:
     if not message.blocks:
         return message.content
     blocks: list[dict[str, Any]] = []
+    result: dict[str, Any] | None = None  # the tool_result an image or PDF after it belongs to
     for block in message.blocks:
         if isinstance(block, Text):
             if block.text:
@@ -140,11 +141,20 @@ def _content(message: Message) -> str | list[dict[str, Any]]:
         elif isinstance(block, ToolCall):
             blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": dict(block.input)})
         elif isinstance(block, ToolResult):
-            blocks.append({"type": "tool_result", "tool_use_id": block.call_id, "content": block.content,
-                           "is_error": block.is_error})
+            result = {"type": "tool_result", "tool_use_id": block.call_id, "content": block.content,
+                      "is_error": block.is_error}
+            blocks.append(result)
+            continue
         else:  # an image or a PDF: base64, as the API takes an upload inline
-            blocks.append({"type": block.type, "source": {
-                "type": "base64", "media_type": block.media_type, "data": base64_of(block.data)}})
+            upload = {"type": block.type, "source": {
+                "type": "base64", "media_type": block.media_type, "data": base64_of(block.data)}}
+            if result is not None:  # a tool gave it (an MCP result): it goes inside that tool_result
+                if isinstance(result["content"], str):
+                    result["content"] = [{"type": "text", "text": result["content"]}] if result["content"] else []
+                result["content"].append(upload)
+                continue
+            blocks.append(upload)
+        result = None
     return blocks
 
 

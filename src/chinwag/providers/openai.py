@@ -245,7 +245,15 @@ def _wire_messages(message: Message) -> list[dict[str, Any]]:
         {"role": "tool", "tool_call_id": b.call_id, "content": b.content if not b.is_error else f"error: {b.content}"}
         for b in message.blocks if isinstance(b, ToolResult)]
     parts: list[dict[str, Any]] = []
+    after: str | None = None  # the call whose result an image or PDF came with
     for block in message.blocks:
+        if isinstance(block, ToolResult):
+            after = block.call_id
+            continue
+        if after is not None and isinstance(block, (Image, Document)):
+            # A tool message holds text only: what the tool gave comes next, in a user message, named.
+            parts.append({"type": "text", "text": f"[from the result of tool call {after}]"})
+            after = None
         if isinstance(block, Image):
             parts.append({"type": "image_url", "image_url": {"url": data_url(block.media_type, block.data)}})
         elif isinstance(block, Document):

@@ -54,6 +54,16 @@ class Spinner:
                 self.out.flush()
             drawn = text
 
+    def show(self, frame: Callable[[int, float], str]) -> None:
+        """Draw with `frame` from now on, and draw it at once (a tool's progress: the
+        next tick may be INTERVAL away)."""
+        with self._lock:
+            self.frame = frame
+            if self._thread is None or self._stopped.is_set():
+                return
+            self.out.write(f"\r{self.prefix}\x1b[2m{frame(0, time.monotonic() - self._started)}\x1b[0m\x1b[K")
+            self.out.flush()
+
     def stop(self) -> None:
         if self._thread is None:
             return

@@ -23,7 +23,7 @@ machinery until a tool needs it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,9 @@ from chinwag.tools.config import McpServerConfig, load_mcp_json, mcp_servers_fro
 from chinwag.tools.output import ToolOutput, Verdict, one_line
 
 if TYPE_CHECKING:
+    import threading
+
+    from chinwag.tools.progress import Progress
     from chinwag.tools.mcp import McpHub
 
 __all__ = ["BUILTIN_TOOLS", "McpServerConfig", "ToolOutput", "Toolbox", "Verdict", "load_mcp_json",
@@ -144,6 +147,18 @@ class Toolbox:
         """Run `call`. Never raises, except KeyboardInterrupt after stopping the tool."""
         try:
             return self._run(call)
+        except Exception as exc:  # a tool's bug must not end the chat; the model sees what went wrong
+            return ToolOutput.error(f"{call.name} failed: {type(exc).__name__}: {exc}")
+
+    def calling(self, call: ToolCall, stopping: threading.Event | None = None
+                ) -> Generator[Progress, None, ToolOutput]:
+        """`run`, yielding the progress an MCP server reports as the call runs (built-ins report
+        none). `stopping` set (the page's Stop) cancels an MCP call; so does closing the generator."""
+        tool = self._hub.tools().get(call.name) if call.name not in self._enabled else None
+        if tool is None:
+            return self.run(call)
+        try:
+            return (yield from self._hub.calling(tool, call.input, self.max_output, stopping))
         except Exception as exc:  # a tool's bug must not end the chat; the model sees what went wrong
             return ToolOutput.error(f"{call.name} failed: {type(exc).__name__}: {exc}")
 

@@ -21,7 +21,7 @@ them), mcp_results (a call's result as the server sent it).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,9 +30,10 @@ from chinwag.tools.config import McpServerConfig
 from chinwag.errors import UsageError
 from chinwag.tools.mcp_connect import failure_reason, make_client
 from chinwag.tools.mcp_questions import Questions
-from chinwag.tools.mcp_results import tool_output
-from chinwag.tools.mcp_tools import McpTool, list_tools
+from chinwag.tools.mcp_results import ResultContext, resource_output, tool_output
+from chinwag.tools.mcp_tools import McpTool, has_resources, list_tools, read_resource_tool
 from chinwag.tools.output import ToolOutput, one_line
+from chinwag.tools.progress import LatestProgress, Progress
 
 if TYPE_CHECKING:  # asyncio and mcp are imported on the loop thread; the prompt pays for neither
     import asyncio
@@ -56,6 +57,7 @@ class _Server:
     detail: str = ""
     client: Client | None = None
     gone: asyncio.Event | None = None
+    readable: bool = False  # it lists resources or templates: SERVER_read_resource is offered
 
 
 class McpHub:
@@ -97,21 +99,50 @@ class McpHub:
         return notices
 
     def call(self, tool: McpTool, arguments: Mapping[str, Any], max_output: int) -> ToolOutput:
-        """Run `tool` on its server; waits in short slices so Ctrl-C cancels the call at once."""
+        """Run `tool` on its server, its progress unseen (see `calling`)."""
+        steps = self.calling(tool, arguments, max_output)
+        try:
+            while True:
+                next(steps)
+        except StopIteration as done:
+            output: ToolOutput = done.value
+            return output
+
+    def calling(self, tool: McpTool, arguments: Mapping[str, Any], max_output: int,
+                stopping: threading.Event | None = None) -> Generator[Progress, None, ToolOutput]:
+        """Run `tool` on its server, yielding its progress (at most every SHOW_EVERY s), returning
+        its output. It waits in short slices, so a Ctrl-C lands at once; a Ctrl-C, `stopping`
+        set (the page's Stop) or the generator closed cancels the call, and the `mcp` package
+        sends the server notifications/cancelled for it: the server and the chat go on."""
         import asyncio
         import concurrent.futures
+        import time
 
         loop = self._loop
         if loop is None or self._servers[tool.server].state != "up":
             return ToolOutput.error(f"MCP server {tool.server} is not running; its tools are gone")
-        future = asyncio.run_coroutine_threadsafe(self._call(tool, dict(arguments), max_output), loop)
+        latest = LatestProgress()
+        future = asyncio.run_coroutine_threadsafe(self._call(tool, dict(arguments), max_output, latest), loop)
         try:
-            return self.questions.wait(future, SLICE)  # type: ignore[no-any-return]
-        except KeyboardInterrupt:
-            future.cancel()
-            raise
+            with self.questions.waiting():
+                while True:
+                    self.questions.answer_waiting()  # an elicitation the server sent meanwhile
+                    try:
+                        return future.result(SLICE)
+                    except concurrent.futures.TimeoutError:
+                        pass
+                    if stopping is not None and stopping.is_set():
+                        from chinwag.present import TOOL_STOPPED
+
+                        future.cancel()
+                        return ToolOutput(TOOL_STOPPED, "interrupted", "interrupted")
+                    report = latest.take(time.monotonic())
+                    if report is not None:
+                        yield report
         except concurrent.futures.CancelledError:
             return ToolOutput.error(f"the call to {tool.spec.name} was cancelled (chinwag is closing)")
+        finally:
+            future.cancel()  # a no-op once it is done; else the call is cancelled on the loop
 
     def listings(self) -> dict[str, Listing]:
         """Each server's prompts and resources (those that are up)."""
@@ -215,7 +246,11 @@ class McpHub:
                                  elicitation_callback=self._elicitation(name),
                                  message_handler=self._changes(server))
             async with client:
+                # chinwag checks a result against the tool's outputSchema itself (mcp_results), so a
+                # mismatch is marked in the result; the package's check would raise and lose it.
+                setattr(client.session, "validate_tool_result", _keep_result)  # noqa: B010
                 tools = await list_tools(client, name)
+                server.readable = await has_resources(client)
                 listing = await list_offers(client, name)
                 with self._lock:
                     server.client, server.state = client, "up"
@@ -341,16 +376,33 @@ class McpHub:
             self._tools = {k: t for k, t in self._tools.items() if t.server != name}
             for tool in tools:
                 self._tools.setdefault(tool.spec.name, tool)
+            if server.readable:
+                reader = read_resource_tool(name)
+                self._tools.setdefault(reader.spec.name, reader)
 
-    async def _call(self, tool: McpTool, arguments: dict[str, Any], max_output: int) -> ToolOutput:
+    async def _call(self, tool: McpTool, arguments: dict[str, Any], max_output: int,
+                    latest: LatestProgress | None = None) -> ToolOutput:
         from mcp import MCPError
         from mcp_types import CONNECTION_CLOSED
 
         server = self._servers[tool.server]
         if server.client is None:
             return ToolOutput.error(f"MCP server {tool.server} is not running; its tools are gone")
+        context = ResultContext(tool.server, tool.name, tool.output_schema, self._read_tool(tool.server))
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            if latest is not None:
+                latest.put(progress, total, message)
+
         try:
-            result = await server.client.call_tool(tool.name, arguments, read_timeout_seconds=CALL_TIMEOUT)
+            if tool.kind == "read_resource":
+                uri = arguments.get("uri")
+                if not isinstance(uri, str) or not uri:
+                    return ToolOutput.error(f"bad input for {tool.spec.name}: 'uri' must be a non-empty string")
+                read = await server.client.read_resource(uri, cache_mode="refresh")
+                return resource_output(read, max_output, context)
+            result = await server.client.call_tool(tool.name, arguments, read_timeout_seconds=CALL_TIMEOUT,
+                                                   progress_callback=on_progress)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 self._fell(server, "the connection closed")
@@ -359,7 +411,13 @@ class McpHub:
         except Exception as exc:  # the transport failed: the server is unreachable
             self._fell(server, failure_reason(exc, None))
             return ToolOutput.error(f"MCP server {tool.server} failed during the call: {failure_reason(exc, None)}")
-        return tool_output(result, max_output)
+        return tool_output(result, max_output, context)
+
+    def _read_tool(self, server: str) -> str:
+        """The name of the server's read_resource tool as the model sees it, or "" if none is offered."""
+        with self._lock:
+            return next((name for name, t in self._tools.items()
+                         if t.server == server and t.kind == "read_resource"), "")
 
     def _fell(self, server: _Server, reason: str) -> None:
         """The server is gone (or never came up): drop its tools, note it once, end its session."""
@@ -381,3 +439,7 @@ class McpHub:
             server.client = None
         if server.gone is not None:
             server.gone.set()
+
+
+async def _keep_result(name: str, result: object) -> None:
+    """In place of the package's outputSchema check, which raises on a mismatch."""

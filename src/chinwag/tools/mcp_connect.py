@@ -19,10 +19,11 @@ INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TM
 
 def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], errlog: TextIO,
                 **callbacks: Any) -> Client:
-    """`callbacks`: the `Client`'s own (elicitation_callback, message_handler, ...)."""
+    """`callbacks`: more of the `Client`'s own (elicitation_callback, message_handler, ...)."""
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
+    callbacks = client_callbacks(cwd) | callbacks
     if config.url is not None:
         return Client(config.url, read_timeout_seconds=START_TIMEOUT, **callbacks)
     env = {k: v for k, v in environ.items() if k in INHERITED_ENV}
@@ -30,6 +31,23 @@ def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], 
                                    env=env | dict(config.env), cwd=cwd)
     # The server's stderr goes to a file, not over the chat; its last line explains a failed start.
     return Client(stdio_client(params, errlog=errlog), read_timeout_seconds=START_TIMEOUT, **callbacks)
+
+
+def client_callbacks(cwd: Path) -> dict[str, Any]:
+    """What chinwag answers a server's own requests with, as `Client` keyword arguments (each
+    one declares its capability). Roots: the working directory is the one root. Sampling is
+    not declared (the 2026-07-28 revision deprecated it): the package answers a server that
+    asks anyway with an error, "Sampling not supported". The protocol revision is the
+    package's to negotiate (`mode="auto"`: the newest it knows, down to what the server speaks)."""
+    import mcp_types
+
+    where = cwd.resolve()
+    root = mcp_types.Root.model_validate({"uri": where.as_uri(), "name": where.name or str(where)})
+
+    async def list_roots(context: object) -> mcp_types.ListRootsResult:
+        return mcp_types.ListRootsResult(roots=[root])
+
+    return {"list_roots_callback": list_roots}
 
 
 def failure_reason(exc: BaseException, errlog: IO[str] | None) -> str:

@@ -7,6 +7,8 @@ nothing more than this: the question's records are imported when one comes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -45,23 +47,31 @@ class Questions:
         that arrives meanwhile; short slices, so a Ctrl-C lands at once."""
         import concurrent.futures
 
-        with self._lock:
-            self._waiting += 1
-        try:
+        with self.waiting():
             while True:
-                self._answer_waiting()
+                self.answer_waiting()
                 try:
                     return future.result(slice_seconds)
                 except concurrent.futures.TimeoutError:
                     continue
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """While this thread waits on a server: its questions are put to this thread
+        (`answer_waiting`); after, any left over are declined, never left hanging."""
+        with self._lock:
+            self._waiting += 1
+        try:
+            yield
         finally:
             with self._lock:
                 self._waiting -= 1
                 last = self._waiting == 0
-            if last:  # questions nobody will now ask: declined, never left hanging
+            if last:
                 self._drain()
 
-    def _answer_waiting(self) -> None:
+    def answer_waiting(self) -> None:
+        """Ask each question that came (on the thread that waits, inside `waiting`)."""
         import queue
 
         while True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chinwag.records import ToolStatus
+from chinwag.records import Document, Image, ToolStatus
 from chinwag.render.sanitize import sanitize
 
 SUMMARY_WIDTH = 160  # characters of summary shown before an ellipsis
@@ -23,6 +23,8 @@ class ToolOutput:
     content: str  # raw, capped at the toolbox's max_output bytes
     status: ToolStatus  # "ok" | "error" | "denied" | "interrupted"
     summary: str  # one sanitized line: "212 lines", "exit 0 · 3 lines", "404 Not Found"
+    # Images and PDFs the tool gave (an MCP result's): they go to the model beside `content`.
+    attachments: tuple[Image | Document, ...] = ()
 
     def __post_init__(self) -> None:
         # The terminal shows the summary: whoever built it, it is one safe line.

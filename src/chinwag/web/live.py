@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, assert_never
 
 from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
-                            ToolInputDelta, ToolResultReady, ToolRunning, Usage)
+                            ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
 from chinwag.driver import TurnDriver
 from chinwag.records import Reply, ToolCall
 from chinwag.session_turn import SessionTurn
@@ -259,7 +259,7 @@ class LiveTurn:
                 self._notice(retry_line(event), retry=True)
             case Notice():
                 self._notice(event.text)
-            case ToolInputDelta() | Usage() | Stop() | ToolRunning():
+            case ToolInputDelta() | Usage() | Stop() | ToolRunning() | ToolProgress():
                 pass  # the call is shown whole with its result; the figures at the end
             case _:
                 assert_never(event)
