@@ -386,7 +386,7 @@ def test_list_changed_refreshes_the_servers_prompts() -> None:
 
     box = demo_box()
     try:
-        assert [p.name for p in box.mcp.listings()["demo"].prompts] == ["greet", "hostile"]
+        assert [p.name for p in box.mcp.listings()["demo"].prompts] == ["greet", "hostile", "picture"]
         assert box.run(ToolCall("1", "demo_add_prompt", {"name": "fresh"})).content == "added fresh"
         deadline = time.monotonic() + 10
         while "fresh" not in [p.name for p in box.mcp.listings()["demo"].prompts]:
