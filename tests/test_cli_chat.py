@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pexpect
 
-from tests.cli_helpers import ctrl_c_twice_at_the_prompt, anthropic_env, finish, spawn_chinwag
+from tests.cli_helpers import ctrl_c_twice_at_the_prompt, anthropic_env, chinwag_env, finish, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 
@@ -189,6 +189,23 @@ def test_prompt_appears_before_any_provider_module_is_imported(tmp_path: Path) -
     assert "chinwag.cli" in imported
     assert not {"httpx2", "llama_cpp", "rich", "prompt_toolkit", "anthropic", "openai", "sqlite3",
                 "chinwag.providers.anthropic", "chinwag.history.store"} & imported
+    # Nor what the first save or the first reply needs (issue 20.8: start-up back): the
+    # history's operations and schema, the transcript's presentation, the records and events, json.
+    assert not {"chinwag.history.ops", "chinwag.history.schema", "chinwag.history.blocks", "chinwag.present",
+                "chinwag.events", "chinwag.records", "json"} & imported
+
+
+def test_on_the_local_model_path_the_prompt_comes_before_the_events_and_llama_cpp(tmp_path: Path) -> None:
+    """No key: the banner names the bundled model (so its provider is made before `You:`), but
+    what a reply needs, the events and llama.cpp, loads after (issue 20.8)."""
+    child = spawn_chinwag([], {**chinwag_env(tmp_path), "PYTHONPROFILEIMPORTTIME": "1"})
+    child.expect("You: ")
+    before_prompt = child.before
+    child.sendline("quit")
+    finish(child)
+    imported = {line.split("|")[-1].strip() for line in before_prompt.splitlines() if "|" in line}
+    assert "chinwag.providers.local" in imported
+    assert not {"chinwag.events", "chinwag.records", "llama_cpp", "chinwag.history.ops", "json"} & imported
 
 
 def test_no_traceback_when_the_server_is_gone_mid_session(tmp_path: Path) -> None:

@@ -217,14 +217,19 @@ def test_two_tabs_and_a_terminal_on_one_conversation_lose_nothing(
     other.wait_for_selector("#send:visible")
     expected = ("first from tab A", "First answer.", "second from tab A", "Tab A's second answer.",
                 "from the terminal", "The terminal's answer.", "from tab B, meanwhile", "B's answer.")
+    # Since conversations are trees (issue 21), tab B sends from the branch it shows: the
+    # terminal's exchange, which B never showed, may sit on a branch beside B's. Nothing
+    # is lost: the whole tree holds every message, and the current branch ends with B's.
     deadline = time.monotonic() + 10  # writes that met the terminal's lock are saved when it clears
     while True:
-        shown = run_chinwag(["history", "show", "1"], env).stdout
+        shown = run_chinwag(["history", "show", "1", "--all"], env).stdout
         if all(text in shown for text in expected) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     for text in expected:
         assert text in shown, (shown, page.inner_text("#notice"), other.inner_text("#notice"))
+    current = run_chinwag(["history", "show", "1"], env).stdout
+    assert current.rstrip().count("B's answer.") == 1 and "from tab B, meanwhile" in current
     other.context.close()
 
 

@@ -43,6 +43,8 @@ TEMPLATE = "template"  # the flags' key for -t NAME's layer (cli/template_flags.
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything a chat is started with, resolved from all the layers."""
+
     provider: str  # a name in providers/registry.py
     model: str  # "" for "the server's first model" (OpenAI-compatible) or the bundled model
     system: str

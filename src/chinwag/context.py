@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from chinwag.records import Document, Image, Message, Window
+if TYPE_CHECKING:  # (imported where used: not before the prompt)
+    from chinwag.records import Document, Image, Message, Window
 
 PER_MESSAGE_OVERHEAD = 8  # role markers and separators each chat template adds
 CHARS_PER_TOKEN = 3.0  # conservative for English and code (real: ~3.5-4); CJK is closer to 1.5
@@ -56,6 +58,8 @@ def fit(messages: Sequence[Message], system: str | None, window: Window, reply_r
 
 def message_tokens(message: Message, window: Window) -> int:
     """A message's size in tokens: its text by the window's counter, each attachment estimated."""
+    from chinwag.records import Document, Image
+
     return window.count(message.content) + PER_MESSAGE_OVERHEAD + sum(
         attachment_tokens(b) for b in message.blocks if isinstance(b, (Image, Document)))
 
@@ -65,6 +69,8 @@ def attachment_tokens(block: Image | Document) -> int:
     APIs scale it to at most ~1568 px a side first); a PDF page about
     PDF_PAGE_TOKENS (its text plus the page as an image), the pages counted from
     the file's page objects, or guessed from its size."""
+    from chinwag.records import Image
+
     if isinstance(block, Image):
         from chinwag.attach import image_size
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from chinwag.records import ChatRequest, Document, Image, Message, Reply, ToolResult
+if TYPE_CHECKING:  # (imported where used: not before the prompt)
+    from chinwag.records import ChatRequest, Document, Image, Message, Reply, ToolResult
 
 
 @dataclass
@@ -16,6 +18,8 @@ class Conversation:
     messages: list[Message] = field(default_factory=list)
 
     def ask(self, text: str) -> None:
+        from chinwag.records import Message
+
         self.messages.append(Message("user", text))
 
     def record(self, reply: Reply) -> None:
@@ -26,11 +30,15 @@ class Conversation:
 
     def add_results(self, results: tuple[ToolResult | Image | Document, ...]) -> None:
         """The results of the last reply's tool calls, as the next user message."""
+        from chinwag.records import Message
+
         self.messages.append(Message.of("user", results))
 
     def request(self, model: str, max_tokens: int, temperature: float | None, stream: bool = True,
                 messages: list[Message] | None = None) -> ChatRequest:
         """The request for the next reply: the whole history, or `messages` (a trimmed tail of it)."""
+        from chinwag.records import ChatRequest
+
         return ChatRequest(
             model=model,
             messages=tuple(self.sendable() if messages is None else messages),
@@ -60,6 +68,8 @@ class Conversation:
 
 def _joined(first: Message, second: Message) -> Message:
     """Two messages of one role as one; text alone is joined by a blank line."""
+    from chinwag.records import Message
+
     if not first.blocks and not second.blocks:
         return Message(first.role, first.content + "\n\n" + second.content)
     return Message.of(first.role, first.parts + second.parts)

@@ -25,11 +25,11 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Protocol
 
 from chinwag.errors import ChinwagError
-from chinwag.events import Event, TextDelta
-from chinwag.records import Reply
 
 if TYPE_CHECKING:
+    from chinwag.events import Event
     from chinwag.interrupts import InterruptGuard
+    from chinwag.records import Reply
     from chinwag.session_turn import SessionTurn
 
 
@@ -135,6 +135,8 @@ class TurnDriver:
                 pass
         # A press can land in the instant after text joined the reply and before
         # it was handed on: it arrived, so it is kept, and shown like the rest.
+        from chinwag.events import TextDelta
+
         text, shown = turn.reply.text, self._shown
         unshown: list[Event] = [TextDelta(text[len(shown):])] if len(text) > len(shown) and text.startswith(shown) \
             else []

@@ -27,6 +27,23 @@ A program started with SIGHUP ignored (nohup) keeps ignoring it.
 
 Signal handlers belong to the main thread; elsewhere (the Python API used
 from a worker thread) both context managers do nothing.
+
+While the main thread holds one of the history's locks (`with held_back,
+lock:`, history/queue.py and recorder.py) the guard's handlers only note the
+signal; it is raised again as the outermost such section ends, just after the
+lock is released, and handled then as if it had come at that instant. A
+raise inside the section would leave the queue half-updated (a conversation
+row made, never queued: every message saved into it dropped), or, landing in
+`threading.Condition.__enter__` between its acquire and the `with` block,
+the lock held for good: the writer thread waited for it forever, holding the
+write lock that closing needs, and the chat hung at exit. Blocking the
+signals instead (signal.pthread_sigmask) would not do: the kernel hands a
+signal the main thread blocks to another thread (the writer, a tool's), and
+Python still runs the handler in the main thread at once. Holding back costs
+an integer's increment per section; a signal handler that is not ours (the
+Python API's default SIGINT) still cannot leave a lock held, because sections
+enter the lock itself with `with` (C code, which no handler can interrupt
+between acquiring and entering the block), never a Condition.
 """
 
 from __future__ import annotations
@@ -57,6 +74,43 @@ class Ending(BaseException):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+class HeldBack:
+    """`with held_back:` around a section of the main thread that a signal
+    must not split (elsewhere: nothing). Reentrant."""
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._noted: list[int] = []  # signals that came during the section
+
+    def __enter__(self) -> None:
+        if threading.get_ident() == _MAIN:
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.get_ident() != _MAIN:
+            return
+        if self._depth > 1:
+            self._depth -= 1
+            return
+        # No handler can run between these two lines (no call, no loop): a
+        # signal is either noted here or handled from now on, never lost.
+        noted, self._noted = self._noted, []
+        self._depth = 0
+        if noted:  # raised again, the strongest only: an ending outranks Ctrl-C, one press is one press
+            signal.raise_signal(next((sig for sig in noted if sig in END_SIGNALS), noted[0]))
+
+    def defers(self, signum: int) -> bool:
+        """(A handler, on the main thread.) True when inside a section: the signal is noted for its end."""
+        if self._depth:
+            self._noted.append(signum)
+            return True
+        return False
+
+
+held_back = HeldBack()
+_MAIN = threading.main_thread().ident
 
 
 class InterruptGuard:
@@ -141,6 +195,8 @@ class InterruptGuard:
         return hook
 
     def _on_end(self, signum: int, frame: FrameType | None) -> None:
+        if held_back.defers(signum):
+            return
         if self.ending is not None:
             return  # a second signal: already on the way out
         for sig in END_SIGNALS:
@@ -153,6 +209,8 @@ class InterruptGuard:
             raise self.ending
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if held_back.defers(signum):
+            return
         if self._allowed:
             self._allowed = False  # one press, one KeyboardInterrupt
             raise KeyboardInterrupt

@@ -221,3 +221,22 @@ def markdown(message: Message, results: Mapping[str, ToolResult] | None = None) 
             case _:
                 assert_never(part)
     return "\n\n".join(out)
+
+
+def json_block(text: str) -> str:
+    """A reply asked for JSON (--schema) as a fenced code block: pretty JSON
+    when it parses (as the reply was checked: a fenced reply unwrapped), else
+    its raw text as it came (it failed the schema), in a fence longer than any
+    run of backticks inside."""
+    import json
+    import re
+
+    from chinwag.structured import parse_reply
+
+    try:
+        body, lang = json.dumps(parse_reply(text), indent=2, ensure_ascii=False), "json"
+    except ValueError:
+        body, lang = text, ""
+    body = sanitize(body)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", body)), default=0))
+    return f"{fence}{lang}\n{body}\n{fence}"

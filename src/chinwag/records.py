@@ -31,6 +31,8 @@ ToolStatus = Literal["ok", "error", "denied", "interrupted"]
 
 @dataclass(frozen=True)
 class Text:
+    """Text in a message: the user's, or the model's answer."""
+
     text: str
     type: Literal["text"] = field(default="text", init=False)
 
@@ -100,6 +102,8 @@ Block = Union[Text, Thinking, ToolCall, ToolResult, Image, Document]
 
 @dataclass(frozen=True)
 class Message:
+    """One message of a conversation: its text, and its blocks when it is more than text."""
+
     role: Role
     content: str  # the text of the message: its text blocks, joined
     blocks: tuple[Block, ...] = ()  # empty: the message is `content` alone

@@ -27,12 +27,12 @@ from chinwag.errors import UsageError
 from chinwag.interrupts import InterruptGuard
 from chinwag.providers.base import Provider
 from chinwag.driver import Sink, TurnDriver
-from chinwag.records import Block, ChatRequest, Message, Reply, Text
 from chinwag.session_turn import SessionTurn
 
 if TYPE_CHECKING:
     from chinwag.tree import Tree
     from chinwag.history.recorder import Recorder
+    from chinwag.records import Block, ChatRequest, Message, Reply, Text
     from chinwag.toolloop import ToolUse
 
 REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put
@@ -42,6 +42,8 @@ _FENCE_END = re.compile(r"\n`{3,}\n\n")  # the end of a text file attached befor
 
 @dataclass
 class Session:
+    """One chat: its settings, provider, conversation and recorder; it runs the turns."""
+
     settings: Settings
     provider: Provider
     conversation: Conversation
@@ -89,6 +91,8 @@ class Session:
         turn that answers it: iterate it, then `finish()` it. Attachments the
         model cannot take are refused here (UsageError), before anything is kept.
         `schema`: this reply must be JSON matching it (else the settings' --schema)."""
+        from chinwag.records import Message, Text
+
         if attachments:
             from chinwag.attach import check
 
@@ -122,6 +126,8 @@ class Session:
 
     def begin_continue(self) -> SessionTurn:
         """Resume the last reply where it was cut: interrupted, or stopped by max_tokens."""
+        from chinwag.records import Message
+
         last, messages = self.last_reply, self.conversation.messages
         # (A question cancelled before any reply leaves nothing to continue: the reply
         # before it had ended.)
@@ -368,6 +374,8 @@ def words_and_attachments(message: Message) -> tuple[str, tuple[Block, ...]]:
     """A user's message as their words and what was attached before them
     (attach/ puts attachments first: images and documents as blocks, text
     files as fenced text)."""
+    from chinwag.records import Text
+
     parts = message.parts
     if parts and isinstance(parts[-1], Text) and len(parts) > 1:
         words, attached = parts[-1].text, parts[:-1]

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from chinwag.context import drop_half
 from chinwag.errors import ChinwagError, ContextOverflow
-from chinwag.events import Event, Notice
-from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
 from chinwag.turn import Turn
 
 if TYPE_CHECKING:
     from chinwag.toolloop import ResultBlock
+    from chinwag.events import Event
     from chinwag.history.recorder import StoreSink
+    from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
     from chinwag.session import Session
 
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
@@ -96,6 +96,8 @@ class SessionTurn:
 
     def _latest(self) -> Reply:
         """The latest attempt's reply (stopped before any attempt: an empty, stopped one)."""
+        from chinwag.records import Reply
+
         if self._attempt is not None:
             return self._attempt.reply
         if self._cancelled_in is not None:
@@ -170,6 +172,8 @@ class SessionTurn:
 
     def finish(self) -> list[Event]:
         """Save and record the turn (once); the notices that leaves for the user."""
+        from chinwag.events import Notice
+
         if self.phase in (Phase.FINISHING, Phase.DONE):
             return []
         if self._attempt is None or self._attempt.reply.status == "streaming":

@@ -7,32 +7,18 @@ reads after it: the stats line, the interruption notice, or the error.
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import TextIO, assert_never
+from typing import TYPE_CHECKING, TextIO, assert_never
 
-from chinwag.events import (
-    Event,
-    Notice,
-    Retrying,
-    Stop,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallReady,
-    ToolCallStart,
-    ToolInputDelta,
-    ToolProgress,
-    ToolResultReady,
-    ToolRunning,
-    Usage,
-    to_json,
-)
-from chinwag.present import CANCELLED_NOTE, REPLY_INTERRUPTED, interrupted_because, result_line, tool_call_line
-from chinwag.records import Reply
 from chinwag.render.plain import PlainRenderer
 from chinwag.render.sanitize import StreamSanitizer, one_line
 from chinwag.render.spinner import Spinner, running, spinning
 from chinwag.render.terminal import MarkdownView
+
+# The records and events are imported where they are used, after the prompt is drawn (start-up).
+if TYPE_CHECKING:
+    from chinwag.events import Event, Retrying
+    from chinwag.records import Reply
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -52,6 +38,8 @@ def figures(reply: Reply) -> str:
 
 def stats_line(reply: Reply) -> str:
     """The figures, and the interrupted mark when the reply was cut off (the page shows status apart)."""
+    from chinwag.present import REPLY_INTERRUPTED  # (present.py loads after the prompt: start-up)
+
     return " · ".join(p for p in (figures(reply), REPLY_INTERRUPTED if reply.status == "interrupted" else "") if p)
 
 
@@ -72,6 +60,8 @@ def after_reply(reply: Reply, *, interactive: bool) -> tuple[str | None, str | N
 
     In the chat, a stopped or failed reply gets a hint of what to do next; in
     one-shot use only the error line, since the exit status says the rest."""
+    from chinwag.present import CANCELLED_NOTE, REPLY_INTERRUPTED, interrupted_because
+
     if reply.withdrawn:
         return (f"↳ {CANCELLED_NOTE} · /retry asks it again" if interactive else None), None
     # /continue resumes partial text; a reply stopped at its tool calls (at a question,
@@ -119,6 +109,10 @@ class TerminalSink:
         self._show_label()
 
     def on_event(self, event: Event, reply: Reply) -> None:
+        from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                                    ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
+        from chinwag.present import result_line, tool_call_line
+
         match event:
             case TextDelta():
                 self._stop_spinner()
@@ -293,6 +287,9 @@ class JsonSink:
         pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
+        from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                                    ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage, to_json)
+
         match event:
             case (TextDelta() | ThinkingDelta() | ToolCallStart() | ToolInputDelta() | ToolCallReady() | Usage()
                   | Stop() | Retrying() | Notice() | ToolRunning() | ToolProgress() | ToolResultReady()):
@@ -313,6 +310,8 @@ class JsonSink:
         })
 
     def _write(self, record: dict[str, object]) -> None:
+        import json
+
         line = json.dumps(record, ensure_ascii=False)
         try:
             self.out.write(line + "\n")

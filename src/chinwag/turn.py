@@ -15,26 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from chinwag.errors import ChinwagError
-from chinwag.events import (
-    Event,
-    Notice,
-    Retrying,
-    Stop,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallReady,
-    ToolCallStart,
-    ToolInputDelta,
-    ToolProgress,
-    ToolResultReady,
-    ToolRunning,
-    Usage,
-)
 from chinwag.providers.base import Provider
-from chinwag.records import Block, ChatRequest, Reply, Text, Thinking, ToolCall
+
+# The records and events are imported where they are used, after the prompt is drawn (start-up).
+if TYPE_CHECKING:
+    from chinwag.events import Event
+    from chinwag.records import Block, ChatRequest, Reply, Text, Thinking, ToolCall
 
 
 def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
@@ -43,6 +32,10 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
     A reply of text alone keeps `blocks` empty (no copy of the text per
     chunk); once thinking or a tool call appears, blocks hold every part in
     order, the text so far included."""
+    from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                                ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
+    from chinwag.records import Text, Thinking, ToolCall
+
     match event:
         case TextDelta():
             ttft = reply.ttft if reply.ttft is not None else elapsed
@@ -80,6 +73,8 @@ def accumulate(reply: Reply, event: Event, elapsed: float) -> Reply:
 
 def _mixed(reply: Reply) -> tuple[Block, ...]:
     """The reply's blocks, starting them from its text if it was text alone so far."""
+    from chinwag.records import Text
+
     return reply.blocks or ((Text(reply.text),) if reply.text else ())
 
 
@@ -94,6 +89,8 @@ class Turn:
     def __init__(self, provider: Provider, prepare: Callable[[], ChatRequest],
                  notices: Callable[[], list[str]] = list, clock: Callable[[], float] = time.monotonic,
                  stopping: threading.Event | None = None) -> None:
+        from chinwag.records import Reply
+
         self.provider, self.prepare, self.notices, self.clock = provider, prepare, notices, clock
         self.reply = Reply()
         self._started = clock()
@@ -103,6 +100,8 @@ class Turn:
         self._stopping = stopping if stopping is not None else threading.Event()
 
     def __iter__(self) -> Iterator[Event]:
+        from chinwag.events import Notice
+
         try:
             request = self.prepare()
             if request.schema is not None:  # saved with the reply, checked at its end

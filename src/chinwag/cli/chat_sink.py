@@ -9,11 +9,13 @@ import sys
 import threading
 from contextlib import nullcontext
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chinwag.cli.typeahead import TypeaheadHidden, lines_waiting
-from chinwag.records import Reply
 from chinwag.sinks import TerminalSink
+
+if TYPE_CHECKING:  # (an annotation only: the records load after the prompt)
+    from chinwag.records import Reply
 
 
 class ChatSink(TerminalSink):

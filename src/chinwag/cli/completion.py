@@ -49,10 +49,9 @@ def _serve_parser() -> argparse.ArgumentParser:
 
 
 def _templates_parser() -> argparse.ArgumentParser:
-    from chinwag.cli.templates import build_parser  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    from chinwag.cli.templates import build_parser
 
-    parser: argparse.ArgumentParser = build_parser()
-    return parser
+    return build_parser()
 
 
 # chinwag's subcommands: each parses its own arguments (cli/__init__.py dispatches on the first word).
@@ -76,12 +75,7 @@ def parser_tree(chat_parser: Callable[[], argparse.ArgumentParser]) -> argparse.
                 group._group_actions.remove(action)
     commands = root.add_subparsers(dest="command", metavar="COMMAND")
     for name, summary, build in SUBCOMMANDS:
-        try:
-            parser = build()  # its own parser, flags and subcommands as they are
-        except ModuleNotFoundError as exc:  # `templates` in a tree without it (before issue 24's merge)
-            if not (exc.name or "").startswith("chinwag."):
-                raise
-            continue
+        parser = build()  # its own parser, flags and subcommands as they are
         commands.add_parser(name, help=summary)
         commands.choices[name] = parser
     return root

@@ -18,7 +18,7 @@ from typing import assert_never
 from chinwag import present
 from chinwag.attach.export import markdown_links, write_beside
 from chinwag.cli.history_context import HistoryContext, Loaded, load
-from chinwag.cli.history_format import clean_line, isatty, json_block, local
+from chinwag.cli.history_format import clean_line, isatty, local
 from chinwag.cli.history_json import conversation_json, write_json
 from chinwag.errors import UsageError
 from chinwag.history.store import CANCELLED_QUESTION, ConversationSummary, StoredMessage
@@ -153,7 +153,7 @@ def markdown(summary: ConversationSummary, messages: list[StoredMessage], links:
                 parts.append(attached + "\n")
         else:
             if structured and msg.id in structured and not present.has_tool_blocks(message):
-                body = json_block(msg.content)  # asked for JSON (--schema)
+                body = present.json_block(msg.content)  # asked for JSON (--schema)
             else:
                 body = (present.markdown(message, results) if present.has_tool_blocks(message)
                         else sanitize(msg.content)) or "*(no text)*"

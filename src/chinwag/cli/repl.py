@@ -25,7 +25,7 @@ from chinwag.sinks import TerminalSink, assistant_name
 
 if TYPE_CHECKING:
     from chinwag.attach import Attachment
-    from chinwag.records import Block
+    from chinwag.records import Block, Reply
 
 GOODBYE = "Goodbye!"
 QUIT_WORDS = {"quit", "exit", "/exit", "/quit", ":q"}

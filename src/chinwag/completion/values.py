@@ -34,21 +34,9 @@ def templates(environ: Mapping[str, str]) -> list[tuple[str, str]]:
 def template_names(environ: Mapping[str, str]) -> list[str]:
     """The templates' names (`NAME.toml` in the config directory's templates/
     folder), as the templates package lists them."""
-    try:
-        from chinwag.templates.store import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
-            config_dir,
-            names,
-        )
-    except ModuleNotFoundError:  # a tree without the templates package (before issue 24's templates merge)
-        from chinwag.paths import config_file
+    from chinwag.templates.store import config_dir, names
 
-        folder = config_file(environ).parent / "templates"
-        try:
-            return sorted(path.stem for path in folder.glob("*.toml") if path.is_file())
-        except OSError:
-            return []
-    found: list[str] = names(config_dir(environ))
-    return found
+    return names(config_dir(environ))
 
 
 def tools(environ: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -13,14 +13,17 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from chinwag.errors import ChinwagError, UsageError
-from chinwag.history.ops import Row
 from chinwag.history.queue import SaveQueue
-from chinwag.history.schema import StoredMessage
-from chinwag.records import Message
+from chinwag.interrupts import held_back
 
+# The operations, the schema and the records are imported where they are used:
+# the Recorder (and so this base) is made before the prompt is drawn (start-up).
 if TYPE_CHECKING:
-    from chinwag.tree import Tree
+    from chinwag.history.ops import Row
+    from chinwag.history.schema import StoredMessage
     from chinwag.history.store import Store
+    from chinwag.records import Message
+    from chinwag.tree import Tree
 
 SETTLE_TIMEOUT_S = 2.0  # a tree operation's wait for the queue to be written
 
@@ -42,7 +45,7 @@ class Branching:
         (while a turn runs, its reply's row); None for an empty path. Known in
         memory once written: waits (at most SETTLE_TIMEOUT_S) only for a row
         still queued."""
-        with self._lock:
+        with held_back, self._lock:
             leaf = self._leaf
         if leaf is not None and leaf.id is None:
             self.settle()
@@ -84,6 +87,8 @@ class Branching:
 
     def fork(self) -> int:
         """Copy the path into a new conversation, and go on saving there; its id."""
+        from chinwag.history.ops import Row
+
         with self._saved() as (store, cid):
             if cid is None:
                 raise UsageError("there is nothing to fork yet: ask something first.")
@@ -122,7 +127,7 @@ class Branching:
         if not self.settle():
             raise UsageError("the history is busy (another process is writing to it); try again in a moment.")
         try:
-            with self._lock, self._queue.reading() as store:
+            with held_back, self._lock, self._queue.reading() as store:
                 yield store, self._conversation.id if self._conversation is not None else None
         except UsageError:
             raise
@@ -133,6 +138,8 @@ class Branching:
 
 def leaf_row(store: Store, mid: int | None) -> Row | None:
     """The row a saved message is as the leaf: its id, role and parent."""
+    from chinwag.history.ops import Row
+
     found = store.message(mid) if mid is not None else None
     if found is None:
         return None

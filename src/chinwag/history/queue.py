@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chinwag.errors import ChinwagError, ConversationDeleted
-from chinwag.history.ops import BeginReply, Op, Row, UpdateReply, target, write
+from chinwag.interrupts import held_back
 
 if TYPE_CHECKING:
+    from chinwag.history.ops import Op, Row
     from chinwag.history.store import Store
     from chinwag.records import Reply
 
@@ -54,14 +55,19 @@ class SaveQueue:
         self.path = path
         self._max_pages = max_pages
         self._store: Store | None = None
+        # Every section is `with held_back, lock:` (interrupts.py): no signal's
+        # handler raises inside it, and the lock is entered by `with` itself,
+        # never through the Condition (whose __enter__, being Python, a handler
+        # could interrupt between acquiring and entering: the lock stayed held).
         self._write_lock = threading.Lock()  # held while the connection is in use
-        self._cond = threading.Condition()  # guards everything below
+        self._lock = threading.RLock()  # guards everything below
+        self._cond = threading.Condition(self._lock)  # (holding _lock) the writer thread waits on it
         self._pending: list[Op] = []
         self._sinks: list[Streaming] = []  # replies streaming now
         self._notices: list[str] = []
         self._after_reply: list[str] = []  # notices about a reply, told when it ends
         self._fault: str | None = None  # the reason last told, while it lasts
-        self._held_back = False  # something failed to save and waits in the queue
+        self._unsaved = False  # something failed to save and waits in the queue
         self._stopped = False  # a fault that will not clear: saving is off
         self._flush_now = False
         self._next_tick = self._next_retry = 0.0
@@ -73,25 +79,25 @@ class SaveQueue:
     @property
     def stopped(self) -> bool:
         """Saving is off for the session (a fault that will not clear)."""
-        with self._cond:
+        with held_back, self._lock:
             return self._stopped
 
     def put(self, *ops: Op) -> None:
         """Queue `ops` in order (together: the writer sees all or none). Call
         `save_soon` afterwards."""
-        with self._cond:
+        with held_back, self._lock:
             if not self._stopped:
                 self._pending.extend(ops)
 
     def update(self, row: Row, text: str, **values: Any) -> None:
         """Queue the reply's latest text; an update already queued for it is replaced."""
-        with self._cond:
+        with held_back, self._lock:
             self._update(row, text, **values)
 
     def end_unended(self, row: Row | None) -> None:
         """The reply `row`, if no sink ever ended it (its turn was cancelled
         before the request), ends empty and "interrupted"."""
-        with self._cond:
+        with held_back, self._lock:
             if row is not None and not row.ended and all(sink.row is not row for sink in self._sinks):
                 row.ended = True
                 self._update(row, "", status="interrupted")
@@ -99,10 +105,10 @@ class SaveQueue:
     def save_soon(self) -> None:
         """Write the queue now if that cannot wait on anything (the database is
         open, no lock to wait for), else wake the writer."""
-        with self._cond:
+        with held_back, self._lock:
             ready = self._store is not None and not self._stopped
         if not (ready and self._flush(0.0, blocking=False)):
-            with self._cond:
+            with held_back, self._lock:
                 if self._pending and not self._stopped:
                     self._flush_now = True
                     self._start_thread()
@@ -110,7 +116,7 @@ class SaveQueue:
 
     def watch(self, sink: Streaming) -> None:
         """`sink`'s reply is streaming: save its latest text every SAVE_INTERVAL."""
-        with self._cond:
+        with held_back, self._lock:
             if not self._sinks:
                 self._next_tick = time.monotonic() + SAVE_INTERVAL
             self._sinks.append(sink)
@@ -120,7 +126,7 @@ class SaveQueue:
     def reply_ended(self, sink: Streaming, text: str, **values: Any) -> None:
         """`sink`'s reply ended with `text`: queue it (call `save_soon` after);
         notices held back while replies streamed are told when the last ends."""
-        with self._cond:
+        with held_back, self._lock:
             sink.row.ended = True
             if sink in self._sinks:
                 self._sinks.remove(sink)
@@ -131,13 +137,13 @@ class SaveQueue:
 
     def take_notices(self) -> list[str]:
         """One-line notices about saving since the last call (e.g. "disk full")."""
-        with self._cond:
+        with held_back, self._lock:
             notices, self._notices = self._notices, []
         return notices
 
     def open(self) -> Store | None:
         """Open the database now. A fault becomes a notice, never an exception."""
-        with self._write_lock:
+        with held_back, self._write_lock:
             self._open_locked()
             return self._store
 
@@ -148,7 +154,7 @@ class SaveQueue:
         from chinwag.history.check import refuse_if_damaged
         from chinwag.history.store import Store
 
-        with self._write_lock:
+        with held_back, self._write_lock:
             if self._store is None:
                 refuse_if_damaged(self.path)
                 self._store = Store.open(self.path, busy_timeout=BUSY_TIMEOUT_S, max_pages=self._max_pages)
@@ -156,24 +162,23 @@ class SaveQueue:
 
     def settled(self) -> bool:
         """Everything queued is written, or saving has stopped (after any write under way)."""
-        with self._write_lock, self._cond:
+        with held_back, self._write_lock, self._lock:
             return not self._pending or self._stopped
 
     def close(self) -> None:
         """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
         lock) and close. What could not be written is lost, and told."""
-        with self._cond:
+        with held_back, self._lock:
             self._closing = True
             self._cond.notify_all()
         if self._thread is not None:
-            # Bounded: a Ctrl-C or hang-up raised in the instant after this
-            # thread took _cond (an RLock) can leave it held here, and the writer
-            # would then wait for it forever; what it did not write is written
-            # below, from this thread, which can re-enter the lock.
+            # Bounded, as every wait at exit: a writer still waiting for another
+            # process's lock is left to end with the process; what it did not
+            # write is written below, from this thread.
             self._thread.join(CLOSE_TIMEOUT_S)
         if self._pending:
             self._flush(CLOSE_TIMEOUT_S, blocking=True)  # a failure here is told as any other
-        with self._write_lock:
+        with held_back, self._write_lock:
             if self._store is not None:
                 self._store.close()
                 self._store = None
@@ -181,7 +186,9 @@ class SaveQueue:
     # -- writing ------------------------------------------------------------------
 
     def _update(self, row: Row, text: str, **values: Any) -> None:
-        """(Holding _cond.) See `update`."""
+        """(Holding _lock.) See `update`."""
+        from chinwag.history.ops import UpdateReply
+
         if self._stopped:
             return
         row.values = {"text": text, **values}
@@ -193,6 +200,10 @@ class SaveQueue:
         """Write the queue in order, stopping at the first failure. True when it
         is empty afterwards. With no wait (`busy_timeout` 0) a lock is not a
         fault yet: the writer thread waits for it, and tells if it must."""
+        with held_back:  # (on the main thread: nothing raises between the acquire and the try)
+            return self._flush_held(busy_timeout, blocking=blocking)
+
+    def _flush_held(self, busy_timeout: float, *, blocking: bool) -> bool:
         if not self._write_lock.acquire(blocking=blocking):
             return False
         try:
@@ -203,9 +214,9 @@ class SaveQueue:
                 while (op := self._next_op()) is not None:
                     if not self._apply(self._store, op, quiet_lock=busy_timeout == 0):
                         return False
-            with self._cond:
-                if self._held_back and not self._pending:
-                    self._held_back, self._fault = False, None
+            with held_back, self._lock:
+                if self._unsaved and not self._pending:
+                    self._unsaved, self._fault = False, None
                     self._notices.append("history is being saved again")
             return True
         except ChinwagError as exc:  # setting the busy timeout failed: the connection is unusable
@@ -215,7 +226,9 @@ class SaveQueue:
             self._write_lock.release()
 
     def _next_op(self) -> Op | None:
-        with self._cond:
+        from chinwag.history.ops import UpdateReply
+
+        with held_back, self._lock:
             if not self._pending or self._stopped:
                 return None
             op = self._pending.pop(0)
@@ -226,16 +239,18 @@ class SaveQueue:
 
     def _apply(self, store: Store, op: Op, quiet_lock: bool) -> bool:
         """Write one operation; False (the fault recorded) when it failed."""
+        from chinwag.history.ops import BeginReply, UpdateReply, target, write
+
         try:
             write(store, op)
             return True
         except ConversationDeleted:  # meanwhile, by `chinwag history delete` or the page
             target(op).id = None
-            with self._cond:
+            with held_back, self._lock:
                 self._notices.append("this conversation was deleted from the history; it is no longer saved")
             return True
         except ChinwagError as exc:
-            with self._cond:
+            with held_back, self._lock:
                 if not isinstance(op, UpdateReply):
                     self._pending.insert(0, op)
                 elif not op.reply.queued:  # nothing newer queued meanwhile: keep these values
@@ -252,8 +267,8 @@ class SaveQueue:
         reason = exc.reason if isinstance(exc, StorageError) else exc.message
         if quiet_lock and reason == LOCKED:
             return  # no wait was allowed: the writer thread waits, and tells if it must
-        with self._cond:
-            self._held_back = True
+        with held_back, self._lock:
+            self._unsaved = True
             if not (isinstance(exc, StorageError) and exc.transient):
                 self._stopped, self._pending = True, []
             self._next_retry = time.monotonic() + RETRY_INTERVAL
@@ -294,7 +309,7 @@ class SaveQueue:
         except ChinwagError:
             full = False
         if full:
-            with self._cond:
+            with held_back, self._lock:
                 if self._fault is None:
                     self._fault = FULL
                     self._notices.append(not_saved(FULL, self.path))
@@ -303,14 +318,14 @@ class SaveQueue:
     # -- the writer thread ------------------------------------------------------
 
     def _start_thread(self) -> None:
-        """(Holding _cond.) One writer thread for the chat, started on first need."""
+        """(Holding _lock.) One writer thread for the chat, started on first need."""
         if self._thread is None and not self._closing:
             self._thread = threading.Thread(target=self._write_behind, name="chinwag-save", daemon=True)
             self._thread.start()
 
     def _write_behind(self) -> None:
         while True:
-            with self._cond:
+            with held_back, self._lock:
                 while not self._due():
                     if self._closing:
                         return

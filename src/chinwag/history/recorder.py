@@ -22,31 +22,23 @@ operations (ops.py). This module is what the session calls.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, assert_never
 
 from chinwag.errors import UsageError
-from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
-                            ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
-from chinwag.history.blocks import blocks_and_blobs, blocks_json
-from chinwag.history.branching import Branching, leaf_row
-from chinwag.history.ops import (
-    AddUserMessage,
-    BeginReply,
-    EndToolCall,
-    Row,
-    SetQuestionStatus,
-    StartConversation,
-    StartToolCall,
-)
+from chinwag.history.branching import Branching
 from chinwag.history.queue import SaveQueue
-from chinwag.history.schema import CANCELLED_QUESTION
-from chinwag.records import Block, Document, Image, Message, Reply, ToolCall, ToolResult
+from chinwag.interrupts import held_back
 
+# The operations, the blocks' JSON, the schema, the records and the events are
+# imported where they are used, after the prompt is drawn: a chat opens its
+# Recorder before `You:`.
 if TYPE_CHECKING:
+    from chinwag.events import Event
+    from chinwag.history.ops import Row
     from chinwag.history.store import Store
+    from chinwag.records import Block, Document, Image, Message, Reply, ToolCall, ToolResult
 
 __all__ = ["Recorder", "StoreSink"]
 
@@ -64,7 +56,8 @@ class Recorder(Branching):
     def __init__(self, path: Path, *, max_pages: int | None = None) -> None:
         self.path = path
         self._queue = SaveQueue(path, max_pages)
-        self._lock = threading.Lock()  # guards everything below; taken before the queue's own
+        self._lock = threading.Lock()  # guards everything below; taken before the queue's own,
+        # always as `with held_back, self._lock:` (interrupts.py): no signal splits a section
         self._conversation: Row | None = None
         self._reply: Row | None = None
         self._question: Row | None = None  # the last user question saved (not tool results)
@@ -83,13 +76,15 @@ class Recorder(Branching):
 
     @conversation_id.setter
     def conversation_id(self, cid: int | None) -> None:
+        from chinwag.history.ops import Row
+
         self._conversation = Row(cid) if cid is not None else None
         self._leaf = None
 
     @property
     def reply_id(self) -> int | None:
         """The database id of the reply being saved, once written."""
-        with self._lock:
+        with held_back, self._lock:
             return self._reply.id if self._reply is not None else None
 
     def open(self) -> Store | None:
@@ -100,7 +95,7 @@ class Recorder(Branching):
     def close(self) -> None:
         """Write what is still queued (waiting at most CLOSE_TIMEOUT_S for a
         lock) and close. What could not be written is lost, and told."""
-        with self._lock:
+        with held_back, self._lock:
             self._queue.end_unended(self._reply)
         self._queue.close()
 
@@ -117,6 +112,9 @@ class Recorder(Branching):
         leaf, or on the branch through message `at` (its deepest latest leaf
         becomes the conversation's leaf): the latest system
         prompt on that path and its messages. At start-up, so faults raise (ConfigError)."""
+        from chinwag.history.branching import leaf_row
+        from chinwag.history.ops import Row
+
         with self._queue.reading() as store:
             cid = conversation_id if conversation_id is not None else store.latest_conversation_id()
             summary = store.conversation(cid) if cid is not None else None
@@ -134,7 +132,7 @@ class Recorder(Branching):
             cancelled = store.cancelled_question(summary.id)
             own = store.message(cancelled[0]) if cancelled is not None else None
         self.conversation_id = summary.id
-        with self._lock:
+        with held_back, self._lock:
             self._leaf = leaf
             self._system = system
             if cancelled is not None:  # the row /retry marks as asked again
@@ -145,15 +143,18 @@ class Recorder(Branching):
 
     def new_conversation(self) -> None:
         """The next message opens a new saved conversation."""
-        with self._lock:
+        with held_back, self._lock:
             self._queue.end_unended(self._reply)
             self._conversation = None
             self._reply = self._question = self._leaf = None
 
     def save_user(self, text: str, model: str, system: str | None, blocks: tuple[Block, ...] = ()) -> None:
         """Save the user's message (with its attachments, `blocks`) before the request leaves (or queue it)."""
+        from chinwag.history.blocks import blocks_and_blobs
+        from chinwag.history.ops import AddUserMessage, Row, StartConversation
+
         stored, blobs = blocks_and_blobs(blocks)
-        with self._lock:
+        with held_back, self._lock:
             self._queue.end_unended(self._reply)
             if self._conversation is None:
                 self._conversation = Row()
@@ -171,6 +172,8 @@ class Recorder(Branching):
         so, it is not brought back to be sent (`chinwag -c`), and a dead end: the
         next message follows its parent. False when this chat saved no question
         since it started or resumed (nothing to mark)."""
+        from chinwag.history.schema import CANCELLED_QUESTION
+
         return self._set_question_status(CANCELLED_QUESTION)
 
     def question_asked_again(self) -> None:
@@ -179,13 +182,16 @@ class Recorder(Branching):
 
     def retrying(self) -> None:
         """/retry: the new reply is a sibling of the last one (which stays, in its branch)."""
-        with self._lock:
+        with held_back, self._lock:
             if self._leaf is not None and self._leaf.role == "assistant":
                 self._queue.end_unended(self._reply)
                 self._leaf, self._reply = self._leaf.parent, None
 
     def _set_question_status(self, status: str) -> bool:
-        with self._lock:
+        from chinwag.history.ops import SetQuestionStatus
+        from chinwag.history.schema import CANCELLED_QUESTION
+
+        with held_back, self._lock:
             if self._question is None or self._conversation is None:
                 return False
             self._leaf = self._question.parent if status == CANCELLED_QUESTION else self._question
@@ -198,9 +204,13 @@ class Recorder(Branching):
     def save_results(self, results: tuple[ToolResult | Image | Document, ...], model: str) -> None:
         """Save the results of a reply's tool calls, the next user message (the images
         and PDFs they gave stored by hash, as attachments are)."""
+        from chinwag.history.blocks import blocks_and_blobs
+        from chinwag.history.ops import AddUserMessage, Row
+        from chinwag.records import Message
+
         message = Message.of("user", results)
         stored, blobs = blocks_and_blobs(message.parts)
-        with self._lock:
+        with held_back, self._lock:
             if self._conversation is None:
                 return
             self._leaf = Row(parent=self._leaf, role="user")
@@ -211,7 +221,11 @@ class Recorder(Branching):
     def tool_started(self, call: ToolCall) -> None:
         """Save `call` as running, before it runs: after a crash it shows as
         interrupted and is never run again on its own."""
-        with self._lock:
+        import json
+
+        from chinwag.history.ops import Row, StartToolCall
+
+        with held_back, self._lock:
             if self._reply is None:
                 return
             row = self._calls[call.id] = Row()
@@ -220,7 +234,9 @@ class Recorder(Branching):
         self._queue.save_soon()
 
     def tool_finished(self, call: ToolCall, result: ToolResult) -> None:
-        with self._lock:
+        from chinwag.history.ops import EndToolCall
+
+        with held_back, self._lock:
             row = self._calls.pop(call.id, None)
             if row is None:
                 return
@@ -230,7 +246,9 @@ class Recorder(Branching):
     def begin_reply(self, model: str, prefill: str) -> None:
         """Make the row this turn's reply is saved in: a new one, or, for a
         /continue (`prefill` is the partial text), the row it extends."""
-        with self._lock:
+        from chinwag.history.ops import BeginReply, Row
+
+        with held_back, self._lock:
             if self._conversation is None or (prefill and self._reply is not None):
                 return
             self._queue.end_unended(self._reply)
@@ -244,7 +262,7 @@ class Recorder(Branching):
         ends without any attempt (Ctrl-C before the request) should still end
         its row: `reply_sink(prefill).on_end(reply)`; else the next save point
         (a message, a reply, a new conversation, close) marks it interrupted."""
-        with self._lock:
+        with held_back, self._lock:
             if self._reply is None or self._queue.stopped:
                 return None
             return StoreSink(self, self._reply, prefill)
@@ -256,6 +274,8 @@ class Recorder(Branching):
         self._queue.watch(sink)
 
     def _reply_ended(self, sink: StoreSink, reply: Reply) -> None:
+        from chinwag.history.blocks import blocks_json
+
         self._queue.reply_ended(sink, sink.prefix + reply.text, status=reply.status,
                                 input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
                                 ttft=reply.ttft, duration=reply.duration, stop_reason=reply.stop_reason,
@@ -282,6 +302,9 @@ class StoreSink:
         pass
 
     def on_event(self, event: Event, reply: Reply) -> None:
+        from chinwag.events import (Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
+                                    ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
+
         match event:
             case TextDelta() | ThinkingDelta() | ToolCallReady():
                 self._latest = reply  # the snapshot, not its text: no copying per chunk
@@ -306,6 +329,8 @@ class StoreSink:
 
 def _schema_json(reply: Reply) -> str | None:
     """The JSON Schema the reply was asked to match (--schema), kept with it; None for a free reply."""
+    import json
+
     if reply.schema is None:
         return None
     return json.dumps(reply.schema, ensure_ascii=False)

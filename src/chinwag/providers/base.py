@@ -24,11 +24,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from chinwag.events import Event
-from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
+    from chinwag.events import Event
     from chinwag.providers.spec import ProviderSpec
+    from chinwag.records import ChatRequest, Window
 
 
 class Provider(Protocol):

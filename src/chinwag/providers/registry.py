@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from chinwag.errors import UsageError
-from chinwag.events import Event
 from chinwag.providers.base import BaseProvider, Provider
 from chinwag.providers.spec import Attachments, ImageLimits, ProviderSpec
-from chinwag.records import ChatRequest, Window
 
 if TYPE_CHECKING:
     from chinwag.config import Settings
+    from chinwag.events import Event
+    from chinwag.records import ChatRequest, Window
 
 ENTRY_POINTS = "chinwag.providers"  # the entry-point group plugins declare their ProviderSpec in
 
@@ -191,6 +191,8 @@ def declared_window(settings: Settings, window: Window | None) -> Window | None:
     """The window history is fitted to: the provider's own, no larger than the
     `context_size` setting where the provider declares it takes one (a provider
     that knows no window of its own gets that size, counted by estimate)."""
+    from chinwag.records import Window
+
     spec = find(settings.provider)
     size = settings.context_size
     if not size or spec is None or "context_size" not in spec.settings:

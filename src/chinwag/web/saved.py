@@ -63,18 +63,19 @@ class SavedConversations:
         conversation's current one. Each message with its id and its siblings'
         ids (itself among them, oldest first): the page's `◀ 2/3 ▶`. None if
         there is no such conversation; UsageError if the message is not in it."""
-        def run(store: Any) -> tuple[Any, Tree | None, int | None, list[StoredMessage]]:
+        def run(store: Any) -> tuple[Any, Tree | None, int | None, list[StoredMessage], dict[int, str]]:
             summary = store.conversation(cid)
             if summary is None:
-                return None, None, None, []
+                return None, None, None, [], {}
             tree = store.tree(cid)
             asked = at if at is not None else leaf
             if asked is not None and asked not in tree.nodes:
                 raise UsageError(f"there is no message {asked} in conversation {cid}.")
             end = tree.deepest_latest(at) if at is not None else leaf if leaf is not None else tree.leaf
-            return summary, tree, end, store.path_messages(cid, end) if end is not None else []
+            return (summary, tree, end, store.path_messages(cid, end) if end is not None else [],
+                    store.reply_schemas(cid))
 
-        summary, tree, end, path = self.read(run)
+        summary, tree, end, path, structured = self.read(run)
         if summary is None or tree is None:
             return None
         saved = [m.message for m in path]  # blocks stored as JSON; attachments with their bytes
@@ -82,18 +83,22 @@ class SavedConversations:
         with self._render_lock:
             rendered = [{"id": m.id, "siblings": list(tree.siblings(m.id)), "role": m.role, "status": m.status,
                          "model": m.model, "markdown": m.content,
-                         "html": self._message_html(m.role, m.content, present.transcript(message, results)),
+                         "html": self._message_html(m.role, m.content, present.transcript(message, results),
+                                                    json_reply=m.id in structured),
                          **({"words": words_and_attachments(message)[0]} if m.role == "user" else {})}
                         for m, message in zip(path, saved) if not present.is_results_only(message)]
         return {**_summary_json(summary, set()), "messages": rendered, "leaf": end, "current": tree.leaf,
                 "path": [m.id for m in path]}  # tool results' messages too, which are not shown
 
-    def _message_html(self, role: str, content: str, parts: tuple[present.Part, ...]) -> str:
+    def _message_html(self, role: str, content: str, parts: tuple[present.Part, ...], json_reply: bool = False) -> str:
         """A saved message as the page shows it: the user's text after its
         attachments' 📎 lines; a reply's text, thinking and tool calls in order
-        (each call with its result: a result's own message is not shown)."""
+        (each call with its result: a result's own message is not shown); a
+        reply asked for JSON (`--schema`, `json_reply`) as a JSON code block."""
         if role == "user":
             return user_html(content, [p.line for p in parts if isinstance(p, present.AttachmentPart)])
+        if json_reply and not any(isinstance(p, present.ToolCallPart) for p in parts):
+            return self._renderer.html(present.json_block(content))
         if not parts:
             return self._renderer.html(content)
         out = []
