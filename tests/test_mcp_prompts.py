@@ -165,6 +165,16 @@ def test_a_resource_attaches_like_a_file_and_a_template_takes_its_parameter_in_t
     assert "what does it say?" in sent
 
 
+def test_a_blob_resource_is_read_by_its_content_like_a_file(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    server.enqueue(Reply(chunks=["A blob."]))
+    out = run_chinwag(["--mcp-config", str(config), "-a", "mcp:everything:demo://resource/dynamic/blob/5",
+                       "what is it?"], anthropic_env(home, server.base_url), cwd=tmp_path, timeout=90)
+    assert out.returncode == 0, out.stderr
+    assert "📎 demo://resource/dynamic/blob/5 · text/plain" in out.stderr
+    assert "Resource 5: This is a base64 blob" in user_text(server.requests[0])
+
+
 @pytest.mark.parametrize(("spec", "says"), [
     ("mcp:nowhere:demo://x", "there is no MCP server 'nowhere' (servers: everything)."),
     ("mcp:everything:demo://resource/dynamic/text/{resourceId}", "is a template: put its parameters in the URI"),
