@@ -20,6 +20,7 @@ them), mcp_results (a call's result as the server sent it).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 from chinwag.tools.config import McpServerConfig
 from chinwag.errors import UsageError
 from chinwag.tools.mcp_connect import failure_reason, make_client
-from chinwag.tools.mcp_questions import Questions
+from chinwag.tools.mcp_changes import change_handler, listen_for_changes
+from chinwag.tools.mcp_questions import Questions, elicitation_callback
 from chinwag.tools.mcp_results import ResultContext, resource_output, tool_output
 from chinwag.tools.mcp_tools import McpTool, has_resources, list_tools, read_resource_tool
 from chinwag.tools.output import ToolOutput, one_line
@@ -242,9 +244,10 @@ class McpHub:
         errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         server.gone = asyncio.Event()
         try:
+            refresh = functools.partial(self._refresh, server)
             client = make_client(server.config, self._cwd, self._environ, errlog,
-                                 elicitation_callback=self._elicitation(name),
-                                 message_handler=self._changes(server))
+                                 elicitation_callback=elicitation_callback(name, self.questions, self._note),
+                                 message_handler=change_handler(refresh))
             async with client:
                 # chinwag checks a result against the tool's outputSchema itself (mcp_results), so a
                 # mismatch is marked in the result; the package's check would raise and lose it.
@@ -256,7 +259,7 @@ class McpHub:
                     server.client, server.state = client, "up"
                     self._listings[name] = listing
                 self._publish(server, tools)
-                listening = asyncio.create_task(self._listen(server, client))
+                listening = asyncio.create_task(listen_for_changes(client, refresh))
                 try:
                     await self._watch(server, client)
                 finally:
@@ -282,54 +285,12 @@ class McpHub:
                 tools = await list_tools(client, server.config.name, refresh=True)
                 self._publish(server, tools)
 
-    def _elicitation(self, name: str) -> Any:
-        """The Client's elicitation_callback: the question goes to whoever waits on the server."""
-        async def elicit(context: Any, params: Any) -> Any:
-            from mcp_types import ElicitResult
+    def _note(self, notice: str) -> None:
+        with self._lock:
+            self._notices.append(one_line(notice))
 
-            from chinwag.tools.mcp_elicit import read_request
-
-            request = read_request(name, params)
-            if request.unsupported is not None:
-                with self._lock:
-                    self._notices.append(one_line(f"MCP server {name} asked for something chinwag cannot ask"
-                                                  f" ({request.unsupported}); declined."))
-            answer = await self.questions.ask(request)
-            return ElicitResult(action=answer.action, content=dict(answer.content) if answer.action == "accept"
-                                else None)
-
-        return elicit
-
-    def _changes(self, server: _Server) -> Any:
-        """The Client's message_handler: a list_changed notification refreshes that list now."""
-        async def changed(message: Any) -> None:
-            import mcp_types
-
-            if isinstance(message, mcp_types.ToolListChangedNotification):
-                await self._refresh(server, tools=True)
-            elif isinstance(message, (mcp_types.PromptListChangedNotification,
-                                      mcp_types.ResourceListChangedNotification)):
-                await self._refresh(server, tools=False)
-
-        return changed
-
-    async def _listen(self, server: _Server, client: Client) -> None:
-        """The same from a server on the 2026-07-28 protocol, which sends changes only on a
-        `subscriptions/listen` stream; an older one has none (its notifications reach _changes)."""
-        from mcp.client.subscriptions import ListenNotSupportedError
-        from mcp.shared.subscriptions import ToolsListChanged
-
-        try:
-            async with client.listen(tools_list_changed=True, prompts_list_changed=True,
-                                     resources_list_changed=True) as events:
-                async for event in events:
-                    await self._refresh(server, tools=isinstance(event, ToolsListChanged))
-        except ListenNotSupportedError:
-            return
-        except Exception:  # noqa: BLE001  a lost stream: the lists stay as they were; _watch finds a dead server
-            return
-
-    async def _refresh(self, server: _Server, *, tools: bool) -> None:
+    async def _refresh(self, server: _Server, tools: bool) -> None:
+        """List the server's tools (or its prompts and resources) again: it said they changed."""
         client = server.client
         if client is None:
             return

@@ -7,7 +7,7 @@ nothing more than this: the question's records are imported when one comes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +100,23 @@ class Questions:
             except queue.Empty:
                 return
             answered.set_result(_decline())
+
+
+def elicitation_callback(server: str, questions: Questions, note: Callable[[str], None]) -> Any:
+    """The Client's elicitation_callback for `server`: the request read (tools/mcp_elicit.py)
+    and put to whoever waits on the server; one that cannot be asked is declined, with a notice."""
+    async def elicit(context: Any, params: Any) -> Any:
+        from mcp_types import ElicitResult
+
+        from chinwag.tools.mcp_elicit import read_request
+
+        request = read_request(server, params)
+        if request.unsupported is not None:
+            note(f"MCP server {server} asked for something chinwag cannot ask ({request.unsupported}); declined.")
+        answer = await questions.ask(request)
+        return ElicitResult(action=answer.action, content=dict(answer.content) if answer.action == "accept" else None)
+
+    return elicit
 
 
 def _decline() -> ElicitAnswer:
