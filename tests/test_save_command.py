@@ -106,7 +106,7 @@ def test_a_fifo_that_appears_after_the_check_is_refused_too(tmp_path: Path) -> N
 
     import pytest
 
-    from chinwag.cli.commands import _write_regular_file
+    from chinwag.cli.save_and_copy import _write_regular_file
     from chinwag.errors import UsageError
 
     fifo = tmp_path / "late.md"

@@ -27,6 +27,7 @@ LAYERS = [  # lowest first
     ("leaves", {"chinwag.render", "chinwag.context", "chinwag.conversation", "chinwag.config_schema",
                 "chinwag.interrupts", "chinwag.present", "chinwag.schema_spec", "chinwag.structured"}),
     ("services", {"chinwag.providers", "chinwag.history", "chinwag.tools", "chinwag.attach", "chinwag.config",
+                  "chinwag.templates",
                   # flat storage modules before issue 20
                   "chinwag.store", "chinwag.store_schema", "chinwag.store_blobs", "chinwag.store_blocks",
                   "chinwag.store_check", "chinwag.recorder", "chinwag.save_queue", "chinwag.writers",
