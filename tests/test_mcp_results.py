@@ -141,6 +141,23 @@ def test_resource_links_are_kept_and_the_model_reads_one_without_being_asked(
     assert "denied" not in out.stderr and "🔗 demo://resource/dynamic/text/2" in out.stderr
 
 
+def test_embedded_resources_text_inline_under_its_uri_an_image_attached_other_bytes_named(
+        work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
+    server.enqueue(calls("openai", ("call_1", "everything_get-resource-reference", {"resourceType": "Blob",
+                                                                                  "resourceId": 1})),
+                   calls("openai", ("call_2", "demo_embedded", {})), Reply(chunks=["Seen."]))
+    out = one_shot("openai", home, server, work, tmp_path, everything(), demo_server())
+    blob_text = result_text("openai", server.requests[1])  # a text file sent as a base64 blob
+    assert "[resource demo://resource/dynamic/blob/1 (text/plain)]\nResource 1: This is a base64 blob" in blob_text
+    mixed = result_text("openai", server.requests[2])
+    assert "[image/png image demo://pixel.png, 4×3: attached below]" in mixed
+    assert "[application/octet-stream demo://data.bin (1 KB): not forwarded; chinwag sends images and PDFs only]" \
+        in mixed
+    (media, data), = images_sent("openai", server.requests[2])
+    assert media == "image/png" and data.startswith(b"\x89PNG")
+    assert "📎 image/png · 4×3 · 📎 application/octet-stream · 1 KB not forwarded" in out.stderr
+
+
 def test_structured_content_alone_is_sent_as_json_and_an_output_schema_mismatch_is_marked(
         work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
     server.enqueue(calls("openai", ("call_1", "demo_structured_only", {})),
@@ -182,3 +199,42 @@ def test_sampling_is_never_declared_and_a_server_that_asks_anyway_is_declined(
     said = result_text("anthropic", server.requests[1])
     assert said.startswith("the client answered: {") and "Sampling not supported" in said
     assert out.stdout == "No model for you.\n"
+
+
+def test_the_protocol_is_negotiated_down_for_an_older_server_and_tools_shows_it(tmp_path: Path) -> None:
+    """server-everything speaks 2025-11-25; demo.py (the `mcp` package we depend on) the newest."""
+    from chinwag.tools import Toolbox
+    from tests.test_mcp_reference import wait_for
+
+    box = Toolbox([], {"everything": everything(), "demo": demo_server()}, tmp_path)
+    box.start()
+    try:
+        wait_for(lambda: not box.starting())
+        lines = box.describe()
+        assert "MCP server everything: up (protocol 2025-11-25)" in lines
+        assert "MCP server demo: up (protocol 2026-07-28)" in lines
+    finally:
+        box.close()
+
+
+def test_a_bad_uri_for_read_resource_is_one_error_result_and_the_server_goes_on(tmp_path: Path) -> None:
+    from chinwag.records import ToolCall
+    from chinwag.tools import Toolbox
+    from tests.test_mcp_reference import wait_for
+
+    box = Toolbox([], {"everything": everything()}, tmp_path)
+    box.start()
+    try:
+        wait_for(lambda: not box.starting())
+        assert box.verdict(ToolCall("c0", "everything_read_resource", {"uri": "demo://x"})).ask is False
+        missing = box.run(ToolCall("c1", "everything_read_resource", {"uri": "demo://no/such/thing"}))
+        assert missing.status == "error" and missing.content.startswith("MCP server everything refused the call:")
+        empty = box.run(ToolCall("c2", "everything_read_resource", {"uri": ""}))
+        assert empty.status == "error" and "'uri' must be a non-empty string" in empty.content
+        read = box.run(ToolCall("c3", "everything_read_resource",
+                                {"uri": "demo://resource/static/document/architecture.md"}))
+        assert read.status == "ok" and read.content.startswith(
+            "[resource demo://resource/static/document/architecture.md (text/markdown)]\n")
+        assert box.take_notices() == []
+    finally:
+        box.close()

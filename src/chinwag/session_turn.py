@@ -23,11 +23,11 @@ from chinwag.errors import ChinwagError, ContextOverflow
 from chinwag.turn import Turn
 
 if TYPE_CHECKING:
-    from chinwag.toolloop import ResultBlock
     from chinwag.events import Event
     from chinwag.history.recorder import StoreSink
-    from chinwag.records import ChatRequest, Message, Reply, ToolCall, ToolResult
+    from chinwag.records import ChatRequest, Message, Reply, ToolCall
     from chinwag.session import Session
+    from chinwag.toolloop import ResultBlock
 
 OVERFLOW_RETRIES = 3  # halvings of the history after a "prompt too long" error
 

@@ -8,7 +8,7 @@ Tools: `echo` (read-only, closed world: runs without asking), `lookup`
 (read-only but open world: asks), `write_note` (no hints: asks), `crash`
 (the process exits mid-call), `slow` (sleeps, for Ctrl-C), `pid`, `fail` (an error result).
 For results beyond text (issue 22): `structured_only` (structuredContent and no text), `audio`
-(a WAV), `big_image` (a PNG of about 20 MB), `flood` (progress notifications at 1,000 a second), `beacon`
+(a WAV), `embedded` (a PNG and binary bytes as embedded resources), `big_image` (a PNG of about 20 MB), `flood` (progress notifications at 1,000 a second), `beacon`
 (progress stamped with the time it was sent, for bench/bench_mcp_results.py).
 For prompts and questions: `add_prompt` (adds a prompt and says the prompts changed),
 `ask_nested` (an elicitation of a type no client can ask). Prompts: `greet`, `hostile`
@@ -32,8 +32,8 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import AssistantMessage, UserMessage
-from mcp.types import (AudioContent, CallToolResult, ElicitRequest, ElicitRequestFormParams, ImageContent,
-                       InputRequiredResult, ToolAnnotations)
+from mcp.types import (AudioContent, BlobResourceContents, CallToolResult, ElicitRequest, ElicitRequestFormParams,
+                       EmbeddedResource, ImageContent, InputRequiredResult, ToolAnnotations)
 
 server = MCPServer("demo")
 
@@ -156,6 +156,17 @@ def _png(width: int, height: int, rgb: bytes) -> bytes:
     rows = b"".join(b"\0" + rgb[y * width * 3:(y + 1) * width * 3] for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 0)) + chunk(b"IEND", b"")
+
+
+@server.tool(description="Two embedded resources: a PNG and some binary bytes.",
+             annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+def embedded() -> list[EmbeddedResource]:
+    png = _png(4, 3, bytes(range(36)))
+    return [EmbeddedResource(type="resource", resource=BlobResourceContents(
+                uri="demo://pixel.png", mime_type="image/png", blob=base64.b64encode(png).decode())),
+            EmbeddedResource(type="resource", resource=BlobResourceContents(
+                uri="demo://data.bin", mime_type="application/octet-stream",
+                blob=base64.b64encode(bytes(range(256)) * 4).decode()))]
 
 
 @server.tool(description="Report progress `count` times at `rate` a second, then answer.",

@@ -177,8 +177,7 @@ class Toolbox:
                    else "runs without asking" if tool.read_only else now.get(name) or "asks")
             lines.append(f"{name} · MCP server {tool.server} · {how}")
         for server, state, detail in self._hub.states():
-            if state != "up":
-                lines.append(one_line(f"MCP server {server}: {state}" + (f" ({detail})" if detail else "")))
+            lines.append(one_line(f"MCP server {server}: {state}" + (f" ({detail})" if detail else "")))
         return lines
 
     def take_notices(self) -> list[str]:

@@ -258,6 +258,8 @@ class McpHub:
                 with self._lock:
                     server.client, server.state = client, "up"
                     self._listings[name] = listing
+                    # The revision the package negotiated: its newest, or the older one the server speaks.
+                    server.detail = f"protocol {client.protocol_version}"
                 self._publish(server, tools)
                 listening = asyncio.create_task(listen_for_changes(client, refresh))
                 try:

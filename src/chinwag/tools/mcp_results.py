@@ -8,8 +8,9 @@ Nothing the server sent is flattened into a placeholder the model cannot use:
   sends it in a user message after the tool messages), downscaled to fit every
   provider as `-a` does, and the user sees one `📎 image/png · 16×16` part;
 - an embedded resource's text is inlined under its URI; an image or PDF blob
-  becomes an attachment (stored by hash in the history, like `-a`'s); any
-  other blob is named, with its size, as not forwarded;
+  becomes an attachment (stored by hash in the history, like `-a`'s); a
+  blob that is text is inlined as text is; any other is named, with its
+  size, as not forwarded;
 - a resource link keeps its URI, name and type, and names the tool that reads
   it (SERVER_read_resource) when the server offers resources;
 - `structuredContent` is sent as JSON when no text came; when the tool
@@ -178,10 +179,20 @@ def _add_binary(data: str, media: str, uri: str, parts: _Parts, context: ResultC
         parts.attachments.append(Document(PDF, raw, name))
         parts.text.append(f"[PDF{where} ({size(len(raw))}), attached below]")
         parts.shown.append(f"📎 {PDF} · {size(len(raw))}")
+    elif (text := _as_text(raw)) is not None:  # a text file sent as a blob: inlined as text is
+        parts.text.append(f"[resource{where}" + (f" ({media})" if media else "") + f"]\n{text}")
     else:
         why = "chinwag sends images and PDFs only" if attach else "not sent here"
         parts.text.append(f"[{media or 'binary'}{where} ({size(len(raw))}): not forwarded; {why}]")
         parts.shown.append(f"📎 {media or 'binary'} · {size(len(raw))} not forwarded")
+
+
+def _as_text(raw: bytes) -> str | None:
+    """A blob's text when it is text (UTF-8, or the 8-bit encodings `-a` reads), else None."""
+    from chinwag.attach import decode_text
+
+    decoded = decode_text(raw)
+    return decoded[0] if decoded is not None else None
 
 
 def _add_image(raw: bytes, media: str, uri: str, parts: _Parts, context: ResultContext) -> None:
