@@ -156,7 +156,8 @@ def test_the_pages_stop_cancels_the_call_on_the_server(tmp_path: Path) -> None:
 
 def test_stop_on_the_page_cancels_the_call_on_the_server_and_the_next_call_runs(
         browser: Any, fake: ScriptedServer, tmp_path: Path) -> None:
-    """The page's Stop, clicked in Chromium, while an MCP call runs in `chinwag serve`."""
+    """The page's Stop, clicked in Chromium, while an MCP call runs in `chinwag serve` (its
+    progress on the page's notice line meanwhile)."""
     from tests.test_web_support import serve
 
     log = tmp_path / "sent.jsonl"
@@ -175,13 +176,15 @@ def test_stop_on_the_page_cancels_the_call_on_the_server_and_the_next_call_runs(
             page.wait_for_selector("#model option", state="attached")
             page.fill("#input", "take your time")
             page.press("#input", "Enter")
-            wait_for(lambda: log.exists() and any(m.get("method") == "tools/call" for m in sent_to_server(log)), 60)
+            # The call's progress, live on the page's notice line.
+            page.locator("#notice", has_text=f"⚙ {LONG} … 1/60").wait_for()
             page.click("#stop")
             wait_for(lambda: any(m.get("method") == "notifications/cancelled" for m in sent_to_server(log)), 10)
             call = next(m for m in sent_to_server(log) if m.get("method") == "tools/call")
             cancelled = next(m for m in sent_to_server(log) if m.get("method") == "notifications/cancelled")
             assert cancelled["params"]["requestId"] == call["id"]
             page.wait_for_selector(".msg.assistant[data-status=stopped], .msg.assistant[data-status=interrupted]")
+            assert "1/60" not in page.inner_text("#notice")  # gone with the call
             page.fill("#input", "are you there?")
             page.press("#input", "Enter")
             page.wait_for_selector("text=Fine.")

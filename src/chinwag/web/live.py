@@ -86,6 +86,7 @@ class LiveTurn:
         self._before = ""  # HTML of the reply's earlier parts (text, thinking, tool calls), final
         self._thinking = ""  # reasoning not shown yet (shown whole when it ends)
         self._calls: dict[str, ToolCall] = {}
+        self._progress_shown = False  # a running call's progress is on the page's notice line
         self._asking: Op | None = None  # the approval question the page is asked now
         self._answer: Any = None  # (answer, reason) to an approval, an ElicitAnswer to an elicitation
         self._answered = threading.Condition(self._lock)
@@ -254,12 +255,17 @@ class LiveTurn:
             case ToolCallReady():
                 self._calls[event.id] = ToolCall(event.id, event.name, event.input)
             case ToolResultReady():
+                if self._progress_shown:  # the call's progress line is over with it
+                    self._progress_shown = False
+                    self._publish([{"t": "notice", "text": "", "retry": False}])
                 self._tool(event)
+            case ToolProgress():
+                self._progress(event)
             case Retrying():
                 self._notice(retry_line(event), retry=True)
             case Notice():
                 self._notice(event.text)
-            case ToolInputDelta() | Usage() | Stop() | ToolRunning() | ToolProgress():
+            case ToolInputDelta() | Usage() | Stop() | ToolRunning():
                 pass  # the call is shown whole with its result; the figures at the end
             case _:
                 assert_never(event)
@@ -267,6 +273,16 @@ class LiveTurn:
     def _take_thinking(self) -> str:
         text, self._thinking = self._thinking, ""
         return text
+
+    def _progress(self, event: ToolProgress) -> None:
+        """A running MCP call's progress (at most every 100 ms) on the page's notice line, in
+        place: not kept with the notices a page joining later is sent, and taken away when
+        the call ends (or with the reply, as a retry's line is)."""
+        from chinwag.tools.output import one_line
+
+        self._progress_shown = True
+        self._publish([{"t": "notice", "text": one_line(self.redact(f"⚙ {event.name} … {event.text}")),
+                        "retry": True}])
 
     def _tool(self, event: ToolResultReady) -> None:
         from chinwag.present import tool_call_line
