@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     )
     from chinwag.events import Event, Notice, Retrying, Stop, TextDelta, Usage
     from chinwag.records import Message, Reply
+    from chinwag.tools.mcp_elicit import ElicitAnswer, Elicitation
 
 _EXPORTS = {
     "Chat": "chinwag.api",
@@ -46,6 +47,7 @@ _EXPORTS = {
     "Event": "chinwag.events", "Notice": "chinwag.events", "Retrying": "chinwag.events",
     "Stop": "chinwag.events", "TextDelta": "chinwag.events", "Usage": "chinwag.events",
     "Message": "chinwag.records", "Reply": "chinwag.records",
+    "Elicitation": "chinwag.tools.mcp_elicit", "ElicitAnswer": "chinwag.tools.mcp_elicit",
 }
 __all__ = ["__version__", *_EXPORTS]
 

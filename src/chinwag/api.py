@@ -61,12 +61,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag.driver import TurnDriver
 from chinwag.errors import UsageError
@@ -76,6 +76,9 @@ from chinwag.session import Session, open_session
 from chinwag.session_turn import SessionTurn
 from chinwag.tree import Tree
 
+if TYPE_CHECKING:
+    from chinwag.tools.mcp_elicit import ElicitAnswer, Elicitation
+
 
 class Chat:
     def __init__(self, model: str | None = None, *, system: str | None = None,
@@ -83,7 +86,9 @@ class Chat:
                  max_tokens: int | None = None, temperature: float | None = None,
                  save: bool = True, environ: Mapping[str, str] | None = None,
                  cwd: Path | str | None = None, resume: int | None = None, at: int | None = None,
-                 budget: float | None = None) -> None:
+                 budget: float | None = None,
+                 mcp_config: Path | str | None = None,
+                 on_elicit: Callable[[Elicitation], ElicitAnswer] | None = None) -> None:
         """`model` is a CLI model spec ("local", "anthropic:NAME", "openai:NAME",
         "local:/path.gguf", or a bare name); None picks as the CLI does. A
         `base_url` with no provider in `model` means an OpenAI-compatible
@@ -92,13 +97,22 @@ class Chat:
         message `at`. `budget` is dollars this Chat may spend (as `--budget`;
         the config's budgets apply too): a request that could pass it is not
         sent, and its reply fails with BudgetExceeded. Bad settings raise
-        `chinwag.ChinwagError` (a UsageError or ConfigError) here."""
+        `chinwag.ChinwagError` (a UsageError or ConfigError) here.
+
+        Tools and MCP servers come from config.toml (`tools`, `allow`,
+        `[mcp_servers]`) and `mcp_config` (an `{"mcpServers": {...}}` file); a
+        call that would ask a person is denied (there is no one to ask). An MCP
+        server's question to the user (elicitation) goes to `on_elicit`, which
+        gets a `chinwag.Elicitation` and returns a `chinwag.ElicitAnswer`
+        ("accept" with the content, "decline" or "cancel"); without it every
+        such question is declined at once."""
         from chinwag.config import resolve
         from chinwag.providers.registry import at_base_url, entry, parse_model_spec
 
         environ = dict(os.environ if environ is None else environ)
         flags: dict[str, Any] = {"model": model, "system": system, "max_tokens": max_tokens,
-                                 "temperature": temperature, "save": save, "budget": budget}
+                                 "temperature": temperature, "save": save, "budget": budget,
+                                 "mcp_config": str(mcp_config) if mcp_config is not None else None}
         if base_url is not None or api_key is not None:
             provider = parse_model_spec(model)[0] if model else ""
             chosen = entry(provider) if provider else at_base_url()
@@ -112,6 +126,11 @@ class Chat:
         if at is not None and resume is None:
             raise UsageError("at= needs resume=: the conversation the message is in.")
         self._session: Session = open_session(settings, environ, resume=resume, at=at)
+        if settings.tools.active:
+            from chinwag.toolloop import ToolUse
+
+            self._session.tool_use = ToolUse(settings.tools, Path(cwd or Path.cwd()), environ, None, on_elicit)
+            self._session.tool_use.start()
         self._turn_lock = threading.Lock()  # one turn at a time (a Lock: a stream may be closed from any thread)
         self._holder: int | None = None  # the thread whose turn runs
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from chinwag.tools.output import ToolOutput
     from chinwag.tools import Toolbox
+    from chinwag.tools.mcp_elicit import Elicit
     from chinwag.tools.approval import Approvals
 
 # A call's result, and after it the images and PDFs its tool gave (they go to the model with it).
@@ -46,7 +47,11 @@ class CallRecord(Protocol):
 
 
 class ToolUse:
-    def __init__(self, settings: ToolSettings, cwd: Path, environ: Mapping[str, str], ask: Ask | None) -> None:
+    def __init__(self, settings: ToolSettings, cwd: Path, environ: Mapping[str, str], ask: Ask | None,
+                 elicit: Elicit | None = None) -> None:
+        """`ask`: whom approvals ask; `elicit`: whom an MCP server's questions ask
+        (tools/mcp_elicit.py). None: no one, so calls that need approval are denied
+        and elicitations declined, at once. `--yes` answers neither kind of elicitation."""
         from chinwag.tools import Toolbox, load_mcp_json, mcp_servers_from_config
         from chinwag.tools.approval import Approvals
 
@@ -57,6 +62,7 @@ class ToolUse:
         self.toolbox: Toolbox = Toolbox(settings.enabled, servers, cwd, allow=settings.allow,
                                         max_output=settings.output_limit, environ=environ)
         self.approvals: Approvals = Approvals(allow=set(settings.allow), yes=settings.yes, ask=ask)
+        self.toolbox.mcp.questions.elicit = elicit
         self.last_result: tuple[ToolCall, ToolResult] | None = None  # for /show
         self._started = False
 

@@ -10,6 +10,9 @@ Tools: `echo` (read-only, closed world: runs without asking), `lookup`
 For results beyond text (issue 22): `structured_only` (structuredContent and no text), `audio`
 (a WAV), `embedded` (a PNG and binary bytes as embedded resources), `big_image` (a PNG of about 20 MB), `flood` (progress notifications at 1,000 a second), `beacon`
 (progress stamped with the time it was sent, for bench/bench_mcp_results.py).
+For prompts and questions: `add_prompt` (adds a prompt and says the prompts changed),
+`ask_nested` (an elicitation of a type no client can ask). Prompts: `greet`, `hostile`
+(escape sequences in its text), `picture` (text, an image, an assistant message).
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from typing import TypedDict
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import (AudioContent, BlobResourceContents, CallToolResult, EmbeddedResource, ImageContent,
-                       ToolAnnotations)
+from mcp.server.mcpserver.prompts.base import AssistantMessage, UserMessage
+from mcp.types import (AudioContent, BlobResourceContents, CallToolResult, ElicitRequest, ElicitRequestFormParams,
+                       EmbeddedResource, ImageContent, InputRequiredResult, ToolAnnotations)
 
 server = MCPServer("demo")
 
@@ -71,6 +75,45 @@ def pid() -> str:
 def fail() -> str:
     raise ToolError("this tool always fails")
 
+
+@server.prompt(description="Say hello to someone.")
+def greet(name: str, mood: str = "cheerful") -> str:
+    return f"Say a {mood} hello to {name}."
+
+
+@server.prompt(description="A prompt whose text tries to take over the terminal.")
+def hostile() -> str:
+    return "title \x1b]0;pwned\x07 clear \x1b[2J end"
+
+
+@server.prompt(description="Look at a picture (a 2×1 PNG) and say what it shows.")
+def picture() -> list[UserMessage | AssistantMessage]:
+    png = base64.b64encode(_PNG).decode()
+    return [UserMessage("What is in this picture?"),
+            UserMessage(ImageContent(type="image", data=png, mime_type="image/png")),
+            AssistantMessage("I will describe it.")]
+
+
+# A 2×1 PNG, one red pixel and one blue.
+_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000020000000108020000007b40e8dd0000000d4944"
+                     "4154789c63f8cf0004ff01070001ffe2239e590000000049454e44ae426082")
+
+
+@server.tool(description="Add a prompt named NAME, and say the prompts changed.")
+async def add_prompt(name: str, ctx: Context) -> str:  # type: ignore[type-arg]
+    server.prompt(name=name, description="Added while running.")(lambda: f"the {name} prompt")
+    await ctx.notify_prompts_changed()
+    return f"added {name}"
+
+
+@server.tool(description="Ask the user for a nested object, which clients cannot ask for.")
+def ask_nested(ctx: Context) -> str | InputRequiredResult:  # type: ignore[type-arg]
+    answered = (ctx.input_responses or {}).get("where")
+    if answered is not None:
+        return f"answer: {getattr(answered, 'action', answered)}"
+    schema = {"type": "object", "properties": {"address": {"type": "object", "properties": {}}}}
+    return InputRequiredResult(input_requests={"where": ElicitRequest(params=ElicitRequestFormParams(
+        message="Where do you live?", requested_schema=schema))})
 
 class Weather(TypedDict):
     temperature: float

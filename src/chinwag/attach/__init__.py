@@ -51,6 +51,13 @@ def load(spec: str, provider: str, *, as_text: bool = False, stdin: BinaryIO | N
     (a registry name; "" for a model name no provider claims, sent to a base URL)."""
     takes = accepted(provider)
     name, data, declared = _read(spec, stdin, min(MAX_BYTES, takes.max_bytes))
+    return from_bytes(name, data, provider, as_text=as_text, declared=declared)
+
+
+def from_bytes(name: str, data: bytes, provider: str, *, as_text: bool = False, declared: str = "") -> Attachment:
+    """`data`, read already (within the provider's limit) from what `name` names, as a
+    block for `provider`: the type from the content, as `load` does (an MCP resource)."""
+    takes = accepted(provider)
     media = sniff(data)
     if media in IMAGE_TYPES:
         return _image(name, data, media, provider, takes)

@@ -242,14 +242,14 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
             return run_once(session, prompt, json_mode=args.json, stats=args.stats,
                             markdown=markdown and settings.schema is None,
-                            attachments=_attachments(attach, settings.provider, args.as_text))
+                            attachments=_attachments(attach, settings.provider, args.as_text, session.tool_use))
         from chinwag.cli.repl import Repl
         from chinwag.paths import data_dir
 
         repl = Repl(session, color=color, quiet=args.quiet, environ=environ, markdown=markdown, flags=flags,
                     history_file=data_dir(environ) / "input_history" if settings.save else None)
         if attach:  # for the first message
-            repl.pending = _load_all(attach, settings.provider, args.as_text)
+            repl.pending = _load_all(attach, settings.provider, args.as_text, session.tool_use)
         return repl.run()
     finally:
         session.close()
@@ -257,13 +257,13 @@ def _chat(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             sys.stderr.write(f"chinwag: {notice}\n")
 
 
-def _attachments(specs: list[str], provider: str, as_text: bool) -> tuple[Any, ...]:
+def _attachments(specs: list[str], provider: str, as_text: bool, tool_use: Any = None) -> tuple[Any, ...]:
     """Each -a, read and checked before anything is sent; its 📎 line on stderr."""
     if not specs:
         return ()
     from chinwag.render.sanitize import sanitize
 
-    loaded = _load_all(specs, provider, as_text)
+    loaded = _load_all(specs, provider, as_text, tool_use)
     dim = sys.stderr.isatty() and "NO_COLOR" not in os.environ
     for attachment in loaded:
         line = sanitize(attachment.line)
@@ -271,9 +271,10 @@ def _attachments(specs: list[str], provider: str, as_text: bool) -> tuple[Any, .
     return tuple(a.block for a in loaded)
 
 
-def _load_all(specs: list[str], provider: str, as_text: bool) -> list[Any]:
+def _load_all(specs: list[str], provider: str, as_text: bool, tool_use: Any = None) -> list[Any]:
     """Each -a loaded; an empty one (stdin with nothing on it) is left out, and said so.
-    `-a -` on a terminal says what it waits for."""
+    `-a -` on a terminal says what it waits for. `-a mcp:SERVER:URI` starts the MCP
+    servers now and reads the resource from its server (cli/mcp_commands.py)."""
     from chinwag.attach import NothingToAttach, load
     from chinwag.render.sanitize import sanitize
 
@@ -284,6 +285,13 @@ def _load_all(specs: list[str], provider: str, as_text: bool) -> list[Any]:
                              " on a line of its own.\n")
             sys.stderr.flush()
         try:
+            if spec.startswith("mcp:"):
+                from chinwag.cli.mcp_commands import load_resource
+
+                if tool_use is not None:
+                    tool_use.start()
+                loaded.append(load_resource(spec, provider, tool_use, as_text=as_text))
+                continue
             loaded.append(load(spec, provider, as_text=as_text))
         except NothingToAttach as exc:
             sys.stderr.write(f"chinwag: {sanitize(exc.message)}\n")
@@ -300,8 +308,11 @@ def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool, one_shot
 
     where = sys.stderr if one_shot else sys.stdout
     read = line_reader(where, sys.stdin) if one_shot else input
+    from chinwag.cli.elicit import terminal_elicit
+
     ask = terminal_ask(where, read=read) if can_ask and where.isatty() else None
-    session.tool_use = ToolUse(session.settings.tools, Path.cwd(), environ, ask)
+    elicit = terminal_elicit(where, read=read) if can_ask and where.isatty() else None  # none: declined at once
+    session.tool_use = ToolUse(session.settings.tools, Path.cwd(), environ, ask, elicit)
 
 
 def _notice_base_url(settings: Any, err: Any) -> None:

@@ -192,7 +192,12 @@ def _attach(repl: Repl, arg: str) -> None:
         spec = spec[1:-1]
     if spec == "-":
         raise UsageError("in the chat, stdin is your typing; attach a file or URL (or pipe it: chinwag -a - \"...\").")
-    attachment = load(spec, repl.session.provider.name, as_text=as_text)
+    if spec.startswith("mcp:"):  # an MCP server's resource (cli/mcp_commands.py)
+        from chinwag.cli.mcp_commands import attach_in_chat
+
+        attachment = attach_in_chat(repl, spec, as_text)
+    else:
+        attachment = load(spec, repl.session.provider.name, as_text=as_text)
     repl.pending.append(attachment)
     repl.out.write(repl.dim(f"{sanitize(attachment.line)} · with your next message") + "\n")
 
@@ -214,6 +219,24 @@ def _paths(prefix: str) -> list[str]:
 
     matches = sorted(glob.glob(os.path.expanduser(prefix) + "*"))[:50]
     return [m + "/" if os.path.isdir(m) else m for m in matches]
+
+
+def _mcp(name: str) -> Callable[[Repl, str], None]:
+    """A command of cli/mcp_commands.py, imported when it is first run."""
+    def run(repl: Repl, arg: str) -> None:
+        from chinwag.cli import mcp_commands
+
+        getattr(mcp_commands, name)(repl, arg)
+
+    return run
+
+
+def _attach_candidates(repl: Repl, prefix: str) -> list[str]:
+    if prefix.startswith("mcp:"):
+        from chinwag.cli.mcp_commands import complete_resources
+
+        return complete_resources(repl, prefix)
+    return _paths(prefix)
 
 
 def _command_names(prefix: str) -> list[str]:
@@ -248,13 +271,16 @@ COMMANDS: tuple[Command, ...] = (
             complete=_history_words),
     Command("/save", "[--force] FILE", "write this conversation to a markdown file (asks before"
             " overwriting one; --force does not ask)", save, complete=_paths),
-    Command("/attach", "[PATH|URL]", "add an image, PDF or file to your next message; alone: list them", _attach,
-            complete=_paths),
+    Command("/attach", "[PATH|URL|mcp:SERVER:URI]", "add an image, PDF, file or MCP resource to your next"
+            " message; alone: list them", _attach, complete=_paths, complete_in_chat=_attach_candidates),
     Command("/copy", "", "copy the last reply to the clipboard", copy),
     Command("/stats", "", "the last reply's figures, the conversation's tokens and cost, the context window",
             _stats),
     Command("/tools", "", "the tools enabled and how each is approved", _tools),
     Command("/show", "", "the last tool result in full", _show),
+    Command("/prompts", "", "the MCP servers' prompts, each run as /SERVER_PROMPT ARGS", _mcp("show_prompts")),
+    Command("/resources", "", "the MCP servers' resources and templates (/attach mcp:SERVER:URI)",
+            _mcp("show_resources")),
     Command("/exit", "", "leave", _exit, aliases=("/quit", "quit", "exit", "Ctrl-D")),
 )
 _BY_NAME = {name: command for command in COMMANDS for name in (command.name, *command.aliases)
@@ -276,6 +302,13 @@ def _lookup(name: str) -> Command:
 def run_command(repl: Repl, line: str) -> None:
     name, *rest = line.split(maxsplit=1)  # the name ends at any white space: a tab, a block's line break
     arg = rest[0] if rest else ""
+    if name.lower() not in _BY_NAME and repl.session.tool_use is not None:  # /SERVER_PROMPT
+        from chinwag.cli.mcp_commands import find_prompt, run_prompt
+
+        prompt = find_prompt(repl, name)
+        if prompt is not None:
+            run_prompt(repl, prompt, arg.strip())
+            return
     command = _lookup(name)
     if arg.strip() and not command.args:  # the table says it takes none: an ignored word would be a surprise
         typed = sanitize(name.lower())
@@ -302,9 +335,18 @@ def complete(text: str, state: int, repl: Repl | None = None) -> str | None:
         line = readline.get_line_buffer()[:readline.get_endidx()]
     except (ImportError, AttributeError):
         line = text
-    name, space, _ = line.partition(" ")
+    name, space, rest = line.partition(" ")
     if not space:
         matches = [n for n in _BY_NAME if n.startswith(text)] if text.startswith("/") else []
+        if text.startswith("/") and repl is not None and repl.session.tool_use is not None:
+            from chinwag.cli.mcp_commands import complete_prompt_names
+
+            matches += complete_prompt_names(repl, text)
+    elif name.lower() not in _BY_NAME and repl is not None and repl.session.tool_use is not None:
+        from chinwag.cli.mcp_commands import complete_prompt_arguments, find_prompt
+
+        prompt = find_prompt(repl, name)
+        matches = complete_prompt_arguments(repl, prompt, rest) if prompt is not None else []
     else:
         command = _BY_NAME.get(name.lower())
         matches = command.complete(text) if command is not None and command.complete else []

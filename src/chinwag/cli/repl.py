@@ -25,7 +25,7 @@ from chinwag.sinks import TerminalSink, assistant_name
 
 if TYPE_CHECKING:
     from chinwag.attach import Attachment
-    from chinwag.records import Reply
+    from chinwag.records import Block, Reply
 
 GOODBYE = "Goodbye!"
 QUIT_WORDS = {"quit", "exit", "/exit", "/quit", ":q"}
@@ -107,10 +107,11 @@ class Repl:
             self.err.write(f"chinwag: {one_line(str(exc.strerror or exc))}\n")
         self.out.flush()
 
-    def send(self, line: str) -> None:
-        """`line` as the next message, with the attachments pending (their 📎 lines first).
-        Refused attachments (the model reads text only) stay pending."""
-        blocks = tuple(a.block for a in self.pending)
+    def send(self, line: str, extra: tuple[Block, ...] = ()) -> None:
+        """`line` as the next message, with the attachments pending (their 📎 lines first)
+        and `extra` blocks (an MCP prompt's). Refused attachments (the model reads text
+        only) stay pending."""
+        blocks = tuple(a.block for a in self.pending) + extra
         if blocks:
             from chinwag.attach import check
             from chinwag.render.sanitize import sanitize

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import threading
 
     from chinwag.tools.progress import Progress
+    from chinwag.tools.mcp import McpHub
 
 __all__ = ["BUILTIN_TOOLS", "McpServerConfig", "ToolOutput", "Toolbox", "Verdict", "load_mcp_json",
            "mcp_servers_from_config"]
@@ -97,6 +98,11 @@ class Toolbox:
         from chinwag.tools.mcp import McpHub
 
         self._hub = McpHub(mcp_servers, cwd, self.environ)
+
+    @property
+    def mcp(self) -> McpHub:
+        """The MCP servers' sessions: prompts, resources, completions, elicitation."""
+        return self._hub
 
     def start(self) -> None:
         """Start the MCP servers in the background; returns at once."""

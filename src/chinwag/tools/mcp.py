@@ -20,6 +20,7 @@ them), mcp_results (a call's result as the server sent it).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chinwag.tools.config import McpServerConfig
+from chinwag.errors import UsageError
 from chinwag.tools.mcp_connect import failure_reason, make_client
+from chinwag.tools.mcp_changes import change_handler, listen_for_changes
+from chinwag.tools.mcp_questions import Questions, elicitation_callback
 from chinwag.tools.mcp_results import ResultContext, resource_output, tool_output
 from chinwag.tools.mcp_tools import McpTool, has_resources, list_tools, read_resource_tool
 from chinwag.tools.output import ToolOutput, one_line
@@ -38,10 +42,13 @@ if TYPE_CHECKING:  # asyncio and mcp are imported on the loop thread; the prompt
 
     from mcp import Client
 
+    from chinwag.tools.mcp_prompts import Listing, McpPrompt
+
 SLICE = 0.02  # seconds per wait on the loop: how soon a Ctrl-C lands
 CHECK_STDIO_EVERY = 1.0  # seconds between checks that a local server is still there
 CHECK_HTTP_EVERY = 10.0  # the same for a server over HTTP, which may be far away
 CALL_TIMEOUT = 3600.0  # seconds one tool call may take (Ctrl-C stops it sooner)
+COMPLETE_TIMEOUT = 2.0  # seconds Tab waits for a server's completions
 CLOSE_WAIT = 6.0  # seconds close() waits for sessions and processes to end
 
 
@@ -68,6 +75,9 @@ class McpHub:
         self._stop: asyncio.Event | None = None
         self._closing = False
         self._thread: threading.Thread | None = None
+        self.questions = Questions()  # elicitations, answered by the thread waiting on the server
+        self._listings: dict[str, Listing] = {}  # prompts and resources, per server that is up
+        self._last_completion: tuple[str, list[str]] | None = None
 
     # -- the main thread's side -------------------------------------------------
 
@@ -116,23 +126,79 @@ class McpHub:
         latest = LatestProgress()
         future = asyncio.run_coroutine_threadsafe(self._call(tool, dict(arguments), max_output, latest), loop)
         try:
-            while True:
-                try:
-                    return future.result(SLICE)
-                except concurrent.futures.TimeoutError:
-                    pass
-                if stopping is not None and stopping.is_set():
-                    from chinwag.present import TOOL_STOPPED
+            with self.questions.waiting():
+                while True:
+                    self.questions.answer_waiting()  # an elicitation the server sent meanwhile
+                    try:
+                        return future.result(SLICE)
+                    except concurrent.futures.TimeoutError:
+                        pass
+                    if stopping is not None and stopping.is_set():
+                        from chinwag.present import TOOL_STOPPED
 
-                    future.cancel()
-                    return ToolOutput(TOOL_STOPPED, "interrupted", "interrupted")
-                report = latest.take(time.monotonic())
-                if report is not None:
-                    yield report
+                        future.cancel()
+                        return ToolOutput(TOOL_STOPPED, "interrupted", "interrupted")
+                    report = latest.take(time.monotonic())
+                    if report is not None:
+                        yield report
         except concurrent.futures.CancelledError:
             return ToolOutput.error(f"the call to {tool.spec.name} was cancelled (chinwag is closing)")
         finally:
             future.cancel()  # a no-op once it is done; else the call is cancelled on the loop
+
+    def listings(self) -> dict[str, Listing]:
+        """Each server's prompts and resources (those that are up)."""
+        with self._lock:
+            return dict(self._listings)
+
+    def get_prompt(self, prompt: McpPrompt, arguments: Mapping[str, str]) -> Any:
+        """The server's GetPromptResult; UsageError in one line when it cannot be had."""
+        return self.request(prompt.server, f"/{prompt.command}",
+                            lambda client: client.get_prompt(prompt.name, dict(arguments)))
+
+    def read_resource(self, server: str, uri: str) -> Any:
+        """The server's ReadResourceResult for `uri`; UsageError in one line when it cannot be had."""
+        return self.request(server, f"mcp:{server}:{uri}", lambda client: client.read_resource(uri))
+
+    def complete(self, server: str, ref: Any, argument: str, value: str, given: Mapping[str, str]) -> list[str]:
+        """The server's completions of `argument` (completion/complete); none on any failure.
+        readline asks once per candidate with the same line: the last answer is reused."""
+        key = repr((server, ref, argument, value, sorted(given.items())))
+        if self._last_completion is not None and self._last_completion[0] == key:
+            return list(self._last_completion[1])
+        try:
+            result = self.request(server, "completion", lambda client: client.complete(
+                ref, {"name": argument, "value": value}, dict(given) or None), timeout=COMPLETE_TIMEOUT)
+        except UsageError:
+            return []
+        values = [str(v) for v in result.completion.values]
+        self._last_completion = (key, values)
+        return values
+
+    def request(self, server: str, what: str, make: Any, timeout: float | None = None) -> Any:
+        """Run `make(client)` (a coroutine) on `server`'s session and wait for it in short
+        slices, answering elicitations meanwhile; UsageError naming `what` when the
+        server does not exist, is not up, or refuses."""
+        import asyncio
+        import concurrent.futures
+
+        known = self._servers.get(server)
+        if known is None:
+            names = ", ".join(self._servers) or "none configured"
+            raise UsageError(f"there is no MCP server {server!r} (servers: {names}).")
+        loop, client = self._loop, known.client
+        if loop is None or client is None or known.state != "up":
+            state = {"starting": "is still starting", "failed": "failed to start",
+                     "died": "has died", "closed": "is closed"}.get(known.state, "is not running")
+            raise UsageError(f"cannot get {what}: MCP server {server} {state}.")
+        future = asyncio.run_coroutine_threadsafe(self._request(known, make(client), what, timeout), loop)
+        try:
+            return self.questions.wait(future, SLICE)
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
+        except concurrent.futures.CancelledError:
+            raise UsageError(f"cannot get {what}: chinwag is closing.") from None
 
     def close(self) -> None:
         """End every session and server process (waits at most CLOSE_WAIT seconds)."""
@@ -172,13 +238,18 @@ class McpHub:
         import asyncio
         import tempfile
 
+        from chinwag.tools.mcp_prompts import list_offers
+
         name = server.config.name
         errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
         server.gone = asyncio.Event()
         try:
             notes: list[str] = []  # a header left out (tools/mcp_auth.py): one line each
+            refresh = functools.partial(self._refresh, server)
             client = make_client(server.config, self._cwd, self._environ, errlog, notes,
-                                 on_login=lambda: self._needs_login(server))
+                                 on_login=lambda: self._needs_login(server),
+                                 elicitation_callback=elicitation_callback(name, self.questions, self._note),
+                                 message_handler=change_handler(refresh))
             with self._lock:
                 self._notices.extend(one_line(note) for note in notes)
             async with client:
@@ -187,12 +258,18 @@ class McpHub:
                 setattr(client.session, "validate_tool_result", _keep_result)  # noqa: B010
                 tools = await list_tools(client, name)
                 server.readable = await has_resources(client)
+                listing = await list_offers(client, name)
                 with self._lock:
                     server.client, server.state = client, "up"
+                    self._listings[name] = listing
                     # The revision the package negotiated: its newest, or the older one the server speaks.
                     server.detail = f"protocol {client.protocol_version}"
                 self._publish(server, tools)
-                await self._watch(server, client)
+                listening = asyncio.create_task(listen_for_changes(client, refresh))
+                try:
+                    await self._watch(server, client)
+                finally:
+                    listening.cancel()
         except Exception as exc:  # any failure of a server is a notice, never the chat's end
             self._fell(server, failure_reason(exc, errlog))
         finally:
@@ -213,6 +290,50 @@ class McpHub:
                 # Raises when the server is gone: _serve gives the notice.
                 tools = await list_tools(client, server.config.name, refresh=True)
                 self._publish(server, tools)
+
+    def _note(self, notice: str) -> None:
+        with self._lock:
+            self._notices.append(one_line(notice))
+
+    async def _refresh(self, server: _Server, tools: bool) -> None:
+        """List the server's tools (or its prompts and resources) again: it said they changed."""
+        client = server.client
+        if client is None:
+            return
+        try:
+            if tools:
+                self._publish(server, await list_tools(client, server.config.name, refresh=True))
+                return
+            from chinwag.tools.mcp_prompts import list_offers
+
+            listing = await list_offers(client, server.config.name, refresh=True)
+            with self._lock:
+                if server.state == "up":
+                    self._listings[server.config.name] = listing
+        except Exception:  # noqa: BLE001  a failed refresh keeps the old list; _watch finds a dead server
+            pass
+
+    async def _request(self, server: _Server, coroutine: Any, what: str, timeout: float | None) -> Any:
+        import asyncio
+
+        from mcp import MCPError
+        from mcp_types import CONNECTION_CLOSED
+
+        name = server.config.name
+        try:
+            return await asyncio.wait_for(coroutine, timeout or CALL_TIMEOUT)
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                self._fell(server, "the connection closed")
+                raise UsageError(f"cannot get {what}: MCP server {name} died.") from None
+            raise UsageError(f"MCP server {name} refused {what}: {one_line(exc.message)}") from None
+        except TimeoutError:
+            raise UsageError(f"cannot get {what}: MCP server {name} did not answer in time.") from None
+        except UsageError:
+            raise
+        except Exception as exc:  # the transport failed: the server is unreachable
+            self._fell(server, failure_reason(exc, None))
+            raise UsageError(f"cannot get {what}: MCP server {name} failed ({failure_reason(exc, None)}).") from None
 
     def _publish(self, server: _Server, tools: list[McpTool]) -> None:
         with self._lock:
@@ -297,6 +418,7 @@ class McpHub:
                 self._notices.append(one_line(f"MCP server {name} died; its tools are gone"
                                               + (f" ({reason})" if reason else "")))
             self._tools = {k: t for k, t in self._tools.items() if t.server != name}
+            self._listings.pop(name, None)
             server.client = None
         if server.gone is not None:
             server.gone.set()

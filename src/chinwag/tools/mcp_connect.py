@@ -18,13 +18,15 @@ INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TM
 
 
 def make_client(config: McpServerConfig, cwd: Path, environ: Mapping[str, str], errlog: TextIO,
-                notes: list[str] | None = None, on_login: Callable[[], None] | None = None) -> Client:
+                notes: list[str] | None = None, on_login: Callable[[], None] | None = None,
+                **callbacks: Any) -> Client:
     """The client for `config`; lines to show (a header left out) are added to `notes`;
-    `on_login` is called when an HTTP server wants a login (tools/mcp_auth.py)."""
+    `on_login` is called when an HTTP server wants a login (tools/mcp_auth.py);
+    `callbacks`: more of the `Client`'s own (elicitation_callback, message_handler, ...)."""
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    callbacks = client_callbacks(cwd)
+    callbacks = client_callbacks(cwd) | callbacks
     if config.url is not None:  # headers and OAuth: tools/mcp_auth.py
         from chinwag.tools.mcp_auth import http_transport
 

@@ -29,6 +29,8 @@ SQLite's integer, and anything else is 404):
     POST /api/conversations/{id}/delete      delete it (after the page's undo window)
     POST /api/conversations/{id}/rename      {"title"}: its new title
     POST /api/conversations/{id}/approve     {"id", "answer": "yes"|"always"|"no", "reason"}: a tool call
+    POST /api/conversations/{id}/elicit      {"id", "action": "accept"|"decline"|"cancel", "values": {NAME: TEXT}}:
+                                             an MCP server's question (`elicit` op), answered
     POST /api/attach?model=SPEC&name=NAME    the file's bytes (at most 32 MB): {"id", "line"} for the next send
 
 An event stream is `text/event-stream`, one JSON object per `data:` line:
@@ -120,6 +122,7 @@ def build_app(chats: Chats) -> Starlette:
         Route("/api/conversations/{cid:id}/delete", api.delete, methods=["POST"]),
         Route("/api/conversations/{cid:id}/rename", api.rename, methods=["POST"]),
         Route("/api/conversations/{cid:id}/approve", api.approve, methods=["POST"]),
+        Route("/api/conversations/{cid:id}/elicit", api.elicit, methods=["POST"]),
         Route("/api/conversations/{cid:id}/fork", api.fork, methods=["POST"]),
         Route("/api/attach", api.attach, methods=["POST"]),
         Route("/api/conversations/{cid:id}/{action}", api.turn, methods=["POST"]),
@@ -261,6 +264,17 @@ class Api:
                 or (reason is not None and not isinstance(reason, str)):
             return JSONResponse({"error": "expected id, answer (yes, always or no) and reason"}, status_code=400)
         taken = self.chats.approve(request.path_params["cid"], question, answer, reason)
+        return JSONResponse({"taken": taken}, status_code=200 if taken else 409, headers=NO_STORE)
+
+    async def elicit(self, request: Request) -> Response:
+        body = await _json(request)
+        question, action, values = (body or {}).get("id"), (body or {}).get("action"), (body or {}).get("values", {})
+        if not isinstance(question, int) or not isinstance(action, str) or not isinstance(values, dict):
+            return JSONResponse({"error": "expected id, action (accept, decline or cancel) and values"},
+                                status_code=400)
+        taken = self.chats.elicited(request.path_params["cid"], question, action, values)
+        if isinstance(taken, str):  # a value that does not fit: the question stays, the page says why
+            return JSONResponse({"error": taken}, status_code=400, headers=NO_STORE)
         return JSONResponse({"taken": taken}, status_code=200 if taken else 409, headers=NO_STORE)
 
     async def attach(self, request: Request) -> Response:

@@ -132,6 +132,11 @@ class Chats:
     def _take_uploads(self, keys: Sequence[str]) -> tuple[Block, ...]:
         return self.uploads.take(keys)
 
+    def elicited(self, cid: int, question: int, action: str, values: Mapping[str, Any]) -> bool | str:
+        """The page's answer to the MCP server's question `question` of `cid`'s turn."""
+        live = self.live(cid)
+        return live is not None and live.answer_elicitation(question, action, values)
+
     def approve(self, cid: int, question: int, answer: str, reason: str | None) -> bool:
         """The page's answer to the approval question `question` of `cid`'s turn."""
         live = self.live(cid)
@@ -300,7 +305,13 @@ class Chats:
             live = chat.live
             return live.ask(call, reason) if live is not None else ("no", "nobody was there to ask")
 
-        chat.session.tool_use = ToolUse(chat.session.settings.tools, self.cwd, self.environ, ask)
+        from chinwag.tools.mcp_elicit import ElicitAnswer, Elicitation
+
+        def elicit(request: Elicitation) -> ElicitAnswer:
+            live = chat.live  # an MCP server's question: asked in the same box as approvals
+            return live.elicit(request) if live is not None else ElicitAnswer.decline()
+
+        chat.session.tool_use = ToolUse(chat.session.settings.tools, self.cwd, self.environ, ask, elicit)
         chat.session.tool_use.start()
         return chat
 

@@ -31,8 +31,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, assert_never
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, assert_never
 
 from chinwag.events import (Event, Notice, Retrying, Stop, TextDelta, ThinkingDelta, ToolCallReady, ToolCallStart,
                             ToolInputDelta, ToolProgress, ToolResultReady, ToolRunning, Usage)
@@ -42,6 +42,9 @@ from chinwag.session_turn import SessionTurn
 from chinwag.sinks import figures, retry_line
 from chinwag.web.html import HtmlStream, Renderer, thinking_html, tool_html
 from chinwag.web.workers import Workers
+
+if TYPE_CHECKING:
+    from chinwag.tools.mcp_elicit import ElicitAnswer, Elicitation
 
 REPAINT_INTERVAL = 0.05  # seconds between re-renders of the unfinished block
 APPROVAL_TIMEOUT = 300.0  # seconds a call waits for the page's answer; then it is denied
@@ -85,8 +88,9 @@ class LiveTurn:
         self._calls: dict[str, ToolCall] = {}
         self._progress_shown = False  # a running call's progress is on the page's notice line
         self._asking: Op | None = None  # the approval question the page is asked now
-        self._answer: tuple[str, str | None] | None = None
+        self._answer: Any = None  # (answer, reason) to an approval, an ElicitAnswer to an elicitation
         self._answered = threading.Condition(self._lock)
+        self._elicitation: Elicitation | None = None  # the MCP server's question asked now, if any
         self._questions = 0
         if turn.prefill:  # /continue: the page shows the reply it resumes, then what follows
             self._html.feed(turn.prefill)
@@ -151,12 +155,36 @@ class LiveTurn:
         from chinwag.present import tool_call_line
         from chinwag.tools.question import web_question
 
+        answer = self._pose({"t": "approve", "call": tool_call_line(call.name, call.input),
+                             "reason": self.redact(reason), "tool": call.name,
+                             "question": web_question(call.name, call.input, self.redact(reason))})
+        if answer is None:
+            answer = ("no", "stopped by the user" if self._cancelled.is_set()
+                      else f"nobody answered within {APPROVAL_TIMEOUT / 60:g} minutes")
+        self._posed(answer[0])
+        return answer  # type: ignore[no-any-return]
+
+    def elicit(self, request: Elicitation) -> ElicitAnswer:
+        """The page's answer to an MCP server's question (tools/mcp_elicit.py's `Elicit`),
+        asked in the same box as approvals; decline if the turn is stopped or nobody
+        answers within APPROVAL_TIMEOUT."""
+        from chinwag.tools.mcp_elicit import ElicitAnswer
+        from chinwag.web.elicit import web_elicitation
+
+        self._elicitation = request
+        answer = self._pose({"t": "elicit", "question": web_elicitation(request)})
+        if answer is None:
+            answer = ElicitAnswer("cancel" if self._cancelled.is_set() else "decline")
+        self._posed(answer.action)
+        return answer  # type: ignore[no-any-return]
+
+    def _pose(self, op: Op) -> Any:
+        """Put question `op` to every follower (and any that joins while it waits);
+        the answer, or None when the turn stopped or the wait ran out."""
         with self._answered:
             self._questions += 1
             self._answer = None
-            self._asking = {"t": "approve", "id": self._questions, "call": tool_call_line(call.name, call.input),
-                            "reason": self.redact(reason), "tool": call.name,
-                            "question": web_question(call.name, call.input, self.redact(reason))}
+            self._asking = {**op, "id": self._questions}
             for follower in self._followers:
                 follower.put(dict(self._asking))
             deadline = time.monotonic() + APPROVAL_TIMEOUT
@@ -165,22 +193,39 @@ class LiveTurn:
                 if left <= 0:
                     break
                 self._answered.wait(left)
-            answer = self._answer
-            if answer is None:
-                answer = ("no", "stopped by the user" if self._cancelled.is_set()
-                          else f"nobody answered within {APPROVAL_TIMEOUT / 60:g} minutes")
-            done = {"t": "approved", "id": self._questions, "answer": answer[0]}
+            return self._answer
+
+    def _posed(self, answer: str) -> None:
+        """The question asked now is over: every page takes its box away."""
+        with self._answered:
+            done = {"t": "approved", "id": self._questions, "answer": answer}
             self._asking, self._answer = None, None
             for follower in self._followers:
                 follower.put(done)
-        return answer
+
+    def answer_elicitation(self, question: int, action: str, values: Mapping[str, Any]) -> bool | str:
+        """The page's answer to elicitation `question`: True when taken, False if it is not
+        the one asked now, or what is wrong with it (one line; the question stays)."""
+        from chinwag.web.elicit import page_answer
+
+        with self._answered:
+            if self._asking is None or self._asking["id"] != question or self._asking["t"] != "elicit" \
+                    or self._answer is not None or self._elicitation is None:
+                return False
+            answer = page_answer(self._elicitation, action, values)
+            if isinstance(answer, str):
+                return answer
+            self._answer = answer
+            self._answered.notify_all()
+            return True
 
     def answer(self, question: int, answer: str, reason: str | None) -> bool:
         """The page's answer to question `question`; False if it is not the one asked now."""
         if answer not in ("yes", "always", "no"):
             return False
         with self._answered:
-            if self._asking is None or self._asking["id"] != question or self._answer is not None:
+            if self._asking is None or self._asking["id"] != question or self._asking["t"] != "approve" \
+                    or self._answer is not None:
                 return False
             self._answer = (answer, reason or None)
             self._answered.notify_all()
