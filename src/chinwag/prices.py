@@ -169,8 +169,11 @@ def _write_cache(path: Path, stamp: str, prices: dict[str, Any]) -> None:
     try:
         temporary.write_text(json.dumps({"stamp": stamp, "at": time.time(), "prices": prices}), encoding="utf-8")
         os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)  # a full or read-only disk: looked up again next time
+    except OSError:  # a full or read-only disk: looked up again next time
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:  # a read-only mount refuses even that (EROFS)
+            pass
 
 
 def _json_of(price: Price | None) -> Any:
