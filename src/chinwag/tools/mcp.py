@@ -124,9 +124,11 @@ class McpHub:
         if loop is None or self._servers[tool.server].state != "up":
             return ToolOutput.error(f"MCP server {tool.server} is not running; its tools are gone")
         latest = LatestProgress()
-        future = asyncio.run_coroutine_threadsafe(self._call(tool, dict(arguments), max_output, latest), loop)
-        try:
-            with self.questions.waiting():
+        # Waiting before the call is sent: a question the server asks at once is put
+        # to this thread, never declined for want of anyone waiting.
+        with self.questions.waiting():
+            future = asyncio.run_coroutine_threadsafe(self._call(tool, dict(arguments), max_output, latest), loop)
+            try:
                 while True:
                     self.questions.answer_waiting()  # an elicitation the server sent meanwhile
                     try:
@@ -141,10 +143,10 @@ class McpHub:
                     report = latest.take(time.monotonic())
                     if report is not None:
                         yield report
-        except concurrent.futures.CancelledError:
-            return ToolOutput.error(f"the call to {tool.spec.name} was cancelled (chinwag is closing)")
-        finally:
-            future.cancel()  # a no-op once it is done; else the call is cancelled on the loop
+            except concurrent.futures.CancelledError:
+                return ToolOutput.error(f"the call to {tool.spec.name} was cancelled (chinwag is closing)")
+            finally:
+                future.cancel()  # a no-op once it is done; else the call is cancelled on the loop
 
     def listings(self) -> dict[str, Listing]:
         """Each server's prompts and resources (those that are up)."""
@@ -191,14 +193,15 @@ class McpHub:
             state = {"starting": "is still starting", "failed": "failed to start",
                      "died": "has died", "closed": "is closed"}.get(known.state, "is not running")
             raise UsageError(f"cannot get {what}: MCP server {server} {state}.")
-        future = asyncio.run_coroutine_threadsafe(self._request(known, make(client), what, timeout), loop)
-        try:
-            return self.questions.wait(future, SLICE)
-        except KeyboardInterrupt:
-            future.cancel()
-            raise
-        except concurrent.futures.CancelledError:
-            raise UsageError(f"cannot get {what}: chinwag is closing.") from None
+        with self.questions.waiting():  # before the request is sent, as in `calling`
+            future = asyncio.run_coroutine_threadsafe(self._request(known, make(client), what, timeout), loop)
+            try:
+                return self.questions.wait(future, SLICE)
+            except KeyboardInterrupt:
+                future.cancel()
+                raise
+            except concurrent.futures.CancelledError:
+                raise UsageError(f"cannot get {what}: chinwag is closing.") from None
 
     def close(self) -> None:
         """End every session and server process (waits at most CLOSE_WAIT seconds)."""
