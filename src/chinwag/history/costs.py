@@ -75,17 +75,8 @@ class Costs(Connection):
     def usage_rows(self, since: float | None = None, until: float | None = None,
                    conversation: int | None = None) -> list[UsageRow]:
         """Every reply with `since <= time < until` (either open), of one conversation or all, oldest first."""
-        sql, params = _USAGE_SELECT, []
-        if since is not None:
-            sql += " AND created_at >= ?"
-            params.append(since)
-        if until is not None:
-            sql += " AND created_at < ?"
-            params.append(until)
-        if conversation is not None:
-            sql += " AND conversation_id = ?"
-            params.append(conversation)
-        return [UsageRow(*row) for row in self._query(sql + " ORDER BY created_at, id", params)]
+        where, params = _filter(since, until, conversation)
+        return [UsageRow(*row) for row in self._query(_USAGE_SELECT + where + " ORDER BY created_at, id", params)]
 
     def usage_totals(self, since: float | None = None, until: float | None = None,
                      conversation: int | None = None) -> UsageTotals:
@@ -94,15 +85,18 @@ class Costs(Connection):
                " total(cache_write_tokens), total(cost),"
                " count(*) FILTER (WHERE cost IS NULL AND coalesce(input_tokens, output_tokens) IS NOT NULL)"
                " FROM messages WHERE role = 'assistant' AND status != 'streaming'")
-        params: list[object] = []
-        if since is not None:
-            sql += " AND created_at >= ?"
-            params.append(since)
-        if until is not None:
-            sql += " AND created_at < ?"
-            params.append(until)
-        if conversation is not None:
-            sql += " AND conversation_id = ?"
-            params.append(conversation)
+        where, params = _filter(since, until, conversation)
+        sql += where
         n, tin, tout, cread, cwrite, cost, unpriced = self._query(sql, params)[0]
         return UsageTotals(n, int(tin), int(tout), int(cread), int(cwrite), float(cost), unpriced)
+
+
+def _filter(since: float | None, until: float | None, conversation: int | None) -> tuple[str, list[object]]:
+    """The SQL that narrows replies to `since <= time < until` (either open) and one conversation, with its values."""
+    sql, params = "", list[object]()
+    for clause, value in ((" AND created_at >= ?", since), (" AND created_at < ?", until),
+                          (" AND conversation_id = ?", conversation)):
+        if value is not None:
+            sql += clause
+            params.append(value)
+    return sql, params
