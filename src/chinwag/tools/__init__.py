@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chinwag.errors import ConfigError
 from chinwag.records import ToolCall, ToolSpec
-from chinwag.tools.config import McpServerConfig, load_mcp_json, mcp_servers_from_config
+from chinwag.tools.config import (BUILTIN_TOOLS, McpServerConfig, check_tool_names, load_mcp_json,
+                                  mcp_servers_from_config)
 from chinwag.tools.output import ToolOutput, Verdict, one_line
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["BUILTIN_TOOLS", "McpServerConfig", "ToolOutput", "Toolbox", "Verdict", "load_mcp_json",
            "mcp_servers_from_config"]
 
-BUILTIN_TOOLS: tuple[str, ...] = ("read_file", "list_files", "fetch_url", "shell")
 DEFAULT_SHELL_TIMEOUT = 30.0
 DEFAULT_FETCH_TIMEOUT = 20.0
 
@@ -85,9 +84,7 @@ class Toolbox:
     def __init__(self, enabled: Sequence[str], mcp_servers: Mapping[str, McpServerConfig], cwd: Path, *,
                  allow: Sequence[str] = (), max_output: int = 32_768, environ: Mapping[str, str] | None = None,
                  shell_timeout: float = DEFAULT_SHELL_TIMEOUT, fetch_timeout: float = DEFAULT_FETCH_TIMEOUT) -> None:
-        unknown = [name for name in enabled if name not in BUILTIN_TOOLS]
-        if unknown:
-            raise ConfigError(f"unknown tool {unknown[0]!r} (the built-in tools are {', '.join(BUILTIN_TOOLS)})")
+        check_tool_names(enabled)
         self.cwd = cwd
         self.allow = frozenset(allow)
         self.max_output = max_output

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chinwag.errors import ConfigError
 
+BUILTIN_TOOLS: tuple[str, ...] = ("read_file", "list_files", "fetch_url", "shell")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 
 
@@ -35,6 +36,13 @@ class McpServerConfig:
     def where(self) -> str:
         """How the server is reached, for /tools: its URL or its command line."""
         return self.url or " ".join((self.command or "", *self.args))
+
+
+def check_tool_names(enabled: Sequence[str]) -> None:
+    """ConfigError unless every name is a built-in tool."""
+    unknown = [name for name in enabled if name not in BUILTIN_TOOLS]
+    if unknown:
+        raise ConfigError(f"unknown tool {unknown[0]!r} (the built-in tools are {', '.join(BUILTIN_TOOLS)})")
 
 
 def load_mcp_json(path: Path) -> dict[str, McpServerConfig]:
