@@ -650,6 +650,34 @@ def test_a_first_message_sent_while_mcp_servers_start_waits_for_their_tools(
     assert "demo_echo" in [tool["name"] for tool in server.requests[0].json.get("tools", [])]
 
 
+def test_with_mcp_servers_configured_the_prompt_comes_before_the_tool_machinery(
+        work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
+    """Issue 22: start-up with servers configured is unchanged. The configuration is
+    read before `You:` (a bad entry is one line, below), but the toolbox, the tool loop
+    and what they need (the records, the events, the mcp package) load after it."""
+    (home / "config.toml").write_text(
+        f'[mcp_servers.demo]\ncommand = "{sys.executable}"\nargs = ["-m", "tests.mcp_servers.demo"]\n'
+        f'env = {{ PYTHONPATH = "{ROOT}" }}\n', encoding="utf-8")
+    child = spawn_chinwag([], {**anthropic_env(home, server.base_url), "PYTHONPROFILEIMPORTTIME": "1"},
+                          cwd=work, timeout=30)
+    child.expect("You: ")
+    imported = {line.split("|")[-1].strip() for line in child.before.splitlines() if "|" in line}
+    assert "chinwag.tools.config" in imported
+    assert not {"chinwag.toolloop", "chinwag.tools.mcp", "chinwag.records", "chinwag.events", "mcp",
+                "chinwag.cli.approval"} & imported
+    assert "demo_echo" in _wait_for_tools(child, "demo_echo")  # built and started after the prompt
+    quit_chat(child)
+
+
+def test_a_bad_mcp_server_entry_is_one_line_before_any_prompt(work: Path, home: Path, server: ScriptedServer) -> None:
+    (home / "config.toml").write_text('[mcp_servers.demo]\nurl = "ftp://nowhere"\n', encoding="utf-8")
+    out = run_chinwag([], anthropic_env(home, server.base_url), cwd=work, input="hello\n")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"chinwag: MCP server 'demo' in config {home / 'config.toml'}: url must be an http:// or https:// URL"]
+    assert "You:" not in out.stdout and server.requests == []
+
+
 def test_ctrl_c_while_waiting_for_a_slow_mcp_server_gives_the_prompt_back(
         work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
     slow = {**_demo(), "args": ["-m", "tests.mcp_servers.demo", "--start-delay", "30"]}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,9 @@ class Session(SessionCosts):
     stream: bool = True
     guard: InterruptGuard = field(default_factory=InterruptGuard, repr=False)
     _notices: list[str] = field(default_factory=list, repr=False)
-    tool_use: ToolUse | None = None
+    _tool_use: ToolUse | None = field(default=None, repr=False)
+    _build_tools: Callable[[], ToolUse] | None = field(default=None, repr=False)  # defer_tools
+    _tools_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     warming: threading.Thread | None = field(default=None, repr=False)  # the REPL's warm-up, if running
     _told_about_trimming: bool = field(default=False, repr=False)
     _told_no_tools: bool = field(default=False, repr=False)
@@ -70,6 +72,27 @@ class Session(SessionCosts):
     run_totals: UsageTotals | None = None  # this run's replies in this conversation (/stats without history)
     _prices: Prices | None = field(default=None, repr=False)
     _budgets: Budgets | None = field(default=None, repr=False)
+
+    @property
+    def tool_use(self) -> ToolUse | None:
+        """The chat's tools: None without any; built here on first use after `defer_tools`."""
+        if self._build_tools is not None:
+            with self._tools_lock:
+                if self._build_tools is not None:  # another thread may have built them meanwhile
+                    self._tool_use, self._build_tools = self._build_tools(), None
+        return self._tool_use
+
+    @tool_use.setter
+    def tool_use(self, value: ToolUse | None) -> None:
+        with self._tools_lock:
+            self._tool_use, self._build_tools = value, None
+
+    def defer_tools(self, build: Callable[[], ToolUse]) -> None:
+        """Build the tools on first use, not now: the REPL's warm-up builds them
+        after the prompt is drawn, so launch does not import the tool machinery
+        (issue 22: start-up with MCP servers configured is unchanged)."""
+        with self._tools_lock:
+            self._tool_use, self._build_tools = None, build
 
     @property
     def model(self) -> str:
@@ -296,16 +319,16 @@ class Session(SessionCosts):
         notices, self._notices = self._notices, []
         if self.recorder is not None:
             notices += self.recorder.take_notices()
-        if self.tool_use is not None:
-            notices += self.tool_use.take_notices()
+        if self._tool_use is not None:  # not built yet: nothing to say
+            notices += self._tool_use.take_notices()
         return notices
 
     def close(self) -> None:
         """Close the provider's connections or model, the tools and the history database."""
         try:
             self.provider.close()
-            if self.tool_use is not None:
-                self.tool_use.close()
+            if self._tool_use is not None:  # never built: nothing to close
+                self._tool_use.close()
         finally:
             if self.recorder is not None:
                 self.recorder.close()

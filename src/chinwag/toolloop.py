@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from chinwag.tools.output import ToolOutput
     from chinwag.tools import Toolbox
+    from chinwag.tools.config import McpServerConfig
     from chinwag.tools.mcp_elicit import Elicit
     from chinwag.tools.approval import Approvals
 
@@ -48,16 +49,16 @@ class CallRecord(Protocol):
 
 class ToolUse:
     def __init__(self, settings: ToolSettings, cwd: Path, environ: Mapping[str, str], ask: Ask | None,
-                 elicit: Elicit | None = None) -> None:
+                 elicit: Elicit | None = None, servers: Mapping[str, McpServerConfig] | None = None) -> None:
         """`ask`: whom approvals ask; `elicit`: whom an MCP server's questions ask
         (tools/mcp_elicit.py). None: no one, so calls that need approval are denied
-        and elicitations declined, at once. `--yes` answers neither kind of elicitation."""
-        from chinwag.tools import Toolbox, load_mcp_json, mcp_servers_from_config
+        and elicitations declined, at once. `--yes` answers neither kind of elicitation.
+        `servers`: the MCP servers, if already read from `settings` (configured_servers)."""
+        from chinwag.tools import Toolbox
         from chinwag.tools.approval import Approvals
+        from chinwag.tools.config import configured_servers
 
-        servers = mcp_servers_from_config(settings.mcp_servers, settings.config_source)
-        if settings.mcp_config:
-            servers.update(load_mcp_json(Path(settings.mcp_config).expanduser()))
+        servers = dict(servers) if servers is not None else configured_servers(settings)
         self.settings = settings
         self.toolbox: Toolbox = Toolbox(settings.enabled, servers, cwd, allow=settings.allow,
                                         max_output=settings.output_limit, environ=environ)

@@ -302,17 +302,28 @@ def _add_tools(session: Any, environ: Mapping[str, str], can_ask: bool, one_shot
     """Tools for this chat; calls that need approval ask at the terminal, or,
     with no terminal (a pipe, --json), are denied, never waited on. One-shot
     use asks on stderr, with the tool lines: stdout holds only the answer and
-    may be a file (`chinwag -T shell "..." > out.txt`)."""
-    from chinwag.cli.approval import line_reader, terminal_ask
-    from chinwag.toolloop import ToolUse
+    may be a file (`chinwag -T shell "..." > out.txt`).
 
-    where = sys.stderr if one_shot else sys.stdout
-    read = line_reader(where, sys.stdin) if one_shot else input
-    from chinwag.cli.elicit import terminal_elicit
+    The configuration is read now, so a bad server entry is one line before
+    the prompt; the tools themselves are built on first use (the REPL's
+    warm-up, after the prompt is drawn), so launch imports none of them."""
+    from chinwag.tools.config import configured_servers
 
-    ask = terminal_ask(where, read=read) if can_ask and where.isatty() else None
-    elicit = terminal_elicit(where, read=read) if can_ask and where.isatty() else None  # none: declined at once
-    session.tool_use = ToolUse(session.settings.tools, Path.cwd(), environ, ask, elicit)
+    servers = configured_servers(session.settings.tools)
+    cwd = Path.cwd()
+
+    def build() -> Any:
+        from chinwag.cli.approval import line_reader, terminal_ask
+        from chinwag.cli.elicit import terminal_elicit
+        from chinwag.toolloop import ToolUse
+
+        where = sys.stderr if one_shot else sys.stdout
+        read = line_reader(where, sys.stdin) if one_shot else input
+        ask = terminal_ask(where, read=read) if can_ask and where.isatty() else None
+        elicit = terminal_elicit(where, read=read) if can_ask and where.isatty() else None  # none: declined at once
+        return ToolUse(session.settings.tools, cwd, environ, ask, elicit, servers)
+
+    session.defer_tools(build)
 
 
 def _notice_base_url(settings: Any, err: Any) -> None:

@@ -152,11 +152,15 @@ class Repl:
         self.session.warming = thread  # the first turn waits for it (session.wait_for_warm_up)
         thread.start()
 
+    def _start_tools(self) -> None:
+        tool_use = self.session.tool_use  # built here, after the prompt is drawn (Session.defer_tools)
+        if tool_use is not None:
+            tool_use.start()
+
     def _warm_up(self) -> None:
-        recorder, tool_use = self.session.recorder, self.session.tool_use
-        for step in (recorder.open if recorder is not None else None,
-                     tool_use.start if tool_use is not None else None, self.session.provider.warm_up,
-                     self.session.warm_prices):
+        recorder = self.session.recorder
+        for step in (recorder.open if recorder is not None else None, self._start_tools,
+                     self.session.provider.warm_up, self.session.warm_prices):
             try:
                 if step is not None:
                     step()

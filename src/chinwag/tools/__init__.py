@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chinwag.records import ToolCall, ToolSpec
 from chinwag.tools.config import (BUILTIN_TOOLS, McpServerConfig, check_tool_names, load_mcp_json,
                                   mcp_servers_from_config)
 from chinwag.tools.output import ToolOutput, Verdict, one_line
 
 if TYPE_CHECKING:
     import threading
+
+    from chinwag.records import ToolCall, ToolSpec
 
     from chinwag.tools.progress import Progress
     from chinwag.tools.mcp import McpHub
@@ -53,6 +54,7 @@ class _Builtin:
 
 
 def _builtins() -> dict[str, _Builtin]:
+    from chinwag.records import ToolSpec
     from chinwag.tools.fetch import FETCH_URL_SCHEMA
     from chinwag.tools.files import LIST_FILES_SCHEMA, READ_FILE_SCHEMA
     from chinwag.tools.shell import SHELL_SCHEMA

@@ -8,14 +8,16 @@ fills them in when it connects). A bad entry is a `ConfigError` naming the file 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag.errors import ConfigError
+
+if TYPE_CHECKING:
+    from chinwag.config import ToolSettings
 
 BUILTIN_TOOLS: tuple[str, ...] = ("read_file", "list_files", "fetch_url", "shell")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
@@ -45,8 +47,20 @@ def check_tool_names(enabled: Sequence[str]) -> None:
         raise ConfigError(f"unknown tool {unknown[0]!r} (the built-in tools are {', '.join(BUILTIN_TOOLS)})")
 
 
+def configured_servers(settings: ToolSettings) -> dict[str, McpServerConfig]:
+    """Every server a chat has: config.toml's tables, then `--mcp-config`'s file
+    (its names win); ConfigError on a bad entry or file or an unknown built-in tool."""
+    check_tool_names(settings.enabled)
+    servers = mcp_servers_from_config(settings.mcp_servers, settings.config_source)
+    if settings.mcp_config:
+        servers.update(load_mcp_json(Path(settings.mcp_config).expanduser()))
+    return servers
+
+
 def load_mcp_json(path: Path) -> dict[str, McpServerConfig]:
     """The servers of an `{"mcpServers": {NAME: {...}}}` file; ConfigError on a bad file."""
+    import json  # here: a chat whose servers are all in config.toml never reads JSON before its prompt
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

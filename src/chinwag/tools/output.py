@@ -9,9 +9,12 @@ sanitized and kept to one line).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from chinwag.records import Document, Image, ToolStatus
 from chinwag.render.sanitize import sanitize
+
+if TYPE_CHECKING:  # the chat's first tool use imports the records, not start-up (tools/config.py)
+    from chinwag.records import Document, Image, ToolStatus
 
 SUMMARY_WIDTH = 160  # characters of summary shown before an ellipsis
 
