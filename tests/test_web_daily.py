@@ -16,45 +16,16 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from chinwag.web.app import ORPHAN_GRACE
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import DEFAULT_MODELS, Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
+from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve, shown_text, wait_reply
 
 STALE = "This page is from an earlier chinwag serve; open the new address it printed."
 GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept."
-
-
-def open_page(browser: Any, url: str, **options: Any) -> Any:
-    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
-    page = context.new_page()
-    page.set_default_timeout(20_000)  # generous: these machines are shared and sometimes loaded
-    page.on("console", lambda m: print("console:", m.text))
-    page.goto(url)
-    page.wait_for_selector("#model option", state="attached")
-    return page
-
-
-@pytest.fixture()
-def page(browser: Any, served: Served) -> Iterator[Any]:
-    page = open_page(browser, served.url)
-    yield page
-    page.context.close()
-
-
-def send(page: Any, text: str) -> None:
-    page.fill("#input", text)
-    page.press("#input", "Enter")
-
-
-def wait_reply(page: Any, text: str) -> None:
-    page.locator(".msg.assistant .body").last.filter(has_text=text).wait_for()
 
 
 def poll(page: Any, predicate: str, timeout: float = 10) -> None:

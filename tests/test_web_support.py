@@ -155,6 +155,38 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+def open_page(browser: Any, url: str, *, timeout_ms: float = 20_000, **options: Any) -> Any:
+    """`url` in a new browser context (1280x800 unless `options` give a `viewport`), once the
+    model list is filled in. The page's console lines are printed: pytest shows them when a
+    test fails. Close it with `page.context.close()`."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)  # generous: these machines are shared and sometimes loaded
+    page.on("console", lambda m: print("console:", m.text))
+    page.goto(url)
+    page.wait_for_selector("#model option", state="attached")
+    return page
+
+
+def record_dialogs(page: Any) -> None:
+    """Dismiss every alert/confirm the page opens, keeping its message in `page.dialogs`."""
+    dialogs: list[str] = []
+    page.dialogs = dialogs
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+
+def send(page: Any, text: str) -> None:
+    """Type `text` in the message box and press Enter, as the user sends a message."""
+    page.fill("#input", text)
+    page.press("#input", "Enter")
+
+
+def wait_reply(page: Any, text: str) -> None:
+    """Until the last reply on the page shows `text` (a locator wait: the
+    page's CSP forbids the eval that `wait_for_function` needs)."""
+    page.locator(".msg.assistant .body").last.filter(has_text=text).wait_for()
+
+
 def shown_text(locator: Any) -> str:
     """`locator`'s text as the user sees it (innerText), read after the page has
     painted: a reply's finished blocks sit in `content-visibility: auto` groups,
