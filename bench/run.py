@@ -197,15 +197,21 @@ class PtyReader:
             pass
 
 
-def spawn(command: str, args: list[str], env: dict[str, str], cwd: str | None = None,
-          size: tuple[int, int] = (24, 200)) -> Any:
-    import pexpect
+def sigint_for_children() -> None:
+    """Started from a background job, SIGINT is ignored here, and exec would pass that on
+    to every child: the Ctrl-C benchmarks' chinwag would never see its Ctrl-C. A handler
+    (unlike SIG_IGN) is reset to the default in each child."""
     import signal
 
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        # Started from a background job: exec would pass SIGINT ignored on to the child,
-        # and the Ctrl-C benchmarks' chinwag would never see its Ctrl-C. A handler resets.
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def spawn(command: str, args: list[str], env: dict[str, str], cwd: str | None = None,
+          size: tuple[int, int] = (24, 200)) -> Any:
+    import pexpect
+
+    sigint_for_children()
     child = pexpect.spawn(command, args, env=env, cwd=cwd, timeout=30, dimensions=size)
     child.delaybeforesend = None  # pexpect sleeps 50 ms before each send by default
     return child
