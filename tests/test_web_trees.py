@@ -39,6 +39,22 @@ def settled(page: Any, answer: str) -> None:
     page.wait_for_function("() => [...document.querySelectorAll('.msg')].every(m => m.dataset.id)")
 
 
+def two_answers_and_a_tab_on_the_first(browser: Any, page: Any, served: Served, fake: ScriptedServer,
+                                       question: str, first: str, second: str) -> Any:
+    """`question` answered `first`, then `second` by Retry, in `page`; a second tab,
+    opened on the conversation and switched back to `first` with ◀ (close it after)."""
+    exchange(page, fake, question, first)
+    fake.enqueue(Reply(chunks=[second]))
+    page.click("#retry")
+    settled(page, second)
+    other = open_page(browser, served.url)
+    other.click(".list .item >> nth=0")
+    other.wait_for_selector(".msg.assistant .branch-count:has-text('2/2')")
+    other.locator(".msg.assistant button[aria-label='Previous version']").click()
+    other.wait_for_selector(".msg.assistant .branch-count:has-text('1/2')")
+    return other
+
+
 def shown(page: Any) -> list[str]:
     """The messages the page shows, top to bottom, as the user reads them."""
     bodies = page.locator(".msg > .body")
@@ -214,15 +230,7 @@ def test_a_question_stopped_before_any_reply_stays_shown_and_retry_asks_it_again
 
 def test_two_tabs_on_two_branches_each_send_from_their_own(
         browser: Any, page: Any, served: Served, fake: ScriptedServer) -> None:
-    exchange(page, fake, "Suggest a pet", "A cat.")
-    fake.enqueue(Reply(chunks=["A dog."]))
-    page.click("#retry")
-    settled(page, "A dog.")
-    other = open_page(browser, served.url)
-    other.click(".list .item >> nth=0")
-    other.wait_for_selector(".msg.assistant .branch-count:has-text('2/2')")
-    other.locator(".msg.assistant button[aria-label='Previous version']").click()
-    other.wait_for_selector(".msg.assistant .branch-count:has-text('1/2')")
+    other = two_answers_and_a_tab_on_the_first(browser, page, served, fake, "Suggest a pet", "A cat.", "A dog.")
     assert shown(other) == ["Suggest a pet", "A cat."]
     assert shown(page) == ["Suggest a pet", "A dog."]  # the first tab is not moved
 
@@ -245,15 +253,7 @@ def test_two_tabs_on_two_branches_each_send_from_their_own(
 
 def test_a_tab_on_another_branch_does_not_follow_a_reply_streaming_on_the_first(
         browser: Any, page: Any, served: Served, fake: ScriptedServer) -> None:
-    exchange(page, fake, "Suggest a book", "Dune.")
-    fake.enqueue(Reply(chunks=["Emma."]))
-    page.click("#retry")
-    settled(page, "Emma.")
-    other = open_page(browser, served.url)
-    other.click(".list .item >> nth=0")
-    other.wait_for_selector(".msg.assistant .branch-count:has-text('2/2')")
-    other.locator(".msg.assistant button[aria-label='Previous version']").click()
-    other.wait_for_selector(".msg.assistant .branch-count:has-text('1/2')")
+    other = two_answers_and_a_tab_on_the_first(browser, page, served, fake, "Suggest a book", "Dune.", "Emma.")
 
     held = Reply(chunks=["Jane Austen wrote it", " in 1815."], hold_after=1)
     fake.enqueue(held)
