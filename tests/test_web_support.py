@@ -12,7 +12,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -22,18 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli_helpers import CHINWAG
+from tests.local_servers import free_port
 
 CHROMIUM = os.environ.get("CHINWAG_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 URL_LINE = re.compile(r"chinwag is serving on (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -153,6 +147,17 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def save_a_reply(served: Served, fake: Any) -> bytes:
+    """One conversation saved through the page's API: "hello", answered "A saved reply."
+    by `fake` (a ScriptedServer); the response's body, its status asserted 200."""
+    from tests.fakes.server import Reply
+
+    fake.enqueue(Reply(chunks=["A saved reply."]))
+    status, _, body = served.request("POST", "/api/chat", body=json.dumps({"text": "hello"}).encode())
+    assert status == 200
+    return body
 
 
 def open_page(browser: Any, url: str, *, timeout_ms: float = 20_000, **options: Any) -> Any:
