@@ -74,15 +74,16 @@ def time_launches(names: list[str], reps: int, setup: Setup, prompt: bytes = b"Y
     empty folder, removed after. Every launch runs in one fresh working folder (no .env)."""
     common.sigint_for_children()
     cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")
-    times: dict[str, list[float]] = {}
-    try:
-        for index, name in enumerate(names + common.alternate(reps, *names)):
-            home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
+
+    def once(name: str) -> float:
+        home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
+        try:
             argv, env = setup(name, home)
-            took = launch_to_prompt(argv, env, prompt, cwd)
+            return launch_to_prompt(argv, env, prompt, cwd)
+        finally:
             shutil.rmtree(home, ignore_errors=True)
-            if index >= len(names):  # the first round is untimed
-                times.setdefault(name, []).append(took)
+
+    try:
+        return common.alternated(names, reps, once)
     finally:
         shutil.rmtree(cwd, ignore_errors=True)
-    return times
