@@ -194,6 +194,12 @@ class Recorder(Branching):
         """/retry after a cancel: the question counts again, and the reply follows it."""
         self._set_question_status("complete")
 
+    def question_system(self) -> str | None:
+        """The system prompt the question saved last went with (after a resume or a
+        move: the path's latest question's), for /retry to tell whether it changed."""
+        with held_back, self._lock:
+            return self._asked_system[1] if self._asked_system is not None else self._system
+
     def retrying(self) -> None:
         """/retry: the new reply is a sibling of the last one (which stays, in its branch)."""
         with held_back, self._lock:
