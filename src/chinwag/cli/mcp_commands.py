@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chinwag.attach.mcp_resource import NO_SERVERS
+from chinwag.attach.mcp_resource import load_resource as load_resource  # `-a mcp:SERVER:URI` takes it from here
 from chinwag.errors import UsageError
 from chinwag.render.sanitize import sanitize
 
@@ -20,8 +22,6 @@ if TYPE_CHECKING:
     from chinwag.toolloop import ToolUse
     from chinwag.tools.mcp import McpHub
     from chinwag.tools.mcp_prompts import McpPrompt
-
-NO_SERVERS = ("no MCP servers in this chat: add [mcp_servers.NAME] to config.toml, or --mcp-config FILE.")
 
 
 def _hub(tool_use: ToolUse | None) -> McpHub:
@@ -99,35 +99,6 @@ def run_prompt(repl: Repl, prompt: McpPrompt, arg: str) -> None:
 
         repl.out.write(repl.dim(sanitize(describe(block))) + "\n")
     repl.send(text, blocks)
-
-
-def load_resource(spec: str, provider: str, tool_use: ToolUse | None, *, as_text: bool = False) -> Attachment:
-    """`mcp:SERVER:URI` read from its server and made an attachment, through the same checks
-    and limits as a file."""
-    import base64
-
-    from chinwag.attach import accepted, from_bytes
-    from chinwag.providers.spec import MAX_ATTACHMENT_BYTES
-    from chinwag.tools.mcp_prompts import split_spec
-
-    server, uri = split_spec(spec)
-    if "{" in uri and "}" in uri:
-        raise UsageError(f"{sanitize(uri)} is a template: put its parameters in the URI"
-                         f" (e.g. {sanitize(uri.split('{')[0])}1).")
-    hub = _hub(tool_use)
-    assert tool_use is not None
-    tool_use.wait_for_servers()
-    result = hub.read_resource(server, uri)
-    if not result.contents:
-        raise UsageError(f"MCP server {sanitize(server)} has nothing at {sanitize(uri)}.")
-    contents = result.contents[0]
-    cap = min(MAX_ATTACHMENT_BYTES, accepted(provider).max_bytes)
-    text = getattr(contents, "text", None)
-    data = text.encode() if text is not None else base64.b64decode(getattr(contents, "blob", "") or "")
-    if len(data) > cap:
-        raise UsageError(f"cannot attach {sanitize(uri)}: it is {len(data):,} bytes; attachments stop at {cap:,}.")
-    return from_bytes(str(contents.uri or uri), data, provider, as_text=as_text,
-                      declared=contents.mime_type or "")
 
 
 def attach_in_chat(repl: Repl, spec: str, as_text: bool) -> Attachment:
