@@ -75,30 +75,18 @@ def find_prompt(repl: Repl, name: str) -> McpPrompt | None:
 
 def run_prompt(repl: Repl, prompt: McpPrompt, arg: str) -> None:
     """Get the prompt with its arguments, show its messages, and send them: the model answers."""
-    from chinwag.attach import MAX_BYTES
-    from chinwag.tools.mcp_prompts import parse_arguments, prompt_message
+    from chinwag.tools import mcp_prompts
 
-    arguments = parse_arguments(prompt, arg)
-    hub = _hub(repl.session.tool_use)
-    result = hub.get_prompt(prompt, arguments)
-    text, blocks = prompt_message(prompt, result, MAX_BYTES)
-    if not text and not blocks:
-        raise UsageError(f"/{sanitize(prompt.command)} gave no messages; nothing sent.")
-    if blocks:  # images and PDFs through the same checks and limits as -a (an image downscaled to fit)
-        from chinwag.attach import from_bytes
-
-        provider = repl.session.provider.name
-        blocks = tuple(from_bytes(b.name, b.data, provider).block for b in blocks)
-    count = len(result.messages)
-    repl.out.write(repl.dim(sanitize(f"⧉ prompt {prompt.command} from MCP server {prompt.server}"
-                                     f" · {count} message{'s' * (count != 1)}")) + "\n")
-    for line in sanitize(text).splitlines():
+    arguments = mcp_prompts.parse_arguments(prompt, arg)
+    run = mcp_prompts.run_prompt(_hub(repl.session.tool_use), prompt, arguments, repl.session.provider.name)
+    repl.out.write(repl.dim(sanitize(run.line)) + "\n")
+    for line in sanitize(run.text).splitlines():
         repl.out.write(repl.dim(f"│ {line}") + "\n")
-    for block in blocks:
+    for block in run.blocks:
         from chinwag.attach import describe
 
         repl.out.write(repl.dim(sanitize(describe(block))) + "\n")
-    repl.send(text, blocks)
+    repl.send(run.text, run.blocks)
 
 
 def attach_in_chat(repl: Repl, spec: str, as_text: bool) -> Attachment:
