@@ -6,7 +6,7 @@ reading is GET, changing is POST; an {id} is at most 18 digits, so it fits
 SQLite's integer, and anything else is 404):
 
     GET  /                                   the page (GET /?token=... sets the cookie first)
-    GET  /static/{app,daily,branches}.{js,css}, code.css, words.js, icon.svg
+    GET  /static/{app,daily,branches,usage,mcp}.{js,css}, code.css, words.js, icon.svg
     GET  /api/models[?wait=1]                the model picker: configured providers' models (wait=1:
                                              after their servers' listings, at most a few seconds)
     GET  /api/presence                       held open while the page is open (SSE): list changes
@@ -32,6 +32,13 @@ SQLite's integer, and anything else is 404):
     POST /api/conversations/{id}/elicit      {"id", "action": "accept"|"decline"|"cancel", "values": {NAME: TEXT}}:
                                              an MCP server's question (`elicit` op), answered
     POST /api/attach?model=SPEC&name=NAME    the file's bytes (at most 32 MB): {"id", "line"} for the next send
+    GET  /api/mcp?conversation=ID&wait=1     its MCP servers' prompts (with their arguments) and resources
+                                             (web/mcp.py; wait=1: once each server is up or has failed)
+    POST /api/mcp/attach                     {"spec": "mcp:SERVER:URI", "model", "conversation"}: the resource
+                                             read and held as an upload: {"id", "line"} for the next send
+    POST /api/chat, /api/conversations/{id}/prompt   {"prompt": {"server", "name", "arguments"}, "model",
+                                             "attachments", "leaf"}: an MCP prompt's messages sent as the
+                                             user's (SSE; first an `asked` op: its line, text, attachments)
 
 An event stream is `text/event-stream`, one JSON object per `data:` line:
 `conversation` (its id), `snapshot` (the reply so far, as HTML), then
@@ -69,6 +76,7 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Ask, Busy, Chats
 from chinwag.web.html import code_style_css, words_js
 from chinwag.web.live import LiveTurn
+from chinwag.web.mcp import PromptAsk
 from chinwag.web.uploads import too_large
 
 ORPHAN_GRACE = 3.0  # seconds a reply streams on with nobody following
@@ -83,6 +91,8 @@ STATIC_TYPES = {
     "branches.css": "text/css; charset=utf-8",
     "usage.js": "text/javascript; charset=utf-8",
     "usage.css": "text/css; charset=utf-8",
+    "mcp.js": "text/javascript; charset=utf-8",
+    "mcp.css": "text/css; charset=utf-8",
 }
 NO_STORE = {"cache-control": "no-store"}
 MAX_UPLOAD = 32 * 1024 * 1024  # bytes in one attachment (chinwag.attach's limit)
@@ -125,6 +135,8 @@ def build_app(chats: Chats) -> Starlette:
         Route("/api/conversations/{cid:id}/elicit", api.elicit, methods=["POST"]),
         Route("/api/conversations/{cid:id}/fork", api.fork, methods=["POST"]),
         Route("/api/attach", api.attach, methods=["POST"]),
+        Route("/api/mcp", api.mcp, methods=["GET"]),
+        Route("/api/mcp/attach", api.mcp_attach, methods=["POST"]),
         Route("/api/conversations/{cid:id}/{action}", api.turn, methods=["POST"]),
     ]
     return Starlette(routes=routes)
@@ -235,7 +247,7 @@ class Api:
 
     async def turn(self, request: Request) -> Response:
         action = request.path_params["action"]
-        if action not in ("send", "retry", "continue", "edit"):
+        if action not in ("send", "retry", "continue", "edit", "prompt"):
             return JSONResponse({"error": "no such action"}, status_code=404)
         return await self._start(request, request.path_params["cid"], action)
 
@@ -298,10 +310,38 @@ class Api:
             return _error(self.chats, exc, 400)
         return JSONResponse({"id": key, "line": line}, headers=NO_STORE)
 
+    async def mcp(self, request: Request) -> Response:
+        cid = request.query_params.get("conversation")
+        if cid is not None and not _ID.fullmatch(cid):
+            return JSONResponse({"error": "conversation must be a conversation id"}, status_code=400)
+        try:
+            found = await run_in_threadpool(self.chats.mcp_offers, int(cid) if cid else None,
+                                            bool(request.query_params.get("wait")))
+        except ChinwagError as exc:
+            return _error(self.chats, exc, 503)
+        return JSONResponse(found, headers=NO_STORE)
+
+    async def mcp_attach(self, request: Request) -> Response:
+        body = await _json(request)
+        spec, model, cid = (body or {}).get("spec"), (body or {}).get("model"), (body or {}).get("conversation")
+        if not isinstance(spec, str) or (model is not None and not isinstance(model, str)) or not _optional_id(cid):
+            return JSONResponse({"error": "expected spec (mcp:SERVER:URI), model and conversation"}, status_code=400)
+        try:
+            key, line = await run_in_threadpool(self.chats.attach_resource, cid, spec, model)
+        except ChinwagError as exc:
+            return _error(self.chats, exc, 400)
+        return JSONResponse({"id": key, "line": line}, headers=NO_STORE)
+
     async def _start(self, request: Request, cid: int | None, action: Action) -> Response:
         body = await _json(request)
         if body is None:
             return JSONResponse({"error": "expected a JSON object"}, status_code=400)
+        if cid is None and "prompt" in body:  # a new chat opened by an MCP prompt
+            action = "prompt"
+        prompt = PromptAsk.of(body.get("prompt"))
+        if (action == "prompt") != (prompt is not None):
+            return JSONResponse({"error": "prompt must be {server, name, arguments} (strings), for a prompt only"},
+                                status_code=400)
         text, model, attachments = body.get("text", ""), body.get("model"), body.get("attachments") or []
         if not isinstance(text, str) or (model is not None and not isinstance(model, str)):
             return JSONResponse({"error": "text and model must be strings"}, status_code=400)
@@ -311,10 +351,10 @@ class Api:
         if not _optional_id(leaf) or not _optional_id(message) or (action == "edit") != (message is not None):
             return JSONResponse({"error": "leaf and message must be message ids; message only for an edit"},
                                 status_code=400)
-        ask = Ask(action, text, model, tuple(attachments), leaf, message)
+        ask = Ask(action, text, model, tuple(attachments), leaf, message, prompt)
         chats = self.chats
         try:
-            if cid is not None and chats.is_open(cid) and not attachments:  # ~1 ms: a thread hop would cost more
+            if cid is not None and chats.is_open(cid) and not attachments and prompt is None:  # ~1 ms: a thread hop would cost more
                 new_cid, live = chats.start(cid, ask)
             else:  # opening the history or a session may wait for the database
                 new_cid, live = await run_in_threadpool(chats.start, cid, ask)
@@ -322,7 +362,7 @@ class Api:
             return _error(chats, exc, 409)
         except ChinwagError as exc:
             return _error(chats, exc, 400)
-        return _event_stream(live, [{"t": "conversation", "id": new_cid}], chats)
+        return _event_stream(live, [{"t": "conversation", "id": new_cid}, *([live.asked] if live.asked else [])], chats)
 
 
 def _optional_id(value: Any) -> bool:

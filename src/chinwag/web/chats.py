@@ -24,9 +24,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, assert_never
+from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
@@ -36,28 +36,35 @@ from chinwag.session_turn import SessionTurn
 from chinwag.records import Block, ToolCall
 from chinwag.web.html import Renderer
 from chinwag.web.live import LiveTurn
+from chinwag.web.mcp import Lobby, PromptAsk
+from chinwag.web.mcp import asked as mcp_asked
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
 from chinwag.web.saved import SavedConversations
 from chinwag.web.uploads import Uploads
 from chinwag.web.workers import Workers
 
+if TYPE_CHECKING:
+    from chinwag.tools.mcp_prompts import PromptRun
+
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
-Action = Literal["send", "retry", "continue", "edit"]
+Action = Literal["send", "retry", "continue", "edit", "prompt"]
 
 
 @dataclass(frozen=True)
 class Ask:
     """What a page's turn request asks for. `leaf`: the last message of the
     branch the tab shows (the turn continues it, whatever another tab did);
-    `message`: the user message an edit replaces with `text` (a new sibling)."""
+    `message`: the user message an edit replaces with `text` (a new sibling);
+    `prompt`: the MCP prompt a "prompt" turn sends (web/mcp.py)."""
     action: Action
     text: str = ""
     model: str | None = None
     attachments: Sequence[str] = ()
     leaf: int | None = None
     message: int | None = None
+    prompt: PromptAsk | None = None
 
 
 class Busy(ChinwagError):
@@ -90,6 +97,7 @@ class Chats:
         self.pages = Pages()
         self._secrets = api_keys(self.environ, cwd)
         self.saved = SavedConversations(self.database, self.redact)
+        self.lobby = Lobby(self.environ, cwd, {"model": self.default_model, **self.tool_flags})
 
     # -- reading the history (saved.py) -------------------------------------------
 
@@ -131,6 +139,35 @@ class Chats:
 
     def _take_uploads(self, keys: Sequence[str]) -> tuple[Block, ...]:
         return self.uploads.take(keys)
+
+    # -- MCP prompts and resources (web/mcp.py) -----------------------------------------
+
+    def mcp_tools(self, cid: int | None) -> Any:
+        """The ToolUse whose servers the page lists and reads: `cid`'s own once its
+        session is open, else the lobby's (the same configured servers); None without any."""
+        with self._lock:
+            chat = self._chats.get(cid) if cid is not None else None
+        if chat is not None and chat.session.tool_use is not None:
+            return chat.session.tool_use
+        return self.lobby.tool_use()
+
+    def mcp_offers(self, cid: int | None, wait: bool) -> dict[str, Any]:
+        """The prompts and resources of `cid`'s servers (`wait`: once each is up or has failed)."""
+        from chinwag.web.mcp import offers
+
+        tool_use = self.mcp_tools(cid)
+        if wait and tool_use is not None:
+            tool_use.wait_for_servers()
+        return offers(tool_use)
+
+    def attach_resource(self, cid: int | None, spec: str, model: str | None) -> tuple[str, str]:
+        """`mcp:SERVER:URI` read from `cid`'s servers and held as an upload is, for
+        `model`'s provider (as /attach mcp:... does): its id for the next send and its 📎 line."""
+        from chinwag.attach.mcp_resource import load_resource
+        from chinwag.providers.registry import parse_model_spec
+
+        provider, _ = parse_model_spec(model or self.default_model)
+        return self.uploads.hold_attachment(load_resource(spec, provider, self.mcp_tools(cid)))
 
     def elicited(self, cid: int, question: int, action: str, values: Mapping[str, Any]) -> bool | str:
         """The page's answer to the MCP server's question `question` of `cid`'s turn."""
@@ -177,7 +214,13 @@ class Chats:
                 chat.spec = spec
             if cid is not None and ask.leaf is not None:
                 chat.session.set_leaf(ask.leaf)  # this tab's branch, whatever another tab did
-            blocks = self._take_uploads(ask.attachments) if ask.action == "send" else ()
+            # A prompt is got first: a refusal (a missing argument, a server gone) leaves the uploads.
+            run = self._prompt(chat.session, ask) if ask.action == "prompt" else None
+            if run is not None:
+                ask = replace(ask, text=run.text)
+            blocks = self._take_uploads(ask.attachments) if ask.action in ("send", "prompt") else ()
+            blocks += run.blocks if run is not None else ()
+            asked = mcp_asked(run, self.redact) if run is not None else None
             turn = self._begin(chat.session, ask, blocks)
             recorder = chat.session.recorder
             new_cid = recorder.conversation_id if recorder is not None else None
@@ -185,7 +228,7 @@ class Chats:
                 TurnDriver(turn).end()  # never streamed: ended as any turn is
                 raise UsageError("the history database cannot be written; see `chinwag history check`.")
             live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact,
-                            leaf=lambda: _leaf(chat.session))
+                            leaf=lambda: _leaf(chat.session), asked=asked)
             chat.live = live
             with self._lock:
                 self._chats[new_cid] = chat
@@ -263,9 +306,23 @@ class Chats:
         return existing
 
     @staticmethod
+    def _prompt(session: Session, ask: Ask) -> PromptRun:
+        """The MCP prompt `ask` names, got from the conversation's own servers, with its
+        arguments (the terminal's /SERVER_PROMPT, through the same code)."""
+        from chinwag.tools.mcp_prompts import checked_arguments, run_prompt
+        from chinwag.web.mcp import find_prompt
+
+        if ask.prompt is None:
+            raise UsageError("say which prompt to run.")
+        prompt = find_prompt(session.tool_use, ask.prompt.server, ask.prompt.name)
+        arguments = checked_arguments(prompt, ask.prompt.arguments)
+        assert session.tool_use is not None  # find_prompt found it there
+        return run_prompt(session.tool_use.toolbox.mcp, prompt, arguments, session.provider.name)
+
+    @staticmethod
     def _begin(session: Session, ask: Ask, attachments: tuple[Block, ...] = ()) -> SessionTurn:
         match ask.action:
-            case "send":
+            case "send" | "prompt":  # a prompt's messages, sent as the user's (text set by start)
                 if not ask.text.strip() and not attachments:
                     raise UsageError("type a message first.")
                 return session.begin(ask.text, attachments)
@@ -379,6 +436,7 @@ class Chats:
                 chat.live.done.wait(2)
             chat.session.close()
         self.catalog.close()
+        self.lobby.close()
         self.saved.close()
         self.uploads.close()  # unsent uploads' files
 

@@ -1,0 +1,139 @@
+"""MCP prompts and resources on the page: what the terminal's /prompts, /SERVER_PROMPT,
+/resources and /attach mcp:SERVER:URI do, through the same core code.
+
+The servers are the conversation's own (its session's `ToolUse`) once it is open;
+before that (a new chat, or a saved one not sent to yet) an idle set of the same
+configured servers, the lobby, lists them and reads resources. A prompt always runs
+on the conversation's own servers, as a turn (chats.py: the "prompt" action):
+`tools/mcp_prompts.run_prompt` gets it, and its messages are sent as the user's
+next message. A resource read becomes an attachment held like an upload
+(`attach/mcp_resource.load_resource`), taken by the next send.
+
+What a server says is untrusted, as tool output is: every string here that came
+from it is sanitized (`render.sanitize`) before the page sees it, and the page
+sets it as text, never as HTML.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chinwag.errors import ChinwagError, UsageError
+from chinwag.render.sanitize import sanitize
+
+if TYPE_CHECKING:
+    from chinwag.toolloop import ToolUse
+    from chinwag.tools.mcp_prompts import McpPrompt, PromptRun
+
+
+@dataclass(frozen=True)
+class PromptAsk:
+    """The page's prompt form: the prompt by its server and name, the values by argument name."""
+
+    server: str
+    name: str
+    arguments: Mapping[str, str]
+
+    @staticmethod
+    def of(body: Any) -> PromptAsk | None:
+        """From a request's `prompt` object; None when it is not one."""
+        if not isinstance(body, dict):
+            return None
+        server, name, arguments = body.get("server"), body.get("name"), body.get("arguments") or {}
+        if not isinstance(server, str) or not isinstance(name, str) or not isinstance(arguments, dict) \
+                or not all(isinstance(k, str) and isinstance(v, str) for k, v in arguments.items()):
+            return None
+        return PromptAsk(server, name, dict(arguments))
+
+
+def offers(tool_use: ToolUse | None) -> dict[str, Any]:
+    """The servers' prompts (with their arguments) and resources (templates marked), and
+    each server's state, as JSON for the page: every string from a server sanitized."""
+    if tool_use is None:
+        return {"configured": False, "prompts": [], "resources": [], "servers": []}
+    hub = tool_use.toolbox.mcp
+    prompts, resources = [], []
+    for server, listing in hub.listings().items():
+        for p in listing.prompts:
+            prompts.append({
+                "server": server, "name": p.name, "command": sanitize(p.command),
+                "description": sanitize(p.description),
+                "arguments": [{"name": a.name, "label": sanitize(a.name), "description": sanitize(a.description),
+                               "required": a.required} for a in p.arguments]})
+        for r in listing.resources:
+            resources.append({"server": server, "uri": r.uri, "spec": f"mcp:{server}:{r.uri}",
+                              "label": sanitize(f"mcp:{server}:{r.uri}"), "name": sanitize(r.name),
+                              "mime_type": sanitize(r.mime_type), "description": sanitize(r.description),
+                              "template": r.template})
+    servers = [{"name": sanitize(name), "state": state, "detail": sanitize(detail)}
+               for name, state, detail in hub.states()]
+    return {"configured": True, "prompts": prompts, "resources": resources, "servers": servers}
+
+
+def find_prompt(tool_use: ToolUse | None, server: str, name: str) -> McpPrompt:
+    """The prompt `name` of MCP server `server` (its servers up or failed first); UsageError if none."""
+    from chinwag.attach.mcp_resource import NO_SERVERS
+
+    if tool_use is None:
+        raise UsageError(NO_SERVERS)
+    tool_use.wait_for_servers()
+    listing = tool_use.toolbox.mcp.listings().get(server)
+    found = next((p for p in listing.prompts if p.name == name), None) if listing is not None else None
+    if found is None:
+        raise UsageError(f"MCP server {sanitize(server)} offers no prompt {sanitize(name)!r} now (see its list).")
+    return found
+
+
+def asked(run: PromptRun, redact: Any = str) -> dict[str, Any]:
+    """The page's op for a prompt's messages sent as the user's: the line naming the
+    prompt, the text, the attachments' lines; sanitized (the page sets them as text)."""
+    from chinwag.attach import describe
+
+    return {"t": "asked", "line": redact(sanitize(run.line)), "text": redact(sanitize(run.text)),
+            "attachments": [redact(sanitize(describe(b))) for b in run.blocks]}
+
+
+class Lobby:
+    """The configured MCP servers, started on first use, for a page with no open
+    session to ask: their listings and resources. None of their tools ever runs here."""
+
+    def __init__(self, environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]) -> None:
+        self.environ, self.cwd, self.flags = environ, cwd, dict(flags)
+        self._lock = threading.Lock()
+        self._tool_use: ToolUse | None = None
+        self._checked = False
+
+    def tool_use(self) -> ToolUse | None:
+        """The lobby's servers (started), or None when none is configured (or the configuration is bad:
+        the first turn says why, as it does without MCP)."""
+        with self._lock:
+            if not self._checked:
+                self._checked = True
+                self._tool_use = self._open()
+            return self._tool_use
+
+    def _open(self) -> ToolUse | None:
+        from chinwag.config import resolve
+        from chinwag.toolloop import ToolUse
+        from chinwag.tools.config import configured_servers
+
+        try:
+            tools = resolve(self.environ, self.cwd, self.flags).tools
+            servers = configured_servers(tools)
+        except ChinwagError:
+            return None
+        if not servers:
+            return None
+        tool_use = ToolUse(tools, self.cwd, self.environ, None, None, servers)
+        tool_use.start()
+        return tool_use
+
+    def close(self) -> None:
+        with self._lock:
+            tool_use, self._tool_use = self._tool_use, None
+        if tool_use is not None:
+            tool_use.close()
