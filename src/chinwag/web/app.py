@@ -32,13 +32,9 @@ SQLite's integer, and anything else is 404):
     POST /api/conversations/{id}/elicit      {"id", "action": "accept"|"decline"|"cancel", "values": {NAME: TEXT}}:
                                              an MCP server's question (`elicit` op), answered
     POST /api/attach?model=SPEC&name=NAME    the file's bytes (at most 32 MB): {"id", "line"} for the next send
-    GET  /api/mcp?conversation=ID&wait=1     its MCP servers' prompts (with their arguments) and resources
-                                             (web/mcp.py; wait=1: once each server is up or has failed)
-    POST /api/mcp/attach                     {"spec": "mcp:SERVER:URI", "model", "conversation"}: the resource
-                                             read and held as an upload: {"id", "line"} for the next send
-    POST /api/chat, /api/conversations/{id}/prompt   {"prompt": {"server", "name", "arguments"}, "model",
-                                             "attachments", "leaf"}: an MCP prompt's messages sent as the
-                                             user's (SSE; first an `asked` op: its line, text, attachments)
+    GET  /api/mcp, POST /api/mcp/attach      MCP prompts and resources (web/mcp.py)
+    POST /api/chat, /api/conversations/{id}/prompt   {"prompt": {...}, ...}: an MCP prompt's messages
+                                             sent as the user's (SSE; web/mcp.py)
 
 An event stream is `text/event-stream`, one JSON object per `data:` line:
 `conversation` (its id), `snapshot` (the reply so far, as HTML), then
@@ -76,7 +72,7 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Ask, Busy, Chats
 from chinwag.web.html import code_style_css, words_js
 from chinwag.web.live import LiveTurn
-from chinwag.web.mcp import PromptAsk
+from chinwag.web.mcp import McpApi, PromptAsk
 from chinwag.web.uploads import too_large
 
 ORPHAN_GRACE = 3.0  # seconds a reply streams on with nobody following
@@ -117,7 +113,7 @@ register_url_convertor("id", ConversationId())
 
 
 def build_app(chats: Chats) -> Starlette:
-    api = Api(chats)
+    api, mcp = Api(chats), McpApi(chats)
     routes = [
         Route("/", api.index, methods=["GET"]),
         Route("/static/{name}", api.static_file, methods=["GET"]),
@@ -135,8 +131,8 @@ def build_app(chats: Chats) -> Starlette:
         Route("/api/conversations/{cid:id}/elicit", api.elicit, methods=["POST"]),
         Route("/api/conversations/{cid:id}/fork", api.fork, methods=["POST"]),
         Route("/api/attach", api.attach, methods=["POST"]),
-        Route("/api/mcp", api.mcp, methods=["GET"]),
-        Route("/api/mcp/attach", api.mcp_attach, methods=["POST"]),
+        Route("/api/mcp", mcp.offers, methods=["GET"]),
+        Route("/api/mcp/attach", mcp.attach, methods=["POST"]),
         Route("/api/conversations/{cid:id}/{action}", api.turn, methods=["POST"]),
     ]
     return Starlette(routes=routes)
@@ -306,28 +302,6 @@ class Api:
             return too_big
         try:
             key, line = await self.chats.uploads.prepare(path, lambda path: self.chats.upload(path, model))
-        except ChinwagError as exc:
-            return _error(self.chats, exc, 400)
-        return JSONResponse({"id": key, "line": line}, headers=NO_STORE)
-
-    async def mcp(self, request: Request) -> Response:
-        cid = request.query_params.get("conversation")
-        if cid is not None and not _ID.fullmatch(cid):
-            return JSONResponse({"error": "conversation must be a conversation id"}, status_code=400)
-        try:
-            found = await run_in_threadpool(self.chats.mcp_offers, int(cid) if cid else None,
-                                            bool(request.query_params.get("wait")))
-        except ChinwagError as exc:
-            return _error(self.chats, exc, 503)
-        return JSONResponse(found, headers=NO_STORE)
-
-    async def mcp_attach(self, request: Request) -> Response:
-        body = await _json(request)
-        spec, model, cid = (body or {}).get("spec"), (body or {}).get("model"), (body or {}).get("conversation")
-        if not isinstance(spec, str) or (model is not None and not isinstance(model, str)) or not _optional_id(cid):
-            return JSONResponse({"error": "expected spec (mcp:SERVER:URI), model and conversation"}, status_code=400)
-        try:
-            key, line = await run_in_threadpool(self.chats.attach_resource, cid, spec, model)
         except ChinwagError as exc:
             return _error(self.chats, exc, 400)
         return JSONResponse({"id": key, "line": line}, headers=NO_STORE)

@@ -10,6 +10,8 @@ streaming and follows it instead.
 
 Each session gets the chat's tools (`ToolUse`, started with the session);
 a call that needs approval asks the page following the turn (`LiveTurn.ask`).
+An MCP prompt runs as a turn on the session's own servers, its messages sent as
+the user's; resources attach like uploads (web/mcp.py, `self.mcp`).
 Files the page uploads become attachment blocks here (`upload`, with
 `chinwag.attach`), kept on disk (`web/uploads.py`) until the next send takes
 them by id.
@@ -36,7 +38,7 @@ from chinwag.session_turn import SessionTurn
 from chinwag.records import Block, ToolCall
 from chinwag.web.html import Renderer
 from chinwag.web.live import LiveTurn
-from chinwag.web.mcp import Lobby, PromptAsk
+from chinwag.web.mcp import Lobby, PageMcp, PromptAsk
 from chinwag.web.mcp import asked as mcp_asked
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
@@ -45,7 +47,7 @@ from chinwag.web.uploads import Uploads
 from chinwag.web.workers import Workers
 
 if TYPE_CHECKING:
-    from chinwag.tools.mcp_prompts import PromptRun
+    from chinwag.toolloop import ToolUse
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
@@ -97,7 +99,8 @@ class Chats:
         self.pages = Pages()
         self._secrets = api_keys(self.environ, cwd)
         self.saved = SavedConversations(self.database, self.redact)
-        self.lobby = Lobby(self.environ, cwd, {"model": self.default_model, **self.tool_flags})
+        self.mcp = PageMcp(Lobby(self.environ, cwd, {"model": self.default_model, **self.tool_flags}), self.uploads,
+                           self._tools_of, self.default_model)
 
     # -- reading the history (saved.py) -------------------------------------------
 
@@ -139,35 +142,6 @@ class Chats:
 
     def _take_uploads(self, keys: Sequence[str]) -> tuple[Block, ...]:
         return self.uploads.take(keys)
-
-    # -- MCP prompts and resources (web/mcp.py) -----------------------------------------
-
-    def mcp_tools(self, cid: int | None) -> Any:
-        """The ToolUse whose servers the page lists and reads: `cid`'s own once its
-        session is open, else the lobby's (the same configured servers); None without any."""
-        with self._lock:
-            chat = self._chats.get(cid) if cid is not None else None
-        if chat is not None and chat.session.tool_use is not None:
-            return chat.session.tool_use
-        return self.lobby.tool_use()
-
-    def mcp_offers(self, cid: int | None, wait: bool) -> dict[str, Any]:
-        """The prompts and resources of `cid`'s servers (`wait`: once each is up or has failed)."""
-        from chinwag.web.mcp import offers
-
-        tool_use = self.mcp_tools(cid)
-        if wait and tool_use is not None:
-            tool_use.wait_for_servers()
-        return offers(tool_use)
-
-    def attach_resource(self, cid: int | None, spec: str, model: str | None) -> tuple[str, str]:
-        """`mcp:SERVER:URI` read from `cid`'s servers and held as an upload is, for
-        `model`'s provider (as /attach mcp:... does): its id for the next send and its 📎 line."""
-        from chinwag.attach.mcp_resource import load_resource
-        from chinwag.providers.registry import parse_model_spec
-
-        provider, _ = parse_model_spec(model or self.default_model)
-        return self.uploads.hold_attachment(load_resource(spec, provider, self.mcp_tools(cid)))
 
     def elicited(self, cid: int, question: int, action: str, values: Mapping[str, Any]) -> bool | str:
         """The page's answer to the MCP server's question `question` of `cid`'s turn."""
@@ -215,7 +189,7 @@ class Chats:
             if cid is not None and ask.leaf is not None:
                 chat.session.set_leaf(ask.leaf)  # this tab's branch, whatever another tab did
             # A prompt is got first: a refusal (a missing argument, a server gone) leaves the uploads.
-            run = self._prompt(chat.session, ask) if ask.action == "prompt" else None
+            run = self.mcp.run(chat.session, ask.prompt) if ask.action == "prompt" else None
             if run is not None:
                 ask = replace(ask, text=run.text)
             blocks = self._take_uploads(ask.attachments) if ask.action in ("send", "prompt") else ()
@@ -306,20 +280,6 @@ class Chats:
         return existing
 
     @staticmethod
-    def _prompt(session: Session, ask: Ask) -> PromptRun:
-        """The MCP prompt `ask` names, got from the conversation's own servers, with its
-        arguments (the terminal's /SERVER_PROMPT, through the same code)."""
-        from chinwag.tools.mcp_prompts import checked_arguments, run_prompt
-        from chinwag.web.mcp import find_prompt
-
-        if ask.prompt is None:
-            raise UsageError("say which prompt to run.")
-        prompt = find_prompt(session.tool_use, ask.prompt.server, ask.prompt.name)
-        arguments = checked_arguments(prompt, ask.prompt.arguments)
-        assert session.tool_use is not None  # find_prompt found it there
-        return run_prompt(session.tool_use.toolbox.mcp, prompt, arguments, session.provider.name)
-
-    @staticmethod
     def _begin(session: Session, ask: Ask, attachments: tuple[Block, ...] = ()) -> SessionTurn:
         match ask.action:
             case "send" | "prompt":  # a prompt's messages, sent as the user's (text set by start)
@@ -396,6 +356,11 @@ class Chats:
             running = [chat.live for chat in self._chats.values() if chat.live is not None]
         return [live for live in running if not live.done.is_set() and live.followers == 0]
 
+    def _tools_of(self, cid: int) -> ToolUse | None:
+        """The tools of `cid`'s open session (its MCP servers), if it has one open."""
+        chat = self._registered(cid)
+        return chat.session.tool_use if chat is not None else None
+
     def _registered(self, cid: int) -> WebChat | None:
         with self._lock:
             return self._chats.get(cid)
@@ -436,7 +401,7 @@ class Chats:
                 chat.live.done.wait(2)
             chat.session.close()
         self.catalog.close()
-        self.lobby.close()
+        self.mcp.close()
         self.saved.close()
         self.uploads.close()  # unsent uploads' files
 

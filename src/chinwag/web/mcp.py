@@ -9,6 +9,14 @@ on the conversation's own servers, as a turn (chats.py: the "prompt" action):
 next message. A resource read becomes an attachment held like an upload
 (`attach/mcp_resource.load_resource`), taken by the next send.
 
+    GET  /api/mcp?conversation=ID&wait=1     its servers' prompts (with their arguments), resources
+                                             and states (wait=1: once each is up or has failed)
+    POST /api/mcp/attach                     {"spec": "mcp:SERVER:URI", "model", "conversation"}:
+                                             the resource held as an upload: {"id", "line"}
+    POST /api/chat, /api/conversations/{id}/prompt   {"prompt": {"server", "name", "arguments"},
+                                             "model", "attachments", "leaf"}: a turn (SSE) whose
+                                             first op, `asked`, is the prompt's line, text, attachments
+
 What a server says is untrusted, as tool output is: every string here that came
 from it is sanitized (`render.sanitize`) before the page sees it, and the page
 sets it as text, never as HTML.
@@ -17,17 +25,26 @@ sets it as text, never as HTML.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.render.sanitize import sanitize
 
 if TYPE_CHECKING:
+    from chinwag.session import Session
     from chinwag.toolloop import ToolUse
     from chinwag.tools.mcp_prompts import McpPrompt, PromptRun
+    from chinwag.web.chats import Chats
+    from chinwag.web.uploads import Uploads
+
+NO_STORE = {"cache-control": "no-store"}
 
 
 @dataclass(frozen=True)
@@ -137,3 +154,85 @@ class Lobby:
             tool_use, self._tool_use = self._tool_use, None
         if tool_use is not None:
             tool_use.close()
+
+
+class PageMcp:
+    """The page's way to its conversations' MCP servers (Chats holds one): the
+    servers of conversation `cid` (`tools_of(cid)`: its open session's) or the lobby's."""
+
+    def __init__(self, lobby: Lobby, uploads: Uploads, tools_of: Callable[[int], ToolUse | None],
+                 default_model: str) -> None:
+        self.lobby, self.uploads, self._tools_of, self.default_model = lobby, uploads, tools_of, default_model
+
+    def tools(self, cid: int | None) -> ToolUse | None:
+        own = self._tools_of(cid) if cid is not None else None
+        return own if own is not None else self.lobby.tool_use()
+
+    def offers(self, cid: int | None, wait: bool) -> dict[str, Any]:
+        """The prompts and resources of `cid`'s servers (`wait`: once each is up or has failed)."""
+        tool_use = self.tools(cid)
+        if wait and tool_use is not None:
+            tool_use.wait_for_servers()
+        return offers(tool_use)
+
+    def attach(self, cid: int | None, spec: str, model: str | None) -> tuple[str, str]:
+        """`mcp:SERVER:URI` read from `cid`'s servers and held as an upload is, for
+        `model`'s provider (as /attach mcp:... does): its id for the next send and its 📎 line."""
+        from chinwag.attach.mcp_resource import load_resource
+        from chinwag.providers.registry import parse_model_spec
+
+        provider, _ = parse_model_spec(model or self.default_model)
+        return self.uploads.hold_attachment(load_resource(spec, provider, self.tools(cid)))
+
+    @staticmethod
+    def run(session: Session, ask: PromptAsk | None) -> PromptRun:
+        """The prompt `ask` names, got from the conversation's own servers with its
+        arguments (the terminal's /SERVER_PROMPT, through the same code)."""
+        from chinwag.tools.mcp_prompts import checked_arguments, run_prompt
+
+        if ask is None:
+            raise UsageError("say which prompt to run.")
+        prompt = find_prompt(session.tool_use, ask.server, ask.name)
+        arguments = checked_arguments(prompt, ask.arguments)
+        assert session.tool_use is not None  # find_prompt found it there
+        return run_prompt(session.tool_use.toolbox.mcp, prompt, arguments, session.provider.name)
+
+    def close(self) -> None:
+        self.lobby.close()
+
+
+class McpApi:
+    """GET /api/mcp and POST /api/mcp/attach (app.py routes them, behind its Guard)."""
+
+    def __init__(self, chats: Chats) -> None:
+        self.chats = chats
+
+    async def offers(self, request: Request) -> Response:
+        cid = request.query_params.get("conversation")
+        if cid is not None and not (cid.isascii() and cid.isdigit() and 0 < len(cid) <= 18):
+            return JSONResponse({"error": "conversation must be a conversation id"}, status_code=400)
+        try:
+            found = await run_in_threadpool(self.chats.mcp.offers, int(cid) if cid else None,
+                                            bool(request.query_params.get("wait")))
+        except ChinwagError as exc:
+            return self._error(exc, 503)
+        return JSONResponse(found, headers=NO_STORE)
+
+    async def attach(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except (ValueError, RecursionError):
+            body = None
+        body = body if isinstance(body, dict) else {}
+        spec, model, cid = body.get("spec"), body.get("model"), body.get("conversation")
+        if not isinstance(spec, str) or (model is not None and not isinstance(model, str)) \
+                or not (cid is None or (type(cid) is int and 0 < cid < 2**63)):
+            return JSONResponse({"error": "expected spec (mcp:SERVER:URI), model and conversation"}, status_code=400)
+        try:
+            key, line = await run_in_threadpool(self.chats.mcp.attach, cid, spec, model)
+        except ChinwagError as exc:
+            return self._error(exc, 400)
+        return JSONResponse({"id": key, "line": line}, headers=NO_STORE)
+
+    def _error(self, exc: ChinwagError, status: int) -> Response:
+        return JSONResponse({"error": self.chats.redact(exc.message)}, status_code=status, headers=NO_STORE)
