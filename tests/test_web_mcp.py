@@ -171,3 +171,23 @@ def test_a_template_left_unfilled_is_refused_in_one_line(page: Any, fake: Script
     refused.wait_for()
     assert "is a template: put its parameters in the URI" in refused.inner_text()
     assert not fake.requests
+
+
+def test_bad_prompt_and_resource_requests_are_one_line_each(served: Served, fake: ScriptedServer) -> None:
+    """Over raw HTTP with the page's session key: a malformed prompt, one no server offers,
+    an unknown argument, a resource of a server that does not exist; nothing reaches the model."""
+    def post(path: str, body: dict[str, Any]) -> tuple[int, str]:
+        status, _, data = served.request("POST", path, body=json.dumps(body).encode())
+        return status, json.loads(data)["error"]
+
+    assert post("/api/chat", {"prompt": "everything_args-prompt"})[0] == 400
+    status, error = post("/api/chat", {"prompt": {"server": "everything", "name": "no-such-prompt", "arguments": {}}})
+    assert status == 400 and error == "MCP server everything offers no prompt 'no-such-prompt' now (see its list)."
+    status, error = post("/api/chat", {"prompt": {"server": "everything", "name": "args-prompt",
+                                                  "arguments": {"city": "Paris", "country": "France"}}})
+    assert status == 400 and error.startswith("/everything_args-prompt has no argument 'country'")
+    status, error = post("/api/mcp/attach", {"spec": "mcp:nowhere:demo://x", "model": None, "conversation": None})
+    assert status == 400 and "nowhere" in error and "\n" not in error
+    status, error = post("/api/mcp/attach", {"spec": "demo://x", "model": None, "conversation": None})
+    assert status == 400 and "is not an MCP resource: write mcp:SERVER:URI" in error
+    assert not fake.requests
