@@ -159,3 +159,44 @@ def test_retry_of_a_cancelled_question_after_system_saves_what_it_sent(scripted_
     scripted_server.enqueue(Reply(chunks=["Still short."]))
     assert run_chinwag(["-c", "and why?"], env).returncode == 0
     assert scripted_server.requests[-1].json["system"] == TERSE
+
+
+def test_retry_after_system_of_a_reply_after_tool_results_saves_what_it_sent(scripted_server: ScriptedServer,
+                                                                              tmp_path: Path) -> None:
+    """The reply /retry asks again follows a tool's results: the call does not run again
+    (the results are sent as saved), and the new prompt is saved with them, beside the
+    old ones, so history show, --json and -c say what the retry was sent with."""
+    from tests.fakes.tool_wire import anthropic_calls
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("the notes say hello\n")
+    scripted_server.enqueue(anthropic_calls([("toolu_1", "read_file", {"path": "notes.txt"})]),
+                            Reply(chunks=["The notes say hello, at length."]), Reply(chunks=["Hello."]))
+    env = anthropic_env(tmp_path / "home", scripted_server.base_url)
+    child = spawn_chinwag(["-T", "read_file"], env, cwd=work)
+    child.expect("You: ")
+    child.sendline("what do the notes say?")
+    child.expect("at length.")
+    child.expect("You: ")
+    child.sendline(f"/system {TERSE}")
+    child.expect("System prompt set.")
+    child.expect("You: ")
+    child.sendline("/retry")
+    child.expect("Hello.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    sent = [r.json for r in scripted_server.requests]
+    assert [r["system"] for r in sent] == [DEFAULT_SYSTEM, DEFAULT_SYSTEM, TERSE]
+    assert sent[2]["messages"] == sent[1]["messages"]  # the same results, not a second call
+
+    saved = json.loads(run_chinwag(["history", "show", "last", "--json"], env).stdout)["messages"]
+    assert [(m["role"], m["system"]) for m in saved] == [("user", None), ("assistant", None), ("user", TERSE),
+                                                          ("assistant", None)]
+    assert saved[-1]["content"] == "Hello."
+    shown = run_chinwag(["history", "show", "last"], env).stdout
+    assert shown.index("read_file") < shown.index(f"System (changed): {TERSE}") < shown.index("Hello.")
+    scripted_server.enqueue(Reply(chunks=["Still short."]))
+    assert run_chinwag(["-c", "and?"], env, cwd=work).returncode == 0
+    assert scripted_server.requests[-1].json["system"] == TERSE

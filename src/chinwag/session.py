@@ -159,6 +159,8 @@ class Session(SessionCosts):
         if self.recorder is not None:  # the old reply stays, a sibling of the new one
             self.recorder.retrying()
         last = messages[-1]
+        if self.recorder is not None and prompt_changed and not _is_question(last):  # a tool's results
+            self.recorder.results_again(last, self.model, self.conversation.system)
         asked = self.recorder.leaf_id() if self.recorder is not None and prompt_changed and _is_question(last) else None
         if asked is not None:  # asked again beside itself: the old question and its reply stay
             return self.begin_edit(asked, words_and_attachments(last)[0])

@@ -207,6 +207,24 @@ class Recorder(Branching):
                 self._queue.end_unended(self._reply)
                 self._leaf, self._reply = self._leaf.parent, None
 
+    def results_again(self, message: Message, model: str, system: str | None) -> None:
+        """/retry, after a /system, of a reply that followed tool results (`message`): they
+        are saved again beside themselves with the prompt the retry is sent with (the calls
+        do not run again), so the path says what was sent."""
+        from chinwag.history.blocks import blocks_and_blobs
+        from chinwag.history.ops import AddUserMessage, Row
+
+        stored, blobs = blocks_and_blobs(message.parts)
+        with held_back, self._lock:
+            if self._conversation is None or self._leaf is None or self._leaf.role != "user":
+                return
+            changed = system if system != self._system else None
+            self._system, self._asked_system = system, None  # the question was answered: no cancel to undo
+            self._leaf = Row(parent=self._leaf.parent, role="user")
+            self._queue.put(AddUserMessage(self._leaf, self._conversation, message.content, model, system=changed,
+                                           blocks=stored, blobs=blobs))
+        self._queue.save_soon()
+
     def _set_question_status(self, status: str) -> bool:
         from chinwag.history.ops import SetQuestionStatus
         from chinwag.history.schema import CANCELLED_QUESTION
