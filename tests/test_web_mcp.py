@@ -167,7 +167,7 @@ def test_a_template_left_unfilled_is_refused_in_one_line(page: Any, fake: Script
     panel = open_panel(page)
     template = panel.locator(".mcp-resource[data-spec='mcp:everything:demo://resource/dynamic/text/{resourceId}']")
     template.locator("button").click()
-    refused = page.locator("#chips .chip.refused")
+    refused = page.locator("#chips .chip.refused").filter(has_text="is a template")
     refused.wait_for()
     assert "is a template: put its parameters in the URI" in refused.inner_text()
     assert not fake.requests

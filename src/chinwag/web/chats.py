@@ -48,6 +48,7 @@ from chinwag.web.workers import Workers
 
 if TYPE_CHECKING:
     from chinwag.toolloop import ToolUse
+    from chinwag.tools.mcp_prompts import PromptRun
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
@@ -178,6 +179,9 @@ class Chats:
         def settings() -> Settings:  # only when a session is opened or switched: the next turn's is ready
             return resolve(self.environ, self.cwd, {"model": spec, "save": True, **self.tool_flags})
 
+        run = self._prompt(cid, ask, spec) if ask.action == "prompt" else None
+        if run is not None:
+            ask = replace(ask, text=run.text)
         chat = self._claim(cid, settings, spec)
         try:
             if chat.spec != spec:
@@ -188,10 +192,6 @@ class Chats:
                 chat.spec = spec
             if cid is not None and ask.leaf is not None:
                 chat.session.set_leaf(ask.leaf)  # this tab's branch, whatever another tab did
-            # A prompt is got first: a refusal (a missing argument, a server gone) leaves the uploads.
-            run = self.mcp.run(chat.session, ask.prompt) if ask.action == "prompt" else None
-            if run is not None:
-                ask = replace(ask, text=run.text)
             blocks = self._take_uploads(ask.attachments) if ask.action in ("send", "prompt") else ()
             blocks += run.blocks if run is not None else ()
             asked = mcp_asked(run, self.redact) if run is not None else None
@@ -215,6 +215,14 @@ class Chats:
             raise
         live.start(self._workers)
         return new_cid, live
+
+    def _prompt(self, cid: int | None, ask: Ask, spec: str) -> PromptRun:
+        """The MCP prompt of a "prompt" turn, got first from the servers that listed it
+        (web/mcp.py): a refusal (a missing argument, a server gone) opens no session and
+        leaves the uploads for the next try."""
+        from chinwag.providers.registry import parse_model_spec
+
+        return self.mcp.run(self.mcp.tools(cid), ask.prompt, parse_model_spec(spec)[0])
 
     def rename(self, cid: int, title: str) -> bool:
         """Give `cid` the title `title` (one line; blank: its first message's line

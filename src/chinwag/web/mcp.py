@@ -3,10 +3,10 @@
 
 The servers are the conversation's own (its session's `ToolUse`) once it is open;
 before that (a new chat, or a saved one not sent to yet) an idle set of the same
-configured servers, the lobby, lists them and reads resources. A prompt always runs
-on the conversation's own servers, as a turn (chats.py: the "prompt" action):
-`tools/mcp_prompts.run_prompt` gets it, and its messages are sent as the user's
-next message. A resource read becomes an attachment held like an upload
+configured servers, the lobby, lists them and reads resources. A prompt is got from
+the servers that listed it (so a new chat does not wait for its own to start), as a
+turn (chats.py: the "prompt" action): `tools/mcp_prompts.run_prompt` gets it, and
+its messages are sent as the user's next message. A resource read becomes an attachment held like an upload
 (`attach/mcp_resource.load_resource`), taken by the next send.
 
     GET  /api/mcp?conversation=ID&wait=1     its servers' prompts (with their arguments), resources
@@ -38,7 +38,6 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.render.sanitize import sanitize
 
 if TYPE_CHECKING:
-    from chinwag.session import Session
     from chinwag.toolloop import ToolUse
     from chinwag.tools.mcp_prompts import McpPrompt, PromptRun
     from chinwag.web.chats import Chats
@@ -185,17 +184,18 @@ class PageMcp:
         return self.uploads.hold_attachment(load_resource(spec, provider, self.tools(cid)))
 
     @staticmethod
-    def run(session: Session, ask: PromptAsk | None) -> PromptRun:
-        """The prompt `ask` names, got from the conversation's own servers with its
-        arguments (the terminal's /SERVER_PROMPT, through the same code)."""
+    def run(tool_use: ToolUse | None, ask: PromptAsk | None, provider: str) -> PromptRun:
+        """The prompt `ask` names, got from the servers that listed it (`tools`, taken
+        before the turn opened a session) with its arguments, for `provider`: the
+        terminal's /SERVER_PROMPT, through the same code."""
         from chinwag.tools.mcp_prompts import checked_arguments, run_prompt
 
         if ask is None:
             raise UsageError("say which prompt to run.")
-        prompt = find_prompt(session.tool_use, ask.server, ask.name)
+        prompt = find_prompt(tool_use, ask.server, ask.name)
         arguments = checked_arguments(prompt, ask.arguments)
-        assert session.tool_use is not None  # find_prompt found it there
-        return run_prompt(session.tool_use.toolbox.mcp, prompt, arguments, session.provider.name)
+        assert tool_use is not None  # find_prompt found it there
+        return run_prompt(tool_use.toolbox.mcp, prompt, arguments, provider)
 
     def close(self) -> None:
         self.lobby.close()
