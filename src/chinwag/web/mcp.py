@@ -6,8 +6,9 @@ before that (a new chat, or a saved one not sent to yet) an idle set of the same
 configured servers, the lobby, lists them and reads resources. A prompt is got from
 the servers that listed it (so a new chat does not wait for its own to start), as a
 turn (chats.py: the "prompt" action): `tools/mcp_prompts.run_prompt` gets it, and
-its messages are sent as the user's next message. A resource read becomes an attachment held like an upload
-(`attach/mcp_resource.load_resource`), taken by the next send.
+its messages are sent as the user's next message. A resource read becomes an
+attachment held like an upload (`attach/mcp_resource.load_resource`), taken by the
+next send.
 
     GET  /api/mcp?conversation=ID&wait=1     its servers' prompts (with their arguments), resources
                                              and states (wait=1: once each is up or has failed)
