@@ -177,7 +177,8 @@ class Chats:
         spec = ask.model or self.default_model
 
         def settings() -> Settings:  # only when a session is opened or switched: the next turn's is ready
-            return resolve(self.environ, self.cwd, {"model": spec, "save": True, **self.tool_flags})
+            return resolve(self.environ, self.cwd, {"model": spec, "save": True, **self.tool_flags},
+                           flag_names={"model": "the page's model picker"})
 
         run = self._prompt(cid, ask, spec) if ask.action == "prompt" else None
         if run is not None:
