@@ -35,7 +35,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
         super().print_help(file or self._out)
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:  # as argparse's exit does; its error() passes one, and ours raises instead
