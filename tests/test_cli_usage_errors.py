@@ -49,10 +49,14 @@ def test_bad_usage_is_one_line_naming_the_help_to_read(tmp_path: Path, argv: lis
     (["history", "show"], "the following arguments are required: ID (see chinwag history show --help)"),
     (["history", "list", "--limit", "0"],
      "argument --limit: expected a positive whole number, got '0' (see chinwag history list --help)"),
+    (["templates", "show"], "the following arguments are required: NAME (see chinwag templates show --help)"),
+    (["templates", "import", "fabric"], "argument source: invalid choice: 'fabric' (choose from 'llm', 'aichat')"
+                                        " (see chinwag templates import --help)"),
+    (["mcp", "login"], "the following arguments are required: NAME (see chinwag mcp login --help)"),
 ]))
 def test_a_subcommands_error_names_that_subcommands_help(tmp_path: Path, argv: list[str], line: str) -> None:
-    """`chinwag history show` without an ID points at `chinwag history show --help`,
-    the help that lists ID."""
+    """`chinwag templates show` without a name points at `chinwag templates show --help`,
+    the help that lists NAME, as history's subcommands always did."""
     done = run_chinwag(argv, chinwag_env(tmp_path))
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"chinwag: {line}\n")
 
