@@ -31,6 +31,7 @@ from chinwag.cli.history_show import export, show
 from chinwag.cli.parser import OneLineErrorParser, ParserExit
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.history.store import ConversationSummary, SearchHit
+from chinwag.render.sanitize import one_line
 from chinwag.tree import Tree
 
 
@@ -45,7 +46,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO, *,
     except ParserExit as stop:
         return stop.code
     except ChinwagError as exc:
-        ctx.err.write(f"chinwag: {exc.message}\n")
+        ctx.err.write(f"chinwag: {one_line(exc.message)}\n")  # as the chat's main says it
         return exc.exit_code
     except KeyboardInterrupt:
         ctx.err.write("\n")
