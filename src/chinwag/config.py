@@ -179,7 +179,7 @@ def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any], *,
     wanted = entry(provider)
     api_key = src.get(wanted.key_variable)[0] if wanted.key_variable else None
     base_url, url_source = src.get(wanted.url_variable) if wanted.url_variable else (None, None)
-    if base_url and not str(base_url).startswith(("http://", "https://")):
+    if base_url and wanted.url_variable and not str(base_url).startswith(("http://", "https://")):
         raise ConfigError(f"{wanted.url_variable} must start with http:// or https://, got {base_url!r} "
                           f"(from {src.find(wanted.url_variable)[2] if url_source == 'flags' else url_source}).")
     if wanted.needs == "key" and not api_key:
