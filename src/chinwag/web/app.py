@@ -58,7 +58,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
@@ -66,7 +66,7 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Ask, Busy, Chats
 from chinwag.web.html import code_style_css, words_js
 from chinwag.web.mcp import McpApi, PromptAsk
-from chinwag.web.streams import _event_stream, _presence
+from chinwag.web.streams import presence_stream, reply_stream
 from chinwag.web.uploads import too_large
 
 STATIC_TYPES = {
@@ -159,8 +159,7 @@ class Api:
         return JSONResponse({"models": models, "default": catalog.default, "complete": complete}, headers=NO_STORE)
 
     async def presence(self, request: Request) -> Response:
-        headers = {**NO_STORE, "x-accel-buffering": "no"}
-        return StreamingResponse(_presence(self.chats), media_type="text/event-stream", headers=headers)
+        return presence_stream(self.chats)
 
     async def rename(self, request: Request) -> Response:
         body = await _json(request)
@@ -228,7 +227,7 @@ class Api:
         live = self.chats.live(request.path_params["cid"])
         if live is None:
             return Response(status_code=204, headers=NO_STORE)
-        return _event_stream(live, [], self.chats)
+        return reply_stream(live, [], self.chats)
 
     async def new_chat(self, request: Request) -> Response:
         return await self._start(request, None, "send")
@@ -328,7 +327,7 @@ class Api:
             return _error(chats, exc, 409)
         except ChinwagError as exc:
             return _error(chats, exc, 400)
-        return _event_stream(live, [{"t": "conversation", "id": new_cid}, *([live.asked] if live.asked else [])], chats)
+        return reply_stream(live, [{"t": "conversation", "id": new_cid}, *([live.asked] if live.asked else [])], chats)
 
 
 def _optional_id(value: Any) -> bool:

@@ -26,9 +26,17 @@ KEEPALIVE = 15.0  # seconds between comment lines on a quiet stream
 NO_STORE = {"cache-control": "no-store"}
 
 
-def _event_stream(live: LiveTurn, first: list[dict[str, Any]], chats: Chats) -> StreamingResponse:
-    headers = {**NO_STORE, "x-accel-buffering": "no"}
-    return StreamingResponse(_events(live, first, chats), media_type="text/event-stream", headers=headers)
+STREAM_HEADERS = {**NO_STORE, "x-accel-buffering": "no"}  # no proxy holds the events back
+
+
+def reply_stream(live: LiveTurn, first: list[dict[str, Any]], chats: Chats) -> StreamingResponse:
+    """The reply `live` for one page following it: `first`, its snapshot, then its events."""
+    return StreamingResponse(_events(live, first, chats), media_type="text/event-stream", headers=STREAM_HEADERS)
+
+
+def presence_stream(chats: Chats) -> StreamingResponse:
+    """One open page's presence: held open, the conversation list's changes on it."""
+    return StreamingResponse(_presence(chats), media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
 async def _events(live: LiveTurn, first: list[dict[str, Any]], chats: Chats) -> AsyncIterator[str]:
