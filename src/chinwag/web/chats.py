@@ -8,8 +8,7 @@ lock held from the start of a turn to its end, so two tabs on the same
 conversation never interleave turns: the second is told a reply is
 streaming and follows it instead.
 
-Each session gets the chat's tools (`ToolUse`, started with the session);
-a call that needs approval asks the page following the turn (`LiveTurn.ask`).
+Each session gets the chat's tools (web/webchat.py).
 An MCP prompt runs as a turn on the session's own servers, its messages sent as
 the user's; resources attach like uploads (web/mcp.py, `self.mcp`).
 Files the page uploads become attachment blocks here (`upload`, with
@@ -26,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, assert_never
 
@@ -35,8 +34,7 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.driver import TurnDriver
 from chinwag.session import Session
 from chinwag.session_turn import SessionTurn
-from chinwag.records import Block, ToolCall
-from chinwag.web.html import Renderer
+from chinwag.records import Block
 from chinwag.web.live import LiveTurn
 from chinwag.web.mcp import Lobby, PageMcp, PromptAsk
 from chinwag.web.mcp import asked as mcp_asked
@@ -44,6 +42,7 @@ from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
 from chinwag.web.saved import SavedConversations
 from chinwag.web.uploads import Uploads
+from chinwag.web.webchat import WebChat, with_tools
 from chinwag.web.workers import Workers
 
 if TYPE_CHECKING:
@@ -72,15 +71,6 @@ class Ask:
 
 class Busy(ChinwagError):
     """A reply is streaming in this conversation already."""
-
-
-@dataclass(eq=False)
-class WebChat:
-    session: Session
-    spec: str
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    live: LiveTurn | None = None
-    renderer: Renderer = field(default_factory=Renderer)  # its turns run one at a time
 
 
 class Chats:
@@ -273,7 +263,7 @@ class Chats:
             session = open_session(settings(), self.environ)
             if session.recorder is not None:
                 session.recorder.open()  # the conversation gets its id as the first message is saved
-            return self._with_tools(WebChat(session, spec))
+            return with_tools(WebChat(session, spec), self.cwd, self.environ)
         with self._lock:
             chat = self._chats.get(cid)
             if chat is not None:
@@ -281,7 +271,8 @@ class Chats:
                 return chat
         if self.saved.read(lambda store: store.conversation(cid)) is None:
             raise UsageError(f"no conversation {cid}; it may have been deleted.")
-        chat = self._with_tools(WebChat(open_session(settings(), self.environ, resume=cid), spec))
+        chat = with_tools(WebChat(open_session(settings(), self.environ, resume=cid), spec), self.cwd,
+                          self.environ)
         with self._lock:
             existing = self._chats.setdefault(cid, chat)
         if existing is not chat:  # another request opened it meanwhile
@@ -319,27 +310,6 @@ class Chats:
         forked: int = self.saved.read(run)
         self.changed()
         return forked
-
-    def _with_tools(self, chat: WebChat) -> WebChat:
-        """The session's tools (as the terminal's: `tools`, `allow`, MCP servers),
-        started now; a call that needs approval asks the page following the turn."""
-        if not chat.session.settings.tools.active:
-            return chat
-        from chinwag.toolloop import ToolUse
-
-        def ask(call: ToolCall, reason: str) -> tuple[str, str | None]:
-            live = chat.live
-            return live.ask(call, reason) if live is not None else ("no", "nobody was there to ask")
-
-        from chinwag.tools.mcp_elicit import ElicitAnswer, Elicitation
-
-        def elicit(request: Elicitation) -> ElicitAnswer:
-            live = chat.live  # an MCP server's question: asked in the same box as approvals
-            return live.elicit(request) if live is not None else ElicitAnswer.decline()
-
-        chat.session.tool_use = ToolUse(chat.session.settings.tools, self.cwd, self.environ, ask, elicit)
-        chat.session.tool_use.start()
-        return chat
 
     def _ended(self, chat: WebChat, live: LiveTurn) -> None:
         if chat.live is live:
