@@ -63,7 +63,8 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
 from chinwag.errors import ChinwagError, UsageError
-from chinwag.web.chats import Action, Ask, Busy, Chats
+from chinwag.web.asks import Action, Ask
+from chinwag.web.chats import Busy, Chats
 from chinwag.web.html import code_style_css, words_js
 from chinwag.web.mcp import McpApi, PromptAsk
 from chinwag.web.streams import presence_stream, reply_stream

@@ -25,18 +25,18 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, assert_never
+from typing import TYPE_CHECKING, Any
 
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.driver import TurnDriver
 from chinwag.session import Session
-from chinwag.session_turn import SessionTurn
 from chinwag.records import Block
+from chinwag.web.asks import Ask, begin
 from chinwag.web.live import LiveTurn
-from chinwag.web.mcp import Lobby, PageMcp, PromptAsk
+from chinwag.web.mcp import Lobby, PageMcp
 from chinwag.web.mcp import asked as mcp_asked
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
@@ -51,22 +51,6 @@ if TYPE_CHECKING:
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
-Action = Literal["send", "retry", "continue", "edit", "prompt"]
-
-
-@dataclass(frozen=True)
-class Ask:
-    """What a page's turn request asks for. `leaf`: the last message of the
-    branch the tab shows (the turn continues it, whatever another tab did);
-    `message`: the user message an edit replaces with `text` (a new sibling);
-    `prompt`: the MCP prompt a "prompt" turn sends (web/mcp.py)."""
-    action: Action
-    text: str = ""
-    model: str | None = None
-    attachments: Sequence[str] = ()
-    leaf: int | None = None
-    message: int | None = None
-    prompt: PromptAsk | None = None
 
 
 class Busy(ChinwagError):
@@ -186,7 +170,7 @@ class Chats:
             blocks = self._take_uploads(ask.attachments) if ask.action in ("send", "prompt") else ()
             blocks += run.blocks if run is not None else ()
             asked = mcp_asked(run, self.redact) if run is not None else None
-            turn = self._begin(chat.session, ask, blocks)
+            turn = begin(chat.session, ask, blocks)
             recorder = chat.session.recorder
             new_cid = recorder.conversation_id if recorder is not None else None
             if new_cid is None:
@@ -278,24 +262,6 @@ class Chats:
         if existing is not chat:  # another request opened it meanwhile
             chat.session.close()
         return existing
-
-    @staticmethod
-    def _begin(session: Session, ask: Ask, attachments: tuple[Block, ...] = ()) -> SessionTurn:
-        match ask.action:
-            case "send" | "prompt":  # a prompt's messages, sent as the user's (text set by start)
-                if not ask.text.strip() and not attachments:
-                    raise UsageError("type a message first.")
-                return session.begin(ask.text, attachments)
-            case "edit":
-                if ask.message is None:
-                    raise UsageError("say which message to edit.")
-                return session.begin_edit(ask.message, ask.text)  # its attachments kept
-            case "retry":
-                return session.begin_retry()  # the old reply stays, a sibling of the new
-            case "continue":
-                return session.begin_continue()
-            case _:
-                assert_never(ask.action)
 
     def fork(self, cid: int, leaf: int | None) -> int:
         """A new conversation, a copy of `cid`'s branch ending at `leaf` (its
