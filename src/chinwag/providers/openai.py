@@ -16,7 +16,7 @@ from chinwag.events import Event, Notice, Retrying
 from chinwag.providers.base import BaseProvider
 from chinwag.providers.http import ApiCall, stream_events
 from chinwag.providers.http_client import HttpSettings
-from chinwag.providers.openai_reply import _parse_stream, _parse_whole, is_overflow
+from chinwag.providers.openai_reply import is_overflow, parse_stream, parse_whole
 from chinwag.providers.wire import base64_of
 from chinwag.records import ChatRequest, Document, Image, Message, ToolCall, ToolResult, Window
 
@@ -106,7 +106,7 @@ class OpenAIProvider(BaseProvider):
             "OPENAI_BASE_URL usually ends in /v1, e.g. http://127.0.0.1:11434/v1",
             overflow=is_overflow,
         )
-        return stream_events(call, self.http, _parse_stream if request.stream else _parse_whole)
+        return stream_events(call, self.http, parse_stream if request.stream else parse_whole)
 
     def list_models(self) -> list[str]:
         from chinwag.providers.listing import get_model_ids

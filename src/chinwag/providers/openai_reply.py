@@ -88,7 +88,7 @@ class _ToolCalls:
         self._order, self._by_index = [], {}
 
 
-def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
+def parse_stream(response: httpx2.Response) -> Iterator[Event]:
     import httpx2
 
     usage: dict[str, Any] = {}
@@ -131,7 +131,7 @@ def _parse_stream(response: httpx2.Response) -> Iterator[Event]:
     yield Stop(STOP_REASONS.get(finish_reason or "stop", finish_reason or "end_turn"))
 
 
-def _parse_whole(response: httpx2.Response) -> Iterator[Event]:
+def parse_whole(response: httpx2.Response) -> Iterator[Event]:
     import json
 
     response.read()

@@ -45,7 +45,9 @@ CLOSE_WAIT = 6.0  # seconds close() waits for sessions and processes to end
 
 
 @dataclass
-class _Server:
+class HubServer:
+    """One configured server as the hub holds it: its state, its session's client, and what ends it."""
+
     config: McpServerConfig
     state: str = "starting"  # starting | up | failed | died | closed | needs login
     detail: str = ""
@@ -58,7 +60,7 @@ class McpHub(McpCalls):
     """The MCP servers of one chat. Thread-safe: the loop thread publishes, the main thread reads."""
 
     def __init__(self, servers: Mapping[str, McpServerConfig], cwd: Path, environ: Mapping[str, str]) -> None:
-        self._servers = {name: _Server(cfg) for name, cfg in servers.items()}
+        self._servers = {name: HubServer(cfg) for name, cfg in servers.items()}
         self._cwd, self._environ = cwd, environ
         self._lock = threading.Lock()
         self._tools: dict[str, McpTool] = {}
@@ -130,7 +132,7 @@ class McpHub(McpCalls):
                 task.cancel()  # one still starting is not waited for
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _serve(self, server: _Server) -> None:
+    async def _serve(self, server: HubServer) -> None:
         """Own one server's session from start to end."""
         import asyncio
         import tempfile
@@ -173,7 +175,7 @@ class McpHub(McpCalls):
             errlog.close()
             self._fell(server, "")
 
-    async def _watch(self, server: _Server, client: Client) -> None:
+    async def _watch(self, server: HubServer, client: Client) -> None:
         """Wait for the end (the hub closes, or a call found the server gone), checking on the
         server meanwhile: a fresh tools/list both proves it alive and picks up changed tools."""
         import asyncio
@@ -192,7 +194,7 @@ class McpHub(McpCalls):
         with self._lock:
             self._notices.append(one_line(notice))
 
-    async def _refresh(self, server: _Server, tools: bool) -> None:
+    async def _refresh(self, server: HubServer, tools: bool) -> None:
         """List the server's tools (or its prompts and resources) again: it said they changed."""
         client = server.client
         if client is None:
@@ -210,7 +212,7 @@ class McpHub(McpCalls):
         except Exception:  # noqa: BLE001  a failed refresh keeps the old list; _watch finds a dead server
             pass
 
-    def _publish(self, server: _Server, tools: list[McpTool]) -> None:
+    def _publish(self, server: HubServer, tools: list[McpTool]) -> None:
         with self._lock:
             if server.state != "up":
                 return
@@ -222,7 +224,7 @@ class McpHub(McpCalls):
                 reader = read_resource_tool(name)
                 self._tools.setdefault(reader.spec.name, reader)
 
-    def _needs_login(self, server: _Server) -> None:
+    def _needs_login(self, server: HubServer) -> None:
         """The server wants OAuth and has no working tokens (called from its auth flow, before the
         connection fails): one line naming the command; its tools go, as for a server that died."""
         name = server.config.name
@@ -232,7 +234,7 @@ class McpHub(McpCalls):
                 self._tools = {k: t for k, t in self._tools.items() if t.server != name}
                 self._notices.append(f"MCP server {name} needs login: run chinwag mcp login {name}")
 
-    def _fell(self, server: _Server, reason: str) -> None:
+    def _fell(self, server: HubServer, reason: str) -> None:
         """The server is gone (or never came up): drop its tools, note it once, end its session."""
         name = server.config.name
         with self._lock:

@@ -22,7 +22,7 @@ from chinwag.tools.progress import LatestProgress, Progress
 if TYPE_CHECKING:  # asyncio and mcp are imported on the loop thread; the prompt pays for neither
     import asyncio
 
-    from chinwag.tools.mcp import _Server
+    from chinwag.tools.mcp import HubServer
     from chinwag.tools.mcp_prompts import McpPrompt
     from chinwag.tools.mcp_questions import Questions
     from chinwag.tools.mcp_tools import McpTool
@@ -33,14 +33,14 @@ COMPLETE_TIMEOUT = 2.0  # seconds Tab waits for a server's completions
 
 
 class McpCalls:
-    _servers: dict[str, _Server]
+    _servers: dict[str, HubServer]
     _lock: threading.Lock
     _tools: dict[str, McpTool]
     _loop: asyncio.AbstractEventLoop | None
     _last_completion: tuple[str, list[str]] | None
     questions: Questions
 
-    def _fell(self, server: _Server, reason: str) -> None:
+    def _fell(self, server: HubServer, reason: str) -> None:
         raise NotImplementedError
 
     def call(self, tool: McpTool, arguments: Mapping[str, Any], max_output: int) -> ToolOutput:
@@ -141,7 +141,7 @@ class McpCalls:
             except concurrent.futures.CancelledError:
                 raise UsageError(f"cannot get {what}: chinwag is closing.") from None
 
-    async def _request(self, server: _Server, coroutine: Any, what: str, timeout: float | None) -> Any:
+    async def _request(self, server: HubServer, coroutine: Any, what: str, timeout: float | None) -> Any:
         import asyncio
 
         from mcp import MCPError
