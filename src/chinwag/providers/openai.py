@@ -13,9 +13,8 @@ from typing import Any
 from chinwag.context import estimate_tokens
 from chinwag.errors import BadRequest, ContextOverflow, UsageError
 from chinwag.events import Event, Notice, Retrying
-from chinwag.providers.base import BaseProvider
 from chinwag.providers.http import ApiCall, stream_events
-from chinwag.providers.http_client import HttpSettings
+from chinwag.providers.http_provider import HttpProvider
 from chinwag.providers.openai_reply import is_overflow, parse_stream, parse_whole
 from chinwag.providers.wire import base64_of
 from chinwag.records import ChatRequest, Document, Image, Message, ToolCall, ToolResult, Window
@@ -28,14 +27,13 @@ SERVER_PREFILL = {"llamacpp": "trailing-assistant", "vllm": "vllm"}
 PREFILL_MODES = ("auto", "trailing-assistant", "vllm", "none")
 
 
-class OpenAIProvider(BaseProvider):
+class OpenAIProvider(HttpProvider):
     name = "openai"  # what it can do is declared in its registry row
 
     def __init__(self, api_key: str | None, base_url: str | None = None, prefill: str = "auto",
                  **http: Any) -> None:
+        super().__init__(base_url or DEFAULT_BASE_URL, **http)
         self.api_key = api_key
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.http = HttpSettings(**http)
         self._default_model: str | None = None
         self._prefill = prefill  # how this server continues a reply; "auto": ask /models once
         # How a --schema is sent: "json_schema" until the server refuses it, then "json_object".
@@ -130,15 +128,6 @@ class OpenAIProvider(BaseProvider):
             if model.startswith(prefix):
                 return Window(tokens, estimate_tokens)
         return None
-
-    def warm_up(self) -> None:
-        self.http.warm_up(self.base_url)
-
-    def cancel(self) -> None:
-        self.http.cancel()
-
-    def close(self) -> None:
-        self.http.close()
 
     def _auth(self) -> dict[str, str]:
         # Local servers (Ollama, llama.cpp) need no key; send none rather than a fake one.
