@@ -43,6 +43,8 @@ class McpCalls:
     def _fell(self, server: HubServer, reason: str) -> None:
         raise NotImplementedError
 
+    # -- the main thread's side: hand the request to the loop, wait in slices ---
+
     def call(self, tool: McpTool, arguments: Mapping[str, Any], max_output: int) -> ToolOutput:
         """Run `tool` on its server, its progress unseen (see `calling`)."""
         steps = self.calling(tool, arguments, max_output)
@@ -140,6 +142,8 @@ class McpCalls:
                 raise
             except concurrent.futures.CancelledError:
                 raise UsageError(f"cannot get {what}: chinwag is closing.") from None
+
+    # -- run on the loop thread: one request each, its failure named -----------
 
     async def _request(self, server: HubServer, coroutine: Any, what: str, timeout: float | None) -> Any:
         import asyncio
