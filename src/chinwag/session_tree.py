@@ -76,7 +76,7 @@ class SessionTree:
         path. Nothing is deleted; the next message starts a new branch there."""
         if self.recorder is None:  # no tree: the exchange is dropped from the line
             messages = self.conversation.messages
-            last = next((i for i in range(len(messages) - 1, -1, -1) if _is_question(messages[i])), None)
+            last = next((i for i in range(len(messages) - 1, -1, -1) if is_question(messages[i])), None)
             if last is None:
                 raise UsageError("nothing to undo: this is the start of the conversation.")
             del messages[last:]
@@ -140,7 +140,7 @@ class SessionTree:
         self.reset_window()
 
 
-def _is_question(message: Message) -> bool:
+def is_question(message: Message) -> bool:
     """A message the user wrote, not the results of tool calls."""
     return message.role == "user" and not any(b.type == "tool_result" for b in message.blocks)
 
