@@ -162,3 +162,23 @@ def shown_text(locator: Any) -> str:
     them out only then), so a read straight after a wait could see nothing."""
     locator.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     return str(locator.inner_text())
+
+
+def open_page(browser: Any, url: str, timeout_ms: float = 20_000, **options: Any) -> Any:
+    """A new tab (in a context of its own, 1280x800 unless `options` say otherwise)
+    on `url`, once the page is ready: its model picker is filled, so its script has
+    run and holds the session key. A message sent from then on is sent (and one
+    sent sooner is too: nothing typed is lost). `timeout_ms`: every wait's limit,
+    generous, as the machines running these are shared and sometimes loaded."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.on("console", lambda message: print("console:", message.text))
+    page.goto(url)
+    wait_ready(page)
+    return page
+
+
+def wait_ready(page: Any) -> None:
+    """Wait until the page (opened or reloaded) is ready: see `open_page`."""
+    page.wait_for_selector("#model option", state="attached")
