@@ -182,3 +182,9 @@ def open_page(browser: Any, url: str, timeout_ms: float = 20_000, **options: Any
 def wait_ready(page: Any) -> None:
     """Wait until the page (opened or reloaded) is ready: see `open_page`."""
     page.wait_for_selector("#model option", state="attached")
+
+
+def send(page: Any, text: str) -> None:
+    """Type `text` in the message box and press Enter, as the user does."""
+    page.fill("#input", text)
+    page.press("#input", "Enter")

@@ -19,8 +19,9 @@
   };
   // leaf: the last message of the branch this tab shows (null: a new chat, or
   // the conversation's current one); every turn sent from here carries it.
+  // queued: Enter was pressed while a reply streamed; the box is sent when it ends.
   const state = { cid: null, leaf: null, busy: false, last: null, loadToken: 0, controller: null, pending: [],
-                  uploading: 0 };
+                  uploading: 0, queued: false };
 
   // -- small helpers ---------------------------------------------------------------
 
@@ -117,6 +118,7 @@
   const SERVER_GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept.";
   const LOST = "The connection to chinwag serve was lost.";
   const ELSEWHERE = "A reply is streaming on another branch of this conversation; send here once it has ended.";
+  const QUEUED = "Sent when this reply ends.";
   // Wording shared with the terminal and the history (chinwag/present.py, served as /static/words.js).
   const WORDS = window.CHINWAG_WORDS;
 
@@ -521,13 +523,34 @@
     if (state.controller !== controller) return false;
     state.controller = null;
     setBusy(false);
+    if (state.queued) setTimeout(sendQueued); // after the ended turn's own last steps
     return true;
+  }
+
+  // Enter while a reply streams (or before its end has arrived, the text all
+  // shown): the message waits in its box, and is sent when the reply ends, as
+  // the terminal sends a line typed ahead at its next prompt. Opening another
+  // conversation or a new chat calls it off; emptying the box sends nothing.
+  function sendAfter() {
+    if (!ui.input.value.trim() && !state.pending.some((a) => a.id)) return;
+    state.queued = true;
+    showNotice(QUEUED);
+  }
+
+  function sendQueued() {
+    if (!state.queued || state.busy) return;
+    state.queued = false;
+    if (ui.notice.textContent === QUEUED) showNotice("");
+    turn("send");
   }
 
   // A turn: "send" (the message box), "retry", "continue", or "edit" (`edit`:
   // the message edited, its new text and its attachments' lines).
   async function turn(action, edit) {
-    if (state.busy) return;
+    if (state.busy) {
+      if (action === "send") sendAfter();
+      return;
+    }
     const text = edit ? edit.text : ui.input.value;
     const attached = action === "send" ? state.pending.filter((a) => a.id) : [];
     if (action === "send" && state.uploading) {
@@ -662,6 +685,7 @@
   // `where`: the branch to show, { leaf: ID } exactly or { at: ID } through a
   // message (its newest continuation); without it, the conversation's current one.
   async function openConversation(cid, keepNotice, where) {
+    state.queued = false;
     follows(null);
     setBusy(false);
     let data;
@@ -765,6 +789,7 @@
   }
 
   function newChat() {
+    state.queued = false;
     follows(null);
     state.cid = null;
     state.leaf = null;
