@@ -18,7 +18,7 @@ from typing import Any
 
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import open_page, send, serve, shown_text
+from tests.test_web_support import open_page, send, serve, shown_text, wait_idle
 
 QUEUED = "Sent when this reply ends."
 
@@ -31,8 +31,7 @@ def test_enter_while_a_reply_streams_sends_the_message_when_it_ends(
         page = open_page(browser, served.url)
         send(page, "one")
         page.locator(".msg.assistant .body").last.filter(has_text="First answer.").wait_for()
-        page.fill("#input", "two")
-        page.press("#input", "Enter")
+        send(page, "two")
         page.locator("#notice").filter(has_text=QUEUED).wait_for()
         assert page.input_value("#input") == "two"  # waiting, in the box, while the reply streams
         assert page.locator("#stop").is_visible()
@@ -48,7 +47,7 @@ def test_enter_while_a_reply_streams_sends_the_message_when_it_ends(
         page.context.close()
 
 
-def test_a_waiting_message_whose_box_is_emptied_is_not_sent(
+def test_emptying_the_box_calls_a_waiting_message_off_and_a_new_draft_is_not_sent(
         browser: Any, tmp_path: Path, fake: ScriptedServer) -> None:
     first = Reply(chunks=["First answer.", " And more."], hold_after=1)
     fake.enqueue(first)
@@ -59,9 +58,12 @@ def test_a_waiting_message_whose_box_is_emptied_is_not_sent(
         send(page, "never mind")
         page.locator("#notice").filter(has_text=QUEUED).wait_for()
         page.fill("#input", "")
+        page.wait_for_selector("#notice", state="hidden")  # called off
+        page.fill("#input", "a draft, Enter not pressed")
         first.release.set()
-        page.wait_for_selector("#send:visible")
-        page.wait_for_selector("#notice", state="hidden")  # the reply ended, and there was nothing to send
+        page.locator(".msg.assistant .body").last.filter(has_text="And more.").wait_for()
+        wait_idle(page)  # the reply has ended, and nothing else was sent
         assert page.locator(".msg.user").count() == 1
+        assert page.input_value("#input") == "a draft, Enter not pressed"
         assert len(fake.requests) == 1
         page.context.close()

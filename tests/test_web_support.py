@@ -188,3 +188,11 @@ def send(page: Any, text: str) -> None:
     """Type `text` in the message box and press Enter, as the user does."""
     page.fill("#input", text)
     page.press("#input", "Enter")
+
+
+def wait_idle(page: Any) -> None:
+    """Until the page has no turn in flight: what it was sent has been answered
+    (a reply ended, or the send was refused and its words are back in the box).
+    Not `#send:visible`, which is also true in the moment before the page takes
+    a send it was given (it shows Stop once the server has the request)."""
+    page.wait_for_function("() => !window.chinwag.state.busy")

@@ -523,14 +523,14 @@
     if (state.controller !== controller) return false;
     state.controller = null;
     setBusy(false);
-    if (state.queued) setTimeout(sendQueued); // after the ended turn's own last steps
+    if (state.queued) sendQueued();
     return true;
   }
 
   // Enter while a reply streams (or before its end has arrived, the text all
   // shown): the message waits in its box, and is sent when the reply ends, as
-  // the terminal sends a line typed ahead at its next prompt. Opening another
-  // conversation or a new chat calls it off; emptying the box sends nothing.
+  // the terminal sends a line typed ahead at its next prompt. Emptying the box,
+  // opening another conversation or a new chat calls it off.
   function sendAfter() {
     if (!ui.input.value.trim() && !state.pending.some((a) => a.id)) return;
     state.queued = true;
@@ -539,9 +539,13 @@
 
   function sendQueued() {
     if (!state.queued || state.busy) return;
+    callOff();
+    turn("send");
+  }
+
+  function callOff() {
     state.queued = false;
     if (ui.notice.textContent === QUEUED) showNotice("");
-    turn("send");
   }
 
   // A turn: "send" (the message box), "retry", "continue", or "edit" (`edit`:
@@ -588,6 +592,7 @@
     } else if (action === "send") {
       asked = userBubble(text, attached.map((a) => a.line));
       ui.input.value = "";
+      state.queued = false; // an Enter pressed again meanwhile was for these words
       setPending([]);
       grow();
       if (!state.cid) setTitle(text.trim().split("\n")[0].slice(0, 80));
@@ -949,7 +954,10 @@
       turn("send");
     }
   });
-  ui.input.addEventListener("input", grow);
+  ui.input.addEventListener("input", () => {
+    grow();
+    if (state.queued && !ui.input.value.trim()) callOff();
+  });
   ui.attach.addEventListener("click", () => ui.file.click());
   ui.file.addEventListener("change", () => {
     const files = [...ui.file.files];
