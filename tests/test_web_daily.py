@@ -25,20 +25,10 @@ import pytest
 from chinwag.web.app import ORPHAN_GRACE
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import DEFAULT_MODELS, Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
+from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve, shown_text, wait_ready
 
 STALE = "This page is from an earlier chinwag serve; open the new address it printed."
 GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept."
-
-
-def open_page(browser: Any, url: str, **options: Any) -> Any:
-    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
-    page = context.new_page()
-    page.set_default_timeout(20_000)  # generous: these machines are shared and sometimes loaded
-    page.on("console", lambda m: print("console:", m.text))
-    page.goto(url)
-    page.wait_for_selector("#model option", state="attached")
-    return page
 
 
 @pytest.fixture()
@@ -46,11 +36,6 @@ def page(browser: Any, served: Served) -> Iterator[Any]:
     page = open_page(browser, served.url)
     yield page
     page.context.close()
-
-
-def send(page: Any, text: str) -> None:
-    page.fill("#input", text)
-    page.press("#input", "Enter")
 
 
 def wait_reply(page: Any, text: str) -> None:
@@ -112,7 +97,7 @@ def test_a_reply_stops_only_when_every_tab_of_the_page_is_closed(
     asking = open_page(browser, served.url)
     reading = asking.context.new_page()
     reading.goto(served.url)
-    reading.wait_for_selector("#model option", state="attached")
+    wait_ready(reading)
     fake.enqueue(Reply(chunks=["Still going", " on and on"], hold_after=1))
     send(asking, "Keep talking")
     wait_reply(asking, "Still going")
@@ -285,7 +270,7 @@ def test_the_theme_follows_the_system_and_the_toggle_is_remembered(browser: Any,
     page.click(".theme-toggle")
     assert page.evaluate(background) == "rgb(255, 255, 255)"
     page.reload()
-    page.wait_for_selector("#model option", state="attached")
+    wait_ready(page)
     assert page.evaluate(background) == "rgb(255, 255, 255)"  # remembered
     assert page.get_attribute(".theme-toggle", "title") == "Switch to the dark theme"
     page.click(".theme-toggle")

@@ -28,7 +28,7 @@ from typing import Any
 from chinwag.paths import database_file
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import open_page, serve, shown_text
+from tests.test_web_support import open_page, send, serve, shown_text
 
 HELD_S = 1.0  # the longest the lock is held after the request left: well inside the server's wait (2 s)
 
@@ -55,8 +55,7 @@ def test_a_new_chat_sent_while_another_connection_writes_the_history_is_answered
         page.on("response", lambda r: answered.append(r.status) if r.url.endswith("/api/chat") else None)
         with write_locked(database_file(env)):
             with page.expect_request("**/api/chat"):
-                page.fill("#input", "one")
-                page.press("#input", "Enter")
+                send(page, "one")
             left = time.monotonic()
             while not answered and time.monotonic() - left < HELD_S:
                 page.wait_for_timeout(20)  # (Playwright delivers the page's events meanwhile)
@@ -77,8 +76,7 @@ def test_a_new_chat_refused_while_the_history_stays_locked_says_so_and_keeps_the
         page = open_page(browser, served.url)
         page.locator("#list .none").wait_for()
         with write_locked(database_file(env)):  # held until the page has its answer: longer than the server waits
-            page.fill("#input", "kept")
-            page.press("#input", "Enter")
+            send(page, "kept")
             notice = page.locator("#notice").filter(has_text="the history is busy")
             notice.wait_for()
         assert shown_text(notice) == "the history is busy (another process is writing to it); try again in a moment."

@@ -25,7 +25,7 @@ import pytest
 from tests.cli_helpers import anthropic_env
 from tests.fakes.reply import RecordedRequest
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
+from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve, shown_text
 
 
 @pytest.fixture()
@@ -34,26 +34,11 @@ def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
         yield served
 
 
-def open_page(browser: Any, url: str, **options: Any) -> Any:
-    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
-    page = context.new_page()
-    page.set_default_timeout(20_000)  # generous: these machines are shared and sometimes loaded
-    page.on("console", lambda m: print("console:", m.text))
-    page.goto(url)
-    page.wait_for_selector("#model option", state="attached")
-    return page
-
-
 @pytest.fixture()
 def page(browser: Any, served: Served) -> Iterator[Any]:
     page = open_page(browser, served.url)
     yield page
     page.context.close()
-
-
-def send(page: Any, text: str) -> None:
-    page.fill("#input", text)
-    page.press("#input", "Enter")
 
 
 def exchange(page: Any, fake: ScriptedServer, question: str, answer: str) -> None:
