@@ -25,7 +25,7 @@ import pytest
 from chinwag.web.app import ORPHAN_GRACE
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import DEFAULT_MODELS, Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve, shown_text, wait_ready
+from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve, shown_text, wait_idle, wait_ready
 
 STALE = "This page is from an earlier chinwag serve; open the new address it printed."
 GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept."
@@ -123,9 +123,8 @@ def test_a_server_that_is_gone_or_restarted_is_said_in_one_line_and_the_words_st
     with serve(env, "--port", str(first.port)):  # the same address, a new token
         page.wait_for_selector(f"#notice:has-text('{STALE}')")  # said before anything is sent
         page.press("#input", "Enter")
+        wait_idle(page)  # the notice was already up: the refused send has given the words back
         page.wait_for_selector(f"#notice:has-text('{STALE}')")
-        # the notice was already up: wait for the refused send to give the words back
-        page.wait_for_function("() => document.querySelector('#input').value !== ''")
         assert page.input_value("#input") == "Are you there?"
         assert page.locator(".msg").count() == 0
         assert not [r for r in fake.requests if r.method == "POST"]
