@@ -320,6 +320,22 @@ def test_real_process_exit_codes_and_one_line_errors(environ: dict[str, str]) ->
         assert "Traceback" not in failed.stderr
 
 
+def test_an_error_naming_a_hostile_path_is_one_safe_line_as_every_commands_is(tmp_path: Path) -> None:
+    """A history folder whose name holds a newline and an escape sequence, its database
+    damaged: `chinwag history list` says so in one line with no escape, the very line
+    `chinwag usage` prints for the same database (its error goes through the chat's
+    printer). Real processes; the damage is made by writing bytes into the file."""
+    home = tmp_path / "his\ntory\x1b[31m"
+    home.mkdir()
+    (home / "history.db").write_bytes(b"definitely not sqlite" * 100)
+    env = {"CHINWAG_HOME": str(home)}
+    listed, usage = (run_chinwag(argv, {**os.environ, **env}) for argv in (["history", "list"], ["usage"]))
+    assert (listed.returncode, listed.stdout) == (2, "")
+    assert listed.stderr.startswith("chinwag: cannot use the history database ") and listed.stderr.count("\n") == 1
+    assert "\x1b" not in listed.stderr
+    assert listed.stderr == usage.stderr
+
+
 # -- titles --------------------------------------------------------------------
 
 def test_a_conversation_started_with_an_attached_file_is_titled_from_the_users_words(

@@ -210,7 +210,9 @@ def test_ctrl_c_mid_reply_returns_at_once_and_the_runner_stops_generating(chat: 
     pressed = time.monotonic()
     child.sendintr()
     child.expect("You: ")
-    assert time.monotonic() - pressed < 0.1  # measured: about 3 ms
+    # A hang guard, not a timing: 400 tokens would take seconds more; the latency itself
+    # (about 3 ms) is bench/bench_interrupt.py's to measure, where load cannot fail a test.
+    assert time.monotonic() - pressed < 2
     time.sleep(0.1)  # it stops between two tokens
     before = cpu_seconds(runner)
     time.sleep(0.5)

@@ -362,6 +362,23 @@ def test_the_bundled_model_says_once_it_cannot_call_tools_and_chats_on(work: Pat
     assert out.stdout.strip()
 
 
+def test_in_a_terminal_the_notice_comes_before_the_label_not_between_two(work: Path, home: Path,
+                                                                         tmp_path: Path) -> None:
+    """The notice comes after `Assistant:` was drawn (the request is being made); a
+    real terminal (tmux) must show it above one label, not between two."""
+    from tests.tmux import Pane
+
+    with Pane(tmp_path, ["-T", "read_file", "--max-tokens", "8"], chinwag_env(home), size=(100, 30)) as pane:
+        pane.wait_for("You: ")
+        pane.type("hi")
+        pane.press("Enter")
+        screen = pane.wait_for("You: ", timeout=120, count=2)
+        lines = screen.splitlines()
+        notice = next(i for i, line in enumerate(lines) if "cannot call tools" in line)
+        assert lines[notice + 1].startswith("Assistant:"), screen
+        assert screen.count("Assistant:") == 1, screen
+
+
 # -- 10. MCP servers ------------------------------------------------------------------------
 
 def _mcp_config(tmp: Path, **servers: dict[str, Any]) -> Path:

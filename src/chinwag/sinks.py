@@ -250,7 +250,9 @@ class TerminalSink:
         if self._text_started:
             self.renderer.finish()  # commit what was shown; later text starts a new block
         elif self._label_shown and self.label:
-            self.out.write("\n")
+            # A terminal takes the bare label back, so the notice comes before it, not
+            # between two of them; elsewhere (a pipe, a log) nothing written is unwritten.
+            self.out.write("\r\x1b[K" if self.spinner_out is self.out else "\n")
         if self.interactive:
             self.out.write(self._dim(line) + "\n")
         else:

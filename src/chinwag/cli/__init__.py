@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, cast
+from typing import Any, TextIO, cast
 
 from chinwag import __version__
+from chinwag.cli.parser import OneLineErrorParser
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.interrupts import Ending
 
@@ -45,11 +46,6 @@ EXIT_BROKEN_PIPE = 141
 THINK_DEFAULT = 4096  # tokens of reasoning for a bare --think
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see chinwag --help)")
-
-
 def _conversation_id(text: str) -> int:
     """A conversation number as SQLite can hold it: a larger one is no conversation, not a crash."""
     try:
@@ -68,8 +64,8 @@ def _message_number(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="chinwag", description="A streaming chat client for the terminal.",
-                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineErrorParser(prog="chinwag", description="A streaming chat client for the terminal.",
+                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("prompt", nargs="*", help="ask once and exit (otherwise: interactive chat)")
     p.add_argument("-f", "--file", metavar="PATH", help="read the prompt (or text to add to it) from a file")
     p.add_argument("-a", "--attach", action="append", metavar="PATH|URL|-",

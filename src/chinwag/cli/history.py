@@ -22,14 +22,16 @@ import argparse
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 from chinwag.cli.history_context import MAX_ID, HistoryContext, load
 from chinwag.cli.history_format import clean_line, flat, isatty, table, when
 from chinwag.cli.history_json import hit_json, summary_json, write_json_lines
 from chinwag.cli.history_show import export, show
+from chinwag.cli.parser import OneLineErrorParser, ParserExit
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.history.store import ConversationSummary, SearchHit
+from chinwag.render.sanitize import one_line
 from chinwag.tree import Tree
 
 
@@ -41,41 +43,19 @@ def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO, *,
         args = _parser(out).parse_args(list(argv))
         code: int = args.run(args, ctx)
         return code
-    except _Exit as stop:
+    except ParserExit as stop:
         return stop.code
     except ChinwagError as exc:
-        ctx.err.write(f"chinwag: {exc.message}\n")
+        ctx.err.write(f"chinwag: {one_line(exc.message)}\n")  # as the chat's main says it
         return exc.exit_code
     except KeyboardInterrupt:
         ctx.err.write("\n")
         return 130
 
 
-class _Exit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-class _Parser(argparse.ArgumentParser):
-    """Help goes to `out`; errors become UsageError (one line, exit 2), never SystemExit."""
-
-    def __init__(self, *args: Any, out: TextIO, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._out = out
-
-    def print_help(self, file: Any = None) -> None:
-        super().print_help(file or self._out)
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise _Exit(status)
-
-
-def _parser(out: TextIO) -> _Parser:
-    parser = _Parser(prog="chinwag history", out=out,
-                     description="List, show, search, export, delete and check saved conversations.")
+def _parser(out: TextIO) -> OneLineErrorParser:
+    parser = OneLineErrorParser(prog="chinwag history", out=out,
+                                description="List, show, search, export, delete and check saved conversations.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ident: dict[str, Any] = {"metavar": "ID", "help": "a conversation number, or 'last'"}
 

@@ -13,16 +13,12 @@ import argparse
 import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
+from chinwag.cli.parser import OneLineErrorParser
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.render.sanitize import one_line
 from chinwag.tools.config import McpServerConfig
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see chinwag mcp --help)")
 
 
 class LoginError(ChinwagError):
@@ -30,9 +26,9 @@ class LoginError(ChinwagError):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)  # as in a chat: config.toml's servers, and these
+    common = OneLineErrorParser(add_help=False)  # as in a chat: config.toml's servers, and these
     common.add_argument("--mcp-config", metavar="FILE", help='MCP servers from a {"mcpServers": {...}} JSON file')
-    p = _Parser(prog="chinwag mcp", description="The MCP servers chinwag is configured with.")
+    p = OneLineErrorParser(prog="chinwag mcp", description="The MCP servers chinwag is configured with.")
     sub = p.add_subparsers(dest="command", required=True, metavar="list|login|logout")
     sub.add_parser("list", parents=[common],
                    help="each server: transport, state, tools/prompts/resources, approval")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
+from chinwag.cli.parser import OneLineErrorParser
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.render.sanitize import one_line, sanitize
 from chinwag.templates.store import config_dir, names, path_of, templates_dir
@@ -26,13 +27,8 @@ NEW_TEMPLATE = """\
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see chinwag templates --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="chinwag templates", description="Saved settings and prompts: chinwag -t NAME.")
+    p = OneLineErrorParser(prog="chinwag templates", description="Saved settings and prompts: chinwag -t NAME.")
     sub = p.add_subparsers(dest="command", required=True, metavar="list|show|edit|path|import")
     sub.add_parser("list", help="the templates, with the start of each one's prompt")
     sub.add_parser("show", help="a template's file").add_argument("name", metavar="NAME")

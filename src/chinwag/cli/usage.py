@@ -15,32 +15,11 @@ import argparse
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, NoReturn, TextIO
+from typing import TextIO
 
-from chinwag.errors import UsageError
+from chinwag.cli.parser import OneLineErrorParser, ParserExit
 from chinwag.history.usage import GROUPINGS, Usage, UsageQuery, read_usage
 from chinwag.spend import DEFAULT_DAYS, MAX_DAYS, configured_prices, make_query, usage_json
-
-
-
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args: Any, out: TextIO, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._out = out
-
-    def print_help(self, file: Any = None) -> None:
-        super().print_help(file or self._out)
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see `chinwag usage --help`)")
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise _Exit(status)
-
-
-class _Exit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
 
 
 def _days(text: str) -> int:
@@ -56,9 +35,9 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"a date as YYYY-MM-DD, not {text!r}") from None
 
 
-def build_parser(out: TextIO) -> _Parser:
-    p = _Parser(prog="chinwag usage", out=out,
-                description="Spend and tokens by day, from the saved replies (the last 30 days unless told).")
+def build_parser(out: TextIO) -> OneLineErrorParser:
+    p = OneLineErrorParser(prog="chinwag usage", out=out, description="Spend and tokens by day, from the saved"
+                           " replies (the last 30 days unless told).")
     span = p.add_mutually_exclusive_group()
     span.add_argument("--days", type=_days, metavar="N", help=f"the last N days, today included (default {DEFAULT_DAYS})")
     span.add_argument("--since", type=_date, metavar="DATE", help="from DATE (YYYY-MM-DD) to today")
@@ -72,7 +51,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str], out: TextIO, *, now: f
     """Print the usage asked for; 0, or 2 for bad usage (raised as UsageError, which the caller prints)."""
     try:
         args = build_parser(out).parse_args(list(argv))
-    except _Exit as stop:
+    except ParserExit as stop:
         return stop.code
     query = make_query(args.days, args.since, args.by, args.utc, now)
     usage = load(environ, query)

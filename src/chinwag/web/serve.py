@@ -24,19 +24,15 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn, TextIO
 
+from chinwag.cli.parser import OneLineErrorParser
 from chinwag.errors import UsageError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see chinwag serve --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="chinwag serve", description="Chat in a browser, over the same saved history.")
+    p = OneLineErrorParser(prog="chinwag serve", description="Chat in a browser, over the same saved history.")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)")
     p.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST}); anything else is reachable "
                                   "from other machines")
