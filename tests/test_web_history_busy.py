@@ -28,7 +28,7 @@ from typing import Any
 from chinwag.paths import database_file
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import open_page, send, serve, shown_text
+from tests.test_web_support import open_page, send, serve, shown_text, wait_idle
 
 HELD_S = 1.0  # the longest the lock is held after the request left: well inside the server's wait (2 s)
 
@@ -81,6 +81,28 @@ def test_a_new_chat_refused_while_the_history_stays_locked_says_so_and_keeps_the
             notice.wait_for()
         assert shown_text(notice) == "the history is busy (another process is writing to it); try again in a moment."
         assert page.input_value("#input") == "kept"
+        assert not page.locator(".msg").count()
+        assert not fake.requests
+        page.context.close()
+
+
+def test_a_message_waiting_behind_a_refused_one_is_not_sent_and_stays_in_the_box(
+        browser: Any, tmp_path: Path, fake: ScriptedServer) -> None:
+    """Enter pressed again while the first message's request waits for the history
+    (the page is busy with it): that one waits for the first to end; the first
+    refused, the second is called off: both messages' words are in the box, to send or not."""
+    env = anthropic_env(tmp_path / "home", fake.base_url)
+    with serve(env) as served:
+        page = open_page(browser, served.url)
+        page.locator("#list .none").wait_for()
+        with write_locked(database_file(env)):
+            send(page, "first")
+            page.locator(".msg.user .body").filter(has_text="first").wait_for()
+            send(page, "second")
+            page.locator("#notice").filter(has_text="Sent when this reply ends.").wait_for()
+            page.locator("#notice").filter(has_text="the history is busy").wait_for()
+            wait_idle(page)
+        assert page.input_value("#input") == "first\nsecond"
         assert not page.locator(".msg").count()
         assert not fake.requests
         page.context.close()

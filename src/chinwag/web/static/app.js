@@ -591,8 +591,10 @@
       node = bubble("assistant", "streaming");
     } else if (action === "send") {
       asked = userBubble(text, attached.map((a) => a.line));
-      ui.input.value = "";
-      state.queued = false; // an Enter pressed again meanwhile was for these words
+      if (ui.input.value === text) { // (words typed in the moment since stay)
+        ui.input.value = "";
+        state.queued = false; // an Enter pressed again meanwhile was for these words
+      }
       setPending([]);
       grow();
       if (!state.cid) setTitle(text.trim().split("\n")[0].slice(0, 80));
@@ -613,9 +615,11 @@
     setBusy(true);
     let answered = false; // the server took the request (it may fail later)
     const unsent = () => { // not sent: the words (and attachments) are kept, the bubbles go
+      callOff(); // and a message that waited behind it stays in its box, unsent
       if (asked) {
         asked.remove();
         if (!ui.input.value) ui.input.value = text;
+        else if (ui.input.value !== text) ui.input.value = text + "\n" + ui.input.value; // typed since: both kept
         if (!state.pending.length) setPending(attached);
         grow();
       }
