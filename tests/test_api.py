@@ -108,6 +108,17 @@ def test_bad_settings_raise_at_construction(tmp_path: Path) -> None:
         Chat("claude-x", environ={"CHINWAG_HOME": str(tmp_path)})
 
 
+def test_a_bad_argument_is_named_as_the_caller_passed_it(tmp_path: Path) -> None:
+    """Not as the command line's flag: the caller never typed --model."""
+    env = {"CHINWAG_HOME": str(tmp_path)}
+    with pytest.raises(ChinwagError, match=r"unknown model 'nope:x' \(from Chat\(model=\.\.\.\)\)"):
+        Chat("nope:x", environ=env)
+    with pytest.raises(ChinwagError, match=r"^Chat\(max_tokens=\.\.\.\) must be a whole number"):
+        Chat("local", max_tokens=-3, environ=env)
+    with pytest.raises(ChinwagError, match=r"got 'ftp://x' \(from Chat\(base_url=\.\.\.\)\)"):
+        Chat("openai:x", base_url="ftp://x", environ=env)
+
+
 def test_retry_with_nothing_to_retry_is_a_usage_error(tmp_path: Path) -> None:
     with Chat("local", save=False, environ={"CHINWAG_HOME": str(tmp_path)}) as chat:
         with pytest.raises(ChinwagError, match="nothing to retry"):

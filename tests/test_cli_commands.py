@@ -65,6 +65,30 @@ def test_model_with_a_bad_spec_keeps_the_current_one(scripted_server: ScriptedSe
     leave_chat(child)
 
 
+def test_a_bad_model_names_where_it_was_given(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """`/model nope:x` typed in the chat names /model, not a --model flag the person never
+    typed; on the command line, in CHINWAG_MODEL and in config.toml each names its own."""
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    child = start_chat(env, ["--model", "anthropic:claude-sonnet-4-20250514"])
+    child.sendline("/model nope:x")
+    child.expect(r"unknown model 'nope:x' \(from ([^)]*)\)")
+    assert child.match.group(1) == "/model"
+    child.expect("You: ")
+    child.sendline("/model")
+    child.expect("anthropic:claude-sonnet-4-20250514")
+    leave_chat(child)
+
+    flag = run_chinwag(["--model", "nope:x", "hi"], env)
+    assert flag.returncode == 2 and "unknown model 'nope:x' (from --model)" in flag.stderr, flag.stderr
+    variable = run_chinwag(["hi"], {**env, "CHINWAG_MODEL": "nope:x"})
+    assert variable.returncode == 2 and "(from CHINWAG_MODEL in the environment)" in variable.stderr, variable.stderr
+    config = tmp_path / "config.toml"
+    config.write_text('model = "nope:x"\n', encoding="utf-8")
+    in_file = run_chinwag(["hi"], env)
+    assert in_file.returncode == 2 and f"(from model in config {config})" in in_file.stderr, in_file.stderr
+    assert not scripted_server.requests
+
+
 def test_save_writes_the_conversation_as_markdown(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     scripted_server.enqueue(Reply(chunks=["Answer \x1b[2Jhere."]))
     child = start_chat(anthropic_env(tmp_path, scripted_server.base_url))

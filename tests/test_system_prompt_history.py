@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chinwag.config import DEFAULT_SYSTEM
 from chinwag.history.store import Store
-from chinwag.history.schema import MIGRATIONS
+from chinwag.history.schema import CANCELLED_QUESTION, MIGRATIONS
 from tests.cli_helpers import anthropic_env, finish, run_chinwag, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
@@ -82,3 +82,121 @@ def test_m005_migrates_a_database_as_the_previous_schema_left_it(scripted_server
     saved = json.loads(run_chinwag(["history", "show", "1", "--json"], env).stdout)["messages"]
     assert [(m["content"], m["system"]) for m in saved if m["role"] == "user"] == [
         ("old question", None), ("new question", None), ("as a pirate", PIRATE)]
+
+
+TERSE = "Be terse."
+
+
+def test_retry_after_system_saves_what_it_sent(scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """`/system Be terse.` then `/retry`: the retried request goes with the new prompt, and
+    the saved conversation says so at once (history show, --json, -c), not only with the
+    next question. The old answer stays, on its branch, with the prompt it was given."""
+    scripted_server.enqueue(Reply(chunks=["A long answer."]), Reply(chunks=["Short."]), Reply(chunks=["Still short."]))
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    child = spawn_chinwag([], env)
+    child.expect("You: ")
+    child.sendline("explain tides")
+    child.expect("A long answer.")
+    child.expect("You: ")
+    child.sendline(f"/system {TERSE}")
+    child.expect("System prompt set.")
+    child.expect("You: ")
+    child.sendline("/retry")
+    child.expect("Short.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    sent = [r.json for r in scripted_server.requests]
+    assert [r["system"] for r in sent] == [DEFAULT_SYSTEM, TERSE]
+    assert sent[1]["messages"] == [{"role": "user", "content": "explain tides"}]
+
+    saved = json.loads(run_chinwag(["history", "show", "last", "--json"], env).stdout)["messages"]
+    # The path shown is the current branch: the question as retried, with its prompt, and the new answer.
+    assert [(m["role"], m["content"], m["system"]) for m in saved] == [
+        ("user", "explain tides", TERSE), ("assistant", "Short.", None)]
+    shown = run_chinwag(["history", "show", "last"], env).stdout
+    assert shown.index(f"System (changed): {TERSE}") < shown.index("You: explain tides") < shown.index("Short.")
+
+    resumed = run_chinwag(["-c", "and why?"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert scripted_server.requests[-1].json["system"] == TERSE
+    assert [m["content"] for m in scripted_server.requests[-1].json["messages"]] == [
+        "explain tides", "Short.", "and why?"]
+
+
+def test_retry_of_a_cancelled_question_after_system_saves_what_it_sent(scripted_server: ScriptedServer,
+                                                                        tmp_path: Path) -> None:
+    """Ctrl-C (a real SIGINT) before the first token takes the question back; `/system Be
+    terse.` then `/retry` asks it with the new prompt, saved with it; the cancelled one
+    stays cancelled, with the prompt it went with."""
+    held = Reply(chunks=["never shown"], hold_after=0)
+    scripted_server.enqueue(held)
+    env = anthropic_env(tmp_path, scripted_server.base_url)
+    child = spawn_chinwag([], env)
+    child.expect("You: ")
+    child.sendline("explain tides")
+    assert scripted_server.wait_requests(1, timeout=10)
+    child.sendintr()
+    child.expect("/retry asks it again")
+    child.expect("You: ")
+    held.release.set()
+    scripted_server.enqueue(Reply(chunks=["Short."]))
+    child.sendline(f"/system {TERSE}")
+    child.expect("System prompt set.")
+    child.expect("You: ")
+    child.sendline("/retry")
+    child.expect("Short.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert [r.json["system"] for r in scripted_server.requests] == [DEFAULT_SYSTEM, TERSE]
+
+    saved = json.loads(run_chinwag(["history", "show", "last", "--json"], env).stdout)["messages"]
+    # The cancelled question is shown where it was, marked; the one asked again follows it.
+    assert [(m["role"], m["content"], m["system"], m["status"]) for m in saved] == [
+        ("user", "explain tides", None, CANCELLED_QUESTION), ("user", "explain tides", TERSE, "complete"),
+        ("assistant", "Short.", None, "complete")]
+    scripted_server.enqueue(Reply(chunks=["Still short."]))
+    assert run_chinwag(["-c", "and why?"], env).returncode == 0
+    assert scripted_server.requests[-1].json["system"] == TERSE
+
+
+def test_retry_after_system_of_a_reply_after_tool_results_saves_what_it_sent(scripted_server: ScriptedServer,
+                                                                              tmp_path: Path) -> None:
+    """The reply /retry asks again follows a tool's results: the call does not run again
+    (the results are sent as saved), and the new prompt is saved with them, beside the
+    old ones, so history show, --json and -c say what the retry was sent with."""
+    from tests.fakes.tool_wire import anthropic_calls
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("the notes say hello\n")
+    scripted_server.enqueue(anthropic_calls([("toolu_1", "read_file", {"path": "notes.txt"})]),
+                            Reply(chunks=["The notes say hello, at length."]), Reply(chunks=["Hello."]))
+    env = anthropic_env(tmp_path / "home", scripted_server.base_url)
+    child = spawn_chinwag(["-T", "read_file"], env, cwd=work)
+    child.expect("You: ")
+    child.sendline("what do the notes say?")
+    child.expect("at length.")
+    child.expect("You: ")
+    child.sendline(f"/system {TERSE}")
+    child.expect("System prompt set.")
+    child.expect("You: ")
+    child.sendline("/retry")
+    child.expect("Hello.")
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+    sent = [r.json for r in scripted_server.requests]
+    assert [r["system"] for r in sent] == [DEFAULT_SYSTEM, DEFAULT_SYSTEM, TERSE]
+    assert sent[2]["messages"] == sent[1]["messages"]  # the same results, not a second call
+
+    saved = json.loads(run_chinwag(["history", "show", "last", "--json"], env).stdout)["messages"]
+    assert [(m["role"], m["system"]) for m in saved] == [("user", None), ("assistant", None), ("user", TERSE),
+                                                          ("assistant", None)]
+    assert saved[-1]["content"] == "Hello."
+    shown = run_chinwag(["history", "show", "last"], env).stdout
+    assert shown.index("read_file") < shown.index(f"System (changed): {TERSE}") < shown.index("Hello.")
+    scripted_server.enqueue(Reply(chunks=["Still short."]))
+    assert run_chinwag(["-c", "and?"], env, cwd=work).returncode == 0
+    assert scripted_server.requests[-1].json["system"] == TERSE

@@ -122,7 +122,11 @@ class Chat:
                 flags[chosen.key_variable] = api_key
             if not provider:
                 flags["model"] = f"{chosen.name}:{model or ''}"
-        settings = resolve(environ, Path(cwd or Path.cwd()), flags)
+        # Errors name the argument the caller passed, not the command line's flag.
+        names = {key: f"Chat({key}=...)" for key in flags}
+        names.update({key: f"Chat({'base_url' if key.endswith('_URL') else 'api_key'}=...)"
+                      for key in flags if key.isupper()})
+        settings = resolve(environ, Path(cwd or Path.cwd()), flags, flag_names=names)
         if at is not None and resume is None:
             raise UsageError("at= needs resume=: the conversation the message is in.")
         self._session: Session = open_session(settings, environ, resume=resume, at=at)

@@ -121,6 +121,9 @@ class Sources:
     """Raw layers, lowest precedence first, each a name->value mapping with a label."""
 
     layers: tuple[tuple[str, Mapping[str, Any]], ...]
+    # How a flag was given when not on the command line: {"model": "/model"} for the
+    # chat's /model, so an error names what the person typed, not a flag they never used.
+    flag_names: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, *keys: str) -> tuple[Any, str | None]:
         """The highest-precedence value under any of `keys`, and the label of its layer."""
@@ -133,14 +136,16 @@ class Sources:
         for label, layer in reversed(self.layers):
             for key in keys:
                 if layer.get(key) not in (None, ""):
-                    where = f"--{key.replace('_', '-')}" if label == "flags" else f"{key} in {label}"
+                    where = (self.flag_names.get(key, f"--{key.replace('_', '-')}") if label == "flags"
+                             else f"{key} in {label}")
                     return layer[key], label, where
         return None, None, ""
 
 
 def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any],
-                 config: Mapping[str, Any] | None = None) -> Sources:
-    """The layers; `config` is config.toml's settings when already read.
+                 config: Mapping[str, Any] | None = None, flag_names: Mapping[str, str] | None = None) -> Sources:
+    """The layers; `config` is config.toml's settings when already read; `flag_names`
+    as in Sources.
     flags[TEMPLATE] is a template's (label, settings) layer, just under the flags typed."""
     if config is None:
         config, _ = _read_config(config_file(environ))
@@ -152,29 +157,31 @@ def load_sources(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any]
         ("the environment", environ),
         *((template,) if template else ()),
         ("flags", {k: v for k, v in flags.items() if v is not None and k != TEMPLATE}),
-    ))
+    ), dict(flag_names or {}))
 
 
 def resolve(environ: Mapping[str, str], cwd: Path, flags: Mapping[str, Any], *,
-            refuse_flags: bool = True) -> Settings:
+            refuse_flags: bool = True, flag_names: Mapping[str, str] | None = None) -> Settings:
     """The settings for this run; raises UsageError/ConfigError with a one-line reason.
 
     A setting the chosen provider does not take (providers/spec.py) is refused
     when it is a flag (`refuse_flags`: the person just asked for it, for this
     provider), else a note: config.toml, .env and the environment hold settings
     for every provider one uses, and /model keeps the chat's flags for whichever
-    model comes next (refusing would forbid the switch)."""
+    model comes next (refusing would forbid the switch). `flag_names` says how a flag
+    was given when not on the command line ({"model": "/model"}), for the messages."""
     from chinwag.providers.registry import entry
 
     config, unknown = _read_config(config_file(environ))  # read and checked once
-    src = load_sources(environ, cwd, flags, config)
+    src = load_sources(environ, cwd, flags, config, flag_names)
     spec, _, where = src.find("model", "CHINWAG_MODEL")
     provider, model, notice = _choose_provider(spec, src, where)
     wanted = entry(provider)
     api_key = src.get(wanted.key_variable)[0] if wanted.key_variable else None
     base_url, url_source = src.get(wanted.url_variable) if wanted.url_variable else (None, None)
-    if base_url and not str(base_url).startswith(("http://", "https://")):
-        raise ConfigError(f"{wanted.url_variable} must start with http:// or https://, got {base_url!r} (from {url_source}).")
+    if base_url and wanted.url_variable and not str(base_url).startswith(("http://", "https://")):
+        raise ConfigError(f"{wanted.url_variable} must start with http:// or https://, got {base_url!r} "
+                          f"(from {src.find(wanted.url_variable)[2] if url_source == 'flags' else url_source}).")
     if wanted.needs == "key" and not api_key:
         raise ConfigError(f"{wanted.key_variable} is not set; export {wanted.key_variable}=... (or put it in ./.env), "
                           "or use -m local for the bundled model.")

@@ -141,9 +141,14 @@ class Session(SessionCosts):
         """Ask again: the question last cancelled before a reply, else the last one
         (its reply, if any, dropped)."""
         messages = self.conversation.messages
+        # A /system since the question was asked: it is sent with the new prompt, so it
+        # is saved again with it (each saved question holds the prompt it went with).
+        prompt_changed = self.recorder is not None and self.recorder.question_system() != self.conversation.system
         if self.withdrawn is not None:
-            messages.append(self.withdrawn)
-            self.withdrawn = None
+            withdrawn, self.withdrawn = self.withdrawn, None
+            if prompt_changed:  # the cancelled one stays cancelled; this is asked beside it
+                return self.begin(*words_and_attachments(withdrawn))
+            messages.append(withdrawn)
             if self.recorder is not None:
                 self.recorder.question_asked_again()
             return SessionTurn(self, prefill="", question=messages[-1])
@@ -154,6 +159,11 @@ class Session(SessionCosts):
         if self.recorder is not None:  # the old reply stays, a sibling of the new one
             self.recorder.retrying()
         last = messages[-1]
+        if self.recorder is not None and prompt_changed and not _is_question(last):  # a tool's results
+            self.recorder.results_again(last, self.model, self.conversation.system)
+        asked = self.recorder.leaf_id() if self.recorder is not None and prompt_changed and _is_question(last) else None
+        if asked is not None:  # asked again beside itself: the old question and its reply stay
+            return self.begin_edit(asked, words_and_attachments(last)[0])
         return SessionTurn(self, prefill="", question=None if any(
             b.type == "tool_result" for b in last.blocks) else last)
 

@@ -81,7 +81,8 @@ def _model(repl: Repl, arg: str) -> None:
     from chinwag.providers.registry import build
 
     # Built now, so a bad spec, a missing key or a missing model file is refused here, not at the next message.
-    settings = resolve(repl.environ, repl.cwd, {**repl.flags, "model": arg}, refuse_flags=False)
+    settings = resolve(repl.environ, repl.cwd, {**repl.flags, "model": arg}, refuse_flags=False,
+                       flag_names={"model": "/model"})
     repl.session.switch(settings, build(settings))
     repl.out.write(f"Now using {settings.provider}:{repl.session.model}; the conversation goes on.\n")
     for note in settings.notes:  # a setting of the chat's the new provider does not take

@@ -51,11 +51,12 @@ def show(args: argparse.Namespace, ctx: HistoryContext) -> int:
     results = present.saved_results(m.message for m in messages)
     for msg in shown(messages):
         message = msg.message
+        if msg.role == "user" and msg.system is not None:  # /system changed it from here on (/retry: with results)
+            ctx.out.write(f"\n{dim[0]}System (changed): {sanitize(msg.system)}{dim[1]}"
+                          + ("\n" if present.is_results_only(message) else ""))
         if present.is_results_only(message):
             ctx.out.write("".join(line + "\n" for line in transcript_lines(message, None, dim)))
         elif msg.role == "user":
-            if msg.system is not None:  # /system changed it for this question on
-                ctx.out.write(f"\n{dim[0]}System (changed): {sanitize(msg.system)}{dim[1]}")
             ctx.out.write(f"\nYou: {sanitize(msg.content)}\n")
             ctx.out.write("".join(f"{dim[0]}{sanitize(part.line)}{dim[1]}\n" for part in present.transcript(message)
                                   if isinstance(part, present.AttachmentPart)))
@@ -141,11 +142,11 @@ def markdown(summary: ConversationSummary, messages: list[StoredMessage], links:
     results = present.saved_results(m.message for m in messages)
     for msg in shown(messages):
         message = msg.message
+        if msg.role == "user" and msg.system is not None:
+            parts.append(quoted("System prompt (changed)", msg.system))
         if present.is_results_only(message):
             parts.append(f"{present.markdown(message)}\n")
         elif msg.role == "user":
-            if msg.system is not None:
-                parts.append(quoted("System prompt (changed)", msg.system))
             parts.append(f"## You\n\n{sanitize(msg.content)}\n")
             if msg.status == CANCELLED_QUESTION:
                 parts.append(f"*{CANCELLED_NOTE}*\n")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chinwag.attach.mcp_resource import NO_SERVERS
+from chinwag.attach.mcp_resource import load_resource as load_resource  # `-a mcp:SERVER:URI` takes it from here
 from chinwag.errors import UsageError
 from chinwag.render.sanitize import sanitize
 
@@ -20,8 +22,6 @@ if TYPE_CHECKING:
     from chinwag.toolloop import ToolUse
     from chinwag.tools.mcp import McpHub
     from chinwag.tools.mcp_prompts import McpPrompt
-
-NO_SERVERS = ("no MCP servers in this chat: add [mcp_servers.NAME] to config.toml, or --mcp-config FILE.")
 
 
 def _hub(tool_use: ToolUse | None) -> McpHub:
@@ -75,59 +75,18 @@ def find_prompt(repl: Repl, name: str) -> McpPrompt | None:
 
 def run_prompt(repl: Repl, prompt: McpPrompt, arg: str) -> None:
     """Get the prompt with its arguments, show its messages, and send them: the model answers."""
-    from chinwag.attach import MAX_BYTES
-    from chinwag.tools.mcp_prompts import parse_arguments, prompt_message
+    from chinwag.tools import mcp_prompts
 
-    arguments = parse_arguments(prompt, arg)
-    hub = _hub(repl.session.tool_use)
-    result = hub.get_prompt(prompt, arguments)
-    text, blocks = prompt_message(prompt, result, MAX_BYTES)
-    if not text and not blocks:
-        raise UsageError(f"/{sanitize(prompt.command)} gave no messages; nothing sent.")
-    if blocks:  # images and PDFs through the same checks and limits as -a (an image downscaled to fit)
-        from chinwag.attach import from_bytes
-
-        provider = repl.session.provider.name
-        blocks = tuple(from_bytes(b.name, b.data, provider).block for b in blocks)
-    count = len(result.messages)
-    repl.out.write(repl.dim(sanitize(f"⧉ prompt {prompt.command} from MCP server {prompt.server}"
-                                     f" · {count} message{'s' * (count != 1)}")) + "\n")
-    for line in sanitize(text).splitlines():
+    arguments = mcp_prompts.parse_arguments(prompt, arg)
+    run = mcp_prompts.run_prompt(_hub(repl.session.tool_use), prompt, arguments, repl.session.provider.name)
+    repl.out.write(repl.dim(sanitize(run.line)) + "\n")
+    for line in sanitize(run.text).splitlines():
         repl.out.write(repl.dim(f"│ {line}") + "\n")
-    for block in blocks:
+    for block in run.blocks:
         from chinwag.attach import describe
 
         repl.out.write(repl.dim(sanitize(describe(block))) + "\n")
-    repl.send(text, blocks)
-
-
-def load_resource(spec: str, provider: str, tool_use: ToolUse | None, *, as_text: bool = False) -> Attachment:
-    """`mcp:SERVER:URI` read from its server and made an attachment, through the same checks
-    and limits as a file."""
-    import base64
-
-    from chinwag.attach import accepted, from_bytes
-    from chinwag.providers.spec import MAX_ATTACHMENT_BYTES
-    from chinwag.tools.mcp_prompts import split_spec
-
-    server, uri = split_spec(spec)
-    if "{" in uri and "}" in uri:
-        raise UsageError(f"{sanitize(uri)} is a template: put its parameters in the URI"
-                         f" (e.g. {sanitize(uri.split('{')[0])}1).")
-    hub = _hub(tool_use)
-    assert tool_use is not None
-    tool_use.wait_for_servers()
-    result = hub.read_resource(server, uri)
-    if not result.contents:
-        raise UsageError(f"MCP server {sanitize(server)} has nothing at {sanitize(uri)}.")
-    contents = result.contents[0]
-    cap = min(MAX_ATTACHMENT_BYTES, accepted(provider).max_bytes)
-    text = getattr(contents, "text", None)
-    data = text.encode() if text is not None else base64.b64decode(getattr(contents, "blob", "") or "")
-    if len(data) > cap:
-        raise UsageError(f"cannot attach {sanitize(uri)}: it is {len(data):,} bytes; attachments stop at {cap:,}.")
-    return from_bytes(str(contents.uri or uri), data, provider, as_text=as_text,
-                      declared=contents.mime_type or "")
+    repl.send(run.text, run.blocks)
 
 
 def attach_in_chat(repl: Repl, spec: str, as_text: bool) -> Attachment:

@@ -194,12 +194,36 @@ class Recorder(Branching):
         """/retry after a cancel: the question counts again, and the reply follows it."""
         self._set_question_status("complete")
 
+    def question_system(self) -> str | None:
+        """The system prompt the question saved last went with (after a resume or a
+        move: the path's latest question's), for /retry to tell whether it changed."""
+        with held_back, self._lock:
+            return self._asked_system[1] if self._asked_system is not None else self._system
+
     def retrying(self) -> None:
         """/retry: the new reply is a sibling of the last one (which stays, in its branch)."""
         with held_back, self._lock:
             if self._leaf is not None and self._leaf.role == "assistant":
                 self._queue.end_unended(self._reply)
                 self._leaf, self._reply = self._leaf.parent, None
+
+    def results_again(self, message: Message, model: str, system: str | None) -> None:
+        """/retry, after a /system, of a reply that followed tool results (`message`): they
+        are saved again beside themselves with the prompt the retry is sent with (the calls
+        do not run again), so the path says what was sent."""
+        from chinwag.history.blocks import blocks_and_blobs
+        from chinwag.history.ops import AddUserMessage, Row
+
+        stored, blobs = blocks_and_blobs(message.parts)
+        with held_back, self._lock:
+            if self._conversation is None or self._leaf is None or self._leaf.role != "user":
+                return
+            changed = system if system != self._system else None
+            self._system, self._asked_system = system, None  # the question was answered: no cancel to undo
+            self._leaf = Row(parent=self._leaf.parent, role="user")
+            self._queue.put(AddUserMessage(self._leaf, self._conversation, message.content, model, system=changed,
+                                           blocks=stored, blobs=blobs))
+        self._queue.save_soon()
 
     def _set_question_status(self, status: str) -> bool:
         from chinwag.history.ops import SetQuestionStatus

@@ -138,10 +138,22 @@ def parse_arguments(prompt: McpPrompt, text: str) -> dict[str, str]:
             raise UsageError(f"/{prompt.command} takes {len(names)} argument{'s' * (len(names) != 1)};"
                              f" {word!r} is one too many (usage: {prompt_usage(prompt)}).")
         values[names[position]] = word
-    missing = [a.name for a in prompt.arguments if a.required and a.name not in values]
+    return checked_arguments(prompt, values)
+
+
+def checked_arguments(prompt: McpPrompt, values: Mapping[str, str]) -> dict[str, str]:
+    """`values` by name (the page's form: a blank one is not given); UsageError, in one
+    line, for an unknown name or a missing required argument (naming it)."""
+    names = [a.name for a in prompt.arguments]
+    unknown = [key for key in values if key not in names]
+    if unknown:
+        raise UsageError(f"/{prompt.command} has no argument {unknown[0]!r}"
+                         f" ({'its arguments: ' + ', '.join(names) if names else 'it takes none'}).")
+    given = {key: value for key, value in values.items() if value != ""}
+    missing = [a.name for a in prompt.arguments if a.required and a.name not in given]
     if missing:
         raise UsageError(f"/{prompt.command} needs {missing[0]} (usage: {prompt_usage(prompt)}).")
-    return values
+    return given
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -150,6 +162,34 @@ def split_spec(spec: str) -> tuple[str, str]:
     if not spec.startswith(SCHEME) or not colon or not server or not uri:
         raise UsageError(f"{spec!r} is not an MCP resource: write mcp:SERVER:URI (see /resources).")
     return server, uri
+
+
+@dataclass(frozen=True)
+class PromptRun:
+    """A prompt got from its server, as the user's next message: `text` and `blocks`
+    (images and PDFs made attachments for the provider), and the line that names it."""
+
+    line: str  # "⧉ prompt demo_greet from MCP server demo · 1 message"
+    text: str
+    blocks: tuple[Any, ...]
+
+
+def run_prompt(hub: Any, prompt: McpPrompt, arguments: Mapping[str, str], provider: str) -> PromptRun:
+    """Get `prompt` from its server (through `hub`, an McpHub) with `arguments`
+    (checked_arguments'), as one user message for `provider`: the terminal's
+    /SERVER_PROMPT and the page's prompt form both send this. Its words are the
+    server's, untrusted: the caller sanitizes what it shows. UsageError in one line."""
+    from chinwag.attach import MAX_BYTES, from_bytes
+
+    result = hub.get_prompt(prompt, arguments)
+    text, blocks = prompt_message(prompt, result, MAX_BYTES)
+    if not text and not blocks:
+        raise UsageError(f"/{prompt.command} gave no messages; nothing sent.")
+    # images and PDFs through the same checks and limits as -a (an image downscaled to fit)
+    blocks = tuple(from_bytes(b.name, b.data, provider).block for b in blocks)
+    count = len(result.messages)
+    line = f"⧉ prompt {prompt.command} from MCP server {prompt.server} · {count} message{'s' * (count != 1)}"
+    return PromptRun(line, text, blocks)
 
 
 def prompt_message(prompt: McpPrompt, result: Any, max_bytes: int) -> tuple[str, tuple[Any, ...]]:

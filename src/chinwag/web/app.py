@@ -6,7 +6,7 @@ reading is GET, changing is POST; an {id} is at most 18 digits, so it fits
 SQLite's integer, and anything else is 404):
 
     GET  /                                   the page (GET /?token=... sets the cookie first)
-    GET  /static/{app,daily,branches}.{js,css}, code.css, words.js, icon.svg
+    GET  /static/{app,daily,branches,usage,mcp}.{js,css}, code.css, words.js, icon.svg
     GET  /api/models[?wait=1]                the model picker: configured providers' models (wait=1:
                                              after their servers' listings, at most a few seconds)
     GET  /api/presence                       held open while the page is open (SSE): list changes
@@ -32,6 +32,9 @@ SQLite's integer, and anything else is 404):
     POST /api/conversations/{id}/elicit      {"id", "action": "accept"|"decline"|"cancel", "values": {NAME: TEXT}}:
                                              an MCP server's question (`elicit` op), answered
     POST /api/attach?model=SPEC&name=NAME    the file's bytes (at most 32 MB): {"id", "line"} for the next send
+    GET  /api/mcp, POST /api/mcp/attach      MCP prompts and resources (web/mcp.py)
+    POST /api/chat, /api/conversations/{id}/prompt   {"prompt": {...}, ...}: an MCP prompt's messages
+                                             sent as the user's (SSE; web/mcp.py)
 
 An event stream is `text/event-stream`, one JSON object per `data:` line:
 `conversation` (its id), `snapshot` (the reply so far, as HTML), then
@@ -69,6 +72,7 @@ from chinwag.errors import ChinwagError, UsageError
 from chinwag.web.chats import Action, Ask, Busy, Chats
 from chinwag.web.html import code_style_css, words_js
 from chinwag.web.live import LiveTurn
+from chinwag.web.mcp import McpApi, PromptAsk
 from chinwag.web.uploads import too_large
 
 ORPHAN_GRACE = 3.0  # seconds a reply streams on with nobody following
@@ -83,6 +87,8 @@ STATIC_TYPES = {
     "branches.css": "text/css; charset=utf-8",
     "usage.js": "text/javascript; charset=utf-8",
     "usage.css": "text/css; charset=utf-8",
+    "mcp.js": "text/javascript; charset=utf-8",
+    "mcp.css": "text/css; charset=utf-8",
 }
 NO_STORE = {"cache-control": "no-store"}
 MAX_UPLOAD = 32 * 1024 * 1024  # bytes in one attachment (chinwag.attach's limit)
@@ -107,7 +113,7 @@ register_url_convertor("id", ConversationId())
 
 
 def build_app(chats: Chats) -> Starlette:
-    api = Api(chats)
+    api, mcp = Api(chats), McpApi(chats)
     routes = [
         Route("/", api.index, methods=["GET"]),
         Route("/static/{name}", api.static_file, methods=["GET"]),
@@ -125,6 +131,8 @@ def build_app(chats: Chats) -> Starlette:
         Route("/api/conversations/{cid:id}/elicit", api.elicit, methods=["POST"]),
         Route("/api/conversations/{cid:id}/fork", api.fork, methods=["POST"]),
         Route("/api/attach", api.attach, methods=["POST"]),
+        Route("/api/mcp", mcp.offers, methods=["GET"]),
+        Route("/api/mcp/attach", mcp.attach, methods=["POST"]),
         Route("/api/conversations/{cid:id}/{action}", api.turn, methods=["POST"]),
     ]
     return Starlette(routes=routes)
@@ -235,7 +243,7 @@ class Api:
 
     async def turn(self, request: Request) -> Response:
         action = request.path_params["action"]
-        if action not in ("send", "retry", "continue", "edit"):
+        if action not in ("send", "retry", "continue", "edit", "prompt"):
             return JSONResponse({"error": "no such action"}, status_code=404)
         return await self._start(request, request.path_params["cid"], action)
 
@@ -302,6 +310,12 @@ class Api:
         body = await _json(request)
         if body is None:
             return JSONResponse({"error": "expected a JSON object"}, status_code=400)
+        if cid is None and "prompt" in body:  # a new chat opened by an MCP prompt
+            action = "prompt"
+        prompt = PromptAsk.of(body.get("prompt"))
+        if (action == "prompt") != (prompt is not None):
+            return JSONResponse({"error": "prompt must be {server, name, arguments} (strings), for a prompt only"},
+                                status_code=400)
         text, model, attachments = body.get("text", ""), body.get("model"), body.get("attachments") or []
         if not isinstance(text, str) or (model is not None and not isinstance(model, str)):
             return JSONResponse({"error": "text and model must be strings"}, status_code=400)
@@ -311,10 +325,10 @@ class Api:
         if not _optional_id(leaf) or not _optional_id(message) or (action == "edit") != (message is not None):
             return JSONResponse({"error": "leaf and message must be message ids; message only for an edit"},
                                 status_code=400)
-        ask = Ask(action, text, model, tuple(attachments), leaf, message)
+        ask = Ask(action, text, model, tuple(attachments), leaf, message, prompt)
         chats = self.chats
         try:
-            if cid is not None and chats.is_open(cid) and not attachments:  # ~1 ms: a thread hop would cost more
+            if cid is not None and chats.is_open(cid) and not attachments and prompt is None:  # ~1 ms: a thread hop would cost more
                 new_cid, live = chats.start(cid, ask)
             else:  # opening the history or a session may wait for the database
                 new_cid, live = await run_in_threadpool(chats.start, cid, ask)
@@ -322,7 +336,7 @@ class Api:
             return _error(chats, exc, 409)
         except ChinwagError as exc:
             return _error(chats, exc, 400)
-        return _event_stream(live, [{"t": "conversation", "id": new_cid}], chats)
+        return _event_stream(live, [{"t": "conversation", "id": new_cid}, *([live.asked] if live.asked else [])], chats)
 
 
 def _optional_id(value: Any) -> bool:

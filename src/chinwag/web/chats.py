@@ -10,6 +10,8 @@ streaming and follows it instead.
 
 Each session gets the chat's tools (`ToolUse`, started with the session);
 a call that needs approval asks the page following the turn (`LiveTurn.ask`).
+An MCP prompt runs as a turn on the session's own servers, its messages sent as
+the user's; resources attach like uploads (web/mcp.py, `self.mcp`).
 Files the page uploads become attachment blocks here (`upload`, with
 `chinwag.attach`), kept on disk (`web/uploads.py`) until the next send takes
 them by id.
@@ -24,9 +26,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, assert_never
+from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
@@ -37,28 +39,36 @@ from chinwag.session_turn import SessionTurn
 from chinwag.records import Block, ToolCall
 from chinwag.web.html import Renderer
 from chinwag.web.live import LiveTurn
+from chinwag.web.mcp import Lobby, PageMcp, PromptAsk
+from chinwag.web.mcp import asked as mcp_asked
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
 from chinwag.web.saved import SavedConversations
 from chinwag.web.uploads import Uploads
 from chinwag.web.workers import Workers
 
+if TYPE_CHECKING:
+    from chinwag.toolloop import ToolUse
+    from chinwag.tools.mcp_prompts import PromptRun
+
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
-Action = Literal["send", "retry", "continue", "edit"]
+Action = Literal["send", "retry", "continue", "edit", "prompt"]
 
 
 @dataclass(frozen=True)
 class Ask:
     """What a page's turn request asks for. `leaf`: the last message of the
     branch the tab shows (the turn continues it, whatever another tab did);
-    `message`: the user message an edit replaces with `text` (a new sibling)."""
+    `message`: the user message an edit replaces with `text` (a new sibling);
+    `prompt`: the MCP prompt a "prompt" turn sends (web/mcp.py)."""
     action: Action
     text: str = ""
     model: str | None = None
     attachments: Sequence[str] = ()
     leaf: int | None = None
     message: int | None = None
+    prompt: PromptAsk | None = None
 
 
 class Busy(ChinwagError):
@@ -91,6 +101,8 @@ class Chats:
         self.pages = Pages()
         self._secrets = api_keys(self.environ, cwd)
         self.saved = SavedConversations(self.database, self.redact)
+        self.mcp = PageMcp(Lobby(self.environ, cwd, {"model": self.default_model, **self.tool_flags}), self.uploads,
+                           self._tools_of, self.default_model)
 
     # -- reading the history (saved.py) -------------------------------------------
 
@@ -166,8 +178,12 @@ class Chats:
         spec = ask.model or self.default_model
 
         def settings() -> Settings:  # only when a session is opened or switched: the next turn's is ready
-            return resolve(self.environ, self.cwd, {"model": spec, "save": True, **self.tool_flags})
+            return resolve(self.environ, self.cwd, {"model": spec, "save": True, **self.tool_flags},
+                           flag_names={"model": "the page's model picker"})
 
+        run = self._prompt(cid, ask, spec) if ask.action == "prompt" else None
+        if run is not None:
+            ask = replace(ask, text=run.text)
         chat = self._claim(cid, settings, spec)
         try:
             if chat.spec != spec:
@@ -178,7 +194,9 @@ class Chats:
                 chat.spec = spec
             if cid is not None and ask.leaf is not None:
                 chat.session.set_leaf(ask.leaf)  # this tab's branch, whatever another tab did
-            blocks = self._take_uploads(ask.attachments) if ask.action == "send" else ()
+            blocks = self._take_uploads(ask.attachments) if ask.action in ("send", "prompt") else ()
+            blocks += run.blocks if run is not None else ()
+            asked = mcp_asked(run, self.redact) if run is not None else None
             turn = self._begin(chat.session, ask, blocks)
             try:
                 new_cid = _conversation_id(chat.session)
@@ -186,7 +204,7 @@ class Chats:
                 TurnDriver(turn).end()  # never streamed: ended as any turn is
                 raise
             live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact,
-                            leaf=lambda: _leaf(chat.session))
+                            leaf=lambda: _leaf(chat.session), asked=asked)
             chat.live = live
             with self._lock:
                 self._chats[new_cid] = chat
@@ -199,6 +217,14 @@ class Chats:
             raise
         live.start(self._workers)
         return new_cid, live
+
+    def _prompt(self, cid: int | None, ask: Ask, spec: str) -> PromptRun:
+        """The MCP prompt of a "prompt" turn, got first from the servers that listed it
+        (web/mcp.py): a refusal (a missing argument, a server gone) opens no session and
+        leaves the uploads for the next try."""
+        from chinwag.providers.registry import parse_model_spec
+
+        return self.mcp.run(self.mcp.tools(cid), ask.prompt, parse_model_spec(spec)[0])
 
     def rename(self, cid: int, title: str) -> bool:
         """Give `cid` the title `title` (one line; blank: its first message's line
@@ -266,7 +292,7 @@ class Chats:
     @staticmethod
     def _begin(session: Session, ask: Ask, attachments: tuple[Block, ...] = ()) -> SessionTurn:
         match ask.action:
-            case "send":
+            case "send" | "prompt":  # a prompt's messages, sent as the user's (text set by start)
                 if not ask.text.strip() and not attachments:
                     raise UsageError("type a message first.")
                 return session.begin(ask.text, attachments)
@@ -340,6 +366,11 @@ class Chats:
             running = [chat.live for chat in self._chats.values() if chat.live is not None]
         return [live for live in running if not live.done.is_set() and live.followers == 0]
 
+    def _tools_of(self, cid: int) -> ToolUse | None:
+        """The tools of `cid`'s open session (its MCP servers), if it has one open."""
+        chat = self._registered(cid)
+        return chat.session.tool_use if chat is not None else None
+
     def _registered(self, cid: int) -> WebChat | None:
         with self._lock:
             return self._chats.get(cid)
@@ -380,6 +411,7 @@ class Chats:
                 chat.live.done.wait(2)
             chat.session.close()
         self.catalog.close()
+        self.mcp.close()
         self.saved.close()
         self.uploads.close()  # unsent uploads' files
 

@@ -68,8 +68,10 @@ class LiveTurn:
     """One turn of one conversation, as the page sees it."""
 
     def __init__(self, turn: SessionTurn, renderer: Renderer, on_end: Callable[[LiveTurn], None],
-                 redact: Callable[[str], str] = str, leaf: Callable[[], int | None] = lambda: None) -> None:
+                 redact: Callable[[str], str] = str, leaf: Callable[[], int | None] = lambda: None,
+                 asked: Op | None = None) -> None:
         self.turn, self.ended, self.redact = turn, on_end, redact
+        self.asked = asked  # a prompt's messages sent as the user's (web/mcp.py): for the page that sent it
         self._leaf = leaf  # the id of the branch's last message, once the turn is saved
         self._driver = TurnDriver(turn, [self])
         self._html_renderer = renderer

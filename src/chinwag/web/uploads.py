@@ -29,10 +29,14 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chinwag.attach import MAX_BYTES
 from chinwag.errors import UsageError
 from chinwag.records import Block, Document, Image, Text
+
+if TYPE_CHECKING:
+    from chinwag.attach import Attachment
 
 KEEP = 32  # uploads not sent yet; the oldest beyond are forgotten
 TTL = 30 * 60  # seconds an unsent upload is kept
@@ -113,24 +117,40 @@ class Uploads:
         folder = path.parent
         try:
             attachment = load(str(path), provider)
-            block = attachment.block
             path.unlink()
-            if isinstance(block, (Image, Document)):
-                (folder / "data").write_bytes(block.data)
-                held = _Held(folder, type(block), block.media_type, block.name, attachment.line,
-                             self.clock() + self.ttl)
-            elif isinstance(block, Text):
-                (folder / "data").write_text(block.text, encoding="utf-8")
-                held = _Held(folder, Text, "text/plain", "", attachment.line, self.clock() + self.ttl)
-            else:  # load makes nothing else
-                raise UsageError("that file cannot be attached.")
-            del attachment, block
+            held = self._written(folder, attachment)
+            del attachment
         except UsageError as exc:  # named by the file's name, not by where it was kept
             shutil.rmtree(folder, ignore_errors=True)
             raise UsageError(exc.message.replace(f"{folder}/", "")) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        return self._remember(held)
+
+    def hold_attachment(self, attachment: Attachment) -> tuple[str, str]:
+        """An attachment made elsewhere (an MCP server's resource) held as an upload is:
+        its id for the next send and its 📎 line."""
+        folder = Path(tempfile.mkdtemp(dir=self.root()))
+        try:
+            held = self._written(folder, attachment)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return self._remember(held)
+
+    def _written(self, folder: Path, attachment: Attachment) -> _Held:
+        """The attachment's block written to `folder`/data."""
+        block = attachment.block
+        if isinstance(block, (Image, Document)):
+            (folder / "data").write_bytes(block.data)
+            return _Held(folder, type(block), block.media_type, block.name, attachment.line, self.clock() + self.ttl)
+        if isinstance(block, Text):
+            (folder / "data").write_text(block.text, encoding="utf-8")
+            return _Held(folder, Text, "text/plain", "", attachment.line, self.clock() + self.ttl)
+        raise UsageError("that file cannot be attached.")  # attach/ makes nothing else
+
+    def _remember(self, held: _Held) -> tuple[str, str]:
         key = secrets.token_urlsafe(12)
         with self._lock:
             self._held[key] = held

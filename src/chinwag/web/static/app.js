@@ -206,6 +206,19 @@
     return node;
   }
 
+  // A prompt's messages (an MCP server's words, sanitized by the server), sent as the
+  // user's: the line naming the prompt, its attachments' lines, its text, all as text.
+  function showAsked(node, op) {
+    const body = node.querySelector(".body");
+    const chips = body.querySelector(".chips") || make("div", "chips");
+    for (const line of op.attachments) chips.append(make("span", "chip", line));
+    body.replaceChildren(make("div", "prompt-line", op.line));
+    if (chips.children.length) body.append(chips);
+    body.append(document.createTextNode(shown(op.text)));
+    node.markdown = op.text;
+    if (ui.title.textContent === "New chat") setTitle(op.text.trim().split("\n")[0].slice(0, 80));
+  }
+
   function setMeta(node, status, text) {
     node.dataset.status = status;
     const meta = node.querySelector(".meta");
@@ -287,6 +300,9 @@
           break;
         case "approve":
           this.ask(op);
+          break;
+        case "asked":
+          if (this.question) showAsked(this.question, op);
           break;
         case "elicit":
           this.elicit(op);
@@ -548,16 +564,18 @@
     if (ui.notice.textContent === QUEUED) showNotice("");
   }
 
-  // A turn: "send" (the message box), "retry", "continue", or "edit" (`edit`:
-  // the message edited, its new text and its attachments' lines).
-  async function turn(action, edit) {
+  // A turn: "send" (the message box), "retry", "continue", "edit" (`edit`:
+  // the message edited, its new text and its attachments' lines), or "prompt"
+  // (`prompt`: an MCP prompt's {server, name, arguments}, from mcp.js).
+  async function turn(action, edit, prompt) {
     if (state.busy) {
       if (action === "send") sendAfter();
       return;
     }
     const text = edit ? edit.text : ui.input.value;
-    const attached = action === "send" ? state.pending.filter((a) => a.id) : [];
-    if (action === "send" && state.uploading) {
+    const sends = action === "send" || action === "prompt"; // with the attachments pending
+    const attached = sends ? state.pending.filter((a) => a.id) : [];
+    if (sends && state.uploading) {
       showNotice("An attachment is still uploading.");
       return;
     }
@@ -568,6 +586,7 @@
     const body = { text: action === "send" || edit ? text : "", model: ui.model.value || null,
                    attachments: attached.map((a) => a.id), leaf: state.leaf };
     if (edit) body.message = edit.message;
+    if (prompt) body.prompt = prompt;
     const request = call(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -599,6 +618,11 @@
       grow();
       if (!state.cid) setTitle(text.trim().split("\n")[0].slice(0, 80));
       node = bubble("assistant", "streaming");
+    } else if (action === "prompt") { // its messages come from the server: the `asked` op fills this
+      asked = userBubble("", attached.map((a) => a.line));
+      asked.classList.add("prompt");
+      setPending([]);
+      node = bubble("assistant", "streaming");
     } else if (action === "retry") {
       const old = lastAssistant();
       if (old) {
@@ -619,7 +643,7 @@
       if (asked) {
         asked.remove();
         if (!ui.input.value) ui.input.value = text;
-        else if (ui.input.value !== text) ui.input.value = text + "\n" + ui.input.value; // typed since: both kept
+        else if (action === "send" && ui.input.value !== text) ui.input.value = text + "\n" + ui.input.value; // typed since: both kept
         if (!state.pending.length) setPending(attached);
         grow();
       }
@@ -644,7 +668,9 @@
         }
         return;
       }
-      await follow(response, new ReplyView(node));
+      const view = new ReplyView(node);
+      view.question = asked; // a prompt's bubble, filled by its `asked` op
+      await follow(response, view);
       if (state.controller === controller) hooks.settled(node.leaf); // its ids, once saved (not awaited)
     } catch (error) {
       if (error.name !== "AbortError") {
@@ -1006,7 +1032,7 @@
   window.chinwag = {
     ui, state, call, getJSON, readEvents, make, showNotice, loadList, openConversation, newChat, stop,
     nearBottom, setTitle, stale, STALE_PAGE, SERVER_GONE, ELSEWHERE, hooks, turn, setBusy, setLeaf, branchPath,
-    showMessages, followLive, identify,
+    showMessages, followLive, identify, setPending,
   };
 
   (async () => {

@@ -1,0 +1,179 @@
+// chinwag serve: MCP prompts and resources, on top of app.js (reached only through
+// window.chinwag): what the terminal's /prompts, /SERVER_PROMPT, /resources and
+// /attach mcp:SERVER:URI do. The ⧉ button beside the attach button opens a panel
+// listing the conversation's servers' prompts and resources (GET /api/mcp). A
+// prompt opens a small form, one field per argument (required ones marked); Run
+// sends its messages as your next message (app.js's turn "prompt"), and a refusal
+// (a required argument missing) is the one line the server gives. A resource is
+// read and held like an uploaded file, sent with the next message. Everything a
+// server says is sanitized by the server and set here as text only.
+"use strict";
+
+(() => {
+  const cw = window.chinwag;
+  const { ui, state, make, call, getJSON, showNotice } = cw;
+
+  const open = make("button", "ghost mcp-open", "⧉");
+  open.type = "button";
+  open.id = "mcp-open";
+  open.title = "MCP prompts and resources";
+  open.setAttribute("aria-label", "MCP prompts and resources");
+  open.setAttribute("aria-controls", "mcp-panel");
+  open.hidden = true;
+  ui.attach.after(open);
+
+  const panel = make("div", "mcp-panel");
+  panel.id = "mcp-panel";
+  panel.hidden = true;
+  ui.composer.before(panel);
+
+  function conversation() {
+    return state.cid ? "&conversation=" + state.cid : "";
+  }
+
+  async function load() {
+    panel.replaceChildren(make("p", "mcp-note", "Asking the MCP servers…"));
+    let data;
+    try {
+      data = await getJSON("/api/mcp?wait=1" + conversation());
+    } catch (error) {
+      panel.replaceChildren(make("p", "mcp-note", "Could not list them: " + error.message));
+      return;
+    }
+    if (!panel.hidden) render(data);
+  }
+
+  function heading(text) {
+    return make("h3", "mcp-head", text);
+  }
+
+  function render(data) {
+    const parts = [heading("Prompts")];
+    if (!data.prompts.length) parts.push(make("p", "mcp-note", "No prompts offered by the servers up now."));
+    for (const prompt of data.prompts) {
+      const item = make("button", "mcp-prompt");
+      item.type = "button";
+      item.dataset.command = prompt.command;
+      item.append(make("span", "mcp-name", prompt.command));
+      if (prompt.description) item.append(make("span", "mcp-about", prompt.description));
+      item.addEventListener("click", () => panel.replaceChildren(form(prompt)));
+      parts.push(item);
+    }
+    parts.push(heading("Resources"));
+    if (!data.resources.length) parts.push(make("p", "mcp-note", "No resources offered by the servers up now."));
+    for (const resource of data.resources) parts.push(resourceRow(resource));
+    for (const server of data.servers) {
+      if (server.state !== "up") {
+        parts.push(make("p", "mcp-note", "MCP server " + server.name + ": " + server.state + (server.detail ? " (" + server.detail + ")" : "")));
+      }
+    }
+    panel.replaceChildren(...parts);
+  }
+
+  // One field per argument, in the server's order; a required one is marked (and
+  // left to the server to refuse when blank: its one line says which).
+  function form(prompt) {
+    const node = make("form", "mcp-form");
+    node.noValidate = true;
+    node.dataset.command = prompt.command;
+    node.append(make("p", "mcp-name", prompt.command));
+    if (prompt.description) node.append(make("p", "mcp-about", prompt.description));
+    for (const arg of prompt.arguments) {
+      const label = make("label", "mcp-arg" + (arg.required ? " required" : ""));
+      label.append(make("span", "mcp-arg-name", arg.label + (arg.required ? " *" : "")));
+      const input = make("input");
+      input.name = arg.name;
+      input.placeholder = arg.description || (arg.required ? "required" : "optional");
+      if (arg.required) input.setAttribute("aria-required", "true");
+      label.append(input);
+      node.append(label);
+    }
+    const row = make("div", "mcp-row");
+    const run = make("button", "send", "Run");
+    run.type = "submit";
+    const back = make("button", "ghost", "Back");
+    back.type = "button";
+    back.addEventListener("click", load);
+    row.append(run, back);
+    node.append(row);
+    node.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const values = {};
+      for (const input of node.querySelectorAll("input")) values[input.name] = input.value;
+      close();
+      cw.turn("prompt", null, { server: prompt.server, name: prompt.name, arguments: values });
+    });
+    setTimeout(() => { const first = node.querySelector("input"); if (first) first.focus(); }, 0);
+    return node;
+  }
+
+  // A resource, or a template whose {parameters} go in its URI, attached like a file.
+  function resourceRow(resource) {
+    const row = make("div", "mcp-resource");
+    row.dataset.spec = resource.spec;
+    const what = [resource.name, resource.mime_type].filter(Boolean).join(" · ");
+    let field = null;
+    if (resource.template) {
+      field = make("input", "mcp-uri");
+      field.value = resource.label;
+      field.setAttribute("aria-label", "URI of " + resource.label);
+      row.append(field);
+    } else {
+      row.append(make("span", "mcp-name", resource.label));
+    }
+    if (what) row.append(make("span", "mcp-about", what + (resource.template ? " · template" : "")));
+    const attach = make("button", "ghost", "Attach");
+    attach.type = "button";
+    attach.addEventListener("click", () => attachResource(field ? field.value : resource.spec));
+    row.append(attach);
+    return row;
+  }
+
+  async function attachResource(spec) {
+    close();
+    state.uploading += 1;
+    const item = { id: null, line: "📎 " + spec + " · reading…" };
+    cw.setPending([...state.pending, item]);
+    try {
+      const response = await call("/api/mcp/attach", {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ spec, model: ui.model.value || null, conversation: state.cid }),
+      });
+      const data = await response.json().catch(() => ({ error: response.statusText }));
+      if (response.ok) {
+        item.id = data.id;
+        item.line = data.line;
+      } else {
+        item.line = "📎 " + spec + ": " + (data.error || "refused");
+      }
+    } catch (error) {
+      item.line = "📎 " + spec + ": the server could not be reached";
+    } finally {
+      state.uploading -= 1;
+    }
+    cw.setPending([...state.pending]);
+  }
+
+  function close() {
+    panel.hidden = true;
+    open.setAttribute("aria-expanded", "false");
+  }
+
+  open.addEventListener("click", () => {
+    if (!panel.hidden) return close();
+    panel.hidden = false;
+    open.setAttribute("aria-expanded", "true");
+    showNotice("");
+    load();
+  });
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.stopPropagation();
+      close();
+      ui.input.focus();
+    }
+  });
+
+  // Shown when MCP servers are configured (they start now, in the background).
+  getJSON("/api/mcp").then((data) => { open.hidden = !data.configured; }, () => {});
+})();
