@@ -63,16 +63,6 @@ def _cache(home: Path, written: float) -> None:
         {"written": written, "prefixes": ["anthropic:", "openai:", "local:", "local"], "models": models}))
 
 
-def _once(args: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run([common.PYTHON, *args], env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, timeout=60)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{args} failed: {done.stderr.decode(errors='replace')[-400:]}")
-    return elapsed
-
-
 # chinwag's own part of a Tab, timed inside a fresh interpreter: the imports and the listing.
 INSIDE = """
 import io, os, sys, time
@@ -105,27 +95,25 @@ def run(quick: bool = False) -> str:
         contenders["models, stale cache"] = (
             ["-m", "chinwag.completion.values", "models"],
             common.clean_env(stale_home, OPENAI_BASE_URL=silent_url, OPENAI_API_KEY="test"))
-        for args, env in contenders.values():
-            _once(args, env)
-        times: dict[str, list[float]] = {}
-        for name in common.alternate(reps, *contenders):
-            if name == "models, stale cache":  # each timed Tab finds the cache stale and no refresh under way
+
+        def once(name: str) -> float:
+            if name == "models, stale cache":  # each Tab finds the cache stale and no refresh under way
                 _cache(stale_home, time.time() - 2 * 24 * 3600)
                 (stale_home / "completion-models.json.refreshing").unlink(missing_ok=True)
             args, env = contenders[name]
-            times.setdefault(name, []).append(_once(args, env))
+            return common.run_to_exit([common.PYTHON, *args], env)
+
+        times = common.alternated(list(contenders), reps, once)
         inside = {kind: [_inside(kind, common.clean_env(home)) for _ in range(reps)] for kind in KINDS}
     finally:
         silent.close()  # the background refreshes waiting on it end now
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(stale_home, ignore_errors=True)
     floor = common.summary(times["python -c pass"])["median"]
-    rows, verdicts = [], []
+    rows = common.rows_against(times, "python -c pass")
+    verdicts = []
     for name, samples in times.items():
-        median = common.summary(samples)["median"]
-        added = (median - floor) * 1000
-        rows.append((name, common.ms_range(samples), f"{median / floor:.2f}×",
-                     "" if name == "python -c pass" else f"{added:+.1f}"))
+        added = (common.summary(samples)["median"] - floor) * 1000
         if name != "python -c pass":
             verdicts.append(f"- {name}: adds {added:.1f} ms to python -c pass (≤ {TARGET_ADDED_MS:.0f} ms)"
                             f" {common.verdict(added <= TARGET_ADDED_MS)}")

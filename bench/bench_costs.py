@@ -22,7 +22,6 @@ Run alone: `python bench/bench_costs.py [--quick]`.
 from __future__ import annotations
 
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as common  # noqa: E402
-from bench_startup_pty import launch_to_prompt  # noqa: E402
+from pty_launch import time_launches  # noqa: E402
 
 common.repo_on_path()
 sys.path.insert(0, str(common.ROOT / "src"))
@@ -151,28 +150,19 @@ def budget_check(reps: int) -> tuple[list[float], list[float], float]:
 
 
 def launch(reps: int, base_url: str) -> tuple[dict[str, list[float]], int]:
-    cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")
-    names = ["empty config", "20 prices and every budget"]
-    times: dict[str, list[float]] = {}
-    try:
-        for index, name in enumerate(names + common.alternate(reps, *names)):
-            home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
-            Path(home, "config.toml").write_text("" if name == "empty config" else BUDGETS + PRICES)
-            env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=base_url)
-            took = launch_to_prompt([common.CHINWAG], env, b"You: ", cwd)
-            shutil.rmtree(home, ignore_errors=True)
-            if index >= len(names):
-                times.setdefault(name, []).append(took)
-        return times, _genai_before_prompt(base_url, cwd)
-    finally:
-        shutil.rmtree(cwd, ignore_errors=True)
+    def setup(name: str, home: str) -> tuple[list[str], dict[str, str]]:
+        Path(home, "config.toml").write_text("" if name == "empty config" else BUDGETS + PRICES)
+        return [common.CHINWAG], common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=base_url)
+
+    return time_launches(["empty config", "20 prices and every budget"], reps, setup), _genai_before_prompt(base_url)
 
 
-def _genai_before_prompt(base_url: str, cwd: str) -> int:
+def _genai_before_prompt(base_url: str) -> int:
     """Lines of Python's import log naming genai_prices before `You: `."""
     import pexpect
 
     home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
+    cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")
     try:
         Path(home, "config.toml").write_text(BUDGETS + PRICES)
         env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=base_url,
@@ -185,14 +175,13 @@ def _genai_before_prompt(base_url: str, cwd: str) -> int:
         return sum(1 for line in before.splitlines() if "genai_prices" in line)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(cwd, ignore_errors=True)
 
 
 def run(quick: bool = False) -> str:
     from tests.fakes.server import ScriptedServer
 
     reps = 7 if quick else 21
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     priced, base = turn_end(reps)
     with_usage, without = stored_update(reps)
     checked, none, first = budget_check(reps)

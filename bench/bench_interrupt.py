@@ -51,14 +51,12 @@ ECHO = "while True:\n    line = input('You: ')\n    print('echo: ' + line, flush
 ANTHROPIC, OPENAI, BASELINE = "chinwag (Anthropic)", "chinwag (OpenAI-compatible)", "plain echo (baseline)"
 
 
-class Interrupted:
+class Interrupted(common.PtyProgram):
     """One chinwag REPL whose replies get Ctrl-C mid-stream."""
 
     def __init__(self, name: str, server: Any, env: dict[str, str], cwd: str) -> None:
         self.name, self.server = name, server
-        self.child = common.spawn(common.CHINWAG, [], env, cwd=cwd)
-        self.reader = common.PtyReader(self.child)
-        _, self.pos = self.reader.wait_for(b"You: ", 0, timeout=60)
+        super().__init__(common.CHINWAG, [], env, cwd)
         self.to_prompt: list[float] = []
         self.to_closed: list[float] = []
 
@@ -105,17 +103,12 @@ class Interrupted:
             self.to_prompt.append(prompt - pressed)
             self.to_closed.append(closed_at[0] - pressed)
 
-    def close(self) -> None:
-        common.kill(self.child)
 
-
-class Echo:
+class Echo(common.PtyProgram):
     """The baseline: a line sent to a plain echo program on a pty, read back."""
 
     def __init__(self, env: dict[str, str], cwd: str) -> None:
-        self.child = common.spawn(common.PYTHON, ["-c", ECHO], env, cwd=cwd)
-        self.reader = common.PtyReader(self.child)
-        _, self.pos = self.reader.wait_for(b"You: ", 0, timeout=60)
+        super().__init__(common.PYTHON, ["-c", ECHO], env, cwd)
         self.round_trip: list[float] = []
 
     def once(self, t: int, counted: bool) -> None:
@@ -127,9 +120,6 @@ class Echo:
         _, self.pos = self.reader.wait_for(b"You: ", end, timeout=30)
         if counted:
             self.round_trip.append(seen - sent)
-
-    def close(self) -> None:
-        common.kill(self.child)
 
 
 def run(quick: bool = False) -> str:

@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import socket
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as common  # noqa: E402
-from bench_startup_pty import launch_to_prompt  # noqa: E402
+from pty_launch import time_launches  # noqa: E402
 
 common.repo_on_path()
 
@@ -39,8 +36,7 @@ TARGET = 1.10
 NAMES = ["no MCP servers", "five MCP servers"]
 
 
-def _home(with_servers: bool, refused: str) -> str:
-    home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
+def _configure(home: str, with_servers: bool, refused: str) -> None:
     # Both have a config.toml, so the difference is the servers, not reading the file.
     Path(home, "config.toml").write_text("max_tool_rounds = 10\n", encoding="utf-8")
     if with_servers:
@@ -57,32 +53,21 @@ def _home(with_servers: bool, refused: str) -> str:
         fd = os.open(folder / "oauth.json", os.O_WRONLY | os.O_CREAT, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump({"url": f"{refused}/other/mcp", "tokens": {"access_token": "a", "token_type": "Bearer"}}, out)
-    return home
 
 
 def measure(reps: int, base_url: str, refused: str) -> dict[str, list[float]]:
-    cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")  # no .env here
-    times: dict[str, list[float]] = {}
-    try:
-        for index, name in enumerate(NAMES + common.alternate(reps, *NAMES)):
-            home = _home(name != NAMES[0], refused)
-            env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=base_url,
-                                   BENCH_TOKEN="bench-token")
-            took = launch_to_prompt([common.CHINWAG], env, b"You: ", cwd)
-            shutil.rmtree(home, ignore_errors=True)
-            if index >= len(NAMES):  # the first round is untimed
-                times.setdefault(name, []).append(took)
-    finally:
-        shutil.rmtree(cwd, ignore_errors=True)
-    return times
+    def setup(name: str, home: str) -> tuple[list[str], dict[str, str]]:
+        _configure(home, name != NAMES[0], refused)
+        return [common.CHINWAG], common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=base_url,
+                                                  BENCH_TOKEN="bench-token")
+
+    return time_launches(NAMES, reps, setup)
 
 
 def run(quick: bool = False) -> str:
     from tests.fakes.server import ScriptedServer
 
     reps = 7 if quick else 21
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # as in bench_startup_pty.py
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     with ScriptedServer() as server, socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         times = measure(reps, server.base_url, f"http://127.0.0.1:{sock.getsockname()[1]}")

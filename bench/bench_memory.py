@@ -51,13 +51,10 @@ def _status(pid: int) -> dict[str, int]:
     return fields
 
 
-class Chat:
+class Chat(common.PtyProgram):
     def __init__(self, name: str, command: str, args: list[str], server: Any, home: str, cwd: str) -> None:
         self.name, self.server = name, server
-        env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url)
-        self.child = common.spawn(command, args, env, cwd=cwd)
-        self.reader = common.PtyReader(self.child)
-        _, self.pos = self.reader.wait_for(b"You: ", 0, timeout=60)
+        super().__init__(command, args, common.scripted_env(home, server), cwd)
         self.times: list[float] = []
         self.started_rss = _status(self.child.pid)["VmRSS"]
 
@@ -79,9 +76,6 @@ class Chat:
 
     def memory(self) -> dict[str, int]:
         return _status(self.child.pid)
-
-    def close(self) -> None:
-        common.kill(self.child)
 
 
 def _prefill(home: str) -> float:

@@ -40,13 +40,10 @@ CHUNK_DELAY = 0.010
 TUTORIAL = str(Path(__file__).resolve().parent / "tutorial_bot.py")
 
 
-class Contender:
+class Contender(common.PtyProgram):
     def __init__(self, name: str, command: str, args: list[str], server: Any, home: str, cwd: str) -> None:
         self.name, self.server = name, server
-        env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url)
-        self.child = common.spawn(command, args, env, cwd=cwd)
-        self.reader = common.PtyReader(self.child)
-        _, self.pos = self.reader.wait_for(b"You: ", 0, timeout=60)
+        super().__init__(command, args, common.scripted_env(home, server), cwd)
         self.first: list[float] = []  # latency of each turn's first text event
         self.every: list[float] = []  # latency of every text event
         self.turn_time: list[float] = []  # Enter -> next prompt
@@ -81,9 +78,6 @@ class Contender:
             self.first.append(latencies[0])
             self.every += latencies
             self.turn_time.append(done - sent)
-
-    def close(self) -> None:
-        common.kill(self.child)
 
 
 def run(quick: bool = False) -> str:

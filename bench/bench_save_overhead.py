@@ -27,7 +27,6 @@ Targets: saving adds < 1 ms to the median first-token latency, and
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import sys
@@ -40,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as common  # noqa: E402
 
 common.repo_on_path()
+from tests.procs import cpu_seconds  # noqa: E402  (utime + stime, all threads)
 
 TARGET_FIRST_MS = 1.0
 TARGET_LONG = 1.02
@@ -47,22 +47,12 @@ CHUNKS = 6
 CHUNK_DELAY = 0.010
 LONG_CHUNKS = 400
 LONG_DELAY = 0.005
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of the process (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-class Contender:
+class Contender(common.PtyProgram):
     def __init__(self, name: str, args: list[str], server: Any, home: str, cwd: str, **extra_env: str) -> None:
         self.name, self.server, self.home = name, server, home
-        env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url, **extra_env)
-        self.child = common.spawn(common.CHINWAG, args, env, cwd=cwd)
-        self.reader = common.PtyReader(self.child)
-        _, self.pos = self.reader.wait_for(b"You: ", 0, timeout=60)
+        super().__init__(common.CHINWAG, args, common.scripted_env(home, server, **extra_env), cwd)
         # (a) short replies
         self.first: list[float] = []  # latency of each reply's first text event
         self.every: list[float] = []  # latency of every text event
@@ -111,9 +101,9 @@ class Contender:
     def long(self, t: int, counted: bool) -> None:
         words = [f"t{t}w{k}" for k in range(LONG_CHUNKS)]
         watch = self._peek_saved if not counted and self.home_db().exists() else None
-        cpu = _cpu_seconds(self.child.pid)
+        cpu = cpu_seconds(self.child.pid)
         latencies, total, (request, _, _) = self.turn(t, words, LONG_DELAY, watch)
-        cpu = _cpu_seconds(self.child.pid) - cpu
+        cpu = cpu_seconds(self.child.pid) - cpu
         if counted:
             self.long_turn.append(total)
             self.long_stream.append(request.text_sent_at[-1] - request.text_sent_at[0])
@@ -143,9 +133,6 @@ class Contender:
         finally:
             conn.close()
         return ", ".join(f"{n} {role} {status}" for role, status, n in rows) or "no messages"
-
-    def close(self) -> None:
-        common.kill(self.child)
 
 
 def run(quick: bool = False) -> str:

@@ -88,20 +88,19 @@ def run(quick: bool = False) -> str:
 
     reps = 5 if quick else 15
     cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")  # no .env here
-    times: dict[str, list[float]] = {}
     with ScriptedServer() as server:
         contenders = _contenders(server.base_url)
         names = list(contenders)
-        for name in names:  # untimed first run of each
+
+        def once(name: str) -> float:
             command, args, extra, prompt = contenders[name]
             home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
-            _once(command, args, common.clean_env(home, **extra), prompt, cwd)
-            shutil.rmtree(home, ignore_errors=True)
-        for name in common.alternate(reps, *names):
-            command, args, extra, prompt = contenders[name]
-            home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
-            times.setdefault(name, []).append(_once(command, args, common.clean_env(home, **extra), prompt, cwd))
-            shutil.rmtree(home, ignore_errors=True)
+            try:
+                return _once(command, args, common.clean_env(home, **extra), prompt, cwd)
+            finally:
+                shutil.rmtree(home, ignore_errors=True)
+
+        times = common.alternated(names, reps, once)
         home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
         imports = _import_profile(common.clean_env(home, **contenders["chinwag (Anthropic)"][2]), cwd)
         shutil.rmtree(home, ignore_errors=True)

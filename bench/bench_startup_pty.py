@@ -1,11 +1,11 @@
 """Start-up through a bare pseudo-terminal: launch to `You: ` with no pexpect.
 
 bench_startup.py spawns through pexpect, whose own fork and pty set-up sit
-inside every figure. Here the pty is the kernel's and nothing else: os.openpty,
-the child started by subprocess.Popen on the pty's far end (a session of its
-own, the pty its controlling terminal), the near end
-read with select+os.read until the prompt text appears. The clock runs from
-just before Popen to the read that completes the prompt.
+inside every figure. Here the pty is the kernel's and nothing else (see
+pty_launch.py): os.openpty, the child started by subprocess.Popen on the
+pty's far end, the near end read with select+os.read until the prompt text
+appears. The clock runs from just before Popen to the read that completes
+the prompt.
 
 Contenders, alternated run by run, each run once first untimed (filling the
 bytecode cache, see run.PYCACHE):
@@ -31,61 +31,17 @@ Run alone: `python bench/bench_startup_pty.py [--quick]`.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import select
-import shutil
-import signal
-import struct
-import subprocess
 import sys
-import tempfile
-import termios
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as common  # noqa: E402
+from pty_launch import time_launches  # noqa: E402
 
 common.repo_on_path()
 
 TARGET_VS_FLOOR = 6.0  # × bare python -S, site's share taken out
-
-
-
-def launch_to_prompt(argv: list[str], env: dict[str, str], prompt: bytes, cwd: str,
-                     timeout: float = 60, size: tuple[int, int] = (24, 200)) -> float:
-    """Seconds from starting `argv` on a fresh pty to `prompt` having been read from it."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
-    seen = b""
-    start = time.monotonic()
-    child = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-                             start_new_session=True)
-    try:
-        os.close(slave)
-        deadline = start + timeout
-        while prompt not in seen:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"{argv[0]}: no {prompt!r} within {timeout} s; read {seen[-300:]!r}")
-            ready, _, _ = select.select([master], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: the child closed the pty
-                    chunk = b""
-                if not chunk:
-                    raise RuntimeError(f"{argv[0]} ended before {prompt!r}; read {seen[-300:]!r}")
-                seen += chunk
-        return time.monotonic() - start
-    finally:
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        child.wait()
-        os.close(master)
 
 
 def _contenders(base_url: str) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -99,21 +55,13 @@ def _contenders(base_url: str) -> dict[str, tuple[list[str], dict[str, str]]]:
 
 
 def measure(reps: int, base_url: str) -> dict[str, list[float]]:
-    cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")  # no .env here
     contenders = _contenders(base_url)
-    names = list(contenders)
-    times: dict[str, list[float]] = {}
-    try:
-        for index, name in enumerate(names + common.alternate(reps, *names)):
-            argv, extra = contenders[name]
-            home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
-            took = launch_to_prompt(argv, common.clean_env(home, **extra), b"You: ", cwd)
-            shutil.rmtree(home, ignore_errors=True)
-            if index >= len(names):  # the first round is untimed
-                times.setdefault(name, []).append(took)
-    finally:
-        shutil.rmtree(cwd, ignore_errors=True)
-    return times
+
+    def setup(name: str, home: str) -> tuple[list[str], dict[str, str]]:
+        argv, extra = contenders[name]
+        return argv, common.clean_env(home, **extra)
+
+    return time_launches(list(contenders), reps, setup)
 
 
 def _load() -> str:
@@ -125,10 +73,6 @@ def run(quick: bool = False) -> str:
     from tests.fakes.server import ScriptedServer
 
     reps = 7 if quick else 21
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        # Started from a background job: SIGINT is inherited ignored, and exec keeps it so.
-        # A handler (not SIG_IGN) is reset to the default in every child we start.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     load_before = _load()
     with ScriptedServer() as server:
         times = measure(reps, server.base_url)

@@ -20,14 +20,13 @@ Run alone: `python bench/bench_templates_startup.py [--quick]`.
 from __future__ import annotations
 
 import shutil
-import signal
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as common  # noqa: E402
-from bench_startup_pty import launch_to_prompt  # noqa: E402
+from pty_launch import launch_to_prompt, time_launches  # noqa: E402
 
 common.repo_on_path()
 
@@ -46,32 +45,21 @@ lang = "Python"
 '''
 
 
-def _home(with_templates: bool) -> str:
-    home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
-    if with_templates:
-        folder = Path(home) / "templates"
-        folder.mkdir()
-        for n in range(TEMPLATES - 1):
-            (folder / f"review-{n:03}.toml").write_text(TEMPLATE.format(n=n), encoding="utf-8")
-        (folder / "broken.toml").write_text('system = "unclosed\n', encoding="utf-8")
-    return home
+def _add_templates(home: str) -> None:
+    folder = Path(home) / "templates"
+    folder.mkdir()
+    for n in range(TEMPLATES - 1):
+        (folder / f"review-{n:03}.toml").write_text(TEMPLATE.format(n=n), encoding="utf-8")
+    (folder / "broken.toml").write_text('system = "unclosed\n', encoding="utf-8")
 
 
 def measure(reps: int, base_url: str) -> dict[str, list[float]]:
-    cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")  # no .env here
-    names = ["no templates", f"{TEMPLATES} templates"]
-    times: dict[str, list[float]] = {}
-    try:
-        for index, name in enumerate(names + common.alternate(reps, *names)):
-            home = _home(with_templates=name != "no templates")
-            env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=base_url)
-            took = launch_to_prompt([common.CHINWAG], env, b"You: ", cwd)
-            shutil.rmtree(home, ignore_errors=True)
-            if index >= len(names):  # the first round is untimed
-                times.setdefault(name, []).append(took)
-    finally:
-        shutil.rmtree(cwd, ignore_errors=True)
-    return times
+    def setup(name: str, home: str) -> tuple[list[str], dict[str, str]]:
+        if name != "no templates":
+            _add_templates(home)
+        return [common.CHINWAG], common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=base_url)
+
+    return time_launches(["no templates", f"{TEMPLATES} templates"], reps, setup)
 
 
 def template_calls(base_url: str) -> int | None:
@@ -80,7 +68,8 @@ def template_calls(base_url: str) -> int | None:
     if strace is None:
         return None
     cwd = tempfile.mkdtemp(prefix="chinwag-bench-cwd-")
-    home = _home(with_templates=True)
+    home = tempfile.mkdtemp(prefix="chinwag-bench-home-")
+    _add_templates(home)
     log = Path(cwd) / "strace.log"
     try:
         env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=base_url)
@@ -97,8 +86,6 @@ def run(quick: bool = False) -> str:
     from tests.fakes.server import ScriptedServer
 
     reps = 7 if quick else 21
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # as in bench_startup_pty.py
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     with ScriptedServer() as server:
         times = measure(reps, server.base_url)
         sent = len(server.requests)

@@ -183,7 +183,6 @@ def _startup(quick: bool) -> dict[str, list[float]]:
     reps = 5 if quick else 11
     cwd = Path(tempfile.mkdtemp(prefix="chinwag-bench-cwd-"))
     config = _mcp_config(cwd)
-    times: dict[str, list[float]] = {}
     with ScriptedServer() as server:
         contenders = {
             "bare python": (common.PYTHON, ["-c", "input('You: ')"]),
@@ -210,10 +209,7 @@ def _startup(quick: bool) -> dict[str, list[float]]:
             time.sleep(SETTLE)
             return seen - start
 
-        for name in contenders:  # untimed: fills the bytecode cache
-            once(name)
-        for name in common.alternate(reps, *contenders):
-            times.setdefault(name, []).append(once(name))
+        times = common.alternated(list(contenders), reps, once)
     shutil.rmtree(cwd, ignore_errors=True)
     return times
 

@@ -21,7 +21,6 @@ import datetime
 import random
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,16 +66,6 @@ def build(home: Path, replies: int = REPLIES, now: float | None = None) -> Path:
     return path
 
 
-def _once(args: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run([common.CHINWAG, "usage", *args], env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, check=False)
-    took = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"chinwag usage {' '.join(args)} failed: {done.stderr.decode()[-300:]}")
-    return took
-
-
 def run(quick: bool = False) -> str:
     reps = 5 if quick else 15
     full = Path(tempfile.mkdtemp(prefix="chinwag-bench-usage-"))
@@ -92,23 +81,20 @@ def run(quick: bool = False) -> str:
             "--by conversation": (["--by", "conversation"], common.clean_env(full)),
             "--json": (["--json"], common.clean_env(full)),
         }
-        for args, env in contenders.values():
-            _once(args, env)  # untimed: the bytecode cache filled
-        times: dict[str, list[float]] = {}
-        for name in common.alternate(reps, *contenders):
+
+        def once(name: str) -> float:
             args, env = contenders[name]
-            times.setdefault(name, []).append(_once(args, env))
+            return common.run_to_exit([common.CHINWAG, "usage", *args], env)
+
+        times = common.alternated(list(contenders), reps, once)
     finally:
         shutil.rmtree(full, ignore_errors=True)
         shutil.rmtree(empty, ignore_errors=True)
-    floor = common.summary(times["empty history (baseline)"])["median"]
-    rows, verdicts = [], []
+    rows = common.rows_against(times, "empty history (baseline)")
+    verdicts = []
     for name, samples in times.items():
         median = common.summary(samples)["median"]
-        baseline = name.startswith("empty")
-        rows.append((name, common.ms_range(samples), f"{median / floor:.2f}×",
-                     "" if baseline else f"{(median - floor) * 1000:+.1f}"))
-        if not baseline:
+        if not name.startswith("empty"):
             verdicts.append(f"- `chinwag usage` {name}: {median * 1000:.0f} ms (≤ {TARGET_MS:.0f} ms)"
                             f" {common.verdict(median * 1000 <= TARGET_MS)}")
     lines = [

@@ -32,7 +32,6 @@ Run alone: `python bench/bench_web.py [--quick]`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as common  # noqa: E402
 
 common.repo_on_path()
+from tests.procs import cpu_seconds  # noqa: E402
 
 ADDED_TARGET_MS = 10.0
 LINEAR_TARGET = 4.4
@@ -52,7 +52,6 @@ MEMORY_TARGET = 1.10
 MEMORY_POINTS = (10, 50, 100, 200)  # RSS is read after this many conversations; the first 50 warm caches up
 SERVER_DELAY = 0.020
 CHUNK, CHUNK_DELAY = 24, 0.002
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 THINK = 0.3  # seconds between a reply's end and the next question, as a person pauses (both sides)
 
 # In the page: time Enter's keydown → the marker in the last reply's DOM.
@@ -73,11 +72,6 @@ FIRST_TOKEN_PROBE = """(marker) => {
     observer.observe(document.getElementById('messages'), { subtree: true, childList: true, characterData: true });
   });
 }"""
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
 def _rss_kb(pid: int) -> int:
@@ -107,13 +101,10 @@ def _page_turn(page: Any, server: Any, n: int) -> float:
     return elapsed_ms / 1000
 
 
-class Terminal:
+class Terminal(common.PtyProgram):
     def __init__(self, server: Any, home: str, cwd: str) -> None:
-        env = common.clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url)
         self.server = server
-        self.child = common.spawn(common.CHINWAG, [], env, cwd=cwd)
-        self.reader = common.PtyReader(self.child)
-        _, self.pos = self.reader.wait_for(b"You: ", 0, timeout=60)
+        super().__init__(common.CHINWAG, [], common.scripted_env(home, server), cwd)
 
     def turn(self, n: int) -> float:
         from tests.fakes.server import Reply
@@ -128,9 +119,6 @@ class Terminal:
         seen, end = self.reader.wait_for(marker.encode(), start, timeout=30)
         _, self.pos = self.reader.wait_for(b"You: ", end, timeout=30)
         return seen - sent
-
-    def close(self) -> None:
-        common.kill(self.child)
 
 
 def _first_token(page: Any, server: Any, home: str, cwd: str, turns: int) -> tuple[list[float], list[float]]:
@@ -182,10 +170,10 @@ def _long_reply(browser: Any, page: Any, server: Any, pid: int, text: str) -> tu
     page.evaluate("() => document.getElementById('new-chat').click()")
     page.fill("#input", "a long answer please")
     browser.start_tracing(page=page, categories=["toplevel", "devtools.timeline", "disabled-by-default-devtools.timeline"])
-    cpu0, started = _cpu_seconds(pid), time.monotonic()
+    cpu0, started = cpu_seconds(pid), time.monotonic()
     page.keyboard.press("Enter")
     _wait_end(page)
-    cpu, wall = _cpu_seconds(pid) - cpu0, time.monotonic() - started
+    cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - started
     return cpu, _main_thread_ms(browser.stop_tracing()) / 1000, wall
 
 

@@ -29,11 +29,12 @@ import os
 import platform
 import select
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,40 @@ def alternate(n: int, *names: str) -> list[str]:
     return order
 
 
+def alternated(names: Sequence[str], reps: int, once: Callable[[str], float]) -> dict[str, list[float]]:
+    """`once(name)` for each contender first, untimed (it fills the bytecode cache,
+    PYCACHE), then `reps` rounds in `alternate` order: the timed results by name."""
+    for name in names:
+        once(name)
+    times: dict[str, list[float]] = {}
+    for name in alternate(reps, *names):
+        times.setdefault(name, []).append(once(name))
+    return times
+
+
+def run_to_exit(argv: list[str], env: dict[str, str], timeout: float = 60) -> float:
+    """Seconds from spawning `argv` (output discarded) to its exit; RuntimeError, with
+    the end of its stderr, when it fails."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[1:])} failed: {done.stderr.decode(errors='replace')[-400:]}")
+    return took
+
+
+def rows_against(times: dict[str, list[float]], floor: str) -> list[tuple[str, str, str, str]]:
+    """A table row per contender: its name, ms median (min–max), × the median of `floor`,
+    and the ms it adds to that ("" on the floor's own row)."""
+    base = summary(times[floor])["median"]
+    rows = []
+    for name, samples in times.items():
+        median = summary(samples)["median"]
+        rows.append((name, ms_range(samples), f"{median / base:.2f}×",
+                     "" if name == floor else f"{(median - base) * 1000:+.1f}"))
+    return rows
+
+
 class PtyReader:
     """Reads everything a pexpect child writes, timestamping each read with
     time.monotonic(), so a benchmark can ask when a given text first appeared.
@@ -197,15 +232,21 @@ class PtyReader:
             pass
 
 
-def spawn(command: str, args: list[str], env: dict[str, str], cwd: str | None = None,
-          size: tuple[int, int] = (24, 200)) -> Any:
-    import pexpect
+def sigint_for_children() -> None:
+    """Started from a background job, SIGINT is ignored here, and exec would pass that on
+    to every child: the Ctrl-C benchmarks' chinwag would never see its Ctrl-C. A handler
+    (unlike SIG_IGN) is reset to the default in each child."""
     import signal
 
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        # Started from a background job: exec would pass SIGINT ignored on to the child,
-        # and the Ctrl-C benchmarks' chinwag would never see its Ctrl-C. A handler resets.
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def spawn(command: str, args: list[str], env: dict[str, str], cwd: str | None = None,
+          size: tuple[int, int] = (24, 200)) -> Any:
+    import pexpect
+
+    sigint_for_children()
     child = pexpect.spawn(command, args, env=env, cwd=cwd, timeout=30, dimensions=size)
     child.delaybeforesend = None  # pexpect sleeps 50 ms before each send by default
     return child
@@ -216,6 +257,24 @@ def kill(child: Any) -> None:
         child.close(force=True)
     except Exception:  # noqa: BLE001
         pass
+
+
+class PtyProgram:
+    """A chat-like program on a pseudo-terminal (`spawn`), read by a PtyReader up to
+    its first `You: `; `pos` is the index just after the latest prompt read."""
+
+    def __init__(self, command: str, args: list[str], env: dict[str, str], cwd: str | None = None) -> None:
+        self.child = spawn(command, args, env, cwd=cwd)
+        self.reader = PtyReader(self.child)
+        _, self.pos = self.reader.wait_for(b"You: ", 0, timeout=60)
+
+    def close(self) -> None:
+        kill(self.child)
+
+
+def scripted_env(home: str | Path, server: Any, **extra: str) -> dict[str, str]:
+    """`clean_env` for chinwag on the Anthropic path at a scripted server (tests/fakes/server.py)."""
+    return clean_env(home, ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url, **extra)
 
 
 def rss_mb(kb: int) -> str:

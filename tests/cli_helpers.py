@@ -86,3 +86,34 @@ def leave_chat(child: pexpect.spawn) -> None:
     child.expect("You: ")
     child.sendline("quit")
     assert finish(child) == 0
+
+
+def chat_in(env: Mapping[str, str], cwd: Path, *args: str) -> pexpect.spawn:
+    """The chat started in `cwd` with `args`, up to its first `You:` prompt; each
+    expect waits up to 30 s (tools and MCP servers start with the chat)."""
+    child = spawn_chinwag(list(args), env, cwd=cwd, timeout=30)
+    child.expect("You: ")
+    return child
+
+
+def say(child: pexpect.spawn, text: str) -> None:
+    """Type `text` and Enter once chinwag waits for keys (a line typed before
+    that is read all the same, but a Ctrl-C would not be)."""
+    wait_until_reading_keys(child.pid)
+    child.sendline(text)
+
+
+def imported_modules(import_log: str) -> set[str]:
+    """The modules named in Python's import log (PYTHONPROFILEIMPORTTIME=1, on stderr)."""
+    return {line.split("|")[-1].strip() for line in import_log.splitlines() if "|" in line}
+
+
+def imported_before_prompt(env: Mapping[str, str]) -> set[str]:
+    """The modules the chat imported before it drew `You:` (its import log, which the
+    pty shows); it quits after."""
+    child = spawn_chinwag([], {**env, "PYTHONPROFILEIMPORTTIME": "1"})
+    child.expect("You: ")
+    before_prompt = child.before
+    child.sendline("quit")
+    finish(child)
+    return imported_modules(before_prompt)

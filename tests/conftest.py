@@ -103,3 +103,13 @@ def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
 
     with serve(anthropic_env(tmp_path / "home", fake.base_url)) as served:
         yield served
+
+
+@pytest.fixture()
+def page(browser: Any, served: Served) -> Iterator[Any]:
+    """The page of `served` in Chromium, model list loaded (tests/test_web_support.py `open_page`)."""
+    from tests.test_web_support import open_page
+
+    page = open_page(browser, served.url)
+    yield page
+    page.context.close()

@@ -16,7 +16,15 @@ from PIL import Image as PILImage
 
 from chinwag.context import attachment_tokens, fit
 from chinwag.records import Document, Image, Message, Window
-from tests.cli_helpers import anthropic_env, chinwag_env, finish, leave_chat, run_chinwag, spawn_chinwag, start_chat
+from tests.cli_helpers import (
+    anthropic_env,
+    chinwag_env,
+    imported_before_prompt,
+    leave_chat,
+    run_chinwag,
+    spawn_chinwag,
+    start_chat,
+)
 from tests.fakes.server import ScriptedServer
 
 
@@ -124,12 +132,7 @@ def test_history_shows_exports_and_deletes_attachments(scripted_server: Scripted
 
 
 def test_pillow_and_pypdf_are_not_imported_before_the_prompt(tmp_path: Path) -> None:
-    child = spawn_chinwag([], {**anthropic_env(tmp_path, "http://127.0.0.1:9"), "PYTHONPROFILEIMPORTTIME": "1"})
-    child.expect("You: ")
-    before_prompt = child.before
-    child.sendline("quit")
-    finish(child)
-    imported = {line.split("|")[-1].strip() for line in before_prompt.splitlines() if "|" in line}
+    imported = imported_before_prompt(anthropic_env(tmp_path, "http://127.0.0.1:9"))
     assert "chinwag.cli" in imported
     assert not {"PIL", "pypdf", "chinwag.attach", "chinwag.attach.image", "hashlib"} & imported
 

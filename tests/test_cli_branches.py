@@ -11,6 +11,7 @@ from __future__ import annotations
 import stat
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pexpect
 import pytest
@@ -19,6 +20,9 @@ from tests.cli_helpers import anthropic_env, chinwag_env, finish, run_chinwag, s
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 from tests.procs import wait_until_reading_keys
+
+if TYPE_CHECKING:
+    from tests.tmux import Pane
 
 
 def _sent(server: ScriptedServer, index: int = -1) -> list[tuple[str, str]]:
@@ -390,6 +394,16 @@ def test_without_saving_undo_works_and_the_tree_commands_say_why_not(scripted_se
 
 # -- a real editor in a real terminal ----------------------------------------------------
 
+def _edit_the_first_question(pane: Pane) -> None:
+    """In the chat in `pane`: Q1 asked and answered, then /edit opens $EDITOR on it."""
+    pane.wait_for("You: ")
+    pane.type("Q1")
+    pane.press("Enter")
+    pane.wait_for("You: ", count=2)
+    pane.type("/edit")
+    pane.press("Enter")
+
+
 def test_edit_in_vim_in_tmux(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     """EDITOR=vim in tmux: the old text is in the editor, :wq sends the edit."""
     from tests.tmux import Pane
@@ -397,12 +411,7 @@ def test_edit_in_vim_in_tmux(scripted_server: ScriptedServer, tmp_path: Path) ->
     scripted_server.enqueue(Reply(chunks=["A1"]), Reply(chunks=["A1 from vim"]))
     env = anthropic_env(tmp_path, scripted_server.base_url, EDITOR="vim -u NONE -i NONE -n")
     with Pane(tmp_path, ["--render", "plain"], env) as pane:
-        pane.wait_for("You: ")
-        pane.type("Q1")
-        pane.press("Enter")
-        pane.wait_for("You: ", count=2)
-        pane.type("/edit")
-        pane.press("Enter")
+        _edit_the_first_question(pane)
         pane.wait_for("chinwag-edit-", history=False)  # vim's status line names the file
         pane.type("A, in vim")
         pane.press("Escape")
@@ -422,12 +431,7 @@ def test_ctrl_c_in_an_editor_is_the_editors(scripted_server: ScriptedServer, tmp
     scripted_server.enqueue(Reply(chunks=["A1"]), Reply(chunks=["A1 from ed"]))
     env = anthropic_env(tmp_path, scripted_server.base_url, EDITOR="ed")
     with Pane(tmp_path, ["--render", "plain"], env) as pane:
-        pane.wait_for("You: ")
-        pane.type("Q1")
-        pane.press("Enter")
-        pane.wait_for("You: ", count=2)
-        pane.type("/edit")
-        pane.press("Enter")
+        _edit_the_first_question(pane)
         pane.wait_for("You: /edit\n3")  # ed read the file: 3 bytes, "Q1\n"
         pane.press("C-c")
         pane.wait_for("You: /edit\n3\n^C\n?")  # the terminal echoes ^C; ? is ed's answer

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pexpect
 
-from tests.cli_helpers import ctrl_c_twice_at_the_prompt, anthropic_env, chinwag_env, finish, spawn_chinwag
+from tests.cli_helpers import (
+    anthropic_env,
+    chinwag_env,
+    ctrl_c_twice_at_the_prompt,
+    finish,
+    imported_before_prompt,
+    spawn_chinwag,
+)
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 
@@ -179,13 +186,7 @@ def test_multiline_input_between_triple_quotes(scripted_server: ScriptedServer, 
 
 def test_prompt_appears_before_any_provider_module_is_imported(tmp_path: Path) -> None:
     """The REPL shows `You:` first; httpx2 and llama_cpp load in the background."""
-    child = spawn_chinwag(["-X", "importtime"][:0], {**anthropic_env(tmp_path, "http://127.0.0.1:9"),
-                                                     "PYTHONPROFILEIMPORTTIME": "1"})
-    child.expect("You: ")
-    before_prompt = child.before
-    child.sendline("quit")
-    finish(child)
-    imported = {line.split("|")[-1].strip() for line in before_prompt.splitlines() if "|" in line}
+    imported = imported_before_prompt(anthropic_env(tmp_path, "http://127.0.0.1:9"))
     assert "chinwag.cli" in imported
     assert not {"httpx2", "llama_cpp", "rich", "prompt_toolkit", "anthropic", "openai", "sqlite3",
                 "chinwag.providers.anthropic", "chinwag.history.store"} & imported
@@ -198,12 +199,7 @@ def test_prompt_appears_before_any_provider_module_is_imported(tmp_path: Path) -
 def test_on_the_local_model_path_the_prompt_comes_before_the_events_and_llama_cpp(tmp_path: Path) -> None:
     """No key: the banner names the bundled model (so its provider is made before `You:`), but
     what a reply needs, the events and llama.cpp, loads after (issue 20.8)."""
-    child = spawn_chinwag([], {**chinwag_env(tmp_path), "PYTHONPROFILEIMPORTTIME": "1"})
-    child.expect("You: ")
-    before_prompt = child.before
-    child.sendline("quit")
-    finish(child)
-    imported = {line.split("|")[-1].strip() for line in before_prompt.splitlines() if "|" in line}
+    imported = imported_before_prompt(chinwag_env(tmp_path))
     assert "chinwag.providers.local" in imported
     assert not {"chinwag.events", "chinwag.records", "llama_cpp", "chinwag.history.ops", "json"} & imported
 

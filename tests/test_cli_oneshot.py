@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import anthropic_env, chinwag_env, run_chinwag, spawn_chinwag, finish
+from tests.cli_helpers import anthropic_env, chinwag_env, finish, imported_modules, run_chinwag, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 
@@ -171,7 +171,7 @@ def test_help_lists_examples_and_version_prints(tmp_path: Path) -> None:
 
 def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
     result = run_chinwag(["--help"], chinwag_env(tmp_path, PYTHONPROFILEIMPORTTIME="1"))
-    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    imported = imported_modules(result.stderr)
     assert "chinwag.cli" in imported
     assert not {"httpx2", "llama_cpp", "rich", "prompt_toolkit", "platformdirs", "dotenv"} & imported
 

@@ -17,17 +17,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from chinwag.errors import ProviderError, StreamInterrupted
+from chinwag.errors import StreamInterrupted
 from chinwag.events import Event, Retrying, Stop, TextDelta, Usage
-from chinwag.providers.anthropic import AnthropicProvider
-from chinwag.providers.openai import OpenAIProvider
 from chinwag.records import ChatRequest, Message
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.sleep import RecordingSleep
+from tests.http_providers import APIS, HELLO, HttpProvider, collect, http_provider
 
-APIS = ["anthropic", "openai"]
-HELLO = [TextDelta("Hel"), TextDelta("lo"), Usage(12, 2), Stop("end_turn")]
-HttpProvider = AnthropicProvider | OpenAIProvider
 Make = Callable[..., HttpProvider]
 
 
@@ -37,12 +33,8 @@ def make(fake_sleep: RecordingSleep) -> Iterator[Make]:
     made: list[HttpProvider] = []
 
     def build(api: str, server: ScriptedServer, **http: object) -> HttpProvider:
-        http = {"max_retries": 2, "sleep": fake_sleep, **http}
-        provider: HttpProvider
-        if api == "anthropic":
-            provider = AnthropicProvider(api_key="test-key", base_url=server.base_url, **http)
-        else:
-            provider = OpenAIProvider(api_key="test-key", base_url=server.base_url + "/v1", **http)
+        http.setdefault("sleep", fake_sleep)  # unless the test brings its own
+        provider = http_provider(api, server.base_url, **http)
         made.append(provider)
         return provider
 
@@ -59,16 +51,6 @@ def ask(provider: HttpProvider, stream: bool = True) -> Iterator[Event]:
 def turn(provider: HttpProvider, server: ScriptedServer, reply: Reply | None = None) -> list[Event]:
     server.enqueue(reply or Reply(chunks=["Hel", "lo"]))
     return list(ask(provider))
-
-
-def collect(events: Iterator[Event]) -> tuple[list[Event], ProviderError | None]:
-    seen: list[Event] = []
-    try:
-        for event in events:
-            seen.append(event)
-    except ProviderError as exc:
-        return seen, exc
-    return seen, None
 
 
 def settles(condition: Callable[[], bool], timeout: float = 2.0) -> bool:

@@ -11,16 +11,16 @@ ${VAR} reach the server (it says back what it received)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
-import socket
 import stat
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +29,10 @@ import pytest
 
 from chinwag.records import ToolCall
 from chinwag.tools import McpServerConfig, Toolbox
+from tests.local_servers import free_port, python_server, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-UP_WITHIN = 60.0  # seconds a server may take to start on a loaded machine
 URL_LINE = re.compile(r"(http://127\.0\.0\.1:\d+/authorize\?\S+)")
-
-
-def wait_for(condition: Callable[[], object], timeout: float = UP_WITHIN) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Served:
@@ -65,19 +51,8 @@ class Served:
 
 def serve(*args: str) -> Iterator[Served]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.mcp_servers.oauth_demo", str(port), *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def listening() -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
-    try:
-        wait_for(listening)
+    with python_server("tests.mcp_servers.oauth_demo", port, str(port), *args) as proc:
         yield Served(port, proc)
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture
@@ -310,17 +285,6 @@ def test_token_file_names_stay_inside_the_folder(home: Path) -> None:
     assert token_file(env, "a/b") != token_file(env, "a_b")
 
 
-class _Log:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> None:
-        self.parts.append(text)
-
-    def flush(self) -> None:
-        pass
-
-
 def test_the_chat_says_once_which_server_needs_login_and_which_header_is_unset(
         home: Path, work: Path, oauth_server: Served, open_server: Served, scripted_server: Any) -> None:
     """The chat in a pty against the scripted Anthropic server: a server that wants OAuth
@@ -339,7 +303,7 @@ def test_the_chat_says_once_which_server_needs_login_and_which_header_is_unset(
     env = anthropic_env(home, scripted_server.base_url, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
     env.pop("HOSTED_KEY", None)
     child = spawn_chinwag(["--mcp-config", str(config)], env, cwd=work, timeout=60)
-    child.logfile_read = log = _Log()
+    child.logfile_read = log = io.StringIO()
     try:
         child.expect("You: ")
         for text, answer in (("hi", "Hello there."), ("again", "Again.")):
@@ -351,7 +315,7 @@ def test_the_chat_says_once_which_server_needs_login_and_which_header_is_unset(
         assert finish(child) == 0
     finally:
         child.close()
-    seen = "".join(log.parts)
+    seen = log.getvalue()
     login_lines = [line for line in seen.splitlines() if "needs login" in line]
     assert len(login_lines) == 1 and "MCP server remote needs login: run chinwag mcp login remote" in login_lines[0]
     header_lines = [line for line in seen.splitlines() if "HOSTED_KEY" in line]

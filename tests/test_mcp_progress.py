@@ -22,11 +22,11 @@ import pexpect
 
 from chinwag.records import ToolCall
 from chinwag.tools import McpServerConfig, Toolbox
-from tests.cli_helpers import anthropic_env, finish, spawn_chinwag
+from tests.cli_helpers import anthropic_env, finish, say, spawn_chinwag
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
+from tests.local_servers import wait_for
 from tests.mcp_reference import everything, write_mcp_json
-from tests.procs import wait_until_reading_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = "everything_trigger-long-running-operation"
@@ -48,18 +48,6 @@ def chat(server: ScriptedServer, home: Path, work: Path, tmp_path: Path, *server
     child = spawn_chinwag(["--mcp-config", str(config)], anthropic_env(home, server.base_url), cwd=work, timeout=60)
     child.expect("You: ")
     return child
-
-
-def say(child: pexpect.spawn, text: str) -> None:
-    wait_until_reading_keys(child.pid)
-    child.sendline(text)
-
-
-def wait_for(condition: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 def test_progress_updates_the_calls_line_live(work: Path, home: Path, server: ScriptedServer,
@@ -132,7 +120,7 @@ def test_the_pages_stop_cancels_the_call_on_the_server(tmp_path: Path) -> None:
     box = Toolbox([], {"everything": teed(everything(), log)}, tmp_path)
     box.start()
     try:
-        wait_for(lambda: not box.starting())
+        wait_for(lambda: not box.starting(), 30)
         stopping = threading.Event()
         steps = box.calling(ToolCall("c1", LONG, {"duration": 60, "steps": 60}), stopping)
         reports = []

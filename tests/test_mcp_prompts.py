@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,10 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.cli_helpers import anthropic_env, finish, run_chinwag, spawn_chinwag
+from tests.cli_helpers import anthropic_env, chat_in, finish, run_chinwag, say
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
 from tests.mcp_reference import everything, write_mcp_json
-from tests.procs import wait_until_reading_keys
 
 UP_WITHIN = 60.0
 
@@ -38,23 +38,13 @@ def config(tmp_path: Path) -> Path:
     return write_mcp_json(tmp_path / "mcp.json", {"everything": everything()})
 
 
-def chat(env: dict[str, str], cwd: Path, *args: str) -> pexpect.spawn:
-    child = spawn_chinwag(list(args), env, cwd=cwd, timeout=30)
-    child.expect("You: ")
-    return child
-
-
-def say(child: pexpect.spawn, text: str) -> None:
-    wait_until_reading_keys(child.pid)
-    child.sendline(text)
-
-
-def wait_for_prompts(child: pexpect.spawn) -> str:
+def wait_for_prompts(child: pexpect.spawn, prompt: str = "/everything_args-prompt") -> str:
+    """Ask /prompts until the server is up and lists `prompt`; the listing."""
     deadline = time.monotonic() + UP_WITHIN
     while True:
         say(child, "/prompts")
         child.expect("You: ")
-        if "/everything_args-prompt" in child.before:
+        if prompt in child.before:
             return str(child.before)
         assert time.monotonic() < deadline, child.before
         time.sleep(0.3)
@@ -77,7 +67,7 @@ def tool_result(request: Any) -> str:
 
 def test_prompts_and_resources_are_listed_with_their_arguments(
         tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
-    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
     listed = wait_for_prompts(child)
     assert "/everything_args-prompt city=… [state=…] — A prompt with two arguments" in listed
     assert "/everything_simple-prompt" in listed
@@ -92,7 +82,7 @@ def test_prompts_and_resources_are_listed_with_their_arguments(
 def test_a_prompt_runs_with_positional_or_named_arguments_and_the_model_answers(
         tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
     server.enqueue(Reply(chunks=["Sunny in Paris."]), Reply(chunks=["Analysed."]))
-    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
     wait_for_prompts(child)
     say(child, "/everything_args-prompt Paris")
     child.expect_exact("⧉ prompt everything_args-prompt from MCP server everything · 1 message")
@@ -112,7 +102,7 @@ def test_a_prompt_runs_with_positional_or_named_arguments_and_the_model_answers(
 
 def test_a_missing_argument_is_one_line_naming_it_and_nothing_is_sent(
         tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
-    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
     wait_for_prompts(child)
     say(child, "/everything_args-prompt state=Texas")
     child.expect("You: ")
@@ -128,7 +118,7 @@ def test_a_missing_argument_is_one_line_naming_it_and_nothing_is_sent(
 
 def test_a_prompt_of_a_server_that_died_is_one_line_and_the_chat_goes_on(
         tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
-    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
     wait_for_prompts(child)
     pids = [int(p) for p in os.popen(f"pgrep -f -P {child.pid} mcp-server-everything").read().split()]
     node = [int(p) for pid in pids for p in os.popen(f"pgrep -P {pid}").read().split()] + pids
@@ -194,7 +184,7 @@ def test_a_bad_resource_is_one_line_and_exit_2(
 def test_attach_in_the_chat_reads_the_resource(
         tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
     server.enqueue(Reply(chunks=["Got the features."]))
-    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
     wait_for_prompts(child)
     say(child, "/attach mcp:everything:demo://resource/static/document/features.md")
     child.expect_exact("📎 demo://resource/static/document/features.md")
@@ -213,7 +203,7 @@ ELICIT = ("toolu_1", "everything_trigger-elicitation-request", {})
 def test_an_elicitation_is_asked_field_by_field_and_the_answers_reach_the_server(
         tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
     server.enqueue(anthropic_calls([ELICIT]), Reply(chunks=["Thanks."]))
-    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
     wait_for_prompts(child)
     say(child, "ask me")
     child.expect_exact("Allow?")
@@ -281,7 +271,7 @@ def test_a_url_elicitation_shows_the_host_and_opens_only_when_asked(
     server.enqueue(anthropic_calls([call]), Reply(chunks=["Not opened."]),
                    anthropic_calls([("toolu_2", call[1], call[2])]), Reply(chunks=["Opened."]))
     env = anthropic_env(home, server.base_url, BROWSER=str(browser))
-    child = chat(env, tmp_path, "--mcp-config", str(config))
+    child = chat_in(env, tmp_path, "--mcp-config", str(config))
     wait_for_prompts(child)
     say(child, "verify")
     child.expect_exact("Allow?")
@@ -374,9 +364,16 @@ def test_the_api_asks_on_elicit_and_declines_without_it(
 
 # -- our own server (tests/mcp_servers/demo.py, the 2026-07-28 protocol): list_changed, odd schemas, hostile text
 
-def demo_box() -> Any:
-    import sys
+def demo_chat(tmp_path: Path, home: Path, server: ScriptedServer) -> pexpect.spawn:
+    """The chat with our demo server in its mcp.json, up to `You:`."""
+    root = str(Path(__file__).resolve().parent.parent)
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"demo": {"command": sys.executable, "env": {"PYTHONPATH": root},
+                                                          "args": ["-m", "tests.mcp_servers.demo"]}}}))
+    return chat_in(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
 
+
+def demo_box() -> Any:
     from chinwag.tools import McpServerConfig, Toolbox
 
     root = str(Path(__file__).resolve().parent.parent)
@@ -424,22 +421,9 @@ def test_an_elicitation_of_a_type_chinwag_cannot_ask_is_declined_with_one_line()
 
 def test_a_prompts_text_is_sanitized_on_screen_and_sent_as_the_server_gave_it(
         tmp_path: Path, home: Path, server: ScriptedServer) -> None:
-    import sys
-
-    root = str(Path(__file__).resolve().parent.parent)
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": {"demo": {"command": sys.executable, "env": {"PYTHONPATH": root},
-                                                          "args": ["-m", "tests.mcp_servers.demo"]}}}))
     server.enqueue(Reply(chunks=["Noted."]))
-    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
-    deadline = time.monotonic() + UP_WITHIN
-    while True:
-        say(child, "/prompts")
-        child.expect("You: ")
-        if "/demo_hostile" in child.before:
-            break
-        assert time.monotonic() < deadline, child.before
-        time.sleep(0.3)
+    child = demo_chat(tmp_path, home, server)
+    wait_for_prompts(child, "/demo_hostile")
     say(child, "/demo_hostile")
     child.expect_exact("⧉ prompt demo_hostile from MCP server demo · 1 message")
     child.expect_exact("Noted.")
@@ -455,22 +439,10 @@ def test_a_prompts_text_is_sanitized_on_screen_and_sent_as_the_server_gave_it(
 def test_a_prompts_image_goes_to_the_model_as_an_image_and_its_assistant_text_is_marked(
         tmp_path: Path, home: Path, server: ScriptedServer) -> None:
     import base64
-    import sys
 
-    root = str(Path(__file__).resolve().parent.parent)
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": {"demo": {"command": sys.executable, "env": {"PYTHONPATH": root},
-                                                          "args": ["-m", "tests.mcp_servers.demo"]}}}))
     server.enqueue(Reply(chunks=["Red and blue."]))
-    child = chat(anthropic_env(home, server.base_url), tmp_path, "--mcp-config", str(config))
-    deadline = time.monotonic() + UP_WITHIN
-    while True:
-        say(child, "/prompts")
-        child.expect("You: ")
-        if "/demo_picture" in child.before:
-            break
-        assert time.monotonic() < deadline, child.before
-        time.sleep(0.3)
+    child = demo_chat(tmp_path, home, server)
+    wait_for_prompts(child, "/demo_picture")
     say(child, "/demo_picture")
     child.expect_exact("⧉ prompt demo_picture from MCP server demo · 3 messages")
     child.expect_exact("image/png · 2×1")

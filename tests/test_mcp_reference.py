@@ -6,9 +6,7 @@ git through the installed CLI on both wires, as a new user meets them."""
 from __future__ import annotations
 
 import subprocess
-import time
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +14,11 @@ import pytest
 
 from chinwag.records import ToolCall
 from chinwag.tools import McpServerConfig, Toolbox, load_mcp_json, mcp_servers_from_config
-from tests.cli_helpers import anthropic_env, chinwag_env, run_chinwag
+from tests.cli_helpers import run_chinwag
 from tests.fakes.server import Reply, ScriptedServer
-from tests.fakes.tool_wire import anthropic_calls, openai_calls
+from tests.local_servers import wait_for
 from tests.mcp_reference import config_toml_tables, everything, filesystem, git_server, time_server, write_mcp_json
-
-UP_WITHIN = 60.0
-
-
-def wait_for(condition: Callable[[], object], timeout: float = UP_WITHIN) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
-
+from tests.wires import calls, env_for
 
 def up(config: McpServerConfig, cwd: Path) -> Toolbox:
     box = Toolbox([], {config.name: config}, cwd)
@@ -96,17 +84,6 @@ def test_everyday_use_through_the_cli_reads_run_and_a_write_is_denied_when_piped
     out = run_chinwag(["--mcp-config", str(config), "--yes", "write it"], env, cwd=work)
     assert out.returncode == 0, out.stderr
     assert (work / "new.txt").read_text() == "x"
-
-
-def env_for(wire: str, home: Path, server: ScriptedServer) -> dict[str, str]:
-    if wire == "anthropic":
-        return anthropic_env(home, server.base_url)
-    return chinwag_env(home, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=server.base_url + "/v1",
-                       CHINWAG_MODEL="openai:gpt-test")
-
-
-def calls(wire: str, *items: tuple[str, str, dict[str, Any]]) -> Reply:
-    return anthropic_calls(items) if wire == "anthropic" else openai_calls(items)
 
 
 def results_of(wire: str, request: Any) -> dict[str, str]:

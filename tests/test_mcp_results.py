@@ -23,23 +23,12 @@ from typing import Any
 import pytest
 
 from chinwag.tools import McpServerConfig
-from tests.cli_helpers import anthropic_env, chinwag_env, run_chinwag
+from tests.cli_helpers import chinwag_env, run_chinwag
 from tests.fakes.server import Reply, ScriptedServer
-from tests.fakes.tool_wire import anthropic_calls, openai_calls
 from tests.mcp_reference import everything, write_mcp_json
+from tests.wires import calls, env_for
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def env_for(wire: str, home: Path, server: ScriptedServer) -> dict[str, str]:
-    if wire == "anthropic":
-        return anthropic_env(home, server.base_url)
-    return chinwag_env(home, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=server.base_url + "/v1",
-                       CHINWAG_MODEL="openai:gpt-test")
-
-
-def calls(wire: str, *items: tuple[str, str, dict[str, Any]]) -> Reply:
-    return anthropic_calls(items) if wire == "anthropic" else openai_calls(items)
 
 
 def demo_server(name: str = "demo") -> McpServerConfig:
@@ -204,7 +193,7 @@ def test_sampling_is_never_declared_and_a_server_that_asks_anyway_is_declined(
 def test_the_protocol_is_negotiated_down_for_an_older_server_and_tools_shows_it(tmp_path: Path) -> None:
     """server-everything speaks 2025-11-25; demo.py (the `mcp` package we depend on) the newest."""
     from chinwag.tools import Toolbox
-    from tests.test_mcp_reference import wait_for
+    from tests.local_servers import wait_for
 
     box = Toolbox([], {"everything": everything(), "demo": demo_server()}, tmp_path)
     box.start()
@@ -220,7 +209,7 @@ def test_the_protocol_is_negotiated_down_for_an_older_server_and_tools_shows_it(
 def test_a_bad_uri_for_read_resource_is_one_error_result_and_the_server_goes_on(tmp_path: Path) -> None:
     from chinwag.records import ToolCall
     from chinwag.tools import Toolbox
-    from tests.test_mcp_reference import wait_for
+    from tests.local_servers import wait_for
 
     box = Toolbox([], {"everything": everything()}, tmp_path)
     box.start()

@@ -18,17 +18,14 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from chinwag import present
 from tests.cli_helpers import anthropic_env, chinwag_env, finish, run_chinwag, spawn_chinwag
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
-from tests.test_web_support import serve, shown_text
+from tests.test_web_support import send, shown_text
 
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 WHY = present.interrupted_because("the connection dropped mid-reply")
@@ -75,22 +72,9 @@ def test_an_interrupted_reply_is_marked_one_way_in_the_chat_the_history_and_its_
     assert done["error"].startswith("the connection dropped mid-reply")
 
 
-@pytest.fixture()
-def page(browser: Any, tmp_path: Path, scripted_server: ScriptedServer) -> Iterator[Any]:
-    with serve(anthropic_env(tmp_path / "home", scripted_server.base_url)) as served:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(served.url)
-        page.wait_for_selector("#model option", state="attached")
-        yield page
-        context.close()
-
-
 def test_the_page_words_an_interrupted_reply_as_the_terminal_does(page: Any, scripted_server: ScriptedServer) -> None:
     scripted_server.enqueue(Reply(chunks=["Kept ", "words", " never"], drop_after=2))
-    page.fill("#input", "hi")
-    page.press("#input", "Enter")
+    send(page, "hi")
     meta = page.locator(".msg.assistant[data-status=interrupted] .meta")
     meta.wait_for()
     assert shown_text(meta).startswith(WHY), shown_text(meta)  # the reason, as the chat's error line

@@ -36,22 +36,10 @@ from chinwag.events import (
     ToolInputDelta,
     Usage,
 )
-from chinwag.providers.anthropic import AnthropicProvider
 from chinwag.records import ChatRequest, Message
-from chinwag.providers.openai import OpenAIProvider
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.sleep import RecordingSleep
-
-APIS = ["anthropic", "openai"]
-HELLO = [TextDelta("Hel"), TextDelta("lo"), Usage(12, 2), Stop("end_turn")]
-
-
-def make(api: str, base_url: str, sleep: RecordingSleep, **http: object) -> AnthropicProvider | OpenAIProvider:
-    http = {"max_retries": 2, "sleep": sleep, **http}
-    if api == "anthropic":
-        return AnthropicProvider(api_key="test-key", base_url=base_url, **http)
-    return OpenAIProvider(api_key="test-key", base_url=base_url + "/v1", **http)
-
+from tests.http_providers import APIS, HELLO, collect, http_provider
 
 def request_for(api: str) -> ChatRequest:
     model = "claude-sonnet-4-20250514" if api == "anthropic" else "gpt-4o-mini"
@@ -60,18 +48,7 @@ def request_for(api: str) -> ChatRequest:
 
 def stream(api: str, server_or_url: ScriptedServer | str, sleep: RecordingSleep, **http: object) -> Iterator[Event]:
     url = server_or_url if isinstance(server_or_url, str) else server_or_url.base_url
-    return make(api, url, sleep, **http).stream(request_for(api))
-
-
-def collect(events: Iterator[Event]) -> tuple[list[Event], ProviderError | None]:
-    """Every event yielded before the stream ended or raised, and what it raised."""
-    seen: list[Event] = []
-    try:
-        for event in events:
-            seen.append(event)
-    except ProviderError as exc:
-        return seen, exc
-    return seen, None
+    return http_provider(api, url, sleep, **http).stream(request_for(api))
 
 
 def retries(events: list[Event]) -> list[tuple[int, int, float]]:
@@ -255,7 +232,7 @@ def test_error_event_message_names_the_error(
 def test_connection_kept_after_a_normal_end_until_close(
     scripted_server: ScriptedServer, fake_sleep: RecordingSleep, api: str
 ) -> None:
-    provider = make(api, scripted_server.base_url, fake_sleep)
+    provider = http_provider(api, scripted_server.base_url, fake_sleep)
     scripted_server.enqueue(Reply(chunks=["Hel", "lo"]))
     assert list(provider.stream(request_for(api))) == HELLO
     assert not scripted_server.wait_closed(1, timeout=0.2)  # kept for the next turn
@@ -296,7 +273,7 @@ def test_connection_kept_after_an_error_status_until_close(
     scripted_server: ScriptedServer, fake_sleep: RecordingSleep, api: str
 ) -> None:
     # The error body was read whole: the connection is clean, and the next request uses it.
-    provider = make(api, scripted_server.base_url, fake_sleep)
+    provider = http_provider(api, scripted_server.base_url, fake_sleep)
     scripted_server.enqueue(Reply(status=401), Reply(chunks=["Hel", "lo"]))
     _, error = collect(provider.stream(request_for(api)))
     assert isinstance(error, AuthError)
@@ -405,4 +382,4 @@ def test_model_listing_with_a_refused_key_raises_auth_error(
 ) -> None:
     scripted_server.models_error = Reply(status=401)
     with pytest.raises(AuthError):
-        make(api, scripted_server.base_url, fake_sleep).list_models()
+        http_provider(api, scripted_server.base_url, fake_sleep).list_models()

@@ -15,6 +15,7 @@ tool output never reaches the terminal raw, while the model gets it as it was.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -30,14 +31,18 @@ import pytest
 
 from tests.cli_helpers import (
     anthropic_env,
+    chat_in,
     chinwag_env,
     finish,
+    imported_modules,
     run_chinwag,
+    say,
     spawn_chinwag,
 )
 from tests.fakes.server import Reply, ScriptedServer
-from tests.fakes.tool_wire import anthropic_calls, openai_calls
-from tests.procs import group_members, wait_until_reading_keys
+from tests.fakes.tool_wire import anthropic_calls
+from tests.procs import group_members
+from tests.wires import calls, env_for
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "title \x1b]0;pwned\x07 clear \x1b[2J end\n"
@@ -49,17 +54,6 @@ def work(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "notes.txt").write_text("buy milk\n")
     return folder
-
-
-def env_for(wire: str, home: Path, server: ScriptedServer) -> dict[str, str]:
-    if wire == "anthropic":
-        return anthropic_env(home, server.base_url)
-    return chinwag_env(home, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=server.base_url + "/v1",
-                       CHINWAG_MODEL="openai:gpt-test")
-
-
-def calls(wire: str, *items: tuple[str, str, dict[str, Any]], **kw: Any) -> Reply:
-    return anthropic_calls(items, **kw) if wire == "anthropic" else openai_calls(items, **kw)
 
 
 def results_sent(request: Any) -> list[dict[str, Any]]:
@@ -76,17 +70,6 @@ def results_sent(request: Any) -> list[dict[str, Any]]:
             break
         tail.insert(0, {"id": message["tool_call_id"], "content": message["content"], "is_error": None})
     return tail
-
-
-def chat(env: dict[str, str], cwd: Path, *args: str) -> pexpect.spawn:
-    child = spawn_chinwag(list(args), env, cwd=cwd, timeout=30)
-    child.expect("You: ")
-    return child
-
-
-def say(child: pexpect.spawn, text: str) -> None:
-    wait_until_reading_keys(child.pid)
-    child.sendline(text)
 
 
 def quit_chat(child: pexpect.spawn) -> None:
@@ -112,7 +95,7 @@ def test_a_read_in_the_working_directory_runs_without_asking_and_its_result_goes
         wire: str, work: Path, home: Path, server: ScriptedServer) -> None:
     server.enqueue(calls(wire, ("call_1", "read_file", {"path": "notes.txt"})),
                    Reply(chunks=["You need ", "milk."]))
-    child = chat(env_for(wire, home, server), work, "-T", "read_file")
+    child = chat_in(env_for(wire, home, server), work, "-T", "read_file")
     say(child, "what do I need?")
     child.expect_exact('⚙ read_file(path="notes.txt")')
     child.expect_exact("↳ 1 line")
@@ -146,7 +129,7 @@ def test_parallel_calls_run_in_order_each_asked_and_a_denial_goes_back_with_the_
     server.enqueue(calls(wire, ("call_1", "shell", {"command": "echo one > one.txt"}),
                          ("call_2", "shell", {"command": "echo two > two.txt"})),
                    Reply(chunks=["Done."]))
-    child = chat(env_for(wire, home, server), work, "-T", "shell")
+    child = chat_in(env_for(wire, home, server), work, "-T", "shell")
     say(child, "make two files")
     # Both calls' lines arrive with the reply; each question names the call it is about.
     child.expect_exact("⚙ shell asks because it runs a command")
@@ -180,7 +163,7 @@ def test_always_lets_the_same_tool_run_without_asking_for_the_rest_of_the_chat(
         work: Path, home: Path, server: ScriptedServer) -> None:
     server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "echo a >> log.txt"})]), Reply(chunks=["One."]),
                    anthropic_calls([("toolu_2", "shell", {"command": "echo b >> log.txt"})]), Reply(chunks=["Two."]))
-    child = chat(anthropic_env(home, server.base_url), work, "-T", "shell")
+    child = chat_in(anthropic_env(home, server.base_url), work, "-T", "shell")
     say(child, "first")
     child.expect_exact("Allow?")
     child.sendline("a")
@@ -250,7 +233,7 @@ def test_ctrl_c_while_a_tool_runs_stops_it_and_the_model_hears_it_was_interrupte
         work: Path, home: Path, server: ScriptedServer) -> None:
     command = "echo $$ > pid.txt; sleep 30"
     server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": command})]), Reply(chunks=["Next."]))
-    child = chat(anthropic_env(home, server.base_url), work, "-T", "shell")
+    child = chat_in(anthropic_env(home, server.base_url), work, "-T", "shell")
     say(child, "wait a while")
     child.expect_exact("Allow?")
     child.sendline("y")
@@ -301,7 +284,7 @@ def test_a_call_cut_off_by_kill_9_is_answered_as_interrupted_and_never_run_again
         work: Path, home: Path, server: ScriptedServer) -> None:
     command = "echo ran >> marker.txt; echo $$ > pid.txt; sleep 30"
     server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": command})]))
-    child = chat(anthropic_env(home, server.base_url), work, "-T", "shell", "--yes")
+    child = chat_in(anthropic_env(home, server.base_url), work, "-T", "shell", "--yes")
     say(child, "do it")
     deadline = time.monotonic() + 20
     while not (work / "pid.txt").exists() or not (work / "pid.txt").read_text().strip():
@@ -340,7 +323,7 @@ def test_retry_after_a_tool_round_does_not_run_the_calls_again(
         work: Path, home: Path, server: ScriptedServer) -> None:
     server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "echo ran >> marker.txt"})]),
                    Reply(chunks=["First answer."]), Reply(chunks=["Second answer."]))
-    child = chat(anthropic_env(home, server.base_url), work, "-T", "shell", "--yes")
+    child = chat_in(anthropic_env(home, server.base_url), work, "-T", "shell", "--yes")
     say(child, "do it")
     child.expect_exact("First answer.")
     child.expect("You: ")
@@ -407,7 +390,7 @@ def test_mcp_tools_are_listed_and_approved_by_their_annotations(
     config = _mcp_config(tmp_path, demo=_demo(), broken={"command": str(tmp_path / "no-such-server")})
     server.enqueue(anthropic_calls([("toolu_1", "demo_echo", {"text": "hi"})]), Reply(chunks=["Echoed."]),
                    anthropic_calls([("toolu_2", "demo_write_note", {"text": "x"})]), Reply(chunks=["Noted."]))
-    child = chat(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
     listed = _wait_for_tools(child, "demo_write_note")
     assert "demo_echo · MCP server demo · runs without asking" in listed
     assert "demo_write_note · MCP server demo · asks" in listed
@@ -431,9 +414,9 @@ def test_an_mcp_server_that_fails_to_start_is_one_line_and_the_chat_goes_on(
         work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
     config = _mcp_config(tmp_path, broken={"command": str(tmp_path / "no-such-server")})
     server.enqueue(Reply(chunks=["Hello there."]))
-    child = chat(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
     _wait_for_tools(child, "MCP server broken: failed")  # importing `mcp` first takes seconds
-    child.logfile_read = log = _Log()
+    child.logfile_read = log = io.StringIO()
     say(child, "hi")
     child.expect_exact("Hello there.")
     child.expect("You: ")
@@ -442,7 +425,7 @@ def test_an_mcp_server_that_fails_to_start_is_one_line_and_the_chat_goes_on(
     child.expect_exact("Again.")
     child.expect("You: ")
     quit_chat(child)
-    seen = "".join(log.parts)
+    seen = log.getvalue()
     lines = [line for line in seen.splitlines() if "MCP server broken failed to start" in line]
     assert len(lines) == 1, seen
     assert "No such file or directory" in lines[0]
@@ -456,7 +439,7 @@ def test_thinking_streams_dim_and_goes_back_with_its_signature(
     server.enqueue(anthropic_calls([("toolu_1", "read_file", {"path": "notes.txt"})], thinking=thought,
                                    signature="sig-abc", chunk_delay=0.05),
                    Reply(chunks=["Milk."]))
-    child = chat(anthropic_env(home, server.base_url), work, "-T", "read_file", "--think", "2048")
+    child = chat_in(anthropic_env(home, server.base_url), work, "-T", "read_file", "--think", "2048")
     say(child, "what do I need?")
     child.expect_exact(thought[:12])
     assert "⚙" not in child.before  # shown while it streams, before the call has arrived
@@ -471,13 +454,13 @@ def test_thinking_streams_dim_and_goes_back_with_its_signature(
 
 def test_thinking_is_dim_on_the_terminal(work: Path, home: Path, server: ScriptedServer) -> None:
     server.enqueue(anthropic_calls([], text="Hi.", thinking="pondering deeply", stop="end_turn"))
-    child = chat(anthropic_env(home, server.base_url), work, "--think")
-    child.logfile_read = log = _Log()
+    child = chat_in(anthropic_env(home, server.base_url), work, "--think")
+    child.logfile_read = log = io.StringIO()
     say(child, "hello")
     child.expect_exact("Hi.")
     child.expect("You: ")
     quit_chat(child)
-    screen = "".join(log.parts)
+    screen = log.getvalue()
     assert "\x1b[2mthinking: \x1b[0m\x1b[2mpondering de" in screen
     assert screen.index("pondering") < screen.index("Hi.")
     assert server.requests[0].json["thinking"] == {"type": "enabled", "budget_tokens": 4096}
@@ -542,7 +525,7 @@ def test_save_writes_calls_and_results_sanitized(work: Path, home: Path, server:
     (work / "hostile.txt").write_text(HOSTILE)
     server.enqueue(anthropic_calls([("toolu_1", "read_file", {"path": "hostile.txt"})]),
                    Reply(chunks=["It says hello."]))
-    child = chat(anthropic_env(home, server.base_url), work, "-T", "read_file")
+    child = chat_in(anthropic_env(home, server.base_url), work, "-T", "read_file")
     say(child, "read it")
     child.expect_exact("It says hello.")
     child.expect("You: ")
@@ -563,8 +546,8 @@ def test_hostile_tool_output_is_sanitized_on_screen_but_reaches_the_model_raw(
     server.enqueue(anthropic_calls([("toolu_1", "read_file", {"path": "no\x1b]0;pwned\x07such\x1b[2J.txt"}),
                                     ("toolu_2", "read_file", {"path": "hostile.txt"})]),
                    Reply(chunks=["Hm."]))
-    child = chat(anthropic_env(home, server.base_url), work, "-T", "read_file")
-    child.logfile_read = log = _Log()
+    child = chat_in(anthropic_env(home, server.base_url), work, "-T", "read_file")
+    child.logfile_read = log = io.StringIO()
     say(child, "read it")
     child.expect_exact("Hm.")
     child.expect("You: ")
@@ -572,23 +555,12 @@ def test_hostile_tool_output_is_sanitized_on_screen_but_reaches_the_model_raw(
     child.expect_exact("end")
     child.expect("You: ")
     quit_chat(child)
-    screen = "".join(log.parts)
+    screen = log.getvalue()
     assert "title" in screen and "clear" in screen
     assert "\x1b]0;" not in screen and "\x1b[2J" not in screen and "\x07" not in screen
     # The model's arguments are shown as JSON escapes, never as raw bytes.
     assert 'read_file(path="no\\u001b]0;pwned\\u0007such\\u001b[2J.txt")' in screen
     assert results_sent(server.requests[1])[1]["content"] == HOSTILE
-
-
-class _Log:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> None:
-        self.parts.append(text)
-
-    def flush(self) -> None:
-        pass
 
 
 def test_think_before_the_question_takes_it_as_the_question(
@@ -605,7 +577,7 @@ def test_ctrl_c_at_the_approval_question_runs_nothing_and_the_chat_goes_on(
         work: Path, home: Path, server: ScriptedServer) -> None:
     server.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "touch ran.txt"}),
                                     ("toolu_2", "shell", {"command": "touch ran2.txt"})]), Reply(chunks=["Fine."]))
-    child = chat(anthropic_env(home, server.base_url), work, "-T", "shell")
+    child = chat_in(anthropic_env(home, server.base_url), work, "-T", "shell")
     say(child, "make files")
     child.expect_exact("Allow?")
     time.sleep(0.3)
@@ -625,8 +597,8 @@ def test_in_the_chat_the_round_limit_is_one_notice_and_the_next_message_carries_
     (home / "config.toml").write_text("max_tool_rounds = 1\n")
     server.enqueue(anthropic_calls([("toolu_1", "list_files", {})]), anthropic_calls([("toolu_2", "list_files", {})]),
                    Reply(chunks=["Carrying on."]))
-    child = chat(anthropic_env(home, server.base_url), work, "-T", "list_files")
-    child.logfile_read = log = _Log()
+    child = chat_in(anthropic_env(home, server.base_url), work, "-T", "list_files")
+    child.logfile_read = log = io.StringIO()
     say(child, "look")
     child.expect_exact("stopped after 1 round of tool calls")
     child.expect("You: ")
@@ -636,7 +608,7 @@ def test_in_the_chat_the_round_limit_is_one_notice_and_the_next_message_carries_
     child.expect("You: ")
     quit_chat(child)
     assert "Claude:" not in after_notice  # no label left hanging with nothing after it
-    assert "".join(log.parts).count("stopped after 1 round of") == 1
+    assert log.getvalue().count("stopped after 1 round of") == 1
     last = server.requests[2].json["messages"][-1]
     assert [b["type"] for b in last["content"]] == ["tool_result", "text"]
     assert last["content"][0]["tool_use_id"] == "toolu_2" and last["content"][0]["is_error"] is True
@@ -659,7 +631,7 @@ def test_a_first_message_sent_while_mcp_servers_start_waits_for_their_tools(
         work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
     config = _mcp_config(tmp_path, demo=_demo())
     server.enqueue(Reply(chunks=["Hi."]))
-    child = chat(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
     say(child, "use demo_echo")  # at once: importing `mcp` alone takes longer
     child.expect_exact("Hi.", timeout=60)
     child.expect("You: ")
@@ -678,7 +650,7 @@ def test_with_mcp_servers_configured_the_prompt_comes_before_the_tool_machinery(
     child = spawn_chinwag([], {**anthropic_env(home, server.base_url), "PYTHONPROFILEIMPORTTIME": "1"},
                           cwd=work, timeout=30)
     child.expect("You: ")
-    imported = {line.split("|")[-1].strip() for line in child.before.splitlines() if "|" in line}
+    imported = imported_modules(child.before)
     assert "chinwag.tools.config" in imported
     assert not {"chinwag.toolloop", "chinwag.tools.mcp", "chinwag.records", "chinwag.events", "mcp",
                 "chinwag.cli.approval"} & imported
@@ -699,7 +671,7 @@ def test_ctrl_c_while_waiting_for_a_slow_mcp_server_gives_the_prompt_back(
         work: Path, home: Path, server: ScriptedServer, tmp_path: Path) -> None:
     slow = {**_demo(), "args": ["-m", "tests.mcp_servers.demo", "--start-delay", "30"]}
     config = _mcp_config(tmp_path, slow=slow)
-    child = chat(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
+    child = chat_in(anthropic_env(home, server.base_url), work, "--mcp-config", str(config))
     say(child, "hello")
     time.sleep(0.5)
     pressed = time.monotonic()

@@ -7,34 +7,25 @@ a call, and a start() that costs the prompt nothing."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chinwag.records import ToolCall
 from chinwag.tools import McpServerConfig, Toolbox
+from tests.local_servers import free_port, python_server, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-UP_WITHIN = 60.0  # seconds a server may take to start on a loaded machine
 
 
 def demo(name: str, *args: str) -> McpServerConfig:
     return McpServerConfig(name, command=sys.executable, args=("-m", "tests.mcp_servers.demo", *args),
                            env={"PYTHONPATH": str(ROOT)})
-
-
-def wait_for(condition: Callable[[], object], timeout: float = UP_WITHIN) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
 
 
 def names(box: Toolbox) -> set[str]:
@@ -55,22 +46,9 @@ def gone(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.mcp_servers.demo", "--http", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def listening() -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
-    try:
-        wait_for(listening)
+    port = free_port()
+    with python_server("tests.mcp_servers.demo", port, "--http", str(port)):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture(scope="module")

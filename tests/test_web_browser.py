@@ -20,35 +20,17 @@ import pytest
 
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
+from tests.test_web_support import SCREENSHOTS, Served, open_page, record_dialogs, send, serve, shown_text, wait_reply
 
 
 @pytest.fixture()
 def page(browser: Any, served: Served) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(20_000)  # generous: these machines are shared and sometimes loaded
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("console", lambda m: print("console:", m.text))
-    page.dialogs = dialogs
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
+    page = open_page(browser, served.url)
+    record_dialogs(page)
     assert page.url == f"{served.base}/"  # the token left the address bar for an HttpOnly cookie
     assert page.evaluate("() => document.cookie") == ""
     yield page
-    context.close()
-
-
-def send(page: Any, text: str) -> None:
-    page.fill("#input", text)
-    page.press("#input", "Enter")
-
-
-def wait_reply(page: Any, text: str) -> None:
-    """Until the last reply on the page shows `text` (a locator wait: the
-    page's CSP forbids the eval that `wait_for_function` needs)."""
-    page.locator(".msg.assistant .body").last.filter(has_text=text).wait_for()
+    page.context.close()
 
 
 def poll(page: Any, predicate: str, timeout: float = 10) -> None:
@@ -350,10 +332,8 @@ Notes:
 
 
 def test_phone_width_shows_the_list_in_a_drawer(browser: Any, served: Served, fake: ScriptedServer) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
+    page = open_page(browser, served.url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context = page.context
     assert not page.locator("#sidebar").is_visible() or page.evaluate(
         "() => document.getElementById('sidebar').getBoundingClientRect().right <= 0")
     fake.enqueue(Reply(chunks=["Small screens work."]))
@@ -367,11 +347,9 @@ def test_phone_width_shows_the_list_in_a_drawer(browser: Any, served: Served, fa
 
 
 def test_copy_button_copies_the_code(browser: Any, served: Served, fake: ScriptedServer) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = open_page(browser, served.url)
+    context = page.context
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served.base)
-    page = context.new_page()
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
     fake.enqueue(Reply(chunks=["```python\nprint('copied')\n```\n"]))
     send(page, "code please")
     page.wait_for_selector(".msg.assistant .code .copy")

@@ -16,7 +16,7 @@ import pytest
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
-from tests.test_web_support import Served, serve, shown_text
+from tests.test_web_support import Served, send, serve, shown_text
 
 SNEAKY = ("echo 'Listing the project files to answer your question, this is read-only and performs no"
           " changes at all, nothing to worry about here, just a listing'   ; touch PWNED")
@@ -26,22 +26,6 @@ SNEAKY = ("echo 'Listing the project files to answer your question, this is read
 def served(tmp_path: Path, fake: ScriptedServer, work: Path) -> Iterator[Served]:
     with serve(anthropic_env(tmp_path / "home", fake.base_url), "-T", "shell", cwd=work) as served:
         yield served
-
-
-@pytest.fixture()
-def page(browser: Any, served: Served) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
-    yield page
-    context.close()
-
-
-def send(page: Any, text: str) -> None:
-    page.fill("#input", text)
-    page.press("#input", "Enter")
 
 
 def test_the_approval_box_holds_the_whole_command_and_its_length(page: Any, fake: ScriptedServer,

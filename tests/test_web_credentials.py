@@ -19,8 +19,8 @@ import pytest
 
 from chinwag.web.app import build_app
 from tests.cli_helpers import anthropic_env
-from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import Served, serve
+from tests.fakes.server import ScriptedServer
+from tests.test_web_support import Served, save_a_reply, serve
 
 SAVED = b"A saved reply."
 PUBLIC = {"/", "/static/{name}"}  # the page's code: no data in it
@@ -48,9 +48,7 @@ def fake() -> Iterator[ScriptedServer]:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, fake: ScriptedServer) -> Iterator[Served]:
     with serve(anthropic_env(tmp_path_factory.mktemp("home"), fake.base_url)) as served:
-        fake.enqueue(Reply(chunks=["A saved reply."]))
-        status, _, body = served.request("POST", "/api/chat", body=json.dumps({"text": "hello"}).encode())
-        assert status == 200 and SAVED in body
+        assert SAVED in save_a_reply(served, fake)
         yield served
 
 

@@ -21,7 +21,7 @@ from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
 from tests.mcp_reference import everything, write_mcp_json
-from tests.test_web_support import SCREENSHOTS, Served, serve
+from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve
 
 ELICIT = "everything_trigger-elicitation-request"
 URL = "everything_trigger-url-elicitation"
@@ -39,18 +39,10 @@ def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
 
 @pytest.fixture()
 def page(browser: Any, served: Served) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)  # the first turn waits for server-everything to start
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
+    # 60 s: the first turn waits for server-everything to start
+    page = open_page(browser, served.url, timeout_ms=60_000, viewport={"width": 1280, "height": 900})
     yield page
-    context.close()
-
-
-def send(page: Any, text: str) -> None:
-    page.fill("#input", text)
-    page.press("#input", "Enter")
+    page.context.close()
 
 
 def result_of(fake: ScriptedServer, index: int) -> str:

@@ -7,15 +7,14 @@ answered with 500 and a traceback on its terminal.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import anthropic_env
-from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import Served, serve
+from tests.fakes.server import ScriptedServer
+from tests.test_web_support import Served, save_a_reply, serve
 
 DEEP = b"[" * 200_000 + b"]" * 200_000
 
@@ -24,9 +23,7 @@ DEEP = b"[" * 200_000 + b"]" * 200_000
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     home: Path = tmp_path_factory.mktemp("home")
     with ScriptedServer() as fake, serve(anthropic_env(home, fake.base_url)) as served:
-        fake.enqueue(Reply(chunks=["A saved reply."]))
-        status, _, _ = served.request("POST", "/api/chat", body=json.dumps({"text": "hello"}).encode())
-        assert status == 200
+        save_a_reply(served, fake)
         yield served
 
 

@@ -24,7 +24,7 @@ import pytest
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.mcp_reference import as_json_entry, everything
-from tests.test_web_support import SCREENSHOTS, Served, serve
+from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKUP = "<img src=x onerror=\"window.__pwned=1\">"
@@ -43,13 +43,10 @@ def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
 
 @pytest.fixture()
 def page(browser: Any, served: Served) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)  # the first listing waits for server-everything to start
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
+    # 60 s: the first listing waits for server-everything to start
+    page = open_page(browser, served.url, timeout_ms=60_000, viewport={"width": 1280, "height": 900})
     yield page
-    context.close()
+    page.context.close()
 
 
 def open_panel(page: Any) -> Any:
@@ -154,8 +151,7 @@ def test_a_resource_attaches_like_a_file(page: Any, fake: ScriptedServer) -> Non
     template.locator("button").click()
     page.locator("#chips .chip").filter(has_text="demo://resource/dynamic/text/3").wait_for()
     page.locator("#chips .chip").filter(has_text="reading…").wait_for(state="detached")
-    page.fill("#input", "summarise both")
-    page.press("#input", "Enter")
+    send(page, "summarise both")
     page.locator(".msg.assistant .body").last.filter(has_text="Got both.").wait_for()
     assert page.locator(".msg.user .chip").count() == 2
     sent = user_text(fake, 0)

@@ -10,7 +10,6 @@ response carries a strict CSP. API keys reach no response. It binds
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 
 from tests.cli_helpers import CHINWAG, anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import Served, free_port, serve
+from tests.test_web_support import Served, free_port, save_a_reply, serve
 
 KEY = "sk-ant-test-0123456789abcdef"
 PATHS = ["/", "/static/app.js", "/static/app.css", "/static/code.css", "/api/models",
@@ -38,9 +37,7 @@ def fake() -> Iterator[ScriptedServer]:
 def served(tmp_path_factory: pytest.TempPathFactory, fake: ScriptedServer) -> Iterator[Served]:
     home = tmp_path_factory.mktemp("home")
     with serve(anthropic_env(home, fake.base_url, ANTHROPIC_API_KEY=KEY)) as served:
-        fake.enqueue(Reply(chunks=["A saved reply."]))
-        status, _, body = served.request("POST", "/api/chat", body=json.dumps({"text": "hello"}).encode())
-        assert status == 200 and b"A saved reply." in body
+        assert b"A saved reply." in save_a_reply(served, fake)
         yield served
 
 

@@ -9,8 +9,7 @@ from typing import Any
 
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_daily import open_page
-from tests.test_web_support import serve, shown_text
+from tests.test_web_support import open_page, serve, shown_text
 
 
 def test_a_reply_asked_for_json_shows_as_a_json_code_block(

@@ -12,7 +12,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -22,18 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli_helpers import CHINWAG
+from tests.local_servers import free_port
 
 CHROMIUM = os.environ.get("CHINWAG_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 URL_LINE = re.compile(r"chinwag is serving on (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -155,6 +149,30 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+def save_a_reply(served: Served, fake: Any) -> bytes:
+    """One conversation saved through the page's API: "hello", answered "A saved reply."
+    by `fake` (a ScriptedServer); the response's body, its status asserted 200."""
+    from tests.fakes.server import Reply
+
+    fake.enqueue(Reply(chunks=["A saved reply."]))
+    status, _, body = served.request("POST", "/api/chat", body=json.dumps({"text": "hello"}).encode())
+    assert status == 200
+    return body
+
+
+def record_dialogs(page: Any) -> None:
+    """Dismiss every alert/confirm the page opens, keeping its message in `page.dialogs`."""
+    dialogs: list[str] = []
+    page.dialogs = dialogs
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+
+def wait_reply(page: Any, text: str) -> None:
+    """Until the last reply on the page shows `text` (a locator wait: the
+    page's CSP forbids the eval that `wait_for_function` needs)."""
+    page.locator(".msg.assistant .body").last.filter(has_text=text).wait_for()
+
+
 def shown_text(locator: Any) -> str:
     """`locator`'s text as the user sees it (innerText), read after the page has
     painted: a reply's finished blocks sit in `content-visibility: auto` groups,
@@ -162,3 +180,37 @@ def shown_text(locator: Any) -> str:
     them out only then), so a read straight after a wait could see nothing."""
     locator.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     return str(locator.inner_text())
+
+
+def open_page(browser: Any, url: str, timeout_ms: float = 20_000, **options: Any) -> Any:
+    """A new tab (in a context of its own, 1280x800 unless `options` say otherwise)
+    on `url`, once the page is ready: its model picker is filled, so its script has
+    run and holds the session key. A message sent from then on is sent (and one
+    sent sooner is too: nothing typed is lost). `timeout_ms`: every wait's limit,
+    generous, as the machines running these are shared and sometimes loaded."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.on("console", lambda message: print("console:", message.text))
+    page.goto(url)
+    wait_ready(page)
+    return page
+
+
+def wait_ready(page: Any) -> None:
+    """Wait until the page (opened or reloaded) is ready: see `open_page`."""
+    page.wait_for_selector("#model option", state="attached")
+
+
+def send(page: Any, text: str) -> None:
+    """Type `text` in the message box and press Enter, as the user does."""
+    page.fill("#input", text)
+    page.press("#input", "Enter")
+
+
+def wait_idle(page: Any) -> None:
+    """Until the page has no turn in flight: what it was sent has been answered
+    (a reply ended, or the send was refused and its words are back in the box).
+    Not `#send:visible`, which is also true in the moment before the page takes
+    a send it was given (it shows Stop once the server has the request)."""
+    page.wait_for_function("() => !window.chinwag.state.busy")

@@ -22,7 +22,7 @@ import pytest
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
-from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
+from tests.test_web_support import SCREENSHOTS, Served, open_page, record_dialogs, send, serve, shown_text
 
 HOSTILE = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\"> \x1b[31mred\x1b[0m"
 
@@ -45,21 +45,10 @@ def served(tmp_path: Path, fake: ScriptedServer, work: Path) -> Iterator[Served]
 
 @pytest.fixture()
 def page(browser: Any, served: Served) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.dialogs = dialogs
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
+    page = open_page(browser, served.url)
+    record_dialogs(page)
     yield page
-    context.close()
-
-
-def send(page: Any, text: str) -> None:
-    page.fill("#input", text)
-    page.press("#input", "Enter")
+    page.context.close()
 
 
 def results_sent(fake: ScriptedServer, index: int) -> list[dict[str, Any]]:
@@ -143,11 +132,8 @@ def test_stop_while_asking_denies_and_stops_the_turn(page: Any, fake: ScriptedSe
 def test_closing_the_page_while_asking_denies_the_call(browser: Any, served: Served, fake: ScriptedServer,
                                                       work: Path) -> None:
     fake.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "echo ran >> marker.txt"})]))
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
+    page = open_page(browser, served.url)
+    context = page.context
     send(page, "run it")
     page.locator(".approval").wait_for()
     context.close()  # nobody left to answer: stopped after the orphan grace, the call denied

@@ -16,44 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.cli_helpers import anthropic_env
 from tests.fakes.reply import RecordedRequest
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, serve, shown_text
-
-
-@pytest.fixture()
-def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
-    with serve(anthropic_env(tmp_path / "home", fake.base_url)) as served:
-        yield served
-
-
-def open_page(browser: Any, url: str, **options: Any) -> Any:
-    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
-    page = context.new_page()
-    page.set_default_timeout(20_000)  # generous: these machines are shared and sometimes loaded
-    page.on("console", lambda m: print("console:", m.text))
-    page.goto(url)
-    page.wait_for_selector("#model option", state="attached")
-    return page
-
-
-@pytest.fixture()
-def page(browser: Any, served: Served) -> Iterator[Any]:
-    page = open_page(browser, served.url)
-    yield page
-    page.context.close()
-
-
-def send(page: Any, text: str) -> None:
-    page.fill("#input", text)
-    page.press("#input", "Enter")
+from tests.test_web_support import SCREENSHOTS, Served, open_page, send, shown_text
 
 
 def exchange(page: Any, fake: ScriptedServer, question: str, answer: str) -> None:
@@ -69,6 +37,22 @@ def settled(page: Any, answer: str) -> None:
     page.locator(".msg.assistant .body").last.filter(has_text=answer).wait_for()
     page.wait_for_selector("#send:visible")
     page.wait_for_function("() => [...document.querySelectorAll('.msg')].every(m => m.dataset.id)")
+
+
+def two_answers_and_a_tab_on_the_first(browser: Any, page: Any, served: Served, fake: ScriptedServer,
+                                       question: str, first: str, second: str) -> Any:
+    """`question` answered `first`, then `second` by Retry, in `page`; a second tab,
+    opened on the conversation and switched back to `first` with ◀ (close it after)."""
+    exchange(page, fake, question, first)
+    fake.enqueue(Reply(chunks=[second]))
+    page.click("#retry")
+    settled(page, second)
+    other = open_page(browser, served.url)
+    other.click(".list .item >> nth=0")
+    other.wait_for_selector(".msg.assistant .branch-count:has-text('2/2')")
+    other.locator(".msg.assistant button[aria-label='Previous version']").click()
+    other.wait_for_selector(".msg.assistant .branch-count:has-text('1/2')")
+    return other
 
 
 def shown(page: Any) -> list[str]:
@@ -246,15 +230,7 @@ def test_a_question_stopped_before_any_reply_stays_shown_and_retry_asks_it_again
 
 def test_two_tabs_on_two_branches_each_send_from_their_own(
         browser: Any, page: Any, served: Served, fake: ScriptedServer) -> None:
-    exchange(page, fake, "Suggest a pet", "A cat.")
-    fake.enqueue(Reply(chunks=["A dog."]))
-    page.click("#retry")
-    settled(page, "A dog.")
-    other = open_page(browser, served.url)
-    other.click(".list .item >> nth=0")
-    other.wait_for_selector(".msg.assistant .branch-count:has-text('2/2')")
-    other.locator(".msg.assistant button[aria-label='Previous version']").click()
-    other.wait_for_selector(".msg.assistant .branch-count:has-text('1/2')")
+    other = two_answers_and_a_tab_on_the_first(browser, page, served, fake, "Suggest a pet", "A cat.", "A dog.")
     assert shown(other) == ["Suggest a pet", "A cat."]
     assert shown(page) == ["Suggest a pet", "A dog."]  # the first tab is not moved
 
@@ -277,15 +253,7 @@ def test_two_tabs_on_two_branches_each_send_from_their_own(
 
 def test_a_tab_on_another_branch_does_not_follow_a_reply_streaming_on_the_first(
         browser: Any, page: Any, served: Served, fake: ScriptedServer) -> None:
-    exchange(page, fake, "Suggest a book", "Dune.")
-    fake.enqueue(Reply(chunks=["Emma."]))
-    page.click("#retry")
-    settled(page, "Emma.")
-    other = open_page(browser, served.url)
-    other.click(".list .item >> nth=0")
-    other.wait_for_selector(".msg.assistant .branch-count:has-text('2/2')")
-    other.locator(".msg.assistant button[aria-label='Previous version']").click()
-    other.wait_for_selector(".msg.assistant .branch-count:has-text('1/2')")
+    other = two_answers_and_a_tab_on_the_first(browser, page, served, fake, "Suggest a book", "Dune.", "Emma.")
 
     held = Reply(chunks=["Jane Austen wrote it", " in 1815."], hold_after=1)
     fake.enqueue(held)
