@@ -332,10 +332,8 @@ Notes:
 
 
 def test_phone_width_shows_the_list_in_a_drawer(browser: Any, served: Served, fake: ScriptedServer) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
+    page = open_page(browser, served.url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context = page.context
     assert not page.locator("#sidebar").is_visible() or page.evaluate(
         "() => document.getElementById('sidebar').getBoundingClientRect().right <= 0")
     fake.enqueue(Reply(chunks=["Small screens work."]))
@@ -349,11 +347,9 @@ def test_phone_width_shows_the_list_in_a_drawer(browser: Any, served: Served, fa
 
 
 def test_copy_button_copies_the_code(browser: Any, served: Served, fake: ScriptedServer) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = open_page(browser, served.url)
+    context = page.context
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served.base)
-    page = context.new_page()
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
     fake.enqueue(Reply(chunks=["```python\nprint('copied')\n```\n"]))
     send(page, "code please")
     page.wait_for_selector(".msg.assistant .code .copy")

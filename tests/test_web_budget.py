@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import serve
+from tests.test_web_support import open_page, send, serve
 
 
 def test_a_refused_request_is_a_notice_on_the_page_and_is_not_sent(
@@ -23,18 +23,12 @@ def test_a_refused_request_is_a_notice_on_the_page_and_is_not_sent(
     fake.enqueue(Reply(chunks=["First answer."], input_tokens=50, output_tokens=30))
     env = anthropic_env(home, fake.base_url, CHINWAG_MODEL="anthropic:budget-model")
     with serve(env) as served:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(served.url)
-        page.wait_for_selector("#model option", state="attached")
-        page.fill("#input", "one")
-        page.press("#input", "Enter")
+        page = open_page(browser, served.url)
+        send(page, "one")
         page.locator(".msg.assistant .body").last.filter(has_text="First answer.").wait_for()
-        page.fill("#input", "two")
-        page.press("#input", "Enter")
+        send(page, "two")  # sent at once, or once the first reply's end has arrived
         notice = page.locator("#notice").filter(has_text="the conversation's budget $0.05")
         notice.wait_for()
         assert "$0.0301 spent, and this request could cost up to $0.04" in notice.inner_text()
         assert len(fake.requests) == 1
-        context.close()
+        page.context.close()

@@ -22,7 +22,8 @@ from typing import Any
 from chinwag.web.streams import ORPHAN_GRACE
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import DEFAULT_MODELS, Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve, shown_text, wait_reply
+from tests.test_web_support import (SCREENSHOTS, Served, open_page, send, serve, shown_text, wait_idle, wait_ready,
+                                    wait_reply)
 
 STALE = "This page is from an earlier chinwag serve; open the new address it printed."
 GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept."
@@ -83,7 +84,7 @@ def test_a_reply_stops_only_when_every_tab_of_the_page_is_closed(
     asking = open_page(browser, served.url)
     reading = asking.context.new_page()
     reading.goto(served.url)
-    reading.wait_for_selector("#model option", state="attached")
+    wait_ready(reading)
     fake.enqueue(Reply(chunks=["Still going", " on and on"], hold_after=1))
     send(asking, "Keep talking")
     wait_reply(asking, "Still going")
@@ -109,9 +110,8 @@ def test_a_server_that_is_gone_or_restarted_is_said_in_one_line_and_the_words_st
     with serve(env, "--port", str(first.port)):  # the same address, a new token
         page.wait_for_selector(f"#notice:has-text('{STALE}')")  # said before anything is sent
         page.press("#input", "Enter")
+        wait_idle(page)  # the notice was already up: the refused send has given the words back
         page.wait_for_selector(f"#notice:has-text('{STALE}')")
-        # the notice was already up: wait for the refused send to give the words back
-        page.wait_for_function("() => document.querySelector('#input').value !== ''")
         assert page.input_value("#input") == "Are you there?"
         assert page.locator(".msg").count() == 0
         assert not [r for r in fake.requests if r.method == "POST"]
@@ -256,7 +256,7 @@ def test_the_theme_follows_the_system_and_the_toggle_is_remembered(browser: Any,
     page.click(".theme-toggle")
     assert page.evaluate(background) == "rgb(255, 255, 255)"
     page.reload()
-    page.wait_for_selector("#model option", state="attached")
+    wait_ready(page)
     assert page.evaluate(background) == "rgb(255, 255, 255)"  # remembered
     assert page.get_attribute(".theme-toggle", "title") == "Switch to the dark theme"
     page.click(".theme-toggle")

@@ -24,7 +24,7 @@ import pytest
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.mcp_reference import as_json_entry, everything
-from tests.test_web_support import SCREENSHOTS, Served, open_page, serve
+from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKUP = "<img src=x onerror=\"window.__pwned=1\">"
@@ -151,8 +151,7 @@ def test_a_resource_attaches_like_a_file(page: Any, fake: ScriptedServer) -> Non
     template.locator("button").click()
     page.locator("#chips .chip").filter(has_text="demo://resource/dynamic/text/3").wait_for()
     page.locator("#chips .chip").filter(has_text="reading…").wait_for(state="detached")
-    page.fill("#input", "summarise both")
-    page.press("#input", "Enter")
+    send(page, "summarise both")
     page.locator(".msg.assistant .body").last.filter(has_text="Got both.").wait_for()
     assert page.locator(".msg.user .chip").count() == 2
     sent = user_text(fake, 0)

@@ -32,7 +32,7 @@ import pytest
 
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import Served, serve
+from tests.test_web_support import Served, send, serve, wait_ready
 
 SAVED = "A saved reply from before."
 
@@ -167,10 +167,9 @@ def test_open_gives_the_browser_a_private_file_not_the_token(
         page.set_default_timeout(20_000)
         page.goto(uri)
         page.wait_for_url(served.base + "/")
-        page.wait_for_selector("#model option", state="attached")
+        wait_ready(page)
         fake.enqueue(Reply(chunks=["Opened from the file."]))
-        page.fill("#input", "hello")
-        page.press("#input", "Enter")
+        send(page, "hello")
         page.locator(".msg.assistant .body").filter(has_text="Opened from the file.").wait_for()
         page.reload()
         page.locator("#list .item").first.wait_for()

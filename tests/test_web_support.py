@@ -160,30 +160,11 @@ def save_a_reply(served: Served, fake: Any) -> bytes:
     return body
 
 
-def open_page(browser: Any, url: str, *, timeout_ms: float = 20_000, **options: Any) -> Any:
-    """`url` in a new browser context (1280x800 unless `options` give a `viewport`), once the
-    model list is filled in. The page's console lines are printed: pytest shows them when a
-    test fails. Close it with `page.context.close()`."""
-    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
-    page = context.new_page()
-    page.set_default_timeout(timeout_ms)  # generous: these machines are shared and sometimes loaded
-    page.on("console", lambda m: print("console:", m.text))
-    page.goto(url)
-    page.wait_for_selector("#model option", state="attached")
-    return page
-
-
 def record_dialogs(page: Any) -> None:
     """Dismiss every alert/confirm the page opens, keeping its message in `page.dialogs`."""
     dialogs: list[str] = []
     page.dialogs = dialogs
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-
-
-def send(page: Any, text: str) -> None:
-    """Type `text` in the message box and press Enter, as the user sends a message."""
-    page.fill("#input", text)
-    page.press("#input", "Enter")
 
 
 def wait_reply(page: Any, text: str) -> None:
@@ -199,3 +180,37 @@ def shown_text(locator: Any) -> str:
     them out only then), so a read straight after a wait could see nothing."""
     locator.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     return str(locator.inner_text())
+
+
+def open_page(browser: Any, url: str, timeout_ms: float = 20_000, **options: Any) -> Any:
+    """A new tab (in a context of its own, 1280x800 unless `options` say otherwise)
+    on `url`, once the page is ready: its model picker is filled, so its script has
+    run and holds the session key. A message sent from then on is sent (and one
+    sent sooner is too: nothing typed is lost). `timeout_ms`: every wait's limit,
+    generous, as the machines running these are shared and sometimes loaded."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    page.on("console", lambda message: print("console:", message.text))
+    page.goto(url)
+    wait_ready(page)
+    return page
+
+
+def wait_ready(page: Any) -> None:
+    """Wait until the page (opened or reloaded) is ready: see `open_page`."""
+    page.wait_for_selector("#model option", state="attached")
+
+
+def send(page: Any, text: str) -> None:
+    """Type `text` in the message box and press Enter, as the user does."""
+    page.fill("#input", text)
+    page.press("#input", "Enter")
+
+
+def wait_idle(page: Any) -> None:
+    """Until the page has no turn in flight: what it was sent has been answered
+    (a reply ended, or the send was refused and its words are back in the box).
+    Not `#send:visible`, which is also true in the moment before the page takes
+    a send it was given (it shows Stop once the server has the request)."""
+    page.wait_for_function("() => !window.chinwag.state.busy")

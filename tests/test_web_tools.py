@@ -132,11 +132,8 @@ def test_stop_while_asking_denies_and_stops_the_turn(page: Any, fake: ScriptedSe
 def test_closing_the_page_while_asking_denies_the_call(browser: Any, served: Served, fake: ScriptedServer,
                                                       work: Path) -> None:
     fake.enqueue(anthropic_calls([("toolu_1", "shell", {"command": "echo ran >> marker.txt"})]))
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(served.url)
-    page.wait_for_selector("#model option", state="attached")
+    page = open_page(browser, served.url)
+    context = page.context
     send(page, "run it")
     page.locator(".approval").wait_for()
     context.close()  # nobody left to answer: stopped after the orphan grace, the call denied

@@ -21,7 +21,7 @@ from typing import Any
 
 from tests.fakes.reply import RecordedRequest
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve, shown_text
+from tests.test_web_support import SCREENSHOTS, Served, open_page, send, shown_text
 
 
 def exchange(page: Any, fake: ScriptedServer, question: str, answer: str) -> None:

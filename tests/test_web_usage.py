@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from chinwag.web.security import CSP
 from tests.cli_helpers import chinwag_env, run_chinwag
 from tests.fakes.server import Reply, ScriptedServer
-from tests.test_web_support import SCREENSHOTS, Served, shown_text
+from tests.test_web_support import SCREENSHOTS, Served, send, shown_text, wait_ready
 from tests.usage_rows import add_reply
 
 # Every CSP violation the page meets, recorded before any of its scripts run.
@@ -51,7 +51,7 @@ def page(browser: Any, served: Served) -> Iterator[Any]:
 
 def _open(page: Any, url: str) -> None:
     page.goto(url)
-    page.wait_for_selector("#model option", state="attached")
+    wait_ready(page)
 
 
 def _violations(page: Any) -> list[str]:
@@ -157,8 +157,7 @@ def test_a_reply_streamed_on_the_page_shows_its_cost_once_and_updates_the_total(
     per million tokens for claude-sonnet-4 (genai-prices), 1,000 in and 200 out: $0.0060."""
     fake.enqueue(Reply(chunks=["Counted."], input_tokens=1000, output_tokens=200))
     _open(page, served.url)
-    page.fill("#input", "What does this cost?")
-    page.press("#input", "Enter")
+    send(page, "What does this cost?")
     page.locator(".msg.assistant .body").last.filter(has_text="Counted.").wait_for()
     expect(page.locator("#cost-total")).to_have_text("$0.0060")
     meta = page.locator(".msg.assistant .meta").last

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chinwag.tree import Tree
 
 SETTLE_TIMEOUT_S = 2.0  # a tree operation's wait for the queue to be written
+HISTORY_BUSY = "the history is busy (another process is writing to it); try again in a moment."
 
 
 class Branching:
@@ -125,7 +126,7 @@ class Branching:
         from chinwag.history.check import StorageError
 
         if not self.settle():
-            raise UsageError("the history is busy (another process is writing to it); try again in a moment.")
+            raise UsageError(HISTORY_BUSY)
         try:
             with held_back, self._lock, self._queue.reading() as store:
                 yield store, self._conversation.id if self._conversation is not None else None

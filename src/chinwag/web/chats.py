@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
+from chinwag.history.branching import HISTORY_BUSY
 from chinwag.driver import TurnDriver
 from chinwag.session import Session
 from chinwag.records import Block
@@ -171,11 +172,11 @@ class Chats:
             blocks += run.blocks if run is not None else ()
             asked = mcp_asked(run, self.redact) if run is not None else None
             turn = begin(chat.session, ask, blocks)
-            recorder = chat.session.recorder
-            new_cid = recorder.conversation_id if recorder is not None else None
-            if new_cid is None:
+            try:
+                new_cid = _conversation_id(chat.session)
+            except UsageError:
                 TurnDriver(turn).end()  # never streamed: ended as any turn is
-                raise UsageError("the history database cannot be written; see `chinwag history check`.")
+                raise
             live = LiveTurn(turn, chat.renderer, lambda ended: self._ended(chat, ended), self.redact,
                             leaf=lambda: _leaf(chat.session), asked=asked)
             chat.live = live
@@ -355,6 +356,20 @@ class Chats:
             text = text.replace(secret, "[redacted]")
         return text
 
+
+
+def _conversation_id(session: Session) -> int:
+    """The id of the conversation the turn is saved in. A new one has it once its
+    first message is written: at once, unless another connection holds the write
+    lock (a terminal saving, the page's first read creating the database), then a
+    moment later from the recorder's writer thread; so it is waited for, as a
+    leaf's id is (`Recorder.leaf_id`). UsageError when there is none."""
+    recorder = session.recorder
+    if recorder is not None and recorder.conversation_id is None and not recorder.settle():
+        raise UsageError(HISTORY_BUSY)  # still locked after SETTLE_TIMEOUT_S: the page keeps the words
+    if recorder is None or recorder.conversation_id is None:
+        raise UsageError("the history database cannot be written; see `chinwag history check`.")
+    return recorder.conversation_id
 
 
 def _leaf(session: Session) -> int | None:

@@ -19,8 +19,9 @@
   };
   // leaf: the last message of the branch this tab shows (null: a new chat, or
   // the conversation's current one); every turn sent from here carries it.
+  // queued: Enter was pressed while a reply streamed; the box is sent when it ends.
   const state = { cid: null, leaf: null, busy: false, last: null, loadToken: 0, controller: null, pending: [],
-                  uploading: 0 };
+                  uploading: 0, queued: false };
 
   // -- small helpers ---------------------------------------------------------------
 
@@ -117,6 +118,7 @@
   const SERVER_GONE = "Not sent: chinwag serve is not reachable (stopped?); your message is kept.";
   const LOST = "The connection to chinwag serve was lost.";
   const ELSEWHERE = "A reply is streaming on another branch of this conversation; send here once it has ended.";
+  const QUEUED = "Sent when this reply ends.";
   // Wording shared with the terminal and the history (chinwag/present.py, served as /static/words.js).
   const WORDS = window.CHINWAG_WORDS;
 
@@ -537,14 +539,39 @@
     if (state.controller !== controller) return false;
     state.controller = null;
     setBusy(false);
+    if (state.queued) sendQueued();
     return true;
+  }
+
+  // Enter while a reply streams (or before its end has arrived, the text all
+  // shown): the message waits in its box, and is sent when the reply ends, as
+  // the terminal sends a line typed ahead at its next prompt. Emptying the box,
+  // opening another conversation or a new chat calls it off.
+  function sendAfter() {
+    if (!ui.input.value.trim() && !state.pending.some((a) => a.id)) return;
+    state.queued = true;
+    showNotice(QUEUED);
+  }
+
+  function sendQueued() {
+    if (!state.queued || state.busy) return;
+    callOff();
+    turn("send");
+  }
+
+  function callOff() {
+    state.queued = false;
+    if (ui.notice.textContent === QUEUED) showNotice("");
   }
 
   // A turn: "send" (the message box), "retry", "continue", "edit" (`edit`:
   // the message edited, its new text and its attachments' lines), or "prompt"
   // (`prompt`: an MCP prompt's {server, name, arguments}, from mcp.js).
   async function turn(action, edit, prompt) {
-    if (state.busy) return;
+    if (state.busy) {
+      if (action === "send") sendAfter();
+      return;
+    }
     const text = edit ? edit.text : ui.input.value;
     const sends = action === "send" || action === "prompt"; // with the attachments pending
     const attached = sends ? state.pending.filter((a) => a.id) : [];
@@ -583,7 +610,10 @@
       node = bubble("assistant", "streaming");
     } else if (action === "send") {
       asked = userBubble(text, attached.map((a) => a.line));
-      ui.input.value = "";
+      if (ui.input.value === text) { // (words typed in the moment since stay)
+        ui.input.value = "";
+        state.queued = false; // an Enter pressed again meanwhile was for these words
+      }
       setPending([]);
       grow();
       if (!state.cid) setTitle(text.trim().split("\n")[0].slice(0, 80));
@@ -609,9 +639,11 @@
     setBusy(true);
     let answered = false; // the server took the request (it may fail later)
     const unsent = () => { // not sent: the words (and attachments) are kept, the bubbles go
+      callOff(); // and a message that waited behind it stays in its box, unsent
       if (asked) {
         asked.remove();
         if (!ui.input.value) ui.input.value = text;
+        else if (action === "send" && ui.input.value !== text) ui.input.value = text + "\n" + ui.input.value; // typed since: both kept
         if (!state.pending.length) setPending(attached);
         grow();
       }
@@ -688,6 +720,7 @@
   // `where`: the branch to show, { leaf: ID } exactly or { at: ID } through a
   // message (its newest continuation); without it, the conversation's current one.
   async function openConversation(cid, keepNotice, where) {
+    state.queued = false;
     follows(null);
     setBusy(false);
     let data;
@@ -791,6 +824,7 @@
   }
 
   function newChat() {
+    state.queued = false;
     follows(null);
     state.cid = null;
     state.leaf = null;
@@ -950,7 +984,10 @@
       turn("send");
     }
   });
-  ui.input.addEventListener("input", grow);
+  ui.input.addEventListener("input", () => {
+    grow();
+    if (state.queued && !ui.input.value.trim()) callOff();
+  });
   ui.attach.addEventListener("click", () => ui.file.click());
   ui.file.addEventListener("change", () => {
     const files = [...ui.file.files];
