@@ -161,6 +161,83 @@ def test_an_expired_token_is_refreshed_without_asking(home: Path, oauth_server: 
     assert stat.S_IMODE((home / "mcp-auth" / "remote.json").stat().st_mode) == 0o600
 
 
+# One chat's MCP hub in a process of its own: it says "ready" once the server's tools are
+# listed, waits for the file argv[2] to appear, makes one call and prints its outcome.
+CHAT_PROCESS = """
+import json, sys, time
+from pathlib import Path
+from chinwag.records import ToolCall
+from chinwag.tools import McpServerConfig, Toolbox
+box = Toolbox([], {"remote": McpServerConfig("remote", url=sys.argv[1])}, Path("."))
+box.start()
+while "remote_echo" not in {spec.name for spec in box.specs()}:
+    time.sleep(0.05)
+print("ready", flush=True)
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.01)
+out = box.run(ToolCall("c1", "remote_echo", {"text": "hi"}))
+print(json.dumps([out.status, out.content, box.take_notices()]), flush=True)
+box.close()
+"""
+
+
+def _chat_processes(home: Path, url: str, go: Path, count: int) -> list[subprocess.Popen[str]]:
+    chats = [subprocess.Popen([sys.executable, "-c", CHAT_PROCESS, url, str(go)], cwd=ROOT, text=True,
+                              env=environment(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(count)]
+    for chat in chats:
+        assert chat.stdout is not None and chat.stdout.readline().strip() == "ready", chat.stderr
+    return chats
+
+
+def _outcome(chat: subprocess.Popen[str]) -> list[Any]:
+    out, err = chat.communicate(timeout=60)
+    return list(json.loads(out.strip().splitlines()[-1])) if out.strip() else ["no outcome", err, []]
+
+
+def test_two_chats_refreshing_one_rotating_token_at_once_both_go_on(
+        home: Path, oauth_server: Served, browser: Any, tmp_path: Path) -> None:
+    """Two chats (two processes) with one server whose refresh tokens are single-use:
+    both find the access token expired and call at the same moment. One refreshes; the
+    other waits for it and uses what it saved, instead of spending the same refresh
+    token again and being told to log in."""
+    configure(home, f'[mcp_servers.remote]\nurl = "{oauth_server.url}"\n')
+    login(home, "remote", browser)
+    go = tmp_path / "go"
+    chats = _chat_processes(home, oauth_server.url, go, 2)
+    time.sleep(3.2)  # the access token (2 s) has expired for both
+    go.touch()
+    assert [_outcome(chat) for chat in chats] == [["ok", "echo: hi", []]] * 2
+    assert oauth_server.log()["grants"] == ["authorization_code", "refresh_token"]
+
+
+def test_a_chat_uses_the_tokens_another_chat_refreshed_since_it_started(
+        home: Path, oauth_server: Served, browser: Any) -> None:
+    """Chat A refreshes (the server takes the old refresh token back); chat B, started
+    before that, then calls: it reads the tokens A saved rather than the ones it read
+    at start, so it needs no login."""
+    configure(home, f'[mcp_servers.remote]\nurl = "{oauth_server.url}"\n')
+    login(home, "remote", browser)
+    environ = environment(home)
+    boxes = [Toolbox([], {"remote": McpServerConfig("remote", url=oauth_server.url)}, ROOT, environ=environ)
+             for _ in range(2)]
+    try:
+        for box in boxes:
+            box.start()
+            wait_for(lambda: "remote_echo" in {spec.name for spec in box.specs()})
+        time.sleep(3.2)  # expired
+        first = boxes[0].run(ToolCall("c1", "remote_echo", {"text": "A"}))
+        time.sleep(3.2)  # A's new token has expired too: B must refresh with A's new refresh token
+        second = boxes[1].run(ToolCall("c2", "remote_echo", {"text": "B"}))
+        assert (first.status, first.content) == ("ok", "echo: A")
+        assert (second.status, second.content) == ("ok", "echo: B"), boxes[1].take_notices()
+        assert boxes[1].take_notices() == []
+    finally:
+        for box in boxes:
+            box.close()
+    assert oauth_server.log()["grants"] == ["authorization_code", "refresh_token", "refresh_token"]
+
+
 def test_a_revoked_token_is_one_line_naming_the_command(home: Path, oauth_server: Served, browser: Any) -> None:
     configure(home, f'[mcp_servers.remote]\nurl = "{oauth_server.url}"\n')
     login(home, "remote", browser)

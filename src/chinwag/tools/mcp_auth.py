@@ -25,11 +25,12 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 import httpx2
 from mcp.client._transport import TransportStreams
 from mcp.client.auth import OAuthClientProvider
@@ -108,13 +109,52 @@ class TokenStore:
     path: Path
     url: str
     _data: dict[str, object] = field(default_factory=dict)
+    _read: tuple[int, int, int] | None = None  # the file as last read or written: (inode, size, mtime_ns)
 
     def __post_init__(self) -> None:
+        self.reload_if_changed()
+
+    def reload_if_changed(self) -> bool:
+        """Read the file again if another chat (another process) wrote it since: a server
+        that rotates refresh tokens takes the old one back once anyone refreshes, so a
+        chat must use what is on disk, not what it read at start. True if it changed."""
+        seen = self._stat()
+        if seen == self._read and seen is not None:
+            return False
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = {}
+        changed = self._read is not None or bool(data)
         self._data = data if isinstance(data, dict) and data.get("url") == self.url else {}
+        self._read = seen
+        return changed
+
+    def locked(self, timeout: float = 30.0) -> Callable[[], None]:
+        """Hold the file's lock (DATA_DIR/mcp-auth/NAME.lock) so that one chat at a time
+        refreshes; returns its release. Blocking: call it off the event loop. After
+        `timeout` s (a chat stuck mid-refresh) it goes on without the lock."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path.with_suffix(".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        return lambda: os.close(fd)  # closing the file releases its lock
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns
 
     def exists(self) -> bool:
         return bool(self._data.get("tokens"))
@@ -152,6 +192,7 @@ class TokenStore:
     def clear(self) -> None:
         self._data = {}
         self.path.unlink(missing_ok=True)
+        self._read = None
 
     def _save(self) -> None:
         """Write the file whole, created 0600 in a 0700 directory, then renamed over the old one."""
@@ -162,6 +203,7 @@ class TokenStore:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump({**self._data, "url": self.url}, out)
         os.replace(tmp, self.path)
+        self._read = self._stat()
 
 
 def expiry(tokens: OAuthToken) -> float | None:
@@ -192,6 +234,32 @@ class _Provider(OAuthClientProvider):
         self.context.token_expiry_time = self._store.expires_at()
         if self.context.oauth_metadata is None:
             self.context.oauth_metadata = self._store.metadata()
+
+    async def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        """The SDK's flow, but with the tokens another chat saved since (see
+        TokenStore.reload_if_changed), and a refresh made by one chat at a time:
+        the one that waited reads what the other saved, and refreshes only if
+        that too has expired. Without this, two chats with one server would each
+        refresh the same rotating token, and the loser would need a new login."""
+        if self._store.reload_if_changed() or not self._initialized:
+            await self._initialize()
+        release: Callable[[], None] | None = None
+        if not self.context.is_token_valid() and self.context.can_refresh_token():
+            release = await anyio.to_thread.run_sync(self._store.locked)
+            if self._store.reload_if_changed():
+                await self._initialize()
+        flow = super()._auth_flow(request)
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                incoming = yield outgoing
+                outgoing = await flow.asend(incoming)
+        except StopAsyncIteration:
+            pass
+        finally:
+            if release is not None:
+                release()
+            await flow.aclose()
 
 
 def client_metadata(redirect_uri: str) -> OAuthClientMetadata:
