@@ -3,70 +3,13 @@
 // (fetch + reader): finished blocks are appended once, only the live block
 // is replaced. Model output is escaped on the server; user text goes in as
 // textContent; nothing here evaluates strings.
+// Its parts are files of their own, loaded before this one by index.html, in
+// page.js; they share names through
+// window.chinwag. This one starts the page.
 "use strict";
 
 (() => {
-  const $ = (id) => document.getElementById(id);
-  // Set by branches.js: identified(node), a bubble given its message; settled(leaf),
-  // a turn ended (the branch now ends at `leaf`); editNotSent(node, text).
-  const hooks = { identified() {}, async settled() {}, editNotSent() {}, opened() {} };
-  const ui = {
-    app: $("app"), list: $("list"), search: $("search"), messages: $("messages"), empty: $("empty"),
-    title: $("title"), model: $("model"), input: $("input"), composer: $("composer"), send: $("send"),
-    stop: $("stop"), retry: $("retry"), cont: $("continue"), notice: $("notice"), sidebar: $("sidebar"),
-    scrim: $("scrim"), toggle: $("toggle-side"), newChat: $("new-chat"), attach: $("attach"), file: $("file"),
-    chips: $("chips"),
-  };
-  // leaf: the last message of the branch this tab shows (null: a new chat, or
-  // the conversation's current one); every turn sent from here carries it.
-  // queued: Enter was pressed while a reply streamed; the box is sent when it ends.
-  const state = { cid: null, leaf: null, busy: false, last: null, loadToken: 0, controller: null, pending: [],
-                  uploading: 0, queued: false };
-
-  // -- small helpers ---------------------------------------------------------------
-
-  // Text for display with its bidi controls shown as <U+202E>, as the server shows
-  // them, so a title cannot reorder what follows it. What is sent back stays as it came.
-  const BIDI = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
-  function shown(text) {
-    return String(text).replace(BIDI, (c) => "<U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + ">");
-  }
-
-  function make(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = shown(text);
-    return node;
-  }
-
-  function fragment(html) {
-    const template = document.createElement("template");
-    template.innerHTML = html;
-    return template.content;
-  }
-
-  function showNotice(text) {
-    ui.notice.textContent = shown(text || "");
-    ui.notice.hidden = !text;
-  }
-
-  function nearBottom() {
-    const el = document.scrollingElement || document.documentElement;
-    return el.scrollHeight - el.scrollTop - el.clientHeight < 120;
-  }
-
-  function keepBottom(wasNear) {
-    if (wasNear) window.scrollTo(0, document.documentElement.scrollHeight);
-  }
-
-  function when(seconds) {
-    const date = new Date(seconds * 1000);
-    const today = new Date();
-    if (date.toDateString() === today.toDateString()) {
-      return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    }
-    return date.toLocaleDateString([], { month: "short", day: "numeric" });
-  }
+  const { ui, state, hooks, make, shown, fragment, showNotice, nearBottom, keepBottom, when, WORDS } = window.chinwag;
 
   // The session key (see web/security.py): the cookie opens only the page, so
   // every request carries this key in a header. The token in the address is
@@ -119,8 +62,6 @@
   const LOST = "The connection to chinwag serve was lost.";
   const ELSEWHERE = "A reply is streaming on another branch of this conversation; send here once it has ended.";
   const QUEUED = "Sent when this reply ends.";
-  // Wording shared with the terminal and the history (chinwag/present.py, served as /static/words.js).
-  const WORDS = window.CHINWAG_WORDS;
 
   // -- the conversation list and search ------------------------------------------------
 
@@ -1028,12 +969,11 @@
   });
   window.addEventListener("hashchange", route);
 
-  // What the page's other scripts (daily.js) use; nothing else reaches in.
-  window.chinwag = {
-    ui, state, call, getJSON, readEvents, make, showNotice, loadList, openConversation, newChat, stop,
-    nearBottom, setTitle, stale, STALE_PAGE, SERVER_GONE, ELSEWHERE, hooks, turn, setBusy, setLeaf, branchPath,
-    showMessages, followLive, identify, setPending,
-  };
+  Object.assign(window.chinwag, {
+    call, getJSON, readEvents, loadList, openConversation, newChat, stop, setTitle, stale, STALE_PAGE,
+    SERVER_GONE, ELSEWHERE, turn, setBusy, setLeaf, branchPath, showMessages, followLive,
+    identify, setPending
+  });
 
   (async () => {
     await loadModels();
