@@ -4,70 +4,17 @@
 // is replaced. Model output is escaped on the server; user text goes in as
 // textContent; nothing here evaluates strings.
 // Its parts are files of their own, loaded before this one by index.html, in
-// page.js, server.js; they share names through
+// page.js, server.js, sidebar.js; they share names through
 // window.chinwag. This one starts the page.
 "use strict";
 
 (() => {
   const {
-    ui, state, hooks, make, shown, fragment, showNotice, nearBottom, keepBottom, when, WORDS, call,
-    getJSON, stale, STALE_PAGE, SERVER_GONE, LOST, ELSEWHERE
+    ui, state, hooks, make, shown, fragment, showNotice, nearBottom, keepBottom, WORDS, call, getJSON,
+    stale, STALE_PAGE, SERVER_GONE, LOST, ELSEWHERE, loadList, markCurrent, closeSidebar
   } = window.chinwag;
 
   const QUEUED = "Sent when this reply ends.";
-
-  // -- the conversation list and search ------------------------------------------------
-
-  async function loadList() {
-    const query = ui.search.value.trim();
-    const token = ++state.loadToken;
-    let data;
-    try {
-      data = await getJSON("/api/conversations" + (query ? "?q=" + encodeURIComponent(query) : ""));
-    } catch (error) {
-      showNotice("Could not read the history: " + error.message);
-      return;
-    }
-    if (token !== state.loadToken) return;
-    ui.list.replaceChildren();
-    if (!data.conversations.length) {
-      ui.list.append(make("p", "none", query ? "Nothing found." : "No saved conversations yet."));
-    }
-    for (const item of data.conversations) {
-      const link = make("a", "item" + (item.id === state.cid ? " current" : ""));
-      link.href = "#c=" + item.id;
-      link.dataset.id = item.id;
-      const head = make("span", "item-head");
-      head.append(make("span", "item-title", item.title), make("span", "item-when", when(item.updated_at)));
-      link.append(head);
-      if (item.live) liveMarker(link);
-      if (item.snippet) {
-        const snippet = make("span", "item-snippet");
-        snippet.innerHTML = item.snippet; // escaped by the server, <mark> around matches
-        link.append(snippet);
-      } else if (item.model) {
-        link.append(make("span", "item-model", item.model));
-      }
-      ui.list.append(link);
-    }
-    ui.list.dispatchEvent(new CustomEvent("chinwag:listed", { detail: data.conversations }));
-  }
-
-  // A conversation whose reply streams now, seen from the sidebar.
-  function liveMarker(link) {
-    link.classList.add("live");
-    const dot = make("span", "live-dot");
-    dot.title = "A reply is streaming";
-    dot.setAttribute("role", "img");
-    dot.setAttribute("aria-label", "streaming");
-    link.querySelector(".item-head").prepend(dot);
-  }
-
-  function markCurrent() {
-    for (const link of ui.list.querySelectorAll(".item")) {
-      link.classList.toggle("current", Number(link.dataset.id) === state.cid);
-    }
-  }
 
   // -- messages ----------------------------------------------------------------------
 
@@ -798,16 +745,6 @@
     ui.input.style.height = Math.min(ui.input.scrollHeight, 240) + "px";
   }
 
-  function openSidebar() {
-    ui.app.classList.add("side-open");
-    ui.scrim.hidden = false;
-  }
-
-  function closeSidebar() {
-    ui.app.classList.remove("side-open");
-    ui.scrim.hidden = true;
-  }
-
   async function copyCode(button) {
     const code = button.closest(".code").querySelector("code");
     const text = code ? code.innerText : "";
@@ -906,25 +843,15 @@
   ui.retry.addEventListener("click", () => turn("retry"));
   ui.cont.addEventListener("click", () => turn("continue"));
   ui.newChat.addEventListener("click", newChat);
-  ui.toggle.addEventListener("click", () => (ui.app.classList.contains("side-open") ? closeSidebar() : openSidebar()));
-  ui.scrim.addEventListener("click", closeSidebar);
-  ui.list.addEventListener("click", (event) => {
-    if (event.target.closest(".item")) closeSidebar();
-  });
   ui.messages.addEventListener("click", (event) => {
     const button = event.target.closest("button.copy");
     if (button) copyCode(button);
   });
-  let searchTimer = 0;
-  ui.search.addEventListener("input", () => {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(loadList, 120);
-  });
   window.addEventListener("hashchange", route);
 
   Object.assign(window.chinwag, {
-    readEvents, loadList, openConversation, newChat, stop, setTitle, turn, setBusy, setLeaf,
-    branchPath, showMessages, followLive, identify, setPending
+    readEvents, openConversation, newChat, stop, setTitle, turn, setBusy, setLeaf, branchPath,
+    showMessages, followLive, identify, setPending
   });
 
   (async () => {
