@@ -4,15 +4,16 @@
 // is replaced. Model output is escaped on the server; user text goes in as
 // textContent; nothing here evaluates strings.
 // Its parts are files of their own, loaded before this one by index.html, in
-// page.js, server.js, sidebar.js, reply.js, questions.js, composer.js; they share names through
+// page.js, server.js, sidebar.js, reply.js, questions.js, composer.js,
+// models.js; they share names through
 // window.chinwag. This one starts the page.
 "use strict";
 
 (() => {
   const {
-    ui, state, hooks, make, shown, showNotice, call, getJSON, stale, STALE_PAGE, LOST, ELSEWHERE,
-    loadList, markCurrent, closeSidebar, bubble, setMeta, statusLine, ReplyView, follow,
-    lastAssistant, setBusy, follows, letGo
+    ui, state, hooks, shown, showNotice, call, getJSON, stale, STALE_PAGE, LOST, ELSEWHERE, loadList,
+    markCurrent, closeSidebar, bubble, setMeta, statusLine, ReplyView, follow, lastAssistant,
+    setBusy, follows, letGo, pickModel, loadModels
   } = window.chinwag;
 
   // -- opening a conversation --------------------------------------------------------
@@ -20,16 +21,6 @@
   function clearMessages() {
     for (const node of ui.messages.querySelectorAll(".msg")) node.remove();
     ui.empty.hidden = false;
-  }
-
-  function pickModel(model) {
-    if (!model) return;
-    for (const option of ui.model.options) {
-      if (option.value === model || option.value.endsWith(":" + model)) {
-        ui.model.value = option.value;
-        return;
-      }
-    }
   }
 
   // `where`: the branch to show, { leaf: ID } exactly or { at: ID } through a
@@ -167,48 +158,6 @@
     } else if (cid === state.cid && !leaf) {
       setLeaf(state.leaf); // the list's link to the conversation shown: it stays on its branch
     }
-  }
-
-  // The model picker: what is known at once, then (without waiting for it) what
-  // each provider's server lists, grouped by provider.
-  async function loadModels() {
-    try {
-      const data = await getJSON("/api/models");
-      fillModels(data);
-      if (!data.complete) listModelsWhenReachedFor();
-    } catch (error) {
-      showNotice("Could not list the models: " + error.message);
-    }
-  }
-
-  // Each provider's server is asked for its models once the user reaches for
-  // the picker (the pointer over it, a touch, the keyboard's focus).
-  function listModelsWhenReachedFor() {
-    const events = ["pointerenter", "touchstart", "focus"];
-    const ask = () => {
-      for (const name of events) ui.model.removeEventListener(name, ask);
-      getJSON("/api/models?wait=1").then(fillModels, () => {});
-    };
-    for (const name of events) ui.model.addEventListener(name, ask, { passive: true });
-  }
-
-  function fillModels(data) {
-    const chosen = ui.model.value || data.default;
-    const groups = new Map();
-    for (const model of data.models) {
-      const name = model.group || "Models";
-      if (!groups.has(name)) {
-        const group = make("optgroup");
-        group.label = name;
-        groups.set(name, group);
-      }
-      const option = make("option", "", model.label);
-      option.value = model.spec;
-      groups.get(name).append(option);
-    }
-    ui.model.replaceChildren(...groups.values());
-    ui.model.value = chosen;
-    if (ui.model.value !== chosen) ui.model.value = data.default;
   }
 
   ui.newChat.addEventListener("click", newChat);
