@@ -44,17 +44,22 @@
   // Enter while a reply streams (or before its end has arrived, the text all
   // shown): the message waits in its box, and is sent when the reply ends, as
   // the terminal sends a line typed ahead at its next prompt. Emptying the box,
-  // opening another conversation or a new chat calls it off.
-  function sendAfter() {
-    if (!ui.input.value.trim() && !state.pending.some((a) => a.id)) return;
-    state.queued = true;
+  // opening another conversation or a new chat calls it off. An edit box sent
+  // meanwhile waits the same way (`waiting`: its send(), from branches.js; its
+  // Cancel calls it off). One message waits at a time, the last one sent; one
+  // it replaces stays in its box, unsent.
+  function sendAfter(waiting) {
+    if (!waiting && !ui.input.value.trim() && !state.pending.some((a) => a.id)) return;
+    state.queued = waiting || true;
     showNotice(QUEUED);
   }
 
   function sendQueued() {
     if (!state.queued || state.busy) return;
+    const waiting = state.queued;
     callOff();
-    turn("send");
+    if (waiting === true) turn("send");
+    else waiting.send();
   }
 
   function callOff() {
@@ -260,7 +265,7 @@
   });
   ui.input.addEventListener("input", () => {
     grow();
-    if (state.queued && !ui.input.value.trim()) callOff();
+    if (state.queued === true && !ui.input.value.trim()) callOff(); // (an edit waiting is the edit box's)
   });
   ui.attach.addEventListener("click", () => ui.file.click());
   ui.file.addEventListener("change", () => {
@@ -286,5 +291,5 @@
   ui.retry.addEventListener("click", () => turn("retry"));
   ui.cont.addEventListener("click", () => turn("continue"));
 
-  Object.assign(cw, { setBusy, follows, letGo, turn, stop, setPending });
+  Object.assign(cw, { setBusy, follows, letGo, sendAfter, callOff, turn, stop, setPending });
 })();

@@ -17,7 +17,8 @@
   };
   // leaf: the last message of the branch this tab shows (null: a new chat, or
   // the conversation's current one); every turn sent from here carries it.
-  // queued: Enter was pressed while a reply streamed; the box is sent when it ends.
+  // queued: Enter was pressed while a reply streamed; the box is sent when it ends
+  // (true), or an edit box is, through its { send() } (composer.js's sendAfter).
   const state = { cid: null, leaf: null, busy: false, last: null, loadToken: 0, controller: null, pending: [],
                   uploading: 0, queued: false };
 
