@@ -32,7 +32,7 @@ LAYERS = [  # lowest first
                   "chinwag.store", "chinwag.store_schema", "chinwag.store_blobs", "chinwag.store_blocks",
                   "chinwag.store_check", "chinwag.recorder", "chinwag.save_queue", "chinwag.writers",
                   "chinwag.attachments"}),
-    ("engine", {"chinwag.session_costs", "chinwag.turn", "chinwag.session_turn", "chinwag.session", "chinwag.driver", "chinwag.toolloop",
+    ("engine", {"chinwag.session_costs", "chinwag.session_tree", "chinwag.turn", "chinwag.session_turn", "chinwag.session", "chinwag.driver", "chinwag.toolloop",
                 "chinwag.sinks", "chinwag.history_blocks", "chinwag.history_format"}),
     ("views", {"chinwag.api", "chinwag.cli", "chinwag.web", "chinwag.__main__", "chinwag.history_cli",
                "chinwag.completion"}),

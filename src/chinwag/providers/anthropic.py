@@ -33,9 +33,8 @@ from chinwag.events import (
     ToolInputDelta,
     Usage,
 )
-from chinwag.providers.base import BaseProvider
 from chinwag.providers.http import ApiCall, read_to_end, stream_events
-from chinwag.providers.http_client import HttpSettings
+from chinwag.providers.http_provider import HttpProvider
 from chinwag.providers.wire import base64_of, tool_input, whole
 from chinwag.records import ChatRequest, Message, Text, Thinking, ToolCall, ToolResult, Window
 
@@ -55,13 +54,12 @@ OVERFLOW_PHRASES = ("prompt is too long", "exceed context limit")
 _Call = tuple[str, str, list[str], object]
 
 
-class AnthropicProvider(BaseProvider):
+class AnthropicProvider(HttpProvider):
     name = "anthropic"  # what it can do is declared in its registry row
 
     def __init__(self, api_key: str, base_url: str | None = None, **http: Any) -> None:
+        super().__init__(base_url or DEFAULT_BASE_URL, **http)
         self.api_key = api_key
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.http = HttpSettings(**http)
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         call = ApiCall(
@@ -86,15 +84,6 @@ class AnthropicProvider(BaseProvider):
         # Every current Claude model takes 200k tokens; we estimate rather than
         # call the token-counting endpoint, which would cost a round trip per turn.
         return Window(CONTEXT_TOKENS, estimate_tokens)
-
-    def warm_up(self) -> None:
-        self.http.warm_up(self.base_url)
-
-    def cancel(self) -> None:
-        self.http.cancel()
-
-    def close(self) -> None:
-        self.http.close()
 
     @staticmethod
     def _body(request: ChatRequest) -> dict[str, Any]:

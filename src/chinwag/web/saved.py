@@ -18,7 +18,7 @@ from chinwag import present
 from chinwag.errors import UsageError
 from chinwag.history.schema import StoredMessage
 from chinwag.history.usage import ConversationCost, conversation_cost
-from chinwag.session import words_and_attachments
+from chinwag.session_tree import words_and_attachments
 from chinwag.tree import Tree
 from chinwag.web.html import Renderer, thinking_html, tool_html, user_html
 
