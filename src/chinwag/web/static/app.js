@@ -4,8 +4,8 @@
 // is replaced. Model output is escaped on the server; user text goes in as
 // textContent; nothing here evaluates strings.
 // Its parts are files of their own, loaded before this one by index.html, in
-// page.js, server.js, sidebar.js, reply.js, questions.js, composer.js,
-// models.js, conversation.js; they share names through
+// this order: page.js, server.js, sidebar.js, reply.js, questions.js,
+// composer.js, models.js, conversation.js; they share names through
 // window.chinwag. This one starts the page.
 "use strict";
 
