@@ -3,7 +3,7 @@
 // switches to another branch in place; the user's messages have Edit (the
 // edited text is sent as a new sibling, its attachments kept, and the old
 // branch stays); Fork opens a new conversation copying the branch shown.
-// Which branch this tab shows (and sends from) is app.js's `state.leaf`.
+// Which branch this tab shows (and sends from) is `state.leaf` (page.js).
 "use strict";
 
 (() => {
