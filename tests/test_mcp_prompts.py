@@ -296,6 +296,43 @@ def test_a_url_elicitation_shows_the_host_and_opens_only_when_asked(
     assert opened.read_text().strip() == url
 
 
+def test_both_choices_ask_again_on_an_unknown_answer_and_decline_or_cancel(
+        tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
+    """The form's choice and the URL's choice are one loop: a word it does not know
+    asks again, `no` declines, `cancel` cancels; the server gets which, and
+    nothing is asked or opened after."""
+    url = "https://example.com/verify"
+    form, link = ELICIT, ("toolu_2", "everything_trigger-url-elicitation", {"url": url, "message": "Verify"})
+    server.enqueue(anthropic_calls([form]), Reply(chunks=["Declined."]), anthropic_calls([link]),
+                   Reply(chunks=["Cancelled."]))
+    child = chat_in(anthropic_env(home, server.base_url, BROWSER="false"), tmp_path, "--mcp-config", str(config))
+    wait_for_prompts(child)
+    say(child, "ask me")
+    child.expect_exact("Allow?")
+    child.sendline("y")
+    child.expect_exact("[a]nswer")
+    child.sendline("maybe")
+    child.expect_exact("[a]nswer")  # asked again
+    child.sendline("no")
+    child.expect_exact("Declined.")
+    child.expect("You: ")
+    assert "name (" not in child.before  # no field was asked
+    say(child, "verify")
+    child.expect_exact("Allow?")
+    child.sendline("y")
+    child.expect_exact("[o]pen")
+    child.sendline("a")  # the form's word, not this choice's: asked again
+    child.expect_exact("[o]pen")
+    child.sendline("cancel")
+    child.expect_exact("Cancelled.")
+    child.expect("You: ")
+    assert "opened" not in child.before
+    child.sendline("quit")
+    assert finish(child) == 0
+    assert '"action": "decline"' in tool_result(server.requests[1])
+    assert '"action": "cancel"' in tool_result(server.requests[3])
+
+
 def test_tab_completes_prompt_names_argument_names_and_values_through_the_server(
         tmp_path: Path, home: Path, server: ScriptedServer, config: Path) -> None:
     """In tmux, as a person types: Tab after `/everything_comp` gives the prompt's name,

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chinwag.web.app import ORPHAN_GRACE
+from chinwag.web.streams import ORPHAN_GRACE
 from tests.cli_helpers import anthropic_env, run_chinwag
 from tests.fakes.server import DEFAULT_MODELS, Reply, ScriptedServer
 from tests.test_web_support import (SCREENSHOTS, Served, open_page, send, serve, shown_text, wait_idle, wait_ready,

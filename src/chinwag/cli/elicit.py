@@ -61,14 +61,9 @@ def terminal_elicit(out: TextIO, read: Callable[[str], str] = input,
         out.write(f"\n? MCP server {sanitize(request.server)} asks: {sanitize(request.message)}\n")
         if request.url is not None:
             return by_url(request.url)
-        while True:
-            answer = first_line(CHOICE).strip().lower()
-            if answer in ("d", "decline", "n", "no"):
-                return ElicitAnswer.decline()
-            if answer in ("c", "cancel"):
-                return ElicitAnswer("cancel")
-            if answer in ("a", "answer", "y", "yes"):
-                break
+        refused = chosen(CHOICE, "answer")
+        if refused is not None:
+            return refused
         content: dict[str, Value] = {}
         for spec in request.fields:
             value = ask_field(spec)
@@ -111,17 +106,27 @@ def terminal_elicit(out: TextIO, read: Callable[[str], str] = input,
         from chinwag.tools.mcp_elicit import ElicitAnswer, host_of
 
         out.write(f"  URL:  {reveal(url)}\n  host: {reveal(host_of(url)) or '(none)'}\n")
+        refused = chosen(OPEN, "open")
+        if refused is not None:
+            return refused
+        opener = open_url or _open_in_browser
+        opener(url)
+        out.write("opened\n")
+        return ElicitAnswer("accept")
+
+    def chosen(prompt: str, accept: str) -> ElicitAnswer | None:
+        """Ask `prompt` until the person chooses: None to go on (`accept`, its first
+        letter, y or yes), else the server's answer (decline, n or no; cancel)."""
+        from chinwag.tools.mcp_elicit import ElicitAnswer
+
         while True:
-            answer = first_line(OPEN).strip().lower()
+            answer = first_line(prompt).strip().lower()
             if answer in ("d", "decline", "n", "no"):
                 return ElicitAnswer.decline()
             if answer in ("c", "cancel"):
                 return ElicitAnswer("cancel")
-            if answer in ("o", "open", "y", "yes"):
-                opener = open_url or _open_in_browser
-                opener(url)
-                out.write("opened\n")
-                return ElicitAnswer("accept")
+            if answer in (accept[0], accept, "y", "yes"):
+                return None
 
     return elicit
 

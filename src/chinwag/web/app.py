@@ -46,38 +46,31 @@ its id, call line and reason) and `approved` (it was answered), and `end`
 
 A turn's "leaf" is the last message of the branch the tab shows: the
 session is set to it before the turn begins, so two tabs on two branches of
-one conversation each continue their own. A reply streams on while
-any page is open (presence.py), followed or not: the user may look at
-another conversation and come back. One that nobody follows once every page
-is gone (the tabs closed, the network down) is stopped after `ORPHAN_GRACE`
-seconds unless a page comes back: a reload picks the same reply up where it is.
+one conversation each continue their own. A reply streams on while any page
+is open, followed or not (streams.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-from collections.abc import AsyncIterator
 from importlib.resources import files
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
 from chinwag.errors import ChinwagError, UsageError
-from chinwag.web.chats import Action, Ask, Busy, Chats
+from chinwag.web.asks import Action, Ask
+from chinwag.web.chats import Busy, Chats
 from chinwag.web.html import code_style_css, words_js
-from chinwag.web.live import LiveTurn
 from chinwag.web.mcp import McpApi, PromptAsk
+from chinwag.web.streams import presence_stream, reply_stream
 from chinwag.web.uploads import too_large
 
-ORPHAN_GRACE = 3.0  # seconds a reply streams on with nobody following
-KEEPALIVE = 15.0  # seconds between comment lines on a quiet stream
 STATIC_TYPES = {
     "page.js": "text/javascript; charset=utf-8",
     "server.js": "text/javascript; charset=utf-8",
@@ -176,8 +169,7 @@ class Api:
         return JSONResponse({"models": models, "default": catalog.default, "complete": complete}, headers=NO_STORE)
 
     async def presence(self, request: Request) -> Response:
-        headers = {**NO_STORE, "x-accel-buffering": "no"}
-        return StreamingResponse(_presence(self.chats), media_type="text/event-stream", headers=headers)
+        return presence_stream(self.chats)
 
     async def rename(self, request: Request) -> Response:
         body = await _json(request)
@@ -245,7 +237,7 @@ class Api:
         live = self.chats.live(request.path_params["cid"])
         if live is None:
             return Response(status_code=204, headers=NO_STORE)
-        return _event_stream(live, [], self.chats)
+        return reply_stream(live, [], self.chats)
 
     async def new_chat(self, request: Request) -> Response:
         return await self._start(request, None, "send")
@@ -345,7 +337,7 @@ class Api:
             return _error(chats, exc, 409)
         except ChinwagError as exc:
             return _error(chats, exc, 400)
-        return _event_stream(live, [{"t": "conversation", "id": new_cid}, *([live.asked] if live.asked else [])], chats)
+        return reply_stream(live, [{"t": "conversation", "id": new_cid}, *([live.asked] if live.asked else [])], chats)
 
 
 def _optional_id(value: Any) -> bool:
@@ -363,59 +355,3 @@ async def _json(request: Request) -> dict[str, Any] | None:
 
 def _error(chats: Chats, exc: ChinwagError, status: int) -> Response:
     return JSONResponse({"error": chats.redact(exc.message)}, status_code=status, headers=NO_STORE)
-
-
-def _event_stream(live: LiveTurn, first: list[dict[str, Any]], chats: Chats) -> StreamingResponse:
-    headers = {**NO_STORE, "x-accel-buffering": "no"}
-    return StreamingResponse(_events(live, first, chats), media_type="text/event-stream", headers=headers)
-
-
-async def _events(live: LiveTurn, first: list[dict[str, Any]], chats: Chats) -> AsyncIterator[str]:
-    loop = asyncio.get_running_loop()
-    follower, snapshot = live.follow(loop)
-    try:
-        for opening in [*first, snapshot]:
-            yield _sse(opening)
-        async for chunk in _drained(follower.queue):
-            yield chunk
-    finally:
-        if live.unfollow(follower) == 0 and not live.done.is_set():
-            loop.call_later(ORPHAN_GRACE, _stop_if_orphaned, live, chats)
-
-
-async def _drained(queue: asyncio.Queue[Any]) -> AsyncIterator[str]:
-    """A queue's events as SSE until its None, with a keep-alive comment when
-    it is quiet, so a silent stream is not taken for a dead one."""
-    while True:
-        try:
-            event = await asyncio.wait_for(queue.get(), KEEPALIVE)
-        except TimeoutError:
-            yield ": keep-alive\n\n"
-            continue
-        if event is None:
-            return
-        yield _sse(event)
-
-
-async def _presence(chats: Chats) -> AsyncIterator[str]:
-    """One open page: held open, with the list's changes, until the page goes."""
-    loop = asyncio.get_running_loop()
-    page = chats.pages.open(loop)
-    try:
-        yield _sse({"t": "changed", "live": chats.live_ids()})
-        async for chunk in _drained(page.queue):
-            yield chunk
-    finally:
-        if chats.pages.close(page) == 0:
-            for live in chats.unwatched():
-                loop.call_later(ORPHAN_GRACE, _stop_if_orphaned, live, chats)
-
-
-def _stop_if_orphaned(live: LiveTurn, chats: Chats) -> None:
-    """Stop `live` if nobody follows it and no page is open (see presence.py)."""
-    if live.followers == 0 and chats.pages.count == 0 and not live.done.is_set():
-        live.cancel()
-
-
-def _sse(event: dict[str, Any]) -> str:
-    return f"data: {json.dumps(event, ensure_ascii=False)}\n\n"

@@ -8,8 +8,7 @@ lock held from the start of a turn to its end, so two tabs on the same
 conversation never interleave turns: the second is told a reply is
 streaming and follows it instead.
 
-Each session gets the chat's tools (`ToolUse`, started with the session);
-a call that needs approval asks the page following the turn (`LiveTurn.ask`).
+Each session gets the chat's tools (web/webchat.py).
 An MCP prompt runs as a turn on the session's own servers, its messages sent as
 the user's; resources attach like uploads (web/mcp.py, `self.mcp`).
 Files the page uploads become attachment blocks here (`upload`, with
@@ -26,25 +25,25 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, assert_never
+from typing import TYPE_CHECKING, Any
 
 from chinwag.config import Settings
 from chinwag.errors import ChinwagError, UsageError
 from chinwag.history.branching import HISTORY_BUSY
 from chinwag.driver import TurnDriver
 from chinwag.session import Session
-from chinwag.session_turn import SessionTurn
-from chinwag.records import Block, ToolCall
-from chinwag.web.html import Renderer
+from chinwag.records import Block
+from chinwag.web.asks import Ask, begin
 from chinwag.web.live import LiveTurn
-from chinwag.web.mcp import Lobby, PageMcp, PromptAsk
+from chinwag.web.mcp import Lobby, PageMcp
 from chinwag.web.mcp import asked as mcp_asked
 from chinwag.web.models import ModelCatalog, api_keys
 from chinwag.web.presence import Pages
 from chinwag.web.saved import SavedConversations
 from chinwag.web.uploads import Uploads
+from chinwag.web.webchat import WebChat, with_tools
 from chinwag.web.workers import Workers
 
 if TYPE_CHECKING:
@@ -53,35 +52,10 @@ if TYPE_CHECKING:
 
 KEEP_IDLE = 8  # idle sessions kept open (connections, recorder); older ones are closed
 TITLE_MAX = 200  # characters of a title the user gives (lists show fewer)
-Action = Literal["send", "retry", "continue", "edit", "prompt"]
-
-
-@dataclass(frozen=True)
-class Ask:
-    """What a page's turn request asks for. `leaf`: the last message of the
-    branch the tab shows (the turn continues it, whatever another tab did);
-    `message`: the user message an edit replaces with `text` (a new sibling);
-    `prompt`: the MCP prompt a "prompt" turn sends (web/mcp.py)."""
-    action: Action
-    text: str = ""
-    model: str | None = None
-    attachments: Sequence[str] = ()
-    leaf: int | None = None
-    message: int | None = None
-    prompt: PromptAsk | None = None
 
 
 class Busy(ChinwagError):
     """A reply is streaming in this conversation already."""
-
-
-@dataclass(eq=False)
-class WebChat:
-    session: Session
-    spec: str
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    live: LiveTurn | None = None
-    renderer: Renderer = field(default_factory=Renderer)  # its turns run one at a time
 
 
 class Chats:
@@ -197,7 +171,7 @@ class Chats:
             blocks = self._take_uploads(ask.attachments) if ask.action in ("send", "prompt") else ()
             blocks += run.blocks if run is not None else ()
             asked = mcp_asked(run, self.redact) if run is not None else None
-            turn = self._begin(chat.session, ask, blocks)
+            turn = begin(chat.session, ask, blocks)
             try:
                 new_cid = _conversation_id(chat.session)
             except UsageError:
@@ -274,7 +248,7 @@ class Chats:
             session = open_session(settings(), self.environ)
             if session.recorder is not None:
                 session.recorder.open()  # the conversation gets its id as the first message is saved
-            return self._with_tools(WebChat(session, spec))
+            return with_tools(WebChat(session, spec), self.cwd, self.environ)
         with self._lock:
             chat = self._chats.get(cid)
             if chat is not None:
@@ -282,30 +256,13 @@ class Chats:
                 return chat
         if self.saved.read(lambda store: store.conversation(cid)) is None:
             raise UsageError(f"no conversation {cid}; it may have been deleted.")
-        chat = self._with_tools(WebChat(open_session(settings(), self.environ, resume=cid), spec))
+        chat = with_tools(WebChat(open_session(settings(), self.environ, resume=cid), spec), self.cwd,
+                          self.environ)
         with self._lock:
             existing = self._chats.setdefault(cid, chat)
         if existing is not chat:  # another request opened it meanwhile
             chat.session.close()
         return existing
-
-    @staticmethod
-    def _begin(session: Session, ask: Ask, attachments: tuple[Block, ...] = ()) -> SessionTurn:
-        match ask.action:
-            case "send" | "prompt":  # a prompt's messages, sent as the user's (text set by start)
-                if not ask.text.strip() and not attachments:
-                    raise UsageError("type a message first.")
-                return session.begin(ask.text, attachments)
-            case "edit":
-                if ask.message is None:
-                    raise UsageError("say which message to edit.")
-                return session.begin_edit(ask.message, ask.text)  # its attachments kept
-            case "retry":
-                return session.begin_retry()  # the old reply stays, a sibling of the new
-            case "continue":
-                return session.begin_continue()
-            case _:
-                assert_never(ask.action)
 
     def fork(self, cid: int, leaf: int | None) -> int:
         """A new conversation, a copy of `cid`'s branch ending at `leaf` (its
@@ -320,27 +277,6 @@ class Chats:
         forked: int = self.saved.read(run)
         self.changed()
         return forked
-
-    def _with_tools(self, chat: WebChat) -> WebChat:
-        """The session's tools (as the terminal's: `tools`, `allow`, MCP servers),
-        started now; a call that needs approval asks the page following the turn."""
-        if not chat.session.settings.tools.active:
-            return chat
-        from chinwag.toolloop import ToolUse
-
-        def ask(call: ToolCall, reason: str) -> tuple[str, str | None]:
-            live = chat.live
-            return live.ask(call, reason) if live is not None else ("no", "nobody was there to ask")
-
-        from chinwag.tools.mcp_elicit import ElicitAnswer, Elicitation
-
-        def elicit(request: Elicitation) -> ElicitAnswer:
-            live = chat.live  # an MCP server's question: asked in the same box as approvals
-            return live.elicit(request) if live is not None else ElicitAnswer.decline()
-
-        chat.session.tool_use = ToolUse(chat.session.settings.tools, self.cwd, self.environ, ask, elicit)
-        chat.session.tool_use.start()
-        return chat
 
     def _ended(self, chat: WebChat, live: LiveTurn) -> None:
         if chat.live is live:

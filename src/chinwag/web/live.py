@@ -153,7 +153,7 @@ class LiveTurn:
         """The page's answer to "may `call` run?" (toolloop's `Ask`), on the turn's
         thread: the question goes to every follower (and to any that joins while
         it waits); "no" if the turn is stopped, or nobody answers within
-        APPROVAL_TIMEOUT (a page gone away stops the turn: see app.py)."""
+        APPROVAL_TIMEOUT (a page gone away stops the turn: see streams.py)."""
         from chinwag.present import tool_call_line
         from chinwag.tools.question import web_question
 

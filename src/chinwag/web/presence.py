@@ -3,7 +3,7 @@
 Every open page holds one presence stream (`GET /api/presence`, SSE) for as
 long as it is open. A reply keeps streaming while any page is open, whether
 or not one follows that reply: the user may be reading another conversation
-and come back. Only Stop, or every page gone for `ORPHAN_GRACE` seconds (the
+and come back. Only Stop, or every page gone for `streams.ORPHAN_GRACE` seconds (the
 tabs closed, the network down), stops it.
 
 The same streams tell the pages when the conversation list changed (a new
