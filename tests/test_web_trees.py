@@ -4,7 +4,8 @@ free port, its provider a ScriptedServer on 127.0.0.1 that records every
 request.
 
 Edit makes a branch and the server receives the new path and nothing else
-(attachments kept); `◀ 2/3 ▶` switches the branch in place, sending nothing;
+(attachments kept), and sent while a reply streams it waits for the reply's
+end; `◀ 2/3 ▶` switches the branch in place, sending nothing;
 Retry keeps the old reply as a sibling; a reload shows the same branch; two
 tabs on two branches each send from their own; Fork opens a copy of the
 branch. The routes behind them keep the page's security (session key,
@@ -289,6 +290,64 @@ def test_a_tab_on_another_branch_does_not_follow_a_reply_streaming_on_the_first(
     assert sent(fake.requests[-1]) == [("user", "Suggest a short book"), ("assistant", "Candide."),
                                        ("user", "Is it long?")]
     other.context.close()
+
+
+QUEUED = "Sent when this reply ends."
+
+
+def test_an_edit_sent_while_a_reply_streams_waits_and_is_sent_when_it_ends(page: Any, fake: ScriptedServer) -> None:
+    """An edit box open when a reply starts (sent from the message box), sent
+    while that reply streams: it used to be ignored without a word (the box
+    stayed open, nothing was sent). Now it waits, open, with the message box's
+    notice, and is sent when the reply ends, with the words it has then. The
+    reply's end is held back by the scripted server (`hold_after`)."""
+    exchange(page, fake, "What is a heron?", "A wading bird.")
+    message = page.locator(".msg.user").first
+    message.hover()
+    message.locator(".edit-msg").click()
+    box = page.locator(".msg.editing textarea")
+    box.fill("What is an egret")
+    held = Reply(chunks=["About a metre", " tall."], hold_after=1)
+    fake.enqueue(held)
+    send(page, "How tall is it?")
+    page.locator(".msg.assistant .body").last.filter(has_text="About a metre").wait_for()
+    page.press(".msg.editing textarea", "Enter")
+    page.locator("#notice").filter(has_text=QUEUED).wait_for()
+    assert box.input_value() == "What is an egret"  # waiting, open, still editable
+    page.press(".msg.editing textarea", "End")
+    page.type(".msg.editing textarea", "?")
+    assert len(fake.requests) == 2
+    fake.enqueue(Reply(chunks=["A small white heron."]))
+    held.release.set()
+    settled(page, "A small white heron.")
+    assert len(fake.requests) == 3
+    assert sent(fake.requests[-1]) == [("user", "What is an egret?")]  # the words it had at the reply's end
+    assert shown(page) == ["What is an egret?", "A small white heron."]
+    assert versions(page, 0) == "2/2"
+    assert QUEUED not in shown_text(page.locator("#notice"))
+    assert page.locator(".msg.editing").count() == 0
+
+
+def test_cancel_calls_a_waiting_edit_off(page: Any, fake: ScriptedServer) -> None:
+    """An edit waiting for a reply's end (as above), then Cancel: nothing is sent
+    when the reply ends, and the notice is gone."""
+    exchange(page, fake, "What is a heron?", "A wading bird.")
+    message = page.locator(".msg.user").first
+    message.hover()
+    message.locator(".edit-msg").click()
+    page.locator(".msg.editing textarea").fill("What is an egret?")
+    held = Reply(chunks=["About a metre", " tall."], hold_after=1)
+    fake.enqueue(held)
+    send(page, "How tall is it?")
+    page.locator(".msg.assistant .body").last.filter(has_text="About a metre").wait_for()
+    page.press(".msg.editing textarea", "Enter")
+    page.locator("#notice").filter(has_text=QUEUED).wait_for()
+    page.click(".msg.editing .editor button.ghost:has-text('Cancel')")
+    page.wait_for_selector("#notice", state="hidden")
+    held.release.set()
+    settled(page, "tall.")
+    assert len(fake.requests) == 2
+    assert shown(page) == ["What is a heron?", "A wading bird.", "How tall is it?", "About a metre tall."]
 
 
 def test_the_arrows_and_the_edit_box_fit_a_phone(browser: Any, served: Served, fake: ScriptedServer) -> None:

@@ -7,7 +7,7 @@ JSON), with every control and invisible character made visible
 (`render.sanitize.reveal`), each real newline marked "↵" so a wrapped line
 cannot pass for two commands, and its length stated. The terminal wraps and
 pages these lines (cli/approval.py); the page puts each value in a box the
-user can scroll (web/static/app.js, `ReplyView.prototype.ask`). Both use the
+user can scroll (web/static/questions.js, `ReplyView.prototype.ask`). Both use the
 words made here.
 """
 

@@ -7,6 +7,7 @@ SQLite's integer, and anything else is 404):
 
     GET  /                                   the page (GET /?token=... sets the cookie first)
     GET  /static/{app,daily,branches,usage,mcp}.{js,css}, code.css, words.js, icon.svg
+    GET  /static/{page,server,sidebar,reply,questions,composer,models,conversation}.js
     GET  /api/models[?wait=1]                the model picker: configured providers' models (wait=1:
                                              after their servers' listings, at most a few seconds)
     GET  /api/presence                       held open while the page is open (SSE): list changes
@@ -71,6 +72,14 @@ from chinwag.web.streams import presence_stream, reply_stream
 from chinwag.web.uploads import too_large
 
 STATIC_TYPES = {
+    "page.js": "text/javascript; charset=utf-8",
+    "server.js": "text/javascript; charset=utf-8",
+    "sidebar.js": "text/javascript; charset=utf-8",
+    "reply.js": "text/javascript; charset=utf-8",
+    "questions.js": "text/javascript; charset=utf-8",
+    "composer.js": "text/javascript; charset=utf-8",
+    "models.js": "text/javascript; charset=utf-8",
+    "conversation.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",

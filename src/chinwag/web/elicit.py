@@ -1,6 +1,6 @@
 """An MCP server's question (elicitation) as the page asks it, and the page's answer read back.
 
-The page shows it in the approval box (web/static/app.js, `ReplyView.prototype.elicit`):
+The page shows it in the approval box (web/static/questions.js, `ReplyView.prototype.elicit`):
 the server's message, each field as an input of its kind, Accept, Decline and
 Cancel; in URL mode the URL and its host in full, opened only by the person's
 click. Every text from the server is `reveal`ed here (controls and invisible

@@ -3,7 +3,7 @@
 // switches to another branch in place; the user's messages have Edit (the
 // edited text is sent as a new sibling, its attachments kept, and the old
 // branch stays); Fork opens a new conversation copying the branch shown.
-// Which branch this tab shows (and sends from) is app.js's `state.leaf`.
+// Which branch this tab shows (and sends from) is `state.leaf` (page.js).
 "use strict";
 
 (() => {
@@ -162,14 +162,22 @@
       area.style.height = Math.min(area.scrollHeight + 2, 320) + "px";
     };
     area.addEventListener("input", fit);
+    // Sent while a reply streams: the edit waits, open, and is sent with the
+    // words it has when the reply ends (as the message box does).
+    const waiting = { send: () => { if (form.isConnected) form.requestSubmit(); } };
     const close = () => {
+      if (state.queued === waiting) cw.callOff();
       form.remove();
       body.hidden = false;
       node.classList.remove("editing");
     };
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      if (state.busy || (!area.value.trim() && !lines.length)) return;
+      if (!area.value.trim() && !lines.length) return;
+      if (state.busy) {
+        cw.sendAfter(waiting);
+        return;
+      }
       const edited = area.value;
       close();
       cw.turn("edit", { node, message: Number(node.dataset.id), text: edited, lines });
