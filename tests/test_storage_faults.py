@@ -137,7 +137,11 @@ def warnings(text: str) -> list[str]:
     """The lines of `text` (as shown: escapes removed) that say history is not
     saved, each as the notice's own text: without the one-shot's "chinwag: "
     or the REPL's parentheses around a notice."""
-    lines = [line.strip() for line in ANSI.sub("", text).split("\n") if WARNING.search(line)]
+    # A line's text after its last carriage return: what a terminal shows where the chat
+    # went back over the line (a bare "Assistant: " label taken back for a notice).
+    escapes_gone = ANSI.sub(lambda m: m.group(0) if m.group(0) == "\r" else "", text)
+    shown = [line.rstrip("\r").split("\r")[-1] for line in escapes_gone.split("\n")]
+    lines = [line.strip() for line in shown if WARNING.search(line)]
     return [_bare(line) for line in lines]
 
 
