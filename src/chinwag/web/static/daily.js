@@ -1,4 +1,4 @@
-// chinwag serve: what makes the page a daily driver, on top of app.js (which
+// chinwag serve: what makes the page a daily driver, on top of the page's core scripts (which
 // it reaches only through window.chinwag). Each section is one feature:
 // presence (replies outlive the tab that asked; the sidebar stays current),
 // keys, "jump to the latest", the theme, icons without an emoji font,

@@ -1,9 +1,9 @@
-// chinwag serve: MCP prompts and resources, on top of app.js (reached only through
+// chinwag serve: MCP prompts and resources, on top of the page's core scripts (reached only through
 // window.chinwag): what the terminal's /prompts, /SERVER_PROMPT, /resources and
 // /attach mcp:SERVER:URI do. The ⧉ button beside the attach button opens a panel
 // listing the conversation's servers' prompts and resources (GET /api/mcp). A
 // prompt opens a small form, one field per argument (required ones marked); Run
-// sends its messages as your next message (app.js's turn "prompt"), and a refusal
+// sends its messages as your next message (composer.js's turn "prompt"), and a refusal
 // (a required argument missing) is the one line the server gives. A resource is
 // read and held like an uploaded file, sent with the next message. Everything a
 // server says is sanitized by the server and set here as text only.

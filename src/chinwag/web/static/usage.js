@@ -1,4 +1,4 @@
-// chinwag serve: what replies cost, on top of app.js (reached only through
+// chinwag serve: what replies cost, on top of the page's core scripts (reached only through
 // window.chinwag). Two features: each saved reply's cost, dim, under it, and
 // the conversation's total (every branch) beside its title; and the Usage
 // view (#usage), spend and tokens by day, whose chart and tables the server
