@@ -50,7 +50,11 @@ def page(browser: Any, served: Served) -> Iterator[Any]:
 
 
 def open_panel(page: Any) -> Any:
-    page.locator("#mcp-open").click()
+    button = page.locator("#mcp-open")
+    # Drawn, so no font is needed: its only content is the icon, its name is for screen readers.
+    assert (button.locator("svg path").count(), button.inner_text().strip()) == (2, "")
+    assert button.get_attribute("aria-label") == "MCP prompts and resources"
+    button.click()
     panel = page.locator("#mcp-panel")
     panel.locator(".mcp-prompt").first.wait_for()
     return panel

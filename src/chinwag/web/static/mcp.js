@@ -1,6 +1,6 @@
 // chinwag serve: MCP prompts and resources, on top of the page's core scripts (reached only through
 // window.chinwag): what the terminal's /prompts, /SERVER_PROMPT, /resources and
-// /attach mcp:SERVER:URI do. The ⧉ button beside the attach button opens a panel
+// /attach mcp:SERVER:URI do. The ⧉ button (drawn as two squares) beside the attach button opens a panel
 // listing the conversation's servers' prompts and resources (GET /api/mcp). A
 // prompt opens a small form, one field per argument (required ones marked); Run
 // sends its messages as your next message (composer.js's turn "prompt"), and a refusal
@@ -13,7 +13,23 @@
   const cw = window.chinwag;
   const { ui, state, make, call, getJSON, showNotice } = cw;
 
-  const open = make("button", "ghost mcp-open", "⧉");
+  // Drawn, not a character: many Linux installs have no font with ⧉ and would show a box.
+  const open = make("button", "ghost mcp-open");
+  const icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  icon.setAttribute("viewBox", "0 0 20 20");
+  icon.setAttribute("width", "18");
+  icon.setAttribute("height", "18");
+  icon.setAttribute("aria-hidden", "true");
+  for (const d of ["M4 7h9v9H4z", "M7 4h9v9"]) {
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    line.setAttribute("d", d);
+    line.setAttribute("fill", "none");
+    line.setAttribute("stroke", "currentColor");
+    line.setAttribute("stroke-width", "1.6");
+    line.setAttribute("stroke-linejoin", "round");
+    icon.append(line);
+  }
+  open.append(icon);
   open.type = "button";
   open.id = "mcp-open";
   open.title = "MCP prompts and resources";
