@@ -113,19 +113,19 @@ class Chat:
         flags: dict[str, Any] = {"model": model, "system": system, "max_tokens": max_tokens,
                                  "temperature": temperature, "save": save, "budget": budget,
                                  "mcp_config": str(mcp_config) if mcp_config is not None else None}
+        # Errors name the argument the caller passed, not the command line's flag.
+        names = {key: f"Chat({key}=...)" for key in flags}
         if base_url is not None or api_key is not None:
             provider = parse_model_spec(model)[0] if model else ""
             chosen = entry(provider) if provider else at_base_url()
             if chosen.url_variable and base_url is not None:
                 flags[chosen.url_variable] = base_url
+                names[chosen.url_variable] = "Chat(base_url=...)"
             if chosen.key_variable and api_key is not None:
                 flags[chosen.key_variable] = api_key
+                names[chosen.key_variable] = "Chat(api_key=...)"
             if not provider:
                 flags["model"] = f"{chosen.name}:{model or ''}"
-        # Errors name the argument the caller passed, not the command line's flag.
-        names = {key: f"Chat({key}=...)" for key in flags}
-        names.update({key: f"Chat({'base_url' if key.endswith('_URL') else 'api_key'}=...)"
-                      for key in flags if key.isupper()})
         settings = resolve(environ, Path(cwd or Path.cwd()), flags, flag_names=names)
         if at is not None and resume is None:
             raise UsageError("at= needs resume=: the conversation the message is in.")
