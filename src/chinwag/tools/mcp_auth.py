@@ -119,16 +119,15 @@ class TokenStore:
         that rotates refresh tokens takes the old one back once anyone refreshes, so a
         chat must use what is on disk, not what it read at start. True if it changed."""
         seen = self._stat()
-        if seen == self._read and seen is not None:
+        if seen == self._read:  # the same file, or still none
             return False
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = {}
-        changed = self._read is not None or bool(data)
         self._data = data if isinstance(data, dict) and data.get("url") == self.url else {}
         self._read = seen
-        return changed
+        return True
 
     def locked(self, timeout: float = 30.0) -> Callable[[], None]:
         """Hold the file's lock (DATA_DIR/mcp-auth/NAME.lock) so that one chat at a time
