@@ -21,7 +21,7 @@ from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
 from tests.mcp_reference import everything, write_mcp_json
-from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve
+from tests.test_web_support import SCREENSHOTS, Served, open_mcp_page, send, serve
 
 ELICIT = "everything_trigger-elicitation-request"
 URL = "everything_trigger-url-elicitation"
@@ -39,8 +39,7 @@ def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
 
 @pytest.fixture()
 def page(browser: Any, served: Served) -> Iterator[Any]:
-    # 60 s: the first turn waits for server-everything to start
-    page = open_page(browser, served.url, timeout_ms=60_000, viewport={"width": 1280, "height": 900})
+    page = open_mcp_page(browser, served.url)
     yield page
     page.context.close()
 

@@ -24,7 +24,7 @@ import pytest
 from tests.cli_helpers import anthropic_env
 from tests.fakes.server import Reply, ScriptedServer
 from tests.mcp_reference import as_json_entry, everything
-from tests.test_web_support import SCREENSHOTS, Served, open_page, send, serve
+from tests.test_web_support import SCREENSHOTS, Served, open_mcp_page, send, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKUP = "<img src=x onerror=\"window.__pwned=1\">"
@@ -43,8 +43,7 @@ def served(tmp_path: Path, fake: ScriptedServer) -> Iterator[Served]:
 
 @pytest.fixture()
 def page(browser: Any, served: Served) -> Iterator[Any]:
-    # 60 s: the first listing waits for server-everything to start
-    page = open_page(browser, served.url, timeout_ms=60_000, viewport={"width": 1280, "height": 900})
+    page = open_mcp_page(browser, served.url)
     yield page
     page.context.close()
 

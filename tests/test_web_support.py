@@ -197,6 +197,12 @@ def open_page(browser: Any, url: str, timeout_ms: float = 20_000, **options: Any
     return page
 
 
+def open_mcp_page(browser: Any, url: str) -> Any:
+    """`open_page` for a server with MCP servers configured: waits of 60 s, as its first
+    turn or listing waits for server-everything (npx, node) to start."""
+    return open_page(browser, url, timeout_ms=60_000, viewport={"width": 1280, "height": 900})
+
+
 def wait_ready(page: Any) -> None:
     """Wait until the page (opened or reloaded) is ready: see `open_page`."""
     page.wait_for_selector("#model option", state="attached")
