@@ -13,6 +13,8 @@ import json
 import time
 from pathlib import Path
 
+import pexpect
+
 from chinwag.config import DEFAULT_SYSTEM
 from chinwag.history.store import Store
 from chinwag.history.schema import CANCELLED_QUESTION, MIGRATIONS
@@ -87,6 +89,18 @@ def test_m005_migrates_a_database_as_the_previous_schema_left_it(scripted_server
 TERSE = "Be terse."
 
 
+def terse_then_retry(child: pexpect.spawn, answer: str) -> None:
+    """In the chat: `/system Be terse.`, then `/retry`, answered `answer`; then quit."""
+    child.sendline(f"/system {TERSE}")
+    child.expect("System prompt set.")
+    child.expect("You: ")
+    child.sendline("/retry")
+    child.expect(answer)
+    child.expect("You: ")
+    child.sendline("quit")
+    assert finish(child) == 0
+
+
 def test_retry_after_system_saves_what_it_sent(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     """`/system Be terse.` then `/retry`: the retried request goes with the new prompt, and
     the saved conversation says so at once (history show, --json, -c), not only with the
@@ -98,14 +112,7 @@ def test_retry_after_system_saves_what_it_sent(scripted_server: ScriptedServer, 
     child.sendline("explain tides")
     child.expect("A long answer.")
     child.expect("You: ")
-    child.sendline(f"/system {TERSE}")
-    child.expect("System prompt set.")
-    child.expect("You: ")
-    child.sendline("/retry")
-    child.expect("Short.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    terse_then_retry(child, "Short.")
     sent = [r.json for r in scripted_server.requests]
     assert [r["system"] for r in sent] == [DEFAULT_SYSTEM, TERSE]
     assert sent[1]["messages"] == [{"role": "user", "content": "explain tides"}]
@@ -141,14 +148,7 @@ def test_retry_of_a_cancelled_question_after_system_saves_what_it_sent(scripted_
     child.expect("You: ")
     held.release.set()
     scripted_server.enqueue(Reply(chunks=["Short."]))
-    child.sendline(f"/system {TERSE}")
-    child.expect("System prompt set.")
-    child.expect("You: ")
-    child.sendline("/retry")
-    child.expect("Short.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    terse_then_retry(child, "Short.")
     assert [r.json["system"] for r in scripted_server.requests] == [DEFAULT_SYSTEM, TERSE]
 
     saved = json.loads(run_chinwag(["history", "show", "last", "--json"], env).stdout)["messages"]
@@ -179,14 +179,7 @@ def test_retry_after_system_of_a_reply_after_tool_results_saves_what_it_sent(scr
     child.sendline("what do the notes say?")
     child.expect("at length.")
     child.expect("You: ")
-    child.sendline(f"/system {TERSE}")
-    child.expect("System prompt set.")
-    child.expect("You: ")
-    child.sendline("/retry")
-    child.expect("Hello.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    terse_then_retry(child, "Hello.")
     sent = [r.json for r in scripted_server.requests]
     assert [r["system"] for r in sent] == [DEFAULT_SYSTEM, DEFAULT_SYSTEM, TERSE]
     assert sent[2]["messages"] == sent[1]["messages"]  # the same results, not a second call
