@@ -22,7 +22,7 @@ import pexpect
 
 from chinwag.records import ToolCall
 from chinwag.tools import McpServerConfig, Toolbox
-from tests.cli_helpers import anthropic_env, finish, say, spawn_chinwag
+from tests.cli_helpers import anthropic_env, finish, leave_chat, say, spawn_chinwag
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
 from tests.local_servers import wait_for
@@ -59,9 +59,7 @@ def test_progress_updates_the_calls_line_live(work: Path, home: Path, server: Sc
     child.expect_exact(f"⚙ {LONG} … 2/3")
     child.expect_exact("↳ 1 line")  # then the call ends as every call does
     child.expect_exact("Done.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
 
 
 def test_ctrl_c_cancels_the_call_on_the_server_and_the_chat_and_the_server_go_on(
@@ -103,9 +101,7 @@ def test_a_flood_of_progress_is_drawn_at_most_every_100_ms_and_the_chat_goes_on(
     took = time.monotonic() - started
     drawn = child.before
     child.expect_exact("Flooded.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
     redraws = len(re.findall(r"⚙ demo_flood … \d+/2000 step", drawn))
     # Each report is drawn at once and once more by the spinner's next tick: two draws per
     # 100 ms at most, however many of the 2,000 notifications came meanwhile.

@@ -25,7 +25,7 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.cli_helpers import anthropic_env, chat_in, finish, run_chinwag, say
+from tests.cli_helpers import anthropic_env, chat_in, finish, leave_chat, run_chinwag, say
 from tests.fakes.server import Reply, ScriptedServer
 from tests.fakes.tool_wire import anthropic_calls
 from tests.mcp_reference import everything, write_mcp_json
@@ -91,9 +91,7 @@ def test_a_prompt_runs_with_positional_or_named_arguments_and_the_model_answers(
     child.expect("You: ")
     say(child, "/everything_resource-prompt resourceId=3 resourceType=Text")
     child.expect_exact("Analysed.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
     assert "What's weather in Paris?" in user_text(server.requests[0])
     sent = user_text(server.requests[1])
     assert "# resource: demo://resource/dynamic/text/3" in sent
@@ -110,9 +108,7 @@ def test_a_missing_argument_is_one_line_naming_it_and_nothing_is_sent(
     assert lines == ["chinwag: /everything_args-prompt needs city (usage: /everything_args-prompt city=… [state=…])."]
     say(child, "/everything_args-prompt a b c")
     child.expect_exact("one too many")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
     assert server.requests == []
 
 
@@ -137,9 +133,7 @@ def test_a_prompt_of_a_server_that_died_is_one_line_and_the_chat_goes_on(
     server.enqueue(Reply(chunks=["Still here."]))
     say(child, "hello")
     child.expect_exact("Still here.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
 
 
 def test_a_resource_attaches_like_a_file_and_a_template_takes_its_parameter_in_the_uri(
@@ -191,9 +185,7 @@ def test_attach_in_the_chat_reads_the_resource(
     child.expect("You: ")
     say(child, "summarise")
     child.expect_exact("Got the features.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
     assert "# file: demo://resource/static/document/features.md" in user_text(server.requests[0])
 
 
@@ -239,9 +231,7 @@ def test_an_elicitation_is_asked_field_by_field_and_the_answers_reach_the_server
     child.expect_exact("legacyTitledEnum (")
     child.sendline("2")
     child.expect_exact("Thanks.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
     result = tool_result(server.requests[1])
     content = json.loads(result[result.index("{"):])["content"]
     assert content == {"name": "Ada Lovelace", "check": True, "firstLine": "It was a dark and stormy night.",
@@ -290,9 +280,7 @@ def test_a_url_elicitation_shows_the_host_and_opens_only_when_asked(
     child.expect_exact("[o]pen")
     child.sendline("o")
     child.expect_exact("Opened.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
     assert opened.read_text().strip() == url
 
 
@@ -465,9 +453,7 @@ def test_a_prompts_text_is_sanitized_on_screen_and_sent_as_the_server_gave_it(
     child.expect_exact("⧉ prompt demo_hostile from MCP server demo · 1 message")
     child.expect_exact("Noted.")
     shown = child.before
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
     assert "\x1b]0;pwned" not in shown and "\x1b[2J" not in shown
     assert "│ title  clear  end" in shown.replace("\x1b[2m", "").replace("\x1b[0m", "")
     assert "title \x1b]0;pwned\x07 clear \x1b[2J end" in user_text(server.requests[0])
@@ -484,9 +470,7 @@ def test_a_prompts_image_goes_to_the_model_as_an_image_and_its_assistant_text_is
     child.expect_exact("⧉ prompt demo_picture from MCP server demo · 3 messages")
     child.expect_exact("image/png · 2×1")
     child.expect_exact("Red and blue.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
     content = server.requests[0].json["messages"][-1]["content"]
     images = [b for b in content if b.get("type") == "image"]
     assert len(images) == 1 and images[0]["source"]["media_type"] == "image/png"

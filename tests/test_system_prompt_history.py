@@ -18,7 +18,7 @@ import pexpect
 from chinwag.config import DEFAULT_SYSTEM
 from chinwag.history.store import Store
 from chinwag.history.schema import CANCELLED_QUESTION, MIGRATIONS
-from tests.cli_helpers import anthropic_env, finish, run_chinwag, spawn_chinwag
+from tests.cli_helpers import anthropic_env, leave_chat, run_chinwag, spawn_chinwag
 from tests.fakes.reply import Reply
 from tests.fakes.server import ScriptedServer
 from tests.old_history import database_as_of
@@ -40,9 +40,7 @@ def test_system_set_in_the_chat_is_shown_in_history_and_sent_by_continue(scripte
     child.expect("You: ")
     child.sendline("ahoy")
     child.expect("Arr.")
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
     assert [r.json["system"] for r in scripted_server.requests] == [DEFAULT_SYSTEM, PIRATE]
 
     shown = run_chinwag(["history", "show", "last"], env).stdout
@@ -96,9 +94,7 @@ def terse_then_retry(child: pexpect.spawn, answer: str) -> None:
     child.expect("You: ")
     child.sendline("/retry")
     child.expect(answer)
-    child.expect("You: ")
-    child.sendline("quit")
-    assert finish(child) == 0
+    leave_chat(child)
 
 
 def test_retry_after_system_saves_what_it_sent(scripted_server: ScriptedServer, tmp_path: Path) -> None:
