@@ -72,13 +72,7 @@ class Questions:
 
     def answer_waiting(self) -> None:
         """Ask each question that came (on the thread that waits, inside `waiting`)."""
-        import queue
-
-        while True:
-            try:
-                request, answered = self._queue.get_nowait()
-            except queue.Empty:
-                return
+        for request, answered in self._taken():
             elicit = self.elicit
             try:
                 answer = elicit(request) if elicit is not None else _decline()
@@ -92,14 +86,18 @@ class Questions:
             answered.set_result(answer)
 
     def _drain(self) -> None:
+        for _request, answered in self._taken():
+            answered.set_result(_decline())
+
+    def _taken(self) -> Iterator[tuple[Elicitation, Any]]:
+        """Each question come so far, taken off the queue as it is handled."""
         import queue
 
         while True:
             try:
-                _request, answered = self._queue.get_nowait()
+                yield self._queue.get_nowait()
             except queue.Empty:
                 return
-            answered.set_result(_decline())
 
 
 def elicitation_callback(server: str, questions: Questions, note: Callable[[str], None]) -> Any:
