@@ -107,6 +107,34 @@ def test_ctrl_c_twice_at_the_prompt_leaves_with_130(scripted_server: ScriptedSer
     ctrl_c_twice_at_the_prompt(child)
 
 
+def test_ctrl_c_over_a_half_typed_line_drops_it_and_does_not_count_toward_leaving(
+        scripted_server: ScriptedServer, tmp_path: Path) -> None:
+    """In a real terminal (tmux): Ctrl-C on an empty line arms leaving; typing, then
+    Ctrl-C, drops that line (one Up-arrow brings it back) and disarms, as in a shell:
+    the chat goes on until the user ends it."""
+    from tests.tmux import Pane
+
+    scripted_server.enqueue(Reply(chunks=["Got the line back."]))
+    with Pane(tmp_path, [], anthropic_env(tmp_path / "home", scripted_server.base_url)) as pane:
+        pane.wait_for("You: ")
+        pane.press("C-c")
+        pane.wait_for("press Ctrl-C again")
+        pane.type("half typed")
+        pane.wait_for("half typed")
+        pane.press("C-c")
+        pane.wait_for("(line dropped; Up-arrow brings it back)")
+        pane.press("C-c")  # an empty line again: this one arms, it does not leave
+        pane.wait_for("press Ctrl-C again", count=2)
+        assert pane.alive()
+        pane.press("Up")
+        pane.press("Enter")
+        pane.wait_for("Got the line back.")
+        assert scripted_server.requests[0].json["messages"][-1]["content"] == "half typed"
+        pane.type("quit")
+        pane.press("Enter")
+        pane.wait_for("Goodbye!")
+
+
 def test_turns_share_one_connection_which_is_closed_at_quit(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     scripted_server.enqueue(Reply(chunks=["Done."]), Reply(chunks=["Again."]))
     child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))

@@ -11,7 +11,8 @@ draw a line taller than the screen (it overwrites the bottom row), so once
 such a message is sent a line says how many lines it holds.
 
 At `You:`, Ctrl-D leaves; Ctrl-C once shows a hint, twice in a row leaves
-(exit 130). A `\"\"\"` line starts a block that another `\"\"\"` ends: in a block,
+(exit 130); Ctrl-C over a half-typed line drops the line (one Up-arrow brings
+it back) and does not count toward leaving. A `\"\"\"` line starts a block that another `\"\"\"` ends: in a block,
 Ctrl-D sends what was typed and Ctrl-C drops the block (its lines stay in the
 input history, one Up-arrow away).
 """
@@ -56,6 +57,10 @@ class LineReader:
             except EOFError:
                 return Leave(0)
             except KeyboardInterrupt:
+                if self._dropped_line():  # Ctrl-C over a half-typed line clears it, as in a shell
+                    self._interrupted = False
+                    self.out.write("\n" + self._dim("(line dropped; Up-arrow brings it back)") + "\n")
+                    continue
                 if self._interrupted:
                     return Leave(130)
                 self._interrupted = True
@@ -120,6 +125,22 @@ class LineReader:
             self.out.write(self._dim(f"(one message of {lines} lines; the screen showed part of it)") + "\n")
         return _encodable(line)
 
+
+    def _dropped_line(self) -> bool:
+        """After Ctrl-C at the prompt: was a line half typed? If so it is kept in the
+        input history (Up brings it back); only Ctrl-C on an empty line counts
+        toward leaving."""
+        if not self.uses_readline:
+            return False
+        try:
+            import readline
+        except ImportError:
+            return False
+        typed = readline.get_line_buffer()
+        if not typed.strip():
+            return False
+        readline.add_history(typed)
+        return True
 
     def _history_length(self) -> int | None:
         if not self.uses_readline:
