@@ -135,6 +135,24 @@ def test_ctrl_c_over_a_half_typed_line_drops_it_and_does_not_count_toward_leavin
         pane.wait_for("Goodbye!")
 
 
+def test_a_failed_reply_is_its_error_line_not_an_empty_label_before_it(tmp_path: Path) -> None:
+    """In a real terminal (tmux), a request that fails before any text: the screen shows
+    the error line where the label stood, not "Claude: chinwag: could not connect"."""
+    from tests.tmux import Pane
+
+    with Pane(tmp_path, [], anthropic_env(tmp_path / "home", "http://127.0.0.1:9"), size=(120, 24)) as pane:
+        pane.wait_for("You: ")
+        pane.type("hello")
+        pane.press("Enter")
+        screen = pane.wait_for("/retry to send it again")
+        failed = next(line for line in screen.splitlines() if "could not connect" in line)
+        assert failed.startswith("chinwag: could not connect to http://127.0.0.1:9"), screen
+        assert "Claude:" not in screen, screen
+        pane.type("quit")
+        pane.press("Enter")
+        pane.wait_for("Goodbye!")
+
+
 def test_turns_share_one_connection_which_is_closed_at_quit(scripted_server: ScriptedServer, tmp_path: Path) -> None:
     scripted_server.enqueue(Reply(chunks=["Done."]), Reply(chunks=["Again."]))
     child = spawn_chinwag([], anthropic_env(tmp_path, scripted_server.base_url))

@@ -162,6 +162,8 @@ class TerminalSink:
         self.renderer.finish()
         hint, error = after_reply(reply, interactive=self.interactive)
         if error:
+            if not self._text_started:
+                self._end_label()  # the error, not an empty "Claude:" before it
             self.err.write(f"chinwag: {one_line(error)}\n")
             self.err.flush()
         if self.interactive:
@@ -249,10 +251,8 @@ class TerminalSink:
         self._stop_spinner()
         if self._text_started:
             self.renderer.finish()  # commit what was shown; later text starts a new block
-        elif self._label_shown and self.label:
-            # A terminal takes the bare label back, so the notice comes before it, not
-            # between two of them; elsewhere (a pipe, a log) nothing written is unwritten.
-            self.out.write("\r\x1b[K" if self.spinner_out is self.out else "\n")
+        else:
+            self._end_label()
         if self.interactive:
             self.out.write(self._dim(line) + "\n")
         else:
@@ -267,6 +267,14 @@ class TerminalSink:
         elif had_spinner and self.spinner_out is not None:
             self.spinner = Spinner(self.spinner_out, "")
             self.spinner.start()
+
+    def _end_label(self) -> None:
+        """Before a line of ours while the label stands alone on its line: a terminal
+        takes the bare label back (the line comes before it, not after an empty
+        "Claude:"); elsewhere (a pipe, a log) nothing written is unwritten: the line ends."""
+        if self._label_shown and self.label:
+            self.out.write("\r\x1b[K" if self.spinner_out is self.out else "\n")
+            self._label_shown = False
 
     def _show_label(self) -> None:
         if self.label:
