@@ -200,7 +200,8 @@ def test_two_chats_refreshing_one_rotating_token_at_once_both_go_on(
     """Two chats (two processes) with one server whose refresh tokens are single-use:
     both find the access token expired and call at the same moment. One refreshes; the
     other waits for it and uses what it saved, instead of spending the same refresh
-    token again and being told to log in."""
+    token again and being told to log in. (What it saved may itself have expired by
+    then on a loaded machine, 1.5 s later: then it refreshes with the new token.)"""
     configure(home, f'[mcp_servers.remote]\nurl = "{oauth_server.url}"\n')
     login(home, "remote", browser)
     go = tmp_path / "go"
@@ -208,7 +209,9 @@ def test_two_chats_refreshing_one_rotating_token_at_once_both_go_on(
     time.sleep(3.2)  # the access token (2 s) has expired for both
     go.touch()
     assert [_outcome(chat) for chat in chats] == [["ok", "echo: hi", []]] * 2
-    assert oauth_server.log()["grants"] == ["authorization_code", "refresh_token"]
+    log = oauth_server.log()
+    assert log["refused"] == []  # no refresh token was spent twice
+    assert log["grants"] in (["authorization_code", "refresh_token"], ["authorization_code"] + ["refresh_token"] * 2)
 
 
 def test_a_chat_uses_the_tokens_another_chat_refreshed_since_it_started(

@@ -35,7 +35,7 @@ from mcp.types import ToolAnnotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-LOG: dict[str, list[Any]] = {"grants": [], "authorization": [], "registrations": []}
+LOG: dict[str, list[Any]] = {"grants": [], "authorization": [], "registrations": [], "refused": []}
 
 
 class MemoryProvider:
@@ -89,6 +89,7 @@ class MemoryProvider:
     async def exchange_refresh_token(self, client: OAuthClientInformationFull, refresh_token: RefreshToken,
                                      scopes: list[str]) -> OAuthToken:
         if self.refresh.pop(refresh_token.token, None) is None:
+            LOG["refused"].append("refresh_token")  # spent already, or revoked
             raise TokenError("invalid_grant", "refresh token revoked")
         LOG["grants"].append("refresh_token")
         return self._issue(refresh_token.client_id, scopes or refresh_token.scopes)
