@@ -73,8 +73,12 @@ class TurnDriver:
         allowed: Callable[[], AbstractContextManager[object]] = guard.allowed if guard is not None else nullcontext
         try:
             with allowed():
-                for sink in self.sinks:
-                    sink.on_start()
+                pass  # a press held back since Enter cancels the turn before anything is shown
+            # Sinks start held back: a press now waits for the first wait below.
+            # Cut short, a start could leave its half done for good (the
+            # terminal's echo turned off, not yet in the sink to turn it on).
+            for sink in self.sinks:
+                sink.on_start()
             while not self._stopped.is_set():
                 # Ctrl-C may stop the wait for the next event, not the handing of
                 # one to the sinks: the reply kept is the reply shown.
