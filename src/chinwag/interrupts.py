@@ -25,6 +25,12 @@ is gone (writes to it fail with EIO): stdin, stdout and stderr are pointed
 at /dev/null first, so nothing on the way out fails for want of a screen.
 A program started with SIGHUP ignored (nohup) keeps ignoring it.
 
+A signal that lands just before the main thread blocks (readline between
+echoing a key and waiting for the next; the network layer between chunks)
+interrupts no wait, and its handler would run only when the wait ends by
+itself, at the next key or byte: while the guard is held, wakeup.py kicks the
+main thread until the handler has run.
+
 Signal handlers belong to the main thread; elsewhere (the Python API used
 from a worker thread) both context managers do nothing.
 
@@ -59,6 +65,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from chinwag.wakeup import Kicker
 
 END_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 
@@ -111,6 +118,7 @@ class HeldBack:
 
 held_back = HeldBack()
 _MAIN = threading.main_thread().ident
+kicker = Kicker((signal.SIGINT, *END_SIGNALS))  # wakeup.py
 
 
 class InterruptGuard:
@@ -144,11 +152,14 @@ class InterruptGuard:
         ends = [sig for sig in END_SIGNALS if signal.getsignal(sig) is signal.SIG_DFL]
         for sig in ends:
             signal.signal(sig, self._on_end)
+        kicking = kicker.arm()  # a press that lands just before the main thread blocks is handled at once
         unraisable, sys.unraisablehook = sys.unraisablehook, self._unraisable_hook(sys.unraisablehook)
         try:
             yield
         finally:
             sys.unraisablehook = unraisable
+            if kicking:
+                kicker.disarm()
             signal.signal(signal.SIGINT, previous)
             if self.ending is None:  # else they stay ignored: the process is on its way out
                 for sig in ends:
@@ -195,6 +206,7 @@ class InterruptGuard:
         return hook
 
     def _on_end(self, signum: int, frame: FrameType | None) -> None:
+        kicker.handled += 1
         if held_back.defers(signum):
             return
         if self.ending is not None:
@@ -209,6 +221,7 @@ class InterruptGuard:
             raise self.ending
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        kicker.handled += 1
         if held_back.defers(signum):
             return
         if self._allowed:
