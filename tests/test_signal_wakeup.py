@@ -20,9 +20,11 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from chinwag.interrupts import InterruptGuard
@@ -76,3 +78,30 @@ def test_ctrl_c_at_the_prompt_that_another_thread_took_is_seen_at_once(
     assert libc.tgkill(child.pid, others[0], signal.SIGINT) == 0, os.strerror(ctypes.get_errno())
     child.expect("press Ctrl-C again", timeout=20)
     leave_chat(child)
+
+
+PRESS_IN_A_HOOK = r"""
+import os, signal, sys
+from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
+from chinwag.interrupts import InterruptGuard
+
+guard = InterruptGuard()
+def first_prompt_drawn():  # readline's pre-input hook: a Ctrl-C lands while it runs
+    os.kill(os.getpid(), signal.SIGINT)
+set_up_line_editing(None, lambda text, state: None, first_prompt_drawn, guard)
+reader = LineReader(sys.stdout, guard=guard)
+with guard.guarded():
+    print("read:", reader.read())
+"""
+
+
+def test_ctrl_c_while_readline_runs_a_hook_is_not_lost() -> None:
+    """readline drops what its callbacks raise: a press raised in one was lost,
+    and, the guard counting it as used, every press after it until Enter. Real
+    readline in a pseudo-terminal, a real SIGINT from inside its hook."""
+    child = pexpect.spawn(sys.executable, ["-c", PRESS_IN_A_HOOK], encoding="utf-8", timeout=20)
+    child.expect("You: ")
+    child.expect("press Ctrl-C again")  # now, before any key
+    child.sendline("typed after")
+    child.expect("read: typed after")
+    child.expect(pexpect.EOF)

@@ -63,11 +63,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from chinwag.wakeup import Kicker
 
 END_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+T = TypeVar("T")
 
 
 class Ending(BaseException):
@@ -127,6 +128,7 @@ class InterruptGuard:
         self._pending = False
         self._depth = 0
         self.ending: Ending | None = None  # set once SIGHUP or SIGTERM came
+        self._in_callback = False  # in Python code that C code called (readline's hooks): nothing may raise
 
     @contextmanager
     def guarded(self) -> Iterator[None]:
@@ -205,9 +207,26 @@ class InterruptGuard:
 
         return hook
 
+    def called_back(self, callback: Callable[..., T]) -> Callable[..., T]:
+        """`callback` for C code to call (readline's hooks and completer), which
+        drops what a callback raises: a signal while it runs is sent again once
+        it has returned (wakeup.py), not raised in it and lost."""
+        def run(*args: Any) -> T:
+            self._in_callback = True
+            try:
+                return callback(*args)
+            finally:
+                self._in_callback = False  # the last statement: no handler runs before C code has it back
+
+        return run
+
+    def _resent(self, signum: int) -> bool:
+        """(A handler.) Inside a callback from C code: sent again for when it has returned."""
+        return self._in_callback and kicker.resend(signum)
+
     def _on_end(self, signum: int, frame: FrameType | None) -> None:
         kicker.handled += 1
-        if held_back.defers(signum):
+        if held_back.defers(signum) or self._resent(signum):
             return
         if self.ending is not None:
             return  # a second signal: already on the way out
@@ -222,7 +241,7 @@ class InterruptGuard:
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         kicker.handled += 1
-        if held_back.defers(signum):
+        if held_back.defers(signum) or self._resent(signum):
             return
         if self._allowed:
             self._allowed = False  # one press, one KeyboardInterrupt

@@ -20,6 +20,11 @@ ignored by default (a kick that comes after disarming does nothing); while
 armed it has a handler that does nothing, so a kick makes the main thread's
 wait return EINTR, and CPython then runs every handler pending, the press's
 too. Where the main thread was not waiting, a kick costs a no-op call.
+
+A handler that runs inside a callback from C code (readline's hooks and
+completer) must not raise: readline drops the exception, the press with it.
+It asks for its signal to be sent again (`resend`), and this thread sends it
+a moment later, when readline is back to reading keys.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import time
 from types import FrameType
 
 KICK = signal.SIGURG
+RESENT = 0x80  # + a signal number (all below 0x80): a byte asking for that signal to be sent again
 # After a watched signal: kick at these delays (s) until its handler has run (~2.5 s in all).
 KICK_DELAYS = (0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.3, 0.6, 1.2)
 
@@ -78,6 +84,18 @@ class Kicker:
         previous, self._previous_kick = self._previous_kick, None
         signal.signal(KICK, previous if previous is not None else signal.SIG_DFL)  # type: ignore[arg-type]
 
+    def resend(self, signum: int) -> bool:
+        """(A handler, in a callback from C code that drops what it raises.) Have
+        `signum` sent to the main thread again in a moment, once that code has
+        resumed; False when not armed."""
+        if not self._armed or self._pipe is None:
+            return False
+        try:
+            os.write(self._pipe[1], bytes([RESENT + signum]))
+        except OSError:
+            return False
+        return True
+
     def _watch(self, read: int) -> None:
         while True:
             seen = self.handled
@@ -87,6 +105,14 @@ class Kicker:
                 return
             if not came:
                 return
+            if again := [byte - RESENT for byte in came if byte > RESENT]:
+                time.sleep(KICK_DELAYS[1])
+                try:
+                    if self._armed:
+                        signal.pthread_kill(self._main, again[-1])  # its own byte comes next: kicked as any
+                except (OSError, ValueError):
+                    return
+                continue
             if self.watched.isdisjoint(came):
                 continue  # the kicks' own bytes, or a signal the guard does not handle
             for delay in KICK_DELAYS:

@@ -75,7 +75,7 @@ class LineReader:
     def read_prefilled(self, prompt: str, text: str) -> str | None:
         """One line, the input line filled with `text` to edit (readline; a reader
         without it shows `text` above the prompt); None for Ctrl-C or Ctrl-D."""
-        hook = _prefill(text) if self.uses_readline else None
+        hook = _prefill(text, self.guard) if self.uses_readline else None
         if hook is None:
             self.out.write(self._dim(text) + "\n")
         try:
@@ -160,13 +160,13 @@ class LineReader:
         return readline.get_history_item(now) if now > before else None
 
 
-def _prefill(text: str) -> Callable[[], None] | None:
+def _prefill(text: str, guard: InterruptGuard) -> Callable[[], None] | None:
     """Have readline's next line start out holding `text`; returns what undoes it."""
     try:
         import readline
     except ImportError:
         return None
-    readline.set_startup_hook(lambda: readline.insert_text(text))
+    readline.set_startup_hook(guard.called_back(lambda: readline.insert_text(text)))
     return lambda: readline.set_startup_hook(None)
 
 
@@ -184,16 +184,18 @@ def _encodable(line: str) -> str:
 
 
 def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int], str | None],
-                        after_first_prompt: Callable[[], None], *, bracketed_paste: bool = True) -> None:
+                        after_first_prompt: Callable[[], None], guard: InterruptGuard, *,
+                        bracketed_paste: bool = True) -> None:
     """readline: completion, Alt-Enter for a newline, bracketed paste (not
     on TERM=dumb, which gets no escape codes), the input history, and a hook
-    run once the first prompt is drawn (slow work starts only then)."""
+    run once the first prompt is drawn (slow work starts only then). readline
+    drops what its callbacks raise: `guard` keeps a Ctrl-C meanwhile for after."""
     try:
         import readline
     except ImportError:  # Windows without pyreadline: plain input() still works
         after_first_prompt()
         return
-    readline.set_completer(complete)
+    readline.set_completer(guard.called_back(complete))
     readline.set_completer_delims(" ")
     readline.parse_and_bind("tab: complete")
     # Alt-Enter (ESC then Enter) puts a newline in the message instead of sending it.
@@ -208,7 +210,7 @@ def set_up_line_editing(history_file: Path | None, complete: Callable[[str, int]
         readline.set_pre_input_hook(None)
         after_first_prompt()
 
-    readline.set_pre_input_hook(hook)
+    readline.set_pre_input_hook(guard.called_back(hook))
     if history_file is not None:
         load_entries(history_file)
 

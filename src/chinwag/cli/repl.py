@@ -66,7 +66,7 @@ class Repl:
 
         self._banner()
         if self.reader.uses_readline:
-            set_up_line_editing(self.history_file, complete, self._start_warm_up,
+            set_up_line_editing(self.history_file, complete, self._start_warm_up, self.session.guard,
                                 bracketed_paste=self.environ.get("TERM") != "dumb")
         else:
             self._start_warm_up()
