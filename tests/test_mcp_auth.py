@@ -48,6 +48,9 @@ class Served:
     def revoke_all(self) -> None:
         urllib.request.urlopen(urllib.request.Request(f"{self.base}/admin/revoke", method="POST"), timeout=10)
 
+    def forget_access(self) -> None:
+        urllib.request.urlopen(urllib.request.Request(f"{self.base}/admin/forget-access", method="POST"), timeout=10)
+
 
 def serve(*args: str) -> Iterator[Served]:
     port = free_port()
@@ -59,6 +62,12 @@ def serve(*args: str) -> Iterator[Served]:
 def oauth_server() -> Iterator[Served]:
     """Access tokens live 2 s, so a test can outlive one."""
     yield from serve("--lifetime", "2")
+
+
+@pytest.fixture
+def long_lived_server() -> Iterator[Served]:
+    """Access tokens live 10 minutes: one still valid as far as the chat knows."""
+    yield from serve("--lifetime", "600")
 
 
 @pytest.fixture(scope="module")
@@ -436,6 +445,49 @@ def test_tokens_revoked_during_the_chat_make_the_next_call_say_login(
         assert box.specs() == ()
     finally:
         box.close()
+
+
+def test_a_token_the_server_forgot_is_refreshed_not_a_new_login(
+        home: Path, long_lived_server: Served, browser: Any) -> None:
+    """The server restarted and lost its access tokens, keeping its refresh
+    tokens (or revoked one early): its 401 to a token that had not expired is
+    answered with a refresh and the call is sent again, once. The SDK alone
+    went straight to a new authorization: in a chat, a login."""
+    configure(home, f'[mcp_servers.remote]\nurl = "{long_lived_server.url}"\n')
+    login(home, "remote", browser)
+    box = Toolbox([], {"remote": McpServerConfig("remote", url=long_lived_server.url)}, ROOT,
+                  environ=environment(home))
+    box.start()
+    try:
+        wait_for(lambda: not box.starting())
+        assert "remote_echo" in {spec.name for spec in box.specs()}, (box.describe(), box.take_notices())
+        long_lived_server.forget_access()
+        out = box.run(ToolCall("c1", "remote_echo", {"text": "hi"}))
+        assert (out.status, out.content) == ("ok", "echo: hi")
+        assert box.take_notices() == []
+    finally:
+        box.close()
+    log = long_lived_server.log()
+    assert (log["grants"], log["refused"]) == (["authorization_code", "refresh_token"], [])
+
+
+def test_a_valid_looking_token_whose_refresh_is_refused_too_says_login_once(
+        home: Path, long_lived_server: Served, browser: Any) -> None:
+    """Revoked outright: the 401 brings a refresh, refused, then the line that
+    names the login command (no loop of refreshes: the call ends)."""
+    configure(home, f'[mcp_servers.remote]\nurl = "{long_lived_server.url}"\n')
+    login(home, "remote", browser)
+    box = Toolbox([], {"remote": McpServerConfig("remote", url=long_lived_server.url)}, ROOT,
+                  environ=environment(home))
+    box.start()
+    try:
+        wait_for(lambda: not box.starting())
+        long_lived_server.revoke_all()
+        out = box.run(ToolCall("c1", "remote_echo", {"text": "hi"}))
+        assert (out.status, out.content) == ("error", "MCP server remote needs login: run chinwag mcp login remote")
+    finally:
+        box.close()
+    assert long_lived_server.log()["grants"] == ["authorization_code"]
 
 
 def test_login_to_a_server_without_oauth_stores_nothing(home: Path, open_server: Served) -> None:

@@ -8,7 +8,8 @@ registration, PKCE and refresh (the SDK's handlers; this file is only the
 in-memory provider behind them). The authorize step approves at once, as a
 person clicking "Allow" would, and redirects to the client's callback.
 Access tokens live --lifetime seconds. Test-only routes, never behind auth:
-POST /admin/revoke revokes every token; GET /admin/log is what happened
+POST /admin/revoke revokes every token; POST /admin/forget-access drops the
+access tokens only (a restart that kept its refresh tokens); GET /admin/log is what happened
 (grants, the Authorization header of each MCP request).
 With --no-oauth it serves without auth, and the `header` tool says back a request header.
 """
@@ -108,6 +109,9 @@ class MemoryProvider:
         self.access.clear()
         self.refresh.clear()
 
+    def forget_access(self) -> None:
+        self.access.clear()
+
 
 def build(port: int, lifetime: int, oauth: bool) -> MCPServer:
     base = f"http://127.0.0.1:{port}"
@@ -133,6 +137,11 @@ def build(port: int, lifetime: int, oauth: bool) -> MCPServer:
     @server.custom_route("/admin/revoke", methods=["POST"])
     async def revoke(_request: Request) -> Response:
         provider.revoke_all()
+        return JSONResponse({"ok": True})
+
+    @server.custom_route("/admin/forget-access", methods=["POST"])
+    async def forget_access(_request: Request) -> Response:
+        provider.forget_access()
         return JSONResponse({"ok": True})
 
     @server.custom_route("/admin/log", methods=["GET"])

@@ -239,26 +239,49 @@ class _Provider(OAuthClientProvider):
         TokenStore.reload_if_changed), and a refresh made by one chat at a time:
         the one that waited reads what the other saved, and refreshes only if
         that too has expired. Without this, two chats with one server would each
-        refresh the same rotating token, and the loser would need a new login."""
+        refresh the same rotating token, and the loser would need a new login.
+
+        A 401 to an access token that had not expired (the server restarted and
+        forgot it, or revoked it early) is answered with a refresh and the
+        request sent again, once: the SDK went straight to a new authorization,
+        which in a chat means a new login while the refresh token was good."""
+        retried = False
+        while True:
+            release = await self._current_tokens()
+            valid = self.context.is_token_valid()
+            refused = False
+            flow = super()._auth_flow(request)
+            try:
+                outgoing = await flow.__anext__()
+                while True:
+                    incoming = yield outgoing
+                    if incoming.status_code == 401 and outgoing is request and valid and not retried \
+                            and self.context.can_refresh_token():
+                        refused = True
+                        break
+                    outgoing = await flow.asend(incoming)
+            except StopAsyncIteration:
+                pass
+            finally:
+                if release is not None:
+                    release()
+                await flow.aclose()
+            if not refused:
+                return
+            retried = True
+            self.context.token_expiry_time = time.time() - 1  # spent: the next pass refreshes first
+
+    async def _current_tokens(self) -> Callable[[], None] | None:
+        """Load what another chat saved since; when a refresh is due, hold the
+        refresh lock (released by calling what is returned) and load again."""
         if self._store.reload_if_changed() or not self._initialized:
             await self._initialize()
-        release: Callable[[], None] | None = None
-        if not self.context.is_token_valid() and self.context.can_refresh_token():
-            release = await anyio.to_thread.run_sync(self._store.locked)
-            if self._store.reload_if_changed():
-                await self._initialize()
-        flow = super()._auth_flow(request)
-        try:
-            outgoing = await flow.__anext__()
-            while True:
-                incoming = yield outgoing
-                outgoing = await flow.asend(incoming)
-        except StopAsyncIteration:
-            pass
-        finally:
-            if release is not None:
-                release()
-            await flow.aclose()
+        if self.context.is_token_valid() or not self.context.can_refresh_token():
+            return None
+        release: Callable[[], None] = await anyio.to_thread.run_sync(self._store.locked)
+        if self._store.reload_if_changed():
+            await self._initialize()
+        return release
 
 
 def client_metadata(redirect_uri: str) -> OAuthClientMetadata:
