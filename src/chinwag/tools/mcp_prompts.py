@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,8 +130,7 @@ def parse_arguments(prompt: McpPrompt, text: str) -> dict[str, str]:
             values[key] = value
             continue
         if equals and key.isidentifier():
-            raise UsageError(f"/{prompt.command} has no argument {key!r}"
-                             f" ({'its arguments: ' + ', '.join(names) if names else 'it takes none'}).")
+            raise unknown_argument(prompt, key)
         while position < len(names) and names[position] in values:
             position += 1
         if position >= len(names):
@@ -141,14 +140,19 @@ def parse_arguments(prompt: McpPrompt, text: str) -> dict[str, str]:
     return checked_arguments(prompt, values)
 
 
+def unknown_argument(prompt: McpPrompt, key: str) -> UsageError:
+    names = [a.name for a in prompt.arguments]
+    return UsageError(f"/{prompt.command} has no argument {key!r}"
+                      f" ({'its arguments: ' + ', '.join(names) if names else 'it takes none'}).")
+
+
 def checked_arguments(prompt: McpPrompt, values: Mapping[str, str]) -> dict[str, str]:
     """`values` by name (the page's form: a blank one is not given); UsageError, in one
     line, for an unknown name or a missing required argument (naming it)."""
     names = [a.name for a in prompt.arguments]
     unknown = [key for key in values if key not in names]
     if unknown:
-        raise UsageError(f"/{prompt.command} has no argument {unknown[0]!r}"
-                         f" ({'its arguments: ' + ', '.join(names) if names else 'it takes none'}).")
+        raise unknown_argument(prompt, unknown[0])
     given = {key: value for key, value in values.items() if value != ""}
     missing = [a.name for a in prompt.arguments if a.required and a.name not in given]
     if missing:
