@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -189,4 +190,37 @@ def test_bad_prompt_and_resource_requests_are_one_line_each(served: Served, fake
     assert status == 400 and "nowhere" in error and "\n" not in error
     status, error = post("/api/mcp/attach", {"spec": "demo://x", "model": None, "conversation": None})
     assert status == 400 and "is not an MCP resource: write mcp:SERVER:URI" in error
+    assert post("/api/mcp/complete", {"server": "everything", "prompt": 3})[0] == 400
+    status, error = post("/api/mcp/complete", {"server": "everything", "prompt": "completable-prompt",
+                                               "argument": "salary", "value": "", "given": {}})
+    assert status == 400 and error.startswith("/everything_completable-prompt has no argument 'salary'")
+    status, error = post("/api/mcp/complete", {"server": "nowhere", "prompt": "p", "argument": "a", "value": ""})
+    assert status == 400 and "nowhere" in error and "\n" not in error
     assert not fake.requests
+
+
+def suggested(form: Any, argument: str, expected: list[str]) -> None:
+    """Wait until the field's suggestions are `expected`."""
+    options = form.locator(f"input[name={argument}] + datalist option")
+    deadline = time.monotonic() + 20
+    while (values := options.evaluate_all("options => options.map((o) => o.value)")) != expected:
+        assert time.monotonic() < deadline, values
+        time.sleep(0.05)
+
+
+def test_a_prompts_fields_suggest_what_the_server_completes(page: Any, fake: ScriptedServer) -> None:
+    """As Tab does in the terminal: as a field is typed in, its suggestions are
+    what the server's completion/complete offers, narrowed by the other fields."""
+    fake.enqueue(Reply(chunks=["Promoted."]))
+    form = prompt_form(page, "everything_completable-prompt")
+    form.locator("input[name=department]").fill("Sa")
+    suggested(form, "department", ["Sales"])
+    form.locator("input[name=department]").fill("Sales")
+    form.locator("input[name=name]").focus()
+    suggested(form, "name", ["David", "Eve", "Frank"])  # Sales' people only
+    form.locator("input[name=name]").fill("F")
+    suggested(form, "name", ["Frank"])
+    form.locator("input[name=name]").fill("Frank")
+    form.locator("button[type=submit]").click()
+    page.locator(".msg.assistant .body").last.filter(has_text="Promoted.").wait_for()
+    assert "Please promote Frank to the head of the Sales team." in user_text(fake, 0)

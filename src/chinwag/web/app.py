@@ -34,6 +34,7 @@ SQLite's integer, and anything else is 404):
                                              an MCP server's question (`elicit` op), answered
     POST /api/attach?model=SPEC&name=NAME    the file's bytes (at most 32 MB): {"id", "line"} for the next send
     GET  /api/mcp, POST /api/mcp/attach      MCP prompts and resources (web/mcp.py)
+    POST /api/mcp/complete                   a prompt argument's completions (web/mcp.py)
     POST /api/chat, /api/conversations/{id}/prompt   {"prompt": {...}, ...}: an MCP prompt's messages
                                              sent as the user's (SSE; web/mcp.py)
 
@@ -135,6 +136,7 @@ def build_app(chats: Chats) -> Starlette:
         Route("/api/attach", api.attach, methods=["POST"]),
         Route("/api/mcp", mcp.offers, methods=["GET"]),
         Route("/api/mcp/attach", mcp.attach, methods=["POST"]),
+        Route("/api/mcp/complete", mcp.complete, methods=["POST"]),
         Route("/api/conversations/{cid:id}/{action}", api.turn, methods=["POST"]),
     ]
     return Starlette(routes=routes)

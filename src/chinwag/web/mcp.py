@@ -14,6 +14,10 @@ next send.
                                              and states (wait=1: once each is up or has failed)
     POST /api/mcp/attach                     {"spec": "mcp:SERVER:URI", "model", "conversation"}:
                                              the resource held as an upload: {"id", "line"}
+    POST /api/mcp/complete                   {"server", "prompt", "argument", "value", "given",
+                                             "conversation"}: the server's completions of the
+                                             argument's value (completion/complete), {"values"},
+                                             as Tab completes them in the terminal
     POST /api/chat, /api/conversations/{id}/prompt   {"prompt": {"server", "name", "arguments"},
                                              "model", "attachments", "leaf"}: a turn (SSE) whose
                                              first op, `asked`, is the prompt's line, text, attachments
@@ -105,6 +109,51 @@ def find_prompt(tool_use: ToolUse | None, server: str, name: str) -> McpPrompt:
     return found
 
 
+@dataclass(frozen=True)
+class CompleteAsk:
+    """A prompt form's field being typed in: which argument of which prompt, its text so far,
+    and the values of the other fields (a server may complete one from another)."""
+
+    server: str
+    prompt: str
+    argument: str
+    value: str
+    given: Mapping[str, str]
+
+    @staticmethod
+    def of(body: Any) -> CompleteAsk | None:
+        """From a request's body; None when it is not one."""
+        if not isinstance(body, dict):
+            return None
+        fields = [body.get(key) for key in ("server", "prompt", "argument", "value")]
+        given = body.get("given") or {}
+        strings = [f for f in fields if isinstance(f, str)]
+        if len(strings) != 4 or not isinstance(given, dict) \
+                or not all(isinstance(k, str) and isinstance(v, str) for k, v in given.items()):
+            return None
+        server, prompt, argument, value = strings
+        return CompleteAsk(server, prompt, argument, value, {k: v for k, v in given.items() if v and k != argument})
+
+
+MAX_COMPLETIONS = 100  # the protocol's own cap on one answer
+
+
+def completions(tool_use: ToolUse | None, ask: CompleteAsk) -> list[str]:
+    """What the server offers for `ask`'s field (none when it offers nothing or fails),
+    sanitized, at most MAX_COMPLETIONS; UsageError when there is no such prompt or argument."""
+    import mcp_types
+
+    from chinwag.tools.mcp_prompts import unknown_argument
+
+    prompt = find_prompt(tool_use, ask.server, ask.prompt)
+    if ask.argument not in {a.name for a in prompt.arguments}:
+        raise unknown_argument(prompt, sanitize(ask.argument))
+    assert tool_use is not None  # find_prompt found it there
+    ref = mcp_types.PromptReference(type="ref/prompt", name=prompt.name)
+    values = tool_use.toolbox.mcp.complete(ask.server, ref, ask.argument, ask.value, ask.given)
+    return [sanitize(v) for v in values[:MAX_COMPLETIONS]]
+
+
 def asked(run: PromptRun, redact: Any = str) -> dict[str, Any]:
     """The page's op for a prompt's messages sent as the user's: the line naming the
     prompt, the text, the attachments' lines; sanitized (the page sets them as text)."""
@@ -184,6 +233,9 @@ class PageMcp:
         provider, _ = parse_model_spec(model or self.default_model)
         return self.uploads.hold_attachment(load_resource(spec, provider, self.tools(cid)))
 
+    def complete(self, cid: int | None, ask: CompleteAsk) -> list[str]:
+        return completions(self.tools(cid), ask)
+
     @staticmethod
     def run(tool_use: ToolUse | None, ask: PromptAsk | None, provider: str) -> PromptRun:
         """The prompt `ask` names, got from the servers that listed it (`tools`, taken
@@ -203,7 +255,7 @@ class PageMcp:
 
 
 class McpApi:
-    """GET /api/mcp and POST /api/mcp/attach (app.py routes them, behind its Guard)."""
+    """GET /api/mcp, POST /api/mcp/attach and /api/mcp/complete (app.py routes them, behind its Guard)."""
 
     def __init__(self, chats: Chats) -> None:
         self.chats = chats
@@ -234,6 +286,22 @@ class McpApi:
         except ChinwagError as exc:
             return self._error(exc, 400)
         return JSONResponse({"id": key, "line": line}, headers=NO_STORE)
+
+    async def complete(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except (ValueError, RecursionError):
+            body = None
+        ask = CompleteAsk.of(body)
+        cid = body.get("conversation") if isinstance(body, dict) else None
+        if ask is None or not (cid is None or (type(cid) is int and 0 < cid < 2**63)):
+            return JSONResponse({"error": "expected server, prompt, argument, value, given and conversation"},
+                                status_code=400)
+        try:
+            values = await run_in_threadpool(self.chats.mcp.complete, cid, ask)
+        except ChinwagError as exc:
+            return self._error(exc, 400)
+        return JSONResponse({"values": values}, headers=NO_STORE)
 
     def _error(self, exc: ChinwagError, status: int) -> Response:
         return JSONResponse({"error": self.chats.redact(exc.message)}, status_code=status, headers=NO_STORE)

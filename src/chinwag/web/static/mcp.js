@@ -4,7 +4,8 @@
 // listing the conversation's servers' prompts and resources (GET /api/mcp). A
 // prompt opens a small form, one field per argument (required ones marked); Run
 // sends its messages as your next message (composer.js's turn "prompt"), and a refusal
-// (a required argument missing) is the one line the server gives. A resource is
+// (a required argument missing) is the one line the server gives; as a field is typed
+// in, the values the server offers for it are its suggestions. A resource is
 // read and held like an uploaded file, sent with the next message. Everything a
 // server says is sanitized by the server and set here as text only.
 "use strict";
@@ -101,7 +102,7 @@
       input.name = arg.name;
       input.placeholder = arg.description || (arg.required ? "required" : "optional");
       if (arg.required) input.setAttribute("aria-required", "true");
-      label.append(input);
+      label.append(input, suggestions(prompt, node, input));
       node.append(label);
     }
     const row = make("div", "mcp-row");
@@ -121,6 +122,47 @@
     });
     setTimeout(() => { const first = node.querySelector("input"); if (first) first.focus(); }, 0);
     return node;
+  }
+
+  // The values the server offers for a field as it is typed (its completion/complete,
+  // as Tab in the terminal), the other fields' values given, as the field's list of
+  // suggestions. A server that offers none, or fails, leaves the list empty.
+  let lists = 0;
+  function suggestions(prompt, node, input) {
+    const list = make("datalist");
+    list.id = "mcp-values-" + (lists += 1);
+    input.setAttribute("list", list.id);
+    input.autocomplete = "off";
+    let timer = 0;
+    let latest = 0;
+    async function ask() {
+      const asked = (latest += 1);
+      const given = {};
+      for (const other of node.querySelectorAll("input")) {
+        if (other !== input && other.value) given[other.name] = other.value;
+      }
+      let values = [];
+      try {
+        const response = await call("/api/mcp/complete", {
+          method: "POST", headers: { "content-type": "application/json" },
+          body: JSON.stringify({ server: prompt.server, prompt: prompt.name, argument: input.name,
+                                 value: input.value, given, conversation: state.cid }),
+        });
+        if (response.ok) values = (await response.json()).values || [];
+      } catch (error) {
+        values = [];
+      }
+      if (asked !== latest) return; // a later keystroke's answer is on its way
+      list.replaceChildren(...values.map((value) => {
+        const option = make("option");
+        option.value = value;
+        return option;
+      }));
+    }
+    const soon = () => { clearTimeout(timer); timer = setTimeout(ask, 120); };
+    input.addEventListener("input", soon);
+    input.addEventListener("focus", soon);
+    return list;
   }
 
   // A resource, or a template whose {parameters} go in its URI, attached like a file.
