@@ -54,9 +54,11 @@ def cpu_seconds(pid: int) -> float:
 
 def wait_until_reading_keys(pid: int, within: float = 20.0) -> None:
     """Wait until the process's main thread is blocked waiting for input (its
-    /proc/PID/syscall). A SIGINT that lands before that, between readline
-    drawing the prompt and waiting for keys, is only seen at the next key press
-    (CPython's readline loop). Where the calls are not known, a person's pause."""
+    /proc/PID/syscall): a key sent then is one a person typed at the prompt.
+    (A SIGINT that lands earlier, between readline drawing the prompt and
+    waiting for keys, interrupts no wait; chinwag kicks the main thread until
+    it is handled, wakeup.py, tested in test_signal_wakeup.py.) Where the calls
+    are not known, a person's pause."""
     calls = _WAITING_FOR_KEYS.get(platform.machine())
     if calls is None:
         time.sleep(0.3)
