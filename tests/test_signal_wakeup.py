@@ -22,12 +22,13 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pexpect
 import pytest
 
-from chinwag.interrupts import InterruptGuard
+from chinwag.interrupts import InterruptGuard, kicker
 from chinwag.wakeup import KICK
 from tests.cli_helpers import anthropic_env, leave_chat, start_chat
 from tests.fakes.reply import Reply
@@ -83,7 +84,7 @@ def test_ctrl_c_at_the_prompt_that_another_thread_took_is_seen_at_once(
 PRESS_IN_A_HOOK = r"""
 import os, signal, sys
 from chinwag.cli.reader import Leave, LineReader, set_up_line_editing
-from chinwag.interrupts import InterruptGuard
+from chinwag.interrupts import InterruptGuard, kicker
 
 guard = InterruptGuard()
 def first_prompt_drawn():  # readline's pre-input hook: a Ctrl-C lands while it runs
@@ -105,3 +106,45 @@ def test_ctrl_c_while_readline_runs_a_hook_is_not_lost() -> None:
     child.sendline("typed after")
     child.expect("read: typed after")
     child.expect(pexpect.EOF)
+
+
+def test_a_turn_on_another_thread_leaves_the_main_threads_guard_alone() -> None:
+    """The Python API used from a worker thread while the main thread waits in an
+    `allowed()` section: the worker's guard sections change nothing, so a press
+    meanwhile still stops the main thread's wait. (They set the shared flag to
+    "held back", and the press was kept for later instead.)"""
+    guard = InterruptGuard()
+    read, write = os.pipe()
+    worker_in_turn, press_sent = threading.Event(), threading.Event()
+
+    def worker_turn() -> None:
+        with guard.guarded():
+            with guard.allowed():
+                pass
+            worker_in_turn.set()
+            press_sent.wait(10)
+
+    def press() -> None:
+        worker_in_turn.wait(10)
+        handled = kicker.handled
+        os.kill(os.getpid(), signal.SIGINT)
+        while kicker.handled == handled and ends_it.is_alive():  # the worker's turn goes on until it is handled
+            time.sleep(0.01)
+        press_sent.set()
+
+    ends_it = threading.Timer(10, os.write, (write, b"x"))
+    threads = [threading.Thread(target=worker_turn), threading.Thread(target=press)]
+    try:
+        ends_it.start()
+        with pytest.raises(KeyboardInterrupt), guard.guarded(), guard.allowed():
+            for thread in threads:
+                thread.start()
+            os.read(read, 1)
+        assert ends_it.is_alive(), "the press was held back for later: the wait ended by itself"
+    finally:
+        ends_it.cancel()
+        press_sent.set()
+        for thread in threads:
+            thread.join()
+        os.close(read)
+        os.close(write)

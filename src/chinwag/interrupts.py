@@ -133,7 +133,10 @@ class InterruptGuard:
     @contextmanager
     def guarded(self) -> Iterator[None]:
         """Hold SIGINT back for the duration of a turn, except in `allowed()` sections."""
-        if threading.current_thread() is not threading.main_thread() or self._depth:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals are the main thread's: a turn on another thread leaves its guard alone
+            return
+        if self._depth:
             # Nested: a turn run by a command (/retry, /continue) inside the
             # chat's `allowed()`: held back again until the turn's own sections.
             self._depth += 1
@@ -174,6 +177,9 @@ class InterruptGuard:
     @contextmanager
     def allowed(self) -> Iterator[None]:
         """Ctrl-C raises KeyboardInterrupt in here: at once if it came earlier in the turn."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
         self._allowed = True
         try:
             if self.ending is not None:
