@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from chinwag.toolloop import ToolUse
 
 REFILL = 0.6  # after cutting history, fill this much of the window so the cut can stay put
+WARM_UP_GRACE_S = 10.0  # the longest close() waits for the warm-up's step in progress (a model loading)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Session(SessionCosts, SessionTree):
     _build_tools: Callable[[], ToolUse] | None = field(default=None, repr=False)  # defer_tools
     _tools_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     warming: threading.Thread | None = field(default=None, repr=False)  # the REPL's warm-up, if running
+    closing: bool = field(default=False, repr=False)  # close() has begun: the warm-up stops between steps
     _told_about_trimming: bool = field(default=False, repr=False)
     _told_no_tools: bool = field(default=False, repr=False)
     _cut: int = field(default=0, repr=False)  # messages left out of requests, from the start
@@ -229,7 +231,19 @@ class Session(SessionCosts, SessionTree):
         return notices
 
     def close(self) -> None:
-        """Close the provider's connections or model, the tools and the history database."""
+        """Close the provider's connections or model, the tools and the history database,
+        once the warm-up is done with them: it stops after the step it is in. Closed
+        under its feet, it could open the history or start MCP servers after close, and
+        a daemon thread still in C code as the interpreter ends can crash it (exit 139)."""
+        self.closing = True
+        try:
+            warming = self.warming
+            if warming is not None and warming is not threading.current_thread():
+                warming.join(WARM_UP_GRACE_S)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
         try:
             self.provider.close()
             if self._tool_use is not None:  # never built: nothing to close

@@ -161,12 +161,14 @@ class Repl:
         recorder = self.session.recorder
         for step in (recorder.open if recorder is not None else None, self._start_tools,
                      self.session.provider.warm_up, self.session.warm_prices):
+            if self.session.closing:
+                return  # the chat is ending: nothing more to open or start (Session.close waits)
             try:
                 if step is not None:
                     step()
             except Exception:  # noqa: BLE001  a background thread must never print a traceback:
                 pass  # the first turn meets the same failure and reports it in one line
-        if self.markdown:
+        if self.markdown and not self.session.closing:
             from chinwag.render.terminal import preload
 
             preload()
