@@ -25,7 +25,9 @@ PROVIDER_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY
 
 def chinwag_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
-    env.update({"CHINWAG_HOME": str(home), "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color"})
+    env.update({"CHINWAG_HOME": str(home), "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm-256color",
+                # A crash (SIGSEGV, SIGABRT) prints every thread's Python stack into what the test shows.
+                "PYTHONFAULTHANDLER": "1"})
     env.update(extra)
     return env
 
