@@ -208,14 +208,16 @@ class Session(SessionCosts, SessionTree):
         self._cut = 0
         self._told_about_trimming = False
 
-    def wait_for_warm_up(self) -> None:
-        """Let the background warm-up finish before a turn uses what it builds:
-        two threads importing the HTTP stack at once can see it half-imported.
-        Ctrl-C while waiting cancels the turn, as it would while connecting."""
+    def wait_for_warm_up(self, timeout: float | None = None) -> None:
+        """Let the background warm-up finish before a turn uses what it builds
+        (two threads importing the HTTP stack at once can see it half-imported),
+        or, with `timeout`, for at most that long. Ctrl-C while waiting cancels
+        the turn, as it would while connecting."""
         warming = self.warming
         if warming is not None and warming is not threading.current_thread():
-            warming.join()
-            self.warming = None
+            warming.join(timeout)
+            if not warming.is_alive():
+                self.warming = None
 
     def notice(self, text: str) -> None:
         """A line for the user, shown with the turn's events (a Notice)."""
@@ -237,9 +239,7 @@ class Session(SessionCosts, SessionTree):
         a daemon thread still in C code as the interpreter ends can crash it (exit 139)."""
         self.closing = True
         try:
-            warming = self.warming
-            if warming is not None and warming is not threading.current_thread():
-                warming.join(WARM_UP_GRACE_S)
+            self.wait_for_warm_up(WARM_UP_GRACE_S)
         finally:
             self._close()
 
