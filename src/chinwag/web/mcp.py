@@ -51,6 +51,13 @@ if TYPE_CHECKING:
 NO_STORE = {"cache-control": "no-store"}
 
 
+def _texts(value: Any) -> dict[str, str] | None:
+    """`value` if it is a JSON object of strings (a form's fields by name), else None."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return dict(value)
+
+
 @dataclass(frozen=True)
 class PromptAsk:
     """The page's prompt form: the prompt by its server and name, the values by argument name."""
@@ -64,11 +71,10 @@ class PromptAsk:
         """From a request's `prompt` object; None when it is not one."""
         if not isinstance(body, dict):
             return None
-        server, name, arguments = body.get("server"), body.get("name"), body.get("arguments") or {}
-        if not isinstance(server, str) or not isinstance(name, str) or not isinstance(arguments, dict) \
-                or not all(isinstance(k, str) and isinstance(v, str) for k, v in arguments.items()):
+        server, name, arguments = body.get("server"), body.get("name"), _texts(body.get("arguments") or {})
+        if not isinstance(server, str) or not isinstance(name, str) or arguments is None:
             return None
-        return PromptAsk(server, name, dict(arguments))
+        return PromptAsk(server, name, arguments)
 
 
 def offers(tool_use: ToolUse | None) -> dict[str, Any]:
@@ -126,10 +132,9 @@ class CompleteAsk:
         if not isinstance(body, dict):
             return None
         fields = [body.get(key) for key in ("server", "prompt", "argument", "value")]
-        given = body.get("given") or {}
+        given = _texts(body.get("given") or {})
         strings = [f for f in fields if isinstance(f, str)]
-        if len(strings) != 4 or not isinstance(given, dict) \
-                or not all(isinstance(k, str) and isinstance(v, str) for k, v in given.items()):
+        if len(strings) != 4 or given is None:
             return None
         server, prompt, argument, value = strings
         return CompleteAsk(server, prompt, argument, value, {k: v for k, v in given.items() if v and k != argument})
