@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,21 @@ def test_login_stores_tokens_0600_and_list_then_runs(home: Path, oauth_server: S
     assert not path.exists()
     again = chinwag(home, "mcp", "list")
     assert again.stdout == "remote · http · needs login: run chinwag mcp login remote\n"
+
+
+@contextmanager
+def logged_in_chat(home: Path, served: Served, browser: Any) -> Iterator[Toolbox]:
+    """Logged in to `served` as server `remote`; a chat's MCP hub with its tools listed."""
+    configure(home, f'[mcp_servers.remote]\nurl = "{served.url}"\n')
+    login(home, "remote", browser)
+    box = Toolbox([], {"remote": McpServerConfig("remote", url=served.url)}, ROOT, environ=environment(home))
+    box.start()
+    try:
+        wait_for(lambda: not box.starting())
+        assert "remote_echo" in {spec.name for spec in box.specs()}, (box.describe(), box.take_notices())
+        yield box
+    finally:
+        box.close()
 
 
 def test_an_expired_token_is_refreshed_without_asking(home: Path, oauth_server: Served, browser: Any) -> None:
@@ -430,21 +446,13 @@ def test_mcp_list_counts_the_reference_servers_prompts_and_resources(home: Path)
 
 def test_tokens_revoked_during_the_chat_make_the_next_call_say_login(
         home: Path, oauth_server: Served, browser: Any) -> None:
-    configure(home, f'[mcp_servers.remote]\nurl = "{oauth_server.url}"\n')
-    login(home, "remote", browser)
-    box = Toolbox([], {"remote": McpServerConfig("remote", url=oauth_server.url)}, ROOT, environ=environment(home))
-    box.start()
-    try:
-        wait_for(lambda: not box.starting())
-        assert "remote_echo" in {spec.name for spec in box.specs()}, (box.describe(), box.take_notices())
+    with logged_in_chat(home, oauth_server, browser) as box:
         oauth_server.revoke_all()
         time.sleep(3.2)  # the access token has expired too: the refresh is refused
         out = box.run(ToolCall("c1", "remote_echo", {"text": "hi"}))
         assert (out.status, out.content) == ("error", "MCP server remote needs login: run chinwag mcp login remote")
         assert box.take_notices() == ["MCP server remote needs login: run chinwag mcp login remote"]
         assert box.specs() == ()
-    finally:
-        box.close()
 
 
 def test_a_token_the_server_forgot_is_refreshed_not_a_new_login(
@@ -453,20 +461,11 @@ def test_a_token_the_server_forgot_is_refreshed_not_a_new_login(
     tokens (or revoked one early): its 401 to a token that had not expired is
     answered with a refresh and the call is sent again, once. The SDK alone
     went straight to a new authorization: in a chat, a login."""
-    configure(home, f'[mcp_servers.remote]\nurl = "{long_lived_server.url}"\n')
-    login(home, "remote", browser)
-    box = Toolbox([], {"remote": McpServerConfig("remote", url=long_lived_server.url)}, ROOT,
-                  environ=environment(home))
-    box.start()
-    try:
-        wait_for(lambda: not box.starting())
-        assert "remote_echo" in {spec.name for spec in box.specs()}, (box.describe(), box.take_notices())
+    with logged_in_chat(home, long_lived_server, browser) as box:
         long_lived_server.forget_access()
         out = box.run(ToolCall("c1", "remote_echo", {"text": "hi"}))
         assert (out.status, out.content) == ("ok", "echo: hi")
         assert box.take_notices() == []
-    finally:
-        box.close()
     log = long_lived_server.log()
     assert (log["grants"], log["refused"]) == (["authorization_code", "refresh_token"], [])
 
@@ -475,18 +474,10 @@ def test_a_valid_looking_token_whose_refresh_is_refused_too_says_login_once(
         home: Path, long_lived_server: Served, browser: Any) -> None:
     """Revoked outright: the 401 brings a refresh, refused, then the line that
     names the login command (no loop of refreshes: the call ends)."""
-    configure(home, f'[mcp_servers.remote]\nurl = "{long_lived_server.url}"\n')
-    login(home, "remote", browser)
-    box = Toolbox([], {"remote": McpServerConfig("remote", url=long_lived_server.url)}, ROOT,
-                  environ=environment(home))
-    box.start()
-    try:
-        wait_for(lambda: not box.starting())
+    with logged_in_chat(home, long_lived_server, browser) as box:
         long_lived_server.revoke_all()
         out = box.run(ToolCall("c1", "remote_echo", {"text": "hi"}))
         assert (out.status, out.content) == ("error", "MCP server remote needs login: run chinwag mcp login remote")
-    finally:
-        box.close()
     assert long_lived_server.log()["grants"] == ["authorization_code"]
 
 
